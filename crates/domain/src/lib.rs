@@ -1,0 +1,10 @@
+//! Pure rules of Roomkeeper. Nothing here does I/O or knows a framework, so every
+//! rule can be tested on its own and reused by pages, API and command line alike.
+
+pub mod authz;
+pub mod clock;
+pub mod names;
+
+pub use authz::{Action, Actor, Decision, decide};
+pub use clock::Clock;
+pub use names::{NewPassword, ParseError, Username};

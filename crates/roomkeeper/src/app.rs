@@ -1,0 +1,126 @@
+//! Start-up: open and migrate the database, make sure someone can administer, serve.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use roomkeeper_auth::{PasswordHasher, random_password};
+use roomkeeper_domain::{Clock, Username};
+use roomkeeper_store::{NewUser, Store};
+use roomkeeper_web::AppState;
+use tokio::net::TcpListener;
+
+use crate::Config;
+
+/// Opens the database named in the configuration and applies pending migrations.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let url = roomkeeper_store::redact_url(&config.database.url);
+    let store = roomkeeper_store::connect(&config.database)
+        .await
+        .with_context(|| format!("cannot open the database {url}"))?;
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("cannot migrate the database {url}"))?;
+    Ok(store)
+}
+
+/// Everything `serve` needs: database open and migrated, first admin in place.
+pub async fn prepare(config: &Config, clock: Clock) -> anyhow::Result<AppState> {
+    let store = open_store(config).await?;
+    ensure_an_admin(&*store, config, &clock).await?;
+    Ok(AppState::new(
+        store,
+        clock,
+        config.http.clone(),
+        config.sessions.clone(),
+        config.login_throttle.clone(),
+    ))
+}
+
+/// On a fresh database nobody could log in to administer; create `admin` with a
+/// one-time password that must be changed at first login.
+async fn ensure_an_admin(store: &dyn Store, config: &Config, clock: &Clock) -> anyhow::Result<()> {
+    if store.count_active_admins().await? > 0 {
+        return Ok(());
+    }
+    let username = Username::parse("admin")?;
+    if store.user_by_name(&username).await?.is_some() {
+        tracing::error!(
+            "No active administrator exists and the account `admin` is taken. \
+             Make someone administrator with: roomkeeper user admin USERNAME on"
+        );
+        return Ok(());
+    }
+    let (password, from_config) = match &config.initial_admin_password {
+        Some(password) => (password.clone(), true),
+        None => (random_password(), false),
+    };
+    let hash = PasswordHasher::hash(password.clone()).await?;
+    let created = store
+        .create_user(
+            &NewUser {
+                username,
+                display_name: Some("Administrator".into()),
+                password_hash: Some(hash),
+                is_admin: true,
+                must_change_password: true,
+            },
+            clock.now(),
+        )
+        .await;
+    match created {
+        Ok(_) if from_config => tracing::warn!(
+            "Created the first administrator `admin` with the configured initial_admin_password. \
+             Log in and choose a new password."
+        ),
+        // Printed once, on purpose: there is no other way to hand over the first login.
+        Ok(_) => tracing::warn!(
+            "Created the first administrator: username `admin`, one-time password `{password}`. \
+             Log in and choose a new password; this password is not shown again."
+        ),
+        // Another instance starting at the same moment created it first.
+        Err(roomkeeper_store::Error::Conflict(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+/// Serves until `shutdown` completes, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = roomkeeper_web::router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Completes on SIGTERM (systemd, Kubernetes) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,228 @@
+//! The command line: `serve`, `migrate`, `check-config` and `user …`.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use roomkeeper_auth::{PasswordHasher, random_password};
+use roomkeeper_domain::{Clock, NewPassword, Username};
+use roomkeeper_store::{NewUser, Store, User};
+
+use crate::app::open_store;
+use crate::config::{Config, LogFormat, Overrides};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "roomkeeper",
+    version,
+    about = "Control over Jitsi-Meet rooms for the people who own them.",
+    long_about = "Roomkeeper lets lecturers register their Jitsi-Meet rooms and, for a running \
+        meeting, see who is moderator, revoke or grant moderator and remove a password from \
+        outside the meeting. With no configuration it uses SQLite in ./data and listens on \
+        127.0.0.1:8080."
+)]
+pub struct Cli {
+    /// TOML configuration file (see deploy/roomkeeper.example.toml).
+    #[arg(long, short, global = true, env = "ROOMKEEPER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Overrides http.listen, e.g. 127.0.0.1:8080.
+    #[arg(long, global = true, value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+    /// Overrides database.url: sqlite://PATH or postgres://USER:PASS@HOST/DB.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Log as human-readable text or as one JSON object per line.
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web service (migrates the database first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Check the configuration and print a summary (no secrets); exit 1 if it is invalid.
+    CheckConfig,
+    /// Manage local accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a local account. Prints a one-time password unless --password-stdin is given.
+    Add {
+        username: String,
+        /// Name shown in the pages (defaults to the username).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        password: PasswordSource,
+    },
+    /// Set a new password. Prints a one-time password unless --password-stdin is given.
+    /// Ends all sessions of the account.
+    SetPassword {
+        username: String,
+        #[command(flatten)]
+        password: PasswordSource,
+    },
+    /// Make an account administrator (on) or not (off).
+    Admin {
+        username: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
+    /// Disable an account: it cannot log in and all its sessions end at once.
+    Disable { username: String },
+    /// Enable a disabled account again.
+    Enable { username: String },
+    /// List all accounts.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct PasswordSource {
+    /// Read the password from standard input (first line) instead of generating a
+    /// one-time password; the account can keep it.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+impl Cli {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            listen: self.listen.clone(),
+            database_url: self.database_url.clone(),
+            log_format: self.log_format,
+        }
+    }
+}
+
+/// A password and whether it must be changed at next login (generated ones must).
+async fn choose_password(source: &PasswordSource) -> anyhow::Result<(String, bool, Option<String>)> {
+    if source.password_stdin {
+        let mut input = String::new();
+        std::io::stdin()
+            .read_to_string(&mut input)
+            .context("cannot read the password from standard input")?;
+        let password = input.lines().next().unwrap_or_default().to_owned();
+        NewPassword::parse(&password)?;
+        let hash = PasswordHasher::hash(password).await?;
+        Ok((hash, false, None))
+    } else {
+        let password = random_password();
+        let hash = PasswordHasher::hash(password.clone()).await?;
+        Ok((hash, true, Some(password)))
+    }
+}
+
+async fn find(store: &dyn Store, username: &str) -> anyhow::Result<User> {
+    let name = Username::parse(username)?;
+    match store.user_by_name(&name).await? {
+        Some(user) => Ok(user),
+        None => bail!("there is no account {name}"),
+    }
+}
+
+pub async fn run_user_command(config: &Config, command: UserCommand) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let store = &*store;
+    let clock = Clock::default();
+    match command {
+        UserCommand::Add {
+            username,
+            display_name,
+            admin,
+            password,
+        } => {
+            let username = Username::parse(&username)?;
+            let (hash, must_change, shown) = choose_password(&password).await?;
+            let user = store
+                .create_user(
+                    &NewUser {
+                        username,
+                        display_name,
+                        password_hash: Some(hash),
+                        is_admin: admin,
+                        must_change_password: must_change,
+                    },
+                    clock.now(),
+                )
+                .await?;
+            println!("added {}{}", user.username, if admin { " (administrator)" } else { "" });
+            if let Some(password) = shown {
+                println!("one-time password (must be changed at first login): {password}");
+            }
+        }
+        UserCommand::SetPassword { username, password } => {
+            let user = find(store, &username).await?;
+            let (hash, must_change, shown) = choose_password(&password).await?;
+            store.set_password_hash(user.id, &hash, must_change).await?;
+            store.delete_sessions_of(user.id).await?;
+            println!("password of {} changed; its sessions have ended", user.username);
+            if let Some(password) = shown {
+                println!("one-time password (must be changed at next login): {password}");
+            }
+        }
+        UserCommand::Admin { username, state } => {
+            let user = find(store, &username).await?;
+            store.set_admin(user.id, state == "on").await?;
+            println!("{} is {}an administrator", user.username, if state == "on" { "" } else { "no longer " });
+        }
+        UserCommand::Disable { username } => {
+            let user = find(store, &username).await?;
+            store.set_disabled(user.id, true).await?;
+            println!("{} is disabled; all its sessions have ended", user.username);
+        }
+        UserCommand::Enable { username } => {
+            let user = find(store, &username).await?;
+            store.set_disabled(user.id, false).await?;
+            println!("{} is enabled", user.username);
+        }
+        UserCommand::List => {
+            println!("{:<32} {:<8} {:<8} NAME", "USERNAME", "ADMIN", "STATUS");
+            for user in store.list_users().await? {
+                println!(
+                    "{:<32} {:<8} {:<8} {}",
+                    user.username,
+                    if user.is_admin { "yes" } else { "no" },
+                    if user.disabled { "disabled" } else { "active" },
+                    user.display_name()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What `check-config` prints: the effective values an operator may want to confirm.
+pub fn describe(config: &Config) -> String {
+    format!(
+        "configuration is valid\n\
+         http.listen          = {}\n\
+         http.public_url      = {}\n\
+         database.url         = {}\n\
+         recordings.dir       = {}\n\
+         sessions             = idle {} min, absolute {} h\n\
+         login_throttle       = {} per user / {} per address in {} min\n\
+         log                  = {:?}, {}",
+        config.http.listen,
+        config.http.public_url.as_deref().unwrap_or("(not set)"),
+        roomkeeper_store::redact_url(&config.database.url),
+        config.recordings.dir.display(),
+        config.sessions.idle_timeout_minutes,
+        config.sessions.absolute_timeout_hours,
+        config.login_throttle.max_failures_per_user,
+        config.login_throttle.max_failures_per_address,
+        config.login_throttle.window_minutes,
+        config.log.format,
+        config.log.level,
+    )
+}

@@ -1,0 +1,287 @@
+//! Configuration: built-in defaults, then a TOML file (`--config`), then `ROOMKEEPER_…`
+//! environment variables, then command-line flags, each overriding the one before.
+//! Unknown keys and bad values stop the start with a message naming the key and the
+//! place it came from. Every key is documented in `deploy/roomkeeper.example.toml`.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use roomkeeper_auth::{SessionConfig, ThrottleConfig};
+use roomkeeper_store::DatabaseConfig;
+use roomkeeper_web::HttpConfig;
+use serde::Deserialize;
+
+/// Environment variables with our prefix that are not configuration keys.
+const ENV_NOT_KEYS: &[&str] = &["config"];
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub recordings: RecordingsConfig,
+    pub sessions: SessionConfig,
+    pub login_throttle: ThrottleConfig,
+    pub log: LogConfig,
+    /// Password for the `admin` account created at first start when no administrator
+    /// exists. Without it a random one is generated and printed once in the log.
+    pub initial_admin_password: Option<String>,
+    pub initial_admin_password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordingsConfig {
+    pub dir: PathBuf,
+}
+
+impl Default for RecordingsConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("./data/recordings"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `roomkeeper=debug,info`. `RUST_LOG` wins.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Values given as command-line flags; `None` leaves the configured value alone.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("configuration: {0}")]
+    Invalid(Box<figment::Error>),
+    #[error("configuration key {key}: cannot read {path}: {source}")]
+    SecretFile {
+        key: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("configuration key {key}: {message}")]
+    Value { key: &'static str, message: String },
+}
+
+impl Config {
+    /// Loads from the layers above, using the process environment.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::MissingFile(path.to_owned()));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::prefixed("ROOMKEEPER_").ignore(ENV_NOT_KEYS).split("__"));
+        if let Some(listen) = &overrides.listen {
+            figment = figment.merge(("http.listen", listen));
+        }
+        if let Some(url) = &overrides.database_url {
+            figment = figment.merge(("database.url", url));
+        }
+        if let Some(format) = overrides.log_format {
+            let name = match format {
+                LogFormat::Text => "text",
+                LogFormat::Json => "json",
+            };
+            figment = figment.merge(("log.format", name));
+        }
+        let mut config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))?;
+        config.read_secret_files()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// `…_file` keys win over their plain counterparts: a secret in a file (systemd
+    /// credentials, Docker/Kubernetes secrets) stays out of the environment and `ps`.
+    fn read_secret_files(&mut self) -> Result<(), ConfigError> {
+        if let Some(path) = &self.database.url_file {
+            self.database.url = read_secret("database.url_file", path)?;
+        }
+        if let Some(path) = &self.initial_admin_password_file {
+            self.initial_admin_password = Some(read_secret("initial_admin_password_file", path)?);
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.http.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::Value {
+                key: "http.listen",
+                message: format!(
+                    "{:?} is not an address and port such as 127.0.0.1:8080",
+                    self.http.listen
+                ),
+            });
+        }
+        if let Some(url) = &self.http.public_url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(ConfigError::Value {
+                    key: "http.public_url",
+                    message: format!("{url:?} must start with https:// (or http://)"),
+                });
+            }
+        }
+        let url = self.database.url.trim();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError::Value {
+                key: "database.url",
+                message: format!(
+                    "{:?} must start with sqlite:// or postgres://",
+                    roomkeeper_store::redact_url(url)
+                ),
+            });
+        }
+        if self.sessions.idle_timeout_minutes == 0 || self.sessions.absolute_timeout_hours == 0 {
+            return Err(ConfigError::Value {
+                key: "sessions",
+                message: "timeouts must be at least 1".into(),
+            });
+        }
+        if self.login_throttle.window_minutes == 0 || self.login_throttle.max_failures_per_user == 0 {
+            return Err(ConfigError::Value {
+                key: "login_throttle",
+                message: "window_minutes and max_failures_per_user must be at least 1".into(),
+            });
+        }
+        if let Some(password) = &self.initial_admin_password {
+            if let Err(e) = roomkeeper_domain::NewPassword::parse(password) {
+                return Err(ConfigError::Value {
+                    key: "initial_admin_password",
+                    message: e.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_secret(key: &'static str, path: &Path) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
+        key,
+        path: path.to_owned(),
+        source,
+    })?;
+    // Editors and `echo` leave a trailing newline that is never part of the secret.
+    Ok(text.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    /// Loads `toml` with the given `ROOMKEEPER_…` variables inside a figment `Jail`,
+    /// which serialises tests touching the environment and restores it afterwards.
+    fn load(toml: &str, env: &[(&str, &str)], overrides: &Overrides) -> Result<Config, String> {
+        let mut result = Err(String::new());
+        Jail::expect_with(|jail| {
+            jail.create_file("roomkeeper.toml", toml)?;
+            for (key, value) in env {
+                jail.set_env(format!("ROOMKEEPER_{key}"), value);
+            }
+            result = Config::load(Some(Path::new("roomkeeper.toml")), overrides)
+                .map_err(|e| e.to_string());
+            Ok(())
+        });
+        result
+    }
+
+    #[test]
+    fn no_file_gives_the_embedded_defaults() {
+        Jail::expect_with(|_| {
+            let config = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(config.http.listen, "127.0.0.1:8080");
+            assert_eq!(config.database.url, "sqlite://./data/roomkeeper.db");
+            assert_eq!(config.recordings.dir, PathBuf::from("./data/recordings"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_environment_then_flags() {
+        let toml = "[http]\nlisten = \"127.0.0.1:1111\"\n[database]\nurl = \"sqlite://file.db\"\n[log]\nlevel = \"debug\"\n";
+        let config = load(toml, &[], &Overrides::default()).unwrap();
+        assert_eq!(
+            (config.http.listen.as_str(), config.log.level.as_str()),
+            ("127.0.0.1:1111", "debug")
+        );
+        let env = [("HTTP__LISTEN", "127.0.0.1:2222")];
+        let config = load(toml, &env, &Overrides::default()).unwrap();
+        assert_eq!(config.http.listen, "127.0.0.1:2222");
+        assert_eq!(config.database.url, "sqlite://file.db");
+        let flags = Overrides {
+            listen: Some("127.0.0.1:3333".into()),
+            ..Overrides::default()
+        };
+        assert_eq!(load(toml, &env, &flags).unwrap().http.listen, "127.0.0.1:3333");
+        let env = [("INITIAL_ADMIN_PASSWORD", "a long enough password")];
+        let config = load("", &env, &Overrides::default()).unwrap();
+        assert_eq!(config.initial_admin_password.as_deref(), Some("a long enough password"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_naming_the_key_and_the_source() {
+        let err = load("[http]\nlisen = \"127.0.0.1:1\"\n", &[], &Overrides::default()).unwrap_err();
+        assert!(err.contains("lisen") && err.contains("roomkeeper.toml"), "{err}");
+        let err = load("", &[("HTTP__PORT", "80")], &Overrides::default()).unwrap_err();
+        assert!(err.contains("port") && err.contains("ROOMKEEPER_") && err.contains("environment variable"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_refused_naming_the_key() {
+        let err = load("[sessions]\nidle_timeout_minutes = \"soon\"\n", &[], &Overrides::default()).unwrap_err();
+        assert!(err.contains("idle_timeout_minutes"), "{err}");
+        let err = load("[http]\nlisten = \"everywhere\"\n", &[], &Overrides::default()).unwrap_err();
+        assert!(err.contains("http.listen"), "{err}");
+        let err = load("[database]\nurl = \"mysql://x\"\n", &[], &Overrides::default()).unwrap_err();
+        assert!(err.contains("database.url"), "{err}");
+        let err = load("initial_admin_password = \"short\"\n", &[], &Overrides::default()).unwrap_err();
+        assert!(err.contains("initial_admin_password"), "{err}");
+    }
+
+    #[test]
+    fn secrets_come_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("db-url");
+        std::fs::write(&secret, "postgres://rk:s3cret@db/rk\n").unwrap();
+        let toml = format!("[database]\nurl_file = {:?}\n", secret.display().to_string());
+        let config = load(&toml, &[], &Overrides::default()).unwrap();
+        assert_eq!(config.database.url, "postgres://rk:s3cret@db/rk");
+        let err = load("initial_admin_password_file = \"/nonexistent/pw\"\n", &[], &Overrides::default()).unwrap_err();
+        assert!(err.contains("initial_admin_password_file") && err.contains("/nonexistent/pw"), "{err}");
+    }
+}

@@ -1,0 +1,65 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use roomkeeper::cli::{Cli, Command, describe, run_user_command};
+use roomkeeper::{Config, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(config.log.level.clone()));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref(), &cli.overrides()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("roomkeeper: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Command::CheckConfig = cli.command {
+        println!("{}", describe(&config));
+        return ExitCode::SUCCESS;
+    }
+    init_logging(&config);
+    let result = match cli.command {
+        Command::Serve => serve(&config).await,
+        Command::Migrate => roomkeeper::app::open_store(&config).await.map(|store| {
+            tracing::info!(backend = ?store.backend(), "database is up to date");
+        }),
+        Command::User(command) => run_user_command(&config, command).await,
+        Command::CheckConfig => Ok(()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("roomkeeper: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: &Config) -> anyhow::Result<()> {
+    let state = roomkeeper::prepare(config, roomkeeper_domain::Clock::default()).await?;
+    let listener = tokio::net::TcpListener::bind(&config.http.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.http.listen))?;
+    let url = config
+        .http
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.http.listen));
+    tracing::info!(
+        "Roomkeeper is running: open {url} and log in (first start: user `admin`, one-time password above)"
+    );
+    roomkeeper::serve(listener, state, roomkeeper::shutdown_signal()).await?;
+    Ok(())
+}

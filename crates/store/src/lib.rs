@@ -1,0 +1,125 @@
+//! Roomkeeper's storage. Everything else talks to the [`Store`] trait; [`connect`]
+//! picks SQLite or PostgreSQL from the URL scheme. Both backends run the very same SQL
+//! (see `sql.rs`); only the migrations differ, one directory per backend.
+
+mod error;
+mod models;
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use roomkeeper_domain::Username;
+
+pub use error::{Error, Result};
+pub use models::{ApiToken, NewUser, SessionRecord, User};
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (created when missing) or `postgres://USER:PASS@HOST/DB`.
+    pub url: String,
+    /// Read the URL from this file instead (it usually holds a password).
+    pub url_file: Option<std::path::PathBuf>,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://./data/roomkeeper.db".into(),
+            url_file: None,
+            max_connections: 10,
+        }
+    }
+}
+
+/// Opens the database named by `config.url`. Does not migrate: call [`Store::migrate`].
+pub async fn connect(config: &DatabaseConfig) -> Result<Arc<dyn Store>> {
+    let url = config.url.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url, config.max_connections).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(
+            SqliteStore::connect(url, config.max_connections).await?,
+        ))
+    } else {
+        Err(Error::Config(format!(
+            "database.url must start with sqlite:// or postgres:// (got {:?})",
+            redact_url(url)
+        )))
+    }
+}
+
+/// The URL without its password, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    /// Applies every migration not yet applied. Safe to run from several instances.
+    async fn migrate(&self) -> Result<()>;
+    /// One round trip, for readiness checks.
+    async fn ping(&self) -> Result<()>;
+
+    // Accounts
+    async fn create_user(&self, new: &NewUser, now: i64) -> Result<User>;
+    async fn user_by_id(&self, id: i64) -> Result<Option<User>>;
+    async fn user_by_name(&self, name: &Username) -> Result<Option<User>>;
+    async fn list_users(&self) -> Result<Vec<User>>;
+    async fn count_active_admins(&self) -> Result<i64>;
+    async fn set_password_hash(&self, user_id: i64, hash: &str, must_change: bool) -> Result<()>;
+    async fn set_admin(&self, user_id: i64, is_admin: bool) -> Result<()>;
+    /// Disabling also ends every session of the user, in the same transaction.
+    async fn set_disabled(&self, user_id: i64, disabled: bool) -> Result<()>;
+    async fn set_language(&self, user_id: i64, language: Option<&str>) -> Result<()>;
+
+    // Sessions (keyed by the hash of the cookie value)
+    async fn create_session(&self, token_hash: &str, user_id: i64, now: i64) -> Result<()>;
+    async fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>>;
+    async fn touch_session(&self, token_hash: &str, now: i64) -> Result<()>;
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+    async fn delete_sessions_of(&self, user_id: i64) -> Result<()>;
+    /// Removes sessions last seen before `idle_before` or created before `created_before`.
+    async fn delete_expired_sessions(&self, idle_before: i64, created_before: i64) -> Result<u64>;
+
+    // Personal API tokens (keyed by the hash of the token)
+    async fn create_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<ApiToken>;
+    async fn tokens_of(&self, user_id: i64) -> Result<Vec<ApiToken>>;
+    /// Returns whether a token of that user with that id existed.
+    async fn delete_token(&self, user_id: i64, token_id: i64) -> Result<bool>;
+    async fn token(&self, token_hash: &str) -> Result<Option<(ApiToken, User)>>;
+    async fn touch_token(&self, token_id: i64, now: i64) -> Result<()>;
+
+    // Login throttling
+    async fn record_login_failure(&self, keys: &[&str], now: i64) -> Result<()>;
+    async fn login_failures_since(&self, key: &str, since: i64) -> Result<i64>;
+    async fn clear_login_failures(&self, key: &str) -> Result<()>;
+    async fn prune_login_failures(&self, before: i64) -> Result<u64>;
+}

@@ -1,0 +1,27 @@
+use std::time::Duration;
+
+use sqlx::postgres::PgPoolOptions;
+
+use crate::{Backend, Result, sql::impl_sql_store};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// For several instances behind a load balancer: they share everything through it.
+pub struct PgStore {
+    pool: sqlx::PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            // A database that does not answer should fail a request quickly (503),
+            // not hold it for sqlx's default 30 s.
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        Ok(Self { pool })
+    }
+}
+
+impl_sql_store!(PgStore, Backend::Postgres, MIGRATOR);

@@ -1,0 +1,212 @@
+//! What Roomkeeper's tests stand on: a fresh database on either backend, and the whole
+//! app served on a free loopback port and driven over real HTTP.
+//!
+//! PostgreSQL tests need a running server: `scripts/test` starts one and exports
+//! `TEST_POSTGRES_URL` (a superuser URL); each test then gets a database of its own.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use roomkeeper::Config;
+use roomkeeper_auth::PasswordHasher;
+use roomkeeper_domain::{Clock, Username};
+use roomkeeper_store::{NewUser, Store, User};
+use sqlx::Connection;
+use tokio_util::sync::CancellationToken;
+
+pub use roomkeeper_web::AppState;
+
+/// The variable `scripts/test` sets to a PostgreSQL superuser URL.
+pub const POSTGRES_URL_VAR: &str = "TEST_POSTGRES_URL";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database nobody else uses. Keeps its temporary directory alive (SQLite).
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDatabase {
+    pub async fn new(backend: Backend) -> anyhow::Result<Self> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir()?;
+                let url = format!("sqlite://{}", dir.path().join("roomkeeper.db").display());
+                Ok(Self { url, _dir: Some(dir) })
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var(POSTGRES_URL_VAR).with_context(|| {
+                    format!(
+                        "{POSTGRES_URL_VAR} is not set: PostgreSQL tests need the server that \
+                         scripts/test starts. Run the tests with scripts/test."
+                    )
+                })?;
+                let name = format!("rk_test_{}", random_suffix());
+                let mut admin = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .with_context(|| format!("cannot reach PostgreSQL at {admin_url}"))?;
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await?;
+                admin.close().await?;
+                let url = match admin_url.rsplit_once('/') {
+                    Some((base, _)) => format!("{base}/{name}"),
+                    None => anyhow::bail!("{POSTGRES_URL_VAR} must end in /DATABASE"),
+                };
+                Ok(Self { url, _dir: None })
+            }
+        }
+    }
+
+    pub fn config(&self) -> Config {
+        let mut config = Config::default();
+        config.database.url = self.url.clone();
+        config.database.max_connections = 5;
+        // Tests log in as admin through accounts they make; no bootstrap password needed,
+        // but a known one keeps the log quiet.
+        config.initial_admin_password = Some("initial admin password".into());
+        config
+    }
+
+    pub async fn store(&self) -> anyhow::Result<Arc<dyn Store>> {
+        roomkeeper::app::open_store(&self.config()).await
+    }
+}
+
+fn random_suffix() -> String {
+    roomkeeper_auth::SecretToken::generate("").hash[..16].to_owned()
+}
+
+/// The whole app, serving on 127.0.0.1 at a port the OS chose.
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub base_url: String,
+    pub state: AppState,
+    pub config: Config,
+    pub database: Arc<TestDatabase>,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> anyhow::Result<Self> {
+        let database = Arc::new(TestDatabase::new(backend).await?);
+        let config = database.config();
+        Self::spawn_with(database, config, Clock::default()).await
+    }
+
+    /// Starts the app on `database` with `config` (its database URL is replaced).
+    pub async fn spawn_with(
+        database: Arc<TestDatabase>,
+        mut config: Config,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
+        config.database.url = database.url.clone();
+        let state = roomkeeper::prepare(&config, clock).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let signal = shutdown.clone();
+        let task = tokio::spawn(roomkeeper::serve(listener, state.clone(), async move {
+            signal.cancelled().await;
+        }));
+        Ok(Self {
+            address,
+            base_url: format!("http://{address}"),
+            state,
+            config,
+            database,
+            shutdown,
+            task,
+        })
+    }
+
+    /// Stops serving (gracefully) and waits until the server has let go of everything.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.task.await??;
+        Ok(())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        &*self.state.store
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.state.clock
+    }
+
+    /// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a reqwest client builds")
+    }
+
+    /// An account with a password that needs no change at login.
+    pub async fn user(&self, username: &str, password: &str, is_admin: bool) -> anyhow::Result<User> {
+        let hash = PasswordHasher::hash(password.to_owned()).await?;
+        Ok(self
+            .store()
+            .create_user(
+                &NewUser {
+                    username: Username::parse(username)?,
+                    display_name: None,
+                    password_hash: Some(hash),
+                    is_admin,
+                    must_change_password: false,
+                },
+                self.clock().now(),
+            )
+            .await?)
+    }
+
+    /// Logs `client` in through the API and checks that it worked.
+    pub async fn log_in(&self, client: &reqwest::Client, username: &str, password: &str) -> anyhow::Result<()> {
+        let response = client
+            .post(self.url("/api/v1/session"))
+            .json(&serde_json::json!({ "username": username, "password": password }))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status() == reqwest::StatusCode::OK,
+            "login of {username} answered {}: {}",
+            response.status(),
+            response.text().await.unwrap_or_default()
+        );
+        Ok(())
+    }
+}
+
+/// Writes one async test per backend: `both_backends!(name)` expects
+/// `async fn name(backend: Backend)` in scope and makes `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::Backend::Postgres).await
+                }
+            }
+        )+
+    };
+}

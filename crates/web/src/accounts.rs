@@ -1,0 +1,148 @@
+//! Account changes shared by the pages and the API, so both enforce the same rules.
+
+use roomkeeper_auth::{PasswordHasher, SecretToken, random_password};
+use roomkeeper_domain::{NewPassword, Username};
+use roomkeeper_store::{ApiToken, NewUser, User};
+
+use crate::{AppState, Error};
+
+/// Why a password change was refused, for the page to say in the visitor's language.
+#[derive(Debug)]
+pub enum PasswordChangeError {
+    WrongCurrent,
+    Invalid(roomkeeper_domain::ParseError),
+    Other(Error),
+}
+
+impl From<PasswordChangeError> for Error {
+    fn from(err: PasswordChangeError) -> Self {
+        match err {
+            PasswordChangeError::WrongCurrent => {
+                Error::invalid("wrong_password", "The current password is not right.")
+            }
+            PasswordChangeError::Invalid(e) => Error::invalid("invalid_password", e.to_string()),
+            PasswordChangeError::Other(e) => e,
+        }
+    }
+}
+
+impl From<Error> for PasswordChangeError {
+    fn from(err: Error) -> Self {
+        PasswordChangeError::Other(err)
+    }
+}
+
+impl From<roomkeeper_store::Error> for PasswordChangeError {
+    fn from(err: roomkeeper_store::Error) -> Self {
+        PasswordChangeError::Other(err.into())
+    }
+}
+
+impl From<roomkeeper_auth::Error> for PasswordChangeError {
+    fn from(err: roomkeeper_auth::Error) -> Self {
+        PasswordChangeError::Other(err.into())
+    }
+}
+
+/// Checks the current password, stores the new one and ends every session of the user
+/// (whoever else was logged in as them is out). The caller starts a new session.
+pub async fn change_password(
+    state: &AppState,
+    user: &User,
+    current: String,
+    new: &str,
+) -> Result<(), PasswordChangeError> {
+    let new = NewPassword::parse(new).map_err(PasswordChangeError::Invalid)?;
+    if !PasswordHasher::verify(current, user.password_hash.clone()).await {
+        return Err(PasswordChangeError::WrongCurrent);
+    }
+    let hash = PasswordHasher::hash(new.expose().to_owned()).await?;
+    state.store.set_password_hash(user.id, &hash, false).await?;
+    state.store.delete_sessions_of(user.id).await?;
+    tracing::info!(username = %user.username, "password changed");
+    Ok(())
+}
+
+pub const TOKEN_NAME_MAX: usize = 100;
+
+/// A new API token; the secret is returned once and only its hash is kept.
+pub async fn create_token(state: &AppState, user: &User, name: &str) -> Result<(ApiToken, String), Error> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > TOKEN_NAME_MAX {
+        return Err(Error::invalid(
+            "invalid_token_name",
+            format!("Give the token a name of 1 to {TOKEN_NAME_MAX} characters."),
+        ));
+    }
+    let secret = SecretToken::generate("rk_");
+    let token = state
+        .store
+        .create_token(user.id, name, &secret.hash, state.clock.now())
+        .await?;
+    tracing::info!(username = %user.username, token_id = token.id, "API token created");
+    Ok((token, secret.secret))
+}
+
+/// A local account with a one-time password the admin hands over; it must be changed
+/// at first login. Returns the account and that password.
+pub async fn create_local_user(
+    state: &AppState,
+    username: &str,
+    display_name: Option<String>,
+    is_admin: bool,
+) -> Result<(User, String), Error> {
+    let username = Username::parse(username)?;
+    let password = random_password();
+    let hash = PasswordHasher::hash(password.clone()).await?;
+    let user = state
+        .store
+        .create_user(
+            &NewUser {
+                username,
+                display_name: display_name.filter(|d| !d.trim().is_empty()),
+                password_hash: Some(hash),
+                is_admin,
+                must_change_password: true,
+            },
+            state.clock.now(),
+        )
+        .await?;
+    Ok((user, password))
+}
+
+/// A new one-time password for an existing local account; its sessions end.
+pub async fn reset_password(state: &AppState, user_id: i64) -> Result<(User, String), Error> {
+    let user = state.store.user_by_id(user_id).await?.ok_or(Error::NotFound)?;
+    let password = random_password();
+    let hash = PasswordHasher::hash(password.clone()).await?;
+    state.store.set_password_hash(user.id, &hash, true).await?;
+    state.store.delete_sessions_of(user.id).await?;
+    Ok((user, password))
+}
+
+/// Someone must always be able to administer: the last active admin keeps the role.
+async fn refuse_losing_last_admin(state: &AppState, user_id: i64) -> Result<User, Error> {
+    let user = state.store.user_by_id(user_id).await?.ok_or(Error::NotFound)?;
+    if user.is_admin && !user.disabled && state.store.count_active_admins().await? <= 1 {
+        return Err(Error::Conflict(
+            "The last active administrator cannot lose that role or be disabled.".into(),
+        ));
+    }
+    Ok(user)
+}
+
+pub async fn set_admin(state: &AppState, user_id: i64, is_admin: bool) -> Result<(), Error> {
+    if !is_admin {
+        refuse_losing_last_admin(state, user_id).await?;
+    }
+    state.store.set_admin(user_id, is_admin).await?;
+    Ok(())
+}
+
+pub async fn set_disabled(state: &AppState, user_id: i64, disabled: bool) -> Result<(), Error> {
+    if disabled {
+        refuse_losing_last_admin(state, user_id).await?;
+    }
+    state.store.set_disabled(user_id, disabled).await?;
+    Ok(())
+}

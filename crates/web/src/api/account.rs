@@ -1,0 +1,123 @@
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum_extra::extract::CookieJar;
+use roomkeeper_store::{ApiToken, User};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiJson, ApiPath};
+use crate::extract::{AnyUser, ClientAddr, Credential, CurrentUser};
+use crate::{ApiError, AppState, Error, accounts, session};
+use axum::extract::State;
+
+#[derive(Serialize)]
+pub struct Me {
+    username: String,
+    display_name: String,
+    is_admin: bool,
+    must_change_password: bool,
+}
+
+impl From<&User> for Me {
+    fn from(user: &User) -> Self {
+        Me {
+            username: user.username.clone(),
+            display_name: user.display_name().to_owned(),
+            is_admin: user.is_admin,
+            must_change_password: user.must_change_password,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    username: String,
+    password: String,
+}
+
+pub async fn log_in(
+    State(state): State<AppState>,
+    ClientAddr(address): ClientAddr,
+    jar: CookieJar,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (user, cookie) = session::log_in(&state, &body.username, body.password, address).await?;
+    Ok((jar.add(cookie), Json(serde_json::json!({ "user": Me::from(&user) }))))
+}
+
+pub async fn log_out(State(state): State<AppState>, jar: CookieJar) -> Result<impl IntoResponse, ApiError> {
+    let value = jar.get(session::cookie_name(&state.http)).map(|c| c.value().to_owned());
+    let removal = session::log_out(&state, value.as_deref()).await?;
+    Ok((jar.add(removal), StatusCode::NO_CONTENT))
+}
+
+pub async fn me(AnyUser(current): AnyUser) -> Json<Me> {
+    Json(Me::from(&current.user))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+/// Ends every session of the user; a browser that asked gets a fresh one, a script with
+/// a token keeps using its token.
+pub async fn change_password(
+    State(state): State<AppState>,
+    AnyUser(current): AnyUser,
+    jar: CookieJar,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    accounts::change_password(&state, &current.user, body.current_password, &body.new_password)
+        .await
+        .map_err(Error::from)?;
+    let jar = match current.credential {
+        Credential::Session { .. } => jar.add(session::start_session(&state, &current.user).await?),
+        Credential::ApiToken { .. } => jar,
+    };
+    Ok((jar, StatusCode::NO_CONTENT))
+}
+
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    current: CurrentUser,
+) -> Result<Json<Vec<ApiToken>>, ApiError> {
+    Ok(Json(state.store.tokens_of(current.user.id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTokenBody {
+    name: String,
+}
+
+pub async fn create_token(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ApiJson(body): ApiJson<NewTokenBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (token, secret) = accounts::create_token(&state, &current.user, &body.name).await?;
+    let body = serde_json::json!({
+        "id": token.id,
+        "name": token.name,
+        "created_at": token.created_at,
+        "token": secret,
+    });
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+pub async fn delete_token(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    // Someone else's token id is "not found", not "forbidden": ids reveal nothing.
+    if state.store.delete_token(current.user.id, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::NotFound.into())
+    }
+}

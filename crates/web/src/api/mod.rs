@@ -1,0 +1,111 @@
+//! The JSON API under `/api/v1` (paths promised in `shared/API.md`). Every route is
+//! added through [`ApiRoutes`], which remembers it, so a test can hold the list against
+//! `openapi.json` and fail when one is undocumented.
+
+mod account;
+
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::handler::Handler;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::Router;
+
+use crate::{ApiError, AppState, Error};
+
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+/// A router that records each (method, path) it is given.
+pub struct ApiRoutes {
+    router: Router<AppState>,
+    routes: Vec<(&'static str, &'static str)>,
+}
+
+impl ApiRoutes {
+    fn new() -> Self {
+        Self {
+            router: Router::new(),
+            routes: Vec::new(),
+        }
+    }
+
+    fn add(mut self, method: &'static str, path: &'static str, route: MethodRouter<AppState>) -> Self {
+        self.routes.push((method, path));
+        self.router = self.router.route(path, route);
+        self
+    }
+
+    fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add("get", path, get(handler))
+    }
+
+    fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add("post", path, post(handler))
+    }
+
+    fn put<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add("put", path, put(handler))
+    }
+
+    fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add("delete", path, delete(handler))
+    }
+
+    /// Every (lower-case method, path relative to `/api/v1`) served.
+    pub fn routes(&self) -> &[(&'static str, &'static str)] {
+        &self.routes
+    }
+
+    pub fn into_router(self) -> Router<AppState> {
+        self.router
+    }
+}
+
+pub fn router() -> ApiRoutes {
+    ApiRoutes::new()
+        .get("/openapi.json", openapi)
+        .post("/session", account::log_in)
+        .delete("/session", account::log_out)
+        .get("/me", account::me)
+        .put("/me/password", account::change_password)
+        .get("/tokens", account::list_tokens)
+        .post("/tokens", account::create_token)
+        .delete("/tokens/{id}", account::delete_token)
+}
+
+async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        OPENAPI_JSON,
+    )
+}
+
+/// `Json` whose rejections (bad JSON, wrong content type, missing field) answer in our
+/// error format instead of axum's plain text.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        ApiError(Error::BadRequest(format!(
+            "The request body is not the JSON this endpoint expects: {}",
+            rejection.body_text()
+        )))
+    }
+}
+
+/// `Path` whose rejections answer in our error format.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError(Error::BadRequest(format!(
+            "A part of the path is not valid: {}",
+            rejection.body_text()
+        )))
+    }
+}

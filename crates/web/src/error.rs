@@ -1,0 +1,218 @@
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::i18n::{self, Tr};
+use crate::pages::{Chrome, render};
+
+/// Everything a request can fail with, each with the status, the stable `code` scripts
+/// can match on, and a sentence a person understands.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("You are not logged in, or your session has ended. Log in again.")]
+    NotLoggedIn,
+    #[error("Wrong username or password.")]
+    WrongCredentials,
+    #[error("The API token is not valid: it was revoked or mistyped.")]
+    BadToken,
+    #[error("You are not allowed to do this.")]
+    Forbidden,
+    #[error("Not found, or not yours to see.")]
+    NotFound,
+    #[error("{0}")]
+    BadRequest(String),
+    /// Understood but invalid (422); `code` names the rule that was broken.
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("Too many failed login attempts. Wait {} minutes and try again.", minutes(*retry_after_s))]
+    Throttled { retry_after_s: i64 },
+    #[error(
+        "Your password was a one-time password: choose a new one first (PUT /api/v1/me/password or the profile page)."
+    )]
+    PasswordChangeRequired,
+    #[error(
+        "This request came from another website and was refused. Reload the page and try again."
+    )]
+    CrossSite,
+    #[error("{0}")]
+    Unavailable(String),
+    /// Logged with its cause; the client sees only a generic sentence.
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal(String),
+}
+
+/// Seconds as whole minutes, rounded up ("wait 1 minute", never "wait 0 minutes").
+pub fn minutes(seconds: i64) -> i64 {
+    (seconds + 59) / 60
+}
+
+impl Error {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::NotLoggedIn | Error::WrongCredentials | Error::BadToken => {
+                StatusCode::UNAUTHORIZED
+            }
+            Error::Forbidden | Error::PasswordChangeRequired | Error::CrossSite => {
+                StatusCode::FORBIDDEN
+            }
+            Error::NotFound => StatusCode::NOT_FOUND,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotLoggedIn => "not_logged_in",
+            Error::WrongCredentials => "wrong_credentials",
+            Error::BadToken => "invalid_token",
+            Error::Forbidden => "forbidden",
+            Error::NotFound => "not_found",
+            Error::BadRequest(_) => "bad_request",
+            Error::Invalid { code, .. } => code,
+            Error::Conflict(_) => "conflict",
+            Error::Throttled { .. } => "throttled",
+            Error::PasswordChangeRequired => "password_change_required",
+            Error::CrossSite => "cross_site",
+            Error::Unavailable(_) => "unavailable",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Error::Invalid {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn log(&self) {
+        match self {
+            Error::Internal(cause) => tracing::error!(%cause, "request failed"),
+            Error::Unavailable(cause) => tracing::warn!(%cause, "dependency unavailable"),
+            _ => {}
+        }
+    }
+}
+
+impl From<roomkeeper_store::Error> for Error {
+    fn from(err: roomkeeper_store::Error) -> Self {
+        use roomkeeper_store::Error as S;
+        match err {
+            S::Conflict(what) => Error::Conflict(format!("{what} already exists.")),
+            S::NotFound => Error::NotFound,
+            unreachable if unreachable.is_unreachable() => Error::Unavailable(format!(
+                "The database is not reachable right now ({unreachable}). Try again in a minute."
+            )),
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<roomkeeper_auth::Error> for Error {
+    fn from(err: roomkeeper_auth::Error) -> Self {
+        match err {
+            roomkeeper_auth::Error::Store(e) => e.into(),
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<roomkeeper_domain::ParseError> for Error {
+    fn from(err: roomkeeper_domain::ParseError) -> Self {
+        Error::invalid("invalid_input", err.to_string())
+    }
+}
+
+/// An error answered as JSON: `{"error": {"code", "message"}}`.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl<E: Into<Error>> From<E> for ApiError {
+    fn from(err: E) -> Self {
+        ApiError(err.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let err = self.0;
+        err.log();
+        let body = serde_json::json!({
+            "error": { "code": err.code(), "message": err.to_string() }
+        });
+        let mut response = (err.status(), Json(body)).into_response();
+        let headers = response.headers_mut();
+        if let Error::Throttled { retry_after_s } = err {
+            if let Ok(value) = HeaderValue::from_str(&retry_after_s.to_string()) {
+                headers.insert(header::RETRY_AFTER, value);
+            }
+        }
+        if err.status() == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// An error answered as a page in the visitor's language; "not logged in" becomes a
+/// redirect to the login page that comes back here afterwards.
+#[derive(Debug)]
+pub struct PageError {
+    pub error: Error,
+    /// Where to come back to after logging in.
+    pub path: String,
+}
+
+impl<E: Into<Error>> From<E> for PageError {
+    fn from(err: E) -> Self {
+        PageError {
+            error: err.into(),
+            path: "/".into(),
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let err = self.error;
+        err.log();
+        match err {
+            Error::NotLoggedIn | Error::BadToken => {
+                Redirect::to(&crate::pages::login_url(&self.path)).into_response()
+            }
+            Error::PasswordChangeRequired => Redirect::to("/profile").into_response(),
+            _ => {
+                let t = Tr::new(i18n::current());
+                let key = format!("error-{}", err.code());
+                let message = t.get(&key).unwrap_or_else(|| err.to_string());
+                let page = crate::pages::ErrorPage {
+                    page: Chrome::anonymous(t, &self.path),
+                    message,
+                };
+                let mut response = render(&page).into_response();
+                *response.status_mut() = err.status();
+                response
+            }
+        }
+    }
+}
+
+/// Unknown paths: JSON under `/api/`, a page elsewhere.
+pub async fn fallback(uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        ApiError(Error::NotFound).into_response()
+    } else {
+        PageError {
+            error: Error::NotFound,
+            path: uri.path().to_owned(),
+        }
+        .into_response()
+    }
+}

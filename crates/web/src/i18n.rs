@@ -1,0 +1,237 @@
+//! English and German. The language of a request is, in order: the `lang` cookie (set
+//! by the switch in the footer or the profile page, and at login from the saved
+//! preference), then the browser's `Accept-Language`, then English.
+
+use std::collections::HashMap;
+
+use axum::extract::{FromRequestParts, Request};
+use axum::http::{HeaderMap, header, request::Parts};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum_extra::extract::CookieJar;
+use fluent_templates::fluent_bundle::FluentValue;
+use fluent_templates::{Loader, static_loader};
+use unic_langid::{LanguageIdentifier, langid};
+
+static_loader! {
+    static LOCALES = {
+        locales: "./locales",
+        fallback_language: "en",
+        // Fluent wraps placeables in Unicode isolation marks by default; they end up
+        // as invisible characters in copied usernames and passwords.
+        customise: |bundle| bundle.set_use_isolating(false),
+    };
+}
+
+pub const LANG_COOKIE: &str = "lang";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    En,
+    De,
+}
+
+impl Lang {
+    pub fn parse(tag: &str) -> Option<Lang> {
+        let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "en" => Some(Lang::En),
+            "de" => Some(Lang::De),
+            _ => None,
+        }
+    }
+
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::De => "de",
+        }
+    }
+
+    fn id(self) -> LanguageIdentifier {
+        match self {
+            Lang::En => langid!("en"),
+            Lang::De => langid!("de"),
+        }
+    }
+
+    /// The first language of `Accept-Language` (by q-value) that we speak.
+    fn from_accept_language(value: &str) -> Option<Lang> {
+        let mut offers: Vec<(f32, Lang)> = value
+            .split(',')
+            .filter_map(|part| {
+                let mut pieces = part.split(';');
+                let lang = Lang::parse(pieces.next()?)?;
+                let q = pieces
+                    .find_map(|p| p.trim().strip_prefix("q="))
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                Some((q, lang))
+            })
+            .collect();
+        // Stable sort keeps the browser's order among equal weights.
+        offers.sort_by(|a, b| b.0.total_cmp(&a.0));
+        offers.first().map(|(_, lang)| *lang)
+    }
+
+    pub fn negotiate(headers: &HeaderMap) -> Lang {
+        let jar = CookieJar::from_headers(headers);
+        jar.get(LANG_COOKIE)
+            .and_then(|c| Lang::parse(c.value()))
+            .or_else(|| {
+                headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(Lang::from_accept_language)
+            })
+            .unwrap_or_default()
+    }
+}
+
+tokio::task_local! {
+    static CURRENT: Lang;
+}
+
+/// The language of the request being handled (English outside a request).
+pub fn current() -> Lang {
+    CURRENT.try_with(|lang| *lang).unwrap_or_default()
+}
+
+/// Decides the language once per request, for handlers (`Lang` extractor) and for
+/// error pages rendered far from any handler.
+pub async fn negotiate(mut request: Request, next: Next) -> Response {
+    let lang = Lang::negotiate(request.headers());
+    request.extensions_mut().insert(lang);
+    CURRENT.scope(lang, next.run(request)).await
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Lang>()
+            .copied()
+            .unwrap_or_else(|| Lang::negotiate(&parts.headers)))
+    }
+}
+
+/// Translations for one language, handed to templates as `t`.
+#[derive(Debug, Clone, Copy)]
+pub struct Tr {
+    lang: Lang,
+}
+
+impl Tr {
+    pub fn new(lang: Lang) -> Self {
+        Self { lang }
+    }
+
+    pub fn lang_tag(&self) -> &'static str {
+        self.lang.tag()
+    }
+
+    /// The text for `key`; the key itself when missing, so a gap shows on the page
+    /// (and the parity test below catches it first).
+    pub fn t(&self, key: &str) -> String {
+        self.get(key).unwrap_or_else(|| key.to_owned())
+    }
+
+    pub fn get(&self, key: &str) -> Option<String> {
+        LOCALES.try_lookup(&self.lang.id(), key)
+    }
+
+    pub fn with(&self, key: &str, args: &[(&'static str, String)]) -> String {
+        let args: HashMap<std::borrow::Cow<'static, str>, FluentValue<'_>> = args
+            .iter()
+            .map(|(k, v)| ((*k).into(), FluentValue::from(v.clone())))
+            .collect();
+        LOCALES
+            .try_lookup_with_args(&self.lang.id(), key, &args)
+            .unwrap_or_else(|| key.to_owned())
+    }
+
+    /// A Unix timestamp as a date and time in UTC, in the language's usual order.
+    pub fn date(&self, unix_s: impl std::borrow::Borrow<i64>) -> String {
+        let unix_s = *unix_s.borrow();
+        let Ok(at) = time::OffsetDateTime::from_unix_timestamp(unix_s) else {
+            return unix_s.to_string();
+        };
+        let format = match self.lang {
+            Lang::En => time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC"),
+            Lang::De => time::macros::format_description!("[day].[month].[year] [hour]:[minute] UTC"),
+        };
+        at.format(format).unwrap_or_else(|_| unix_s.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn keys(ftl: &str) -> BTreeSet<String> {
+        ftl.lines()
+            .filter(|l| l.starts_with(|c: char| c.is_ascii_lowercase()))
+            .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim().to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn english_and_german_have_the_same_texts() {
+        let en = keys(include_str!("../locales/en/main.ftl"));
+        let de = keys(include_str!("../locales/de/main.ftl"));
+        assert!(en.len() > 50, "parsed too few keys: {}", en.len());
+        let only_en: Vec<_> = en.difference(&de).collect();
+        let only_de: Vec<_> = de.difference(&en).collect();
+        assert!(
+            only_en.is_empty() && only_de.is_empty(),
+            "only in English: {only_en:?}; only in German: {only_de:?}"
+        );
+    }
+
+    #[test]
+    fn every_text_used_by_a_template_or_the_code_exists() {
+        let en = keys(include_str!("../locales/en/main.ftl"));
+        let sources = [
+            include_str!("../templates/base.html"),
+            include_str!("../templates/login.html"),
+            include_str!("../templates/home.html"),
+            include_str!("../templates/profile.html"),
+            include_str!("../templates/admin_users.html"),
+            include_str!("../templates/error.html"),
+            include_str!("pages/mod.rs"),
+            include_str!("pages/account.rs"),
+            include_str!("pages/admin.rs"),
+        ];
+        for source in sources {
+            for piece in source.split(".t(\"").skip(1).chain(source.split(".with(\"").skip(1)) {
+                let key = piece.split('"').next().unwrap_or_default();
+                assert!(en.contains(key), "text {key:?} is used but not translated");
+            }
+        }
+    }
+
+    #[test]
+    fn language_comes_from_cookie_then_browser_then_english() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(Lang::negotiate(&headers), Lang::En);
+        headers.insert(header::ACCEPT_LANGUAGE, "fr-FR, de-DE;q=0.8, en;q=0.5".parse().unwrap());
+        assert_eq!(Lang::negotiate(&headers), Lang::De);
+        headers.insert(header::COOKIE, "lang=en".parse().unwrap());
+        assert_eq!(Lang::negotiate(&headers), Lang::En);
+    }
+
+    #[test]
+    fn german_texts_and_arguments_render() {
+        let t = Tr::new(Lang::De);
+        assert_eq!(t.t("login-submit"), "Anmelden");
+        assert_eq!(
+            t.with("login-throttled", &[("minutes", "15".into())]),
+            "Zu viele Fehlversuche. Bitte warten Sie 15 Minuten und versuchen Sie es dann erneut."
+        );
+        assert_eq!(t.date(0), "01.01.1970 00:00 UTC");
+    }
+}

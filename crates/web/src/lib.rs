@@ -1,0 +1,107 @@
+//! Roomkeeper's HTTP face: server-rendered pages, the JSON API under `/api/v1`,
+//! operations endpoints, and the middleware every response passes through.
+//!
+//! Who may do what is decided in `roomkeeper_domain::authz`; the extractors in
+//! [`extract`] are the only place that asks it, so a handler that takes an `Admin`
+//! cannot be reached by anyone else.
+
+pub mod api;
+mod accounts;
+mod assets;
+mod error;
+pub mod extract;
+mod i18n;
+mod middleware;
+mod ops;
+mod pages;
+mod session;
+
+use std::sync::Arc;
+
+use axum::Router;
+use roomkeeper_auth::{LoginThrottle, SessionConfig, ThrottleConfig};
+use roomkeeper_domain::Clock;
+use roomkeeper_store::Store;
+
+pub use error::{ApiError, Error, PageError};
+pub use i18n::Lang;
+pub use ops::metrics_handle;
+
+/// The `[http]` section of the configuration.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address and port to listen on.
+    pub listen: String,
+    /// The address people open, e.g. `https://rooms.example.org`. When it starts with
+    /// https, cookies get `Secure` and the `__Host-` prefix.
+    pub public_url: Option<String>,
+    /// Take the client address from the last `X-Forwarded-For` entry. Turn on only
+    /// behind a reverse proxy that sets it; otherwise clients could pick their address
+    /// and dodge the login throttle.
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+impl HttpConfig {
+    pub fn is_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Clock,
+    pub http: Arc<HttpConfig>,
+    pub sessions: Arc<SessionConfig>,
+    pub throttle: LoginThrottle,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Clock,
+        http: HttpConfig,
+        sessions: SessionConfig,
+        throttle: ThrottleConfig,
+    ) -> Self {
+        Self {
+            throttle: LoginThrottle::new(store.clone(), throttle),
+            store,
+            clock,
+            http: Arc::new(http),
+            sessions: Arc::new(sessions),
+        }
+    }
+}
+
+/// The whole application. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`
+/// so the login throttle knows client addresses.
+pub fn router(state: AppState) -> Router {
+    let app = Router::new()
+        .merge(pages::router())
+        .nest("/api/v1", api::router().into_router())
+        .merge(ops::router())
+        .merge(assets::router())
+        .fallback(error::fallback)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::refuse_cross_site,
+        ))
+        .layer(axum::middleware::from_fn(i18n::negotiate))
+        .with_state(state);
+    middleware::with_common_layers(app)
+}

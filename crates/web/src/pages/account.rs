@@ -1,0 +1,174 @@
+//! The profile page: password, language, API tokens.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use axum_extra::extract::CookieJar;
+use roomkeeper_domain::ParseError;
+use roomkeeper_store::{ApiToken, User};
+use serde::Deserialize;
+
+use super::{Chrome, PageForm, render_with_status};
+use crate::accounts::{self, PasswordChangeError};
+use crate::extract::{AnyUser, CurrentUser};
+use crate::i18n::Lang;
+use crate::{AppState, Error, PageError, session};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/profile", get(profile))
+        .route("/profile/password", post(change_password))
+        .route("/profile/tokens", post(create_token))
+        .route("/profile/tokens/{id}/revoke", post(revoke_token))
+}
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+struct ProfilePage {
+    page: Chrome,
+    user: User,
+    tokens: Vec<ApiToken>,
+    new_token: Option<String>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+/// What to show besides the page itself.
+#[derive(Default)]
+struct Flash {
+    new_token: Option<String>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn profile_page(
+    state: &AppState,
+    lang: Lang,
+    user: User,
+    status: StatusCode,
+    flash: Flash,
+) -> Result<Response, PageError> {
+    let tokens = state.store.tokens_of(user.id).await?;
+    let page = Chrome::for_user(lang, &user, "/profile");
+    Ok(render_with_status(
+        status,
+        &ProfilePage {
+            page,
+            user,
+            tokens,
+            new_token: flash.new_token,
+            notice: flash.notice,
+            error: flash.error,
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+struct NoticeQuery {
+    notice: Option<String>,
+}
+
+async fn profile(
+    State(state): State<AppState>,
+    lang: Lang,
+    AnyUser(current): AnyUser,
+    Query(query): Query<NoticeQuery>,
+) -> Result<Response, PageError> {
+    let t = crate::i18n::Tr::new(lang);
+    // Only known notices are shown: the query string must not put text on our page.
+    let notice = match query.notice.as_deref() {
+        Some("password-changed") => Some(t.t("profile-password-changed")),
+        _ => None,
+    };
+    let flash = Flash {
+        notice,
+        ..Flash::default()
+    };
+    profile_page(&state, lang, current.user, StatusCode::OK, flash).await
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    current: String,
+    new: String,
+    confirm: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    lang: Lang,
+    AnyUser(current): AnyUser,
+    jar: CookieJar,
+    PageForm(form): PageForm<PasswordForm>,
+) -> Result<Response, PageError> {
+    let t = crate::i18n::Tr::new(lang);
+    let problem = if form.new != form.confirm {
+        Some(t.t("profile-password-mismatch"))
+    } else {
+        match accounts::change_password(&state, &current.user, form.current, &form.new).await {
+            Ok(()) => None,
+            Err(PasswordChangeError::WrongCurrent) => Some(t.t("profile-password-wrong")),
+            Err(PasswordChangeError::Invalid(ParseError::PasswordTooLong { .. })) => {
+                Some(t.t("profile-password-too-long"))
+            }
+            Err(PasswordChangeError::Invalid(_)) => Some(t.t("profile-password-too-short")),
+            Err(PasswordChangeError::Other(e)) => return Err(e.into()),
+        }
+    };
+    if let Some(error) = problem {
+        let flash = Flash {
+            error: Some(error),
+            ..Flash::default()
+        };
+        return profile_page(&state, lang, current.user, StatusCode::UNPROCESSABLE_ENTITY, flash)
+            .await;
+    }
+    // Every session of the account ended with the change; this browser gets a new one.
+    let cookie = session::start_session(&state, &current.user).await?;
+    Ok((jar.add(cookie), Redirect::to("/profile?notice=password-changed")).into_response())
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    name: String,
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    lang: Lang,
+    current: CurrentUser,
+    PageForm(form): PageForm<TokenForm>,
+) -> Result<Response, PageError> {
+    let t = crate::i18n::Tr::new(lang);
+    match accounts::create_token(&state, &current.user, &form.name).await {
+        Ok((_, secret)) => {
+            let flash = Flash {
+                new_token: Some(secret),
+                ..Flash::default()
+            };
+            profile_page(&state, lang, current.user, StatusCode::CREATED, flash).await
+        }
+        Err(Error::Invalid { .. }) => {
+            let flash = Flash {
+                error: Some(t.t("profile-token-name-invalid")),
+                ..Flash::default()
+            };
+            profile_page(&state, lang, current.user, StatusCode::UNPROCESSABLE_ENTITY, flash).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Result<Response, PageError> {
+    if !state.store.delete_token(current.user.id, id).await? {
+        return Err(Error::NotFound.into());
+    }
+    Ok(Redirect::to("/profile").into_response())
+}

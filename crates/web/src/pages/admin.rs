@@ -1,0 +1,167 @@
+//! The administrators' user list.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use roomkeeper_store::User;
+use serde::Deserialize;
+
+use super::{Chrome, PageForm, render_with_status};
+use crate::accounts;
+use crate::extract::Admin;
+use crate::i18n::{Lang, Tr};
+use crate::{AppState, Error, PageError};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/users", get(users).post(create_user))
+        .route("/admin/users/{id}/admin", post(set_admin))
+        .route("/admin/users/{id}/disabled", post(set_disabled))
+        .route("/admin/users/{id}/reset-password", post(reset_password))
+}
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+struct UsersPage {
+    page: Chrome,
+    me_id: i64,
+    users: Vec<User>,
+    notice: Option<String>,
+    secret: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Default)]
+struct Flash {
+    notice: Option<String>,
+    secret: Option<String>,
+    error: Option<String>,
+}
+
+async fn users_page(
+    state: &AppState,
+    lang: Lang,
+    admin: &User,
+    status: StatusCode,
+    flash: Flash,
+) -> Result<Response, PageError> {
+    let users = state.store.list_users().await?;
+    Ok(render_with_status(
+        status,
+        &UsersPage {
+            page: Chrome::for_user(lang, admin, "/admin/users"),
+            me_id: admin.id,
+            users,
+            notice: flash.notice,
+            secret: flash.secret,
+            error: flash.error,
+        },
+    ))
+}
+
+async fn users(
+    State(state): State<AppState>,
+    lang: Lang,
+    Admin(admin): Admin,
+) -> Result<Response, PageError> {
+    users_page(&state, lang, &admin.user, StatusCode::OK, Flash::default()).await
+}
+
+#[derive(Deserialize)]
+struct NewUserForm {
+    username: String,
+    #[serde(default)]
+    display_name: String,
+    is_admin: Option<String>,
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    lang: Lang,
+    Admin(admin): Admin,
+    PageForm(form): PageForm<NewUserForm>,
+) -> Result<Response, PageError> {
+    let t = Tr::new(lang);
+    let is_admin = form.is_admin.is_some();
+    let display_name = Some(form.display_name.trim().to_owned());
+    let (status, flash) = match accounts::create_local_user(&state, &form.username, display_name, is_admin).await {
+        Ok((user, password)) => {
+            tracing::info!(admin = %admin.user.username, username = %user.username, is_admin, "account created");
+            let notice = t.with("admin-users-created", &[("username", user.username)]);
+            (StatusCode::CREATED, Flash { notice: Some(notice), secret: Some(password), error: None })
+        }
+        Err(Error::Conflict(_)) => (StatusCode::CONFLICT, Flash { error: Some(t.t("admin-users-exists")), ..Flash::default() }),
+        Err(Error::Invalid { .. }) => (StatusCode::UNPROCESSABLE_ENTITY, Flash { error: Some(t.t("username-invalid")), ..Flash::default() }),
+        Err(e) => return Err(e.into()),
+    };
+    users_page(&state, lang, &admin.user, status, flash).await
+}
+
+#[derive(Deserialize)]
+struct SwitchForm {
+    on: bool,
+}
+
+/// Runs a role or status change and goes back to the list, or shows why it was refused.
+async fn apply_change(
+    state: &AppState,
+    lang: Lang,
+    admin: &User,
+    result: Result<(), Error>,
+) -> Result<Response, PageError> {
+    match result {
+        Ok(()) => Ok(Redirect::to("/admin/users").into_response()),
+        Err(Error::Conflict(_)) => {
+            let flash = Flash {
+                error: Some(Tr::new(lang).t("admin-users-last-admin")),
+                ..Flash::default()
+            };
+            users_page(state, lang, admin, StatusCode::CONFLICT, flash).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn set_admin(
+    State(state): State<AppState>,
+    lang: Lang,
+    Admin(admin): Admin,
+    Path(id): Path<i64>,
+    PageForm(form): PageForm<SwitchForm>,
+) -> Result<Response, PageError> {
+    let result = accounts::set_admin(&state, id, form.on).await;
+    if result.is_ok() {
+        tracing::info!(admin = %admin.user.username, user_id = id, is_admin = form.on, "admin role changed");
+    }
+    apply_change(&state, lang, &admin.user, result).await
+}
+
+async fn set_disabled(
+    State(state): State<AppState>,
+    lang: Lang,
+    Admin(admin): Admin,
+    Path(id): Path<i64>,
+    PageForm(form): PageForm<SwitchForm>,
+) -> Result<Response, PageError> {
+    let result = accounts::set_disabled(&state, id, form.on).await;
+    if result.is_ok() {
+        tracing::info!(admin = %admin.user.username, user_id = id, disabled = form.on, "account status changed");
+    }
+    apply_change(&state, lang, &admin.user, result).await
+}
+
+async fn reset_password(
+    State(state): State<AppState>,
+    lang: Lang,
+    Admin(admin): Admin,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let (user, password) = accounts::reset_password(&state, id).await?;
+    tracing::info!(admin = %admin.user.username, username = %user.username, "one-time password issued");
+    let notice = Tr::new(lang).with("admin-users-reset-done", &[("username", user.username)]);
+    let flash = Flash { notice: Some(notice), secret: Some(password), error: None };
+    users_page(&state, lang, &admin.user, StatusCode::OK, flash).await
+}

@@ -1,0 +1,285 @@
+//! Server-rendered pages. Every page template extends `base.html` and gets a [`Chrome`]
+//! named `page` (translations, the logged-in user for the navigation, current path).
+
+mod account;
+mod admin;
+
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{FromRequest, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use roomkeeper_store::User;
+use serde::Deserialize;
+
+use crate::extract::{ClientAddr, MaybeUser};
+use crate::i18n::{LANG_COOKIE, Lang, Tr};
+use crate::{AppState, Error, PageError, session};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/language", post(set_language))
+        .merge(account::router())
+        .merge(admin::router())
+}
+
+pub struct NavUser {
+    pub is_admin: bool,
+}
+
+/// What the layout needs on every page.
+pub struct Chrome {
+    pub t: Tr,
+    pub user: Option<NavUser>,
+    pub path: String,
+}
+
+impl Chrome {
+    pub fn anonymous(t: Tr, path: &str) -> Self {
+        Self {
+            t,
+            user: None,
+            path: path.to_owned(),
+        }
+    }
+
+    pub fn for_user(lang: Lang, user: &User, path: &str) -> Self {
+        Self {
+            t: Tr::new(lang),
+            user: Some(NavUser {
+                is_admin: user.is_admin,
+            }),
+            path: path.to_owned(),
+        }
+    }
+}
+
+pub fn render<T: Template>(template: &T) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+fn render_with_status<T: Template>(status: StatusCode, template: &T) -> Response {
+    let mut response = render(template);
+    if response.status().is_success() {
+        *response.status_mut() = status;
+    }
+    response
+}
+
+/// Only our own paths: `//evil.example` or `/\evil.example` would leave the site.
+pub fn safe_local_path(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+        next
+    } else {
+        "/"
+    }
+}
+
+pub fn login_url(back_to: &str) -> String {
+    let back_to = safe_local_path(back_to);
+    if back_to == "/" {
+        "/login".to_owned()
+    } else {
+        let encoded: String = back_to
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        format!("/login?next={encoded}")
+    }
+}
+
+/// `Form` whose rejections become our error page instead of axum's plain text.
+#[derive(FromRequest)]
+#[from_request(via(axum::Form), rejection(PageError))]
+pub struct PageForm<T>(pub T);
+
+impl From<FormRejection> for PageError {
+    fn from(rejection: FormRejection) -> Self {
+        PageError::from(Error::BadRequest(rejection.body_text()))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub page: Chrome,
+    pub message: String,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    page: Chrome,
+}
+
+async fn home(lang: Lang, MaybeUser(current): MaybeUser) -> Response {
+    match current {
+        None => Redirect::to("/login").into_response(),
+        Some(current) if current.user.must_change_password => {
+            Redirect::to("/profile").into_response()
+        }
+        Some(current) => render(&HomePage {
+            page: Chrome::for_user(lang, &current.user, "/"),
+        }),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    page: Chrome,
+    next: String,
+    username: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+async fn login_form(
+    lang: Lang,
+    MaybeUser(current): MaybeUser,
+    Query(query): Query<NextQuery>,
+) -> Response {
+    let next = query.next.unwrap_or_default();
+    if current.is_some() {
+        return Redirect::to(safe_local_path(&next)).into_response();
+    }
+    render(&LoginPage {
+        page: Chrome::anonymous(Tr::new(lang), "/login"),
+        next,
+        username: String::new(),
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    lang: Lang,
+    ClientAddr(address): ClientAddr,
+    jar: CookieJar,
+    PageForm(form): PageForm<LoginForm>,
+) -> Result<Response, PageError> {
+    let t = Tr::new(lang);
+    let (status, error) = match session::log_in(&state, &form.username, form.password, address).await {
+        Ok((user, cookie)) => {
+            let mut jar = jar.add(cookie);
+            if let Some(saved) = user.language.as_deref().and_then(Lang::parse) {
+                jar = jar.add(lang_cookie(saved));
+            }
+            let target = if user.must_change_password {
+                "/profile"
+            } else {
+                safe_local_path(&form.next)
+            };
+            return Ok((jar, Redirect::to(target)).into_response());
+        }
+        Err(Error::WrongCredentials) => (StatusCode::UNAUTHORIZED, t.t("login-failed")),
+        Err(Error::Throttled { retry_after_s }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            t.with(
+                "login-throttled",
+                &[("minutes", crate::error::minutes(retry_after_s).to_string())],
+            ),
+        ),
+        Err(other) => return Err(other.into()),
+    };
+    Ok(render_with_status(
+        status,
+        &LoginPage {
+            page: Chrome::anonymous(t, "/login"),
+            next: form.next,
+            username: form.username,
+            error: Some(error),
+        },
+    ))
+}
+
+async fn logout(State(state): State<AppState>, jar: CookieJar) -> Result<Response, PageError> {
+    let value = jar
+        .get(session::cookie_name(&state.http))
+        .map(|c| c.value().to_owned());
+    let removal = session::log_out(&state, value.as_deref()).await?;
+    Ok((jar.add(removal), Redirect::to("/login")).into_response())
+}
+
+fn lang_cookie(lang: Lang) -> Cookie<'static> {
+    Cookie::build((LANG_COOKIE, lang.tag()))
+        .path("/")
+        .same_site(SameSite::Lax)
+        .max_age(time::Duration::days(365))
+        .build()
+}
+
+#[derive(Deserialize)]
+struct LanguageForm {
+    lang: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// Switches the language for this browser, and remembers it for the account when
+/// someone is logged in (so it follows them to other devices).
+async fn set_language(
+    State(state): State<AppState>,
+    MaybeUser(current): MaybeUser,
+    jar: CookieJar,
+    PageForm(form): PageForm<LanguageForm>,
+) -> Result<Response, PageError> {
+    let lang = Lang::parse(&form.lang)
+        .ok_or_else(|| Error::BadRequest(format!("unknown language {:?}", form.lang)))?;
+    if let Some(current) = current {
+        state
+            .store
+            .set_language(current.user.id, Some(lang.tag()))
+            .await?;
+    }
+    Ok((
+        jar.add(lang_cookie(lang)),
+        Redirect::to(safe_local_path(&form.back)),
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(safe_local_path("/profile"), "/profile");
+        assert_eq!(safe_local_path("//evil.example/x"), "/");
+        assert_eq!(safe_local_path("/\\evil.example"), "/");
+        assert_eq!(safe_local_path("https://evil.example"), "/");
+        assert_eq!(login_url("/admin/users?x=1"), "/login?next=/admin/users%3Fx%3D1");
+        assert_eq!(login_url("/"), "/login");
+    }
+}
