@@ -38,9 +38,8 @@ impl PasswordHasher {
         tokio::task::spawn_blocking(move || match hash {
             Some(hash) => verify_password(&password, &hash),
             None => {
-                let dummy = DUMMY_HASH.get_or_init(|| {
-                    hash_password("no user has this password").unwrap_or_default()
-                });
+                let dummy = DUMMY_HASH
+                    .get_or_init(|| hash_password("no user has this password").unwrap_or_default());
                 let _ = verify_password(&password, dummy);
                 false
             }
@@ -78,11 +77,18 @@ mod tests {
     #[test]
     fn hashes_are_argon2id_with_owasp_parameters_and_verify() {
         let hash = hash_password("correct horse battery").unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert!(verify_password("correct horse battery", &hash));
         assert!(!verify_password("wrong horse battery", &hash));
         assert!(!verify_password("anything", "not a hash"));
-        assert_ne!(hash, hash_password("correct horse battery").unwrap(), "salted");
+        assert_ne!(
+            hash,
+            hash_password("correct horse battery").unwrap(),
+            "salted"
+        );
     }
 
     #[tokio::test]

@@ -96,7 +96,9 @@ impl LoginThrottle {
         keys.extend(addr_key.as_deref());
         self.store.record_login_failure(&keys, now).await?;
         // Old rows are worthless; dropping them here keeps the table small without a job.
-        self.store.prune_login_failures(now - self.window_s()).await?;
+        self.store
+            .prune_login_failures(now - self.window_s())
+            .await?;
         Ok(())
     }
 

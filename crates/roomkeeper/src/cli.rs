@@ -24,7 +24,13 @@ use crate::config::{Config, LogFormat, Overrides};
 )]
 pub struct Cli {
     /// TOML configuration file (see deploy/roomkeeper.example.toml).
-    #[arg(long, short, global = true, env = "ROOMKEEPER_CONFIG", value_name = "FILE")]
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "ROOMKEEPER_CONFIG",
+        value_name = "FILE"
+    )]
     pub config: Option<PathBuf>,
     /// Overrides http.listen, e.g. 127.0.0.1:8080.
     #[arg(long, global = true, value_name = "ADDR:PORT")]
@@ -106,7 +112,9 @@ impl Cli {
 }
 
 /// A password and whether it must be changed at next login (generated ones must).
-async fn choose_password(source: &PasswordSource) -> anyhow::Result<(String, bool, Option<String>)> {
+async fn choose_password(
+    source: &PasswordSource,
+) -> anyhow::Result<(String, bool, Option<String>)> {
     if source.password_stdin {
         let mut input = String::new();
         std::io::stdin()
@@ -156,7 +164,11 @@ pub async fn run_user_command(config: &Config, command: UserCommand) -> anyhow::
                     clock.now(),
                 )
                 .await?;
-            println!("added {}{}", user.username, if admin { " (administrator)" } else { "" });
+            println!(
+                "added {}{}",
+                user.username,
+                if admin { " (administrator)" } else { "" }
+            );
             if let Some(password) = shown {
                 println!("one-time password (must be changed at first login): {password}");
             }
@@ -166,7 +178,10 @@ pub async fn run_user_command(config: &Config, command: UserCommand) -> anyhow::
             let (hash, must_change, shown) = choose_password(&password).await?;
             store.set_password_hash(user.id, &hash, must_change).await?;
             store.delete_sessions_of(user.id).await?;
-            println!("password of {} changed; its sessions have ended", user.username);
+            println!(
+                "password of {} changed; its sessions have ended",
+                user.username
+            );
             if let Some(password) = shown {
                 println!("one-time password (must be changed at next login): {password}");
             }
@@ -174,7 +189,11 @@ pub async fn run_user_command(config: &Config, command: UserCommand) -> anyhow::
         UserCommand::Admin { username, state } => {
             let user = find(store, &username).await?;
             store.set_admin(user.id, state == "on").await?;
-            println!("{} is {}an administrator", user.username, if state == "on" { "" } else { "no longer " });
+            println!(
+                "{} is {}an administrator",
+                user.username,
+                if state == "on" { "" } else { "no longer " }
+            );
         }
         UserCommand::Disable { username } => {
             let user = find(store, &username).await?;

@@ -103,7 +103,11 @@ impl Config {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(Env::prefixed("ROOMKEEPER_").ignore(ENV_NOT_KEYS).split("__"));
+        figment = figment.merge(
+            Env::prefixed("ROOMKEEPER_")
+                .ignore(ENV_NOT_KEYS)
+                .split("__"),
+        );
         if let Some(listen) = &overrides.listen {
             figment = figment.merge(("http.listen", listen));
         }
@@ -156,7 +160,10 @@ impl Config {
             }
         }
         let url = self.database.url.trim();
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
             return Err(ConfigError::Value {
                 key: "database.url",
                 message: format!(
@@ -171,7 +178,8 @@ impl Config {
                 message: "timeouts must be at least 1".into(),
             });
         }
-        if self.login_throttle.window_minutes == 0 || self.login_throttle.max_failures_per_user == 0 {
+        if self.login_throttle.window_minutes == 0 || self.login_throttle.max_failures_per_user == 0
+        {
             return Err(ConfigError::Value {
                 key: "login_throttle",
                 message: "window_minutes and max_failures_per_user must be at least 1".into(),
@@ -200,6 +208,8 @@ fn read_secret(key: &'static str, path: &Path) -> Result<String, ConfigError> {
 }
 
 #[cfg(test)]
+// figment's Jail closures return its (large) error type; that is its API, not ours.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;
@@ -247,29 +257,68 @@ mod tests {
             listen: Some("127.0.0.1:3333".into()),
             ..Overrides::default()
         };
-        assert_eq!(load(toml, &env, &flags).unwrap().http.listen, "127.0.0.1:3333");
+        assert_eq!(
+            load(toml, &env, &flags).unwrap().http.listen,
+            "127.0.0.1:3333"
+        );
         let env = [("INITIAL_ADMIN_PASSWORD", "a long enough password")];
         let config = load("", &env, &Overrides::default()).unwrap();
-        assert_eq!(config.initial_admin_password.as_deref(), Some("a long enough password"));
+        assert_eq!(
+            config.initial_admin_password.as_deref(),
+            Some("a long enough password")
+        );
     }
 
     #[test]
     fn unknown_keys_are_refused_naming_the_key_and_the_source() {
-        let err = load("[http]\nlisen = \"127.0.0.1:1\"\n", &[], &Overrides::default()).unwrap_err();
-        assert!(err.contains("lisen") && err.contains("roomkeeper.toml"), "{err}");
+        let err = load(
+            "[http]\nlisen = \"127.0.0.1:1\"\n",
+            &[],
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("lisen") && err.contains("roomkeeper.toml"),
+            "{err}"
+        );
         let err = load("", &[("HTTP__PORT", "80")], &Overrides::default()).unwrap_err();
-        assert!(err.contains("port") && err.contains("ROOMKEEPER_") && err.contains("environment variable"), "{err}");
+        assert!(
+            err.contains("port")
+                && err.contains("ROOMKEEPER_")
+                && err.contains("environment variable"),
+            "{err}"
+        );
     }
 
     #[test]
     fn bad_values_are_refused_naming_the_key() {
-        let err = load("[sessions]\nidle_timeout_minutes = \"soon\"\n", &[], &Overrides::default()).unwrap_err();
+        let err = load(
+            "[sessions]\nidle_timeout_minutes = \"soon\"\n",
+            &[],
+            &Overrides::default(),
+        )
+        .unwrap_err();
         assert!(err.contains("idle_timeout_minutes"), "{err}");
-        let err = load("[http]\nlisten = \"everywhere\"\n", &[], &Overrides::default()).unwrap_err();
+        let err = load(
+            "[http]\nlisten = \"everywhere\"\n",
+            &[],
+            &Overrides::default(),
+        )
+        .unwrap_err();
         assert!(err.contains("http.listen"), "{err}");
-        let err = load("[database]\nurl = \"mysql://x\"\n", &[], &Overrides::default()).unwrap_err();
+        let err = load(
+            "[database]\nurl = \"mysql://x\"\n",
+            &[],
+            &Overrides::default(),
+        )
+        .unwrap_err();
         assert!(err.contains("database.url"), "{err}");
-        let err = load("initial_admin_password = \"short\"\n", &[], &Overrides::default()).unwrap_err();
+        let err = load(
+            "initial_admin_password = \"short\"\n",
+            &[],
+            &Overrides::default(),
+        )
+        .unwrap_err();
         assert!(err.contains("initial_admin_password"), "{err}");
     }
 
@@ -278,10 +327,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("db-url");
         std::fs::write(&secret, "postgres://rk:s3cret@db/rk\n").unwrap();
-        let toml = format!("[database]\nurl_file = {:?}\n", secret.display().to_string());
+        let toml = format!(
+            "[database]\nurl_file = {:?}\n",
+            secret.display().to_string()
+        );
         let config = load(&toml, &[], &Overrides::default()).unwrap();
         assert_eq!(config.database.url, "postgres://rk:s3cret@db/rk");
-        let err = load("initial_admin_password_file = \"/nonexistent/pw\"\n", &[], &Overrides::default()).unwrap_err();
-        assert!(err.contains("initial_admin_password_file") && err.contains("/nonexistent/pw"), "{err}");
+        let err = load(
+            "initial_admin_password_file = \"/nonexistent/pw\"\n",
+            &[],
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("initial_admin_password_file") && err.contains("/nonexistent/pw"),
+            "{err}"
+        );
     }
 }

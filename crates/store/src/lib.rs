@@ -49,7 +49,9 @@ impl Default for DatabaseConfig {
 pub async fn connect(config: &DatabaseConfig) -> Result<Arc<dyn Store>> {
     let url = config.url.trim();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PgStore::connect(url, config.max_connections).await?))
+        Ok(Arc::new(
+            PgStore::connect(url, config.max_connections).await?,
+        ))
     } else if url.starts_with("sqlite:") {
         Ok(Arc::new(
             SqliteStore::connect(url, config.max_connections).await?,

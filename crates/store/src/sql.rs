@@ -307,12 +307,13 @@ macro_rules! impl_sql_store {
             }
 
             async fn login_failures_since(&self, key: &str, since: i64) -> $crate::Result<i64> {
-                let (count,): (i64,) =
-                    sqlx::query_as("SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at >= $2")
-                        .bind(key)
-                        .bind(since)
-                        .fetch_one(&self.pool)
-                        .await?;
+                let (count,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at >= $2",
+                )
+                .bind(key)
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?;
                 Ok(count)
             }
 

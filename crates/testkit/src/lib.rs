@@ -38,7 +38,10 @@ impl TestDatabase {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir()?;
                 let url = format!("sqlite://{}", dir.path().join("roomkeeper.db").display());
-                Ok(Self { url, _dir: Some(dir) })
+                Ok(Self {
+                    url,
+                    _dir: Some(dir),
+                })
             }
             Backend::Postgres => {
                 let admin_url = std::env::var(POSTGRES_URL_VAR).with_context(|| {
@@ -156,7 +159,12 @@ impl TestApp {
     }
 
     /// An account with a password that needs no change at login.
-    pub async fn user(&self, username: &str, password: &str, is_admin: bool) -> anyhow::Result<User> {
+    pub async fn user(
+        &self,
+        username: &str,
+        password: &str,
+        is_admin: bool,
+    ) -> anyhow::Result<User> {
         let hash = PasswordHasher::hash(password.to_owned()).await?;
         Ok(self
             .store()
@@ -174,7 +182,12 @@ impl TestApp {
     }
 
     /// Logs `client` in through the API and checks that it worked.
-    pub async fn log_in(&self, client: &reqwest::Client, username: &str, password: &str) -> anyhow::Result<()> {
+    pub async fn log_in(
+        &self,
+        client: &reqwest::Client,
+        username: &str,
+        password: &str,
+    ) -> anyhow::Result<()> {
         let response = client
             .post(self.url("/api/v1/session"))
             .json(&serde_json::json!({ "username": username, "password": password }))

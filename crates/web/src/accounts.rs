@@ -66,7 +66,11 @@ pub async fn change_password(
 pub const TOKEN_NAME_MAX: usize = 100;
 
 /// A new API token; the secret is returned once and only its hash is kept.
-pub async fn create_token(state: &AppState, user: &User, name: &str) -> Result<(ApiToken, String), Error> {
+pub async fn create_token(
+    state: &AppState,
+    user: &User,
+    name: &str,
+) -> Result<(ApiToken, String), Error> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > TOKEN_NAME_MAX {
         return Err(Error::invalid(
@@ -112,7 +116,11 @@ pub async fn create_local_user(
 
 /// A new one-time password for an existing local account; its sessions end.
 pub async fn reset_password(state: &AppState, user_id: i64) -> Result<(User, String), Error> {
-    let user = state.store.user_by_id(user_id).await?.ok_or(Error::NotFound)?;
+    let user = state
+        .store
+        .user_by_id(user_id)
+        .await?
+        .ok_or(Error::NotFound)?;
     let password = random_password();
     let hash = PasswordHasher::hash(password.clone()).await?;
     state.store.set_password_hash(user.id, &hash, true).await?;
@@ -122,7 +130,11 @@ pub async fn reset_password(state: &AppState, user_id: i64) -> Result<(User, Str
 
 /// Someone must always be able to administer: the last active admin keeps the role.
 async fn refuse_losing_last_admin(state: &AppState, user_id: i64) -> Result<User, Error> {
-    let user = state.store.user_by_id(user_id).await?.ok_or(Error::NotFound)?;
+    let user = state
+        .store
+        .user_by_id(user_id)
+        .await?
+        .ok_or(Error::NotFound)?;
     if user.is_admin && !user.disabled && state.store.count_active_admins().await? <= 1 {
         return Err(Error::Conflict(
             "The last active administrator cannot lose that role or be disabled.".into(),

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri};
 use axum::http::{header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
@@ -107,7 +107,9 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<CurrentU
 /// Authenticates and asks the one authorization function about `action`.
 async fn require(parts: &Parts, state: &AppState, action: Action) -> Result<CurrentUser, Error> {
     let current = authenticate(parts, state).await?;
-    let actor = current.as_ref().map_or(Actor::Anonymous, CurrentUser::actor);
+    let actor = current
+        .as_ref()
+        .map_or(Actor::Anonymous, CurrentUser::actor);
     match decide(actor, action) {
         Decision::Allowed => current.ok_or(Error::NotLoggedIn),
         Decision::NeedsLogin => Err(Error::NotLoggedIn),
@@ -117,14 +119,16 @@ async fn require(parts: &Parts, state: &AppState, action: Action) -> Result<Curr
 
 /// The API answers JSON with a status; pages redirect to login or show an error page.
 fn reject(parts: &Parts, error: Error) -> Response {
-    if parts.uri.path().starts_with("/api/") {
+    // Inside a nested router `parts.uri` has lost its prefix (`/api/v1`); the original
+    // URI is what the client asked for.
+    let uri = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or(&parts.uri, |OriginalUri(uri)| uri);
+    if uri.path().starts_with("/api/") {
         ApiError(error).into_response()
     } else {
-        let path = parts
-            .uri
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_owned();
+        let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
         PageError { error, path }.into_response()
     }
 }
@@ -186,7 +190,10 @@ impl FromRequestParts<AppState> for MaybeUser {
 impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if state.http.trust_forwarded_for {
             // The proxy appends the address it saw; earlier entries are the client's word.
             let forwarded = parts

@@ -160,8 +160,12 @@ impl Tr {
             return unix_s.to_string();
         };
         let format = match self.lang {
-            Lang::En => time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC"),
-            Lang::De => time::macros::format_description!("[day].[month].[year] [hour]:[minute] UTC"),
+            Lang::En => {
+                time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC")
+            }
+            Lang::De => {
+                time::macros::format_description!("[day].[month].[year] [hour]:[minute] UTC")
+            }
         };
         at.format(format).unwrap_or_else(|_| unix_s.to_string())
     }
@@ -207,7 +211,11 @@ mod tests {
             include_str!("pages/admin.rs"),
         ];
         for source in sources {
-            for piece in source.split(".t(\"").skip(1).chain(source.split(".with(\"").skip(1)) {
+            for piece in source
+                .split(".t(\"")
+                .skip(1)
+                .chain(source.split(".with(\"").skip(1))
+            {
                 let key = piece.split('"').next().unwrap_or_default();
                 assert!(en.contains(key), "text {key:?} is used but not translated");
             }
@@ -218,7 +226,10 @@ mod tests {
     fn language_comes_from_cookie_then_browser_then_english() {
         let mut headers = HeaderMap::new();
         assert_eq!(Lang::negotiate(&headers), Lang::En);
-        headers.insert(header::ACCEPT_LANGUAGE, "fr-FR, de-DE;q=0.8, en;q=0.5".parse().unwrap());
+        headers.insert(
+            header::ACCEPT_LANGUAGE,
+            "fr-FR, de-DE;q=0.8, en;q=0.5".parse().unwrap(),
+        );
         assert_eq!(Lang::negotiate(&headers), Lang::De);
         headers.insert(header::COOKIE, "lang=en".parse().unwrap());
         assert_eq!(Lang::negotiate(&headers), Lang::En);

@@ -5,8 +5,8 @@
 //! [`extract`] are the only place that asks it, so a handler that takes an `Admin`
 //! cannot be reached by anyone else.
 
-pub mod api;
 mod accounts;
+pub mod api;
 mod assets;
 mod error;
 pub mod extract;
@@ -78,6 +78,8 @@ impl AppState {
         sessions: SessionConfig,
         throttle: ThrottleConfig,
     ) -> Self {
+        // Install the metrics recorder before the first request is counted.
+        metrics_handle();
         Self {
             throttle: LoginThrottle::new(store.clone(), throttle),
             store,
@@ -96,6 +98,8 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::router().into_router())
         .merge(ops::router())
         .merge(assets::router())
+        // A route layer sees the matched route template, which labels the metrics.
+        .route_layer(axum::middleware::from_fn(middleware::track_metrics))
         .fallback(error::fallback)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -91,7 +91,7 @@ pub async fn track_metrics(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+        .map_or_else(|| "unknown".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().to_string();
     let started = Instant::now();
     let response = next.run(request).await;
@@ -123,7 +123,6 @@ pub fn with_common_layers(router: Router) -> Router {
         ))
         // Pages and API answers are personal; static assets set their own caching.
         .layer(header_layer(header::CACHE_CONTROL, "no-store"))
-        .layer(axum::middleware::from_fn(track_metrics))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()
@@ -151,16 +150,40 @@ mod tests {
             public_url: Some("https://rooms.example.org/".into()),
             ..HttpConfig::default()
         };
-        assert!(!is_cross_site(&headers(&[]), &plain), "scripts send neither header");
-        assert!(!is_cross_site(&headers(&[("sec-fetch-site", "same-origin")]), &plain));
-        assert!(is_cross_site(&headers(&[("sec-fetch-site", "same-site")]), &plain));
-        assert!(is_cross_site(&headers(&[("sec-fetch-site", "cross-site")]), &plain));
-        let same_host = headers(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")]);
+        assert!(
+            !is_cross_site(&headers(&[]), &plain),
+            "scripts send neither header"
+        );
+        assert!(!is_cross_site(
+            &headers(&[("sec-fetch-site", "same-origin")]),
+            &plain
+        ));
+        assert!(is_cross_site(
+            &headers(&[("sec-fetch-site", "same-site")]),
+            &plain
+        ));
+        assert!(is_cross_site(
+            &headers(&[("sec-fetch-site", "cross-site")]),
+            &plain
+        ));
+        let same_host = headers(&[
+            ("origin", "http://127.0.0.1:8080"),
+            ("host", "127.0.0.1:8080"),
+        ]);
         assert!(!is_cross_site(&same_host, &plain));
-        let other = headers(&[("origin", "https://evil.example"), ("host", "127.0.0.1:8080")]);
+        let other = headers(&[
+            ("origin", "https://evil.example"),
+            ("host", "127.0.0.1:8080"),
+        ]);
         assert!(is_cross_site(&other, &plain));
         assert!(is_cross_site(&headers(&[("origin", "null")]), &plain));
-        assert!(!is_cross_site(&headers(&[("origin", "https://rooms.example.org")]), &public));
-        assert!(is_cross_site(&headers(&[("origin", "http://rooms.example.org")]), &public));
+        assert!(!is_cross_site(
+            &headers(&[("origin", "https://rooms.example.org")]),
+            &public
+        ));
+        assert!(is_cross_site(
+            &headers(&[("origin", "http://rooms.example.org")]),
+            &public
+        ));
     }
 }

@@ -83,15 +83,28 @@ pub async fn start_session(state: &AppState, user: &User) -> Result<Cookie<'stat
     // Expired rows are useless; a login is a natural, infrequent moment to drop them.
     state
         .store
-        .delete_expired_sessions(now - state.sessions.idle_s(), now - state.sessions.absolute_s())
+        .delete_expired_sessions(
+            now - state.sessions.idle_s(),
+            now - state.sessions.absolute_s(),
+        )
         .await?;
     let token = SecretToken::generate("");
-    state.store.create_session(&token.hash, user.id, now).await?;
-    Ok(session_cookie(state, token.secret, state.sessions.absolute_s()))
+    state
+        .store
+        .create_session(&token.hash, user.id, now)
+        .await?;
+    Ok(session_cookie(
+        state,
+        token.secret,
+        state.sessions.absolute_s(),
+    ))
 }
 
 /// Ends the session the cookie names (if any) and returns the cookie that clears it.
-pub async fn log_out(state: &AppState, cookie_value: Option<&str>) -> Result<Cookie<'static>, Error> {
+pub async fn log_out(
+    state: &AppState,
+    cookie_value: Option<&str>,
+) -> Result<Cookie<'static>, Error> {
     if let Some(value) = cookie_value {
         state.store.delete_session(&hash_token(value)).await?;
     }

@@ -43,11 +43,19 @@ pub async fn log_in(
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let (user, cookie) = session::log_in(&state, &body.username, body.password, address).await?;
-    Ok((jar.add(cookie), Json(serde_json::json!({ "user": Me::from(&user) }))))
+    Ok((
+        jar.add(cookie),
+        Json(serde_json::json!({ "user": Me::from(&user) })),
+    ))
 }
 
-pub async fn log_out(State(state): State<AppState>, jar: CookieJar) -> Result<impl IntoResponse, ApiError> {
-    let value = jar.get(session::cookie_name(&state.http)).map(|c| c.value().to_owned());
+pub async fn log_out(
+    State(state): State<AppState>,
+    jar: CookieJar,
+) -> Result<impl IntoResponse, ApiError> {
+    let value = jar
+        .get(session::cookie_name(&state.http))
+        .map(|c| c.value().to_owned());
     let removal = session::log_out(&state, value.as_deref()).await?;
     Ok((jar.add(removal), StatusCode::NO_CONTENT))
 }
@@ -71,9 +79,14 @@ pub async fn change_password(
     jar: CookieJar,
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    accounts::change_password(&state, &current.user, body.current_password, &body.new_password)
-        .await
-        .map_err(Error::from)?;
+    accounts::change_password(
+        &state,
+        &current.user,
+        body.current_password,
+        &body.new_password,
+    )
+    .await
+    .map_err(Error::from)?;
     let jar = match current.credential {
         Credential::Session { .. } => jar.add(session::start_session(&state, &current.user).await?),
         Credential::ApiToken { .. } => jar,

@@ -4,13 +4,13 @@
 
 mod account;
 
+use axum::Router;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::handler::Handler;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, delete, get, post, put};
-use axum::Router;
 
 use crate::{ApiError, AppState, Error};
 
@@ -30,7 +30,12 @@ impl ApiRoutes {
         }
     }
 
-    fn add(mut self, method: &'static str, path: &'static str, route: MethodRouter<AppState>) -> Self {
+    fn add(
+        mut self,
+        method: &'static str,
+        path: &'static str,
+        route: MethodRouter<AppState>,
+    ) -> Self {
         self.routes.push((method, path));
         self.router = self.router.route(path, route);
         self
@@ -75,10 +80,7 @@ pub fn router() -> ApiRoutes {
 }
 
 async fn openapi() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        OPENAPI_JSON,
-    )
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON)
 }
 
 /// `Json` whose rejections (bad JSON, wrong content type, missing field) answer in our

@@ -1,11 +1,11 @@
 //! The profile page: password, language, API tokens.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use axum_extra::extract::CookieJar;
 use roomkeeper_domain::ParseError;
 use roomkeeper_store::{ApiToken, User};
@@ -123,12 +123,22 @@ async fn change_password(
             error: Some(error),
             ..Flash::default()
         };
-        return profile_page(&state, lang, current.user, StatusCode::UNPROCESSABLE_ENTITY, flash)
-            .await;
+        return profile_page(
+            &state,
+            lang,
+            current.user,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            flash,
+        )
+        .await;
     }
     // Every session of the account ended with the change; this browser gets a new one.
     let cookie = session::start_session(&state, &current.user).await?;
-    Ok((jar.add(cookie), Redirect::to("/profile?notice=password-changed")).into_response())
+    Ok((
+        jar.add(cookie),
+        Redirect::to("/profile?notice=password-changed"),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -156,7 +166,14 @@ async fn create_token(
                 error: Some(t.t("profile-token-name-invalid")),
                 ..Flash::default()
             };
-            profile_page(&state, lang, current.user, StatusCode::UNPROCESSABLE_ENTITY, flash).await
+            profile_page(
+                &state,
+                lang,
+                current.user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                flash,
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }

@@ -1,11 +1,11 @@
 //! The administrators' user list.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use roomkeeper_store::User;
 use serde::Deserialize;
 
@@ -87,14 +87,40 @@ async fn create_user(
     let t = Tr::new(lang);
     let is_admin = form.is_admin.is_some();
     let display_name = Some(form.display_name.trim().to_owned());
-    let (status, flash) = match accounts::create_local_user(&state, &form.username, display_name, is_admin).await {
+    let (status, flash) = match accounts::create_local_user(
+        &state,
+        &form.username,
+        display_name,
+        is_admin,
+    )
+    .await
+    {
         Ok((user, password)) => {
             tracing::info!(admin = %admin.user.username, username = %user.username, is_admin, "account created");
             let notice = t.with("admin-users-created", &[("username", user.username)]);
-            (StatusCode::CREATED, Flash { notice: Some(notice), secret: Some(password), error: None })
+            (
+                StatusCode::CREATED,
+                Flash {
+                    notice: Some(notice),
+                    secret: Some(password),
+                    error: None,
+                },
+            )
         }
-        Err(Error::Conflict(_)) => (StatusCode::CONFLICT, Flash { error: Some(t.t("admin-users-exists")), ..Flash::default() }),
-        Err(Error::Invalid { .. }) => (StatusCode::UNPROCESSABLE_ENTITY, Flash { error: Some(t.t("username-invalid")), ..Flash::default() }),
+        Err(Error::Conflict(_)) => (
+            StatusCode::CONFLICT,
+            Flash {
+                error: Some(t.t("admin-users-exists")),
+                ..Flash::default()
+            },
+        ),
+        Err(Error::Invalid { .. }) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Flash {
+                error: Some(t.t("username-invalid")),
+                ..Flash::default()
+            },
+        ),
         Err(e) => return Err(e.into()),
     };
     users_page(&state, lang, &admin.user, status, flash).await
@@ -162,6 +188,10 @@ async fn reset_password(
     let (user, password) = accounts::reset_password(&state, id).await?;
     tracing::info!(admin = %admin.user.username, username = %user.username, "one-time password issued");
     let notice = Tr::new(lang).with("admin-users-reset-done", &[("username", user.username)]);
-    let flash = Flash { notice: Some(notice), secret: Some(password), error: None };
+    let flash = Flash {
+        notice: Some(notice),
+        secret: Some(password),
+        error: None,
+    };
     users_page(&state, lang, &admin.user, StatusCode::OK, flash).await
 }

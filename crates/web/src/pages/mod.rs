@@ -5,12 +5,12 @@ mod account;
 mod admin;
 
 use askama::Template;
+use axum::Router;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{FromRequest, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use roomkeeper_store::User;
@@ -189,29 +189,30 @@ async fn login(
     PageForm(form): PageForm<LoginForm>,
 ) -> Result<Response, PageError> {
     let t = Tr::new(lang);
-    let (status, error) = match session::log_in(&state, &form.username, form.password, address).await {
-        Ok((user, cookie)) => {
-            let mut jar = jar.add(cookie);
-            if let Some(saved) = user.language.as_deref().and_then(Lang::parse) {
-                jar = jar.add(lang_cookie(saved));
+    let (status, error) =
+        match session::log_in(&state, &form.username, form.password, address).await {
+            Ok((user, cookie)) => {
+                let mut jar = jar.add(cookie);
+                if let Some(saved) = user.language.as_deref().and_then(Lang::parse) {
+                    jar = jar.add(lang_cookie(saved));
+                }
+                let target = if user.must_change_password {
+                    "/profile"
+                } else {
+                    safe_local_path(&form.next)
+                };
+                return Ok((jar, Redirect::to(target)).into_response());
             }
-            let target = if user.must_change_password {
-                "/profile"
-            } else {
-                safe_local_path(&form.next)
-            };
-            return Ok((jar, Redirect::to(target)).into_response());
-        }
-        Err(Error::WrongCredentials) => (StatusCode::UNAUTHORIZED, t.t("login-failed")),
-        Err(Error::Throttled { retry_after_s }) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            t.with(
-                "login-throttled",
-                &[("minutes", crate::error::minutes(retry_after_s).to_string())],
+            Err(Error::WrongCredentials) => (StatusCode::UNAUTHORIZED, t.t("login-failed")),
+            Err(Error::Throttled { retry_after_s }) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                t.with(
+                    "login-throttled",
+                    &[("minutes", crate::error::minutes(retry_after_s).to_string())],
+                ),
             ),
-        ),
-        Err(other) => return Err(other.into()),
-    };
+            Err(other) => return Err(other.into()),
+        };
     Ok(render_with_status(
         status,
         &LoginPage {
@@ -279,7 +280,10 @@ mod tests {
         assert_eq!(safe_local_path("//evil.example/x"), "/");
         assert_eq!(safe_local_path("/\\evil.example"), "/");
         assert_eq!(safe_local_path("https://evil.example"), "/");
-        assert_eq!(login_url("/admin/users?x=1"), "/login?next=/admin/users%3Fx%3D1");
+        assert_eq!(
+            login_url("/admin/users?x=1"),
+            "/login?next=/admin/users%3Fx%3D1"
+        );
         assert_eq!(login_url("/"), "/login");
     }
 }

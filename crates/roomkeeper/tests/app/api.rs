@@ -1,0 +1,239 @@
+use reqwest::StatusCode;
+use roomkeeper_testkit::{Backend, TestApp, both_backends};
+use serde_json::{Value, json};
+
+use crate::{PASSWORD, error_code, me};
+
+async fn tokens_are_shown_once_stored_hashed_and_revocable(backend: Backend) {
+    let app = TestApp::spawn(backend).await.unwrap();
+    let alice = app.user("alice", PASSWORD, false).await.unwrap();
+    let browser = app.client();
+    app.log_in(&browser, "alice", PASSWORD).await.unwrap();
+    let created = browser
+        .post(app.url("/api/v1/tokens"))
+        .json(&json!({"name": "course portal"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    let secret = created["token"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("rk_"));
+    // Stored as a hash: the secret itself finds nothing in the database.
+    assert!(app.store().token(&secret).await.unwrap().is_none());
+    let listed: Value = browser
+        .get(app.url("/api/v1/tokens"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["name"], "course portal");
+    assert!(
+        !listed.to_string().contains(&secret),
+        "the secret is never listed again"
+    );
+
+    let script = reqwest::Client::new();
+    let with_token = || {
+        script
+            .get(app.url("/api/v1/me"))
+            .bearer_auth(&secret)
+            .send()
+    };
+    let body: Value = with_token().await.unwrap().json().await.unwrap();
+    assert_eq!(body["username"], "alice");
+    // A token is no cookie: it is not refused as cross-site, it needs no Origin.
+    let made_by_script = script
+        .post(app.url("/api/v1/tokens"))
+        .bearer_auth(&secret)
+        .header("origin", "https://elsewhere.example")
+        .json(&json!({"name": "second"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made_by_script.status(), StatusCode::CREATED);
+
+    let id = created["id"].as_i64().unwrap();
+    let bob = app.user("bob", PASSWORD, false).await.unwrap();
+    let bob_client = app.client();
+    app.log_in(&bob_client, "bob", PASSWORD).await.unwrap();
+    let not_bobs = bob_client
+        .delete(app.url(&format!("/api/v1/tokens/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(not_bobs, StatusCode::NOT_FOUND).await,
+        "not_found"
+    );
+    assert_eq!(app.store().tokens_of(bob.id).await.unwrap().len(), 0);
+
+    let revoked = browser
+        .delete(app.url(&format!("/api/v1/tokens/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        error_code(with_token().await.unwrap(), StatusCode::UNAUTHORIZED).await,
+        "invalid_token"
+    );
+    assert_eq!(
+        app.store().tokens_of(alice.id).await.unwrap().len(),
+        1,
+        "only the second is left"
+    );
+    // A disabled user's tokens stop working too.
+    let second = app.store().tokens_of(alice.id).await.unwrap();
+    assert_eq!(second[0].name, "second");
+    app.store().set_disabled(alice.id, true).await.unwrap();
+    let garbage = script
+        .get(app.url("/api/v1/me"))
+        .bearer_auth("rk_garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(garbage, StatusCode::UNAUTHORIZED).await,
+        "invalid_token"
+    );
+}
+
+async fn cross_site_posts_are_refused_and_change_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await.unwrap();
+    let alice = app.user("alice", PASSWORD, false).await.unwrap();
+    let browser = app.client();
+    app.log_in(&browser, "alice", PASSWORD).await.unwrap();
+    let forged = browser
+        .post(app.url("/api/v1/tokens"))
+        .header("origin", "https://evil.example")
+        .json(&json!({"name": "forged"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(forged, StatusCode::FORBIDDEN).await,
+        "cross_site"
+    );
+    let forged = browser
+        .post(app.url("/profile/tokens"))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("name", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(forged.text().await.unwrap().contains("another website"));
+    let forged_logout = browser
+        .post(app.url("/logout"))
+        .header("sec-fetch-site", "same-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged_logout.status(), StatusCode::FORBIDDEN);
+    assert!(app.store().tokens_of(alice.id).await.unwrap().is_empty());
+    assert_eq!(
+        me(&app, &browser).await.status(),
+        StatusCode::OK,
+        "still logged in"
+    );
+    // The same requests from our own pages work.
+    let own = browser
+        .post(app.url("/profile/tokens"))
+        .header("sec-fetch-site", "same-origin")
+        .header("origin", app.base_url.clone())
+        .form(&[("name", "mine")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), StatusCode::CREATED);
+    assert_eq!(app.store().tokens_of(alice.id).await.unwrap().len(), 1);
+}
+
+async fn bad_input_gets_a_clear_json_error(backend: Backend) {
+    let app = TestApp::spawn(backend).await.unwrap();
+    app.user("alice", PASSWORD, false).await.unwrap();
+    let client = app.client();
+    let not_json = client
+        .post(app.url("/api/v1/session"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(not_json, StatusCode::BAD_REQUEST).await,
+        "bad_request"
+    );
+    app.log_in(&client, "alice", PASSWORD).await.unwrap();
+    let empty_name = client
+        .post(app.url("/api/v1/tokens"))
+        .json(&json!({"name": "  "}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(empty_name, StatusCode::UNPROCESSABLE_ENTITY).await,
+        "invalid_token_name"
+    );
+    let bad_id = client
+        .delete(app.url("/api/v1/tokens/abc"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(bad_id, StatusCode::BAD_REQUEST).await,
+        "bad_request"
+    );
+    let unknown = client
+        .get(app.url("/api/v1/nothing-here"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(unknown, StatusCode::NOT_FOUND).await,
+        "not_found"
+    );
+    let anonymous = reqwest::get(app.url("/api/v1/tokens")).await.unwrap();
+    assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
+    assert_eq!(
+        error_code(anonymous, StatusCode::UNAUTHORIZED).await,
+        "not_logged_in"
+    );
+}
+
+/// Backend-independent: checks the routes the app serves against what it documents.
+#[tokio::test]
+async fn openapi_describes_every_route() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let spec: Value = reqwest::get(app.url("/api/v1/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = spec["paths"].as_object().unwrap();
+    let served = roomkeeper_web::api::router();
+    for (method, path) in served.routes() {
+        assert!(
+            paths.get(*path).and_then(|p| p.get(*method)).is_some(),
+            "{} {path} is served but missing from openapi.json",
+            method.to_uppercase()
+        );
+    }
+    let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(
+        documented,
+        served.routes().len(),
+        "openapi.json documents a route that is not served"
+    );
+}
+
+both_backends!(
+    tokens_are_shown_once_stored_hashed_and_revocable,
+    cross_site_posts_are_refused_and_change_nothing,
+    bad_input_gets_a_clear_json_error,
+);

@@ -1,0 +1,215 @@
+//! The binary itself, as an operator runs it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_roomkeeper");
+
+fn roomkeeper(dir: &tempfile::TempDir, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .current_dir(dir.path())
+        .args(args)
+        .env_remove("ROOMKEEPER_CONFIG")
+        .output()
+        .expect("the roomkeeper binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn help_explains_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = stdout(&roomkeeper(&dir, &["--help"]));
+    for command in ["serve", "migrate", "check-config", "user"] {
+        assert!(help.contains(command), "--help lacks {command}: {help}");
+    }
+    let help = stdout(&roomkeeper(&dir, &["user", "--help"]));
+    for command in ["add", "set-password", "admin", "disable", "enable", "list"] {
+        assert!(
+            help.contains(command),
+            "user --help lacks {command}: {help}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_config_is_refused_with_the_key_and_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[http]\nlisten = \"127.0.0.1:8080\"\nlisen = 1\n",
+    )
+    .unwrap();
+    let output = roomkeeper(&dir, &["--config", "bad.toml", "check-config"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("lisen") && message.contains("bad.toml"),
+        "{message}"
+    );
+    // serve refuses the same way, before touching anything.
+    let output = roomkeeper(&dir, &["--config", "bad.toml", "serve"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("lisen"));
+    assert!(
+        !dir.path().join("data").exists(),
+        "a refused start creates nothing"
+    );
+    let output = roomkeeper(&dir, &["--config", "missing.toml", "check-config"]);
+    assert!(
+        stderr(&output).contains("missing.toml"),
+        "{}",
+        stderr(&output)
+    );
+
+    std::fs::write(
+        dir.path().join("good.toml"),
+        "[http]\nlisten = \"127.0.0.1:9999\"\n",
+    )
+    .unwrap();
+    let output = roomkeeper(
+        &dir,
+        &[
+            "--config",
+            "good.toml",
+            "--listen",
+            "127.0.0.1:7777",
+            "check-config",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("127.0.0.1:7777"),
+        "flags override the file"
+    );
+}
+
+#[test]
+fn user_commands_manage_local_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = ["--database-url", "sqlite://accounts.db"];
+    let run = |args: &[&str]| roomkeeper(&dir, &[&db[..], args].concat());
+    let output = run(&["user", "add", "Erika", "--admin"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("one-time password"));
+
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .args([&db[..], &["user", "add", "max", "--password-stdin"]].concat())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a password from stdin\n")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+
+    assert!(run(&["user", "disable", "max"]).status.success());
+    assert!(run(&["user", "admin", "max", "on"]).status.success());
+    let list = stdout(&run(&["user", "list"]));
+    let erika = list
+        .lines()
+        .find(|l| l.starts_with("erika"))
+        .expect("erika listed");
+    assert!(erika.contains("yes") && erika.contains("active"), "{erika}");
+    let max = list
+        .lines()
+        .find(|l| l.starts_with("max"))
+        .expect("max listed");
+    assert!(max.contains("yes") && max.contains("disabled"), "{max}");
+
+    let output = run(&["user", "add", "erika"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("already exists"),
+        "{}",
+        stderr(&output)
+    );
+    let output = run(&["user", "set-password", "nobody"]);
+    assert!(
+        stderr(&output).contains("no account nobody"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(run(&["migrate"]).status.success());
+}
+
+/// `serve` with no configuration: SQLite under ./data, the first admin's one-time
+/// password in the log, and a clean exit on SIGTERM.
+#[test]
+fn serve_starts_on_the_embedded_default_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["serve", "--listen", &listen])
+        .env_remove("ROOMKEEPER_INITIAL_ADMIN_PASSWORD")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut password = None;
+    let mut running = false;
+    while !(running && password.is_some()) {
+        let line = lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("serve logs its start within 30 s");
+        if let Some(rest) = line.split("one-time password `").nth(1) {
+            password = rest.split('`').next().map(str::to_owned);
+        }
+        running |= line.contains("Roomkeeper is running: open http://");
+    }
+    assert!(dir.path().join("data/roomkeeper.db").exists());
+    let password = password.unwrap();
+    let status = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            reqwest::Client::new()
+                .post(format!("http://{listen}/api/v1/session"))
+                .json(&serde_json::json!({"username": "admin", "password": password}))
+                .send()
+                .await
+                .map(|r| r.status())
+        })
+    })
+    .join()
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        status,
+        reqwest::StatusCode::OK,
+        "the printed password logs in"
+    );
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(
+        child.wait().unwrap().success(),
+        "a clean exit after SIGTERM"
+    );
+}

@@ -1,0 +1,224 @@
+use reqwest::StatusCode;
+use roomkeeper_testkit::{Backend, TestApp, both_backends};
+use serde_json::json;
+
+use crate::{PASSWORD, error_code, me, session_cookie};
+
+async fn api_login_sets_a_safe_cookie_and_me_answers(backend: Backend) {
+    let app = TestApp::spawn(backend).await.unwrap();
+    app.user("alice", PASSWORD, false).await.unwrap();
+    let client = app.client();
+    let response = client
+        .post(app.url("/api/v1/session"))
+        .json(&json!({"username": " Alice ", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = session_cookie(&response).expect("a session cookie");
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(flag), "{flag} missing in {cookie}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http has no Secure cookie: {cookie}"
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["user"]["username"], "alice");
+    let me: serde_json::Value = me(&app, &client).await.json().await.unwrap();
+    assert_eq!(
+        me,
+        json!({"username": "alice", "display_name": "alice", "is_admin": false, "must_change_password": false})
+    );
+}
+
+async fn page_login_redirects_and_each_login_gets_a_new_session(backend: Backend) {
+    let app = TestApp::spawn(backend).await.unwrap();
+    app.user("alice", PASSWORD, false).await.unwrap();
+    let client = app.client();
+    let form = [
+        ("username", "alice"),
+        ("password", PASSWORD),
+        ("next", "/profile"),
+    ];
+    let first = client
+        .post(app.url("/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    assert_eq!(first.headers()["location"], "/profile");
+    let second = client
+        .post(app.url("/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        session_cookie(&first),
+        session_cookie(&second),
+        "a new session id at every login"
+    );
+    // Somewhere else than our own site is never a place to go after login.
+    let evil = [
+        ("username", "alice"),
+        ("password", PASSWORD),
+        ("next", "//evil.example/"),
+    ];
+    let response = client
+        .post(app.url("/login"))
+        .form(&evil)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["location"], "/");
+}
+
+async fn wrong_password_and_unknown_user_look_the_same(backend: Backend) {
+    let app = TestApp::spawn(backend).await.unwrap();
+    app.user("alice", PASSWORD, false).await.unwrap();
+    let client = app.client();
+    let mut bodies = Vec::new();
+    for username in ["alice", "nobody"] {
+        let response = client
+            .post(app.url("/api/v1/session"))
+            .json(&json!({"username": username, "password": "not the password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(session_cookie(&response).is_none());
+        bodies.push(response.text().await.unwrap());
+    }
+    assert_eq!(bodies[0], bodies[1]);
+    assert!(bodies[0].contains("wrong_credentials"), "{}", bodies[0]);
+    assert_eq!(
+        error_code(me(&app, &client).await, StatusCode::UNAUTHORIZED).await,
+        "not_logged_in"
+    );
+    // The page says the same in words, and keeps the typed username.
+    let page = client
+        .post(app.url("/login"))
+        .form(&[("username", "alice"), ("password", "nope"), ("next", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Wrong username or password.") && html.contains("value=\"alice\""));
+}
+
+async fn failed_logins_are_throttled_per_username_and_per_address(backend: Backend) {
+    let database = std::sync::Arc::new(
+        roomkeeper_testkit::TestDatabase::new(backend)
+            .await
+            .unwrap(),
+    );
+    let mut config = database.config();
+    config.login_throttle.max_failures_per_user = 3;
+    config.login_throttle.max_failures_per_address = 5;
+    let app = TestApp::spawn_with(database, config, Default::default())
+        .await
+        .unwrap();
+    app.user("alice", PASSWORD, false).await.unwrap();
+    app.user("bob", PASSWORD, false).await.unwrap();
+    let client = app.client();
+    let attempt = |username: &'static str, password: &'static str| {
+        client
+            .post(app.url("/api/v1/session"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            attempt("alice", "wrong").await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Paused now, even with the right password, and the answer says when to retry.
+    let response = attempt("alice", PASSWORD).await.unwrap();
+    assert_eq!(response.headers()["retry-after"], "900");
+    assert_eq!(
+        error_code(response, StatusCode::TOO_MANY_REQUESTS).await,
+        "throttled"
+    );
+    // A name that does not exist is paused just the same: the answer reveals nothing.
+    for _ in 0..3 {
+        attempt("ghost", "wrong").await.unwrap();
+    }
+    // Failures counted for this address: alice's 3 and ghost's first 2 (refused attempts
+    // are not counted). Bob, untouched by name, is now paused by address.
+    let response = attempt("bob", PASSWORD).await.unwrap();
+    assert_eq!(
+        error_code(response, StatusCode::TOO_MANY_REQUESTS).await,
+        "throttled"
+    );
+    // When the window has passed, the right password works again.
+    app.clock().advance(15 * 60 + 1);
+    assert_eq!(
+        attempt("alice", PASSWORD).await.unwrap().status(),
+        StatusCode::OK
+    );
+}
+
+async fn throttled_page_login_says_so_in_words(backend: Backend) {
+    let database = std::sync::Arc::new(
+        roomkeeper_testkit::TestDatabase::new(backend)
+            .await
+            .unwrap(),
+    );
+    let mut config = database.config();
+    config.login_throttle.max_failures_per_user = 1;
+    let app = TestApp::spawn_with(database, config, Default::default())
+        .await
+        .unwrap();
+    let client = app.client();
+    let form = [("username", "carol"), ("password", "wrong"), ("next", "")];
+    client
+        .post(app.url("/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let page = client
+        .post(app.url("/login"))
+        .header("accept-language", "de")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Bitte warten Sie 15 Minuten")
+    );
+}
+
+async fn disabled_users_cannot_log_in(backend: Backend) {
+    let app = TestApp::spawn(backend).await.unwrap();
+    let dave = app.user("dave", PASSWORD, false).await.unwrap();
+    app.store().set_disabled(dave.id, true).await.unwrap();
+    let response = app
+        .client()
+        .post(app.url("/api/v1/session"))
+        .json(&json!({"username": "dave", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(response, StatusCode::UNAUTHORIZED).await,
+        "wrong_credentials"
+    );
+}
+
+both_backends!(
+    api_login_sets_a_safe_cookie_and_me_answers,
+    page_login_redirects_and_each_login_gets_a_new_session,
+    wrong_password_and_unknown_user_look_the_same,
+    failed_logins_are_throttled_per_username_and_per_address,
+    throttled_page_login_says_so_in_words,
+    disabled_users_cannot_log_in,
+);
