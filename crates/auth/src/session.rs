@@ -1,7 +1,7 @@
 use roomkeeper_store::SessionRecord;
 
 /// How long a login lasts. Configured under `[sessions]`.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionConfig {
     /// A session unused for this long ends.

@@ -8,7 +8,7 @@ use crate::Result;
 
 /// Limits on failed logins. Configured under `[login_throttle]`. Counted in the
 /// database, so every instance behind a load balancer sees the same numbers.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ThrottleConfig {
     pub window_minutes: u32,

@@ -10,12 +10,12 @@ use figment::providers::{Env, Format, Toml};
 use roomkeeper_auth::{SessionConfig, ThrottleConfig};
 use roomkeeper_store::DatabaseConfig;
 use roomkeeper_web::HttpConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Environment variables with our prefix that are not configuration keys.
 const ENV_NOT_KEYS: &[&str] = &["config"];
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub http: HttpConfig,
@@ -30,7 +30,7 @@ pub struct Config {
     pub initial_admin_password_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RecordingsConfig {
     pub dir: PathBuf,
@@ -44,7 +44,7 @@ impl Default for RecordingsConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     #[default]
@@ -52,7 +52,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     pub format: LogFormat,
@@ -343,5 +343,43 @@ mod tests {
             err.contains("initial_admin_password_file") && err.contains("/nonexistent/pw"),
             "{err}"
         );
+    }
+
+    /// Every key path in a figment dictionary, dotted.
+    fn key_paths(dict: &figment::value::Dict, prefix: &str, out: &mut Vec<String>) {
+        for (key, value) in dict {
+            let path = format!("{prefix}{key}");
+            match value.as_dict() {
+                Some(inner) => key_paths(inner, &format!("{path}."), out),
+                None => out.push(path),
+            }
+        }
+    }
+
+    #[test]
+    fn the_example_file_documents_every_key_with_its_default() {
+        use figment::providers::Serialized;
+        let example = include_str!("../../../deploy/roomkeeper.example.toml");
+        // Set keys hold exactly the defaults...
+        let parsed: Config = Figment::from(Toml::string(example)).extract().unwrap();
+        assert_eq!(format!("{parsed:?}"), format!("{:?}", Config::default()));
+        // ...and every key is there, the optional ones as a commented-out line.
+        let uncommented: String = example
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest) if rest.starts_with(|c: char| c.is_ascii_lowercase()) && rest.contains(" = ") => rest,
+                _ => line,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let dict = |f: Figment| f.extract::<figment::value::Dict>().unwrap();
+        let (mut documented, mut known) = (Vec::new(), Vec::new());
+        key_paths(&dict(Figment::from(Toml::string(&uncommented))), "", &mut documented);
+        key_paths(&dict(Figment::from(Serialized::defaults(Config::default()))), "", &mut known);
+        documented.sort();
+        known.sort();
+        assert_eq!(documented, known);
+        let optional: Config = Figment::from(Toml::string(&uncommented)).extract().unwrap();
+        assert!(optional.http.public_url.is_some() && optional.initial_admin_password.is_some());
     }
 }

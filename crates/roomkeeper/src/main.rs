@@ -58,7 +58,7 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| format!("http://{}", config.http.listen));
     tracing::info!(
-        "Roomkeeper is running: open {url} and log in (first start: user `admin`, one-time password above)"
+        "Roomkeeper is running: open {url} to log in"
     );
     roomkeeper::serve(listener, state, roomkeeper::shutdown_signal()).await?;
     Ok(())

@@ -25,7 +25,7 @@ pub enum Backend {
     Postgres,
 }
 
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     /// `sqlite://PATH` (created when missing) or `postgres://USER:PASS@HOST/DB`.

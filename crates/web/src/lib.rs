@@ -28,7 +28,7 @@ pub use i18n::Lang;
 pub use ops::metrics_handle;
 
 /// The `[http]` section of the configuration.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Address and port to listen on.
