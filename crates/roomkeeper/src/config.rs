@@ -367,15 +367,28 @@ mod tests {
         let uncommented: String = example
             .lines()
             .map(|line| match line.strip_prefix("# ") {
-                Some(rest) if rest.starts_with(|c: char| c.is_ascii_lowercase()) && rest.contains(" = ") => rest,
+                Some(rest)
+                    if rest.starts_with(|c: char| c.is_ascii_lowercase())
+                        && rest.contains(" = ") =>
+                {
+                    rest
+                }
                 _ => line,
             })
             .collect::<Vec<_>>()
             .join("\n");
         let dict = |f: Figment| f.extract::<figment::value::Dict>().unwrap();
         let (mut documented, mut known) = (Vec::new(), Vec::new());
-        key_paths(&dict(Figment::from(Toml::string(&uncommented))), "", &mut documented);
-        key_paths(&dict(Figment::from(Serialized::defaults(Config::default()))), "", &mut known);
+        key_paths(
+            &dict(Figment::from(Toml::string(&uncommented))),
+            "",
+            &mut documented,
+        );
+        key_paths(
+            &dict(Figment::from(Serialized::defaults(Config::default()))),
+            "",
+            &mut known,
+        );
         documented.sort();
         known.sort();
         assert_eq!(documented, known);

@@ -57,9 +57,7 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", config.http.listen));
-    tracing::info!(
-        "Roomkeeper is running: open {url} to log in"
-    );
+    tracing::info!("Roomkeeper is running: open {url} to log in");
     roomkeeper::serve(listener, state, roomkeeper::shutdown_signal()).await?;
     Ok(())
 }

@@ -146,7 +146,7 @@ fn user_commands_manage_local_accounts() {
 }
 
 /// `serve` with no configuration: SQLite under ./data, the first admin's one-time
-/// password in the log, and a clean exit on SIGTERM.
+/// password in the log (JSON lines here), and a clean exit on SIGTERM.
 #[test]
 fn serve_starts_on_the_embedded_default_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -158,7 +158,7 @@ fn serve_starts_on_the_embedded_default_and_stops_on_sigterm() {
     let listen = format!("127.0.0.1:{port}");
     let mut child = Command::new(BIN)
         .current_dir(dir.path())
-        .args(["serve", "--listen", &listen])
+        .args(["serve", "--listen", &listen, "--log-format", "json"])
         .env_remove("ROOMKEEPER_INITIAL_ADMIN_PASSWORD")
         .stdout(Stdio::piped())
         .spawn()
@@ -177,6 +177,11 @@ fn serve_starts_on_the_embedded_default_and_stops_on_sigterm() {
         let line = lines
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .expect("serve logs its start within 30 s");
+        let parsed: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+        assert!(
+            parsed["level"].is_string() && parsed["timestamp"].is_string(),
+            "{line}"
+        );
         if let Some(rest) = line.split("one-time password `").nth(1) {
             password = rest.split('`').next().map(str::to_owned);
         }

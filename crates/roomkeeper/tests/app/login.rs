@@ -214,8 +214,61 @@ async fn disabled_users_cannot_log_in(backend: Backend) {
     );
 }
 
+/// Behind an https proxy the cookie is Secure and `__Host-` prefixed, so neither plain
+/// http nor a sibling subdomain can set or read it.
+async fn over_https_the_cookie_is_secure_and_host_prefixed(backend: Backend) {
+    let database = std::sync::Arc::new(
+        roomkeeper_testkit::TestDatabase::new(backend)
+            .await
+            .unwrap(),
+    );
+    let mut config = database.config();
+    config.http.public_url = Some("https://rooms.example.org".into());
+    let app = TestApp::spawn_with(database, config, Default::default())
+        .await
+        .unwrap();
+    app.user("alice", PASSWORD, false).await.unwrap();
+    let response = app
+        .client()
+        .post(app.url("/api/v1/session"))
+        .json(&json!({"username": "alice", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = session_cookie(&response).unwrap();
+    assert!(cookie.starts_with("__Host-roomkeeper_session="), "{cookie}");
+    for flag in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(flag), "{flag} missing in {cookie}");
+    }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    // With a public URL, Origin must be exactly it.
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let wrong_scheme = reqwest::Client::new()
+        .post(app.url("/api/v1/tokens"))
+        .header("cookie", &pair)
+        .header("origin", "http://rooms.example.org")
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(wrong_scheme, StatusCode::FORBIDDEN).await,
+        "cross_site"
+    );
+    let right = reqwest::Client::new()
+        .post(app.url("/api/v1/tokens"))
+        .header("cookie", &pair)
+        .header("origin", "https://rooms.example.org")
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), StatusCode::CREATED);
+}
+
 both_backends!(
     api_login_sets_a_safe_cookie_and_me_answers,
+    over_https_the_cookie_is_secure_and_host_prefixed,
     page_login_redirects_and_each_login_gets_a_new_session,
     wrong_password_and_unknown_user_look_the_same,
     failed_logins_are_throttled_per_username_and_per_address,

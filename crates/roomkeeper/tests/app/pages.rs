@@ -159,6 +159,25 @@ async fn the_profile_page_changes_the_password_and_manages_tokens(backend: Backe
         .unwrap();
     assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
     assert!(app.store().tokens_of(alice.id).await.unwrap().is_empty());
+    let not_an_id = browser
+        .post(app.url("/profile/tokens/abc/revoke"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_an_id.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        not_an_id
+            .text()
+            .await
+            .unwrap()
+            .contains("could not be understood")
+    );
+    let not_yours = browser
+        .post(app.url("/profile/tokens/999999/revoke"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_yours.status(), StatusCode::NOT_FOUND);
 
     let mismatch = [
         ("current", PASSWORD),

@@ -11,7 +11,7 @@ use roomkeeper_domain::ParseError;
 use roomkeeper_store::{ApiToken, User};
 use serde::Deserialize;
 
-use super::{Chrome, PageForm, render_with_status};
+use super::{Chrome, PageForm, PagePath, render_with_status};
 use crate::accounts::{self, PasswordChangeError};
 use crate::extract::{AnyUser, CurrentUser};
 use crate::i18n::Lang;
@@ -182,7 +182,7 @@ async fn create_token(
 async fn revoke_token(
     State(state): State<AppState>,
     current: CurrentUser,
-    axum::extract::Path(id): axum::extract::Path<i64>,
+    PagePath(id): PagePath<i64>,
 ) -> Result<Response, PageError> {
     if !state.store.delete_token(current.user.id, id).await? {
         return Err(Error::NotFound.into());

@@ -2,14 +2,14 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use roomkeeper_store::User;
 use serde::Deserialize;
 
-use super::{Chrome, PageForm, render_with_status};
+use super::{Chrome, PageForm, PagePath, render_with_status};
 use crate::accounts;
 use crate::extract::Admin;
 use crate::i18n::{Lang, Tr};
@@ -155,7 +155,7 @@ async fn set_admin(
     State(state): State<AppState>,
     lang: Lang,
     Admin(admin): Admin,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     PageForm(form): PageForm<SwitchForm>,
 ) -> Result<Response, PageError> {
     let result = accounts::set_admin(&state, id, form.on).await;
@@ -169,7 +169,7 @@ async fn set_disabled(
     State(state): State<AppState>,
     lang: Lang,
     Admin(admin): Admin,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     PageForm(form): PageForm<SwitchForm>,
 ) -> Result<Response, PageError> {
     let result = accounts::set_disabled(&state, id, form.on).await;
@@ -183,7 +183,7 @@ async fn reset_password(
     State(state): State<AppState>,
     lang: Lang,
     Admin(admin): Admin,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
 ) -> Result<Response, PageError> {
     let (user, password) = accounts::reset_password(&state, id).await?;
     tracing::info!(admin = %admin.user.username, username = %user.username, "one-time password issued");

@@ -6,8 +6,8 @@ mod admin;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{FromRequest, Query, State};
+use axum::extract::rejection::{FormRejection, PathRejection};
+use axum::extract::{FromRequest, FromRequestParts, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -113,6 +113,17 @@ pub struct PageForm<T>(pub T);
 
 impl From<FormRejection> for PageError {
     fn from(rejection: FormRejection) -> Self {
+        PageError::from(Error::BadRequest(rejection.body_text()))
+    }
+}
+
+/// `Path` whose rejections (an id that is not a number) become our error page.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(PageError))]
+pub struct PagePath<T>(pub T);
+
+impl From<PathRejection> for PageError {
+    fn from(rejection: PathRejection) -> Self {
         PageError::from(Error::BadRequest(rejection.body_text()))
     }
 }
