@@ -1,20 +1,53 @@
 //! Who may do what. Every permission check in Roomkeeper is answered here, and the
 //! web layer's extractors are the only callers, so a handler cannot forget one.
+//!
+//! Rooms and requests that are not yours to know about are [`Decision::Hidden`] (the
+//! API answers 404, as if they did not exist); things you can see but not change are
+//! [`Decision::Forbidden`] (403).
 
 /// The person (or script) behind a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Actor {
+pub enum Actor<'a> {
     Anonymous,
-    User { user_id: i64, is_admin: bool },
+    User { username: &'a str, is_admin: bool },
+}
+
+/// Who owns a room, as far as permissions go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomFacts<'a> {
+    pub owner: &'a str,
+    pub co_owners: &'a [String],
+}
+
+/// Who asked for a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestFacts<'a> {
+    pub requester: &'a str,
 }
 
 /// Something an actor wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub enum Action<'a> {
     /// See their own account, change its password, language and API tokens.
     ManageOwnAccount,
     /// List, create, promote, disable and re-enable accounts.
     ManageUsers,
+    /// Ask for a room, see and withdraw their own requests.
+    RequestRoom,
+    ViewRequest(RequestFacts<'a>),
+    WithdrawRequest(RequestFacts<'a>),
+    /// The approval queue: approve, reject, whitelist patterns.
+    DecideRequests,
+    /// Give users name patterns and take them away.
+    ManagePatterns,
+    /// Every room, every request, the whole audit log.
+    OverseeAllRooms,
+    /// See a room, its co-owners and its history.
+    ViewRoom(RoomFacts<'a>),
+    /// Live control of a running meeting and its recordings: owner and co-owners alike.
+    ControlMeeting(RoomFacts<'a>),
+    /// Change the co-owner list, transfer or release the room: owner and admins only.
+    ManageRoom(RoomFacts<'a>),
 }
 
 /// The answer to "may this actor do this?", with the reason when not.
@@ -23,50 +56,152 @@ pub enum Decision {
     Allowed,
     /// Nobody is logged in: the answer is "log in", not "no".
     NeedsLogin,
+    /// Allowed to know it exists, not to do this.
     Forbidden,
+    /// Not allowed to know it exists: answered like something that does not exist.
+    Hidden,
 }
 
-pub fn decide(actor: Actor, action: Action) -> Decision {
-    match (actor, action) {
-        (Actor::Anonymous, _) => Decision::NeedsLogin,
-        (Actor::User { .. }, Action::ManageOwnAccount) => Decision::Allowed,
-        (Actor::User { is_admin, .. }, Action::ManageUsers) => {
-            if is_admin {
+/// How an actor stands to a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomRole {
+    Owner,
+    CoOwner,
+    Admin,
+    Stranger,
+}
+
+pub fn room_role(username: &str, is_admin: bool, room: RoomFacts<'_>) -> RoomRole {
+    if room.owner == username {
+        RoomRole::Owner
+    } else if room.co_owners.iter().any(|c| c == username) {
+        RoomRole::CoOwner
+    } else if is_admin {
+        RoomRole::Admin
+    } else {
+        RoomRole::Stranger
+    }
+}
+
+fn allowed_if(condition: bool, otherwise: Decision) -> Decision {
+    if condition {
+        Decision::Allowed
+    } else {
+        otherwise
+    }
+}
+
+pub fn decide(actor: Actor<'_>, action: Action<'_>) -> Decision {
+    let Actor::User { username, is_admin } = actor else {
+        return Decision::NeedsLogin;
+    };
+    match action {
+        Action::ManageOwnAccount | Action::RequestRoom => Decision::Allowed,
+        Action::ManageUsers
+        | Action::DecideRequests
+        | Action::ManagePatterns
+        | Action::OverseeAllRooms => allowed_if(is_admin, Decision::Forbidden),
+        Action::ViewRequest(request) => {
+            allowed_if(request.requester == username || is_admin, Decision::Hidden)
+        }
+        Action::WithdrawRequest(request) => {
+            if request.requester == username {
                 Decision::Allowed
-            } else {
+            } else if is_admin {
+                // Admins reject instead: the requester then hears why.
                 Decision::Forbidden
+            } else {
+                Decision::Hidden
             }
         }
+        Action::ViewRoom(room) | Action::ControlMeeting(room) => {
+            match room_role(username, is_admin, room) {
+                RoomRole::Stranger => Decision::Hidden,
+                _ => Decision::Allowed,
+            }
+        }
+        Action::ManageRoom(room) => match room_role(username, is_admin, room) {
+            RoomRole::Owner | RoomRole::Admin => Decision::Allowed,
+            RoomRole::CoOwner => Decision::Forbidden,
+            RoomRole::Stranger => Decision::Hidden,
+        },
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Decision::*;
 
-    const ANONYMOUS: Actor = Actor::Anonymous;
-    const USER: Actor = Actor::User {
-        user_id: 2,
+    const ANONYMOUS: Actor<'static> = Actor::Anonymous;
+    const USER: Actor<'static> = Actor::User {
+        username: "other",
         is_admin: false,
     };
-    const ADMIN: Actor = Actor::User {
-        user_id: 1,
+    const OWNER: Actor<'static> = Actor::User {
+        username: "owner",
+        is_admin: false,
+    };
+    const CO_OWNER: Actor<'static> = Actor::User {
+        username: "co",
+        is_admin: false,
+    };
+    const ADMIN: Actor<'static> = Actor::User {
+        username: "root",
         is_admin: true,
     };
 
     #[test]
     fn every_role_against_every_action() {
-        use Decision::*;
-        let table = [
-            (ANONYMOUS, Action::ManageOwnAccount, NeedsLogin),
-            (ANONYMOUS, Action::ManageUsers, NeedsLogin),
-            (USER, Action::ManageOwnAccount, Allowed),
-            (USER, Action::ManageUsers, Forbidden),
-            (ADMIN, Action::ManageOwnAccount, Allowed),
-            (ADMIN, Action::ManageUsers, Allowed),
+        let co_owners = ["co".to_owned()];
+        let room = RoomFacts {
+            owner: "owner",
+            co_owners: &co_owners,
+        };
+        // The requester of a request is the "owner" actor here.
+        let request = RequestFacts { requester: "owner" };
+        let actions = [
+            Action::ManageOwnAccount,
+            Action::ManageUsers,
+            Action::RequestRoom,
+            Action::ViewRequest(request),
+            Action::WithdrawRequest(request),
+            Action::DecideRequests,
+            Action::ManagePatterns,
+            Action::OverseeAllRooms,
+            Action::ViewRoom(room),
+            Action::ControlMeeting(room),
+            Action::ManageRoom(room),
         ];
-        for (actor, action, expected) in table {
-            assert_eq!(decide(actor, action), expected, "{actor:?} {action:?}");
+        // One row per action, one column per actor: anonymous, user, owner, co-owner, admin.
+        let expected = [
+            [NeedsLogin, Allowed, Allowed, Allowed, Allowed],
+            [NeedsLogin, Forbidden, Forbidden, Forbidden, Allowed],
+            [NeedsLogin, Allowed, Allowed, Allowed, Allowed],
+            [NeedsLogin, Hidden, Allowed, Hidden, Allowed],
+            [NeedsLogin, Hidden, Allowed, Hidden, Forbidden],
+            [NeedsLogin, Forbidden, Forbidden, Forbidden, Allowed],
+            [NeedsLogin, Forbidden, Forbidden, Forbidden, Allowed],
+            [NeedsLogin, Forbidden, Forbidden, Forbidden, Allowed],
+            [NeedsLogin, Hidden, Allowed, Allowed, Allowed],
+            [NeedsLogin, Hidden, Allowed, Allowed, Allowed],
+            [NeedsLogin, Hidden, Allowed, Forbidden, Allowed],
+        ];
+        let actors = [ANONYMOUS, USER, OWNER, CO_OWNER, ADMIN];
+        for (action, row) in actions.iter().zip(expected) {
+            for (actor, want) in actors.iter().zip(row) {
+                assert_eq!(decide(*actor, *action), want, "{actor:?} {action:?}");
+            }
         }
+    }
+
+    #[test]
+    fn an_admin_who_owns_a_room_is_its_owner() {
+        let room = RoomFacts {
+            owner: "root",
+            co_owners: &[],
+        };
+        assert_eq!(room_role("root", true, room), RoomRole::Owner);
+        assert_eq!(room_role("root", false, room), RoomRole::Owner);
     }
 }

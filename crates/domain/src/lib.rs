@@ -4,7 +4,11 @@
 pub mod authz;
 pub mod clock;
 pub mod names;
+pub mod pattern;
+pub mod room;
 
-pub use authz::{Action, Actor, Decision, decide};
+pub use authz::{Action, Actor, Decision, RequestFacts, RoomFacts, decide};
 pub use clock::Clock;
 pub use names::{NewPassword, ParseError, Username};
+pub use pattern::{Pattern, PatternError};
+pub use room::{MeetingBase, RoomName, RoomNameError};

@@ -1,7 +1,7 @@
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A uniqueness rule was hit; the text names what already exists.
-    #[error("{0} already exists")]
+    /// A uniqueness or state rule was hit; the text says which, for people.
+    #[error("{0}")]
     Conflict(String),
     #[error("not found")]
     NotFound,
@@ -15,12 +15,16 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A room name someone else already holds, or has asked for.
+pub const ROOM_TAKEN: &str = "This room is already registered.";
+pub const ALREADY_DECIDED: &str = "This request has already been decided or withdrawn.";
+
 impl Error {
-    /// Maps a unique-constraint violation to [`Error::Conflict`] naming `what`; other
+    /// A unique-constraint violation becomes [`Error::Conflict`] with `sentence`; other
     /// errors pass through.
-    pub(crate) fn conflict_as(what: &str) -> impl FnOnce(sqlx::Error) -> Error + '_ {
-        move |err| match err.as_database_error() {
-            Some(db) if db.is_unique_violation() => Error::Conflict(what.to_owned()),
+    pub(crate) fn conflict_with(err: sqlx::Error, sentence: &str) -> Error {
+        match err.as_database_error() {
+            Some(db) if db.is_unique_violation() => Error::Conflict(sentence.to_owned()),
             _ => Error::Database(err),
         }
     }

@@ -6,6 +6,7 @@ mod error;
 mod models;
 mod postgres;
 mod sql;
+mod sql_rooms;
 mod sqlite;
 
 use std::sync::Arc;
@@ -13,8 +14,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use roomkeeper_domain::Username;
 
+pub use error::{ALREADY_DECIDED, ROOM_TAKEN};
 pub use error::{Error, Result};
-pub use models::{ApiToken, NewUser, SessionRecord, User};
+pub use models::{
+    ApiToken, Audit, AuditEntry, NewRequest, NewUser, Notice, Page, Paged, RequestFilter,
+    RequestStatus, Room, RoomFilter, RoomRequest, SessionRecord, User, UserPattern, Verdict,
+};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -76,14 +81,20 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The whole storage interface. Its parts are split by capability; import the part
+/// traits (`AccountStore`, `RoomStore`) to call their methods on a `dyn Store`.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AccountStore + RoomStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Applies every migration not yet applied. Safe to run from several instances.
     async fn migrate(&self) -> Result<()>;
     /// One round trip, for readiness checks.
     async fn ping(&self) -> Result<()>;
+}
 
+/// Accounts, sessions, API tokens, login throttling.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
     // Accounts
     async fn create_user(&self, new: &NewUser, now: i64) -> Result<User>;
     async fn user_by_id(&self, id: i64) -> Result<Option<User>>;
@@ -124,4 +135,68 @@ pub trait Store: Send + Sync + 'static {
     async fn login_failures_since(&self, key: &str, since: i64) -> Result<i64>;
     async fn clear_login_failures(&self, key: &str) -> Result<()>;
     async fn prune_login_failures(&self, before: i64) -> Result<u64>;
+}
+
+/// Rooms, room requests, patterns, the audit log and in-app notices. Every change is
+/// audited in the same transaction.
+#[async_trait]
+pub trait RoomStore: Send + Sync {
+    /// Files a request. With `auto_pattern` (a pattern of the requester that matches)
+    /// the room is registered at once and the request comes back approved. A room that
+    /// is registered, or pending for anyone, is a conflict ([`ROOM_TAKEN`]).
+    async fn create_request(
+        &self,
+        new: &NewRequest,
+        auto_pattern: Option<&str>,
+        audit: &Audit<'_>,
+    ) -> Result<RoomRequest>;
+    async fn request(&self, id: i64) -> Result<Option<RoomRequest>>;
+    async fn pending_request_for(&self, room_name: &str) -> Result<Option<RoomRequest>>;
+    async fn list_requests(&self, filter: &RequestFilter, page: Page)
+    -> Result<Paged<RoomRequest>>;
+    async fn count_pending_requests(&self) -> Result<i64>;
+    /// Only a pending request can be withdrawn ([`ALREADY_DECIDED`] otherwise).
+    async fn withdraw_request(&self, id: i64, audit: &Audit<'_>) -> Result<RoomRequest>;
+    /// Approves (registering the room, optionally whitelisting a pattern) or rejects a
+    /// pending request, and leaves the requester a notice.
+    async fn decide_request(
+        &self,
+        id: i64,
+        verdict: &Verdict,
+        message: Option<&str>,
+        audit: &Audit<'_>,
+    ) -> Result<RoomRequest>;
+
+    async fn room(&self, id: i64) -> Result<Option<Room>>;
+    async fn room_by_name(&self, name: &str) -> Result<Option<Room>>;
+    async fn list_rooms(&self, filter: &RoomFilter, page: Page) -> Result<Paged<Room>>;
+    /// Every room as (id, canonical name, owner): for matching patterns against.
+    async fn room_names(&self) -> Result<Vec<(i64, String, String)>>;
+    async fn set_co_owners(
+        &self,
+        room_id: i64,
+        usernames: &[String],
+        audit: &Audit<'_>,
+    ) -> Result<Room>;
+    async fn transfer_room(&self, room_id: i64, new_owner: &str, audit: &Audit<'_>)
+    -> Result<Room>;
+    async fn release_room(&self, room_id: i64, audit: &Audit<'_>) -> Result<()>;
+
+    async fn add_pattern(
+        &self,
+        username: &str,
+        pattern: &str,
+        audit: &Audit<'_>,
+    ) -> Result<UserPattern>;
+    /// Returns whether that user had a pattern with that id.
+    async fn delete_pattern(&self, username: &str, id: i64, audit: &Audit<'_>) -> Result<bool>;
+    async fn patterns_of(&self, username: &str) -> Result<Vec<UserPattern>>;
+    async fn all_patterns(&self) -> Result<Vec<UserPattern>>;
+
+    /// Newest first; one room's history, or everything.
+    async fn audit_log(&self, room_name: Option<&str>, page: Page) -> Result<Paged<AuditEntry>>;
+
+    /// Unread notices of a user, newest first.
+    async fn notices_of(&self, username: &str) -> Result<Vec<Notice>>;
+    async fn dismiss_notice(&self, username: &str, id: i64, now: i64) -> Result<bool>;
 }

@@ -72,3 +72,248 @@ impl TokenWithUser {
         )
     }
 }
+
+/// A registered room. `name` is canonical (`room` or `tenant/room`, see `RoomName`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Room {
+    pub id: i64,
+    pub name: String,
+    pub owner: String,
+    pub co_owners: Vec<String>,
+    pub created_at: i64,
+    pub last_activity_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct RoomRow {
+    pub id: i64,
+    pub name: String,
+    pub owner: String,
+    pub created_at: i64,
+    pub last_activity_at: i64,
+}
+
+impl RoomRow {
+    pub(crate) fn with_co_owners(self, co_owners: Vec<String>) -> Room {
+        Room {
+            id: self.id,
+            name: self.name,
+            owner: self.owner,
+            co_owners,
+            created_at: self.created_at,
+            last_activity_at: self.last_activity_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Withdrawn,
+}
+
+impl RequestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestStatus::Pending => "pending",
+            RequestStatus::Approved => "approved",
+            RequestStatus::Rejected => "rejected",
+            RequestStatus::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pending" => Some(RequestStatus::Pending),
+            "approved" => Some(RequestStatus::Approved),
+            "rejected" => Some(RequestStatus::Rejected),
+            "withdrawn" => Some(RequestStatus::Withdrawn),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RoomRequest {
+    pub id: i64,
+    pub room_name: String,
+    pub requester: String,
+    pub reason: String,
+    pub co_owners: Vec<String>,
+    pub status: RequestStatus,
+    pub decided_by: Option<String>,
+    pub decision_message: Option<String>,
+    /// The pattern that approved it by itself, if one did.
+    pub auto_pattern: Option<String>,
+    pub created_at: i64,
+    pub decided_at: Option<i64>,
+    pub room_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct RequestRow {
+    pub id: i64,
+    pub room_name: String,
+    pub requester: String,
+    pub reason: String,
+    pub co_owners: String,
+    pub status: String,
+    pub decided_by: Option<String>,
+    pub decision_message: Option<String>,
+    pub auto_pattern: Option<String>,
+    pub created_at: i64,
+    pub decided_at: Option<i64>,
+    pub room_id: Option<i64>,
+}
+
+impl From<RequestRow> for RoomRequest {
+    fn from(row: RequestRow) -> Self {
+        RoomRequest {
+            id: row.id,
+            room_name: row.room_name,
+            requester: row.requester,
+            reason: row.reason,
+            co_owners: split_lines(&row.co_owners),
+            // The CHECK constraint allows only the four statuses.
+            status: RequestStatus::parse(&row.status).unwrap_or(RequestStatus::Pending),
+            decided_by: row.decided_by,
+            decision_message: row.decision_message,
+            auto_pattern: row.auto_pattern,
+            created_at: row.created_at,
+            decided_at: row.decided_at,
+            room_id: row.room_id,
+        }
+    }
+}
+
+pub(crate) fn split_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A request as the requester made it; names already canonical.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    pub room_name: String,
+    pub requester: String,
+    pub reason: String,
+    pub co_owners: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    /// Approve; with a pattern, also whitelist it for the requester.
+    Approve {
+        pattern: Option<String>,
+    },
+    Reject,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct UserPattern {
+    pub id: i64,
+    pub username: String,
+    pub pattern: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    pub actor: Option<String>,
+    pub address: Option<String>,
+    pub action: String,
+    pub room_name: Option<String>,
+    pub subject: Option<String>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct Notice {
+    pub id: i64,
+    #[serde(skip)]
+    pub username: String,
+    /// `approved`, `rejected`: what happened to a request.
+    pub kind: String,
+    pub room_name: String,
+    pub message: String,
+    pub created_at: i64,
+}
+
+/// Who makes a change, from where, and when: written to the audit log in the same
+/// transaction as the change itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Audit<'a> {
+    pub actor: Option<&'a str>,
+    pub address: Option<&'a str>,
+    pub now: i64,
+}
+
+/// One page of a long list; `number` counts from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub number: u32,
+    pub size: u32,
+}
+
+impl Page {
+    pub const MAX_SIZE: u32 = 200;
+
+    pub fn new(number: u32, size: u32) -> Self {
+        Self {
+            number: number.max(1),
+            size: size.clamp(1, Self::MAX_SIZE),
+        }
+    }
+
+    pub(crate) fn offset(self) -> i64 {
+        i64::from(self.number - 1) * i64::from(self.size)
+    }
+
+    pub(crate) fn limit(self) -> i64 {
+        i64::from(self.size)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl<T> Paged<T> {
+    pub fn pages(&self) -> u32 {
+        let per_page = i64::from(self.per_page.max(1));
+        u32::try_from((self.total + per_page - 1) / per_page)
+            .unwrap_or(u32::MAX)
+            .max(1)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RequestFilter {
+    pub status: Option<RequestStatus>,
+    /// Only this user's requests (everyone but admins).
+    pub requester: Option<String>,
+    /// The queue is oldest first; a requester's own list newest first.
+    pub newest_first: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RoomFilter {
+    /// Only rooms this user owns or co-owns (everyone but admins).
+    pub visible_to: Option<String>,
+    /// Rooms whose canonical name contains this, or whose owner contains
+    /// `search_owner` (either matches when both are given).
+    pub search_name: Option<String>,
+    pub search_owner: Option<String>,
+}

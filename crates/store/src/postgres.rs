@@ -24,4 +24,10 @@ impl PgStore {
     }
 }
 
-impl_sql_store!(PgStore, Backend::Postgres, MIGRATOR);
+impl_sql_store!(
+    PgStore,
+    sqlx::Postgres,
+    Backend::Postgres,
+    MIGRATOR,
+    "BEGIN"
+);

@@ -8,7 +8,7 @@ pub(crate) const USER_COLUMNS: &str = "users.id, users.username, users.display_n
     users.language, users.created_at";
 
 macro_rules! impl_sql_store {
-    ($store:ty, $backend:expr, $migrator:expr) => {
+    ($store:ty, $db:ty, $backend:expr, $migrator:expr, $write_tx:expr) => {
         #[async_trait::async_trait]
         impl $crate::Store for $store {
             fn backend(&self) -> $crate::Backend {
@@ -24,7 +24,12 @@ macro_rules! impl_sql_store {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
             }
+        }
 
+        $crate::sql_rooms::impl_room_store!($store, $db, $write_tx);
+
+        #[async_trait::async_trait]
+        impl $crate::AccountStore for $store {
             async fn create_user(
                 &self,
                 new: &$crate::NewUser,
@@ -45,10 +50,12 @@ macro_rules! impl_sql_store {
                     .bind(now)
                     .fetch_one(&self.pool)
                     .await
-                    .map_err($crate::Error::conflict_as(&format!(
-                        "the user {}",
-                        new.username
-                    )))
+                    .map_err(|e| {
+                        $crate::Error::conflict_with(
+                            e,
+                            &format!("The user {} already exists.", new.username),
+                        )
+                    })
             }
 
             async fn user_by_id(&self, id: i64) -> $crate::Result<Option<$crate::User>> {
@@ -120,7 +127,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn set_disabled(&self, user_id: i64, disabled: bool) -> $crate::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($write_tx).await?;
                 let done = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
                     .bind(disabled)
                     .bind(user_id)
@@ -165,7 +172,7 @@ macro_rules! impl_sql_store {
                 .bind(now)
                 .execute(&self.pool)
                 .await
-                .map_err($crate::Error::conflict_as("the session"))?;
+                .map_err(|e| $crate::Error::conflict_with(e, "This session already exists."))?;
                 Ok(())
             }
 
@@ -243,7 +250,7 @@ macro_rules! impl_sql_store {
                 .bind(now)
                 .fetch_one(&self.pool)
                 .await
-                .map_err($crate::Error::conflict_as("the token"))
+                .map_err(|e| $crate::Error::conflict_with(e, "This token already exists."))
             }
 
             async fn tokens_of(&self, user_id: i64) -> $crate::Result<Vec<$crate::ApiToken>> {
@@ -294,7 +301,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn record_login_failure(&self, keys: &[&str], now: i64) -> $crate::Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($write_tx).await?;
                 for key in keys {
                     sqlx::query("INSERT INTO login_failures (key, at) VALUES ($1, $2)")
                         .bind(*key)

@@ -39,4 +39,12 @@ impl SqliteStore {
     }
 }
 
-impl_sql_store!(SqliteStore, Backend::Sqlite, MIGRATOR);
+// Write transactions take the write lock at BEGIN: a deferred transaction that reads
+// first and writes later fails with SQLITE_BUSY when another writer got in between.
+impl_sql_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    Backend::Sqlite,
+    MIGRATOR,
+    "BEGIN IMMEDIATE"
+);

@@ -4,7 +4,10 @@
 #![allow(clippy::unwrap_used)]
 
 use roomkeeper_domain::Username;
-use roomkeeper_store::{Error, NewUser, Store};
+use roomkeeper_store::{
+    Audit, Error, NewRequest, NewUser, Page, RequestFilter, RequestStatus, RoomFilter, Store,
+    Verdict,
+};
 use roomkeeper_testkit::{Backend, TestDatabase, both_backends};
 
 fn new_user(name: &str, is_admin: bool) -> NewUser {
@@ -236,7 +239,417 @@ async fn migrating_twice_changes_nothing(backend: Backend) {
     again.ping().await.unwrap();
 }
 
+fn audit(actor: &str, now: i64) -> Audit<'_> {
+    Audit {
+        actor: Some(actor),
+        address: Some("192.0.2.1"),
+        now,
+    }
+}
+
+fn request(room: &str, requester: &str) -> NewRequest {
+    NewRequest {
+        room_name: room.into(),
+        requester: requester.into(),
+        reason: "my lecture".into(),
+        co_owners: vec!["carol".into(), "dave".into()],
+    }
+}
+
+async fn a_request_is_approved_into_a_room_once(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    let pending = store
+        .create_request(&request("logic", "alice"), None, &audit("alice", 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        (pending.status, pending.room_id),
+        (RequestStatus::Pending, None)
+    );
+    assert_eq!(pending.co_owners, ["carol", "dave"]);
+    // Pending for alice: nobody else may ask, alice neither.
+    let again = store
+        .create_request(&request("logic", "bob"), None, &audit("bob", 11))
+        .await;
+    assert!(
+        matches!(&again, Err(Error::Conflict(m)) if m == roomkeeper_store::ROOM_TAKEN),
+        "{again:?}"
+    );
+    assert_eq!(
+        store
+            .pending_request_for("logic")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        pending.id
+    );
+
+    let approved = store
+        .decide_request(
+            pending.id,
+            &Verdict::Approve {
+                pattern: Some("alice-*".into()),
+            },
+            Some("welcome"),
+            &audit("root", 20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(approved.status, RequestStatus::Approved);
+    assert_eq!(approved.decided_by.as_deref(), Some("root"));
+    let room = store
+        .room(approved.room_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (room.name.as_str(), room.owner.as_str()),
+        ("logic", "alice")
+    );
+    assert_eq!(room.co_owners, ["carol", "dave"]);
+    assert_eq!(
+        store.patterns_of("alice").await.unwrap()[0].pattern,
+        "alice-*"
+    );
+    let twice = store
+        .decide_request(pending.id, &Verdict::Reject, None, &audit("root", 21))
+        .await;
+    assert!(matches!(twice, Err(Error::Conflict(_))));
+    // Registered now: a new request for it is refused the same way.
+    let late = store
+        .create_request(&request("logic", "bob"), None, &audit("bob", 22))
+        .await;
+    assert!(matches!(late, Err(Error::Conflict(_))));
+    let notices = store.notices_of("alice").await.unwrap();
+    assert_eq!(
+        (notices[0].kind.as_str(), notices[0].message.as_str()),
+        ("approved", "welcome")
+    );
+    assert!(
+        store
+            .dismiss_notice("alice", notices[0].id, 30)
+            .await
+            .unwrap()
+    );
+    assert!(store.notices_of("alice").await.unwrap().is_empty());
+}
+
+async fn auto_approval_rejection_and_withdrawal(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    let auto = store
+        .create_request(
+            &request("alice-seminar", "alice"),
+            Some("alice-*"),
+            &audit("alice", 1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(auto.status, RequestStatus::Approved);
+    assert_eq!(auto.auto_pattern.as_deref(), Some("alice-*"));
+    assert!(store.room_by_name("alice-seminar").await.unwrap().is_some());
+
+    let rejected = store
+        .create_request(&request("physics", "bob"), None, &audit("bob", 2))
+        .await
+        .unwrap();
+    let rejected = store
+        .decide_request(
+            rejected.id,
+            &Verdict::Reject,
+            Some("not yours"),
+            &audit("root", 3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rejected.status, RequestStatus::Rejected);
+    assert!(store.room_by_name("physics").await.unwrap().is_none());
+    // Once rejected, the room can be asked for again.
+    let withdrawn = store
+        .create_request(&request("physics", "bob"), None, &audit("bob", 4))
+        .await
+        .unwrap();
+    let withdrawn = store
+        .withdraw_request(withdrawn.id, &audit("bob", 5))
+        .await
+        .unwrap();
+    assert_eq!(withdrawn.status, RequestStatus::Withdrawn);
+    assert!(matches!(
+        store.withdraw_request(withdrawn.id, &audit("bob", 6)).await,
+        Err(Error::Conflict(_))
+    ));
+    assert!(matches!(
+        store.withdraw_request(99_999, &audit("bob", 6)).await,
+        Err(Error::NotFound)
+    ));
+
+    let mine = store
+        .list_requests(
+            &RequestFilter {
+                requester: Some("bob".into()),
+                newest_first: true,
+                ..Default::default()
+            },
+            Page::new(1, 10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(mine.total, 2);
+    assert_eq!(
+        mine.items[0].status,
+        RequestStatus::Withdrawn,
+        "newest first"
+    );
+    let log = store
+        .audit_log(Some("physics"), Page::new(1, 50))
+        .await
+        .unwrap();
+    let actions: Vec<_> = log.items.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["withdraw", "request", "reject", "request"]);
+    assert_eq!(log.items[0].address.as_deref(), Some("192.0.2.1"));
+    let all = store.audit_log(None, Page::new(1, 50)).await.unwrap();
+    assert!(all.items.iter().any(|e| e.action == "auto_approve"));
+}
+
+async fn the_queue_is_paginated_oldest_first(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    for i in 0..25 {
+        store
+            .create_request(
+                &request(&format!("room-{i:02}"), "alice"),
+                None,
+                &audit("alice", 100 + i),
+            )
+            .await
+            .unwrap();
+    }
+    let filter = RequestFilter {
+        status: Some(RequestStatus::Pending),
+        ..Default::default()
+    };
+    let first = store
+        .list_requests(&filter, Page::new(1, 10))
+        .await
+        .unwrap();
+    assert_eq!((first.total, first.items.len(), first.pages()), (25, 10, 3));
+    assert_eq!(first.items[0].room_name, "room-00");
+    let last = store
+        .list_requests(&filter, Page::new(3, 10))
+        .await
+        .unwrap();
+    assert_eq!(last.items.len(), 5);
+    assert_eq!(last.items[4].room_name, "room-24");
+    assert_eq!(store.count_pending_requests().await.unwrap(), 25);
+}
+
+async fn rooms_are_listed_searched_and_changed_with_an_audit_trail(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    for (room, owner) in [
+        ("logic", "alice"),
+        ("m%c3%bcller_seminar", "bob"),
+        ("physik/optics", "bob"),
+    ] {
+        store
+            .create_request(&request(room, owner), Some("x*"), &audit(owner, 1))
+            .await
+            .unwrap();
+    }
+    let everything = store
+        .list_rooms(&RoomFilter::default(), Page::new(1, 50))
+        .await
+        .unwrap();
+    assert_eq!(everything.total, 3);
+    // carol co-owns every room (see `request`): visible_to includes co-owned rooms.
+    let carol = RoomFilter {
+        visible_to: Some("carol".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list_rooms(&carol, Page::new(1, 50))
+            .await
+            .unwrap()
+            .total,
+        3
+    );
+    let alice = RoomFilter {
+        visible_to: Some("alice".into()),
+        ..Default::default()
+    };
+    let alices = store.list_rooms(&alice, Page::new(1, 50)).await.unwrap();
+    assert_eq!(alices.items.len(), 1);
+    assert_eq!(alices.items[0].co_owners, ["carol", "dave"]);
+    // `_` and `%` in a search are literal characters.
+    let search = RoomFilter {
+        search_name: Some("r_s".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list_rooms(&search, Page::new(1, 50))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    let search = RoomFilter {
+        search_name: Some("%c3%bc".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list_rooms(&search, Page::new(1, 50))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    let by_owner = RoomFilter {
+        search_name: Some("zzz".into()),
+        search_owner: Some("bo".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list_rooms(&by_owner, Page::new(1, 50))
+            .await
+            .unwrap()
+            .total,
+        2
+    );
+
+    let logic = store.room_by_name("logic").await.unwrap().unwrap();
+    let changed = store
+        .set_co_owners(
+            logic.id,
+            &["erin".into(), "alice".into(), "erin".into()],
+            &audit("alice", 5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        changed.co_owners,
+        ["erin"],
+        "the owner and duplicates are dropped"
+    );
+    let moved = store
+        .transfer_room(logic.id, "erin", &audit("root", 6))
+        .await
+        .unwrap();
+    assert_eq!((moved.owner.as_str(), moved.co_owners.len()), ("erin", 0));
+    store
+        .release_room(logic.id, &audit("root", 7))
+        .await
+        .unwrap();
+    assert!(store.room(logic.id).await.unwrap().is_none());
+    let log = store
+        .audit_log(Some("logic"), Page::new(1, 50))
+        .await
+        .unwrap();
+    let actions: Vec<_> = log.items.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "release",
+            "transfer",
+            "co_owners",
+            "auto_approve",
+            "request"
+        ]
+    );
+    assert!(matches!(
+        store.transfer_room(logic.id, "x", &audit("root", 8)).await,
+        Err(Error::NotFound)
+    ));
+}
+
+async fn patterns_are_per_user_and_audited(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    let p = store
+        .add_pattern("alice", "alice-*", &audit("root", 1))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .add_pattern("alice", "alice-*", &audit("root", 2))
+            .await,
+        Err(Error::Conflict(_))
+    ));
+    store
+        .add_pattern("bob", "bob-*", &audit("root", 3))
+        .await
+        .unwrap();
+    assert_eq!(store.all_patterns().await.unwrap().len(), 2);
+    assert!(
+        !store
+            .delete_pattern("bob", p.id, &audit("root", 4))
+            .await
+            .unwrap(),
+        "not bob's"
+    );
+    assert!(
+        store
+            .delete_pattern("alice", p.id, &audit("root", 5))
+            .await
+            .unwrap()
+    );
+    assert!(store.patterns_of("alice").await.unwrap().is_empty());
+    let log = store.audit_log(None, Page::new(1, 50)).await.unwrap();
+    let actions: Vec<_> = log
+        .items
+        .iter()
+        .map(|e| (e.action.as_str(), e.subject.as_deref()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("pattern_remove", Some("alice")),
+            ("pattern_add", Some("bob")),
+            ("pattern_add", Some("alice"))
+        ]
+    );
+}
+
+/// Nothing in the app edits or deletes the audit log, and the database refuses it too.
+async fn the_audit_log_is_append_only(backend: Backend) {
+    let (db, store) = store(backend).await;
+    store
+        .add_pattern("alice", "alice-*", &audit("root", 1))
+        .await
+        .unwrap();
+    for statement in [
+        "UPDATE audit_log SET actor = 'mallory'",
+        "DELETE FROM audit_log",
+    ] {
+        // Straight to the database, past the Store trait that has no such method.
+        let refused = match backend {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+                sqlx::query(statement).execute(&pool).await.map(|_| ())
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+                sqlx::query(statement).execute(&pool).await.map(|_| ())
+            }
+        };
+        let message = refused.expect_err(statement).to_string();
+        assert!(message.contains("append-only"), "{message}");
+    }
+    assert_eq!(
+        store.audit_log(None, Page::new(1, 10)).await.unwrap().items[0]
+            .actor
+            .as_deref(),
+        Some("root")
+    );
+}
+
 both_backends!(
+    a_request_is_approved_into_a_room_once,
+    auto_approval_rejection_and_withdrawal,
+    the_queue_is_paginated_oldest_first,
+    rooms_are_listed_searched_and_changed_with_an_audit_trail,
+    patterns_are_per_user_and_audited,
+    the_audit_log_is_append_only,
     users_are_unique_and_found_by_name_and_id,
     account_changes_persist,
     sessions_live_until_deleted_or_expired,

@@ -45,9 +45,9 @@ pub struct MaybeUser(pub Option<CurrentUser>);
 pub struct ClientAddr(pub Option<IpAddr>);
 
 impl CurrentUser {
-    pub fn actor(&self) -> Actor {
+    pub fn actor(&self) -> Actor<'_> {
         Actor::User {
-            user_id: self.user.id,
+            username: &self.user.username,
             is_admin: self.user.is_admin,
         }
     }
@@ -105,7 +105,11 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<CurrentU
 }
 
 /// Authenticates and asks the one authorization function about `action`.
-async fn require(parts: &Parts, state: &AppState, action: Action) -> Result<CurrentUser, Error> {
+async fn require(
+    parts: &Parts,
+    state: &AppState,
+    action: Action<'_>,
+) -> Result<CurrentUser, Error> {
     let current = authenticate(parts, state).await?;
     let actor = current
         .as_ref()
@@ -114,6 +118,7 @@ async fn require(parts: &Parts, state: &AppState, action: Action) -> Result<Curr
         Decision::Allowed => current.ok_or(Error::NotLoggedIn),
         Decision::NeedsLogin => Err(Error::NotLoggedIn),
         Decision::Forbidden => Err(Error::Forbidden),
+        Decision::Hidden => Err(Error::NotFound),
     }
 }
 

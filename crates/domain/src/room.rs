@@ -1,0 +1,409 @@
+//! Room names exactly as Jitsi sees them.
+//!
+//! Jitsi's web client turns the room part of a meeting URL into the MUC room name with
+//! `getBackendSafeRoomName`: decodeURIComponent (the input stays as it was when that
+//! fails), NFKC, lowercase, encodeURIComponent, lowercase. "My Room" becomes
+//! `my%20room`, "Müller" becomes `m%c3%bcller`. Prosody then addresses
+//! `<name>@conference.DOMAIN`, or `<name>@conference.<tenant>.DOMAIN` for
+//! `https://DOMAIN/<tenant>/<name>`. [`RoomName::parse`] is the one place that does this.
+
+use std::fmt;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use unicode_normalization::UnicodeNormalization;
+
+/// What JavaScript's encodeURIComponent leaves alone: A-Z a-z 0-9 - _ . ! ~ * ' ( )
+const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+/// An XMPP localpart may have at most 1023 bytes (RFC 7622).
+pub const MAX_ROOM_BYTES: usize = 1023;
+/// A tenant becomes a DNS label in `conference.<tenant>.DOMAIN`.
+pub const MAX_TENANT_BYTES: usize = 63;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoomNameError {
+    #[error("Enter a room name or a meeting link.")]
+    Empty,
+    #[error("The room name is too long for Jitsi (at most {max} bytes once encoded).")]
+    TooLong { max: usize },
+    #[error("Jitsi cannot address a room whose name contains {found:?}.")]
+    Character { found: char },
+    #[error(
+        "The tenant {tenant:?} cannot be part of a Jitsi address: use letters a-z, digits and -."
+    )]
+    Tenant { tenant: String },
+    #[error("A meeting link has the form https://HOST/room or https://HOST/tenant/room.")]
+    TooManyParts,
+    #[error("{host} is not a meeting server of this Roomkeeper (accepted: {accepted}).")]
+    ForeignHost { host: String, accepted: String },
+}
+
+/// Jitsi's `getBackendSafeRoomName` for one path segment.
+pub fn jitsi_normalize(segment: &str) -> String {
+    let decoded = decode_uri_component(segment).unwrap_or_else(|| segment.to_owned());
+    let folded: String = decoded.nfkc().collect::<String>().to_lowercase();
+    utf8_percent_encode(&folded, URI_COMPONENT)
+        .to_string()
+        .to_lowercase()
+}
+
+/// decodeURIComponent: `None` where JavaScript would throw (a `%` without two hex
+/// digits, or bytes that are not UTF-8).
+fn decode_uri_component(input: &str) -> Option<String> {
+    let bytes = input.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'%'
+            && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+        {
+            return None;
+        }
+    }
+    percent_decode_str(input)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
+}
+
+/// A meeting server's base URL, such as `https://meet.example.org`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingBase {
+    /// Lower-case scheme and host, no trailing slash.
+    base: String,
+}
+
+impl MeetingBase {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let url = url.trim().trim_end_matches('/');
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return Err(format!(
+                "{url:?} is not a URL such as https://meet.example.org"
+            ));
+        };
+        if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") || rest.is_empty() {
+            return Err(format!("{url:?} must start with https:// and name a host"));
+        }
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let base = if path.is_empty() {
+            format!(
+                "{}://{}",
+                scheme.to_ascii_lowercase(),
+                host.to_ascii_lowercase()
+            )
+        } else {
+            format!(
+                "{}://{}/{path}",
+                scheme.to_ascii_lowercase(),
+                host.to_ascii_lowercase()
+            )
+        };
+        Ok(Self { base })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.base
+    }
+
+    /// The base without its scheme: `meet.example.org`.
+    fn host_and_path(&self) -> &str {
+        self.base
+            .split_once("://")
+            .map_or(&self.base, |(_, rest)| rest)
+    }
+
+    /// The path after this base when `url` (scheme optional) is on it.
+    fn strip<'a>(&self, url: &'a str) -> Option<&'a str> {
+        let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let prefix = self.host_and_path();
+        let head = without_scheme.get(..prefix.len())?;
+        let tail = &without_scheme[prefix.len()..];
+        (head.eq_ignore_ascii_case(prefix) && (tail.is_empty() || tail.starts_with('/')))
+            .then_some(tail)
+    }
+}
+
+/// A room as Jitsi addresses it: canonical (encoded, lower-case) name and tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoomName {
+    tenant: Option<String>,
+    room: String,
+}
+
+impl RoomName {
+    /// Reads what a person typed: `Logic`, `tenant/Logic`, or a meeting link on one of
+    /// `bases` (query and fragment ignored, as Jitsi ignores them).
+    pub fn parse(input: &str, bases: &[MeetingBase]) -> Result<Self, RoomNameError> {
+        let input = input.trim();
+        let input = input.split(['?', '#']).next().unwrap_or_default();
+        let path = if input.contains("://") {
+            bases
+                .iter()
+                .find_map(|base| base.strip(input))
+                .ok_or_else(|| RoomNameError::ForeignHost {
+                    host: input
+                        .split_once("://")
+                        .map_or(input, |(_, rest)| rest)
+                        .split('/')
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    accepted: if bases.is_empty() {
+                        "none configured".to_owned()
+                    } else {
+                        bases
+                            .iter()
+                            .map(MeetingBase::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    },
+                })?
+        } else {
+            // `meet.example.org/logic` typed without a scheme is a link too.
+            bases
+                .iter()
+                .find_map(|base| base.strip(input))
+                .unwrap_or(input)
+        };
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let (tenant, room) = match parts.as_slice() {
+            [room] => (None, *room),
+            [tenant, room] => (Some(*tenant), *room),
+            _ => return Err(RoomNameError::TooManyParts),
+        };
+        Self::from_parts(tenant, room)
+    }
+
+    /// A name as stored: `room` or `tenant/room`, already canonical. Normalising again
+    /// changes nothing, so this is [`RoomName::parse`] without meeting links.
+    pub fn from_canonical(canonical: &str) -> Result<Self, RoomNameError> {
+        Self::parse(canonical, &[])
+    }
+
+    fn from_parts(tenant: Option<&str>, room: &str) -> Result<Self, RoomNameError> {
+        let room = jitsi_normalize(room);
+        if room.is_empty() {
+            return Err(RoomNameError::Empty);
+        }
+        if room.len() > MAX_ROOM_BYTES {
+            return Err(RoomNameError::TooLong {
+                max: MAX_ROOM_BYTES,
+            });
+        }
+        // encodeURIComponent leaves ' alone, but XMPP forbids it in a localpart.
+        if let Some(found) = room.chars().find(|c| *c == '\'') {
+            return Err(RoomNameError::Character { found });
+        }
+        let tenant = match tenant {
+            None => None,
+            Some(raw) => {
+                let tenant = jitsi_normalize(raw);
+                let label_ok = !tenant.is_empty()
+                    && tenant.len() <= MAX_TENANT_BYTES
+                    && tenant
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !tenant.starts_with('-')
+                    && !tenant.ends_with('-');
+                if !label_ok {
+                    return Err(RoomNameError::Tenant {
+                        tenant: raw.to_owned(),
+                    });
+                }
+                Some(tenant)
+            }
+        };
+        Ok(Self { tenant, room })
+    }
+
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+
+    /// The MUC localpart (without tenant).
+    pub fn room(&self) -> &str {
+        &self.room
+    }
+
+    /// `room` or `tenant/room`: how Roomkeeper stores and compares rooms.
+    pub fn canonical(&self) -> String {
+        match &self.tenant {
+            Some(tenant) => format!("{tenant}/{}", self.room),
+            None => self.room.clone(),
+        }
+    }
+
+    /// For people: percent-escapes decoded (`müller`, `my room`).
+    pub fn display(&self) -> String {
+        let room = decode_uri_component(&self.room).unwrap_or_else(|| self.room.clone());
+        match &self.tenant {
+            Some(tenant) => format!("{tenant}/{room}"),
+            None => room,
+        }
+    }
+
+    /// The link people open to join.
+    pub fn meeting_url(&self, base: &MeetingBase) -> String {
+        format!("{}/{}", base.as_str(), self.canonical())
+    }
+}
+
+impl fmt::Display for RoomName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.canonical())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn bases() -> Vec<MeetingBase> {
+        vec![
+            MeetingBase::parse("https://meet.example.org/").unwrap(),
+            MeetingBase::parse("https://Jitsi.Uni-X.de").unwrap(),
+        ]
+    }
+
+    #[test]
+    fn real_world_names_become_what_jitsi_addresses() {
+        let table: &[(&str, Option<&str>, &str, &str)] = &[
+            // input, tenant, canonical room, shown as
+            ("Logic", None, "logic", "logic"),
+            ("  logic  ", None, "logic", "logic"),
+            ("My Room", None, "my%20room", "my room"),
+            ("my%20room", None, "my%20room", "my room"),
+            ("My%20Room", None, "my%20room", "my room"),
+            ("Müller", None, "m%c3%bcller", "müller"),
+            ("M%C3%BCller", None, "m%c3%bcller", "müller"),
+            ("Straße", None, "stra%c3%9fe", "straße"),
+            ("ＬＯＧＩＣ", None, "logic", "logic"), // full-width letters: NFKC
+            ("ﬁle", None, "file", "file"),          // ligature: NFKC
+            (
+                "Vorlesung 🎓",
+                None,
+                "vorlesung%20%f0%9f%8e%93",
+                "vorlesung 🎓",
+            ),
+            ("100%", None, "100%25", "100%"), // a lone % is kept: decodeURIComponent throws
+            ("Hello!(*)~", None, "hello!(*)~", "hello!(*)~"),
+            ("a&b", None, "a%26b", "a&b"),
+            (
+                "exampleperson-Logic",
+                None,
+                "exampleperson-logic",
+                "exampleperson-logic",
+            ),
+            ("physik/Logic", Some("physik"), "logic", "physik/logic"),
+            ("/Physik/Logic/", Some("physik"), "logic", "physik/logic"),
+            ("https://meet.example.org/Logic", None, "logic", "logic"),
+            (
+                "https://MEET.example.org/Logic?jwt=x#config.startWithAudioMuted=true",
+                None,
+                "logic",
+                "logic",
+            ),
+            (
+                "https://meet.example.org/physik/Logic",
+                Some("physik"),
+                "logic",
+                "physik/logic",
+            ),
+            ("meet.example.org/Logic", None, "logic", "logic"),
+            (
+                "https://jitsi.uni-x.de/Ring%C3%BCbung",
+                None,
+                "ring%c3%bcbung",
+                "ringübung",
+            ),
+        ];
+        for (input, tenant, room, shown) in table {
+            let name = RoomName::parse(input, &bases()).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!((name.tenant(), name.room()), (*tenant, *room), "{input}");
+            assert_eq!(name.display(), *shown, "{input}");
+        }
+        let name = RoomName::parse("physik/Logic", &bases()).unwrap();
+        assert_eq!(
+            name.meeting_url(&bases()[0]),
+            "https://meet.example.org/physik/logic"
+        );
+        assert_eq!(name.canonical(), "physik/logic");
+    }
+
+    #[test]
+    fn what_jitsi_cannot_address_is_refused_with_a_reason() {
+        use RoomNameError::*;
+        let too_long = "x".repeat(MAX_ROOM_BYTES + 1);
+        let table: &[(&str, RoomNameError)] = &[
+            ("", Empty),
+            ("   ", Empty),
+            ("https://meet.example.org/", Empty),
+            ("https://meet.example.org/?x=1", Empty),
+            ("it's", Character { found: '\'' }),
+            (
+                &too_long,
+                TooLong {
+                    max: MAX_ROOM_BYTES,
+                },
+            ),
+            ("a/b/c", TooManyParts),
+            (
+                "ph ysik/logic",
+                Tenant {
+                    tenant: "ph ysik".into(),
+                },
+            ),
+            (
+                "-x/logic",
+                Tenant {
+                    tenant: "-x".into(),
+                },
+            ),
+        ];
+        for (input, expected) in table {
+            assert_eq!(
+                RoomName::parse(input, &bases()).as_ref(),
+                Err(expected),
+                "{input:?}"
+            );
+        }
+        match RoomName::parse("https://evil.example/logic", &bases()) {
+            Err(ForeignHost { host, accepted }) => {
+                assert_eq!(host, "evil.example");
+                assert!(accepted.contains("https://meet.example.org"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Emoji are 4 bytes, 12 once encoded: the limit is on what Jitsi sends.
+        assert!(RoomName::parse(&"🎓".repeat(86), &[]).is_err());
+        assert!(RoomName::parse(&"🎓".repeat(85), &[]).is_ok());
+    }
+
+    proptest! {
+        #[test]
+        fn normalising_twice_changes_nothing(input in "\\PC{0,40}") {
+            if let Ok(once) = RoomName::parse(&input, &bases()) {
+                let twice = RoomName::from_canonical(&once.canonical());
+                prop_assert_eq!(Ok(once.clone()), twice);
+            }
+            let segment = jitsi_normalize(&input);
+            prop_assert_eq!(jitsi_normalize(&segment), segment.clone());
+        }
+
+        #[test]
+        fn canonical_names_are_safe_xmpp_localparts(input in "\\PC{1,40}") {
+            if let Ok(name) = RoomName::parse(&input, &[]) {
+                prop_assert!(!name.room().chars().any(|c| "\"&'/:<>@ ".contains(c) || c.is_uppercase()));
+            }
+        }
+    }
+}

@@ -1,0 +1,621 @@
+//! Rooms, requests, patterns, audit log and notices, in SQL both backends share (see
+//! `sql.rs`). Every change writes its audit entry in the same transaction, so the log
+//! never misses a change that happened nor shows one that did not.
+
+pub(crate) const ROOM_COLUMNS: &str = "id, name, owner, created_at, last_activity_at";
+pub(crate) const REQUEST_COLUMNS: &str = "id, room_name, requester, reason, co_owners, status, \
+    decided_by, decision_message, auto_pattern, created_at, decided_at, room_id";
+
+/// `%` and `_` in a search term are literal, not wildcards.
+pub(crate) fn like_fragment(term: &str) -> String {
+    let mut escaped = String::from("%");
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped.push('%');
+    escaped
+}
+
+macro_rules! impl_room_store {
+    ($store:ty, $db:ty, $write_tx:expr) => {
+        impl $store {
+            async fn audit_in(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                audit: &$crate::Audit<'_>,
+                action: &str,
+                room_name: Option<&str>,
+                subject: Option<&str>,
+                detail: &str,
+            ) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO audit_log (at, actor, address, action, room_name, subject, detail) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(audit.now)
+                .bind(audit.actor)
+                .bind(audit.address)
+                .bind(action)
+                .bind(room_name)
+                .bind(subject)
+                .bind(detail)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn co_owners_in(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                room_ids: &[i64],
+            ) -> $crate::Result<std::collections::HashMap<i64, Vec<String>>> {
+                let mut map: std::collections::HashMap<i64, Vec<String>> = Default::default();
+                if room_ids.is_empty() {
+                    return Ok(map);
+                }
+                let mut query = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT room_id, username FROM room_co_owners WHERE room_id IN (",
+                );
+                let mut ids = query.separated(", ");
+                for id in room_ids {
+                    ids.push_bind(*id);
+                }
+                query.push(") ORDER BY username");
+                let rows: Vec<(i64, String)> = query.build_query_as().fetch_all(&mut *conn).await?;
+                for (room_id, username) in rows {
+                    map.entry(room_id).or_default().push(username);
+                }
+                Ok(map)
+            }
+
+            async fn room_in(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                id: i64,
+            ) -> $crate::Result<Option<$crate::Room>> {
+                let sql = format!(
+                    "SELECT {} FROM rooms WHERE id = $1",
+                    $crate::sql_rooms::ROOM_COLUMNS
+                );
+                let row: Option<$crate::models::RoomRow> =
+                    sqlx::query_as(&sql).bind(id).fetch_optional(&mut *conn).await?;
+                match row {
+                    None => Ok(None),
+                    Some(row) => {
+                        let mut co = Self::co_owners_in(conn, &[row.id]).await?;
+                        let co_owners = co.remove(&row.id).unwrap_or_default();
+                        Ok(Some(row.with_co_owners(co_owners)))
+                    }
+                }
+            }
+
+            async fn request_in(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                id: i64,
+            ) -> $crate::Result<Option<$crate::RoomRequest>> {
+                let sql = format!(
+                    "SELECT {} FROM room_requests WHERE id = $1",
+                    $crate::sql_rooms::REQUEST_COLUMNS
+                );
+                let row: Option<$crate::models::RequestRow> =
+                    sqlx::query_as(&sql).bind(id).fetch_optional(&mut *conn).await?;
+                Ok(row.map(Into::into))
+            }
+
+            /// Inserts the room with its co-owners; a taken name is a conflict.
+            async fn insert_room_in(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                name: &str,
+                owner: &str,
+                co_owners: &[String],
+                now: i64,
+            ) -> $crate::Result<i64> {
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO rooms (name, owner, created_at, last_activity_at) \
+                     VALUES ($1, $2, $3, $3) RETURNING id",
+                )
+                .bind(name)
+                .bind(owner)
+                .bind(now)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(|e| $crate::Error::conflict_with(e, $crate::error::ROOM_TAKEN))?;
+                Self::replace_co_owners_in(tx, id, owner, co_owners).await?;
+                Ok(id)
+            }
+
+            async fn replace_co_owners_in(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                room_id: i64,
+                owner: &str,
+                co_owners: &[String],
+            ) -> $crate::Result<()> {
+                sqlx::query("DELETE FROM room_co_owners WHERE room_id = $1")
+                    .bind(room_id)
+                    .execute(&mut **tx)
+                    .await?;
+                let mut seen = std::collections::BTreeSet::new();
+                for username in co_owners.iter().filter(|u| u.as_str() != owner) {
+                    if seen.insert(username) {
+                        sqlx::query("INSERT INTO room_co_owners (room_id, username) VALUES ($1, $2)")
+                            .bind(room_id)
+                            .bind(username)
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                }
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::RoomStore for $store {
+            async fn create_request(
+                &self,
+                new: &$crate::NewRequest,
+                auto_pattern: Option<&str>,
+                audit: &$crate::Audit<'_>,
+            ) -> $crate::Result<$crate::RoomRequest> {
+                let mut tx = self.pool.begin_with($write_tx).await?;
+                let taken: Option<(i64,)> = sqlx::query_as("SELECT id FROM rooms WHERE name = $1")
+                    .bind(&new.room_name)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if taken.is_some() {
+                    return Err($crate::Error::Conflict($crate::error::ROOM_TAKEN.into()));
+                }
+                let status = if auto_pattern.is_some() { "approved" } else { "pending" };
+                let room_id = match auto_pattern {
+                    Some(_) => Some(
+                        Self::insert_room_in(&mut tx, &new.room_name, &new.requester, &new.co_owners, audit.now)
+                            .await?,
+                    ),
+                    None => None,
+                };
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO room_requests (room_name, requester, reason, co_owners, status, \
+                     auto_pattern, created_at, decided_at, room_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                )
+                .bind(&new.room_name)
+                .bind(&new.requester)
+                .bind(&new.reason)
+                .bind(new.co_owners.join("\n"))
+                .bind(status)
+                .bind(auto_pattern)
+                .bind(audit.now)
+                .bind(auto_pattern.map(|_| audit.now))
+                .bind(room_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| $crate::Error::conflict_with(e, $crate::error::ROOM_TAKEN))?;
+                let detail = serde_json::json!({
+                    "request_id": id,
+                    "reason": new.reason,
+                    "co_owners": new.co_owners,
+                })
+                .to_string();
+                Self::audit_in(&mut tx, audit, "request", Some(&new.room_name), None, &detail).await?;
+                if let Some(pattern) = auto_pattern {
+                    let detail = serde_json::json!({ "request_id": id, "pattern": pattern }).to_string();
+                    Self::audit_in(&mut tx, audit, "auto_approve", Some(&new.room_name), None, &detail)
+                        .await?;
+                }
+                let request = Self::request_in(&mut tx, id).await?.ok_or($crate::Error::NotFound)?;
+                tx.commit().await?;
+                Ok(request)
+            }
+
+            async fn request(&self, id: i64) -> $crate::Result<Option<$crate::RoomRequest>> {
+                let mut conn = self.pool.acquire().await?;
+                Self::request_in(&mut conn, id).await
+            }
+
+            async fn pending_request_for(&self, room_name: &str) -> $crate::Result<Option<$crate::RoomRequest>> {
+                let sql = format!(
+                    "SELECT {} FROM room_requests WHERE room_name = $1 AND status = 'pending'",
+                    $crate::sql_rooms::REQUEST_COLUMNS
+                );
+                let row: Option<$crate::models::RequestRow> =
+                    sqlx::query_as(&sql).bind(room_name).fetch_optional(&self.pool).await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn list_requests(
+                &self,
+                filter: &$crate::RequestFilter,
+                page: $crate::Page,
+            ) -> $crate::Result<$crate::Paged<$crate::RoomRequest>> {
+                // Empty strings stand for "any": one statement serves every filter.
+                let status = filter.status.map_or("", $crate::RequestStatus::as_str);
+                let requester = filter.requester.as_deref().unwrap_or("");
+                let order = if filter.newest_first { "DESC" } else { "ASC" };
+                let conditions = "($1 = '' OR status = $1) AND ($2 = '' OR requester = $2)";
+                let (total,): (i64,) =
+                    sqlx::query_as(&format!("SELECT COUNT(*) FROM room_requests WHERE {conditions}"))
+                        .bind(status)
+                        .bind(requester)
+                        .fetch_one(&self.pool)
+                        .await?;
+                let sql = format!(
+                    "SELECT {} FROM room_requests WHERE {conditions} \
+                     ORDER BY created_at {order}, id {order} LIMIT $3 OFFSET $4",
+                    $crate::sql_rooms::REQUEST_COLUMNS
+                );
+                let rows: Vec<$crate::models::RequestRow> = sqlx::query_as(&sql)
+                    .bind(status)
+                    .bind(requester)
+                    .bind(page.limit())
+                    .bind(page.offset())
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok($crate::Paged {
+                    items: rows.into_iter().map(Into::into).collect(),
+                    total,
+                    page: page.number,
+                    per_page: page.size,
+                })
+            }
+
+            async fn count_pending_requests(&self) -> $crate::Result<i64> {
+                let (count,): (i64,) =
+                    sqlx::query_as("SELECT COUNT(*) FROM room_requests WHERE status = 'pending'")
+                        .fetch_one(&self.pool)
+                        .await?;
+                Ok(count)
+            }
+
+            async fn withdraw_request(
+                &self,
+                id: i64,
+                audit: &$crate::Audit<'_>,
+            ) -> $crate::Result<$crate::RoomRequest> {
+                let mut tx = self.pool.begin_with($write_tx).await?;
+                let done = sqlx::query(
+                    "UPDATE room_requests SET status = 'withdrawn', decided_at = $1 \
+                     WHERE id = $2 AND status = 'pending'",
+                )
+                .bind(audit.now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                let request = Self::request_in(&mut tx, id).await?.ok_or($crate::Error::NotFound)?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::Error::Conflict($crate::error::ALREADY_DECIDED.into()));
+                }
+                let detail = serde_json::json!({ "request_id": id }).to_string();
+                Self::audit_in(&mut tx, audit, "withdraw", Some(&request.room_name), None, &detail).await?;
+                tx.commit().await?;
+                Ok(request)
+            }
+
+            async fn decide_request(
+                &self,
+                id: i64,
+                verdict: &$crate::Verdict,
+                message: Option<&str>,
+                audit: &$crate::Audit<'_>,
+            ) -> $crate::Result<$crate::RoomRequest> {
+                let mut tx = self.pool.begin_with($write_tx).await?;
+                let request = Self::request_in(&mut tx, id).await?.ok_or($crate::Error::NotFound)?;
+                if request.status != $crate::RequestStatus::Pending {
+                    return Err($crate::Error::Conflict($crate::error::ALREADY_DECIDED.into()));
+                }
+                let (status, room_id) = match verdict {
+                    $crate::Verdict::Approve { .. } => {
+                        let room_id = Self::insert_room_in(
+                            &mut tx,
+                            &request.room_name,
+                            &request.requester,
+                            &request.co_owners,
+                            audit.now,
+                        )
+                        .await?;
+                        ("approved", Some(room_id))
+                    }
+                    $crate::Verdict::Reject => ("rejected", None),
+                };
+                // Guarded by status, so two admins deciding at once cannot both win.
+                let done = sqlx::query(
+                    "UPDATE room_requests SET status = $1, decided_by = $2, decision_message = $3, \
+                     decided_at = $4, room_id = $5 WHERE id = $6 AND status = 'pending'",
+                )
+                .bind(status)
+                .bind(audit.actor)
+                .bind(message)
+                .bind(audit.now)
+                .bind(room_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::Error::Conflict($crate::error::ALREADY_DECIDED.into()));
+                }
+                let detail = serde_json::json!({ "request_id": id, "message": message }).to_string();
+                let action = if room_id.is_some() { "approve" } else { "reject" };
+                Self::audit_in(&mut tx, audit, action, Some(&request.room_name), Some(&request.requester), &detail)
+                    .await?;
+                if let $crate::Verdict::Approve { pattern: Some(pattern) } = verdict {
+                    sqlx::query(
+                        "INSERT INTO patterns (username, pattern, created_by, created_at) \
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (username, pattern) DO NOTHING",
+                    )
+                    .bind(&request.requester)
+                    .bind(pattern)
+                    .bind(audit.actor.unwrap_or_default())
+                    .bind(audit.now)
+                    .execute(&mut *tx)
+                    .await?;
+                    let detail = serde_json::json!({ "pattern": pattern }).to_string();
+                    Self::audit_in(&mut tx, audit, "pattern_add", None, Some(&request.requester), &detail)
+                        .await?;
+                }
+                sqlx::query(
+                    "INSERT INTO notices (username, kind, room_name, message, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&request.requester)
+                .bind(status)
+                .bind(&request.room_name)
+                .bind(message.unwrap_or_default())
+                .bind(audit.now)
+                .execute(&mut *tx)
+                .await?;
+                let decided = Self::request_in(&mut tx, id).await?.ok_or($crate::Error::NotFound)?;
+                tx.commit().await?;
+                Ok(decided)
+            }
+
+            async fn room(&self, id: i64) -> $crate::Result<Option<$crate::Room>> {
+                let mut conn = self.pool.acquire().await?;
+                Self::room_in(&mut conn, id).await
+            }
+
+            async fn room_by_name(&self, name: &str) -> $crate::Result<Option<$crate::Room>> {
+                let id: Option<(i64,)> = sqlx::query_as("SELECT id FROM rooms WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match id {
+                    Some((id,)) => self.room(id).await,
+                    None => Ok(None),
+                }
+            }
+
+            async fn list_rooms(
+                &self,
+                filter: &$crate::RoomFilter,
+                page: $crate::Page,
+            ) -> $crate::Result<$crate::Paged<$crate::Room>> {
+                let visible_to = filter.visible_to.as_deref().unwrap_or("");
+                let name_like = filter.search_name.as_deref().map(crate::sql_rooms::like_fragment);
+                let owner_like = filter.search_owner.as_deref().map(crate::sql_rooms::like_fragment);
+                let searching = name_like.is_some() || owner_like.is_some();
+                let conditions = "($1 = '' OR owner = $1 OR id IN \
+                     (SELECT room_id FROM room_co_owners WHERE username = $1)) \
+                     AND ($2 = 0 OR name LIKE $3 ESCAPE '\\' OR owner LIKE $4 ESCAPE '\\')";
+                // A pattern that matches nothing stands in for a side not searched.
+                let never = "\u{1}";
+                let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM rooms WHERE {conditions}"))
+                    .bind(visible_to)
+                    .bind(i64::from(searching))
+                    .bind(name_like.as_deref().unwrap_or(never))
+                    .bind(owner_like.as_deref().unwrap_or(never))
+                    .fetch_one(&self.pool)
+                    .await?;
+                let sql = format!(
+                    "SELECT {} FROM rooms WHERE {conditions} ORDER BY name LIMIT $5 OFFSET $6",
+                    $crate::sql_rooms::ROOM_COLUMNS
+                );
+                let mut conn = self.pool.acquire().await?;
+                let rows: Vec<$crate::models::RoomRow> = sqlx::query_as(&sql)
+                    .bind(visible_to)
+                    .bind(i64::from(searching))
+                    .bind(name_like.as_deref().unwrap_or(never))
+                    .bind(owner_like.as_deref().unwrap_or(never))
+                    .bind(page.limit())
+                    .bind(page.offset())
+                    .fetch_all(&mut *conn)
+                    .await?;
+                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                let mut co = Self::co_owners_in(&mut conn, &ids).await?;
+                Ok($crate::Paged {
+                    items: rows
+                        .into_iter()
+                        .map(|row| {
+                            let co_owners = co.remove(&row.id).unwrap_or_default();
+                            row.with_co_owners(co_owners)
+                        })
+                        .collect(),
+                    total,
+                    page: page.number,
+                    per_page: page.size,
+                })
+            }
+
+            async fn room_names(&self) -> $crate::Result<Vec<(i64, String, String)>> {
+                Ok(sqlx::query_as("SELECT id, name, owner FROM rooms ORDER BY name")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn set_co_owners(
+                &self,
+                room_id: i64,
+                usernames: &[String],
+                audit: &$crate::Audit<'_>,
+            ) -> $crate::Result<$crate::Room> {
+                let mut tx = self.pool.begin_with($write_tx).await?;
+                let before = Self::room_in(&mut tx, room_id).await?.ok_or($crate::Error::NotFound)?;
+                Self::replace_co_owners_in(&mut tx, room_id, &before.owner, usernames).await?;
+                sqlx::query("UPDATE rooms SET last_activity_at = $1 WHERE id = $2")
+                    .bind(audit.now)
+                    .bind(room_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let after = Self::room_in(&mut tx, room_id).await?.ok_or($crate::Error::NotFound)?;
+                let detail = serde_json::json!({ "before": before.co_owners, "after": after.co_owners }).to_string();
+                Self::audit_in(&mut tx, audit, "co_owners", Some(&after.name), None, &detail).await?;
+                tx.commit().await?;
+                Ok(after)
+            }
+
+            async fn transfer_room(
+                &self,
+                room_id: i64,
+                new_owner: &str,
+                audit: &$crate::Audit<'_>,
+            ) -> $crate::Result<$crate::Room> {
+                let mut tx = self.pool.begin_with($write_tx).await?;
+                let before = Self::room_in(&mut tx, room_id).await?.ok_or($crate::Error::NotFound)?;
+                sqlx::query("UPDATE rooms SET owner = $1, last_activity_at = $2 WHERE id = $3")
+                    .bind(new_owner)
+                    .bind(audit.now)
+                    .bind(room_id)
+                    .execute(&mut *tx)
+                    .await?;
+                // The new owner is no longer also a co-owner.
+                sqlx::query("DELETE FROM room_co_owners WHERE room_id = $1 AND username = $2")
+                    .bind(room_id)
+                    .bind(new_owner)
+                    .execute(&mut *tx)
+                    .await?;
+                let detail = serde_json::json!({ "from": before.owner, "to": new_owner }).to_string();
+                Self::audit_in(&mut tx, audit, "transfer", Some(&before.name), Some(new_owner), &detail).await?;
+                let after = Self::room_in(&mut tx, room_id).await?.ok_or($crate::Error::NotFound)?;
+                tx.commit().await?;
+                Ok(after)
+            }
+
+            async fn release_room(&self, room_id: i64, audit: &$crate::Audit<'_>) -> $crate::Result<()> {
+                let mut tx = self.pool.begin_with($write_tx).await?;
+                let room = Self::room_in(&mut tx, room_id).await?.ok_or($crate::Error::NotFound)?;
+                sqlx::query("DELETE FROM rooms WHERE id = $1")
+                    .bind(room_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let detail = serde_json::json!({ "owner": room.owner, "co_owners": room.co_owners }).to_string();
+                Self::audit_in(&mut tx, audit, "release", Some(&room.name), Some(&room.owner), &detail).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn add_pattern(
+                &self,
+                username: &str,
+                pattern: &str,
+                audit: &$crate::Audit<'_>,
+            ) -> $crate::Result<$crate::UserPattern> {
+                let mut tx = self.pool.begin_with($write_tx).await?;
+                let created: $crate::UserPattern = sqlx::query_as(
+                    "INSERT INTO patterns (username, pattern, created_by, created_at) \
+                     VALUES ($1, $2, $3, $4) RETURNING id, username, pattern, created_by, created_at",
+                )
+                .bind(username)
+                .bind(pattern)
+                .bind(audit.actor.unwrap_or_default())
+                .bind(audit.now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| $crate::Error::conflict_with(e, "This user already has this pattern."))?;
+                let detail = serde_json::json!({ "pattern": pattern }).to_string();
+                Self::audit_in(&mut tx, audit, "pattern_add", None, Some(username), &detail).await?;
+                tx.commit().await?;
+                Ok(created)
+            }
+
+            async fn delete_pattern(
+                &self,
+                username: &str,
+                id: i64,
+                audit: &$crate::Audit<'_>,
+            ) -> $crate::Result<bool> {
+                let mut tx = self.pool.begin_with($write_tx).await?;
+                let removed: Option<(String,)> =
+                    sqlx::query_as("DELETE FROM patterns WHERE id = $1 AND username = $2 RETURNING pattern")
+                        .bind(id)
+                        .bind(username)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let Some((pattern,)) = removed else {
+                    return Ok(false);
+                };
+                let detail = serde_json::json!({ "pattern": pattern }).to_string();
+                Self::audit_in(&mut tx, audit, "pattern_remove", None, Some(username), &detail).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn patterns_of(&self, username: &str) -> $crate::Result<Vec<$crate::UserPattern>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, username, pattern, created_by, created_at FROM patterns \
+                     WHERE username = $1 ORDER BY pattern",
+                )
+                .bind(username)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn all_patterns(&self) -> $crate::Result<Vec<$crate::UserPattern>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, username, pattern, created_by, created_at FROM patterns \
+                     ORDER BY username, pattern",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn audit_log(
+                &self,
+                room_name: Option<&str>,
+                page: $crate::Page,
+            ) -> $crate::Result<$crate::Paged<$crate::AuditEntry>> {
+                let room = room_name.unwrap_or("");
+                let (total,): (i64,) =
+                    sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE ($1 = '' OR room_name = $1)")
+                        .bind(room)
+                        .fetch_one(&self.pool)
+                        .await?;
+                let items = sqlx::query_as(
+                    "SELECT id, at, actor, address, action, room_name, subject, detail FROM audit_log \
+                     WHERE ($1 = '' OR room_name = $1) ORDER BY id DESC LIMIT $2 OFFSET $3",
+                )
+                .bind(room)
+                .bind(page.limit())
+                .bind(page.offset())
+                .fetch_all(&self.pool)
+                .await?;
+                Ok($crate::Paged {
+                    items,
+                    total,
+                    page: page.number,
+                    per_page: page.size,
+                })
+            }
+
+            async fn notices_of(&self, username: &str) -> $crate::Result<Vec<$crate::Notice>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, username, kind, room_name, message, created_at FROM notices \
+                     WHERE username = $1 AND read_at IS NULL ORDER BY id DESC",
+                )
+                .bind(username)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn dismiss_notice(&self, username: &str, id: i64, now: i64) -> $crate::Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE notices SET read_at = $1 WHERE id = $2 AND username = $3 AND read_at IS NULL",
+                )
+                .bind(now)
+                .bind(id)
+                .bind(username)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_room_store;
