@@ -393,10 +393,10 @@ mod tests {
         fn normalising_twice_changes_nothing(input in "\\PC{0,40}") {
             if let Ok(once) = RoomName::parse(&input, &bases()) {
                 let twice = RoomName::from_canonical(&once.canonical());
-                prop_assert_eq!(Ok(once.clone()), twice);
+                prop_assert_eq!(Ok(once), twice);
             }
             let segment = jitsi_normalize(&input);
-            prop_assert_eq!(jitsi_normalize(&segment), segment.clone());
+            prop_assert_eq!(jitsi_normalize(&segment), segment);
         }
 
         #[test]

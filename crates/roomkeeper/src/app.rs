@@ -8,7 +8,7 @@ use anyhow::Context;
 use roomkeeper_auth::{PasswordHasher, random_password};
 use roomkeeper_domain::{Clock, Username};
 use roomkeeper_store::{NewUser, Store};
-use roomkeeper_web::AppState;
+use roomkeeper_web::{AppState, WebConfig};
 use tokio::net::TcpListener;
 
 use crate::Config;
@@ -33,9 +33,12 @@ pub async fn prepare(config: &Config, clock: Clock) -> anyhow::Result<AppState> 
     Ok(AppState::new(
         store,
         clock,
-        config.http.clone(),
-        config.sessions.clone(),
-        config.login_throttle.clone(),
+        WebConfig {
+            http: config.http.clone(),
+            sessions: config.sessions.clone(),
+            login_throttle: config.login_throttle.clone(),
+            rooms: config.rooms.clone(),
+        },
     ))
 }
 

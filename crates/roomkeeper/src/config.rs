@@ -9,7 +9,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use roomkeeper_auth::{SessionConfig, ThrottleConfig};
 use roomkeeper_store::DatabaseConfig;
-use roomkeeper_web::HttpConfig;
+use roomkeeper_web::{HttpConfig, RoomsConfig};
 use serde::{Deserialize, Serialize};
 
 /// Environment variables with our prefix that are not configuration keys.
@@ -21,6 +21,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub database: DatabaseConfig,
     pub recordings: RecordingsConfig,
+    pub rooms: RoomsConfig,
     pub sessions: SessionConfig,
     pub login_throttle: ThrottleConfig,
     pub log: LogConfig,
@@ -183,6 +184,12 @@ impl Config {
             return Err(ConfigError::Value {
                 key: "login_throttle",
                 message: "window_minutes and max_failures_per_user must be at least 1".into(),
+            });
+        }
+        if let Err(message) = self.rooms.bases() {
+            return Err(ConfigError::Value {
+                key: "rooms.meeting_urls",
+                message,
             });
         }
         if let Some(password) = &self.initial_admin_password {

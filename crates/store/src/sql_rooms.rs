@@ -164,31 +164,35 @@ macro_rules! impl_room_store {
                 if taken.is_some() {
                     return Err($crate::Error::Conflict($crate::error::ROOM_TAKEN.into()));
                 }
-                let status = if auto_pattern.is_some() { "approved" } else { "pending" };
-                let room_id = match auto_pattern {
-                    Some(_) => Some(
-                        Self::insert_room_in(&mut tx, &new.room_name, &new.requester, &new.co_owners, audit.now)
-                            .await?,
-                    ),
-                    None => None,
-                };
+                // Filed as pending first, even when a pattern approves it a moment later:
+                // the one-pending-request-per-room index then stops a pattern from taking a
+                // room someone else is waiting for.
                 let (id,): (i64,) = sqlx::query_as(
-                    "INSERT INTO room_requests (room_name, requester, reason, co_owners, status, \
-                     auto_pattern, created_at, decided_at, room_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                    "INSERT INTO room_requests (room_name, requester, reason, co_owners, status, created_at) \
+                     VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING id",
                 )
                 .bind(&new.room_name)
                 .bind(&new.requester)
                 .bind(&new.reason)
                 .bind(new.co_owners.join("\n"))
-                .bind(status)
-                .bind(auto_pattern)
                 .bind(audit.now)
-                .bind(auto_pattern.map(|_| audit.now))
-                .bind(room_id)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| $crate::Error::conflict_with(e, $crate::error::ROOM_TAKEN))?;
+                if auto_pattern.is_some() {
+                    let room_id =
+                        Self::insert_room_in(&mut tx, &new.room_name, &new.requester, &new.co_owners, audit.now).await?;
+                    sqlx::query(
+                        "UPDATE room_requests SET status = 'approved', auto_pattern = $1, decided_at = $2, \
+                         room_id = $3 WHERE id = $4",
+                    )
+                    .bind(auto_pattern)
+                    .bind(audit.now)
+                    .bind(room_id)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 let detail = serde_json::json!({
                     "request_id": id,
                     "reason": new.reason,

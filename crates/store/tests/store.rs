@@ -348,6 +348,20 @@ async fn auto_approval_rejection_and_withdrawal(backend: Backend) {
     assert_eq!(auto.status, RequestStatus::Approved);
     assert_eq!(auto.auto_pattern.as_deref(), Some("alice-*"));
     assert!(store.room_by_name("alice-seminar").await.unwrap().is_some());
+    // A pattern never takes a room someone else is waiting for.
+    store
+        .create_request(&request("alice-exam", "bob"), None, &audit("bob", 1))
+        .await
+        .unwrap();
+    let grab = store
+        .create_request(
+            &request("alice-exam", "alice"),
+            Some("alice-*"),
+            &audit("alice", 1),
+        )
+        .await;
+    assert!(matches!(grab, Err(Error::Conflict(_))), "{grab:?}");
+    assert!(store.room_by_name("alice-exam").await.unwrap().is_none());
 
     let rejected = store
         .create_request(&request("physics", "bob"), None, &audit("bob", 2))
@@ -394,7 +408,7 @@ async fn auto_approval_rejection_and_withdrawal(backend: Backend) {
         )
         .await
         .unwrap();
-    assert_eq!(mine.total, 2);
+    assert_eq!(mine.total, 3);
     assert_eq!(
         mine.items[0].status,
         RequestStatus::Withdrawn,

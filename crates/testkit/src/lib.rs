@@ -181,6 +181,40 @@ impl TestApp {
             .await?)
     }
 
+    /// A session for `username` made straight in the store, skipping the (deliberately
+    /// slow) password check: for tests that need many logged-in people. Returns the
+    /// `Cookie` header value.
+    pub async fn session_cookie(&self, username: &str) -> anyhow::Result<String> {
+        let name = Username::parse(username)?;
+        let user = self
+            .store()
+            .user_by_name(&name)
+            .await?
+            .with_context(|| format!("no user {username}"))?;
+        let token = roomkeeper_auth::SecretToken::generate("");
+        self.store()
+            .create_session(&token.hash, user.id, self.clock().now())
+            .await?;
+        Ok(format!("roomkeeper_session={}", token.secret))
+    }
+
+    /// An account without a password (it logs in only through [`TestApp::session_cookie`]).
+    pub async fn passwordless_user(&self, username: &str, is_admin: bool) -> anyhow::Result<User> {
+        Ok(self
+            .store()
+            .create_user(
+                &NewUser {
+                    username: Username::parse(username)?,
+                    display_name: None,
+                    password_hash: None,
+                    is_admin,
+                    must_change_password: false,
+                },
+                self.clock().now(),
+            )
+            .await?)
+    }
+
     /// Logs `client` in through the API and checks that it worked.
     pub async fn log_in(
         &self,

@@ -129,7 +129,7 @@ pub async fn reset_password(state: &AppState, user_id: i64) -> Result<(User, Str
 }
 
 /// Someone must always be able to administer: the last active admin keeps the role.
-async fn refuse_losing_last_admin(state: &AppState, user_id: i64) -> Result<User, Error> {
+pub async fn refuse_losing_last_admin(state: &AppState, user_id: i64) -> Result<User, Error> {
     let user = state
         .store
         .user_by_id(user_id)
@@ -157,4 +157,18 @@ pub async fn set_disabled(state: &AppState, user_id: i64, disabled: bool) -> Res
     }
     state.store.set_disabled(user_id, disabled).await?;
     Ok(())
+}
+
+/// Every room `username` owns (not co-owns).
+pub async fn rooms_owned_by(
+    state: &AppState,
+    username: &str,
+) -> Result<Vec<roomkeeper_store::Room>, Error> {
+    let mut owned = Vec::new();
+    for (id, _, owner) in state.store.room_names().await? {
+        if owner == username {
+            owned.extend(state.store.room(id).await?);
+        }
+    }
+    Ok(owned)
 }

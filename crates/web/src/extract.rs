@@ -3,13 +3,15 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri};
+use std::marker::PhantomData;
+
+use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri, RawPathParams};
 use axum::http::{header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use roomkeeper_auth::hash_token;
-use roomkeeper_domain::{Action, Actor, Decision, decide};
-use roomkeeper_store::User;
+use roomkeeper_domain::{Action, Actor, Decision, RequestFacts, RoomFacts, decide};
+use roomkeeper_store::{Room, RoomRequest, User};
 
 use crate::{ApiError, AppState, Error, PageError, session::cookie_name};
 
@@ -102,6 +104,15 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<CurrentU
         user: session.user,
         credential: Credential::Session { token_hash },
     }))
+}
+
+fn verdict(decision: Decision) -> Result<(), Error> {
+    match decision {
+        Decision::Allowed => Ok(()),
+        Decision::NeedsLogin => Err(Error::NotLoggedIn),
+        Decision::Forbidden => Err(Error::Forbidden),
+        Decision::Hidden => Err(Error::NotFound),
+    }
 }
 
 /// Authenticates and asks the one authorization function about `action`.
@@ -219,5 +230,147 @@ impl FromRequestParts<AppState> for ClientAddr {
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|ConnectInfo(addr)| addr.ip()),
         ))
+    }
+}
+
+/// The numeric `{id}` of the route, or a clear 400.
+async fn path_id(parts: &mut Parts, state: &AppState) -> Result<i64, Error> {
+    let params = RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|e| Error::BadRequest(e.body_text()))?;
+    let raw = params
+        .iter()
+        .find(|(key, _)| *key == "id")
+        .map(|(_, value)| value)
+        .ok_or_else(|| Error::Internal("route without {id}".into()))?;
+    raw.parse()
+        .map_err(|_| Error::BadRequest(format!("{raw:?} is not an id: ids are whole numbers.")))
+}
+
+/// For handlers that find their object by other means than the path (a query
+/// parameter): the same decision the extractors make.
+pub fn authorize(current: &CurrentUser, action: Action<'_>) -> Result<(), Error> {
+    verdict(decide(current.actor(), action))
+}
+
+pub fn authorize_room<P: RoomPermission>(current: &CurrentUser, room: &Room) -> Result<(), Error> {
+    let facts = RoomFacts {
+        owner: &room.owner,
+        co_owners: &room.co_owners,
+    };
+    authorize(current, P::action(facts))
+}
+
+/// What a [`RoomAccess`] extractor requires of the actor.
+pub trait RoomPermission {
+    fn action(room: RoomFacts<'_>) -> Action<'_>;
+}
+
+/// See the room, its co-owners and history.
+pub struct SeeRoom;
+/// Change co-owners, transfer, release: owner and admins.
+pub struct ManageRoom;
+/// Live meeting control and recordings: owner, co-owners, admins.
+pub struct ControlMeeting;
+
+impl RoomPermission for SeeRoom {
+    fn action(room: RoomFacts<'_>) -> Action<'_> {
+        Action::ViewRoom(room)
+    }
+}
+
+impl RoomPermission for ManageRoom {
+    fn action(room: RoomFacts<'_>) -> Action<'_> {
+        Action::ManageRoom(room)
+    }
+}
+
+impl RoomPermission for ControlMeeting {
+    fn action(room: RoomFacts<'_>) -> Action<'_> {
+        Action::ControlMeeting(room)
+    }
+}
+
+/// The room of the route's `{id}`, loaded and checked against `P` for the current user.
+/// Someone who may not know the room gets the same 404 as for a room that does not exist.
+pub struct RoomAccess<P> {
+    pub current: CurrentUser,
+    pub room: Room,
+    _permission: PhantomData<P>,
+}
+
+impl<P: RoomPermission + Send + Sync> FromRequestParts<AppState> for RoomAccess<P> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let result = async {
+            let current = require(parts, state, Action::ManageOwnAccount)
+                .await
+                .and_then(password_settled)?;
+            let id = path_id(parts, state).await?;
+            let room = state.store.room(id).await?.ok_or(Error::NotFound)?;
+            authorize_room::<P>(&current, &room)?;
+            Ok(RoomAccess {
+                current,
+                room,
+                _permission: PhantomData,
+            })
+        }
+        .await;
+        result.map_err(|e: Error| reject(parts, e))
+    }
+}
+
+/// What a [`RequestAccess`] extractor requires of the actor.
+pub trait RequestPermission {
+    fn action(request: RequestFacts<'_>) -> Action<'_>;
+}
+
+/// See a request: its requester and admins.
+pub struct SeeRequest;
+/// Withdraw a pending request: its requester.
+pub struct WithdrawRequest;
+
+impl RequestPermission for SeeRequest {
+    fn action(request: RequestFacts<'_>) -> Action<'_> {
+        Action::ViewRequest(request)
+    }
+}
+
+impl RequestPermission for WithdrawRequest {
+    fn action(request: RequestFacts<'_>) -> Action<'_> {
+        Action::WithdrawRequest(request)
+    }
+}
+
+/// The room request of the route's `{id}`, checked against `P`.
+pub struct RequestAccess<P> {
+    pub current: CurrentUser,
+    pub request: RoomRequest,
+    _permission: PhantomData<P>,
+}
+
+impl<P: RequestPermission + Send + Sync> FromRequestParts<AppState> for RequestAccess<P> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let result = async {
+            let current = require(parts, state, Action::RequestRoom)
+                .await
+                .and_then(password_settled)?;
+            let id = path_id(parts, state).await?;
+            let request = state.store.request(id).await?.ok_or(Error::NotFound)?;
+            let facts = RequestFacts {
+                requester: &request.requester,
+            };
+            verdict(decide(current.actor(), P::action(facts)))?;
+            Ok(RequestAccess {
+                current,
+                request,
+                _permission: PhantomData,
+            })
+        }
+        .await;
+        result.map_err(|e: Error| reject(parts, e))
     }
 }

@@ -143,8 +143,14 @@ impl Tr {
         LOCALES.try_lookup(&self.lang.id(), key)
     }
 
-    pub fn with(&self, key: &str, args: &[(&'static str, String)]) -> String {
+    /// A text whose key is built from a fixed prefix and a value (`status-` + `pending`).
+    pub fn tp(&self, prefix: &str, suffix: &str) -> String {
+        self.t(&format!("{prefix}{suffix}"))
+    }
+
+    pub fn with(&self, key: &str, args: impl AsRef<[(&'static str, String)]>) -> String {
         let args: HashMap<std::borrow::Cow<'static, str>, FluentValue<'_>> = args
+            .as_ref()
             .iter()
             .map(|(k, v)| ((*k).into(), FluentValue::from(v.clone())))
             .collect();
@@ -206,9 +212,21 @@ mod tests {
             include_str!("../templates/profile.html"),
             include_str!("../templates/admin_users.html"),
             include_str!("../templates/error.html"),
+            include_str!("../templates/pager.html"),
+            include_str!("../templates/request_room.html"),
+            include_str!("../templates/requests.html"),
+            include_str!("../templates/room.html"),
+            include_str!("../templates/audit_rows.html"),
+            include_str!("../templates/admin_requests.html"),
+            include_str!("../templates/admin_rooms.html"),
+            include_str!("../templates/admin_patterns.html"),
+            include_str!("../templates/admin_audit.html"),
+            include_str!("../templates/admin_disable.html"),
             include_str!("pages/mod.rs"),
             include_str!("pages/account.rs"),
             include_str!("pages/admin.rs"),
+            include_str!("pages/rooms.rs"),
+            include_str!("pages/admin_rooms.rs"),
         ];
         for source in sources {
             for piece in source
@@ -219,6 +237,40 @@ mod tests {
                 let key = piece.split('"').next().unwrap_or_default();
                 assert!(en.contains(key), "text {key:?} is used but not translated");
             }
+        }
+    }
+
+    /// Texts whose keys are built at run time (`tp`): every value must have one.
+    #[test]
+    fn every_status_and_audit_action_has_a_text() {
+        let en = keys(include_str!("../locales/en/main.ftl"));
+        let statuses = ["pending", "approved", "rejected", "withdrawn"];
+        let actions = [
+            "request",
+            "auto_approve",
+            "withdraw",
+            "approve",
+            "reject",
+            "pattern_add",
+            "pattern_remove",
+            "co_owners",
+            "transfer",
+            "release",
+        ];
+        for key in statuses
+            .map(|s| format!("status-{s}"))
+            .into_iter()
+            .chain(actions.map(|a| format!("audit-{a}")))
+        {
+            assert!(en.contains(&key), "no text for {key}");
+        }
+        let sql = include_str!("../../store/src/sql_rooms.rs");
+        for piece in sql.split("audit_in(&mut tx, audit, \"").skip(1) {
+            let action = piece.split('"').next().unwrap_or_default();
+            assert!(
+                actions.contains(&action),
+                "audit action {action:?} has no text"
+            );
         }
     }
 

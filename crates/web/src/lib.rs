@@ -14,13 +14,14 @@ mod i18n;
 mod middleware;
 mod ops;
 mod pages;
+mod rooms;
 mod session;
 
 use std::sync::Arc;
 
 use axum::Router;
 use roomkeeper_auth::{LoginThrottle, SessionConfig, ThrottleConfig};
-use roomkeeper_domain::Clock;
+use roomkeeper_domain::{Clock, MeetingBase};
 use roomkeeper_store::Store;
 
 pub use error::{ApiError, Error, PageError};
@@ -60,6 +61,33 @@ impl HttpConfig {
     }
 }
 
+/// The `[rooms]` section of the configuration.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoomsConfig {
+    /// Base URLs of the Jitsi-Meet servers whose rooms can be registered, e.g.
+    /// `["https://meet.example.org"]`. The first one makes the meeting links shown.
+    pub meeting_urls: Vec<String>,
+}
+
+impl RoomsConfig {
+    pub fn bases(&self) -> Result<Vec<MeetingBase>, String> {
+        self.meeting_urls
+            .iter()
+            .map(|u| MeetingBase::parse(u))
+            .collect()
+    }
+}
+
+/// Everything the web layer is configured with, as the binary hands it over.
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    pub http: HttpConfig,
+    pub sessions: SessionConfig,
+    pub login_throttle: ThrottleConfig,
+    pub rooms: RoomsConfig,
+}
+
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -68,24 +96,29 @@ pub struct AppState {
     pub http: Arc<HttpConfig>,
     pub sessions: Arc<SessionConfig>,
     pub throttle: LoginThrottle,
+    /// Meeting servers whose rooms can be registered; the first makes the links.
+    pub meeting_bases: Arc<Vec<MeetingBase>>,
 }
 
 impl AppState {
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Clock,
-        http: HttpConfig,
-        sessions: SessionConfig,
-        throttle: ThrottleConfig,
-    ) -> Self {
+    /// `config.rooms` must have been validated (`RoomsConfig::bases`); invalid entries
+    /// are skipped here.
+    pub fn new(store: Arc<dyn Store>, clock: Clock, config: WebConfig) -> Self {
         // Install the metrics recorder before the first request is counted.
         metrics_handle();
+        let meeting_bases = config
+            .rooms
+            .meeting_urls
+            .iter()
+            .filter_map(|u| MeetingBase::parse(u).ok())
+            .collect();
         Self {
-            throttle: LoginThrottle::new(store.clone(), throttle),
+            throttle: LoginThrottle::new(store.clone(), config.login_throttle),
             store,
             clock,
-            http: Arc::new(http),
-            sessions: Arc::new(sessions),
+            http: Arc::new(config.http),
+            sessions: Arc::new(config.sessions),
+            meeting_bases: Arc::new(meeting_bases),
         }
     }
 }

@@ -6,10 +6,12 @@
 
 mod admin;
 mod api;
+mod authz;
 mod cli;
 mod login;
 mod operations;
 mod pages;
+mod rooms;
 mod sessions;
 
 use reqwest::{Client, Response, StatusCode};

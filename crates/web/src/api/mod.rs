@@ -3,6 +3,7 @@
 //! `openapi.json` and fail when one is undocumented.
 
 mod account;
+mod rooms;
 
 use axum::Router;
 use axum::extract::rejection::{JsonRejection, PathRejection};
@@ -77,6 +78,24 @@ pub fn router() -> ApiRoutes {
         .get("/tokens", account::list_tokens)
         .post("/tokens", account::create_token)
         .delete("/tokens/{id}", account::delete_token)
+        .post("/room-requests", rooms::create_request)
+        .get("/room-requests", rooms::list_requests)
+        .post("/room-requests/decisions", rooms::decide_many)
+        .get("/room-requests/{id}", rooms::get_request)
+        .post("/room-requests/{id}/approve", rooms::approve_request)
+        .post("/room-requests/{id}/reject", rooms::reject_request)
+        .post("/room-requests/{id}/withdraw", rooms::withdraw_request)
+        .get("/rooms", rooms::list_rooms)
+        .get("/rooms/{id}", rooms::get_room)
+        .delete("/rooms/{id}", rooms::release_room)
+        .put("/rooms/{id}/co-owners", rooms::set_co_owners)
+        .post("/rooms/{id}/transfer", rooms::transfer_room)
+        .get("/users/{username}/patterns", rooms::list_patterns)
+        .post("/users/{username}/patterns", rooms::add_pattern)
+        .delete("/users/{username}/patterns/{id}", rooms::delete_pattern)
+        .get("/audit", rooms::audit_log)
+        .get("/notices", rooms::list_notices)
+        .delete("/notices/{id}", rooms::dismiss_notice)
 }
 
 async fn openapi() -> impl IntoResponse {

@@ -52,7 +52,7 @@ async fn profile_page(
     flash: Flash,
 ) -> Result<Response, PageError> {
     let tokens = state.store.tokens_of(user.id).await?;
-    let page = Chrome::for_user(lang, &user, "/profile");
+    let page = Chrome::for_user(state, lang, &user, "/profile").await?;
     Ok(render_with_status(
         status,
         &ProfilePage {

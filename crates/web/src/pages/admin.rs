@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{Chrome, PageForm, PagePath, render_with_status};
 use crate::accounts;
-use crate::extract::Admin;
+use crate::extract::{Admin, ClientAddr};
 use crate::i18n::{Lang, Tr};
 use crate::{AppState, Error, PageError};
 
@@ -52,7 +52,7 @@ async fn users_page(
     Ok(render_with_status(
         status,
         &UsersPage {
-            page: Chrome::for_user(lang, admin, "/admin/users"),
+            page: Chrome::for_user(state, lang, admin, "/admin/users").await?,
             me_id: admin.id,
             users,
             notice: flash.notice,
@@ -165,13 +165,81 @@ async fn set_admin(
     apply_change(&state, lang, &admin.user, result).await
 }
 
+#[derive(Deserialize)]
+struct DisableForm {
+    on: bool,
+    /// What happens to the rooms the user owns: `transfer` or `release`.
+    rooms: Option<String>,
+    #[serde(default)]
+    transfer_to: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_disable.html")]
+struct DisablePage {
+    page: Chrome,
+    user_id: i64,
+    username: String,
+    rooms: Vec<crate::rooms::RoomView>,
+    error: Option<String>,
+}
+
+/// Disabling someone who owns rooms first asks what becomes of the rooms: nobody could
+/// manage them otherwise. The chosen transfer or release happens before the disabling.
 async fn set_disabled(
     State(state): State<AppState>,
     lang: Lang,
     Admin(admin): Admin,
+    ClientAddr(address): ClientAddr,
     PagePath(id): PagePath<i64>,
-    PageForm(form): PageForm<SwitchForm>,
+    PageForm(form): PageForm<DisableForm>,
 ) -> Result<Response, PageError> {
+    if form.on {
+        // Refuse before anything else moves: a refused disabling must change nothing.
+        if let Err(error) = accounts::refuse_losing_last_admin(&state, id).await {
+            return apply_change(&state, lang, &admin.user, Err(error)).await;
+        }
+        let user = state.store.user_by_id(id).await?.ok_or(Error::NotFound)?;
+        let owned = accounts::rooms_owned_by(&state, &user.username).await?;
+        if !owned.is_empty() {
+            let address = crate::rooms::address_text(address);
+            let audit = crate::rooms::audit(&state, &admin.user, address.as_deref());
+            let problem = match form.rooms.as_deref() {
+                Some("release") => {
+                    for room in &owned {
+                        state.store.release_room(room.id, &audit).await?;
+                    }
+                    None
+                }
+                Some("transfer") => match roomkeeper_domain::Username::parse(&form.transfer_to) {
+                    Ok(to) if to.as_str() != user.username => {
+                        for room in &owned {
+                            state
+                                .store
+                                .transfer_room(room.id, to.as_str(), &audit)
+                                .await?;
+                        }
+                        None
+                    }
+                    _ => Some(Tr::new(lang).t("disable-transfer-needs-user")),
+                },
+                _ => Some(String::new()),
+            };
+            if let Some(message) = problem {
+                let page = DisablePage {
+                    page: Chrome::for_user(&state, lang, &admin.user, "/admin/users").await?,
+                    user_id: id,
+                    username: user.username,
+                    rooms: owned
+                        .into_iter()
+                        .map(|r| crate::rooms::RoomView::new(&state, r))
+                        .collect(),
+                    error: (!message.is_empty()).then_some(message),
+                };
+                return Ok(render_with_status(StatusCode::CONFLICT, &page));
+            }
+        }
+    }
     let result = accounts::set_disabled(&state, id, form.on).await;
     if result.is_ok() {
         tracing::info!(admin = %admin.user.username, user_id = id, disabled = form.on, "account status changed");

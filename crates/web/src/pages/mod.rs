@@ -3,6 +3,8 @@
 
 mod account;
 mod admin;
+mod admin_rooms;
+mod rooms;
 
 use askama::Template;
 use axum::Router;
@@ -22,16 +24,19 @@ use crate::{AppState, Error, PageError, session};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(home))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/language", post(set_language))
         .merge(account::router())
         .merge(admin::router())
+        .merge(rooms::router())
+        .merge(admin_rooms::router())
 }
 
 pub struct NavUser {
     pub is_admin: bool,
+    /// For the count beside "Requests" in an admin's navigation.
+    pub pending_requests: i64,
 }
 
 /// What the layout needs on every page.
@@ -50,15 +55,71 @@ impl Chrome {
         }
     }
 
-    pub fn for_user(lang: Lang, user: &User, path: &str) -> Self {
-        Self {
+    pub async fn for_user(
+        state: &AppState,
+        lang: Lang,
+        user: &User,
+        path: &str,
+    ) -> Result<Self, Error> {
+        let pending_requests = if user.is_admin {
+            state.store.count_pending_requests().await?
+        } else {
+            0
+        };
+        Ok(Self {
             t: Tr::new(lang),
             user: Some(NavUser {
                 is_admin: user.is_admin,
+                pending_requests,
             }),
             path: path.to_owned(),
+        })
+    }
+}
+
+/// Links to the pages of a long list, keeping the other query parameters.
+pub struct Pager {
+    pub page: u32,
+    pub pages: u32,
+    /// The list's path and query without `page`, e.g. `/admin/rooms?q=logic`.
+    pub base: String,
+}
+
+impl Pager {
+    pub fn new<T>(list: &roomkeeper_store::Paged<T>, path: &str, query: &[(&str, &str)]) -> Self {
+        let mut base = path.to_owned();
+        let mut separator = '?';
+        for (key, value) in query.iter().filter(|(_, v)| !v.is_empty()) {
+            base.push(separator);
+            base.push_str(key);
+            base.push('=');
+            base.push_str(&url_encode(value));
+            separator = '&';
+        }
+        Self {
+            page: list.page,
+            pages: list.pages(),
+            base,
         }
     }
+
+    pub fn link(&self, page: u32) -> String {
+        let separator = if self.base.contains('?') { '&' } else { '?' };
+        format!("{}{separator}page={page}", self.base)
+    }
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+pub fn url_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 pub fn render<T: Template>(template: &T) -> Response {
@@ -93,16 +154,8 @@ pub fn login_url(back_to: &str) -> String {
     if back_to == "/" {
         "/login".to_owned()
     } else {
-        let encoded: String = back_to
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
-        format!("/login?next={encoded}")
+        // Slashes stay readable; they are safe in a query value.
+        format!("/login?next={}", url_encode(back_to).replace("%2F", "/"))
     }
 }
 
@@ -133,24 +186,6 @@ impl From<PathRejection> for PageError {
 pub struct ErrorPage {
     pub page: Chrome,
     pub message: String,
-}
-
-#[derive(Template)]
-#[template(path = "home.html")]
-struct HomePage {
-    page: Chrome,
-}
-
-async fn home(lang: Lang, MaybeUser(current): MaybeUser) -> Response {
-    match current {
-        None => Redirect::to("/login").into_response(),
-        Some(current) if current.user.must_change_password => {
-            Redirect::to("/profile").into_response()
-        }
-        Some(current) => render(&HomePage {
-            page: Chrome::for_user(lang, &current.user, "/"),
-        }),
-    }
 }
 
 #[derive(Template)]

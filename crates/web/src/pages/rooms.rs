@@ -1,0 +1,515 @@
+//! A lecturer's pages: their rooms and requests, the request form, a room's page.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use roomkeeper_store::{Page, Paged, RequestFilter, RoomRequest};
+use serde::Deserialize;
+
+use super::{Chrome, PageForm, PagePath, Pager, render_with_status};
+use crate::extract::{
+    ClientAddr, CurrentUser, ManageRoom, MaybeUser, RequestAccess, RoomAccess, SeeRoom,
+    WithdrawRequest,
+};
+use crate::i18n::{Lang, Tr};
+use crate::rooms::{self, RequestView, RoomView, address_text};
+use crate::{AppState, Error, PageError};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/notices/{id}/dismiss", post(dismiss_notice))
+        .route("/rooms/request", get(request_form).post(request_room))
+        .route("/requests", get(my_requests))
+        .route("/requests/{id}/withdraw", post(withdraw))
+        .route("/rooms/{id}", get(room_page))
+        .route("/rooms/{id}/co-owners", post(set_co_owners))
+        .route("/rooms/{id}/transfer", post(transfer))
+        .route("/rooms/{id}/release", post(release))
+}
+
+/// Texts shown after a redirect, chosen by a fixed key in the query string (never
+/// free text from the URL).
+pub fn flash_text(t: &Tr, key: Option<&str>) -> Option<String> {
+    let key = match key? {
+        "submitted" => "flash-submitted",
+        "withdrawn" => "flash-withdrawn",
+        "co-owners" => "flash-co-owners",
+        "transferred" => "flash-transferred",
+        "released" => "flash-released",
+        "approved" => "flash-approved",
+        "rejected" => "flash-rejected",
+        "decided" => "flash-decided",
+        _ => return None,
+    };
+    Some(t.t(key))
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    pub page: Option<u32>,
+    pub notice: Option<String>,
+    pub q: Option<String>,
+    pub status: Option<String>,
+}
+
+pub struct NoticeView {
+    pub id: i64,
+    pub kind: String,
+    pub room_display: String,
+    pub message: String,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    page: Chrome,
+    username: String,
+    notices: Vec<NoticeView>,
+    rooms: Paged<RoomView>,
+    pager: Pager,
+    requests: Vec<RequestView>,
+}
+
+fn views(state: &AppState, list: Paged<roomkeeper_store::Room>) -> Paged<RoomView> {
+    Paged {
+        items: list
+            .items
+            .into_iter()
+            .map(|r| RoomView::new(state, r))
+            .collect(),
+        total: list.total,
+        page: list.page,
+        per_page: list.per_page,
+    }
+}
+
+async fn home(
+    State(state): State<AppState>,
+    lang: Lang,
+    MaybeUser(current): MaybeUser,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, PageError> {
+    let Some(current) = current else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    if current.user.must_change_password {
+        return Ok(Redirect::to("/profile").into_response());
+    }
+    let me = &current.user.username;
+    let filter = rooms::room_filter(Some(me.clone()), None);
+    let list = state
+        .store
+        .list_rooms(&filter, Page::new(query.page.unwrap_or(1), 20))
+        .await?;
+    let pager = Pager::new(&list, "/", &[]);
+    let recent = state
+        .store
+        .list_requests(
+            &RequestFilter {
+                requester: Some(me.clone()),
+                newest_first: true,
+                ..Default::default()
+            },
+            Page::new(1, 5),
+        )
+        .await?;
+    let notices = state
+        .store
+        .notices_of(me)
+        .await?
+        .into_iter()
+        .map(|n| NoticeView {
+            id: n.id,
+            kind: n.kind,
+            room_display: roomkeeper_domain::RoomName::from_canonical(&n.room_name)
+                .map_or(n.room_name, |name| name.display()),
+            message: n.message,
+        })
+        .collect();
+    Ok(render_with_status(
+        StatusCode::OK,
+        &HomePage {
+            page: Chrome::for_user(&state, lang, &current.user, "/").await?,
+            username: me.clone(),
+            notices,
+            rooms: views(&state, list),
+            pager,
+            requests: recent
+                .items
+                .into_iter()
+                .map(|r| RequestView::new(&state, r))
+                .collect(),
+        },
+    ))
+}
+
+async fn dismiss_notice(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    PagePath(id): PagePath<i64>,
+) -> Result<Response, PageError> {
+    if !state
+        .store
+        .dismiss_notice(&current.user.username, id, state.clock.now())
+        .await?
+    {
+        return Err(Error::NotFound.into());
+    }
+    Ok(Redirect::to("/").into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct RequestForm {
+    room: String,
+    reason: String,
+    #[serde(default)]
+    co_owners: String,
+}
+
+#[derive(Template)]
+#[template(path = "request_room.html")]
+struct RequestPage {
+    page: Chrome,
+    form: RequestForm,
+    error: Option<String>,
+    example_url: Option<String>,
+}
+
+async fn request_page(
+    state: &AppState,
+    lang: Lang,
+    current: &CurrentUser,
+    form: RequestForm,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let example_url = state
+        .meeting_bases
+        .first()
+        .map(|base| format!("{}/Logic", base.as_str()));
+    Ok(render_with_status(
+        status,
+        &RequestPage {
+            page: Chrome::for_user(state, lang, &current.user, "/rooms/request").await?,
+            form,
+            error,
+            example_url,
+        },
+    ))
+}
+
+async fn request_form(
+    State(state): State<AppState>,
+    lang: Lang,
+    current: CurrentUser,
+) -> Result<Response, PageError> {
+    request_page(&state, lang, &current, RequestForm::default(), None).await
+}
+
+async fn request_room(
+    State(state): State<AppState>,
+    lang: Lang,
+    current: CurrentUser,
+    ClientAddr(address): ClientAddr,
+    PageForm(form): PageForm<RequestForm>,
+) -> Result<Response, PageError> {
+    let address = address_text(address);
+    let co_owners = [form.co_owners.clone()];
+    let result = rooms::request_room(
+        &state,
+        &current.user,
+        &form.room,
+        &form.reason,
+        &co_owners,
+        address.as_deref(),
+    )
+    .await;
+    match result {
+        Ok(RoomRequest {
+            room_id: Some(room_id),
+            ..
+        }) => Ok(Redirect::to(&format!("/rooms/{room_id}?notice=approved")).into_response()),
+        Ok(_) => Ok(Redirect::to("/requests?notice=submitted").into_response()),
+        // The rule's own sentence says what to fix; the form keeps what was typed.
+        Err(error @ (Error::Invalid { .. } | Error::Conflict(_))) => {
+            let message = localized(&Tr::new(lang), &error);
+            request_page(&state, lang, &current, form, Some(message)).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// A refusal in the visitor's language when we have the words, else the rule's sentence.
+pub fn localized(t: &Tr, error: &Error) -> String {
+    let key = match error {
+        Error::Invalid { code, .. } => format!("error-{code}"),
+        Error::Conflict(message) if message == roomkeeper_store::ROOM_TAKEN => {
+            "error-room_taken".into()
+        }
+        Error::Conflict(message) if message == roomkeeper_store::ALREADY_DECIDED => {
+            "error-already_decided".into()
+        }
+        _ => String::new(),
+    };
+    let detail = error.to_string();
+    match t.get(&key) {
+        // A generic sentence in the language, plus the precise reason.
+        Some(text) if matches!(error, Error::Invalid { .. }) && !detail.is_empty() => {
+            format!("{text} ({detail})")
+        }
+        Some(text) => text,
+        None => detail,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "requests.html")]
+struct RequestsPage {
+    page: Chrome,
+    notice: Option<String>,
+    requests: Paged<RequestView>,
+    pager: Pager,
+}
+
+async fn my_requests(
+    State(state): State<AppState>,
+    lang: Lang,
+    current: CurrentUser,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, PageError> {
+    let list = state
+        .store
+        .list_requests(
+            &RequestFilter {
+                requester: Some(current.user.username.clone()),
+                newest_first: true,
+                ..Default::default()
+            },
+            Page::new(query.page.unwrap_or(1), 20),
+        )
+        .await?;
+    let pager = Pager::new(&list, "/requests", &[]);
+    let requests = Paged {
+        items: list
+            .items
+            .into_iter()
+            .map(|r| RequestView::new(&state, r))
+            .collect(),
+        total: list.total,
+        page: list.page,
+        per_page: list.per_page,
+    };
+    Ok(render_with_status(
+        StatusCode::OK,
+        &RequestsPage {
+            page: Chrome::for_user(&state, lang, &current.user, "/requests").await?,
+            notice: flash_text(&Tr::new(lang), query.notice.as_deref()),
+            requests,
+            pager,
+        },
+    ))
+}
+
+async fn withdraw(
+    State(state): State<AppState>,
+    access: RequestAccess<WithdrawRequest>,
+    ClientAddr(address): ClientAddr,
+) -> Result<Response, PageError> {
+    let address = address_text(address);
+    let audit = rooms::audit(&state, &access.current.user, address.as_deref());
+    state
+        .store
+        .withdraw_request(access.request.id, &audit)
+        .await?;
+    Ok(Redirect::to("/requests?notice=withdrawn").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "room.html")]
+struct RoomPage {
+    page: Chrome,
+    room: RoomView,
+    can_manage: bool,
+    notice: Option<String>,
+    error: Option<String>,
+    history: Paged<roomkeeper_store::AuditEntry>,
+    pager: Pager,
+}
+
+async fn room_page_with(
+    state: &AppState,
+    lang: Lang,
+    current: &CurrentUser,
+    room: roomkeeper_store::Room,
+    history_page: u32,
+    notice: Option<String>,
+    error: Option<(StatusCode, String)>,
+) -> Result<Response, PageError> {
+    let can_manage = crate::extract::authorize_room::<ManageRoom>(current, &room).is_ok();
+    let history = state
+        .store
+        .audit_log(Some(&room.name), Page::new(history_page, 20))
+        .await?;
+    let path = format!("/rooms/{}", room.id);
+    let pager = Pager::new(&history, &path, &[]);
+    let (status, error) = match error {
+        Some((status, message)) => (status, Some(message)),
+        None => (StatusCode::OK, None),
+    };
+    Ok(render_with_status(
+        status,
+        &RoomPage {
+            page: Chrome::for_user(state, lang, &current.user, &path).await?,
+            room: RoomView::new(state, room),
+            can_manage,
+            notice,
+            error,
+            history,
+            pager,
+        },
+    ))
+}
+
+async fn room_page(
+    State(state): State<AppState>,
+    lang: Lang,
+    access: RoomAccess<SeeRoom>,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, PageError> {
+    let notice = flash_text(&Tr::new(lang), query.notice.as_deref());
+    room_page_with(
+        &state,
+        lang,
+        &access.current,
+        access.room,
+        query.page.unwrap_or(1),
+        notice,
+        None,
+    )
+    .await
+}
+
+/// After a change: back to the room page with a notice, or the page again with the
+/// refusal in words.
+async fn after_change(
+    state: &AppState,
+    lang: Lang,
+    current: &CurrentUser,
+    room: roomkeeper_store::Room,
+    result: Result<&str, Error>,
+) -> Result<Response, PageError> {
+    match result {
+        Ok(notice) => {
+            Ok(Redirect::to(&format!("/rooms/{}?notice={notice}", room.id)).into_response())
+        }
+        Err(error @ (Error::Invalid { .. } | Error::Conflict(_))) => {
+            let message = localized(&Tr::new(lang), &error);
+            room_page_with(
+                state,
+                lang,
+                current,
+                room,
+                1,
+                None,
+                Some((error.status(), message)),
+            )
+            .await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct CoOwnersForm {
+    #[serde(default)]
+    usernames: String,
+}
+
+async fn set_co_owners(
+    State(state): State<AppState>,
+    lang: Lang,
+    access: RoomAccess<ManageRoom>,
+    ClientAddr(address): ClientAddr,
+    PageForm(form): PageForm<CoOwnersForm>,
+) -> Result<Response, PageError> {
+    let address = address_text(address);
+    let result = async {
+        let usernames = rooms::parse_usernames(&[form.usernames], &access.room.owner)?;
+        let audit = rooms::audit(&state, &access.current.user, address.as_deref());
+        state
+            .store
+            .set_co_owners(access.room.id, &usernames, &audit)
+            .await?;
+        Ok("co-owners")
+    }
+    .await;
+    after_change(&state, lang, &access.current, access.room, result).await
+}
+
+#[derive(Deserialize)]
+struct TransferForm {
+    username: String,
+}
+
+async fn transfer(
+    State(state): State<AppState>,
+    lang: Lang,
+    access: RoomAccess<ManageRoom>,
+    ClientAddr(address): ClientAddr,
+    PageForm(form): PageForm<TransferForm>,
+) -> Result<Response, PageError> {
+    let address = address_text(address);
+    let result = async {
+        let username = roomkeeper_domain::Username::parse(&form.username)?;
+        let audit = rooms::audit(&state, &access.current.user, address.as_deref());
+        state
+            .store
+            .transfer_room(access.room.id, username.as_str(), &audit)
+            .await?;
+        Ok("transferred")
+    }
+    .await;
+    // The previous owner may not see the room any more: go home rather than to a 404.
+    match result {
+        Ok(notice) if !access.current.user.is_admin => {
+            Ok(Redirect::to(&format!("/requests?notice={notice}")).into_response())
+        }
+        other => after_change(&state, lang, &access.current, access.room, other).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct ReleaseForm {
+    confirm: Option<String>,
+}
+
+async fn release(
+    State(state): State<AppState>,
+    access: RoomAccess<ManageRoom>,
+    ClientAddr(address): ClientAddr,
+    PageForm(form): PageForm<ReleaseForm>,
+) -> Result<Response, PageError> {
+    if form.confirm.as_deref() != Some("yes") {
+        return Err(Error::BadRequest(
+            "Tick the box to confirm that the room should be released.".into(),
+        )
+        .into());
+    }
+    let address = address_text(address);
+    let audit = rooms::audit(&state, &access.current.user, address.as_deref());
+    state.store.release_room(access.room.id, &audit).await?;
+    let target = if access.current.user.is_admin {
+        "/admin/rooms"
+    } else {
+        "/requests"
+    };
+    Ok(Redirect::to(&format!("{target}?notice=released")).into_response())
+}
