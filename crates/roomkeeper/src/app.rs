@@ -10,6 +10,7 @@ use roomkeeper_domain::{Clock, Username};
 use roomkeeper_store::{NewUser, Store};
 use roomkeeper_web::{AppState, WebConfig};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::Config;
 
@@ -38,6 +39,7 @@ pub async fn prepare(config: &Config, clock: Clock) -> anyhow::Result<AppState> 
             sessions: config.sessions.clone(),
             login_throttle: config.login_throttle.clone(),
             rooms: config.rooms.clone(),
+            mail_enabled: config.email.enabled(),
         },
     ))
 }
@@ -90,20 +92,39 @@ async fn ensure_an_admin(store: &dyn Store, config: &Config, clock: &Clock) -> a
     Ok(())
 }
 
-/// Serves until `shutdown` completes, then lets in-flight requests finish.
+/// Serves until `shutdown` completes, then lets in-flight requests finish. Background
+/// jobs (the email outbox) run alongside and stop with it.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> anyhow::Result<()> {
+    let jobs = CancellationToken::new();
+    if config.email.enabled() {
+        let mailer = roomkeeper_mail::Mailer::new(&config.email)?;
+        tokio::spawn(roomkeeper_mail::run_outbox(
+            Arc::clone(&state.store),
+            mailer,
+            state.clock.clone(),
+            Arc::clone(&state.mail_wakeup),
+            OUTBOX_POLL,
+            jobs.clone(),
+        ));
+    }
     let app = roomkeeper_web::router(state);
-    axum::serve(
+    let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    jobs.cancel();
+    Ok(served?)
 }
+
+/// How often the outbox looks for mail another instance queued, and for retries.
+const OUTBOX_POLL: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Completes on SIGTERM (systemd, Kubernetes) or Ctrl-C.
 pub async fn shutdown_signal() {

@@ -231,6 +231,8 @@ pub fn describe(config: &Config) -> String {
          recordings.dir       = {}\n\
          sessions             = idle {} min, absolute {} h\n\
          login_throttle       = {} per user / {} per address in {} min\n\
+         rooms.meeting_urls   = {}\n\
+         email                = {}\n\
          log                  = {:?}, {}",
         config.http.listen,
         config.http.public_url.as_deref().unwrap_or("(not set)"),
@@ -241,6 +243,19 @@ pub fn describe(config: &Config) -> String {
         config.login_throttle.max_failures_per_user,
         config.login_throttle.max_failures_per_address,
         config.login_throttle.window_minutes,
+        if config.rooms.meeting_urls.is_empty() {
+            "(none: names only)".to_owned()
+        } else {
+            config.rooms.meeting_urls.join(", ")
+        },
+        if config.email.enabled() {
+            format!(
+                "{}:{} ({:?})",
+                config.email.smtp_host, config.email.smtp_port, config.email.security
+            )
+        } else {
+            "off".to_owned()
+        },
         config.log.format,
         config.log.level,
     )

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use roomkeeper_auth::{SessionConfig, ThrottleConfig};
+use roomkeeper_mail::MailConfig;
 use roomkeeper_store::DatabaseConfig;
 use roomkeeper_web::{HttpConfig, RoomsConfig};
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,7 @@ pub struct Config {
     pub sessions: SessionConfig,
     pub login_throttle: ThrottleConfig,
     pub log: LogConfig,
+    pub email: MailConfig,
     /// Password for the `admin` account created at first start when no administrator
     /// exists. Without it a random one is generated and printed once in the log.
     pub initial_admin_password: Option<String>,
@@ -136,6 +138,9 @@ impl Config {
         if let Some(path) = &self.database.url_file {
             self.database.url = read_secret("database.url_file", path)?;
         }
+        if let Some(path) = &self.email.password_file {
+            self.email.password = Some(read_secret("email.password_file", path)?);
+        }
         if let Some(path) = &self.initial_admin_password_file {
             self.initial_admin_password = Some(read_secret("initial_admin_password_file", path)?);
         }
@@ -185,6 +190,9 @@ impl Config {
                 key: "login_throttle",
                 message: "window_minutes and max_failures_per_user must be at least 1".into(),
             });
+        }
+        if let Err((key, message)) = self.email.check() {
+            return Err(ConfigError::Value { key, message });
         }
         if let Err(message) = self.rooms.bases() {
             return Err(ConfigError::Value {

@@ -58,6 +58,6 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| format!("http://{}", config.http.listen));
     tracing::info!("Roomkeeper is running: open {url} to log in");
-    roomkeeper::serve(listener, state, roomkeeper::shutdown_signal()).await?;
+    roomkeeper::serve(listener, state, config, roomkeeper::shutdown_signal()).await?;
     Ok(())
 }

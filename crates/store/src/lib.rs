@@ -17,8 +17,9 @@ use roomkeeper_domain::Username;
 pub use error::{ALREADY_DECIDED, ROOM_TAKEN};
 pub use error::{Error, Result};
 pub use models::{
-    ApiToken, Audit, AuditEntry, NewRequest, NewUser, Notice, Page, Paged, RequestFilter,
-    RequestStatus, Room, RoomFilter, RoomRequest, SessionRecord, User, UserPattern, Verdict,
+    ApiToken, Audit, AuditEntry, NewEmail, NewRequest, NewUser, Notice, OutboxEmail, OutboxStatus,
+    Page, Paged, RequestFilter, RequestStatus, Room, RoomFilter, RoomRequest, SessionRecord, User,
+    UserPattern, Verdict,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -84,7 +85,7 @@ pub fn redact_url(url: &str) -> String {
 /// The whole storage interface. Its parts are split by capability; import the part
 /// traits (`AccountStore`, `RoomStore`) to call their methods on a `dyn Store`.
 #[async_trait]
-pub trait Store: AccountStore + RoomStore + Send + Sync + 'static {
+pub trait Store: AccountStore + RoomStore + MailStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Applies every migration not yet applied. Safe to run from several instances.
     async fn migrate(&self) -> Result<()>;
@@ -106,6 +107,9 @@ pub trait AccountStore: Send + Sync {
     /// Disabling also ends every session of the user, in the same transaction.
     async fn set_disabled(&self, user_id: i64, disabled: bool) -> Result<()>;
     async fn set_language(&self, user_id: i64, language: Option<&str>) -> Result<()>;
+    async fn set_email(&self, user_id: i64, email: Option<&str>) -> Result<()>;
+    /// Active administrators with an email address: who hears of new requests.
+    async fn admin_recipients(&self) -> Result<Vec<User>>;
 
     // Sessions (keyed by the hash of the cookie value)
     async fn create_session(&self, token_hash: &str, user_id: i64, now: i64) -> Result<()>;
@@ -149,6 +153,7 @@ pub trait RoomStore: Send + Sync {
         new: &NewRequest,
         auto_pattern: Option<&str>,
         audit: &Audit<'_>,
+        emails: &[NewEmail],
     ) -> Result<RoomRequest>;
     async fn request(&self, id: i64) -> Result<Option<RoomRequest>>;
     async fn pending_request_for(&self, room_name: &str) -> Result<Option<RoomRequest>>;
@@ -158,13 +163,15 @@ pub trait RoomStore: Send + Sync {
     /// Only a pending request can be withdrawn ([`ALREADY_DECIDED`] otherwise).
     async fn withdraw_request(&self, id: i64, audit: &Audit<'_>) -> Result<RoomRequest>;
     /// Approves (registering the room, optionally whitelisting a pattern) or rejects a
-    /// pending request, and leaves the requester a notice.
+    /// pending request, and leaves the requester a notice. `emails` are queued in the
+    /// same transaction (also for `create_request`).
     async fn decide_request(
         &self,
         id: i64,
         verdict: &Verdict,
         message: Option<&str>,
         audit: &Audit<'_>,
+        emails: &[NewEmail],
     ) -> Result<RoomRequest>;
 
     async fn room(&self, id: i64) -> Result<Option<Room>>;
@@ -199,4 +206,23 @@ pub trait RoomStore: Send + Sync {
     /// Unread notices of a user, newest first.
     async fn notices_of(&self, username: &str) -> Result<Vec<Notice>>;
     async fn dismiss_notice(&self, username: &str, id: i64, now: i64) -> Result<bool>;
+}
+
+/// The email outbox. Several instances may run the sending job: a claimed message is
+/// leased to one of them until `lease_until`.
+#[async_trait]
+pub trait MailStore: Send + Sync {
+    async fn queue_emails(&self, emails: &[NewEmail], now: i64) -> Result<()>;
+    /// Leases up to `limit` messages that are due, counting an attempt for each.
+    async fn claim_emails(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxEmail>>;
+    async fn email_sent(&self, id: i64, now: i64) -> Result<()>;
+    /// A failed attempt: try again at `retry_at`, or give up when it is `None`.
+    async fn email_failed(&self, id: i64, error: &str, retry_at: Option<i64>) -> Result<()>;
+    /// How the outbox stands, for operators.
+    async fn outbox_status(&self) -> Result<OutboxStatus>;
 }

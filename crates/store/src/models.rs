@@ -11,6 +11,7 @@ pub struct User {
     pub disabled: bool,
     pub must_change_password: bool,
     pub language: Option<String>,
+    pub email: Option<String>,
     pub created_at: i64,
 }
 
@@ -316,4 +317,35 @@ pub struct RoomFilter {
     /// `search_owner` (either matches when both are given).
     pub search_name: Option<String>,
     pub search_owner: Option<String>,
+}
+
+/// An email to send, composed by the caller (who knows the recipient's language).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEmail {
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// An email the outbox job holds while sending it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OutboxEmail {
+    pub id: i64,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    /// Including the one under way.
+    pub attempts: i32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxStatus {
+    /// Not sent yet and still to be tried.
+    pub waiting: i64,
+    /// Of those, how many failed at least once.
+    pub retrying: i64,
+    /// Given up after too many attempts.
+    pub given_up: i64,
+    /// The most recent error of a message not sent.
+    pub last_error: Option<String>,
 }

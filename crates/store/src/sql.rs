@@ -5,7 +5,7 @@
 
 pub(crate) const USER_COLUMNS: &str = "users.id, users.username, users.display_name, \
     users.password_hash, users.is_admin, users.disabled, users.must_change_password, \
-    users.language, users.created_at";
+    users.language, users.email, users.created_at";
 
 macro_rules! impl_sql_store {
     ($store:ty, $db:ty, $backend:expr, $migrator:expr, $write_tx:expr) => {
@@ -27,6 +27,7 @@ macro_rules! impl_sql_store {
         }
 
         $crate::sql_rooms::impl_room_store!($store, $db, $write_tx);
+        $crate::sql_rooms::impl_mail_store!($store, $write_tx);
 
         #[async_trait::async_trait]
         impl $crate::AccountStore for $store {
@@ -142,6 +143,24 @@ macro_rules! impl_sql_store {
                 }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn set_email(&self, user_id: i64, email: Option<&str>) -> $crate::Result<()> {
+                let done = sqlx::query("UPDATE users SET email = $1 WHERE id = $2")
+                    .bind(email)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                $crate::sql::found(done.rows_affected())
+            }
+
+            async fn admin_recipients(&self) -> $crate::Result<Vec<$crate::User>> {
+                let sql = format!(
+                    "SELECT {} FROM users WHERE is_admin = TRUE AND disabled = FALSE \
+                     AND email IS NOT NULL AND email <> '' ORDER BY username",
+                    $crate::sql::USER_COLUMNS
+                );
+                Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
             }
 
             async fn set_language(

@@ -46,6 +46,26 @@ macro_rules! impl_room_store {
                 Ok(())
             }
 
+            async fn queue_in(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                emails: &[$crate::NewEmail],
+                now: i64,
+            ) -> $crate::Result<()> {
+                for email in emails {
+                    sqlx::query(
+                        "INSERT INTO outbox (recipient, subject, body, created_at, next_attempt_at) \
+                         VALUES ($1, $2, $3, $4, $4)",
+                    )
+                    .bind(&email.recipient)
+                    .bind(&email.subject)
+                    .bind(&email.body)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Ok(())
+            }
+
             async fn co_owners_in(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 room_ids: &[i64],
@@ -155,6 +175,7 @@ macro_rules! impl_room_store {
                 new: &$crate::NewRequest,
                 auto_pattern: Option<&str>,
                 audit: &$crate::Audit<'_>,
+                emails: &[$crate::NewEmail],
             ) -> $crate::Result<$crate::RoomRequest> {
                 let mut tx = self.pool.begin_with($write_tx).await?;
                 let taken: Option<(i64,)> = sqlx::query_as("SELECT id FROM rooms WHERE name = $1")
@@ -205,6 +226,7 @@ macro_rules! impl_room_store {
                     Self::audit_in(&mut tx, audit, "auto_approve", Some(&new.room_name), None, &detail)
                         .await?;
                 }
+                Self::queue_in(&mut tx, emails, audit.now).await?;
                 let request = Self::request_in(&mut tx, id).await?.ok_or($crate::Error::NotFound)?;
                 tx.commit().await?;
                 Ok(request)
@@ -299,6 +321,7 @@ macro_rules! impl_room_store {
                 verdict: &$crate::Verdict,
                 message: Option<&str>,
                 audit: &$crate::Audit<'_>,
+                emails: &[$crate::NewEmail],
             ) -> $crate::Result<$crate::RoomRequest> {
                 let mut tx = self.pool.begin_with($write_tx).await?;
                 let request = Self::request_in(&mut tx, id).await?.ok_or($crate::Error::NotFound)?;
@@ -365,6 +388,7 @@ macro_rules! impl_room_store {
                 .bind(audit.now)
                 .execute(&mut *tx)
                 .await?;
+                Self::queue_in(&mut tx, emails, audit.now).await?;
                 let decided = Self::request_in(&mut tx, id).await?.ok_or($crate::Error::NotFound)?;
                 tx.commit().await?;
                 Ok(decided)
@@ -623,3 +647,90 @@ macro_rules! impl_room_store {
 }
 
 pub(crate) use impl_room_store;
+
+macro_rules! impl_mail_store {
+    ($store:ty, $write_tx:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::MailStore for $store {
+            async fn queue_emails(&self, emails: &[$crate::NewEmail], now: i64) -> $crate::Result<()> {
+                let mut tx = self.pool.begin_with($write_tx).await?;
+                Self::queue_in(&mut tx, emails, now).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn claim_emails(
+                &self,
+                now: i64,
+                lease_until: i64,
+                limit: i64,
+            ) -> $crate::Result<Vec<$crate::OutboxEmail>> {
+                // The outer conditions repeat the inner ones: PostgreSQL re-checks them on
+                // a row another instance claimed meanwhile, so only one of them gets it.
+                Ok(sqlx::query_as(
+                    "UPDATE outbox SET locked_until = $2, attempts = attempts + 1 \
+                     WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND failed = FALSE \
+                                  AND next_attempt_at <= $1 \
+                                  AND (locked_until IS NULL OR locked_until < $1) \
+                                  ORDER BY id LIMIT $3) \
+                     AND sent_at IS NULL AND failed = FALSE \
+                     AND (locked_until IS NULL OR locked_until < $1) \
+                     RETURNING id, recipient, subject, body, attempts",
+                )
+                .bind(now)
+                .bind(lease_until)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn email_sent(&self, id: i64, now: i64) -> $crate::Result<()> {
+                sqlx::query("UPDATE outbox SET sent_at = $1, locked_until = NULL, last_error = NULL WHERE id = $2")
+                    .bind(now)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn email_failed(&self, id: i64, error: &str, retry_at: Option<i64>) -> $crate::Result<()> {
+                sqlx::query(
+                    "UPDATE outbox SET last_error = $1, locked_until = NULL, \
+                     next_attempt_at = COALESCE($2, next_attempt_at), failed = $3 WHERE id = $4",
+                )
+                .bind(error)
+                .bind(retry_at)
+                .bind(retry_at.is_none())
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn outbox_status(&self) -> $crate::Result<$crate::OutboxStatus> {
+                let (waiting, retrying, given_up): (i64, i64, i64) = sqlx::query_as(
+                    "SELECT COALESCE(SUM(CASE WHEN failed = FALSE THEN 1 ELSE 0 END), 0), \
+                            COALESCE(SUM(CASE WHEN failed = FALSE AND last_error IS NOT NULL THEN 1 ELSE 0 END), 0), \
+                            COALESCE(SUM(CASE WHEN failed = TRUE THEN 1 ELSE 0 END), 0) \
+                     FROM outbox WHERE sent_at IS NULL",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                let last_error: Option<(Option<String>,)> = sqlx::query_as(
+                    "SELECT last_error FROM outbox WHERE sent_at IS NULL AND last_error IS NOT NULL \
+                     ORDER BY id DESC LIMIT 1",
+                )
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok($crate::OutboxStatus {
+                    waiting,
+                    retrying,
+                    given_up,
+                    last_error: last_error.and_then(|(e,)| e),
+                })
+            }
+        }
+    };
+}
+
+pub(crate) use impl_mail_store;

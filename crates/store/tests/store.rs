@@ -259,7 +259,7 @@ fn request(room: &str, requester: &str) -> NewRequest {
 async fn a_request_is_approved_into_a_room_once(backend: Backend) {
     let (_db, store) = store(backend).await;
     let pending = store
-        .create_request(&request("logic", "alice"), None, &audit("alice", 10))
+        .create_request(&request("logic", "alice"), None, &audit("alice", 10), &[])
         .await
         .unwrap();
     assert_eq!(
@@ -269,7 +269,7 @@ async fn a_request_is_approved_into_a_room_once(backend: Backend) {
     assert_eq!(pending.co_owners, ["carol", "dave"]);
     // Pending for alice: nobody else may ask, alice neither.
     let again = store
-        .create_request(&request("logic", "bob"), None, &audit("bob", 11))
+        .create_request(&request("logic", "bob"), None, &audit("bob", 11), &[])
         .await;
     assert!(
         matches!(&again, Err(Error::Conflict(m)) if m == roomkeeper_store::ROOM_TAKEN),
@@ -293,6 +293,7 @@ async fn a_request_is_approved_into_a_room_once(backend: Backend) {
             },
             Some("welcome"),
             &audit("root", 20),
+            &[],
         )
         .await
         .unwrap();
@@ -313,12 +314,12 @@ async fn a_request_is_approved_into_a_room_once(backend: Backend) {
         "alice-*"
     );
     let twice = store
-        .decide_request(pending.id, &Verdict::Reject, None, &audit("root", 21))
+        .decide_request(pending.id, &Verdict::Reject, None, &audit("root", 21), &[])
         .await;
     assert!(matches!(twice, Err(Error::Conflict(_))));
     // Registered now: a new request for it is refused the same way.
     let late = store
-        .create_request(&request("logic", "bob"), None, &audit("bob", 22))
+        .create_request(&request("logic", "bob"), None, &audit("bob", 22), &[])
         .await;
     assert!(matches!(late, Err(Error::Conflict(_))));
     let notices = store.notices_of("alice").await.unwrap();
@@ -342,6 +343,7 @@ async fn auto_approval_rejection_and_withdrawal(backend: Backend) {
             &request("alice-seminar", "alice"),
             Some("alice-*"),
             &audit("alice", 1),
+            &[],
         )
         .await
         .unwrap();
@@ -350,7 +352,7 @@ async fn auto_approval_rejection_and_withdrawal(backend: Backend) {
     assert!(store.room_by_name("alice-seminar").await.unwrap().is_some());
     // A pattern never takes a room someone else is waiting for.
     store
-        .create_request(&request("alice-exam", "bob"), None, &audit("bob", 1))
+        .create_request(&request("alice-exam", "bob"), None, &audit("bob", 1), &[])
         .await
         .unwrap();
     let grab = store
@@ -358,13 +360,14 @@ async fn auto_approval_rejection_and_withdrawal(backend: Backend) {
             &request("alice-exam", "alice"),
             Some("alice-*"),
             &audit("alice", 1),
+            &[],
         )
         .await;
     assert!(matches!(grab, Err(Error::Conflict(_))), "{grab:?}");
     assert!(store.room_by_name("alice-exam").await.unwrap().is_none());
 
     let rejected = store
-        .create_request(&request("physics", "bob"), None, &audit("bob", 2))
+        .create_request(&request("physics", "bob"), None, &audit("bob", 2), &[])
         .await
         .unwrap();
     let rejected = store
@@ -373,6 +376,7 @@ async fn auto_approval_rejection_and_withdrawal(backend: Backend) {
             &Verdict::Reject,
             Some("not yours"),
             &audit("root", 3),
+            &[],
         )
         .await
         .unwrap();
@@ -380,7 +384,7 @@ async fn auto_approval_rejection_and_withdrawal(backend: Backend) {
     assert!(store.room_by_name("physics").await.unwrap().is_none());
     // Once rejected, the room can be asked for again.
     let withdrawn = store
-        .create_request(&request("physics", "bob"), None, &audit("bob", 4))
+        .create_request(&request("physics", "bob"), None, &audit("bob", 4), &[])
         .await
         .unwrap();
     let withdrawn = store
@@ -433,6 +437,7 @@ async fn the_queue_is_paginated_oldest_first(backend: Backend) {
                 &request(&format!("room-{i:02}"), "alice"),
                 None,
                 &audit("alice", 100 + i),
+                &[],
             )
             .await
             .unwrap();
@@ -464,7 +469,7 @@ async fn rooms_are_listed_searched_and_changed_with_an_audit_trail(backend: Back
         ("physik/optics", "bob"),
     ] {
         store
-            .create_request(&request(room, owner), Some("x*"), &audit(owner, 1))
+            .create_request(&request(room, owner), Some("x*"), &audit(owner, 1), &[])
             .await
             .unwrap();
     }

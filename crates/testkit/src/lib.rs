@@ -94,7 +94,7 @@ pub struct TestApp {
     pub config: Config,
     pub database: Arc<TestDatabase>,
     shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl TestApp {
@@ -116,9 +116,14 @@ impl TestApp {
         let address = listener.local_addr()?;
         let shutdown = CancellationToken::new();
         let signal = shutdown.clone();
-        let task = tokio::spawn(roomkeeper::serve(listener, state.clone(), async move {
-            signal.cancelled().await;
-        }));
+        let serve_config = config.clone();
+        let serve_state = state.clone();
+        let task = tokio::spawn(async move {
+            roomkeeper::serve(listener, serve_state, &serve_config, async move {
+                signal.cancelled().await;
+            })
+            .await
+        });
         Ok(Self {
             address,
             base_url: format!("http://{address}"),
@@ -195,7 +200,8 @@ impl TestApp {
         self.store()
             .create_session(&token.hash, user.id, self.clock().now())
             .await?;
-        Ok(format!("roomkeeper_session={}", token.secret))
+        let name = roomkeeper_web::session_cookie_name(&self.state.http);
+        Ok(format!("{name}={}", token.secret))
     }
 
     /// An account without a password (it logs in only through [`TestApp::session_cookie`]).
@@ -256,4 +262,96 @@ macro_rules! both_backends {
             }
         )+
     };
+}
+
+/// A real SMTP server (Python's aiosmtpd, installed by `scripts/test`) on a free
+/// loopback port, keeping what it receives in a maildir. Stopped when dropped.
+pub struct SmtpSink {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl SmtpSink {
+    pub async fn start() -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        Self::start_on(port).await
+    }
+
+    /// On a given port (to bring a mail server back where one was missing).
+    pub async fn start_on(port: u16) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let maildir = dir.path().join("mail");
+        let child = std::process::Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .context("cannot start python3 -m aiosmtpd (scripts/test installs it)")?;
+        let sink = Self { port, dir, child };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "aiosmtpd did not listen on {port}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Ok(sink)
+    }
+
+    /// Configuration that sends to this server.
+    pub fn config(&self) -> roomkeeper_mail::MailConfig {
+        roomkeeper_mail::MailConfig {
+            smtp_host: "127.0.0.1".into(),
+            smtp_port: self.port,
+            security: roomkeeper_mail::SmtpSecurity::None,
+            from: "Roomkeeper <rooms@example.org>".into(),
+            ..Default::default()
+        }
+    }
+
+    /// Every message received so far, raw (headers and body).
+    pub fn messages(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.dir.path().join("mail").join("new")) else {
+            return Vec::new();
+        };
+        let mut messages: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .collect();
+        messages.sort();
+        messages
+    }
+
+    /// Waits until at least `count` messages arrived (the server writes a file per
+    /// message; there is nothing to subscribe to, so this looks every 50 ms).
+    pub async fn wait_for(&self, count: usize) -> anyhow::Result<Vec<String>> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let messages = self.messages();
+            if messages.len() >= count {
+                return Ok(messages);
+            }
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "{} of {count} emails arrived within 20 s",
+                messages.len()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -172,3 +172,27 @@ pub async fn rooms_owned_by(
     }
     Ok(owned)
 }
+
+/// An address to write to, or none. Checked for shape only (one @, something either
+/// side, no spaces); whether mail arrives only the mail server knows.
+pub async fn set_email(state: &AppState, user: &User, email: &str) -> Result<(), Error> {
+    let email = email.trim();
+    if email.is_empty() {
+        state.store.set_email(user.id, None).await?;
+        return Ok(());
+    }
+    let shaped = email.len() <= 254
+        && email.split('@').count() == 2
+        && email.split('@').all(|part| !part.is_empty())
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',');
+    if !shaped {
+        return Err(Error::invalid(
+            "invalid_email",
+            format!("{email:?} is not an email address."),
+        ));
+    }
+    state.store.set_email(user.id, Some(email)).await?;
+    Ok(())
+}

@@ -11,6 +11,7 @@ mod assets;
 mod error;
 pub mod extract;
 mod i18n;
+mod mail;
 mod middleware;
 mod ops;
 mod pages;
@@ -27,6 +28,7 @@ use roomkeeper_store::Store;
 pub use error::{ApiError, Error, PageError};
 pub use i18n::Lang;
 pub use ops::metrics_handle;
+pub use session::cookie_name as session_cookie_name;
 
 /// The `[http]` section of the configuration.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
@@ -54,6 +56,14 @@ impl Default for HttpConfig {
 }
 
 impl HttpConfig {
+    /// Where people reach us, for links in emails.
+    pub fn base_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
     pub fn is_https(&self) -> bool {
         self.public_url
             .as_deref()
@@ -86,6 +96,8 @@ pub struct WebConfig {
     pub sessions: SessionConfig,
     pub login_throttle: ThrottleConfig,
     pub rooms: RoomsConfig,
+    /// Queue emails (an SMTP server is configured and the outbox job runs).
+    pub mail_enabled: bool,
 }
 
 /// What every handler can reach. Cheap to clone.
@@ -98,6 +110,9 @@ pub struct AppState {
     pub throttle: LoginThrottle,
     /// Meeting servers whose rooms can be registered; the first makes the links.
     pub meeting_bases: Arc<Vec<MeetingBase>>,
+    pub mail_enabled: bool,
+    /// Wakes this instance's outbox job when a request queued mail.
+    pub mail_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -119,6 +134,8 @@ impl AppState {
             http: Arc::new(config.http),
             sessions: Arc::new(config.sessions),
             meeting_bases: Arc::new(meeting_bases),
+            mail_enabled: config.mail_enabled,
+            mail_wakeup: Arc::new(tokio::sync::Notify::new()),
         }
     }
 }

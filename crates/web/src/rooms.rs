@@ -10,7 +10,7 @@ use roomkeeper_store::{
 };
 use serde::Serialize;
 
-use crate::{AppState, Error};
+use crate::{AppState, Error, mail};
 
 pub const REASON_MAX_CHARS: usize = 2000;
 pub const DECISION_MESSAGE_MAX_CHARS: usize = 2000;
@@ -197,11 +197,19 @@ pub async fn request_room(
         reason: reason.to_owned(),
         co_owners,
     };
+    let emails = if auto.is_none() {
+        mail::new_request(state, &new).await?
+    } else {
+        Vec::new()
+    };
     let audit = audit(state, requester, address);
     let request = state
         .store
-        .create_request(&new, auto.map(|p| p.pattern.as_str()), &audit)
+        .create_request(&new, auto.map(|p| p.pattern.as_str()), &audit, &emails)
         .await?;
+    if !emails.is_empty() {
+        state.mail_wakeup.notify_one();
+    }
     tracing::info!(
         room = %request.room_name,
         requester = %request.requester,
@@ -233,11 +241,18 @@ pub async fn decide(
     } else {
         Verdict::Reject
     };
+    let emails = match state.store.request(request_id).await? {
+        Some(request) => mail::decision(state, &request, approve, message.as_deref()).await?,
+        None => Vec::new(),
+    };
     let audit = audit(state, admin, address);
     let decided = state
         .store
-        .decide_request(request_id, &verdict, message.as_deref(), &audit)
+        .decide_request(request_id, &verdict, message.as_deref(), &audit, &emails)
         .await?;
+    if !emails.is_empty() {
+        state.mail_wakeup.notify_one();
+    }
     tracing::info!(room = %decided.room_name, admin = %admin.username, status = decided.status.as_str(), "request decided");
     Ok(decided)
 }

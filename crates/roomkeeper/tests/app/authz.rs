@@ -83,6 +83,7 @@ async fn fixture(backend: Backend) -> Fixture {
             },
             None,
             &audit("owner"),
+            &[],
         )
         .await
         .unwrap();
@@ -92,6 +93,7 @@ async fn fixture(backend: Backend) -> Fixture {
             &Verdict::Approve { pattern: None },
             Some("ok"),
             &audit("root"),
+            &[],
         )
         .await
         .unwrap();
@@ -101,7 +103,7 @@ async fn fixture(backend: Backend) -> Fixture {
         .await
         .unwrap();
     let pending = store
-        .create_request(&ask("physics", "requester"), None, &audit("requester"))
+        .create_request(&ask("physics", "requester"), None, &audit("requester"), &[])
         .await
         .unwrap();
     store
@@ -109,11 +111,12 @@ async fn fixture(backend: Backend) -> Fixture {
             &ask("other-room", "other"),
             Some("other-*"),
             &audit("other"),
+            &[],
         )
         .await
         .unwrap();
     store
-        .create_request(&ask("other-pending", "other"), None, &audit("other"))
+        .create_request(&ask("other-pending", "other"), None, &audit("other"), &[])
         .await
         .unwrap();
     let pattern = store
@@ -204,6 +207,13 @@ fn cases() -> Vec<Case> {
             "/me/password",
             Some(json!({"current_password": "wrong", "new_password": "long enough password"})),
             |r| logged_in(422)(r),
+        ),
+        case(
+            M::PUT,
+            "/me/email",
+            "/me/email",
+            Some(json!({"email": "{role}@example.org"})),
+            |r| logged_in(200)(r),
         ),
         case(M::GET, "/tokens", "/tokens", None, |r| logged_in(200)(r)),
         case(

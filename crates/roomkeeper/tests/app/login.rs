@@ -28,7 +28,7 @@ async fn api_login_sets_a_safe_cookie_and_me_answers(backend: Backend) {
     let me: serde_json::Value = me(&app, &client).await.json().await.unwrap();
     assert_eq!(
         me,
-        json!({"username": "alice", "display_name": "alice", "is_admin": false, "must_change_password": false})
+        json!({"username": "alice", "display_name": "alice", "email": null, "is_admin": false, "must_change_password": false})
     );
 }
 

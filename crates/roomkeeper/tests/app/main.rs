@@ -9,6 +9,7 @@ mod api;
 mod authz;
 mod cli;
 mod login;
+mod mail;
 mod operations;
 mod pages;
 mod rooms;

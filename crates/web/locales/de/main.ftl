@@ -235,3 +235,31 @@ error-invalid_pattern = Das Muster ist ungültig.
 error-invalid_message = Die Nachricht ist zu lang.
 error-room_taken = Dieser Raum ist bereits registriert.
 error-already_decided = Dieser Antrag wurde bereits entschieden oder zurückgezogen.
+
+mail-new-request-subject = Raumantrag: { $room } von { $requester }
+mail-new-request-body =
+    { $requester } beantragt den Raum { $room }.
+
+    Begründung:
+    { $reason }
+
+    Hier genehmigen oder ablehnen: { $link }
+mail-approved-subject = Ihr Raum { $room } ist genehmigt
+mail-approved-body =
+    Ihr Antrag für den Raum { $room } wurde genehmigt. Der Raum gehört jetzt Ihnen.
+
+    { $message }
+
+    Roomkeeper öffnen: { $link }
+mail-rejected-subject = Ihr Antrag für { $room } wurde abgelehnt
+mail-rejected-body =
+    Ihr Antrag für den Raum { $room } wurde abgelehnt.
+
+    { $message }
+
+    Roomkeeper öffnen: { $link }
+profile-email = E-Mail-Adresse
+profile-email-help = Roomkeeper schreibt hierhin, wenn die Administration über Ihre Anträge entscheidet (Administratoren erfahren hier auch von neuen Anträgen). Leer lassen für keine E-Mails.
+profile-email-submit = E-Mail-Adresse speichern
+profile-email-invalid = Das ist keine E-Mail-Adresse.
+profile-email-saved = Ihre E-Mail-Adresse wurde gespeichert.

@@ -235,3 +235,31 @@ error-invalid_pattern = The pattern is not valid.
 error-invalid_message = The message is too long.
 error-room_taken = This room is already registered.
 error-already_decided = This request has already been decided or withdrawn.
+
+mail-new-request-subject = Room request: { $room } by { $requester }
+mail-new-request-body =
+    { $requester } asks for the room { $room }.
+
+    Reason:
+    { $reason }
+
+    Approve or reject it here: { $link }
+mail-approved-subject = Your room { $room } is approved
+mail-approved-body =
+    Your request for the room { $room } was approved. The room is yours now.
+
+    { $message }
+
+    Open Roomkeeper: { $link }
+mail-rejected-subject = Your request for { $room } was rejected
+mail-rejected-body =
+    Your request for the room { $room } was rejected.
+
+    { $message }
+
+    Open Roomkeeper: { $link }
+profile-email = Email address
+profile-email-help = Roomkeeper writes here when an administrator decides on your requests (administrators also hear about new requests). Leave empty for no email.
+profile-email-submit = Save email address
+profile-email-invalid = This is not an email address.
+profile-email-saved = Your email address has been saved.

@@ -14,6 +14,7 @@ use axum::extract::State;
 pub struct Me {
     username: String,
     display_name: String,
+    email: Option<String>,
     is_admin: bool,
     must_change_password: bool,
 }
@@ -23,6 +24,7 @@ impl From<&User> for Me {
         Me {
             username: user.username.clone(),
             display_name: user.display_name().to_owned(),
+            email: user.email.clone(),
             is_admin: user.is_admin,
             must_change_password: user.must_change_password,
         }
@@ -133,4 +135,29 @@ pub async fn delete_token(
     } else {
         Err(Error::NotFound.into())
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailBody {
+    email: Option<String>,
+}
+
+pub async fn set_email(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ApiJson(body): ApiJson<EmailBody>,
+) -> Result<Json<Me>, ApiError> {
+    accounts::set_email(
+        &state,
+        &current.user,
+        body.email.as_deref().unwrap_or_default(),
+    )
+    .await?;
+    let user = state
+        .store
+        .user_by_id(current.user.id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(Json(Me::from(&user)))
 }

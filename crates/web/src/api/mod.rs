@@ -75,6 +75,7 @@ pub fn router() -> ApiRoutes {
         .delete("/session", account::log_out)
         .get("/me", account::me)
         .put("/me/password", account::change_password)
+        .put("/me/email", account::set_email)
         .get("/tokens", account::list_tokens)
         .post("/tokens", account::create_token)
         .delete("/tokens/{id}", account::delete_token)

@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/profile", get(profile))
         .route("/profile/password", post(change_password))
+        .route("/profile/email", post(set_email))
         .route("/profile/tokens", post(create_token))
         .route("/profile/tokens/{id}/revoke", post(revoke_token))
 }
@@ -81,6 +82,7 @@ async fn profile(
     // Only known notices are shown: the query string must not put text on our page.
     let notice = match query.notice.as_deref() {
         Some("password-changed") => Some(t.t("profile-password-changed")),
+        Some("email-saved") => Some(t.t("profile-email-saved")),
         _ => None,
     };
     let flash = Flash {
@@ -188,4 +190,36 @@ async fn revoke_token(
         return Err(Error::NotFound.into());
     }
     Ok(Redirect::to("/profile").into_response())
+}
+
+#[derive(Deserialize)]
+struct EmailForm {
+    #[serde(default)]
+    email: String,
+}
+
+async fn set_email(
+    State(state): State<AppState>,
+    lang: Lang,
+    current: CurrentUser,
+    PageForm(form): PageForm<EmailForm>,
+) -> Result<Response, PageError> {
+    match accounts::set_email(&state, &current.user, &form.email).await {
+        Ok(()) => Ok(Redirect::to("/profile?notice=email-saved").into_response()),
+        Err(Error::Invalid { .. }) => {
+            let flash = Flash {
+                error: Some(crate::i18n::Tr::new(lang).t("profile-email-invalid")),
+                ..Flash::default()
+            };
+            profile_page(
+                &state,
+                lang,
+                current.user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                flash,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
