@@ -85,8 +85,18 @@ pub enum UserCommand {
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
-    /// Disable an account: it cannot log in and all its sessions end at once.
-    Disable { username: String },
+    /// Disable an account: it cannot log in and all its sessions end at once. Someone
+    /// who owns rooms needs --transfer-rooms-to or --release-rooms: their rooms would
+    /// otherwise be left with nobody to manage them.
+    Disable {
+        username: String,
+        /// Give the rooms the account owns to this user first.
+        #[arg(long, value_name = "USERNAME", conflicts_with = "release_rooms")]
+        transfer_rooms_to: Option<String>,
+        /// Release the rooms the account owns first.
+        #[arg(long)]
+        release_rooms: bool,
+    },
     /// Enable a disabled account again.
     Enable { username: String },
     /// List all accounts.
@@ -195,8 +205,54 @@ pub async fn run_user_command(config: &Config, command: UserCommand) -> anyhow::
                 if state == "on" { "" } else { "no longer " }
             );
         }
-        UserCommand::Disable { username } => {
+        UserCommand::Disable {
+            username,
+            transfer_rooms_to,
+            release_rooms,
+        } => {
             let user = find(store, &username).await?;
+            let owned: Vec<(i64, String)> = store
+                .room_names()
+                .await?
+                .into_iter()
+                .filter(|(_, _, owner)| *owner == user.username)
+                .map(|(id, name, _)| (id, name))
+                .collect();
+            // The command line acts as the system: the audit log shows no person.
+            let audit = roomkeeper_store::Audit {
+                actor: None,
+                address: None,
+                now: clock.now(),
+            };
+            match (&transfer_rooms_to, release_rooms) {
+                _ if owned.is_empty() => {}
+                (Some(to), _) => {
+                    let to = Username::parse(to)?;
+                    if to.as_str() == user.username {
+                        bail!("--transfer-rooms-to must name someone else");
+                    }
+                    for (id, name) in &owned {
+                        store.transfer_room(*id, to.as_str(), &audit).await?;
+                        println!("room {name} now belongs to {to}");
+                    }
+                }
+                (None, true) => {
+                    for (id, name) in &owned {
+                        store.release_room(*id, &audit).await?;
+                        println!("room {name} released");
+                    }
+                }
+                (None, false) => bail!(
+                    "{} owns {} rooms ({}); add --transfer-rooms-to USERNAME or --release-rooms",
+                    user.username,
+                    owned.len(),
+                    owned
+                        .iter()
+                        .map(|(_, n)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
             store.set_disabled(user.id, true).await?;
             println!("{} is disabled; all its sessions have ended", user.username);
         }

@@ -116,13 +116,51 @@ fn user_commands_manage_local_accounts() {
     assert!(child.wait().unwrap().success());
 
     assert!(run(&["user", "disable", "max"]).status.success());
+    // Someone who owns a room is not disabled without a decision about the room.
+    let owned = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let config = roomkeeper::Config {
+            database: roomkeeper_store::DatabaseConfig {
+                url: format!("sqlite://{}", dir.path().join("accounts.db").display()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let store = roomkeeper::app::open_store(&config).await.unwrap();
+        let audit = roomkeeper_store::Audit {
+            actor: None,
+            address: None,
+            now: 1,
+        };
+        let request = roomkeeper_store::NewRequest {
+            room_name: "logic".into(),
+            requester: "erika".into(),
+            reason: "r".into(),
+            co_owners: Vec::new(),
+        };
+        store
+            .create_request(&request, Some("logic"), &audit, &[])
+            .await
+            .unwrap()
+            .room_id
+    });
+    assert!(owned.is_some());
+    let refused = run(&["user", "disable", "erika"]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("owns 1 rooms (logic)"),
+        "{}",
+        stderr(&refused)
+    );
+    let moved = run(&["user", "disable", "erika", "--transfer-rooms-to", "max"]);
+    assert!(moved.status.success(), "{}", stderr(&moved));
+    assert!(stdout(&moved).contains("room logic now belongs to max"));
     assert!(run(&["user", "admin", "max", "on"]).status.success());
     let list = stdout(&run(&["user", "list"]));
     let erika = list
         .lines()
         .find(|l| l.starts_with("erika"))
         .expect("erika listed");
-    assert!(erika.contains("yes") && erika.contains("active"), "{erika}");
+    assert!(erika.contains("yes") && erika.contains("disabled"), "{erika}");
     let max = list
         .lines()
         .find(|l| l.starts_with("max"))
