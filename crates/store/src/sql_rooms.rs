@@ -252,29 +252,27 @@ macro_rules! impl_room_store {
                 filter: &$crate::RequestFilter,
                 page: $crate::Page,
             ) -> $crate::Result<$crate::Paged<$crate::RoomRequest>> {
-                // Empty strings stand for "any": one statement serves every filter.
-                let status = filter.status.map_or("", $crate::RequestStatus::as_str);
-                let requester = filter.requester.as_deref().unwrap_or("");
+                let push_conditions = |query: &mut sqlx::QueryBuilder<'_, $db>| {
+                    query.push(" WHERE 1 = 1");
+                    if let Some(status) = filter.status {
+                        query.push(" AND status = ").push_bind(status.as_str());
+                    }
+                    if let Some(requester) = &filter.requester {
+                        query.push(" AND requester = ").push_bind(requester.clone());
+                    }
+                };
                 let order = if filter.newest_first { "DESC" } else { "ASC" };
-                let conditions = "($1 = '' OR status = $1) AND ($2 = '' OR requester = $2)";
-                let (total,): (i64,) =
-                    sqlx::query_as(&format!("SELECT COUNT(*) FROM room_requests WHERE {conditions}"))
-                        .bind(status)
-                        .bind(requester)
-                        .fetch_one(&self.pool)
-                        .await?;
-                let sql = format!(
-                    "SELECT {} FROM room_requests WHERE {conditions} \
-                     ORDER BY created_at {order}, id {order} LIMIT $3 OFFSET $4",
+                let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM room_requests");
+                push_conditions(&mut count);
+                let (total,): (i64,) = count.build_query_as().fetch_one(&self.pool).await?;
+                let mut select = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT {} FROM room_requests",
                     $crate::sql_rooms::REQUEST_COLUMNS
-                );
-                let rows: Vec<$crate::models::RequestRow> = sqlx::query_as(&sql)
-                    .bind(status)
-                    .bind(requester)
-                    .bind(page.limit())
-                    .bind(page.offset())
-                    .fetch_all(&self.pool)
-                    .await?;
+                ));
+                push_conditions(&mut select);
+                select.push(format!(" ORDER BY created_at {order}, id {order} LIMIT "));
+                select.push_bind(page.limit()).push(" OFFSET ").push_bind(page.offset());
+                let rows: Vec<$crate::models::RequestRow> = select.build_query_as().fetch_all(&self.pool).await?;
                 Ok($crate::Paged {
                     items: rows.into_iter().map(Into::into).collect(),
                     total,
@@ -415,36 +413,43 @@ macro_rules! impl_room_store {
                 filter: &$crate::RoomFilter,
                 page: $crate::Page,
             ) -> $crate::Result<$crate::Paged<$crate::Room>> {
-                let visible_to = filter.visible_to.as_deref().unwrap_or("");
-                let name_like = filter.search_name.as_deref().map(crate::sql_rooms::like_fragment);
-                let owner_like = filter.search_owner.as_deref().map(crate::sql_rooms::like_fragment);
-                let searching = name_like.is_some() || owner_like.is_some();
-                let conditions = "($1 = '' OR owner = $1 OR id IN \
-                     (SELECT room_id FROM room_co_owners WHERE username = $1)) \
-                     AND ($2 = 0 OR name LIKE $3 ESCAPE '\\' OR owner LIKE $4 ESCAPE '\\')";
-                // A pattern that matches nothing stands in for a side not searched.
-                let never = "\u{1}";
-                let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM rooms WHERE {conditions}"))
-                    .bind(visible_to)
-                    .bind(i64::from(searching))
-                    .bind(name_like.as_deref().unwrap_or(never))
-                    .bind(owner_like.as_deref().unwrap_or(never))
-                    .fetch_one(&self.pool)
-                    .await?;
-                let sql = format!(
-                    "SELECT {} FROM rooms WHERE {conditions} ORDER BY name LIMIT $5 OFFSET $6",
-                    $crate::sql_rooms::ROOM_COLUMNS
-                );
+                // Conditions are added only when filtering: an "any" placeholder such as
+                // `$1 = '' OR owner = $1` would keep the database from using its indexes.
+                let push_conditions = |query: &mut sqlx::QueryBuilder<'_, $db>| {
+                    query.push(" WHERE 1 = 1");
+                    if let Some(me) = &filter.visible_to {
+                        query.push(" AND (owner = ").push_bind(me.clone());
+                        query.push(" OR id IN (SELECT room_id FROM room_co_owners WHERE username = ");
+                        query.push_bind(me.clone()).push("))");
+                    }
+                    let name_like = filter.search_name.as_deref().map(crate::sql_rooms::like_fragment);
+                    let owner_like = filter.search_owner.as_deref().map(crate::sql_rooms::like_fragment);
+                    match (name_like, owner_like) {
+                        (Some(name), Some(owner)) => {
+                            query.push(" AND (name LIKE ").push_bind(name).push(" ESCAPE '\\'");
+                            query.push(" OR owner LIKE ").push_bind(owner).push(" ESCAPE '\\')");
+                        }
+                        (Some(name), None) => {
+                            query.push(" AND name LIKE ").push_bind(name).push(" ESCAPE '\\'");
+                        }
+                        (None, Some(owner)) => {
+                            query.push(" AND owner LIKE ").push_bind(owner).push(" ESCAPE '\\'");
+                        }
+                        (None, None) => {}
+                    }
+                };
                 let mut conn = self.pool.acquire().await?;
-                let rows: Vec<$crate::models::RoomRow> = sqlx::query_as(&sql)
-                    .bind(visible_to)
-                    .bind(i64::from(searching))
-                    .bind(name_like.as_deref().unwrap_or(never))
-                    .bind(owner_like.as_deref().unwrap_or(never))
-                    .bind(page.limit())
-                    .bind(page.offset())
-                    .fetch_all(&mut *conn)
-                    .await?;
+                let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM rooms");
+                push_conditions(&mut count);
+                let (total,): (i64,) = count.build_query_as().fetch_one(&mut *conn).await?;
+                let mut select = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT {} FROM rooms",
+                    $crate::sql_rooms::ROOM_COLUMNS
+                ));
+                push_conditions(&mut select);
+                select.push(" ORDER BY name LIMIT ").push_bind(page.limit());
+                select.push(" OFFSET ").push_bind(page.offset());
+                let rows: Vec<$crate::models::RoomRow> = select.build_query_as().fetch_all(&mut *conn).await?;
                 let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
                 let mut co = Self::co_owners_in(&mut conn, &ids).await?;
                 Ok($crate::Paged {
@@ -598,21 +603,21 @@ macro_rules! impl_room_store {
                 room_name: Option<&str>,
                 page: $crate::Page,
             ) -> $crate::Result<$crate::Paged<$crate::AuditEntry>> {
-                let room = room_name.unwrap_or("");
-                let (total,): (i64,) =
-                    sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE ($1 = '' OR room_name = $1)")
-                        .bind(room)
-                        .fetch_one(&self.pool)
-                        .await?;
-                let items = sqlx::query_as(
-                    "SELECT id, at, actor, address, action, room_name, subject, detail FROM audit_log \
-                     WHERE ($1 = '' OR room_name = $1) ORDER BY id DESC LIMIT $2 OFFSET $3",
-                )
-                .bind(room)
-                .bind(page.limit())
-                .bind(page.offset())
-                .fetch_all(&self.pool)
-                .await?;
+                let push_conditions = |query: &mut sqlx::QueryBuilder<'_, $db>| {
+                    if let Some(room) = room_name {
+                        query.push(" WHERE room_name = ").push_bind(room.to_owned());
+                    }
+                };
+                let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM audit_log");
+                push_conditions(&mut count);
+                let (total,): (i64,) = count.build_query_as().fetch_one(&self.pool).await?;
+                let mut select = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT id, at, actor, address, action, room_name, subject, detail FROM audit_log",
+                );
+                push_conditions(&mut select);
+                select.push(" ORDER BY id DESC LIMIT ").push_bind(page.limit());
+                select.push(" OFFSET ").push_bind(page.offset());
+                let items = select.build_query_as().fetch_all(&self.pool).await?;
                 Ok($crate::Paged {
                     items,
                     total,

@@ -160,7 +160,10 @@ fn user_commands_manage_local_accounts() {
         .lines()
         .find(|l| l.starts_with("erika"))
         .expect("erika listed");
-    assert!(erika.contains("yes") && erika.contains("disabled"), "{erika}");
+    assert!(
+        erika.contains("yes") && erika.contains("disabled"),
+        "{erika}"
+    );
     let max = list
         .lines()
         .find(|l| l.starts_with("max"))

@@ -21,9 +21,27 @@ async fn every_page_renders_in_english_and_german_and_stays_local(backend: Backe
     app.user("root", PASSWORD, true).await.unwrap();
     let admin = app.client();
     app.log_in(&admin, "root", PASSWORD).await.unwrap();
+    let made = admin
+        .post(app.url("/api/v1/room-requests"))
+        .json(&serde_json::json!({"room": "Logic", "reason": "Lecture"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), StatusCode::CREATED);
+    admin
+        .post(app.url("/api/v1/room-requests"))
+        .json(&serde_json::json!({"room": "Physik", "reason": "Lecture"}))
+        .send()
+        .await
+        .unwrap();
+    admin
+        .post(app.url("/api/v1/room-requests/1/approve"))
+        .send()
+        .await
+        .unwrap();
     let pages = [
         ("/login", "Log in", "Anmelden"),
-        ("/", "own any rooms yet.", "Sie besitzen noch keine Räume."),
+        ("/", "Rooms you manage", "Ihre Räume"),
         ("/profile", "Change password", "Passwort ändern"),
         (
             "/admin/users",
@@ -65,6 +83,27 @@ async fn every_page_renders_in_english_and_german_and_stays_local(backend: Backe
             assert_only_local_references(&html);
         }
     }
+}
+
+/// Someone with nothing yet learns what Roomkeeper is for and what to do first.
+async fn an_empty_start_page_says_what_to_do(backend: Backend) {
+    let app = TestApp::spawn(backend).await.unwrap();
+    app.user("fresh", PASSWORD, false).await.unwrap();
+    let client = app.client();
+    app.log_in(&client, "fresh", PASSWORD).await.unwrap();
+    let html = client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("own any rooms yet") && html.contains("href=\"/rooms/request\""),
+        "{html}"
+    );
+    assert!(html.contains("first person in a meeting its moderator"));
 }
 
 async fn the_language_switch_is_remembered_for_the_account(backend: Backend) {
@@ -251,6 +290,7 @@ async fn no_get_changes_state(backend: Backend) {
 
 both_backends!(
     every_page_renders_in_english_and_german_and_stays_local,
+    an_empty_start_page_says_what_to_do,
     the_language_switch_is_remembered_for_the_account,
     the_profile_page_changes_the_password_and_manages_tokens,
     no_get_changes_state,
