@@ -179,6 +179,13 @@ pub trait RoomStore: Send + Sync {
     async fn list_rooms(&self, filter: &RoomFilter, page: Page) -> Result<Paged<Room>>;
     /// Every room as (id, canonical name, owner): for matching patterns against.
     async fn room_names(&self) -> Result<Vec<(i64, String, String)>>;
+    /// (owner, canonical name) of every room that one of `owners` owns, or whose name
+    /// is one of `names`: what a page of the request queue needs, in one query.
+    async fn rooms_owned_or_named(
+        &self,
+        owners: &[String],
+        names: &[String],
+    ) -> Result<Vec<(String, String)>>;
     async fn set_co_owners(
         &self,
         room_id: i64,

@@ -418,9 +418,11 @@ macro_rules! impl_room_store {
                 let push_conditions = |query: &mut sqlx::QueryBuilder<'_, $db>| {
                     query.push(" WHERE 1 = 1");
                     if let Some(me) = &filter.visible_to {
-                        query.push(" AND (owner = ").push_bind(me.clone());
-                        query.push(" OR id IN (SELECT room_id FROM room_co_owners WHERE username = ");
-                        query.push_bind(me.clone()).push("))");
+                        // A UNION rather than `owner = x OR id IN (...)`: PostgreSQL then
+                        // uses both indexes instead of scanning every room.
+                        query.push(" AND id IN (SELECT id FROM rooms WHERE owner = ").push_bind(me.clone());
+                        query.push(" UNION SELECT room_id FROM room_co_owners WHERE username = ");
+                        query.push_bind(me.clone()).push(")");
                     }
                     let name_like = filter.search_name.as_deref().map(crate::sql_rooms::like_fragment);
                     let owner_like = filter.search_owner.as_deref().map(crate::sql_rooms::like_fragment);
@@ -470,6 +472,30 @@ macro_rules! impl_room_store {
                 Ok(sqlx::query_as("SELECT id, name, owner FROM rooms ORDER BY name")
                     .fetch_all(&self.pool)
                     .await?)
+            }
+
+            async fn rooms_owned_or_named(
+                &self,
+                owners: &[String],
+                names: &[String],
+            ) -> $crate::Result<Vec<(String, String)>> {
+                if owners.is_empty() && names.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut query = sqlx::QueryBuilder::<$db>::new("SELECT owner, name FROM rooms WHERE 1 = 0");
+                for (column, values) in [("owner", owners), ("name", names)] {
+                    if values.is_empty() {
+                        continue;
+                    }
+                    query.push(format!(" OR {column} IN ("));
+                    let mut list = query.separated(", ");
+                    for value in values {
+                        list.push_bind(value.clone());
+                    }
+                    query.push(")");
+                }
+                query.push(" ORDER BY name");
+                Ok(query.build_query_as().fetch_all(&self.pool).await?)
             }
 
             async fn set_co_owners(

@@ -59,31 +59,63 @@ struct QueuePage {
     error: Option<String>,
 }
 
-async fn queue_item(
+/// What the queue shows beside each request, for a whole page at once: the rooms each
+/// requester owns, and who already owns a requested room.
+struct PageContext {
+    rooms_by_owner: std::collections::HashMap<String, Vec<String>>,
+    owner_by_room: std::collections::HashMap<String, String>,
+    patterns: Vec<roomkeeper_store::UserPattern>,
+}
+
+impl PageContext {
+    async fn load(
+        state: &AppState,
+        requests: &[roomkeeper_store::RoomRequest],
+    ) -> Result<Self, Error> {
+        let owners: Vec<String> = requests.iter().map(|r| r.requester.clone()).collect();
+        let names: Vec<String> = requests.iter().map(|r| r.room_name.clone()).collect();
+        let mut rooms_by_owner: std::collections::HashMap<String, Vec<String>> = Default::default();
+        let mut owner_by_room = std::collections::HashMap::new();
+        for (owner, name) in state.store.rooms_owned_or_named(&owners, &names).await? {
+            rooms_by_owner
+                .entry(owner.clone())
+                .or_default()
+                .push(name.clone());
+            owner_by_room.insert(name, owner);
+        }
+        Ok(Self {
+            rooms_by_owner,
+            owner_by_room,
+            patterns: state.store.all_patterns().await?,
+        })
+    }
+}
+
+fn queue_item(
     state: &AppState,
     t: &Tr,
     request: roomkeeper_store::RoomRequest,
-    all_patterns: &[roomkeeper_store::UserPattern],
-) -> Result<QueueItem, Error> {
-    let their_rooms = state
-        .store
-        .list_rooms(
-            &rooms::room_filter(Some(request.requester.clone()), None),
-            Page::new(1, 5),
-        )
-        .await?;
-    let requester_patterns = all_patterns
+    context: &PageContext,
+) -> QueueItem {
+    const SHOWN_ROOMS: usize = 5;
+    let their_rooms = context
+        .rooms_by_owner
+        .get(&request.requester)
+        .map_or(&[][..], Vec::as_slice);
+    let requester_patterns = context
+        .patterns
         .iter()
         .filter(|p| p.username == request.requester)
         .map(|p| p.pattern.clone())
         .collect();
     let mut conflicts = Vec::new();
     if request.status == RequestStatus::Pending {
-        if let Some(room) = state.store.room_by_name(&request.room_name).await? {
-            conflicts.push(t.with("queue-conflict-registered", [("owner", room.owner)]));
+        if let Some(owner) = context.owner_by_room.get(&request.room_name) {
+            conflicts.push(t.with("queue-conflict-registered", [("owner", owner.clone())]));
         }
         let name = roomkeeper_domain::RoomName::from_canonical(&request.room_name).ok();
-        for other in all_patterns
+        for other in context
+            .patterns
             .iter()
             .filter(|p| p.username != request.requester)
         {
@@ -102,21 +134,24 @@ async fn queue_item(
             }
         }
     }
-    Ok(QueueItem {
+    QueueItem {
         suggested_pattern: format!(
             "{}-*",
             request.requester.split('@').next().unwrap_or_default()
         ),
         requester_rooms: their_rooms
-            .items
-            .into_iter()
-            .map(|r| RoomView::new(state, r).display_name)
+            .iter()
+            .take(SHOWN_ROOMS)
+            .map(|name| {
+                roomkeeper_domain::RoomName::from_canonical(name)
+                    .map_or_else(|_| name.clone(), |n| n.display())
+            })
             .collect(),
-        requester_room_count: their_rooms.total,
+        requester_room_count: their_rooms.len() as i64,
         requester_patterns,
         conflicts,
         request: RequestView::new(state, request),
-    })
+    }
 }
 
 async fn queue_page(
@@ -146,11 +181,12 @@ async fn queue_page(
         )
         .await?;
     let pager = Pager::new(&list, "/admin/requests", &[("status", status.as_str())]);
-    let all_patterns = state.store.all_patterns().await?;
-    let mut items = Vec::with_capacity(list.items.len());
-    for request in list.items {
-        items.push(queue_item(state, &t, request, &all_patterns).await?);
-    }
+    let context = PageContext::load(state, &list.items).await?;
+    let items = list
+        .items
+        .into_iter()
+        .map(|request| queue_item(state, &t, request, &context))
+        .collect();
     Ok(render_with_status(
         status_code,
         &QueuePage {
