@@ -292,6 +292,16 @@ pub struct Paged<T> {
 }
 
 impl<T> Paged<T> {
+    /// The same page with each item turned into something else (a view).
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
+        Paged {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+            page: self.page,
+            per_page: self.per_page,
+        }
+    }
+
     pub fn pages(&self) -> u32 {
         let per_page = i64::from(self.per_page.max(1));
         u32::try_from((self.total + per_page - 1) / per_page)

@@ -204,6 +204,17 @@ impl TestApp {
         Ok(format!("{name}={}", token.secret))
     }
 
+    /// A client logged in as `username` (made with [`TestApp::passwordless_user`] or
+    /// [`TestApp::user`]) that does not follow redirects.
+    pub async fn client_as(&self, username: &str) -> anyhow::Result<reqwest::Client> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("cookie", self.session_cookie(username).await?.parse()?);
+        Ok(reqwest::Client::builder()
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?)
+    }
+
     /// An account without a password (it logs in only through [`TestApp::session_cookie`]).
     pub async fn passwordless_user(&self, username: &str, is_admin: bool) -> anyhow::Result<User> {
         Ok(self

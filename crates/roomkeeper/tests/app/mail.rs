@@ -9,14 +9,6 @@ use roomkeeper_testkit::{Backend, SmtpSink, TestApp, TestDatabase, both_backends
 use serde_json::json;
 
 async fn people(app: &TestApp) -> (reqwest::Client, reqwest::Client) {
-    let client = |cookie: String| {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert("cookie", cookie.parse().unwrap());
-        reqwest::Client::builder()
-            .default_headers(headers)
-            .build()
-            .unwrap()
-    };
     let root = app.passwordless_user("root", true).await.unwrap();
     let lecturer = app.passwordless_user("lecturer", false).await.unwrap();
     app.store()
@@ -27,8 +19,8 @@ async fn people(app: &TestApp) -> (reqwest::Client, reqwest::Client) {
         .set_language(lecturer.id, Some("de"))
         .await
         .unwrap();
-    let admin = client(app.session_cookie("root").await.unwrap());
-    let lecturer = client(app.session_cookie("lecturer").await.unwrap());
+    let admin = app.client_as("root").await.unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
     let set = lecturer
         .put(app.url("/api/v1/me/email"))
         .json(&json!({"email": "lecturer@uni.example"}))

@@ -20,14 +20,7 @@ async fn app_with_meeting_server(backend: Backend) -> TestApp {
 /// A client logged in as a new account `name` (admin or not).
 async fn person(app: &TestApp, name: &str, is_admin: bool) -> reqwest::Client {
     app.passwordless_user(name, is_admin).await.unwrap();
-    let cookie = app.session_cookie(name).await.unwrap();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("cookie", cookie.parse().unwrap());
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    app.client_as(name).await.unwrap()
 }
 
 async fn post_json(client: &reqwest::Client, url: String, body: Value) -> reqwest::Response {

@@ -22,16 +22,6 @@ fn page(number: Option<u32>, per_page: Option<u32>) -> Page {
     Page::new(number.unwrap_or(1), per_page.unwrap_or(DEFAULT_PER_PAGE))
 }
 
-/// A list page: `{items, total, page, per_page}`.
-fn paged<T, U: Serialize>(list: Paged<T>, view: impl FnMut(T) -> U) -> Json<Paged<U>> {
-    Json(Paged {
-        items: list.items.into_iter().map(view).collect(),
-        total: list.total,
-        page: list.page,
-        per_page: list.per_page,
-    })
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewRequestBody {
@@ -92,7 +82,7 @@ pub async fn list_requests(
         .store
         .list_requests(&filter, page(query.page, query.per_page))
         .await?;
-    Ok(paged(list, |r| RequestView::new(&state, r)))
+    Ok(Json(list.map(|r| RequestView::new(&state, r))))
 }
 
 pub async fn get_request(
@@ -294,7 +284,7 @@ pub async fn list_rooms(
         .store
         .list_rooms(&filter, page(query.page, query.per_page))
         .await?;
-    Ok(paged(list, |r| RoomView::new(&state, r)))
+    Ok(Json(list.map(|r| RoomView::new(&state, r))))
 }
 
 pub async fn get_room(

@@ -74,19 +74,6 @@ struct HomePage {
     requests: Vec<RequestView>,
 }
 
-fn views(state: &AppState, list: Paged<roomkeeper_store::Room>) -> Paged<RoomView> {
-    Paged {
-        items: list
-            .items
-            .into_iter()
-            .map(|r| RoomView::new(state, r))
-            .collect(),
-        total: list.total,
-        page: list.page,
-        per_page: list.per_page,
-    }
-}
-
 async fn home(
     State(state): State<AppState>,
     lang: Lang,
@@ -136,7 +123,7 @@ async fn home(
             page: Chrome::for_user(&state, lang, &current.user, "/").await?,
             username: me.clone(),
             notices,
-            rooms: views(&state, list),
+            rooms: list.map(|r| RoomView::new(&state, r)),
             pager,
             requests: recent
                 .items
