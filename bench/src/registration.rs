@@ -97,6 +97,9 @@ async fn main() -> anyhow::Result<()> {
         "/api/v1/room-requests?status=pending&page=20",
         "/api/v1/rooms?page=150",
         "/api/v1/rooms?q=user0042",
+        "/admin/users",
+        "/admin/users?page=30",
+        "/admin/users?q=user004",
     ];
     println!(
         "{backend:?}: {ROOMS} rooms, {USERS} users, {PENDING} pending requests (seeded in {:.1} s)\n",

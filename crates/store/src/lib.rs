@@ -101,6 +101,9 @@ pub trait AccountStore: Send + Sync {
     async fn user_by_id(&self, id: i64) -> Result<Option<User>>;
     async fn user_by_name(&self, name: &Username) -> Result<Option<User>>;
     async fn list_users(&self) -> Result<Vec<User>>;
+    /// One page of accounts by username, optionally those whose username or name
+    /// contains `search`.
+    async fn users_page(&self, search: Option<&str>, page: Page) -> Result<Paged<User>>;
     async fn count_active_admins(&self) -> Result<i64>;
     async fn set_password_hash(&self, user_id: i64, hash: &str, must_change: bool) -> Result<()>;
     async fn set_admin(&self, user_id: i64, is_admin: bool) -> Result<()>;

@@ -92,6 +92,40 @@ macro_rules! impl_sql_store {
                 Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
             }
 
+            async fn users_page(
+                &self,
+                search: Option<&str>,
+                page: $crate::Page,
+            ) -> $crate::Result<$crate::Paged<$crate::User>> {
+                let like = search.map(|s| $crate::sql_rooms::like_fragment(&s.to_lowercase()));
+                let condition = if like.is_some() {
+                    " WHERE username LIKE $1 ESCAPE '\\' OR LOWER(COALESCE(display_name, '')) LIKE $1 ESCAPE '\\'"
+                } else {
+                    " WHERE $1 = $1"
+                };
+                let pattern = like.unwrap_or_default();
+                let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM users{condition}"))
+                    .bind(&pattern)
+                    .fetch_one(&self.pool)
+                    .await?;
+                let sql = format!(
+                    "SELECT {} FROM users{condition} ORDER BY username LIMIT $2 OFFSET $3",
+                    $crate::sql::USER_COLUMNS
+                );
+                let items = sqlx::query_as(&sql)
+                    .bind(&pattern)
+                    .bind(page.limit())
+                    .bind(page.offset())
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok($crate::Paged {
+                    items,
+                    total,
+                    page: page.number,
+                    per_page: page.size,
+                })
+            }
+
             async fn count_active_admins(&self) -> $crate::Result<i64> {
                 let (count,): (i64,) = sqlx::query_as(
                     "SELECT COUNT(*) FROM users WHERE is_admin = TRUE AND disabled = FALSE",

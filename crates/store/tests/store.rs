@@ -64,6 +64,25 @@ async fn users_are_unique_and_found_by_name_and_id(backend: Backend) {
         .map(|u| u.username)
         .collect();
     assert_eq!(names, ["alice", "bob"]);
+    let page = store.users_page(None, Page::new(2, 1)).await.unwrap();
+    assert_eq!((page.total, page.items[0].username.as_str()), (2, "bob"));
+    let found = store
+        .users_page(Some("LIC"), Page::new(1, 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        (found.total, found.items[0].username.as_str()),
+        (1, "alice")
+    );
+    assert_eq!(
+        store
+            .users_page(Some("%"), Page::new(1, 10))
+            .await
+            .unwrap()
+            .total,
+        0,
+        "% is literal"
+    );
 }
 
 async fn account_changes_persist(backend: Backend) {

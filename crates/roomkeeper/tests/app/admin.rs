@@ -44,6 +44,17 @@ async fn admin_pages_by_role(backend: Backend) {
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(html.contains("alice") && html.contains("root"));
+    let searched = admin
+        .get(app.url("/admin/users?q=ALI"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        searched.contains("<strong>alice</strong>") && !searched.contains("<strong>root</strong>")
+    );
 }
 
 async fn admins_add_accounts_with_one_time_passwords(backend: Backend) {

@@ -263,3 +263,4 @@ profile-email-help = Roomkeeper schreibt hierhin, wenn die Administration über 
 profile-email-submit = E-Mail-Adresse speichern
 profile-email-invalid = Das ist keine E-Mail-Adresse.
 profile-email-saved = Ihre E-Mail-Adresse wurde gespeichert.
+admin-users-search = Nach Benutzername oder Name suchen

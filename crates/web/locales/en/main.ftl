@@ -263,3 +263,4 @@ profile-email-help = Roomkeeper writes here when an administrator decides on you
 profile-email-submit = Save email address
 profile-email-invalid = This is not an email address.
 profile-email-saved = Your email address has been saved.
+admin-users-search = Search by username or name

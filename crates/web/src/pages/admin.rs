@@ -28,17 +28,24 @@ pub fn router() -> Router<AppState> {
 struct UsersPage {
     page: Chrome,
     me_id: i64,
-    users: Vec<User>,
+    users: roomkeeper_store::Paged<User>,
+    pager: super::Pager,
+    query: String,
     notice: Option<String>,
     secret: Option<String>,
     error: Option<String>,
 }
+
+const USERS_PER_PAGE: u32 = 50;
 
 #[derive(Default)]
 struct Flash {
     notice: Option<String>,
     secret: Option<String>,
     error: Option<String>,
+    /// The list's search and page (from the query string).
+    search: Option<String>,
+    page: u32,
 }
 
 async fn users_page(
@@ -48,13 +55,30 @@ async fn users_page(
     status: StatusCode,
     flash: Flash,
 ) -> Result<Response, PageError> {
-    let users = state.store.list_users().await?;
+    let users = state
+        .store
+        .users_page(
+            flash
+                .search
+                .as_deref()
+                .filter(|q| !q.trim().is_empty())
+                .map(str::trim),
+            roomkeeper_store::Page::new(flash.page, USERS_PER_PAGE),
+        )
+        .await?;
+    let pager = super::Pager::new(
+        &users,
+        "/admin/users",
+        &[("q", flash.search.as_deref().unwrap_or(""))],
+    );
     Ok(render_with_status(
         status,
         &UsersPage {
             page: Chrome::for_user(state, lang, admin, "/admin/users").await?,
             me_id: admin.id,
+            query: flash.search.clone().unwrap_or_default(),
             users,
+            pager,
             notice: flash.notice,
             secret: flash.secret,
             error: flash.error,
@@ -62,12 +86,24 @@ async fn users_page(
     ))
 }
 
+#[derive(Deserialize)]
+struct UsersQuery {
+    q: Option<String>,
+    page: Option<u32>,
+}
+
 async fn users(
     State(state): State<AppState>,
     lang: Lang,
     Admin(admin): Admin,
+    axum::extract::Query(query): axum::extract::Query<UsersQuery>,
 ) -> Result<Response, PageError> {
-    users_page(&state, lang, &admin.user, StatusCode::OK, Flash::default()).await
+    let flash = Flash {
+        search: query.q,
+        page: query.page.unwrap_or(1),
+        ..Flash::default()
+    };
+    users_page(&state, lang, &admin.user, StatusCode::OK, flash).await
 }
 
 #[derive(Deserialize)]
@@ -103,7 +139,7 @@ async fn create_user(
                 Flash {
                     notice: Some(notice),
                     secret: Some(password),
-                    error: None,
+                    ..Flash::default()
                 },
             )
         }
@@ -259,7 +295,7 @@ async fn reset_password(
     let flash = Flash {
         notice: Some(notice),
         secret: Some(password),
-        error: None,
+        ..Flash::default()
     };
     users_page(&state, lang, &admin.user, StatusCode::OK, flash).await
 }
