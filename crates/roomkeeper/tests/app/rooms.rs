@@ -181,6 +181,21 @@ async fn request_approve_with_pattern_then_auto_approval(backend: Backend) {
         .collect();
     assert_eq!(actions, ["approve", "request"]);
     assert_eq!(history["items"][0]["address"], "127.0.0.1");
+    // The page tells the same history in words, not as JSON.
+    let room_page = lecturer
+        .get(app.url(&format!("/rooms/{}", rooms["items"][1]["id"])))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        room_page.contains("Reason: Lecture Logic I, Prof. Lecturer")
+            && room_page.contains("Message: Welcome!"),
+        "{room_page}"
+    );
+    assert!(!room_page.contains("request_id"));
     let all: Value = admin
         .get(app.url("/api/v1/audit"))
         .send()

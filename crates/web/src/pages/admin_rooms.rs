@@ -487,7 +487,7 @@ async fn delete_pattern(
 #[template(path = "admin_audit.html")]
 struct AuditPage {
     page: Chrome,
-    history: Paged<roomkeeper_store::AuditEntry>,
+    history: Paged<super::HistoryEntry>,
     pager: Pager,
 }
 
@@ -506,7 +506,7 @@ async fn audit_log(
         StatusCode::OK,
         &AuditPage {
             page: Chrome::for_user(&state, lang, &admin.user, "/admin/audit").await?,
-            history,
+            history: super::HistoryEntry::page(&Tr::new(lang), history),
             pager,
         },
     ))

@@ -333,3 +333,47 @@ mod tests {
         assert_eq!(login_url("/"), "/login");
     }
 }
+
+/// An audit entry as the history pages show it: its detail (JSON, for machines) turned
+/// into "label: value" pairs in the reader's language.
+pub struct HistoryEntry {
+    pub entry: roomkeeper_store::AuditEntry,
+    pub details: Vec<(String, String)>,
+}
+
+impl HistoryEntry {
+    pub fn new(t: &Tr, entry: roomkeeper_store::AuditEntry) -> Self {
+        let mut details = Vec::new();
+        if let Ok(serde_json::Value::Object(fields)) =
+            serde_json::from_str::<serde_json::Value>(&entry.detail)
+        {
+            for (key, value) in fields {
+                let text = match value {
+                    serde_json::Value::Null => continue,
+                    serde_json::Value::String(s) if s.is_empty() => continue,
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Array(items) => items
+                        .iter()
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    other => other.to_string(),
+                };
+                // Request ids mean nothing to a reader of the room's history.
+                if key == "request_id" {
+                    continue;
+                }
+                let label = t.get(&format!("detail-{key}")).unwrap_or(key);
+                details.push((label, text));
+            }
+        }
+        Self { entry, details }
+    }
+
+    pub fn page(
+        t: &Tr,
+        list: roomkeeper_store::Paged<roomkeeper_store::AuditEntry>,
+    ) -> roomkeeper_store::Paged<Self> {
+        list.map(|entry| Self::new(t, entry))
+    }
+}

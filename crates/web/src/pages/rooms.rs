@@ -327,7 +327,7 @@ struct RoomPage {
     can_manage: bool,
     notice: Option<String>,
     error: Option<String>,
-    history: Paged<roomkeeper_store::AuditEntry>,
+    history: Paged<super::HistoryEntry>,
     pager: Pager,
 }
 
@@ -359,7 +359,7 @@ async fn room_page_with(
             can_manage,
             notice,
             error,
-            history,
+            history: super::HistoryEntry::page(&Tr::new(lang), history),
             pager,
         },
     ))
