@@ -316,24 +316,6 @@ async fn set_language(
         .into_response())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_local_paths_are_followed_after_login() {
-        assert_eq!(safe_local_path("/profile"), "/profile");
-        assert_eq!(safe_local_path("//evil.example/x"), "/");
-        assert_eq!(safe_local_path("/\\evil.example"), "/");
-        assert_eq!(safe_local_path("https://evil.example"), "/");
-        assert_eq!(
-            login_url("/admin/users?x=1"),
-            "/login?next=/admin/users%3Fx%3D1"
-        );
-        assert_eq!(login_url("/"), "/login");
-    }
-}
-
 /// An audit entry as the history pages show it: its detail (JSON, for machines) turned
 /// into "label: value" pairs in the reader's language.
 pub struct HistoryEntry {
@@ -375,5 +357,23 @@ impl HistoryEntry {
         list: roomkeeper_store::Paged<roomkeeper_store::AuditEntry>,
     ) -> roomkeeper_store::Paged<Self> {
         list.map(|entry| Self::new(t, entry))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(safe_local_path("/profile"), "/profile");
+        assert_eq!(safe_local_path("//evil.example/x"), "/");
+        assert_eq!(safe_local_path("/\\evil.example"), "/");
+        assert_eq!(safe_local_path("https://evil.example"), "/");
+        assert_eq!(
+            login_url("/admin/users?x=1"),
+            "/login?next=/admin/users%3Fx%3D1"
+        );
+        assert_eq!(login_url("/"), "/login");
     }
 }
