@@ -17,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use roomkeeper_web::AppState;
 
+pub mod jitsi;
+
 /// The variable `scripts/test` sets to a PostgreSQL superuser URL.
 pub const POSTGRES_URL_VAR: &str = "TEST_POSTGRES_URL";
 

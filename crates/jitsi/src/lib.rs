@@ -1,0 +1,84 @@
+//! Control of running Jitsi meetings from outside, through a Prosody account that is an
+//! admin of the MUC component (see `shared/JITSI.md` and `docs/JITSI-SETUP.md`). Nothing
+//! else in Roomkeeper speaks XMPP: the rest of the service uses [`MeetingControl`].
+
+pub mod connection;
+mod shard;
+mod stanzas;
+mod xmpp;
+
+use async_trait::async_trait;
+use roomkeeper_domain::RoomName;
+use serde::Serialize;
+
+pub use shard::{ShardConfig, XmppSecurity};
+pub use xmpp::XmppShard;
+
+/// Someone in a meeting, as the meeting page shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Participant {
+    /// The occupant nick, which the web client uses as participant id (8 hex digits).
+    pub id: String,
+    /// Only with the companion module; otherwise Prosody does not tell us.
+    pub display_name: Option<String>,
+    pub moderator: bool,
+    /// The real JID, to address affiliation changes. Not shown to people.
+    #[serde(skip)]
+    pub jid: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Meeting {
+    pub running: bool,
+    pub password_protected: bool,
+    /// Lobby on: the room admits members only. Revoking then sets `member`.
+    pub members_only: bool,
+    /// People only: Jicofo, Jibri and Roomkeeper itself are left out.
+    pub participants: Vec<Participant>,
+}
+
+impl Meeting {
+    pub fn not_running() -> Self {
+        Self {
+            running: false,
+            password_protected: false,
+            members_only: false,
+            participants: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    #[error("No meeting is running in this room.")]
+    NoMeeting,
+    #[error("This participant has left the meeting.")]
+    ParticipantGone,
+    /// Prosody answered with an error condition; the text says it in words.
+    #[error("Prosody refused: {0}")]
+    Refused(String),
+    #[error("Jitsi (Prosody) is not reachable right now: {0}")]
+    Unreachable(String),
+    #[error("This room is not on any Jitsi server Roomkeeper is connected to.")]
+    NoShard,
+}
+
+/// What Roomkeeper can do to a running meeting. The real one is [`XmppShard`]; there is
+/// no fake: tests run it against a real Prosody.
+#[async_trait]
+pub trait MeetingControl: Send + Sync {
+    async fn meeting(&self, room: &RoomName) -> Result<Meeting, Error>;
+    /// Grants (`owner` affiliation) or revokes moderator rights of the participant with
+    /// that id, and answers the meeting as it is afterwards.
+    async fn set_moderator(
+        &self,
+        room: &RoomName,
+        participant: &str,
+        moderator: bool,
+    ) -> Result<Meeting, Error>;
+    async fn remove_password(&self, room: &RoomName) -> Result<Meeting, Error>;
+    /// Without the companion module a kick is "outcast, then none": the person leaves
+    /// (status 301) and may join again.
+    async fn kick(&self, room: &RoomName, participant: &str) -> Result<Meeting, Error>;
+    async fn end_meeting(&self, room: &RoomName, reason: &str) -> Result<(), Error>;
+}

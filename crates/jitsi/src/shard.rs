@@ -1,0 +1,72 @@
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum XmppSecurity {
+    /// STARTTLS with the system's roots (Prosody's default on port 5222).
+    #[default]
+    Starttls,
+    /// Plain TCP: only to Prosody on this machine (127.0.0.1).
+    Plain,
+}
+
+/// One Jitsi deployment (one Prosody). `[[jitsi.shards]]` in the configuration.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardConfig {
+    /// A short name for logs and pages.
+    pub name: String,
+    /// Prosody's client port, e.g. `127.0.0.1:5222`.
+    pub xmpp_address: String,
+    #[serde(default)]
+    pub security: XmppSecurity,
+    /// The Jitsi domain, e.g. `meet.example.org`.
+    pub domain: String,
+    /// The service account, e.g. `roomkeeper@auth.meet.example.org`.
+    pub account: String,
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+    /// The MUC component. Default: `conference.<domain>`.
+    pub muc_domain: Option<String>,
+    /// Occupants that are services, not people (bare JIDs or whole domains).
+    /// Default: `focus@auth.<domain>`, the `recorder.<domain>` and the account itself.
+    #[serde(default)]
+    pub service_jids: Vec<String>,
+}
+
+impl ShardConfig {
+    pub fn muc_domain(&self) -> String {
+        self.muc_domain
+            .clone()
+            .unwrap_or_else(|| format!("conference.{}", self.domain))
+    }
+
+    /// The MUC domain of a room: `conference.<tenant>.<domain>` for tenant rooms, the
+    /// form Jitsi addresses (replies to the internal `[tenant]room` form come back
+    /// rewritten, and IQ tracking would miss them).
+    pub fn room_jid(&self, room: &roomkeeper_domain::RoomName) -> String {
+        let muc = self.muc_domain();
+        match room.tenant() {
+            Some(tenant) => {
+                let (service, rest) = muc.split_once('.').unwrap_or((muc.as_str(), ""));
+                format!("{}@{service}.{tenant}.{rest}", room.room())
+            }
+            None => format!("{}@{muc}", room.room()),
+        }
+    }
+
+    /// Whether a bare JID belongs to a service occupant.
+    pub fn is_service(&self, bare_jid: &str) -> bool {
+        let defaults = [
+            format!("focus@auth.{}", self.domain),
+            format!("recorder.{}", self.domain),
+            format!("jigasi@auth.{}", self.domain),
+            self.account.clone(),
+        ];
+        let domain_of = bare_jid.split_once('@').map_or(bare_jid, |(_, d)| d);
+        defaults
+            .iter()
+            .chain(&self.service_jids)
+            .any(|s| s == bare_jid || s == domain_of)
+    }
+}

@@ -1,0 +1,54 @@
+//! The exact MUC payloads that work against Prosody (`shared/JITSI.md`). Written as XML
+//! text: there are no muc#admin/muc#owner types in xmpp-parsers, and text keeps them
+//! recognisable next to the protocol notes.
+
+pub const MUC_ADMIN: &str = "http://jabber.org/protocol/muc#admin";
+pub const MUC_OWNER: &str = "http://jabber.org/protocol/muc#owner";
+
+pub fn escape(value: &str) -> String {
+    value
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\'', "&apos;")
+        .replace('"', "&quot;")
+}
+
+/// Occupants with one role. Prosody answers one role per query.
+pub fn occupants_with_role(role: &str) -> String {
+    format!(
+        "<query xmlns='{MUC_ADMIN}'><item role='{}'/></query>",
+        escape(role)
+    )
+}
+
+/// One item per IQ: Prosody applies only the first.
+pub fn set_affiliation(bare_jid: &str, affiliation: &str) -> String {
+    format!(
+        "<query xmlns='{MUC_ADMIN}'><item affiliation='{}' jid='{}'/></query>",
+        escape(affiliation),
+        escape(bare_jid)
+    )
+}
+
+pub fn owner_config() -> String {
+    format!("<query xmlns='{MUC_OWNER}'/>")
+}
+
+/// An empty secret is what removes the password; occupants see status 104.
+pub fn remove_password() -> String {
+    format!(
+        "<query xmlns='{MUC_OWNER}'><x xmlns='jabber:x:data' type='submit'>\
+         <field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>\
+         <field var='muc#roomconfig_roomsecret'><value></value></field>\
+         <field var='muc#roomconfig_passwordprotectedroom'><value>0</value></field>\
+         </x></query>"
+    )
+}
+
+pub fn destroy(reason: &str) -> String {
+    format!(
+        "<query xmlns='{MUC_OWNER}'><destroy><reason>{}</reason></destroy></query>",
+        escape(reason)
+    )
+}

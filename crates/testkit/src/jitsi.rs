@@ -1,0 +1,500 @@
+//! A Jitsi deployment on this machine for tests: a real Prosody (Debian's package) with
+//! a jitsi-meet-like configuration, a simulated Jicofo and simulated participants. Jicofo
+//! and the web client cannot run here; the simulations follow the behaviour recorded in
+//! `shared/JITSI.md`.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use roomkeeper_jitsi::connection::{Connection, ConnectionTask};
+use roomkeeper_jitsi::{ShardConfig, XmppSecurity};
+use tokio::sync::{mpsc, watch};
+use tokio_xmpp::connect::{DnsConfig, TcpServerConnector};
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
+use tokio_xmpp::xmlstream::Timeouts;
+use tokio_xmpp::{Client, Event, IqRequest, IqResponse, Stanza};
+
+pub const DOMAIN: &str = "meet.test";
+pub const SERVICE_PASSWORD: &str = "roomkeeper-service-password";
+const FOCUS_PASSWORD: &str = "focus-password";
+const MUC: &str = "http://jabber.org/protocol/muc";
+const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
+const MUC_ADMIN: &str = "http://jabber.org/protocol/muc#admin";
+const MUC_OWNER: &str = "http://jabber.org/protocol/muc#owner";
+
+/// A Prosody server on a free loopback port, stopped (by its process id) when dropped.
+pub struct Prosody {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Prosody {
+    pub async fn start() -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let dir = tempfile::tempdir()?;
+        let path = dir.path();
+        std::fs::create_dir_all(path.join("data"))?;
+        let config = format!(
+            r#"run_as_root = true
+pidfile = "{dir}/prosody.pid"
+data_path = "{dir}/data"
+admin_socket = "{dir}/prosody.sock"
+certificates = "{dir}"
+interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {port} }}
+c2s_direct_tls_ports = {{ }}
+s2s_ports = {{ }}
+http_ports = {{ }}
+https_ports = {{ }}
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping" }}
+modules_disabled = {{ "s2s"; "tls" }}
+log = {{ {{ levels = {{ min = "info" }}, to = "file", filename = "{dir}/prosody.log" }} }}
+
+VirtualHost "{DOMAIN}"
+    authentication = "anonymous"
+
+VirtualHost "auth.{DOMAIN}"
+    authentication = "internal_hashed"
+
+-- As in a Debian jitsi-meet install, plus Roomkeeper's service account among the
+-- admins (docs/JITSI-SETUP.md).
+Component "conference.{DOMAIN}" "muc"
+    restrict_room_creation = true
+    muc_room_locking = false
+    muc_room_default_public_jids = true
+    storage = "memory"
+    admins = {{ "focus@auth.{DOMAIN}", "roomkeeper@auth.{DOMAIN}" }}
+"#,
+            dir = path.display()
+        );
+        let config_path = path.join("prosody.cfg.lua");
+        std::fs::write(&config_path, config)?;
+        for (user, password) in [("focus", FOCUS_PASSWORD), ("roomkeeper", SERVICE_PASSWORD)] {
+            let status = Command::new("prosodyctl")
+                .arg("--config")
+                .arg(&config_path)
+                .args(["register", user, &format!("auth.{DOMAIN}"), password])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .context("cannot run prosodyctl (scripts/test installs prosody)")?;
+            anyhow::ensure!(status.success(), "prosodyctl register {user} failed");
+        }
+        let child = Command::new("prosody")
+            .arg("--config")
+            .arg(&config_path)
+            .arg("-F")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start prosody")?;
+        let server = Self { port, dir, child };
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            if std::time::Instant::now() > deadline {
+                bail!("prosody did not listen on {port}: {}", server.log());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(server)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("prosody.log")).unwrap_or_default()
+    }
+
+    /// How Roomkeeper reaches this Prosody.
+    pub fn shard(&self, name: &str) -> ShardConfig {
+        ShardConfig {
+            name: name.into(),
+            xmpp_address: format!("127.0.0.1:{}", self.port),
+            security: XmppSecurity::Plain,
+            domain: DOMAIN.into(),
+            account: format!("roomkeeper@auth.{DOMAIN}"),
+            password: Some(SERVICE_PASSWORD.into()),
+            password_file: None,
+            muc_domain: None,
+            service_jids: Vec::new(),
+        }
+    }
+
+    fn connector(&self) -> TcpServerConnector {
+        TcpServerConnector::from(DnsConfig::addr(&format!("127.0.0.1:{}", self.port)))
+    }
+}
+
+impl Drop for Prosody {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The room's JID on the test deployment.
+pub fn room_jid(room: &str) -> String {
+    format!("{room}@conference.{DOMAIN}")
+}
+
+fn element(xml: &str) -> Element {
+    xml.parse().expect("a well-formed test stanza")
+}
+
+fn muc_item(presence: &Presence) -> Option<&Element> {
+    presence
+        .payloads
+        .iter()
+        .find(|p| p.is("x", MUC_USER))
+        .and_then(|x| x.children().find(|c| c.name() == "item"))
+}
+
+fn bare(jid: &str) -> String {
+    jid.split('/').next().unwrap_or(jid).to_owned()
+}
+
+/// What the simulated Jicofo knows of one room.
+#[derive(Default)]
+struct RoomState {
+    /// Occupants in join order: (nick, real JID).
+    members: Vec<(String, String)>,
+    /// The one owner it elected (bare JID), as AutoOwnerRoleManager remembers it.
+    owner: Option<String>,
+}
+
+/// Jicofo as far as moderators go: creates each room on first join and makes the first
+/// member moderator; elects again only when the member it chose leaves, and ignores
+/// affiliation changes made by others (so after a revoke nobody is re-granted).
+pub struct Focus {
+    sender: Connection,
+    rooms: Arc<Mutex<HashMap<String, RoomState>>>,
+    _connection: ConnectionTask,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Focus {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts the connection task and waits (at most 10 s) for the session; the events
+/// after that arrive on the returned channel.
+async fn online(
+    client: Client,
+) -> anyhow::Result<(Connection, ConnectionTask, mpsc::UnboundedReceiver<Event>)> {
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let (connection, task) = Connection::start(client, move |event| {
+        let _ = events_tx.send(event);
+    });
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(event) = events.recv().await {
+            if event.is_online() {
+                return Ok(());
+            }
+        }
+        bail!("the XMPP stream ended before the session started")
+    })
+    .await
+    .context("no XMPP session within 10 s")??;
+    Ok((connection, task, events))
+}
+
+impl Focus {
+    pub async fn start(prosody: &Prosody) -> anyhow::Result<Self> {
+        let jid: Jid = format!("focus@auth.{DOMAIN}/focus").parse()?;
+        let client =
+            Client::new_with_connector(jid, FOCUS_PASSWORD, prosody.connector(), Timeouts::tight());
+        let (sender, connection, mut receiver) = online(client).await?;
+        let rooms: Arc<Mutex<HashMap<String, RoomState>>> = Arc::default();
+        let state = Arc::clone(&rooms);
+        let grants = sender.clone();
+        let task = tokio::spawn(async move {
+            while let Some(event) = receiver.recv().await {
+                let Event::Stanza(Stanza::Presence(presence)) = event else {
+                    continue;
+                };
+                let Some(from) = presence.from.as_ref().map(ToString::to_string) else {
+                    continue;
+                };
+                let Some((room, nick)) = from.split_once('/') else {
+                    continue;
+                };
+                let real = muc_item(&presence)
+                    .and_then(|i| i.attr("jid"))
+                    .map(str::to_owned);
+                let elect = {
+                    let mut rooms = state.lock().expect("focus state");
+                    let entry = rooms.entry(room.to_owned()).or_default();
+                    match (presence.type_.clone(), real) {
+                        (PresenceType::Unavailable, _) => {
+                            let leaving = entry.members.iter().position(|(n, _)| n == nick);
+                            let left = leaving.map(|i| entry.members.remove(i));
+                            if left.is_some_and(|(_, jid)| Some(bare(&jid)) == entry.owner) {
+                                entry.owner = None;
+                            }
+                        }
+                        (PresenceType::None, Some(jid))
+                            if nick != "focus" && !entry.members.iter().any(|(n, _)| n == nick) =>
+                        {
+                            entry.members.push((nick.to_owned(), jid));
+                        }
+                        _ => {}
+                    }
+                    // Elect only when nobody holds the owner it chose; Jibri is never chosen.
+                    if entry.owner.is_none() {
+                        let candidate = entry
+                            .members
+                            .iter()
+                            .map(|(_, jid)| bare(jid))
+                            .find(|jid| !jid.contains("@recorder."));
+                        entry.owner.clone_from(&candidate);
+                        candidate
+                    } else {
+                        None
+                    }
+                };
+                if let Some(jid) = elect {
+                    let iq = element(&format!(
+                        "<query xmlns='{MUC_ADMIN}'><item affiliation='owner' jid='{jid}'/></query>"
+                    ));
+                    if let Ok(to) = room.parse::<Jid>() {
+                        // The answer does not matter: the presence that follows tells.
+                        drop(grants.send_iq(Some(to), IqRequest::Set(iq)).await);
+                    }
+                }
+            }
+        });
+        Ok(Self {
+            sender,
+            rooms,
+            _connection: connection,
+            task,
+        })
+    }
+
+    /// What a client's conference request makes Jicofo do: join (and so create) the room.
+    pub async fn ensure_room(&self, room: &str) -> anyhow::Result<()> {
+        let room_jid = room_jid(room);
+        let exists = self
+            .rooms
+            .lock()
+            .expect("focus state")
+            .contains_key(&room_jid);
+        if exists {
+            return Ok(());
+        }
+        self.rooms
+            .lock()
+            .expect("focus state")
+            .entry(room_jid.clone())
+            .or_default();
+        let presence = Presence::new(PresenceType::None)
+            .with_to(format!("{room_jid}/focus").parse::<Jid>()?)
+            .with_payloads(vec![element(&format!("<x xmlns='{MUC}'/>"))]);
+        self.sender
+            .send_stanza(presence.into())
+            .await
+            .map_err(anyhow::Error::msg)?;
+        // The room exists once Prosody answers the focus's own presence; asking for its
+        // configuration is the simplest way to wait for that.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let answer = self
+                .sender
+                .send_iq(
+                    Some(room_jid.parse()?),
+                    IqRequest::Get(element(&format!("<query xmlns='{MUC_OWNER}'/>"))),
+                )
+                .await
+                .map_err(anyhow::Error::msg)?;
+            if let Ok(Ok(IqResponse::Result(_))) =
+                tokio::time::timeout(Duration::from_secs(2), answer).await
+            {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "the focus could not create {room}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Someone in a meeting, as lib-jitsi-meet behaves: anonymous account, 8-hex nick,
+/// display name in `<nick>`, locks and unlocks rooms like `lockRoom`.
+pub struct Participant {
+    pub nick: String,
+    pub room: String,
+    sender: Connection,
+    _connection: ConnectionTask,
+    /// This occupant's role as its own presence last said ("" before joining).
+    role: watch::Receiver<String>,
+    /// Why the join failed, if it did (e.g. `not-authorized` for a wrong password).
+    refused: watch::Receiver<Option<String>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Participant {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Participant {
+    /// Connects anonymously and joins `room` (the focus creates it first, as Jicofo does).
+    pub async fn join(
+        prosody: &Prosody,
+        focus: &Focus,
+        room: &str,
+        nick: &str,
+        display_name: &str,
+        password: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        focus.ensure_room(room).await?;
+        // The host is anonymous-only, so SASL ANONYMOUS is chosen and Prosody hands out a
+        // random JID, as for Jitsi's guests; the node only satisfies tokio-xmpp, which
+        // wants one.
+        let jid: Jid = format!("guest@{DOMAIN}").parse()?;
+        let client = Client::new_with_connector(jid, "", prosody.connector(), Timeouts::tight());
+        let (sender, connection, mut receiver) = online(client).await?;
+        let (role_tx, role) = watch::channel(String::new());
+        let (refused_tx, refused) = watch::channel(None);
+        let me = format!("{}/{nick}", room_jid(room));
+        let task = tokio::spawn(async move {
+            while let Some(event) = receiver.recv().await {
+                let Event::Stanza(Stanza::Presence(presence)) = event else {
+                    continue;
+                };
+                if presence.from.as_ref().map(ToString::to_string).as_deref() != Some(me.as_str()) {
+                    continue;
+                }
+                if presence.type_ == PresenceType::Error {
+                    let condition = presence
+                        .payloads
+                        .iter()
+                        .find(|p| p.name() == "error")
+                        .and_then(|e| e.children().next())
+                        .map(|c| c.name().to_owned());
+                    let _ = refused_tx.send(Some(condition.unwrap_or_else(|| "error".into())));
+                } else if presence.type_ == PresenceType::Unavailable {
+                    let _ = role_tx.send("none".into());
+                } else if let Some(role) = muc_item(&presence).and_then(|i| i.attr("role")) {
+                    let _ = role_tx.send(role.to_owned());
+                }
+            }
+        });
+        let x = match password {
+            Some(secret) => format!("<x xmlns='{MUC}'><password>{secret}</password></x>"),
+            None => format!("<x xmlns='{MUC}'/>"),
+        };
+        let presence = Presence::new(PresenceType::None)
+            .with_to(format!("{}/{nick}", room_jid(room)).parse::<Jid>()?)
+            .with_payloads(vec![
+                element(&x),
+                element(&format!(
+                    "<nick xmlns='http://jabber.org/protocol/nick'>{display_name}</nick>"
+                )),
+            ]);
+        sender
+            .send_stanza(presence.into())
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let participant = Self {
+            nick: nick.into(),
+            room: room.into(),
+            sender,
+            _connection: connection,
+            role,
+            refused,
+            task,
+        };
+        participant
+            .wait_until(|p| p.role() != "" || p.refusal().is_some())
+            .await?;
+        if let Some(condition) = participant.refusal() {
+            bail!("joining {room} was refused: {condition}");
+        }
+        Ok(participant)
+    }
+
+    pub fn role(&self) -> String {
+        self.role.borrow().clone()
+    }
+
+    pub fn refusal(&self) -> Option<String> {
+        self.refused.borrow().clone()
+    }
+
+    pub fn is_moderator(&self) -> bool {
+        self.role() == "moderator"
+    }
+
+    /// Waits (at most 10 s) until `condition` holds, re-checking on every presence.
+    pub async fn wait_until(&self, condition: impl Fn(&Self) -> bool) -> anyhow::Result<()> {
+        let mut role = self.role.clone();
+        let mut refused = self.refused.clone();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !condition(self) {
+            tokio::select! {
+                _ = role.changed() => {}
+                _ = refused.changed() => {}
+                () = tokio::time::sleep_until(deadline) => bail!("{} waited 10 s in vain (role {:?})", self.nick, self.role()),
+            }
+        }
+        Ok(())
+    }
+
+    async fn owner_iq(&self, payload: &str) -> anyhow::Result<Result<(), String>> {
+        let answer = self
+            .sender
+            .send_iq(
+                Some(room_jid(&self.room).parse()?),
+                IqRequest::Set(element(payload)),
+            )
+            .await
+            .map_err(anyhow::Error::msg)?;
+        Ok(
+            match tokio::time::timeout(Duration::from_secs(5), answer).await?? {
+                IqResponse::Result(_) => Ok(()),
+                IqResponse::Error(error) => Err(format!("{:?}", error.defined_condition)),
+            },
+        )
+    }
+
+    /// lib-jitsi-meet's `lockRoom`: submit the secret with password protection and
+    /// whois=anyone. `Err` carries Prosody's refusal (e.g. `Forbidden` for non-owners).
+    pub async fn lock(&self, secret: &str) -> anyhow::Result<Result<(), String>> {
+        self.owner_iq(&format!(
+            "<query xmlns='{MUC_OWNER}'><x xmlns='jabber:x:data' type='submit'>\
+             <field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>\
+             <field var='muc#roomconfig_roomsecret'><value>{secret}</value></field>\
+             <field var='muc#roomconfig_passwordprotectedroom'><value>1</value></field>\
+             <field var='muc#roomconfig_whois'><value>anyone</value></field>\
+             </x></query>"
+        ))
+        .await
+    }
+
+    pub async fn leave(self) -> anyhow::Result<()> {
+        let presence = Presence::new(PresenceType::Unavailable)
+            .with_to(format!("{}/{}", room_jid(&self.room), self.nick).parse::<Jid>()?);
+        self.sender
+            .send_stanza(presence.into())
+            .await
+            .map_err(anyhow::Error::msg)?;
+        Ok(())
+    }
+}
