@@ -4,6 +4,7 @@
 
 pub mod connection;
 mod shard;
+mod shards;
 mod stanzas;
 mod xmpp;
 
@@ -11,7 +12,8 @@ use async_trait::async_trait;
 use roomkeeper_domain::RoomName;
 use serde::Serialize;
 
-pub use shard::{ShardConfig, XmppSecurity};
+pub use shard::{JitsiConfig, ShardConfig, XmppSecurity};
+pub use shards::{ShardStatus, Shards};
 pub use xmpp::XmppShard;
 
 /// Someone in a meeting, as the meeting page shows them.
@@ -29,6 +31,7 @@ pub struct Participant {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Meeting {
+    /// Whether a meeting runs in the room now.
     pub running: bool,
     pub password_protected: bool,
     /// Lobby on: the room admits members only. Revoking then sets `member`.

@@ -70,3 +70,49 @@ impl ShardConfig {
             .any(|s| s == bare_jid || s == domain_of)
     }
 }
+
+/// The `[jitsi]` section: the deployments Roomkeeper controls.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JitsiConfig {
+    pub shards: Vec<ShardConfig>,
+}
+
+impl JitsiConfig {
+    /// Problems an operator must fix before start, as (key, message).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        for shard in &self.shards {
+            let host = shard
+                .xmpp_address
+                .rsplit_once(':')
+                .map_or(shard.xmpp_address.as_str(), |(h, _)| h);
+            if shard.security == XmppSecurity::Plain
+                && !matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+            {
+                return Err((
+                    "jitsi.shards.security",
+                    format!(
+                        "shard {:?}: \"plain\" is allowed only to Prosody on 127.0.0.1",
+                        shard.name
+                    ),
+                ));
+            }
+            if shard.password.is_none() {
+                return Err((
+                    "jitsi.shards.password_file",
+                    format!(
+                        "shard {:?}: give the service account's password (password_file)",
+                        shard.name
+                    ),
+                ));
+            }
+            if shard.account.parse::<tokio_xmpp::jid::BareJid>().is_err() {
+                return Err((
+                    "jitsi.shards.account",
+                    format!("shard {:?}: {:?} is not a JID", shard.name, shard.account),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -31,9 +31,18 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 pub async fn prepare(config: &Config, clock: Clock) -> anyhow::Result<AppState> {
     let store = open_store(config).await?;
     ensure_an_admin(&*store, config, &clock).await?;
+    let mut shards = Vec::new();
+    for shard in &config.jitsi.shards {
+        // Checked at configuration time: every shard has its password by now.
+        let password = shard.password.clone().unwrap_or_default();
+        let connection = roomkeeper_jitsi::XmppShard::connect(shard.clone(), password)
+            .with_context(|| format!("jitsi shard {:?}", shard.name))?;
+        shards.push(Arc::new(connection));
+    }
     Ok(AppState::new(
         store,
         clock,
+        Arc::new(roomkeeper_jitsi::Shards::new(shards)),
         WebConfig {
             http: config.http.clone(),
             sessions: config.sessions.clone(),

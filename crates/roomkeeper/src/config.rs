@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use roomkeeper_auth::{SessionConfig, ThrottleConfig};
+use roomkeeper_jitsi::JitsiConfig;
 use roomkeeper_mail::MailConfig;
 use roomkeeper_store::DatabaseConfig;
 use roomkeeper_web::{HttpConfig, RoomsConfig};
@@ -27,6 +28,7 @@ pub struct Config {
     pub login_throttle: ThrottleConfig,
     pub log: LogConfig,
     pub email: MailConfig,
+    pub jitsi: JitsiConfig,
     /// Password for the `admin` account created at first start when no administrator
     /// exists. Without it a random one is generated and printed once in the log.
     pub initial_admin_password: Option<String>,
@@ -138,6 +140,11 @@ impl Config {
         if let Some(path) = &self.database.url_file {
             self.database.url = read_secret("database.url_file", path)?;
         }
+        for shard in &mut self.jitsi.shards {
+            if let Some(path) = &shard.password_file {
+                shard.password = Some(read_secret("jitsi.shards.password_file", path)?);
+            }
+        }
         if let Some(path) = &self.email.password_file {
             self.email.password = Some(read_secret("email.password_file", path)?);
         }
@@ -190,6 +197,9 @@ impl Config {
                 key: "login_throttle",
                 message: "window_minutes and max_failures_per_user must be at least 1".into(),
             });
+        }
+        if let Err((key, message)) = self.jitsi.check() {
+            return Err(ConfigError::Value { key, message });
         }
         if let Err((key, message)) = self.email.check() {
             return Err(ConfigError::Value { key, message });

@@ -210,6 +210,16 @@ pub trait RoomStore: Send + Sync {
     async fn patterns_of(&self, username: &str) -> Result<Vec<UserPattern>>;
     async fn all_patterns(&self) -> Result<Vec<UserPattern>>;
 
+    /// An audit entry for a change made outside the database (a meeting action).
+    async fn record_audit(
+        &self,
+        audit: &Audit<'_>,
+        action: &str,
+        room_name: Option<&str>,
+        subject: Option<&str>,
+        detail: &str,
+    ) -> Result<()>;
+
     /// Newest first; one room's history, or everything.
     async fn audit_log(&self, room_name: Option<&str>, page: Page) -> Result<Paged<AuditEntry>>;
 

@@ -624,6 +624,20 @@ macro_rules! impl_room_store {
                 .await?)
             }
 
+            async fn record_audit(
+                &self,
+                audit: &$crate::Audit<'_>,
+                action: &str,
+                room_name: Option<&str>,
+                subject: Option<&str>,
+                detail: &str,
+            ) -> $crate::Result<()> {
+                let mut tx = self.pool.begin_with($write_tx).await?;
+                Self::audit_in(&mut tx, audit, action, room_name, subject, detail).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn audit_log(
                 &self,
                 room_name: Option<&str>,

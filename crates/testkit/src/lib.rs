@@ -256,6 +256,19 @@ impl TestApp {
     }
 }
 
+/// The JSON error code of an API answer, asserting the status and that a message is
+/// there on the way.
+pub async fn error_code(response: reqwest::Response, status: reqwest::StatusCode) -> String {
+    assert_eq!(response.status(), status, "unexpected status");
+    let body: serde_json::Value = response.json().await.expect("a JSON error body");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(!message.is_empty(), "error without a message: {body}");
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Writes one async test per backend: `both_backends!(name)` expects
 /// `async fn name(backend: Backend)` in scope and makes `name::sqlite` and `name::postgres`.
 #[macro_export]

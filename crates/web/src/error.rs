@@ -26,6 +26,12 @@ pub enum Error {
     Invalid { code: &'static str, message: String },
     #[error("{0}")]
     Conflict(String),
+    /// The world is not in the state the request needs (409), e.g. no meeting runs.
+    #[error("{message}")]
+    State { code: &'static str, message: String },
+    /// A dependency answered, but with a refusal (502).
+    #[error("{0}")]
+    Upstream(String),
     #[error("Too many failed login attempts. Wait {} minutes and try again.", minutes(*retry_after_s))]
     Throttled { retry_after_s: i64 },
     #[error(
@@ -60,7 +66,8 @@ impl Error {
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Conflict(_) | Error::State { .. } => StatusCode::CONFLICT,
+            Error::Upstream(_) => StatusCode::BAD_GATEWAY,
             Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -77,6 +84,8 @@ impl Error {
             Error::BadRequest(_) => "bad_request",
             Error::Invalid { code, .. } => code,
             Error::Conflict(_) => "conflict",
+            Error::State { code, .. } => code,
+            Error::Upstream(_) => "prosody_refused",
             Error::Throttled { .. } => "throttled",
             Error::PasswordChangeRequired => "password_change_required",
             Error::CrossSite => "cross_site",
@@ -111,6 +120,25 @@ impl From<roomkeeper_store::Error> for Error {
                 "The database is not reachable right now ({unreachable}). Try again in a minute."
             )),
             other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<roomkeeper_jitsi::Error> for Error {
+    fn from(err: roomkeeper_jitsi::Error) -> Self {
+        use roomkeeper_jitsi::Error as J;
+        let message = err.to_string();
+        match err {
+            J::NoMeeting => Error::State {
+                code: "no_meeting",
+                message,
+            },
+            J::ParticipantGone => Error::State {
+                code: "participant_gone",
+                message,
+            },
+            J::Refused(_) => Error::Upstream(message),
+            J::Unreachable(_) | J::NoShard => Error::Unavailable(message),
         }
     }
 }

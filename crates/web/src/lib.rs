@@ -113,12 +113,19 @@ pub struct AppState {
     pub mail_enabled: bool,
     /// Wakes this instance's outbox job when a request queued mail.
     pub mail_wakeup: Arc<tokio::sync::Notify>,
+    /// The Jitsi deployments whose meetings Roomkeeper controls.
+    pub meetings: Arc<roomkeeper_jitsi::Shards>,
 }
 
 impl AppState {
     /// `config.rooms` must have been validated (`RoomsConfig::bases`); invalid entries
     /// are skipped here.
-    pub fn new(store: Arc<dyn Store>, clock: Clock, config: WebConfig) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Clock,
+        meetings: Arc<roomkeeper_jitsi::Shards>,
+        config: WebConfig,
+    ) -> Self {
         // Install the metrics recorder before the first request is counted.
         metrics_handle();
         let meeting_bases = config
@@ -136,6 +143,7 @@ impl AppState {
             meeting_bases: Arc::new(meeting_bases),
             mail_enabled: config.mail_enabled,
             mail_wakeup: Arc::new(tokio::sync::Notify::new()),
+            meetings,
         }
     }
 }

@@ -188,6 +188,15 @@ fn logged_in(ok: u16) -> impl Fn(Role) -> u16 {
     move |role| if role == Anonymous { 401 } else { ok }
 }
 
+/// Owner, co-owners and admins may control the meeting; others may not know the room.
+fn meeting_control(role: Role) -> u16 {
+    match role {
+        Anonymous => 401,
+        Owner | CoOwner | Admin => 503,
+        _ => 404,
+    }
+}
+
 fn cases() -> Vec<Case> {
     use Method as M;
     vec![
@@ -341,6 +350,49 @@ fn cases() -> Vec<Case> {
                 CoOwner => 403,
                 _ => 404,
             },
+        ),
+        // No Jitsi is configured here: whoever may control the meeting hears 503.
+        case(
+            M::GET,
+            "/rooms/{id}/meeting",
+            "/rooms/{room}/meeting",
+            None,
+            meeting_control,
+        ),
+        case(
+            M::DELETE,
+            "/rooms/{id}/meeting",
+            "/rooms/{room}/meeting",
+            None,
+            meeting_control,
+        ),
+        case(
+            M::DELETE,
+            "/rooms/{id}/meeting/password",
+            "/rooms/{room}/meeting/password",
+            None,
+            meeting_control,
+        ),
+        case(
+            M::PUT,
+            "/rooms/{id}/meeting/participants/{pid}/moderator",
+            "/rooms/{room}/meeting/participants/abcd1234/moderator",
+            None,
+            meeting_control,
+        ),
+        case(
+            M::DELETE,
+            "/rooms/{id}/meeting/participants/{pid}/moderator",
+            "/rooms/{room}/meeting/participants/abcd1234/moderator",
+            None,
+            meeting_control,
+        ),
+        case(
+            M::POST,
+            "/rooms/{id}/meeting/participants/{pid}/kick",
+            "/rooms/{room}/meeting/participants/abcd1234/kick",
+            None,
+            meeting_control,
         ),
         case(
             M::GET,

@@ -15,22 +15,10 @@ mod pages;
 mod rooms;
 mod sessions;
 
-use reqwest::{Client, Response, StatusCode};
-use serde_json::Value;
+use reqwest::{Client, Response};
+pub use roomkeeper_testkit::error_code;
 
 pub const PASSWORD: &str = "a long test password";
-
-/// The JSON error code of an API answer, asserting the status on the way.
-pub async fn error_code(response: Response, status: StatusCode) -> String {
-    assert_eq!(response.status(), status, "unexpected status");
-    let body: Value = response.json().await.expect("a JSON error body");
-    let message = body["error"]["message"].as_str().unwrap_or_default();
-    assert!(!message.is_empty(), "error without a message: {body}");
-    body["error"]["code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
 
 pub async fn me(app: &roomkeeper_testkit::TestApp, client: &Client) -> Response {
     client

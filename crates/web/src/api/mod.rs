@@ -3,6 +3,7 @@
 //! `openapi.json` and fail when one is undocumented.
 
 mod account;
+mod meeting;
 mod rooms;
 
 use axum::Router;
@@ -91,6 +92,18 @@ pub fn router() -> ApiRoutes {
         .delete("/rooms/{id}", rooms::release_room)
         .put("/rooms/{id}/co-owners", rooms::set_co_owners)
         .post("/rooms/{id}/transfer", rooms::transfer_room)
+        .get("/rooms/{id}/meeting", meeting::get_meeting)
+        .delete("/rooms/{id}/meeting", meeting::end_meeting)
+        .delete("/rooms/{id}/meeting/password", meeting::remove_password)
+        .put(
+            "/rooms/{id}/meeting/participants/{pid}/moderator",
+            meeting::grant_moderator,
+        )
+        .delete(
+            "/rooms/{id}/meeting/participants/{pid}/moderator",
+            meeting::revoke_moderator,
+        )
+        .post("/rooms/{id}/meeting/participants/{pid}/kick", meeting::kick)
         .get("/users/{username}/patterns", rooms::list_patterns)
         .post("/users/{username}/patterns", rooms::add_pattern)
         .delete("/users/{username}/patterns/{id}", rooms::delete_pattern)

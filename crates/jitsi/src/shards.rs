@@ -1,0 +1,98 @@
+//! Several Jitsi deployments behind one [`MeetingControl`]: a room is looked for on
+//! every shard, and actions go to the shard where its meeting runs.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use roomkeeper_domain::RoomName;
+
+use crate::{Error, Meeting, MeetingControl, XmppShard};
+
+#[derive(Default)]
+pub struct Shards {
+    shards: Vec<Arc<XmppShard>>,
+}
+
+/// One shard's connection, for `/readyz` and the admin pages.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ShardStatus {
+    pub name: String,
+    pub address: String,
+    pub online: bool,
+}
+
+impl Shards {
+    pub fn new(shards: Vec<Arc<XmppShard>>) -> Self {
+        Self { shards }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.shards.is_empty()
+    }
+
+    pub fn status(&self) -> Vec<ShardStatus> {
+        self.shards
+            .iter()
+            .map(|s| ShardStatus {
+                name: s.config().name.clone(),
+                address: s.config().xmpp_address.clone(),
+                online: s.is_online(),
+            })
+            .collect()
+    }
+
+    /// The shard running this room's meeting, with the meeting.
+    async fn locate(&self, room: &RoomName) -> Result<(Arc<XmppShard>, Meeting), Error> {
+        if self.shards.is_empty() {
+            return Err(Error::NoShard);
+        }
+        let mut unreachable = None;
+        for shard in &self.shards {
+            match shard.meeting(room).await {
+                Ok(meeting) if meeting.running => return Ok((Arc::clone(shard), meeting)),
+                Ok(_) => {}
+                Err(error @ Error::Unreachable(_)) => unreachable = Some(error),
+                Err(other) => return Err(other),
+            }
+        }
+        // Not running anywhere we could ask; if a shard did not answer, say so rather
+        // than claim there is no meeting.
+        Err(unreachable.unwrap_or(Error::NoMeeting))
+    }
+}
+
+#[async_trait]
+impl MeetingControl for Shards {
+    async fn meeting(&self, room: &RoomName) -> Result<Meeting, Error> {
+        match self.locate(room).await {
+            Ok((_, meeting)) => Ok(meeting),
+            Err(Error::NoMeeting) => Ok(Meeting::not_running()),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn set_moderator(
+        &self,
+        room: &RoomName,
+        participant: &str,
+        moderator: bool,
+    ) -> Result<Meeting, Error> {
+        self.locate(room)
+            .await?
+            .0
+            .set_moderator(room, participant, moderator)
+            .await
+    }
+
+    async fn remove_password(&self, room: &RoomName) -> Result<Meeting, Error> {
+        self.locate(room).await?.0.remove_password(room).await
+    }
+
+    async fn kick(&self, room: &RoomName, participant: &str) -> Result<Meeting, Error> {
+        self.locate(room).await?.0.kick(room, participant).await
+    }
+
+    async fn end_meeting(&self, room: &RoomName, reason: &str) -> Result<(), Error> {
+        self.locate(room).await?.0.end_meeting(room, reason).await
+    }
+}

@@ -1,0 +1,236 @@
+//! The seed story through Roomkeeper's API, against a real Prosody with simulated Jicofo
+//! and participants: a student locks the lecturer's room, the lecturer takes it back.
+//!
+//! A test binary of its own: cargo runs binaries one after another, so Prosody is not
+//! starved by the many parallel tests of `app` while answers are timed.
+
+// A failed step should stop the test right there, loudly.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use roomkeeper_store::{Audit, NewRequest};
+use roomkeeper_testkit::jitsi::{Focus, Participant, Prosody};
+use roomkeeper_testkit::{Backend, TestApp, TestDatabase};
+use serde_json::Value;
+
+use roomkeeper_testkit::error_code;
+
+async fn connected_app(prosody: &Prosody) -> TestApp {
+    let database = Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
+    let mut config = database.config();
+    config.jitsi.shards = vec![prosody.shard("main")];
+    let app = TestApp::spawn_with(database, config, Default::default())
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !app.state.meetings.status().iter().all(|s| s.online) {
+        assert!(
+            Instant::now() < deadline,
+            "Roomkeeper did not connect to Prosody: {}",
+            prosody.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
+    let prosody = Prosody::start().await.unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
+    let app = connected_app(&prosody).await;
+    for (name, admin) in [
+        ("lecturer", false),
+        ("assistant", false),
+        ("stranger", false),
+    ] {
+        app.passwordless_user(name, admin).await.unwrap();
+    }
+    let audit = Audit {
+        actor: Some("lecturer"),
+        address: None,
+        now: 1,
+    };
+    let request = NewRequest {
+        room_name: "logic".into(),
+        requester: "lecturer".into(),
+        reason: "Lecture".into(),
+        co_owners: vec!["assistant".into()],
+    };
+    let room = app
+        .store()
+        .create_request(&request, Some("logic"), &audit, &[])
+        .await
+        .unwrap()
+        .room_id
+        .unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let assistant = app.client_as("assistant").await.unwrap();
+    let stranger = app.client_as("stranger").await.unwrap();
+    let url = |path: &str| app.url(&format!("/api/v1/rooms/{room}{path}"));
+    let meeting = |client: &reqwest::Client| {
+        let request = client.get(url("/meeting"));
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+
+    assert_eq!(meeting(&lecturer).await["running"], false);
+    let evil = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "evilstudent", None)
+        .await
+        .unwrap();
+    evil.wait_until(Participant::is_moderator).await.unwrap();
+    evil.lock("mine").await.unwrap().unwrap();
+
+    let seen = meeting(&lecturer).await;
+    assert_eq!(
+        (
+            seen["running"].as_bool(),
+            seen["password_protected"].as_bool()
+        ),
+        (Some(true), Some(true)),
+        "{seen}"
+    );
+    assert_eq!(seen["participants"][0]["id"], "e1e1e1e1");
+    assert_eq!(seen["participants"][0]["moderator"], true);
+    assert!(
+        seen["participants"][0].get("jid").is_none(),
+        "real JIDs stay inside"
+    );
+    let refused = stranger.get(url("/meeting")).send().await.unwrap();
+    assert_eq!(
+        error_code(refused, StatusCode::NOT_FOUND).await,
+        "not_found"
+    );
+
+    let revoked: Value = lecturer
+        .delete(url("/meeting/participants/e1e1e1e1/moderator"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(revoked["participants"][0]["moderator"], false);
+    assert_eq!(
+        revoked["warning"], "no_moderator",
+        "Jitsi will not pick a new moderator"
+    );
+    let unlocked: Value = lecturer
+        .delete(url("/meeting/password"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unlocked["password_protected"], false);
+
+    let _third = Participant::join(&prosody, &focus, "logic", "c3c3c3c3", "Third", None)
+        .await
+        .unwrap();
+    let me = Participant::join(&prosody, &focus, "logic", "1ec70e70", "Lecturer", None)
+        .await
+        .unwrap();
+    let granted = lecturer
+        .put(url("/meeting/participants/1ec70e70/moderator"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(granted.status(), StatusCode::OK);
+    me.wait_until(Participant::is_moderator).await.unwrap();
+    assert!(
+        evil.lock("again").await.unwrap().is_err(),
+        "Prosody refuses him now"
+    );
+
+    // The co-owner has the same rights: the student is removed.
+    let kicked: Value = assistant
+        .post(url("/meeting/participants/e1e1e1e1/kick"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !kicked["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "e1e1e1e1")
+    );
+    let gone = assistant
+        .post(url("/meeting/participants/e1e1e1e1/kick"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(gone, StatusCode::CONFLICT).await,
+        "participant_gone"
+    );
+
+    let history: Value = lecturer
+        .get(app.url(&format!("/api/v1/audit?room_id={room}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<(&str, &str)> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["actor"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        &actions[..4],
+        [
+            ("kick", "assistant"),
+            ("grant_moderator", "lecturer"),
+            ("remove_password", "lecturer"),
+            ("revoke_moderator", "lecturer")
+        ]
+    );
+    assert!(
+        history["items"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("e1e1e1e1")
+    );
+
+    let ended = lecturer.delete(url("/meeting")).send().await.unwrap();
+    assert_eq!(ended.status(), StatusCode::NO_CONTENT);
+    assert_eq!(meeting(&lecturer).await["running"], false);
+    let nothing = lecturer
+        .delete(url("/meeting/password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(nothing, StatusCode::CONFLICT).await,
+        "no_meeting"
+    );
+
+    // Prosody away: a clear 503 within 2 s.
+    drop((me, _third, evil, focus));
+    drop(prosody);
+    let started = Instant::now();
+    let down = lecturer.get(url("/meeting")).send().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        error_code(down, StatusCode::SERVICE_UNAVAILABLE).await,
+        "unavailable"
+    );
+}
