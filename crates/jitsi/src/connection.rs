@@ -1,19 +1,36 @@
 //! One XMPP client connection driven by a single task.
 //!
-//! tokio-xmpp 6.0's `Client::split` halves share the client behind a mutex, and the
-//! receiving half returns `Pending` without arranging a wake-up when the sending half
-//! holds it: received stanzas then sit unread until something else wakes the task. So
-//! we never split: one task owns the `Client`, takes commands from a channel and reads
-//! events, and callers talk to it through a cloneable [`Connection`].
+//! Two things in tokio-xmpp 6.0 made us take this into our own hands:
+//! - `Client::split` shares the client behind a mutex, and the receiving half returns
+//!   `Pending` without arranging a wake-up when the sending half holds it, so received
+//!   stanzas could sit unread. We never split: one task owns the `Client`.
+//! - Its IQ response tracking lost an answer now and then under our tests (Prosody's
+//!   log shows the result sent, the token never resolved). We match answers to requests
+//!   ourselves, by id, in the same task that reads them.
+
+use std::collections::HashMap;
 
 use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio_xmpp::jid::Jid;
-use tokio_xmpp::{Client, Event, IqRequest, IqResponseToken, Stanza};
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::iq::Iq;
+use tokio_xmpp::parsers::stanza_error::StanzaError;
+use tokio_xmpp::{Client, Event, Stanza};
+
+/// An IQ request: `get` or `set` with its payload.
+#[derive(Debug)]
+pub enum Request {
+    Get(Element),
+    Set(Element),
+}
+
+/// Prosody's answer: a result (maybe with a payload) or an error.
+pub type Answer = Result<Option<Element>, StanzaError>;
 
 enum Command {
     Stanza(Box<Stanza>, oneshot::Sender<Result<(), String>>),
-    Iq(Option<Jid>, IqRequest, oneshot::Sender<IqResponseToken>),
+    Iq(Jid, Request, oneshot::Sender<Answer>),
 }
 
 /// A handle to the task that owns one XMPP client. Cheap to clone.
@@ -32,14 +49,16 @@ impl Drop for ConnectionTask {
 }
 
 impl Connection {
-    /// Starts the task. `on_event` sees every event (online, disconnected, stanzas other
-    /// than IQ answers) in order; it must not block.
+    /// Starts the task. `on_event` sees every event (online, disconnected, stanzas that
+    /// are not answers to our IQs) in order; it must not block.
     pub fn start(
         mut client: Client,
         mut on_event: impl FnMut(Event) + Send + 'static,
     ) -> (Self, ConnectionTask) {
         let (commands, mut receiver) = mpsc::channel::<Command>(64);
         let task = tokio::spawn(async move {
+            let mut pending: HashMap<String, oneshot::Sender<Answer>> = HashMap::new();
+            let mut next_id: u64 = 0;
             loop {
                 tokio::select! {
                     command = receiver.recv() => match command {
@@ -49,12 +68,32 @@ impl Connection {
                             let _ = reply.send(sent);
                         }
                         Some(Command::Iq(to, request, reply)) => {
-                            let token = client.send_iq(to, request).await;
-                            let _ = reply.send(token);
+                            next_id += 1;
+                            let id = format!("rk-{next_id}");
+                            let iq = match request {
+                                Request::Get(payload) => Iq::Get { from: None, to: Some(to), id: id.clone(), payload },
+                                Request::Set(payload) => Iq::Set { from: None, to: Some(to), id: id.clone(), payload },
+                            };
+                            // Forget answers nobody waits for any more (timed out).
+                            pending.retain(|_, waiting| !waiting.is_closed());
+                            pending.insert(id, reply);
+                            if client.send_stanza(Stanza::Iq(iq)).await.is_err() {
+                                // The waiter times out; the stream reconnects on its own.
+                            }
                         }
                     },
                     event = client.next() => match event {
                         None => break,
+                        Some(Event::Stanza(Stanza::Iq(Iq::Result { id, payload, .. }))) if pending.contains_key(&id) => {
+                            if let Some(waiting) = pending.remove(&id) {
+                                let _ = waiting.send(Ok(payload));
+                            }
+                        }
+                        Some(Event::Stanza(Stanza::Iq(Iq::Error { id, error, .. }))) if pending.contains_key(&id) => {
+                            if let Some(waiting) = pending.remove(&id) {
+                                let _ = waiting.send(Err(error));
+                            }
+                        }
                         Some(event) => on_event(event),
                     },
                 }
@@ -74,12 +113,9 @@ impl Connection {
             .map_err(|_| "the connection task has stopped".to_owned())?
     }
 
-    /// Sends an IQ; the token resolves with the answer (use a timeout).
-    pub async fn send_iq(
-        &self,
-        to: Option<Jid>,
-        request: IqRequest,
-    ) -> Result<IqResponseToken, String> {
+    /// Sends an IQ and waits for its answer; `Err` when the connection task is gone.
+    /// Callers put a timeout around this.
+    pub async fn iq(&self, to: Jid, request: Request) -> Result<Answer, String> {
         let (reply, answer) = oneshot::channel();
         self.commands
             .send(Command::Iq(to, request, reply))

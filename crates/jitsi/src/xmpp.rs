@@ -12,9 +12,9 @@ use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::stanza_error::{DefinedCondition, StanzaError};
 use tokio_xmpp::xmlstream::Timeouts;
-use tokio_xmpp::{Client, Event, IqRequest, IqResponse};
+use tokio_xmpp::{Client, Event};
 
-use crate::connection::{Connection, ConnectionTask};
+use crate::connection::{Connection, ConnectionTask, Request};
 
 use crate::stanzas::{self, MUC_ADMIN};
 use crate::{Error, Meeting, MeetingControl, Participant, ShardConfig, XmppSecurity};
@@ -107,20 +107,15 @@ impl XmppShard {
             .parse()
             .map_err(|e| Error::Refused(format!("{to:?} is not an address: {e}")))?;
         let request = if set {
-            IqRequest::Set(element)
+            Request::Set(element)
         } else {
-            IqRequest::Get(element)
+            Request::Get(element)
         };
-        let token = self
-            .connection
-            .send_iq(Some(to), request)
-            .await
-            .map_err(Error::Unreachable)?;
-        match tokio::time::timeout(IQ_TIMEOUT, token).await {
+        match tokio::time::timeout(IQ_TIMEOUT, self.connection.iq(to, request)).await {
             Err(_) => Err(Error::Unreachable("no answer within 1.5 s".into())),
-            Ok(Err(failure)) => Err(Error::Unreachable(failure.to_string())),
-            Ok(Ok(IqResponse::Result(payload))) => Ok(payload),
-            Ok(Ok(IqResponse::Error(error))) => Err(refusal(&error)),
+            Ok(Err(failure)) => Err(Error::Unreachable(failure)),
+            Ok(Ok(Ok(payload))) => Ok(payload),
+            Ok(Ok(Err(error))) => Err(refusal(&error)),
         }
     }
 

@@ -18,6 +18,11 @@ use serde_json::Value;
 
 use roomkeeper_testkit::error_code;
 
+/// One live scenario at a time: answers are timed against promises (2 s), and two
+/// Prosody servers with their simulated crowds on this machine's two cores make each
+/// other late.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn connected_app(prosody: &Prosody) -> TestApp {
     let database = Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
     let mut config = database.config();
@@ -39,6 +44,7 @@ async fn connected_app(prosody: &Prosody) -> TestApp {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let prosody = Prosody::start().await.unwrap();
     let focus = Focus::start(&prosody).await.unwrap();
     let app = connected_app(&prosody).await;
@@ -90,7 +96,8 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
             seen["password_protected"].as_bool()
         ),
         (Some(true), Some(true)),
-        "{seen}"
+        "{seen}\n{}",
+        prosody.log()
     );
     assert_eq!(seen["participants"][0]["id"], "e1e1e1e1");
     assert_eq!(seen["participants"][0]["moderator"], true);
@@ -233,4 +240,117 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
         error_code(down, StatusCode::SERVICE_UNAVAILABLE).await,
         "unavailable"
     );
+}
+
+/// The same control from the room's page: what a lecturer sees and clicks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_room_page_shows_the_meeting_and_its_buttons_work() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let prosody = Prosody::start().await.unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
+    let app = connected_app(&prosody).await;
+    app.passwordless_user("lecturer", false).await.unwrap();
+    let audit = Audit {
+        actor: Some("lecturer"),
+        address: None,
+        now: 1,
+    };
+    let request = NewRequest {
+        room_name: "logic".into(),
+        requester: "lecturer".into(),
+        reason: "Lecture".into(),
+        co_owners: Vec::new(),
+    };
+    let room = app
+        .store()
+        .create_request(&request, Some("logic"), &audit, &[])
+        .await
+        .unwrap()
+        .room_id
+        .unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let page = || {
+        let request = lecturer.get(app.url(&format!("/rooms/{room}")));
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let click = |form: Vec<(&'static str, &'static str)>| {
+        let request = lecturer
+            .post(app.url(&format!("/rooms/{room}/meeting")))
+            .form(&form);
+        async move { request.send().await.unwrap() }
+    };
+    assert!(
+        page()
+            .await
+            .contains("No meeting is running in this room right now.")
+    );
+
+    let evil = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "evilstudent", None)
+        .await
+        .unwrap();
+    evil.wait_until(Participant::is_moderator).await.unwrap();
+    evil.lock("mine").await.unwrap().unwrap();
+    let _other = Participant::join(
+        &prosody,
+        &focus,
+        "logic",
+        "a2a2a2a2",
+        "Student",
+        Some("mine"),
+    )
+    .await
+    .unwrap();
+    let html = page().await;
+    assert!(
+        html.contains("Someone has locked this meeting with a password.")
+            && html.contains("e1e1e1e1"),
+        "{html}"
+    );
+    assert!(
+        html.contains("The only moderator; instead make"),
+        "revoking the last moderator offers a successor"
+    );
+
+    let done = click(vec![
+        ("action", "revoke"),
+        ("participant", "e1e1e1e1"),
+        ("then_grant", "a2a2a2a2"),
+    ])
+    .await;
+    assert_eq!(
+        done.headers()["location"],
+        format!("/rooms/{room}?notice=meeting")
+    );
+    let done = click(vec![("action", "remove_password")]).await;
+    let status = done.status();
+    let body = done.text().await.unwrap();
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "{}\n{}",
+        body.split("role=\"alert\">").nth(1).unwrap_or_default(),
+        prosody.log()
+    );
+    let html = page().await;
+    assert!(
+        html.contains("The room has no password") && !html.contains("Someone has locked"),
+        "{html}"
+    );
+    let gone = click(vec![("action", "kick"), ("participant", "00000000")]).await;
+    assert_eq!(gone.status(), StatusCode::CONFLICT);
+    assert!(
+        gone.text()
+            .await
+            .unwrap()
+            .contains("This participant has left the meeting.")
+    );
+    let unticked = click(vec![("action", "end")]).await;
+    assert_eq!(unticked.status(), StatusCode::BAD_REQUEST);
+    let ended = click(vec![("action", "end"), ("confirm", "yes")]).await;
+    assert_eq!(
+        ended.headers()["location"],
+        format!("/rooms/{room}?notice=meeting-ended")
+    );
+    assert!(page().await.contains("No meeting is running"));
+    drop((evil, focus));
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use roomkeeper_jitsi::connection::{Connection, ConnectionTask};
+use roomkeeper_jitsi::connection::{Connection, ConnectionTask, Request};
 use roomkeeper_jitsi::{ShardConfig, XmppSecurity};
 use tokio::sync::{mpsc, watch};
 use tokio_xmpp::connect::{DnsConfig, TcpServerConnector};
@@ -17,7 +17,7 @@ use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 use tokio_xmpp::xmlstream::Timeouts;
-use tokio_xmpp::{Client, Event, IqRequest, IqResponse, Stanza};
+use tokio_xmpp::{Client, Event, Stanza};
 
 pub const DOMAIN: &str = "meet.test";
 pub const SERVICE_PASSWORD: &str = "roomkeeper-service-password";
@@ -271,7 +271,7 @@ impl Focus {
                     ));
                     if let Ok(to) = room.parse::<Jid>() {
                         // The answer does not matter: the presence that follows tells.
-                        drop(grants.send_iq(Some(to), IqRequest::Set(iq)).await);
+                        drop(grants.iq(to, Request::Set(iq)).await);
                     }
                 }
             }
@@ -311,17 +311,11 @@ impl Focus {
         // configuration is the simplest way to wait for that.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let answer = self
-                .sender
-                .send_iq(
-                    Some(room_jid.parse()?),
-                    IqRequest::Get(element(&format!("<query xmlns='{MUC_OWNER}'/>"))),
-                )
-                .await
-                .map_err(anyhow::Error::msg)?;
-            if let Ok(Ok(IqResponse::Result(_))) =
-                tokio::time::timeout(Duration::from_secs(2), answer).await
-            {
+            let answer = self.sender.iq(
+                room_jid.parse()?,
+                Request::Get(element(&format!("<query xmlns='{MUC_OWNER}'/>"))),
+            );
+            if let Ok(Ok(Ok(_))) = tokio::time::timeout(Duration::from_secs(2), answer).await {
                 return Ok(());
             }
             anyhow::ensure!(
@@ -458,20 +452,16 @@ impl Participant {
     }
 
     async fn owner_iq(&self, payload: &str) -> anyhow::Result<Result<(), String>> {
-        let answer = self
-            .sender
-            .send_iq(
-                Some(room_jid(&self.room).parse()?),
-                IqRequest::Set(element(payload)),
-            )
-            .await
+        let answer = self.sender.iq(
+            room_jid(&self.room).parse()?,
+            Request::Set(element(payload)),
+        );
+        let answer = tokio::time::timeout(Duration::from_secs(5), answer)
+            .await?
             .map_err(anyhow::Error::msg)?;
-        Ok(
-            match tokio::time::timeout(Duration::from_secs(5), answer).await?? {
-                IqResponse::Result(_) => Ok(()),
-                IqResponse::Error(error) => Err(format!("{:?}", error.defined_condition)),
-            },
-        )
+        Ok(answer
+            .map(|_| ())
+            .map_err(|error| format!("{:?}", error.defined_condition)))
     }
 
     /// lib-jitsi-meet's `lockRoom`: submit the secret with password protection and

@@ -12,6 +12,7 @@ mod error;
 pub mod extract;
 mod i18n;
 mod mail;
+mod meetings;
 mod middleware;
 mod ops;
 mod pages;

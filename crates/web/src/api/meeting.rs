@@ -1,16 +1,14 @@
-//! Live control of a room's running meeting (owner, co-owners, admins). Every action is
-//! audited with the participant it concerned and answered with the meeting afterwards.
+//! Live control of a room's running meeting (owner, co-owners, admins), as JSON.
 
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use roomkeeper_domain::RoomName;
-use roomkeeper_jitsi::{Meeting, MeetingControl};
+use roomkeeper_jitsi::Meeting;
 use serde::{Deserialize, Serialize};
 
 use super::ApiPath;
 use crate::extract::{ClientAddr, ControlMeeting, RoomAccess};
-use crate::rooms::{self, address_text};
+use crate::meetings::{self, Action};
 use crate::{ApiError, AppState, Error};
 
 #[derive(Serialize)]
@@ -24,48 +22,32 @@ pub struct MeetingView {
 
 impl From<Meeting> for MeetingView {
     fn from(meeting: Meeting) -> Self {
-        let warning = (meeting.running
+        let nobody = meeting.running
             && !meeting.participants.is_empty()
-            && !meeting.participants.iter().any(|p| p.moderator))
-        .then_some("no_moderator");
-        Self { meeting, warning }
+            && !meeting.participants.iter().any(|p| p.moderator);
+        Self {
+            meeting,
+            warning: nobody.then_some("no_moderator"),
+        }
     }
 }
 
-fn room_name(access: &RoomAccess<ControlMeeting>) -> Result<RoomName, Error> {
-    RoomName::from_canonical(&access.room.name).map_err(|e| Error::Internal(e.to_string()))
-}
-
-async fn audit(
+async fn act(
     state: &AppState,
     access: &RoomAccess<ControlMeeting>,
     address: Option<std::net::IpAddr>,
-    action: &str,
-    participant: Option<&str>,
-) -> Result<(), Error> {
-    let address = address_text(address);
-    let audit = rooms::audit(state, &access.current.user, address.as_deref());
-    let detail = serde_json::json!({ "participant": participant }).to_string();
-    state
-        .store
-        .record_audit(&audit, action, Some(&access.room.name), None, &detail)
-        .await?;
-    Ok(())
+    action: Action<'_>,
+) -> Result<Json<MeetingView>, ApiError> {
+    let after = meetings::act(state, &access.current.user, address, &access.room, action).await?;
+    let meeting = after.ok_or_else(|| Error::Internal("the meeting ended".into()))?;
+    Ok(Json(meeting.into()))
 }
 
 pub async fn get_meeting(
     State(state): State<AppState>,
     access: RoomAccess<ControlMeeting>,
 ) -> Result<Json<MeetingView>, ApiError> {
-    let room = room_name(&access)?;
-    Ok(Json(
-        state
-            .meetings
-            .meeting(&room)
-            .await
-            .map_err(Error::from)?
-            .into(),
-    ))
+    Ok(Json(meetings::meeting(&state, &access.room).await?.into()))
 }
 
 pub async fn grant_moderator(
@@ -74,27 +56,12 @@ pub async fn grant_moderator(
     ClientAddr(address): ClientAddr,
     ApiPath((_, participant)): ApiPath<(i64, String)>,
 ) -> Result<Json<MeetingView>, ApiError> {
-    let room = room_name(&access)?;
-    let meeting = state
-        .meetings
-        .set_moderator(&room, &participant, true)
-        .await
-        .map_err(Error::from)?;
-    audit(
-        &state,
-        &access,
-        address,
-        "grant_moderator",
-        Some(&participant),
-    )
-    .await?;
-    Ok(Json(meeting.into()))
+    act(&state, &access, address, Action::Grant(&participant)).await
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeQuery {
-    /// Make this participant moderator in the same step (Jitsi does not pick a new one).
     then_grant: Option<String>,
 }
 
@@ -105,29 +72,11 @@ pub async fn revoke_moderator(
     ApiPath((_, participant)): ApiPath<(i64, String)>,
     Query(query): Query<RevokeQuery>,
 ) -> Result<Json<MeetingView>, ApiError> {
-    let room = room_name(&access)?;
-    let mut meeting = state
-        .meetings
-        .set_moderator(&room, &participant, false)
-        .await
-        .map_err(Error::from)?;
-    audit(
-        &state,
-        &access,
-        address,
-        "revoke_moderator",
-        Some(&participant),
-    )
-    .await?;
-    if let Some(successor) = query.then_grant.as_deref() {
-        meeting = state
-            .meetings
-            .set_moderator(&room, successor, true)
-            .await
-            .map_err(Error::from)?;
-        audit(&state, &access, address, "grant_moderator", Some(successor)).await?;
-    }
-    Ok(Json(meeting.into()))
+    let action = Action::Revoke {
+        participant: &participant,
+        then_grant: query.then_grant.as_deref(),
+    };
+    act(&state, &access, address, action).await
 }
 
 pub async fn remove_password(
@@ -135,14 +84,7 @@ pub async fn remove_password(
     access: RoomAccess<ControlMeeting>,
     ClientAddr(address): ClientAddr,
 ) -> Result<Json<MeetingView>, ApiError> {
-    let room = room_name(&access)?;
-    let meeting = state
-        .meetings
-        .remove_password(&room)
-        .await
-        .map_err(Error::from)?;
-    audit(&state, &access, address, "remove_password", None).await?;
-    Ok(Json(meeting.into()))
+    act(&state, &access, address, Action::RemovePassword).await
 }
 
 pub async fn kick(
@@ -151,14 +93,7 @@ pub async fn kick(
     ClientAddr(address): ClientAddr,
     ApiPath((_, participant)): ApiPath<(i64, String)>,
 ) -> Result<Json<MeetingView>, ApiError> {
-    let room = room_name(&access)?;
-    let meeting = state
-        .meetings
-        .kick(&room, &participant)
-        .await
-        .map_err(Error::from)?;
-    audit(&state, &access, address, "kick", Some(&participant)).await?;
-    Ok(Json(meeting.into()))
+    act(&state, &access, address, Action::Kick(&participant)).await
 }
 
 pub async fn end_meeting(
@@ -166,12 +101,13 @@ pub async fn end_meeting(
     access: RoomAccess<ControlMeeting>,
     ClientAddr(address): ClientAddr,
 ) -> Result<StatusCode, ApiError> {
-    let room = room_name(&access)?;
-    state
-        .meetings
-        .end_meeting(&room, "The meeting was ended by the room's owner.")
-        .await
-        .map_err(Error::from)?;
-    audit(&state, &access, address, "end_meeting", None).await?;
+    meetings::act(
+        &state,
+        &access.current.user,
+        address,
+        &access.room,
+        Action::End,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

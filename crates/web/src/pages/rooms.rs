@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/rooms/{id}/co-owners", post(set_co_owners))
         .route("/rooms/{id}/transfer", post(transfer))
         .route("/rooms/{id}/release", post(release))
+        .route("/rooms/{id}/meeting", post(meeting_action))
 }
 
 /// Texts shown after a redirect, chosen by a fixed key in the query string (never
@@ -43,6 +44,8 @@ pub fn flash_text(t: &Tr, key: Option<&str>) -> Option<String> {
         "approved" => "flash-approved",
         "rejected" => "flash-rejected",
         "decided" => "flash-decided",
+        "meeting" => "flash-meeting",
+        "meeting-ended" => "flash-meeting-ended",
         _ => return None,
     };
     Some(t.t(key))
@@ -325,6 +328,10 @@ struct RoomPage {
     page: Chrome,
     room: RoomView,
     can_manage: bool,
+    /// For those who may control it, when Jitsi is configured: the meeting, or why
+    /// it cannot be shown.
+    meeting: Option<Result<roomkeeper_jitsi::Meeting, String>>,
+    moderators: usize,
     notice: Option<String>,
     error: Option<String>,
     history: Paged<super::HistoryEntry>,
@@ -341,6 +348,21 @@ async fn room_page_with(
     error: Option<(StatusCode, String)>,
 ) -> Result<Response, PageError> {
     let can_manage = crate::extract::authorize_room::<ManageRoom>(current, &room).is_ok();
+    let can_control =
+        crate::extract::authorize_room::<crate::extract::ControlMeeting>(current, &room).is_ok();
+    let meeting = if can_control && !state.meetings.is_empty() {
+        Some(
+            crate::meetings::meeting(state, &room)
+                .await
+                .map_err(|e| e.to_string()),
+        )
+    } else {
+        None
+    };
+    let moderators = meeting
+        .as_ref()
+        .and_then(|m| m.as_ref().ok())
+        .map_or(0, |m| m.participants.iter().filter(|p| p.moderator).count());
     let history = state
         .store
         .audit_log(Some(&room.name), Page::new(history_page, 20))
@@ -357,6 +379,8 @@ async fn room_page_with(
             page: Chrome::for_user(state, lang, &current.user, &path).await?,
             room: RoomView::new(state, room),
             can_manage,
+            meeting,
+            moderators,
             notice,
             error,
             history: super::HistoryEntry::page(&Tr::new(lang), history),
@@ -499,4 +523,62 @@ async fn release(
         "/requests"
     };
     Ok(Redirect::to(&format!("{target}?notice=released")).into_response())
+}
+
+#[derive(Deserialize)]
+struct MeetingForm {
+    action: String,
+    #[serde(default)]
+    participant: String,
+    #[serde(default)]
+    then_grant: String,
+    confirm: Option<String>,
+}
+
+/// The buttons of the meeting section: act, then show the room again with the result
+/// (or the refusal in words).
+async fn meeting_action(
+    State(state): State<AppState>,
+    lang: Lang,
+    access: RoomAccess<crate::extract::ControlMeeting>,
+    ClientAddr(address): ClientAddr,
+    PageForm(form): PageForm<MeetingForm>,
+) -> Result<Response, PageError> {
+    use crate::meetings::Action;
+    let participant = form.participant.as_str();
+    let action = match form.action.as_str() {
+        "grant" => Action::Grant(participant),
+        "revoke" => Action::Revoke {
+            participant,
+            then_grant: Some(form.then_grant.as_str()).filter(|s| !s.is_empty()),
+        },
+        "remove_password" => Action::RemovePassword,
+        "kick" => Action::Kick(participant),
+        "end" if form.confirm.as_deref() == Some("yes") => Action::End,
+        other => return Err(Error::BadRequest(format!("unknown meeting action {other:?}")).into()),
+    };
+    let notice = if matches!(action, Action::End) {
+        "meeting-ended"
+    } else {
+        "meeting"
+    };
+    match crate::meetings::act(&state, &access.current.user, address, &access.room, action).await {
+        Ok(_) => {
+            Ok(Redirect::to(&format!("/rooms/{}?notice={notice}", access.room.id)).into_response())
+        }
+        Err(error @ (Error::State { .. } | Error::Upstream(_) | Error::Unavailable(_))) => {
+            let message = error.to_string();
+            room_page_with(
+                &state,
+                lang,
+                &access.current,
+                access.room,
+                1,
+                None,
+                Some((error.status(), message)),
+            )
+            .await
+        }
+        Err(other) => Err(other.into()),
+    }
 }

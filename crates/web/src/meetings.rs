@@ -1,0 +1,131 @@
+//! Live-control actions shared by the pages and the API: each goes to Jitsi, then into
+//! the room's history with who did it, from where and to which participant.
+
+use std::net::IpAddr;
+
+use roomkeeper_domain::RoomName;
+use roomkeeper_jitsi::{Meeting, MeetingControl};
+use roomkeeper_store::{Room, User};
+
+use crate::rooms::{address_text, audit};
+use crate::{AppState, Error};
+
+#[derive(Debug, Clone, Copy)]
+pub enum Action<'a> {
+    Grant(&'a str),
+    /// Revoke, and optionally make someone else moderator in the same step: Jitsi does
+    /// not pick a new moderator by itself.
+    Revoke {
+        participant: &'a str,
+        then_grant: Option<&'a str>,
+    },
+    RemovePassword,
+    Kick(&'a str),
+    End,
+}
+
+pub fn room_name(room: &Room) -> Result<RoomName, Error> {
+    RoomName::from_canonical(&room.name).map_err(|e| Error::Internal(e.to_string()))
+}
+
+pub async fn meeting(state: &AppState, room: &Room) -> Result<Meeting, Error> {
+    Ok(state.meetings.meeting(&room_name(room)?).await?)
+}
+
+async fn record(
+    state: &AppState,
+    actor: &User,
+    address: Option<&str>,
+    room: &Room,
+    action: &str,
+    participant: Option<&str>,
+) -> Result<(), Error> {
+    let detail = serde_json::json!({ "participant": participant }).to_string();
+    state
+        .store
+        .record_audit(
+            &audit(state, actor, address),
+            action,
+            Some(&room.name),
+            None,
+            &detail,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Performs `action`; answers the meeting afterwards (`None` once it has ended).
+pub async fn act(
+    state: &AppState,
+    actor: &User,
+    address: Option<IpAddr>,
+    room: &Room,
+    action: Action<'_>,
+) -> Result<Option<Meeting>, Error> {
+    let name = room_name(room)?;
+    let address = address_text(address);
+    let address = address.as_deref();
+    let meetings = &state.meetings;
+    let after = match action {
+        Action::Grant(participant) => {
+            let meeting = meetings.set_moderator(&name, participant, true).await?;
+            record(
+                state,
+                actor,
+                address,
+                room,
+                "grant_moderator",
+                Some(participant),
+            )
+            .await?;
+            Some(meeting)
+        }
+        Action::Revoke {
+            participant,
+            then_grant,
+        } => {
+            let mut meeting = meetings.set_moderator(&name, participant, false).await?;
+            record(
+                state,
+                actor,
+                address,
+                room,
+                "revoke_moderator",
+                Some(participant),
+            )
+            .await?;
+            if let Some(successor) = then_grant {
+                meeting = meetings.set_moderator(&name, successor, true).await?;
+                record(
+                    state,
+                    actor,
+                    address,
+                    room,
+                    "grant_moderator",
+                    Some(successor),
+                )
+                .await?;
+            }
+            Some(meeting)
+        }
+        Action::RemovePassword => {
+            let meeting = meetings.remove_password(&name).await?;
+            record(state, actor, address, room, "remove_password", None).await?;
+            Some(meeting)
+        }
+        Action::Kick(participant) => {
+            let meeting = meetings.kick(&name, participant).await?;
+            record(state, actor, address, room, "kick", Some(participant)).await?;
+            Some(meeting)
+        }
+        Action::End => {
+            meetings
+                .end_meeting(&name, "The meeting was ended by the room's owner.")
+                .await?;
+            record(state, actor, address, room, "end_meeting", None).await?;
+            None
+        }
+    };
+    tracing::info!(room = %room.name, actor = %actor.username, ?action, "meeting action");
+    Ok(after)
+}
