@@ -83,6 +83,13 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
     };
 
     assert_eq!(meeting(&lecturer).await["running"], false);
+    let ready: Value = reqwest::get(app.url("/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["checks"]["jitsi"][0]["online"], true, "{ready}");
     let evil = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "evilstudent", None)
         .await
         .unwrap();

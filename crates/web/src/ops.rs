@@ -57,6 +57,16 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         Ok(Err(e)) => (false, Some(e.to_string())),
         Err(_) => (false, Some("no answer within 2 s".to_owned())),
     };
+    // Jitsi's state is reported but does not decide readiness: pages, registration and
+    // recordings work without it, and a Prosody outage should not take us out of rotation.
+    let shards = state.meetings.status();
+    for shard in &shards {
+        metrics::gauge!("jitsi_shard_online", "shard" => shard.name.clone()).set(if shard.online {
+            1.0
+        } else {
+            0.0
+        });
+    }
     let body = serde_json::json!({
         "ready": ok,
         "checks": {
@@ -65,7 +75,8 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
                 "backend": state.store.backend(),
                 "latency_ms": latency_ms,
                 "error": detail,
-            }
+            },
+            "jitsi": shards,
         }
     });
     let status = if ok {
