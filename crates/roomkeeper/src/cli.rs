@@ -211,13 +211,15 @@ pub async fn run_user_command(config: &Config, command: UserCommand) -> anyhow::
             release_rooms,
         } => {
             let user = find(store, &username).await?;
-            let owned: Vec<(i64, String)> = store
-                .room_names()
+            let mut owned: Vec<(i64, String)> = Vec::new();
+            for (_, name) in store
+                .rooms_owned_or_named(std::slice::from_ref(&user.username), &[])
                 .await?
-                .into_iter()
-                .filter(|(_, _, owner)| *owner == user.username)
-                .map(|(id, name, _)| (id, name))
-                .collect();
+            {
+                if let Some(room) = store.room_by_name(&name).await? {
+                    owned.push((room.id, room.name));
+                }
+            }
             // The command line acts as the system: the audit log shows no person.
             let audit = roomkeeper_store::Audit {
                 actor: None,
