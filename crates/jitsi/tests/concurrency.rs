@@ -1,11 +1,8 @@
 //! Several callers at once on one connection: every IQ gets its answer.
 //!
-//! KNOWN FAILURE, kept as the reproduction for the next person: with 4 concurrent
-//! callers, 15-40 % of `meeting` reads time out. Prosody's debug log shows it never
-//! received those IQs (every IQ it received was answered), so they stall on our side,
-//! in or under tokio-xmpp 6.0's StanzaStream (it marks a stanza `Sent` when it is in
-//! the write buffer, before the flush). One caller at a time (the landed tests) does
-//! not show it. Run with `cargo test -p roomkeeper-jitsi --test concurrency -- --ignored`.
+//! Without `XmppShard`'s one-IQ-at-a-time rule, 15-40 % of these reads timed out:
+//! Prosody's debug log showed it never received those IQs (each one it received was
+//! answered), so they stalled on our side, in or under tokio-xmpp 6.0's StanzaStream.
 
 #![allow(clippy::unwrap_used)]
 
@@ -17,7 +14,6 @@ use roomkeeper_jitsi::{MeetingControl, XmppShard};
 use roomkeeper_testkit::jitsi::{Focus, Participant, Prosody, SERVICE_PASSWORD};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known failure: concurrent IQs stall in tokio-xmpp 6.0 (see the module comment)"]
 async fn concurrent_callers_all_get_answers() {
     let prosody = Prosody::start().await.unwrap();
     let focus = Focus::start(&prosody).await.unwrap();
