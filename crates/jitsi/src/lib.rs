@@ -6,6 +6,7 @@ pub mod connection;
 mod shard;
 mod shards;
 mod stanzas;
+mod watch;
 mod xmpp;
 
 use async_trait::async_trait;
@@ -14,6 +15,7 @@ use serde::Serialize;
 
 pub use shard::{JitsiConfig, ShardConfig, XmppSecurity};
 pub use shards::{ShardStatus, Shards};
+pub use watch::{MeetingWatch, RoomFeed, RoomState};
 pub use xmpp::XmppShard;
 
 /// Someone in a meeting, as the meeting page shows them.

@@ -18,6 +18,30 @@ use serde_json::Value;
 
 use roomkeeper_testkit::error_code;
 
+/// Reads the event stream until the next `meeting` event and returns its data.
+async fn next_meeting_event(events: &mut reqwest::Response) -> Value {
+    let mut buffer = String::new();
+    loop {
+        if let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            if block.contains("event: meeting") {
+                let data: String = block
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data: "))
+                    .collect();
+                return serde_json::from_str(&data).unwrap();
+            }
+            continue;
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(10), events.chunk())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .expect("the stream stays open");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
 /// One live scenario at a time: answers are timed against promises (2 s), and two
 /// Prosody servers with their simulated crowds on this machine's two cores make each
 /// other late.
@@ -83,6 +107,11 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
     };
 
     assert_eq!(meeting(&lecturer).await["running"], false);
+    // Follow the room's events from before anyone joins.
+    let mut events = lecturer.get(url("/events")).send().await.unwrap();
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    let first = next_meeting_event(&mut events).await;
+    assert_eq!(first["running"], false);
     let ready: Value = reqwest::get(app.url("/readyz"))
         .await
         .unwrap()
@@ -94,6 +123,16 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
         .await
         .unwrap();
     evil.wait_until(Participant::is_moderator).await.unwrap();
+    // The stream tells within 3 s, without anyone asking.
+    let joined = Instant::now();
+    let pushed = next_meeting_event(&mut events).await;
+    assert!(
+        joined.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        joined.elapsed()
+    );
+    assert_eq!(pushed["participants"][0]["id"], "e1e1e1e1", "{pushed}");
+    drop(events);
     evil.lock("mine").await.unwrap().unwrap();
 
     let seen = meeting(&lecturer).await;

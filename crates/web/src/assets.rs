@@ -1,4 +1,4 @@
-//! The stylesheet, compiled into the binary so the pages need no other host and no
+//! The stylesheet and the one small script, compiled into the binary so the pages need no other host and no
 //! files beside the binary.
 
 use axum::Router;
@@ -9,9 +9,22 @@ use axum::routing::get;
 use crate::AppState;
 
 const STYLE_CSS: &str = include_str!("../static/style.css");
+const LIVE_JS: &str = include_str!("../static/live.js");
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/static/style.css", get(style))
+    Router::new()
+        .route("/static/style.css", get(style))
+        .route("/static/live.js", get(live))
+}
+
+async fn live() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        LIVE_JS,
+    )
 }
 
 async fn style() -> impl IntoResponse {

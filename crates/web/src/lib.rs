@@ -116,6 +116,8 @@ pub struct AppState {
     pub mail_wakeup: Arc<tokio::sync::Notify>,
     /// The Jitsi deployments whose meetings Roomkeeper controls.
     pub meetings: Arc<roomkeeper_jitsi::Shards>,
+    /// One live feed per followed room, shared by everyone following it.
+    pub watch: Arc<roomkeeper_jitsi::MeetingWatch>,
 }
 
 impl AppState {
@@ -144,6 +146,10 @@ impl AppState {
             meeting_bases: Arc::new(meeting_bases),
             mail_enabled: config.mail_enabled,
             mail_wakeup: Arc::new(tokio::sync::Notify::new()),
+            watch: Arc::new(roomkeeper_jitsi::MeetingWatch::new(
+                meetings.clone(),
+                std::time::Duration::from_secs(1),
+            )),
             meetings,
         }
     }

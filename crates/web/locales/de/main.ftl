@@ -299,3 +299,4 @@ meeting-end = Sitzung beenden
 meeting-refresh = Aktuellen Stand anzeigen
 flash-meeting = Erledigt. Die Sitzung sieht jetzt so aus wie angezeigt.
 flash-meeting-ended = Die Sitzung wurde beendet.
+meeting-live-help = Dieser Abschnitt folgt der Sitzung von selbst.

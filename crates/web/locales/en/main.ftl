@@ -299,3 +299,4 @@ meeting-end = End meeting
 meeting-refresh = Show the current state
 flash-meeting = Done. The meeting now looks as shown.
 flash-meeting-ended = The meeting has been ended.
+meeting-live-help = This section follows the meeting by itself.

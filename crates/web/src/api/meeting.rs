@@ -2,7 +2,10 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
+use std::convert::Infallible;
+
 use axum::http::StatusCode;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use roomkeeper_jitsi::Meeting;
 use serde::{Deserialize, Serialize};
 
@@ -110,4 +113,37 @@ pub async fn end_meeting(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The meeting's changes as they happen (Server-Sent Events): `meeting` events carry the
+/// state, the first one at once; `unavailable` events say why it cannot be read.
+pub async fn events(
+    State(state): State<AppState>,
+    access: RoomAccess<ControlMeeting>,
+) -> Result<Sse<impl futures::Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let room = meetings::room_name(&access.room)?;
+    let feed = state.watch.follow(&room);
+    let receiver = feed.subscribe();
+    // The feed travels with the stream: the room is followed as long as someone listens.
+    let stream = futures::stream::unfold(
+        (feed, receiver, false),
+        |(feed, mut receiver, sent)| async move {
+            loop {
+                if (sent || receiver.borrow().is_none()) && receiver.changed().await.is_err() {
+                    return None;
+                }
+                let current = receiver.borrow_and_update().clone();
+                let event = match current {
+                    None => continue,
+                    Some(Ok(meeting)) => SseEvent::default()
+                        .event("meeting")
+                        .json_data(MeetingView::from(meeting))
+                        .unwrap_or_else(|_| SseEvent::default().event("unavailable")),
+                    Some(Err(problem)) => SseEvent::default().event("unavailable").data(problem),
+                };
+                return Some((Ok(event), (feed, receiver, true)));
+            }
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

@@ -93,6 +93,7 @@ pub fn router() -> ApiRoutes {
         .put("/rooms/{id}/co-owners", rooms::set_co_owners)
         .post("/rooms/{id}/transfer", rooms::transfer_room)
         .get("/rooms/{id}/meeting", meeting::get_meeting)
+        .get("/rooms/{id}/events", meeting::events)
         .delete("/rooms/{id}/meeting", meeting::end_meeting)
         .delete("/rooms/{id}/meeting/password", meeting::remove_password)
         .put(
