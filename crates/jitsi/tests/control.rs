@@ -120,3 +120,38 @@ async fn the_lecturer_takes_back_a_room_a_student_locked() {
     assert!(shard.meeting(&logic).await.is_err());
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+/// With the lobby on (members-only), `none` would throw the person out (status 321):
+/// revoking sets `member`, and they stay in the meeting without moderator rights.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_in_a_lobby_room_keeps_the_person_in_it() {
+    let prosody = Prosody::start().await.unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
+    let shard = XmppShard::connect(prosody.shard("main"), SERVICE_PASSWORD.into()).unwrap();
+    assert!(shard.wait_online(Duration::from_secs(10)).await);
+    let seminar = room("seminar");
+    let host = Participant::join(&prosody, &focus, "seminar", "a0a0a0a0", "Host", None)
+        .await
+        .unwrap();
+    host.wait_until(Participant::is_moderator).await.unwrap();
+    host.enable_lobby().await.unwrap().unwrap();
+    assert!(shard.meeting(&seminar).await.unwrap().members_only);
+
+    let meeting = shard
+        .set_moderator(&seminar, "a0a0a0a0", false)
+        .await
+        .unwrap();
+    assert!(
+        meeting
+            .participants
+            .iter()
+            .any(|p| p.id == "a0a0a0a0" && !p.moderator),
+        "{meeting:?}"
+    );
+    host.wait_until(|p| p.role() == "participant")
+        .await
+        .unwrap();
+    // Still there a moment later: not thrown out of the members-only room.
+    assert_eq!(shard.meeting(&seminar).await.unwrap().participants.len(), 1);
+    drop(focus);
+}

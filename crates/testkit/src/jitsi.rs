@@ -478,6 +478,17 @@ impl Participant {
         .await
     }
 
+    /// Turns the lobby on as Jitsi's moderators do: the room admits members only.
+    pub async fn enable_lobby(&self) -> anyhow::Result<Result<(), String>> {
+        self.owner_iq(&format!(
+            "<query xmlns='{MUC_OWNER}'><x xmlns='jabber:x:data' type='submit'>\
+             <field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>\
+             <field var='muc#roomconfig_membersonly'><value>1</value></field>\
+             </x></query>"
+        ))
+        .await
+    }
+
     pub async fn leave(self) -> anyhow::Result<()> {
         let presence = Presence::new(PresenceType::Unavailable)
             .with_to(format!("{}/{}", room_jid(&self.room), self.nick).parse::<Jid>()?);
