@@ -155,3 +155,37 @@ async fn revoking_in_a_lobby_room_keeps_the_person_in_it() {
     assert_eq!(shard.meeting(&seminar).await.unwrap().participants.len(), 1);
     drop(focus);
 }
+
+/// Prosody restarts: actions fail while it is away and work again once it is back,
+/// without restarting Roomkeeper.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_comes_back_after_prosody_restarts() {
+    let mut prosody = Prosody::start().await.unwrap();
+    let shard = XmppShard::connect(prosody.shard("main"), SERVICE_PASSWORD.into()).unwrap();
+    assert!(shard.wait_online(Duration::from_secs(10)).await);
+    let logic = room("logic");
+    assert!(!shard.meeting(&logic).await.unwrap().running);
+    prosody.restart().await.unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
+    let _someone = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "someone", None)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let meeting = loop {
+        match shard.meeting(&logic).await {
+            Ok(meeting) if meeting.running => break meeting,
+            other => {
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "not back after 60 s: {other:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    assert_eq!(meeting.participants[0].id, "e1e1e1e1");
+    eprintln!(
+        "control came back {:?} after the restart",
+        started.elapsed()
+    );
+}

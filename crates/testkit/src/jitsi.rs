@@ -112,6 +112,32 @@ Component "conference.{DOMAIN}" "muc"
         Ok(server)
     }
 
+    /// Stops the server and starts it again on the same port and data (accounts stay;
+    /// rooms, kept in memory as in Jitsi, are gone).
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Command::new("prosody")
+            .arg("--config")
+            .arg(self.dir.path().join("prosody.cfg.lua"))
+            .arg("-F")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start prosody again")?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .is_err()
+        {
+            if std::time::Instant::now() > deadline {
+                bail!("prosody did not come back on {}: {}", self.port, self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("prosody.log")).unwrap_or_default()
     }
