@@ -189,3 +189,48 @@ async fn control_comes_back_after_prosody_restarts() {
         started.elapsed()
     );
 }
+
+/// Two Jitsi shards: a room is found on whichever runs its meeting, and actions go there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_on_the_second_shard_is_found_and_controlled() {
+    let first = Prosody::start().await.unwrap();
+    let second = Prosody::start().await.unwrap();
+    let focus = Focus::start(&second).await.unwrap();
+    let connect = |prosody: &Prosody, name: &str| {
+        std::sync::Arc::new(
+            XmppShard::connect(prosody.shard(name), SERVICE_PASSWORD.into()).unwrap(),
+        )
+    };
+    let (a, b) = (connect(&first, "first"), connect(&second, "second"));
+    assert!(
+        a.wait_online(Duration::from_secs(10)).await
+            && b.wait_online(Duration::from_secs(10)).await
+    );
+    let shards = roomkeeper_jitsi::Shards::new(vec![a, b]);
+    let physics = room("physics");
+    assert!(!shards.meeting(&physics).await.unwrap().running);
+
+    let student = Participant::join(&second, &focus, "physics", "e1e1e1e1", "student", None)
+        .await
+        .unwrap();
+    student.wait_until(Participant::is_moderator).await.unwrap();
+    student.lock("mine").await.unwrap().unwrap();
+    let meeting = shards.meeting(&physics).await.unwrap();
+    assert!(meeting.running && meeting.password_protected);
+    let meeting = shards.remove_password(&physics).await.unwrap();
+    assert!(!meeting.password_protected);
+    let meeting = shards
+        .set_moderator(&physics, "e1e1e1e1", false)
+        .await
+        .unwrap();
+    assert!(!meeting.participants[0].moderator);
+    assert!(matches!(
+        shards.kick(&room("elsewhere"), "x").await,
+        Err(Error::NoMeeting)
+    ));
+    let status = shards.status();
+    assert_eq!(
+        status.iter().map(|s| s.online).collect::<Vec<_>>(),
+        [true, true]
+    );
+}
