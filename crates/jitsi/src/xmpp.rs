@@ -15,13 +15,12 @@ use tokio_xmpp::xmlstream::Timeouts;
 use tokio_xmpp::{Client, Event};
 
 use crate::connection::{Connection, ConnectionTask, Request};
-
 use crate::stanzas::{self, MUC_ADMIN};
 use crate::{Error, Meeting, MeetingControl, Participant, ShardConfig, XmppSecurity};
 
-/// How long an action waits for Prosody before saying it is unreachable.
-// Under the 2 s promised to people: a suspended stream (tokio-xmpp reconnects quietly,
-// without an event) shows up as an unanswered IQ.
+/// How long an IQ (its turn on the connection included) waits for Prosody before we say
+/// it is unreachable: under the 2 s promised to people. A suspended stream (tokio-xmpp
+/// reconnects quietly, without an event) shows up only as an unanswered IQ.
 const IQ_TIMEOUT: Duration = Duration::from_millis(1500);
 
 pub struct XmppShard {
@@ -116,8 +115,11 @@ impl XmppShard {
         } else {
             Request::Get(element)
         };
-        let _turn = self.one_at_a_time.lock().await;
-        match tokio::time::timeout(IQ_TIMEOUT, self.connection.iq(to, request)).await {
+        let answer = async {
+            let _turn = self.one_at_a_time.lock().await;
+            self.connection.iq(to, request).await
+        };
+        match tokio::time::timeout(IQ_TIMEOUT, answer).await {
             Err(_) => Err(Error::Unreachable("no answer within 1.5 s".into())),
             Ok(Err(failure)) => Err(Error::Unreachable(failure)),
             Ok(Ok(Ok(payload))) => Ok(payload),

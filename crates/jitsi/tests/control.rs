@@ -9,12 +9,17 @@ use roomkeeper_domain::RoomName;
 use roomkeeper_jitsi::{Error, MeetingControl, XmppShard};
 use roomkeeper_testkit::jitsi::{Focus, Participant, Prosody, SERVICE_PASSWORD};
 
+/// One scenario at a time: answers are timed against promises (2 s), and several
+/// Prosody servers with their simulated crowds on two cores make each other late.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn room(name: &str) -> RoomName {
     RoomName::parse(name, &[]).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lecturer_takes_back_a_room_a_student_locked() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let prosody = Prosody::start().await.unwrap();
     let focus = Focus::start(&prosody).await.unwrap();
     let shard = XmppShard::connect(prosody.shard("main"), SERVICE_PASSWORD.into()).unwrap();
@@ -125,6 +130,7 @@ async fn the_lecturer_takes_back_a_room_a_student_locked() {
 /// revoking sets `member`, and they stay in the meeting without moderator rights.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoking_in_a_lobby_room_keeps_the_person_in_it() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let prosody = Prosody::start().await.unwrap();
     let focus = Focus::start(&prosody).await.unwrap();
     let shard = XmppShard::connect(prosody.shard("main"), SERVICE_PASSWORD.into()).unwrap();
@@ -160,6 +166,7 @@ async fn revoking_in_a_lobby_room_keeps_the_person_in_it() {
 /// without restarting Roomkeeper.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn control_comes_back_after_prosody_restarts() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let mut prosody = Prosody::start().await.unwrap();
     let shard = XmppShard::connect(prosody.shard("main"), SERVICE_PASSWORD.into()).unwrap();
     assert!(shard.wait_online(Duration::from_secs(10)).await);
@@ -193,6 +200,7 @@ async fn control_comes_back_after_prosody_restarts() {
 /// Two Jitsi shards: a room is found on whichever runs its meeting, and actions go there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_on_the_second_shard_is_found_and_controlled() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let first = Prosody::start().await.unwrap();
     let second = Prosody::start().await.unwrap();
     let focus = Focus::start(&second).await.unwrap();
