@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use roomkeeper_store::{Audit, NewRequest};
 use roomkeeper_testkit::jitsi::{Focus, Participant, Prosody};
 use roomkeeper_testkit::{Backend, TestApp, TestDatabase};
 use serde_json::Value;
@@ -79,23 +78,9 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
     ] {
         app.passwordless_user(name, admin).await.unwrap();
     }
-    let audit = Audit {
-        actor: Some("lecturer"),
-        address: None,
-        now: 1,
-    };
-    let request = NewRequest {
-        room_name: "logic".into(),
-        requester: "lecturer".into(),
-        reason: "Lecture".into(),
-        co_owners: vec!["assistant".into()],
-    };
     let room = app
-        .store()
-        .create_request(&request, Some("logic"), &audit, &[])
+        .registered_room("logic", "lecturer", &["assistant"])
         .await
-        .unwrap()
-        .room_id
         .unwrap();
     let lecturer = app.client_as("lecturer").await.unwrap();
     let assistant = app.client_as("assistant").await.unwrap();
@@ -119,6 +104,16 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
         .await
         .unwrap();
     assert_eq!(ready["checks"]["jitsi"][0]["online"], true, "{ready}");
+    let metrics = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("jitsi_shard_online{shard=\"main\"} 1"),
+        "{metrics}"
+    );
     let evil = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "evilstudent", None)
         .await
         .unwrap();
@@ -296,24 +291,7 @@ async fn the_room_page_shows_the_meeting_and_its_buttons_work() {
     let focus = Focus::start(&prosody).await.unwrap();
     let app = connected_app(&prosody).await;
     app.passwordless_user("lecturer", false).await.unwrap();
-    let audit = Audit {
-        actor: Some("lecturer"),
-        address: None,
-        now: 1,
-    };
-    let request = NewRequest {
-        room_name: "logic".into(),
-        requester: "lecturer".into(),
-        reason: "Lecture".into(),
-        co_owners: Vec::new(),
-    };
-    let room = app
-        .store()
-        .create_request(&request, Some("logic"), &audit, &[])
-        .await
-        .unwrap()
-        .room_id
-        .unwrap();
+    let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
     let lecturer = app.client_as("lecturer").await.unwrap();
     let page = || {
         let request = lecturer.get(app.url(&format!("/rooms/{room}")));

@@ -514,14 +514,4 @@ impl Participant {
         ))
         .await
     }
-
-    pub async fn leave(self) -> anyhow::Result<()> {
-        let presence = Presence::new(PresenceType::Unavailable)
-            .with_to(format!("{}/{}", room_jid(&self.room), self.nick).parse::<Jid>()?);
-        self.sender
-            .send_stanza(presence.into())
-            .await
-            .map_err(anyhow::Error::msg)?;
-        Ok(())
-    }
 }

@@ -217,6 +217,32 @@ impl TestApp {
             .build()?)
     }
 
+    /// Registers `room` for `owner` (with `co_owners`) as an approved request would,
+    /// audited as the owner's; returns the room's id.
+    pub async fn registered_room(
+        &self,
+        room: &str,
+        owner: &str,
+        co_owners: &[&str],
+    ) -> anyhow::Result<i64> {
+        let audit = roomkeeper_store::Audit {
+            actor: Some(owner),
+            address: None,
+            now: self.clock().now(),
+        };
+        let request = roomkeeper_store::NewRequest {
+            room_name: room.into(),
+            requester: owner.into(),
+            reason: "test".into(),
+            co_owners: co_owners.iter().map(|c| (*c).to_owned()).collect(),
+        };
+        let created = self
+            .store()
+            .create_request(&request, Some(room), &audit, &[])
+            .await?;
+        created.room_id.context("the request was not approved")
+    }
+
     /// An account without a password (it logs in only through [`TestApp::session_cookie`]).
     pub async fn passwordless_user(&self, username: &str, is_admin: bool) -> anyhow::Result<User> {
         Ok(self

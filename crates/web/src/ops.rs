@@ -60,13 +60,6 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     // Jitsi's state is reported but does not decide readiness: pages, registration and
     // recordings work without it, and a Prosody outage should not take us out of rotation.
     let shards = state.meetings.status();
-    for shard in &shards {
-        metrics::gauge!("jitsi_shard_online", "shard" => shard.name.clone()).set(if shard.online {
-            1.0
-        } else {
-            0.0
-        });
-    }
     let body = serde_json::json!({
         "ready": ok,
         "checks": {
@@ -87,7 +80,12 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     (status, Json(body))
 }
 
-async fn prometheus() -> impl IntoResponse {
+async fn prometheus(State(state): State<AppState>) -> impl IntoResponse {
+    // Read at scrape time, so the gauge is never older than the scrape.
+    for shard in state.meetings.status() {
+        let online = if shard.online { 1.0 } else { 0.0 };
+        metrics::gauge!("jitsi_shard_online", "shard" => shard.name).set(online);
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
