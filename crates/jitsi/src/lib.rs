@@ -3,6 +3,7 @@
 //! else in Roomkeeper speaks XMPP: the rest of the service uses [`MeetingControl`].
 
 pub mod connection;
+mod events;
 mod shard;
 mod shards;
 mod stanzas;
@@ -13,6 +14,7 @@ use async_trait::async_trait;
 use roomkeeper_domain::RoomName;
 use serde::Serialize;
 
+pub use events::{RoomEvent, apply};
 pub use shard::{JitsiConfig, ShardConfig, XmppSecurity};
 pub use shards::{ShardStatus, Shards};
 pub use watch::{MeetingWatch, RoomFeed, RoomState};
@@ -26,6 +28,10 @@ pub struct Participant {
     /// Only with the companion module; otherwise Prosody does not tell us.
     pub display_name: Option<String>,
     pub moderator: bool,
+    /// When they joined (Unix seconds): told by the companion module; without it, when
+    /// Roomkeeper first saw them.
+    #[serde(serialize_with = "rfc3339", skip_serializing_if = "Option::is_none")]
+    pub joined_at: Option<i64>,
     /// The real JID, to address affiliation changes. Not shown to people.
     #[serde(skip)]
     pub jid: String,
@@ -51,6 +57,22 @@ impl Meeting {
             participants: Vec::new(),
         }
     }
+
+    /// In the order they joined, so that the list reads the same however it was built.
+    pub fn sort(&mut self) {
+        self.participants
+            .sort_by(|a, b| (a.joined_at, &a.id).cmp(&(b.joined_at, &b.id)));
+    }
+}
+
+fn rfc3339<S: serde::Serializer>(at: &Option<i64>, serializer: S) -> Result<S::Ok, S::Error> {
+    let text = at
+        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        });
+    serializer.serialize_some(&text)
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -82,8 +104,12 @@ pub trait MeetingControl: Send + Sync {
         moderator: bool,
     ) -> Result<Meeting, Error>;
     async fn remove_password(&self, room: &RoomName) -> Result<Meeting, Error>;
-    /// Without the companion module a kick is "outcast, then none": the person leaves
-    /// (status 301) and may join again.
+    /// With the companion module a real kick (status 307, as the web client expects).
+    /// Without it "outcast, then none": the person leaves (status 301) and may rejoin.
     async fn kick(&self, room: &RoomName, participant: &str) -> Result<Meeting, Error>;
     async fn end_meeting(&self, room: &RoomName, reason: &str) -> Result<(), Error>;
+    /// Changes as Prosody pushes them (companion module only; nothing comes without it).
+    fn events(&self) -> tokio::sync::broadcast::Receiver<RoomEvent>;
+    /// Whether every change arrives as an event, so rooms need not be polled.
+    fn pushes_events(&self) -> bool;
 }

@@ -55,6 +55,31 @@ impl ShardConfig {
         }
     }
 
+    /// The canonical room (`room` or `tenant/room`) of a room JID on this shard: plain,
+    /// `conference.TENANT.DOMAIN` or Jitsi's internal `[tenant]room` form (what a module
+    /// inside Prosody sees behind mod_muc_domain_mapper).
+    pub fn room_of_jid(&self, room_jid: &str) -> Option<String> {
+        let (node, host) = room_jid.split_once('@')?;
+        let muc = self.muc_domain();
+        let name = if host == muc {
+            match node.strip_prefix('[').and_then(|n| n.split_once(']')) {
+                Some((tenant, room)) => format!("{tenant}/{room}"),
+                None => node.to_owned(),
+            }
+        } else {
+            let (service, rest) = muc.split_once('.')?;
+            let tenant = host
+                .strip_prefix(service)?
+                .strip_prefix('.')?
+                .strip_suffix(rest)?
+                .strip_suffix('.')?;
+            format!("{tenant}/{node}")
+        };
+        roomkeeper_domain::RoomName::from_canonical(&name)
+            .ok()
+            .map(|r| r.canonical())
+    }
+
     /// Whether a bare JID belongs to a service occupant.
     pub fn is_service(&self, bare_jid: &str) -> bool {
         let defaults = [
@@ -114,5 +139,62 @@ impl JitsiConfig {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard() -> ShardConfig {
+        ShardConfig {
+            name: "main".into(),
+            xmpp_address: "127.0.0.1:5222".into(),
+            security: XmppSecurity::Plain,
+            domain: "meet.example.org".into(),
+            account: "roomkeeper@auth.meet.example.org".into(),
+            password: None,
+            password_file: None,
+            muc_domain: None,
+            service_jids: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn room_jids_map_back_to_canonical_names() {
+        let shard = shard();
+        for (jid, canonical) in [
+            ("logic@conference.meet.example.org", Some("logic")),
+            // What a module behind mod_muc_domain_mapper sees for a tenant room.
+            (
+                "[physics]quantum@conference.meet.example.org",
+                Some("physics/quantum"),
+            ),
+            (
+                "quantum@conference.physics.meet.example.org",
+                Some("physics/quantum"),
+            ),
+            ("logic@conference.other.org", None),
+            ("logic@breakout.meet.example.org", None),
+            ("no-at-sign", None),
+        ] {
+            assert_eq!(shard.room_of_jid(jid).as_deref(), canonical, "{jid}");
+        }
+        for name in ["logic", "physics/quantum", "my%20room"] {
+            let room = roomkeeper_domain::RoomName::from_canonical(name).unwrap();
+            assert_eq!(
+                shard.room_of_jid(&shard.room_jid(&room)).as_deref(),
+                Some(name)
+            );
+        }
+    }
+
+    #[test]
+    fn services_are_not_people() {
+        let shard = shard();
+        assert!(shard.is_service("focus@auth.meet.example.org"));
+        assert!(shard.is_service("recorder@recorder.meet.example.org"));
+        assert!(shard.is_service("roomkeeper@auth.meet.example.org"));
+        assert!(!shard.is_service("abc123@meet.example.org"));
     }
 }

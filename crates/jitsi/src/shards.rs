@@ -6,11 +6,23 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use roomkeeper_domain::RoomName;
 
-use crate::{Error, Meeting, MeetingControl, XmppShard};
+use tokio::sync::broadcast;
 
-#[derive(Default)]
+use crate::{Error, Meeting, MeetingControl, RoomEvent, XmppShard};
+
 pub struct Shards {
     shards: Vec<Arc<XmppShard>>,
+    /// Every shard's events, merged.
+    events: broadcast::Sender<RoomEvent>,
+    _forwarders: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Shards {
+    fn drop(&mut self) {
+        for forwarder in &self._forwarders {
+            forwarder.abort();
+        }
+    }
 }
 
 /// One shard's connection, for `/readyz` and the admin pages.
@@ -19,11 +31,37 @@ pub struct ShardStatus {
     pub name: String,
     pub address: String,
     pub online: bool,
+    /// The companion Prosody module answers: display names, real kicks, pushed changes.
+    pub companion_module: bool,
 }
 
 impl Shards {
+    /// Needs a Tokio runtime: one task per shard forwards its events.
     pub fn new(shards: Vec<Arc<XmppShard>>) -> Self {
-        Self { shards }
+        let (events, _) = broadcast::channel(4096);
+        let forwarders = shards
+            .iter()
+            .map(|shard| {
+                let mut from = shard.events();
+                let to = events.clone();
+                tokio::spawn(async move {
+                    loop {
+                        match from.recv().await {
+                            Ok(event) => drop(to.send(event)),
+                            Err(broadcast::error::RecvError::Lagged(_)) => {
+                                drop(to.send(RoomEvent::Resync));
+                            }
+                            Err(broadcast::error::RecvError::Closed) => return,
+                        }
+                    }
+                })
+            })
+            .collect();
+        Self {
+            shards,
+            events,
+            _forwarders: forwarders,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -37,6 +75,7 @@ impl Shards {
                 name: s.config().name.clone(),
                 address: s.config().xmpp_address.clone(),
                 online: s.is_online(),
+                companion_module: s.has_companion(),
             })
             .collect()
     }
@@ -94,5 +133,13 @@ impl MeetingControl for Shards {
 
     async fn end_meeting(&self, room: &RoomName, reason: &str) -> Result<(), Error> {
         self.locate(room).await?.0.end_meeting(room, reason).await
+    }
+
+    fn events(&self) -> broadcast::Receiver<RoomEvent> {
+        self.events.subscribe()
+    }
+
+    fn pushes_events(&self) -> bool {
+        !self.shards.is_empty() && self.shards.iter().all(|s| s.has_companion())
     }
 }

@@ -4,6 +4,8 @@
 
 pub const MUC_ADMIN: &str = "http://jabber.org/protocol/muc#admin";
 pub const MUC_OWNER: &str = "http://jabber.org/protocol/muc#owner";
+/// The companion module's namespace (`prosody/mod_roomkeeper.lua`).
+pub const ROOMKEEPER: &str = "urn:roomkeeper:prosody:1";
 
 pub fn escape(value: &str) -> String {
     value
@@ -51,4 +53,19 @@ pub fn destroy(reason: &str) -> String {
         "<query xmlns='{MUC_OWNER}'><destroy><reason>{}</reason></destroy></query>",
         escape(reason)
     )
+}
+
+/// Companion module: the room with display names and join times, in one query.
+pub fn module_room() -> String {
+    format!("<room xmlns='{ROOMKEEPER}'/>")
+}
+
+/// Companion module: role `none` set from inside Prosody, a kick with status 307.
+pub fn module_kick(nick: &str) -> String {
+    format!("<kick xmlns='{ROOMKEEPER}' nick='{}'/>", escape(nick))
+}
+
+/// Companion module: send this connection every change (to the MUC component itself).
+pub fn module_subscribe() -> String {
+    format!("<subscribe xmlns='{ROOMKEEPER}'/>")
 }

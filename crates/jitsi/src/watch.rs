@@ -1,18 +1,27 @@
 //! One stream of state per room: the source of a room's live state for everything that
 //! follows it (the room page today, automatic protections later). A room is watched
-//! only while someone follows it; all followers share one poller.
+//! only while someone follows it; all its followers share one task.
+//!
+//! With the companion module the task reads the room once and then applies the changes
+//! Prosody pushes (reading again after a reconnect, and every half minute to be safe).
+//! Without it the task reads the room every `every`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use roomkeeper_domain::RoomName;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::{Meeting, MeetingControl};
+use crate::{Meeting, MeetingControl, RoomEvent, apply};
 
 /// The last known state of a room's meeting, or why it could not be read.
 pub type RoomState = Option<Result<Meeting, String>>;
+
+/// With pushed changes, a room is still read this often in case one was missed (a
+/// change Prosody makes without telling modules, such as Jitsi's lobby switching
+/// members-only on directly).
+const SAFETY_READ: Duration = Duration::from_secs(30);
 
 /// Follows one room while it is held; stops when the last follower lets go.
 pub struct RoomFeed {
@@ -33,52 +42,146 @@ impl RoomFeed {
     }
 }
 
+struct Followed {
+    feed: Weak<RoomFeed>,
+    inbox: mpsc::UnboundedSender<RoomEvent>,
+}
+
+type Followers = Arc<Mutex<HashMap<String, Followed>>>;
+
 pub struct MeetingWatch {
     control: Arc<dyn MeetingControl>,
     every: Duration,
-    rooms: Mutex<HashMap<String, Weak<RoomFeed>>>,
+    rooms: Followers,
+    dispatcher: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for MeetingWatch {
+    fn drop(&mut self) {
+        self.dispatcher.abort();
+    }
+}
+
+fn lock(rooms: &Followers) -> std::sync::MutexGuard<'_, HashMap<String, Followed>> {
+    rooms
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl MeetingWatch {
-    /// Without the companion module Prosody pushes nothing to an outsider, so the state
-    /// is read every `every` (1 s keeps changes within the promised 3 s).
+    /// `every`: how often a room is read when Prosody pushes nothing (no companion
+    /// module); 1 s keeps changes within the promised 3 s. Needs a Tokio runtime.
     pub fn new(control: Arc<dyn MeetingControl>, every: Duration) -> Self {
+        let rooms: Followers = Arc::default();
+        let mut events = control.events();
+        let routes = Arc::clone(&rooms);
+        // One task hands each pushed change to the room it concerns: the cost of an
+        // event does not grow with the number of rooms followed.
+        let dispatcher = tokio::spawn(async move {
+            loop {
+                let event = match events.recv().await {
+                    Ok(event) => event,
+                    Err(broadcast::error::RecvError::Lagged(_)) => RoomEvent::Resync,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                let rooms = lock(&routes);
+                match event.room() {
+                    Some(room) => {
+                        if let Some(followed) = rooms.get(room) {
+                            let _ = followed.inbox.send(event);
+                        }
+                    }
+                    None => {
+                        for followed in rooms.values() {
+                            let _ = followed.inbox.send(event.clone());
+                        }
+                    }
+                }
+            }
+        });
         Self {
             control,
             every,
-            rooms: Mutex::default(),
+            rooms,
+            dispatcher,
         }
     }
 
     pub fn follow(&self, room: &RoomName) -> Arc<RoomFeed> {
         let key = room.canonical();
-        let mut rooms = self
-            .rooms
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        rooms.retain(|_, feed| feed.strong_count() > 0);
-        if let Some(feed) = rooms.get(&key).and_then(Weak::upgrade) {
+        let mut rooms = lock(&self.rooms);
+        rooms.retain(|_, followed| followed.feed.strong_count() > 0);
+        if let Some(feed) = rooms.get(&key).and_then(|f| f.feed.upgrade()) {
             return feed;
         }
         let (sender, state) = watch::channel(None);
-        let control = Arc::clone(&self.control);
-        let every = self.every;
-        let room = room.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let now = Some(control.meeting(&room).await.map_err(|e| e.to_string()));
-                sender.send_if_modified(|known| {
-                    let changed = *known != now;
-                    if changed {
-                        known.clone_from(&now);
-                    }
-                    changed
-                });
-                tokio::time::sleep(every).await;
-            }
-        });
+        let (inbox, changes) = mpsc::unbounded_channel();
+        let task = tokio::spawn(keep_current(
+            Arc::clone(&self.control),
+            room.clone(),
+            self.every,
+            changes,
+            sender,
+        ));
         let feed = Arc::new(RoomFeed { state, task });
-        rooms.insert(key, Arc::downgrade(&feed));
+        rooms.insert(
+            key,
+            Followed {
+                feed: Arc::downgrade(&feed),
+                inbox,
+            },
+        );
         feed
+    }
+
+    /// How many rooms are followed now.
+    pub fn followed(&self) -> usize {
+        lock(&self.rooms)
+            .values()
+            .filter(|f| f.feed.strong_count() > 0)
+            .count()
+    }
+}
+
+async fn keep_current(
+    control: Arc<dyn MeetingControl>,
+    room: RoomName,
+    every: Duration,
+    mut changes: mpsc::UnboundedReceiver<RoomEvent>,
+    sender: watch::Sender<RoomState>,
+) {
+    let publish = |now: Result<Meeting, String>| {
+        sender.send_if_modified(|known| {
+            let changed = known.as_ref() != Some(&now);
+            if changed {
+                *known = Some(now);
+            }
+            changed
+        });
+    };
+    let mut known: Option<Meeting> = None;
+    let mut read = true;
+    loop {
+        if read {
+            let now = control.meeting(&room).await.map_err(|e| e.to_string());
+            known = now.as_ref().ok().cloned();
+            publish(now);
+        }
+        let wait = if control.pushes_events() {
+            SAFETY_READ
+        } else {
+            every
+        };
+        read = match tokio::time::timeout(wait, changes.recv()).await {
+            Err(_) => true,
+            Ok(None) => return,
+            Ok(Some(change)) => {
+                let applied = known.as_mut().is_some_and(|m| apply(m, &change));
+                if let (true, Some(meeting)) = (applied, &known) {
+                    publish(Ok(meeting.clone()));
+                }
+                !applied
+            }
+        };
     }
 }

@@ -1,21 +1,26 @@
 //! One long-lived XMPP connection to one Prosody, as the service account. tokio-xmpp
 //! reconnects by itself; while the connection is down, actions fail at once with
-//! [`Error::Unreachable`] instead of waiting.
+//! [`Error::Unreachable`] instead of waiting. With the companion Prosody module
+//! (`prosody/mod_roomkeeper.lua`) a room is one query with display names, a kick is a
+//! real kick and changes are pushed; without it the plain MUC admin queries are used.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use roomkeeper_domain::RoomName;
+use tokio::sync::{broadcast, mpsc};
 use tokio_xmpp::connect::{DnsConfig, StartTlsServerConnector, TcpServerConnector};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::stanza_error::{DefinedCondition, StanzaError};
 use tokio_xmpp::xmlstream::Timeouts;
-use tokio_xmpp::{Client, Event};
+use tokio_xmpp::{Client, Event, Stanza};
 
 use crate::connection::{Connection, ConnectionTask, Request};
-use crate::stanzas::{self, MUC_ADMIN};
+use crate::events::{self, RoomEvent};
+use crate::stanzas::{self, MUC_ADMIN, ROOMKEEPER};
 use crate::{Error, Meeting, MeetingControl, Participant, ShardConfig, XmppSecurity};
 
 /// How long an IQ (its turn on the connection included) waits for Prosody before we say
@@ -23,15 +28,42 @@ use crate::{Error, Meeting, MeetingControl, Participant, ShardConfig, XmppSecuri
 /// reconnects quietly, without an event) shows up only as an unanswered IQ.
 const IQ_TIMEOUT: Duration = Duration::from_millis(1500);
 
+/// How many pushed events may wait for a slow follower before it must read again.
+const EVENT_BUFFER: usize = 4096;
+
 pub struct XmppShard {
     config: ShardConfig,
+    link: Arc<Link>,
+    events: broadcast::Sender<RoomEvent>,
+    /// Without the companion module: when each occupant was first seen, per room JID,
+    /// for "time in the meeting". A room's entry is replaced at every read.
+    first_seen: Mutex<HashMap<String, HashMap<String, i64>>>,
+    _connection: ConnectionTask,
+    _supervisor: AbortOnDrop,
+}
+
+/// The connection and what we know of it, shared with the task that subscribes to the
+/// companion module after every connect.
+struct Link {
     connection: Connection,
     /// One IQ in flight per connection. With several at once, some never reached
     /// Prosody (15-40 % with four callers, `tests/concurrency.rs`); one at a time, none
     /// is lost, and a loopback IQ takes about a millisecond, so waiting is short.
     one_at_a_time: tokio::sync::Mutex<()>,
-    online: Arc<AtomicBool>,
-    _task: ConnectionTask,
+    online: AtomicBool,
+    /// The companion module accepted our subscription on this connection.
+    companion: AtomicBool,
+    /// Connected and the companion module asked for: ready for actions.
+    ready: tokio::sync::watch::Sender<bool>,
+    address: String,
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl XmppShard {
@@ -54,54 +86,253 @@ impl XmppShard {
                 timeouts,
             ),
         };
-        let online = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&online);
-        let name = config.name.clone();
-        let (connection, task) = Connection::start(client, move |event| match event {
-            Event::Online { bound_jid, .. } => {
-                flag.store(true, Ordering::SeqCst);
-                tracing::info!(shard = %name, jid = %bound_jid, "connected to Prosody");
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let (connected, mut connects) = mpsc::unbounded_channel();
+        // The event handler runs inside the connection task, which exists before the
+        // link that holds its handle.
+        let shared: Arc<OnceLock<Arc<Link>>> = Arc::default();
+        let on_event = {
+            let shared = Arc::clone(&shared);
+            let events = events.clone();
+            let config = config.clone();
+            move |event| {
+                let Some(link) = shared.get() else { return };
+                match event {
+                    Event::Online { bound_jid, .. } => {
+                        link.online.store(true, Ordering::SeqCst);
+                        tracing::info!(shard = %config.name, jid = %bound_jid, "connected to Prosody");
+                        let _ = connected.send(());
+                    }
+                    Event::Disconnected(error) => {
+                        link.online.store(false, Ordering::SeqCst);
+                        link.companion.store(false, Ordering::SeqCst);
+                        link.ready.send_replace(false);
+                        tracing::warn!(shard = %config.name, %error, "disconnected from Prosody; reconnecting");
+                    }
+                    Event::Stanza(Stanza::Message(message)) => {
+                        for payload in &message.payloads {
+                            if let Some(event) = events::parse(payload, &config) {
+                                let _ = events.send(event);
+                            }
+                        }
+                    }
+                    Event::Stanza(_) => {}
+                }
             }
-            Event::Disconnected(error) => {
-                flag.store(false, Ordering::SeqCst);
-                tracing::warn!(shard = %name, %error, "disconnected from Prosody; reconnecting");
-            }
-            Event::Stanza(_) => {}
-        });
-        Ok(Self {
-            config,
+        };
+        let (connection, task) = Connection::start(client, on_event);
+        let link = Arc::new(Link {
             connection,
             one_at_a_time: tokio::sync::Mutex::new(()),
-            online,
-            _task: task,
+            online: AtomicBool::new(false),
+            companion: AtomicBool::new(false),
+            ready: tokio::sync::watch::Sender::new(false),
+            address: config.xmpp_address.clone(),
+        });
+        let _ = shared.set(Arc::clone(&link));
+        // After every connect: ask for events (which tells whether the module is there),
+        // then have every follower read its room again: changes were missed meanwhile.
+        let supervisor = {
+            let link = Arc::clone(&link);
+            let events = events.clone();
+            let muc = config.muc_domain();
+            let name = config.name.clone();
+            tokio::spawn(async move {
+                while connects.recv().await.is_some() {
+                    let answer = link.iq(&muc, true, &stanzas::module_subscribe()).await;
+                    link.companion.store(answer.is_ok(), Ordering::SeqCst);
+                    match answer {
+                        Ok(_) => {
+                            tracing::info!(shard = %name, "companion module found: changes are pushed")
+                        }
+                        Err(error) => {
+                            tracing::info!(shard = %name, %error, "no companion module: rooms are polled")
+                        }
+                    }
+                    link.ready.send_replace(true);
+                    let _ = events.send(RoomEvent::Resync);
+                }
+            })
+        };
+        Ok(Self {
+            config,
+            link,
+            events,
+            first_seen: Mutex::default(),
+            _connection: task,
+            _supervisor: AbortOnDrop(supervisor),
         })
     }
 
     pub fn is_online(&self) -> bool {
-        self.online.load(Ordering::SeqCst)
+        self.link.online.load(Ordering::SeqCst)
+    }
+
+    /// Whether the companion module is loaded (known shortly after connecting).
+    pub fn has_companion(&self) -> bool {
+        self.is_online() && self.link.companion.load(Ordering::SeqCst)
     }
 
     pub fn config(&self) -> &ShardConfig {
         &self.config
     }
 
-    /// Waits until the connection is up (start-up, tests), at most `limit`.
+    /// Waits until the connection is up and the companion module has been asked for
+    /// (start-up, tests), at most `limit`.
     pub async fn wait_online(&self, limit: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + limit;
-        while !self.is_online() {
-            if tokio::time::Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        true
+        let mut ready = self.link.ready.subscribe();
+        matches!(
+            tokio::time::timeout(limit, ready.wait_for(|r| *r)).await,
+            Ok(Ok(_))
+        )
     }
 
     async fn iq(&self, to: &str, set: bool, payload: &str) -> Result<Option<Element>, Error> {
-        if !self.is_online() {
+        self.link.iq(to, set, payload).await
+    }
+
+    /// The room through the companion module; `None` when the module does not answer
+    /// there (not loaded on that component).
+    async fn module_meeting(&self, room_jid: &str) -> Result<Option<Meeting>, Error> {
+        let answer = match self
+            .link
+            .exchange(room_jid, false, &stanzas::module_room())
+            .await?
+        {
+            Ok(answer) => answer,
+            // What Prosody answers when no module handles the query.
+            Err(error)
+                if matches!(
+                    error.defined_condition,
+                    DefinedCondition::ServiceUnavailable | DefinedCondition::FeatureNotImplemented
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(error) => match refusal(&error) {
+                Error::NoMeeting => return Ok(Some(Meeting::not_running())),
+                other => return Err(other),
+            },
+        };
+        let Some(room) = answer.filter(|r| r.is("room", ROOMKEEPER)) else {
+            return Ok(None);
+        };
+        let mut meeting = Meeting {
+            running: true,
+            password_protected: room.attr("password") == Some("1"),
+            members_only: room.attr("members_only") == Some("1"),
+            participants: room
+                .children()
+                .filter(|c| c.is("occupant", ROOMKEEPER))
+                .filter_map(|c| events::participant(c, &self.config))
+                .collect(),
+        };
+        meeting.sort();
+        Ok(Some(meeting))
+    }
+
+    /// The room through plain MUC administration: three role queries and the owner
+    /// configuration form. No display names; join times as first seen by us.
+    async fn admin_meeting(&self, room_jid: &str) -> Result<Meeting, Error> {
+        let occupants = match self.occupants(room_jid).await {
+            Ok(occupants) => occupants,
+            Err(Error::NoMeeting) => {
+                self.remember_seen(room_jid, &mut []);
+                return Ok(Meeting::not_running());
+            }
+            Err(other) => return Err(other),
+        };
+        let config = self.iq(room_jid, false, &stanzas::owner_config()).await?;
+        let secret = config
+            .as_ref()
+            .and_then(|c| form_value(c, "muc#roomconfig_roomsecret"));
+        let members_only = config
+            .as_ref()
+            .and_then(|c| form_value(c, "muc#roomconfig_membersonly"))
+            .is_some_and(|v| v == "1" || v == "true");
+        let mut participants: Vec<Participant> = occupants
+            .into_iter()
+            .filter(|(jid, _, _)| !self.config.is_service(bare(jid)))
+            .map(|(jid, nick, role)| Participant {
+                id: nick,
+                display_name: None,
+                moderator: role == "moderator",
+                joined_at: None,
+                jid,
+            })
+            .collect();
+        self.remember_seen(room_jid, &mut participants);
+        let mut meeting = Meeting {
+            running: true,
+            password_protected: secret.is_some_and(|s| !s.is_empty()),
+            members_only,
+            participants,
+        };
+        meeting.sort();
+        Ok(meeting)
+    }
+
+    /// Fills in when we first saw each participant and forgets those who left.
+    fn remember_seen(&self, room_jid: &str, participants: &mut [Participant]) {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut rooms = self
+            .first_seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if participants.is_empty() {
+            rooms.remove(room_jid);
+            return;
+        }
+        let known = rooms.remove(room_jid).unwrap_or_default();
+        let seen = participants
+            .iter_mut()
+            .map(|p| {
+                let since = known.get(&p.id).copied().unwrap_or(now);
+                p.joined_at = Some(since);
+                (p.id.clone(), since)
+            })
+            .collect();
+        rooms.insert(room_jid.to_owned(), seen);
+    }
+
+    async fn occupants(&self, room_jid: &str) -> Result<Vec<(String, String, String)>, Error> {
+        let mut all = Vec::new();
+        for role in ["moderator", "participant", "visitor"] {
+            let answer = self
+                .iq(room_jid, false, &stanzas::occupants_with_role(role))
+                .await?;
+            for item in answer
+                .iter()
+                .flat_map(|q| q.children())
+                .filter(|c| c.is("item", MUC_ADMIN))
+            {
+                if let (Some(jid), Some(nick)) = (item.attr("jid"), item.attr("nick")) {
+                    all.push((jid.to_owned(), nick.to_owned(), role.to_owned()));
+                }
+            }
+        }
+        Ok(all)
+    }
+}
+
+impl Link {
+    async fn iq(&self, to: &str, set: bool, payload: &str) -> Result<Option<Element>, Error> {
+        self.exchange(to, set, payload)
+            .await?
+            .map_err(|error| refusal(&error))
+    }
+
+    /// An IQ and Prosody's answer as it came, error conditions included.
+    async fn exchange(
+        &self,
+        to: &str,
+        set: bool,
+        payload: &str,
+    ) -> Result<Result<Option<Element>, StanzaError>, Error> {
+        if !self.online.load(Ordering::SeqCst) {
             return Err(Error::Unreachable(format!(
                 "no connection to {}",
-                self.config.xmpp_address
+                self.address
             )));
         }
         let element: Element = payload
@@ -122,28 +353,8 @@ impl XmppShard {
         match tokio::time::timeout(IQ_TIMEOUT, answer).await {
             Err(_) => Err(Error::Unreachable("no answer within 1.5 s".into())),
             Ok(Err(failure)) => Err(Error::Unreachable(failure)),
-            Ok(Ok(Ok(payload))) => Ok(payload),
-            Ok(Ok(Err(error))) => Err(refusal(&error)),
+            Ok(Ok(answer)) => Ok(answer),
         }
-    }
-
-    async fn occupants(&self, room_jid: &str) -> Result<Vec<(String, String, String)>, Error> {
-        let mut all = Vec::new();
-        for role in ["moderator", "participant", "visitor"] {
-            let answer = self
-                .iq(room_jid, false, &stanzas::occupants_with_role(role))
-                .await?;
-            for item in answer
-                .iter()
-                .flat_map(|q| q.children())
-                .filter(|c| c.is("item", MUC_ADMIN))
-            {
-                if let (Some(jid), Some(nick)) = (item.attr("jid"), item.attr("nick")) {
-                    all.push((jid.to_owned(), nick.to_owned(), role.to_owned()));
-                }
-            }
-        }
-        Ok(all)
     }
 }
 
@@ -177,35 +388,12 @@ fn form_value(query: &Element, var: &str) -> Option<String> {
 impl MeetingControl for XmppShard {
     async fn meeting(&self, room: &RoomName) -> Result<Meeting, Error> {
         let room_jid = self.config.room_jid(room);
-        let occupants = match self.occupants(&room_jid).await {
-            Ok(occupants) => occupants,
-            Err(Error::NoMeeting) => return Ok(Meeting::not_running()),
-            Err(other) => return Err(other),
-        };
-        let config = self.iq(&room_jid, false, &stanzas::owner_config()).await?;
-        let secret = config
-            .as_ref()
-            .and_then(|c| form_value(c, "muc#roomconfig_roomsecret"));
-        let members_only = config
-            .as_ref()
-            .and_then(|c| form_value(c, "muc#roomconfig_membersonly"))
-            .is_some_and(|v| v == "1" || v == "true");
-        let participants = occupants
-            .into_iter()
-            .filter(|(jid, _, _)| !self.config.is_service(bare(jid)))
-            .map(|(jid, nick, role)| Participant {
-                id: nick,
-                display_name: None,
-                moderator: role == "moderator",
-                jid,
-            })
-            .collect();
-        Ok(Meeting {
-            running: true,
-            password_protected: secret.is_some_and(|s| !s.is_empty()),
-            members_only,
-            participants,
-        })
+        if self.has_companion() {
+            if let Some(meeting) = self.module_meeting(&room_jid).await? {
+                return Ok(meeting);
+            }
+        }
+        self.admin_meeting(&room_jid).await
     }
 
     async fn set_moderator(
@@ -256,13 +444,18 @@ impl MeetingControl for XmppShard {
             .find(|p| p.id == participant)
             .ok_or(Error::ParticipantGone)?;
         let room_jid = self.config.room_jid(room);
-        // Prosody refuses role changes from outside the room; banning removes the person
-        // (status 301) and lifting the ban at once lets them come back later.
-        let jid = bare(&person.jid).to_owned();
-        self.iq(&room_jid, true, &stanzas::set_affiliation(&jid, "outcast"))
-            .await?;
-        self.iq(&room_jid, true, &stanzas::set_affiliation(&jid, "none"))
-            .await?;
+        if self.has_companion() {
+            self.iq(&room_jid, true, &stanzas::module_kick(&person.id))
+                .await?;
+        } else {
+            // Prosody refuses role changes from outside the room; banning removes the
+            // person (status 301) and lifting the ban at once lets them come back later.
+            let jid = bare(&person.jid).to_owned();
+            self.iq(&room_jid, true, &stanzas::set_affiliation(&jid, "outcast"))
+                .await?;
+            self.iq(&room_jid, true, &stanzas::set_affiliation(&jid, "none"))
+                .await?;
+        }
         self.meeting(room).await
     }
 
@@ -270,5 +463,13 @@ impl MeetingControl for XmppShard {
         let room_jid = self.config.room_jid(room);
         self.iq(&room_jid, true, &stanzas::destroy(reason)).await?;
         Ok(())
+    }
+
+    fn events(&self) -> broadcast::Receiver<RoomEvent> {
+        self.events.subscribe()
+    }
+
+    fn pushes_events(&self) -> bool {
+        self.has_companion()
     }
 }

@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use roomkeeper_domain::RoomName;
-use roomkeeper_jitsi::{Error, MeetingControl, XmppShard};
-use roomkeeper_testkit::jitsi::{Focus, Participant, Prosody, SERVICE_PASSWORD};
+use roomkeeper_jitsi::{Error, MeetingControl, MeetingWatch, XmppShard};
+use roomkeeper_testkit::jitsi::{Companion, Focus, Participant, Prosody, SERVICE_PASSWORD};
 
 /// One scenario at a time: answers are timed against promises (2 s), and several
 /// Prosody servers with their simulated crowds on two cores make each other late.
@@ -17,17 +17,36 @@ fn room(name: &str) -> RoomName {
     RoomName::parse(name, &[]).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_lecturer_takes_back_a_room_a_student_locked() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let prosody = Prosody::start().await.unwrap();
-    let focus = Focus::start(&prosody).await.unwrap();
+async fn connected(prosody: &Prosody, companion: Companion) -> XmppShard {
     let shard = XmppShard::connect(prosody.shard("main"), SERVICE_PASSWORD.into()).unwrap();
     assert!(
         shard.wait_online(Duration::from_secs(10)).await,
         "{}",
         prosody.log()
     );
+    assert_eq!(
+        shard.has_companion(),
+        companion == Companion::Loaded,
+        "companion module detected as loaded or not"
+    );
+    shard
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lecturer_takes_back_a_room_a_student_locked() {
+    seed_story(Companion::Loaded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lecturer_takes_back_a_room_a_student_locked_without_the_companion_module() {
+    seed_story(Companion::Absent).await;
+}
+
+async fn seed_story(companion: Companion) {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let prosody = Prosody::start_with(companion).await.unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
+    let shard = connected(&prosody, companion).await;
     let logic = room("Logic");
 
     assert!(
@@ -59,6 +78,36 @@ async fn the_lecturer_takes_back_a_room_a_student_locked() {
         ),
         ("e1e1e1e1", true)
     );
+    if companion == Companion::Loaded {
+        // The module serves Roomkeeper's account only, not someone in the room.
+        let ns = "urn:roomkeeper:prosody:1";
+        for (to, set, payload) in [
+            (
+                "logic@conference.meet.test",
+                false,
+                format!("<room xmlns='{ns}'/>"),
+            ),
+            (
+                "logic@conference.meet.test",
+                true,
+                format!("<kick xmlns='{ns}' nick='e1e1e1e1'/>"),
+            ),
+            (
+                "conference.meet.test",
+                true,
+                format!("<subscribe xmlns='{ns}'/>"),
+            ),
+        ] {
+            let answer = evil.ask(to, set, &payload).await.unwrap();
+            assert_eq!(answer.err().as_deref(), Some("Forbidden"), "{payload}");
+        }
+    }
+    let evil_seen = &meeting.participants[0];
+    assert!(evil_seen.joined_at.is_some());
+    match companion {
+        Companion::Loaded => assert_eq!(evil_seen.display_name.as_deref(), Some("evilstudent")),
+        Companion::Absent => assert_eq!(evil_seen.display_name, None, "Prosody tells no names"),
+    }
 
     // Revoke, remove the password: the room is open again and he cannot lock it again.
     let meeting = shard
@@ -103,6 +152,16 @@ async fn the_lecturer_takes_back_a_room_a_student_locked() {
     let meeting = shard.kick(&logic, "e1e1e1e1").await.unwrap();
     assert!(!meeting.participants.iter().any(|p| p.id == "e1e1e1e1"));
     evil.wait_until(|p| p.role() == "none").await.unwrap();
+    // The web client shows 307 as "you were kicked"; a ban lifted at once is a 301.
+    let expected = match companion {
+        Companion::Loaded => "307",
+        Companion::Absent => "301",
+    };
+    assert!(
+        evil.exit_codes().iter().any(|c| c == expected),
+        "{:?}",
+        evil.exit_codes()
+    );
     shard
         .end_meeting(&logic, "The lecture is over")
         .await
@@ -130,11 +189,16 @@ async fn the_lecturer_takes_back_a_room_a_student_locked() {
 /// revoking sets `member`, and they stay in the meeting without moderator rights.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoking_in_a_lobby_room_keeps_the_person_in_it() {
+    for companion in [Companion::Loaded, Companion::Absent] {
+        lobby_room(companion).await;
+    }
+}
+
+async fn lobby_room(companion: Companion) {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let prosody = Prosody::start().await.unwrap();
+    let prosody = Prosody::start_with(companion).await.unwrap();
     let focus = Focus::start(&prosody).await.unwrap();
-    let shard = XmppShard::connect(prosody.shard("main"), SERVICE_PASSWORD.into()).unwrap();
-    assert!(shard.wait_online(Duration::from_secs(10)).await);
+    let shard = connected(&prosody, companion).await;
     let seminar = room("seminar");
     let host = Participant::join(&prosody, &focus, "seminar", "a0a0a0a0", "Host", None)
         .await
@@ -241,4 +305,106 @@ async fn a_room_on_the_second_shard_is_found_and_controlled() {
         status.iter().map(|s| s.online).collect::<Vec<_>>(),
         [true, true]
     );
+}
+
+/// A tenant room (`https://DOMAIN/physics/quantum`) is addressed as
+/// `quantum@conference.physics.DOMAIN`. The test deployment serves that name as its own
+/// component; a real one maps it inside Prosody (mod_muc_domain_mapper, not available
+/// here), so the mapping itself is not exercised.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_room_is_controlled_at_its_tenant_address() {
+    for companion in [Companion::Loaded, Companion::Absent] {
+        let _turn = ONE_AT_A_TIME.lock().await;
+        let prosody = Prosody::start_with(companion).await.unwrap();
+        let focus = Focus::start(&prosody).await.unwrap();
+        let shard = connected(&prosody, companion).await;
+        let quantum = RoomName::parse("physics/Quantum", &[]).unwrap();
+        let student = Participant::join(
+            &prosody,
+            &focus,
+            "physics/quantum",
+            "e1e1e1e1",
+            "student",
+            None,
+        )
+        .await
+        .unwrap();
+        student.wait_until(Participant::is_moderator).await.unwrap();
+        student.lock("mine").await.unwrap().unwrap();
+        assert!(
+            !shard.meeting(&room("quantum")).await.unwrap().running,
+            "not the same room"
+        );
+        let meeting = shard.meeting(&quantum).await.unwrap();
+        assert!(meeting.running && meeting.password_protected, "{meeting:?}");
+        let meeting = shard.remove_password(&quantum).await.unwrap();
+        assert!(!meeting.password_protected);
+        let meeting = shard
+            .set_moderator(&quantum, "e1e1e1e1", false)
+            .await
+            .unwrap();
+        assert!(!meeting.participants[0].moderator);
+        student
+            .wait_until(|p| p.role() == "participant")
+            .await
+            .unwrap();
+    }
+}
+
+/// With the companion module, changes reach a room's followers as Prosody makes them:
+/// the watch here reads rooms only once a minute, so only pushed events can explain
+/// what it sees within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushed_changes_reach_followers_within_a_second() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let prosody = Prosody::start().await.unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
+    let shard = std::sync::Arc::new(connected(&prosody, Companion::Loaded).await);
+    let watch = MeetingWatch::new(shard.clone(), Duration::from_secs(60));
+    let logic = room("logic");
+    let feed = watch.follow(&logic);
+    let mut state = feed.subscribe();
+    let mut wait_for = async |what: &str, test: &dyn Fn(&roomkeeper_jitsi::Meeting) -> bool| {
+        let started = Instant::now();
+        tokio::time::timeout(Duration::from_secs(1), async {
+            loop {
+                if let Some(Ok(meeting)) = &*state.borrow_and_update() {
+                    if test(meeting) {
+                        return;
+                    }
+                }
+                state.changed().await.unwrap();
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{what}: not seen within 1 s"));
+        eprintln!("{what}: seen after {:?}", started.elapsed());
+    };
+    wait_for("no meeting yet", &|m| !m.running).await;
+
+    let evil = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "evilstudent", None)
+        .await
+        .unwrap();
+    wait_for("a join", &|m| {
+        m.participants
+            .iter()
+            .any(|p| p.display_name.as_deref() == Some("evilstudent"))
+    })
+    .await;
+    evil.wait_until(Participant::is_moderator).await.unwrap();
+    wait_for("a new moderator", &|m| {
+        m.participants.iter().any(|p| p.moderator)
+    })
+    .await;
+    evil.lock("mine").await.unwrap().unwrap();
+    wait_for("a password", &|m| m.password_protected).await;
+    let other = Participant::join(&prosody, &focus, "logic", "c3c3c3c3", "Other", Some("mine"))
+        .await
+        .unwrap();
+    wait_for("a second join", &|m| m.participants.len() == 2).await;
+    drop(other);
+    wait_for("a leave", &|m| m.participants.len() == 1).await;
+    shard.end_meeting(&logic, "over").await.unwrap();
+    wait_for("the end", &|m| !m.running).await;
+    drop(focus);
 }

@@ -11,33 +11,50 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use roomkeeper_testkit::jitsi::{Focus, Participant, Prosody};
+use roomkeeper_testkit::jitsi::{Companion, Focus, Participant, Prosody};
 use roomkeeper_testkit::{Backend, TestApp, TestDatabase};
 use serde_json::Value;
 
 use roomkeeper_testkit::error_code;
 
-/// Reads the event stream until the next `meeting` event and returns its data.
-async fn next_meeting_event(events: &mut reqwest::Response) -> Value {
-    let mut buffer = String::new();
-    loop {
-        if let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            if block.contains("event: meeting") {
-                let data: String = block
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data: "))
-                    .collect();
-                return serde_json::from_str(&data).unwrap();
+/// A room's Server-Sent Events, read block by block (a chunk may hold several).
+struct Events {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Events {
+    /// The data of the next `meeting` event.
+    async fn next(&mut self) -> Value {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                if block.contains("event: meeting") {
+                    let data: String = block
+                        .lines()
+                        .filter_map(|l| l.strip_prefix("data: "))
+                        .collect();
+                    return serde_json::from_str(&data).unwrap();
+                }
+                continue;
             }
-            continue;
+            let chunk = tokio::time::timeout(Duration::from_secs(10), self.response.chunk())
+                .await
+                .expect("an event within 10 s")
+                .unwrap()
+                .expect("the stream stays open");
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
         }
-        let chunk = tokio::time::timeout(Duration::from_secs(10), events.chunk())
-            .await
-            .expect("an event within 10 s")
-            .unwrap()
-            .expect("the stream stays open");
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
+    }
+
+    /// The first `meeting` event for which `test` holds.
+    async fn until(&mut self, test: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let event = self.next().await;
+            if test(&event) {
+                return event;
+            }
+        }
     }
 }
 
@@ -46,7 +63,7 @@ async fn next_meeting_event(events: &mut reqwest::Response) -> Value {
 /// other late.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn connected_app(prosody: &Prosody) -> TestApp {
+async fn connected_app(prosody: &Prosody, companion: Companion) -> TestApp {
     let database = Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
     let mut config = database.config();
     config.jitsi.shards = vec![prosody.shard("main")];
@@ -54,7 +71,10 @@ async fn connected_app(prosody: &Prosody) -> TestApp {
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !app.state.meetings.status().iter().all(|s| s.online) {
+    let ready = |s: &roomkeeper_jitsi::ShardStatus| {
+        s.online && s.companion_module == (companion == Companion::Loaded)
+    };
+    while !app.state.meetings.status().iter().all(ready) {
         assert!(
             Instant::now() < deadline,
             "Roomkeeper did not connect to Prosody: {}",
@@ -70,7 +90,7 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let prosody = Prosody::start().await.unwrap();
     let focus = Focus::start(&prosody).await.unwrap();
-    let app = connected_app(&prosody).await;
+    let app = connected_app(&prosody, Companion::Loaded).await;
     for (name, admin) in [
         ("lecturer", false),
         ("assistant", false),
@@ -93,9 +113,13 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
 
     assert_eq!(meeting(&lecturer).await["running"], false);
     // Follow the room's events from before anyone joins.
-    let mut events = lecturer.get(url("/events")).send().await.unwrap();
-    assert_eq!(events.headers()["content-type"], "text/event-stream");
-    let first = next_meeting_event(&mut events).await;
+    let response = lecturer.get(url("/events")).send().await.unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut events = Events {
+        response,
+        buffer: String::new(),
+    };
+    let first = events.next().await;
     assert_eq!(first["running"], false);
     let ready: Value = reqwest::get(app.url("/readyz"))
         .await
@@ -111,24 +135,62 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
         .await
         .unwrap();
     assert!(
-        metrics.contains("jitsi_shard_online{shard=\"main\"} 1"),
+        metrics.contains("jitsi_shard_online{shard=\"main\"} 1")
+            && metrics.contains("jitsi_shard_companion_module{shard=\"main\"} 1")
+            && metrics.contains("jitsi_rooms_followed 1"),
         "{metrics}"
     );
     let evil = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "evilstudent", None)
         .await
         .unwrap();
     evil.wait_until(Participant::is_moderator).await.unwrap();
-    // The stream tells within 3 s, without anyone asking.
+    // The companion module pushes the change: the stream tells within 1 s, with the
+    // display name, without anyone asking.
     let joined = Instant::now();
-    let pushed = next_meeting_event(&mut events).await;
+    let pushed = events
+        .until(|m| m["participants"][0]["moderator"] == true)
+        .await;
     assert!(
-        joined.elapsed() < Duration::from_secs(3),
+        joined.elapsed() < Duration::from_secs(1),
         "{:?}",
         joined.elapsed()
     );
     assert_eq!(pushed["participants"][0]["id"], "e1e1e1e1", "{pushed}");
+    assert_eq!(pushed["participants"][0]["display_name"], "evilstudent");
+    assert!(
+        pushed["participants"][0]["joined_at"].is_string(),
+        "{pushed}"
+    );
     drop(events);
     evil.lock("mine").await.unwrap().unwrap();
+    let page = lecturer
+        .get(app.url(&format!("/rooms/{room}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<strong>evilstudent</strong>") && page.contains("as it changes"),
+        "with the module the page shows names and says changes are live: {page}"
+    );
+    app.passwordless_user("operator", true).await.unwrap();
+    let operator = app.client_as("operator").await.unwrap();
+    let jitsi = operator
+        .get(app.url("/admin/jitsi"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        jitsi.contains("Connected")
+            && jitsi.contains("Add-on loaded")
+            && jitsi.contains("Rooms being followed right now: 0"),
+        "{jitsi}"
+    );
 
     let seen = meeting(&lecturer).await;
     assert_eq!(
@@ -247,11 +309,10 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
             ("revoke_moderator", "lecturer")
         ]
     );
+    let kick_detail = history["items"][0]["detail"].as_str().unwrap();
     assert!(
-        history["items"][0]["detail"]
-            .as_str()
-            .unwrap()
-            .contains("e1e1e1e1")
+        kick_detail.contains("e1e1e1e1") && kick_detail.contains("evilstudent"),
+        "the history names who was removed: {kick_detail}"
     );
 
     let ended = lecturer.delete(url("/meeting")).send().await.unwrap();
@@ -283,13 +344,14 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
     );
 }
 
-/// The same control from the room's page: what a lecturer sees and clicks.
+/// The same control from the room's page: what a lecturer sees and clicks. Here
+/// without the companion module: the page says so and shows participant ids.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_room_page_shows_the_meeting_and_its_buttons_work() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let prosody = Prosody::start().await.unwrap();
+    let prosody = Prosody::start_with(Companion::Absent).await.unwrap();
     let focus = Focus::start(&prosody).await.unwrap();
-    let app = connected_app(&prosody).await;
+    let app = connected_app(&prosody, Companion::Absent).await;
     app.passwordless_user("lecturer", false).await.unwrap();
     let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
     let lecturer = app.client_as("lecturer").await.unwrap();
@@ -334,6 +396,21 @@ async fn the_room_page_shows_the_meeting_and_its_buttons_work() {
         html.contains("The only moderator; instead make"),
         "revoking the last moderator offers a successor"
     );
+    assert!(
+        html.contains("checks the meeting every second") && !html.contains("evilstudent"),
+        "without the module the page says why there are no names"
+    );
+    app.passwordless_user("operator", true).await.unwrap();
+    let operator = app.client_as("operator").await.unwrap();
+    let jitsi = operator
+        .get(app.url("/admin/jitsi"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(jitsi.contains("Add-on missing"), "{jitsi}");
 
     let done = click(vec![
         ("action", "revoke"),

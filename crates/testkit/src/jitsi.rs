@@ -27,6 +27,19 @@ const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
 const MUC_ADMIN: &str = "http://jabber.org/protocol/muc#admin";
 const MUC_OWNER: &str = "http://jabber.org/protocol/muc#owner";
 
+/// The tenant the test deployment serves, as its own MUC component
+/// `conference.physics.meet.test` (Jitsi maps that name onto the main component with
+/// mod_muc_domain_mapper, which is not in Debian's prosody: the address Roomkeeper sends
+/// to is the same, the mapping inside Prosody is not exercised).
+pub const TENANT: &str = "physics";
+
+/// Whether the test Prosody loads Roomkeeper's companion module (`prosody/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Companion {
+    Loaded,
+    Absent,
+}
+
 /// A Prosody server on a free loopback port, stopped (by its process id) when dropped.
 pub struct Prosody {
     pub port: u16,
@@ -35,15 +48,29 @@ pub struct Prosody {
 }
 
 impl Prosody {
+    /// With the companion module, as recommended to operators.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(Companion::Loaded).await
+    }
+
+    pub async fn start_with(companion: Companion) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         let dir = tempfile::tempdir()?;
         let path = dir.path();
         std::fs::create_dir_all(path.join("data"))?;
+        let plugins = concat!(env!("CARGO_MANIFEST_DIR"), "/../../prosody");
+        let module = match companion {
+            Companion::Loaded => format!(
+                // The module's default account is roomkeeper@auth.DOMAIN, as here.
+                r#"    modules_enabled = {{ "roomkeeper" }}"#
+            ),
+            Companion::Absent => String::new(),
+        };
         let config = format!(
             r#"run_as_root = true
+plugin_paths = {{ "{plugins}" }}
 pidfile = "{dir}/prosody.pid"
 data_path = "{dir}/data"
 admin_socket = "{dir}/prosody.sock"
@@ -69,6 +96,14 @@ VirtualHost "auth.{DOMAIN}"
 -- As in a Debian jitsi-meet install, plus Roomkeeper's service account among the
 -- admins (docs/JITSI-SETUP.md).
 Component "conference.{DOMAIN}" "muc"
+    restrict_room_creation = true
+    muc_room_locking = false
+    muc_room_default_public_jids = true
+    storage = "memory"
+    admins = {{ "focus@auth.{DOMAIN}", "roomkeeper@auth.{DOMAIN}" }}
+{module}
+
+Component "conference.{TENANT}.{DOMAIN}" "muc"
     restrict_room_creation = true
     muc_room_locking = false
     muc_room_default_public_jids = true
@@ -169,9 +204,12 @@ impl Drop for Prosody {
     }
 }
 
-/// The room's JID on the test deployment.
+/// The room's JID on the test deployment: `room` or `tenant/room`.
 pub fn room_jid(room: &str) -> String {
-    format!("{room}@conference.{DOMAIN}")
+    match room.split_once('/') {
+        Some((tenant, room)) => format!("{room}@conference.{tenant}.{DOMAIN}"),
+        None => format!("{room}@conference.{DOMAIN}"),
+    }
 }
 
 fn element(xml: &str) -> Element {
@@ -364,6 +402,9 @@ pub struct Participant {
     role: watch::Receiver<String>,
     /// Why the join failed, if it did (e.g. `not-authorized` for a wrong password).
     refused: watch::Receiver<Option<String>>,
+    /// The status codes of the presence that took this occupant out of the room
+    /// (307 kicked, 301 banned).
+    exit_codes: watch::Receiver<Vec<String>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -392,6 +433,7 @@ impl Participant {
         let (sender, connection, mut receiver) = online(client).await?;
         let (role_tx, role) = watch::channel(String::new());
         let (refused_tx, refused) = watch::channel(None);
+        let (exit_tx, exit_codes) = watch::channel(Vec::new());
         let me = format!("{}/{nick}", room_jid(room));
         let task = tokio::spawn(async move {
             while let Some(event) = receiver.recv().await {
@@ -410,6 +452,15 @@ impl Participant {
                         .map(|c| c.name().to_owned());
                     let _ = refused_tx.send(Some(condition.unwrap_or_else(|| "error".into())));
                 } else if presence.type_ == PresenceType::Unavailable {
+                    let codes = presence
+                        .payloads
+                        .iter()
+                        .filter(|p| p.is("x", MUC_USER))
+                        .flat_map(|x| x.children())
+                        .filter(|c| c.name() == "status")
+                        .filter_map(|c| c.attr("code").map(str::to_owned))
+                        .collect();
+                    let _ = exit_tx.send(codes);
                     let _ = role_tx.send("none".into());
                 } else if let Some(role) = muc_item(&presence).and_then(|i| i.attr("role")) {
                     let _ = role_tx.send(role.to_owned());
@@ -439,6 +490,7 @@ impl Participant {
             _connection: connection,
             role,
             refused,
+            exit_codes,
             task,
         };
         participant
@@ -452,6 +504,11 @@ impl Participant {
 
     pub fn role(&self) -> String {
         self.role.borrow().clone()
+    }
+
+    /// Status codes of the presence that took this occupant out (307 kick, 301 ban).
+    pub fn exit_codes(&self) -> Vec<String> {
+        self.exit_codes.borrow().clone()
     }
 
     pub fn refusal(&self) -> Option<String> {
@@ -488,6 +545,25 @@ impl Participant {
         Ok(answer
             .map(|_| ())
             .map_err(|error| format!("{:?}", error.defined_condition)))
+    }
+
+    /// Any IQ from this participant's connection; `Err` carries Prosody's refusal.
+    pub async fn ask(
+        &self,
+        to: &str,
+        set: bool,
+        payload: &str,
+    ) -> anyhow::Result<Result<Option<Element>, String>> {
+        let request = if set {
+            Request::Set(element(payload))
+        } else {
+            Request::Get(element(payload))
+        };
+        let answer = self.sender.iq(to.parse()?, request);
+        let answer = tokio::time::timeout(Duration::from_secs(5), answer)
+            .await?
+            .map_err(anyhow::Error::msg)?;
+        Ok(answer.map_err(|error| format!("{:?}", error.defined_condition)))
     }
 
     /// lib-jitsi-meet's `lockRoom`: submit the secret with password protection and

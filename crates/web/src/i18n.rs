@@ -159,6 +159,18 @@ impl Tr {
             .unwrap_or_else(|| key.to_owned())
     }
 
+    /// A Unix timestamp as the time of day in UTC (`14:05 UTC`).
+    pub fn clock(&self, unix_s: impl std::borrow::Borrow<i64>) -> String {
+        let unix_s = *unix_s.borrow();
+        time::OffsetDateTime::from_unix_timestamp(unix_s)
+            .ok()
+            .and_then(|at| {
+                at.format(time::macros::format_description!("[hour]:[minute] UTC"))
+                    .ok()
+            })
+            .unwrap_or_else(|| unix_s.to_string())
+    }
+
     /// A Unix timestamp as a date and time in UTC, in the language's usual order.
     pub fn date(&self, unix_s: impl std::borrow::Borrow<i64>) -> String {
         let unix_s = *unix_s.borrow();

@@ -38,9 +38,16 @@ async fn record(
     address: Option<&str>,
     room: &Room,
     action: &str,
-    participant: Option<&str>,
+    participant: Option<(&str, Option<&str>)>,
 ) -> Result<(), Error> {
-    let detail = serde_json::json!({ "participant": participant }).to_string();
+    let detail = match participant {
+        Some((id, Some(name))) => {
+            serde_json::json!({ "participant": id, "participant_name": name })
+        }
+        Some((id, None)) => serde_json::json!({ "participant": id }),
+        None => serde_json::json!({}),
+    }
+    .to_string();
     state
         .store
         .record_audit(
@@ -52,6 +59,15 @@ async fn record(
         )
         .await?;
     Ok(())
+}
+
+/// The display name of a participant, when Jitsi tells it (companion module).
+fn name_in<'m>(meeting: &'m Meeting, participant: &str) -> Option<&'m str> {
+    meeting
+        .participants
+        .iter()
+        .find(|p| p.id == participant)
+        .and_then(|p| p.display_name.as_deref())
 }
 
 /// Performs `action`; answers the meeting afterwards (`None` once it has ended).
@@ -75,7 +91,7 @@ pub async fn act(
                 address,
                 room,
                 "grant_moderator",
-                Some(participant),
+                Some((participant, name_in(&meeting, participant))),
             )
             .await?;
             Some(meeting)
@@ -91,7 +107,7 @@ pub async fn act(
                 address,
                 room,
                 "revoke_moderator",
-                Some(participant),
+                Some((participant, name_in(&meeting, participant))),
             )
             .await?;
             if let Some(successor) = then_grant {
@@ -102,7 +118,7 @@ pub async fn act(
                     address,
                     room,
                     "grant_moderator",
-                    Some(successor),
+                    Some((successor, name_in(&meeting, successor))),
                 )
                 .await?;
             }
@@ -114,8 +130,11 @@ pub async fn act(
             Some(meeting)
         }
         Action::Kick(participant) => {
+            // Asked first: once removed, the person's name is gone from the meeting.
+            let before = meetings.meeting(&name).await?;
             let meeting = meetings.kick(&name, participant).await?;
-            record(state, actor, address, room, "kick", Some(participant)).await?;
+            let who = Some((participant, name_in(&before, participant)));
+            record(state, actor, address, room, "kick", who).await?;
             Some(meeting)
         }
         Action::End => {

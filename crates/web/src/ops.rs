@@ -83,9 +83,12 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 async fn prometheus(State(state): State<AppState>) -> impl IntoResponse {
     // Read at scrape time, so the gauge is never older than the scrape.
     for shard in state.meetings.status() {
-        let online = if shard.online { 1.0 } else { 0.0 };
-        metrics::gauge!("jitsi_shard_online", "shard" => shard.name).set(online);
+        let flag = |on: bool| if on { 1.0 } else { 0.0 };
+        metrics::gauge!("jitsi_shard_companion_module", "shard" => shard.name.clone())
+            .set(flag(shard.companion_module));
+        metrics::gauge!("jitsi_shard_online", "shard" => shard.name).set(flag(shard.online));
     }
+    metrics::gauge!("jitsi_rooms_followed").set(state.watch.followed() as f64);
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -55,6 +55,19 @@ async fn admin_pages_by_role(backend: Backend) {
     assert!(
         searched.contains("<strong>alice</strong>") && !searched.contains("<strong>root</strong>")
     );
+
+    // The Jitsi connections page: admins only; without shards it says what to do.
+    let refused = user.get(app.url("/admin/jitsi")).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let jitsi = admin
+        .get(app.url("/admin/jitsi"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(jitsi.contains("No Jitsi server is configured"), "{jitsi}");
 }
 
 async fn admins_add_accounts_with_one_time_passwords(backend: Backend) {

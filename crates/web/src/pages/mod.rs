@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod admin_jitsi;
 mod admin_rooms;
 mod rooms;
 
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .merge(admin::router())
         .merge(rooms::router())
         .merge(admin_rooms::router())
+        .merge(admin_jitsi::router())
 }
 
 pub struct NavUser {

@@ -332,6 +332,8 @@ struct RoomPage {
     /// it cannot be shown.
     meeting: Option<Result<roomkeeper_jitsi::Meeting, String>>,
     moderators: usize,
+    /// Changes are pushed by the companion module (otherwise polled, without names).
+    live_pushed: bool,
     notice: Option<String>,
     error: Option<String>,
     history: Paged<super::HistoryEntry>,
@@ -381,6 +383,7 @@ async fn room_page_with(
             can_manage,
             meeting,
             moderators,
+            live_pushed: roomkeeper_jitsi::MeetingControl::pushes_events(&*state.meetings),
             notice,
             error,
             history: super::HistoryEntry::page(&Tr::new(lang), history),

@@ -1,0 +1,127 @@
+//! What the companion Prosody module (`prosody/mod_roomkeeper.lua`) tells us, and how a
+//! known meeting changes with it. Without the module there are no events and rooms are
+//! read again every second instead.
+
+use tokio_xmpp::minidom::Element;
+
+use crate::stanzas::ROOMKEEPER;
+use crate::{Meeting, Participant, ShardConfig};
+
+/// A change in one room (named canonically: `room` or `tenant/room`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomEvent {
+    /// Someone joined, or their role, affiliation or display name changed.
+    Occupant {
+        room: String,
+        participant: Participant,
+    },
+    Left {
+        room: String,
+        id: String,
+    },
+    Config {
+        room: String,
+        password_protected: bool,
+        members_only: bool,
+    },
+    Destroyed {
+        room: String,
+    },
+    /// Events may have been missed (reconnect, a slow follower): read rooms again.
+    Resync,
+}
+
+impl RoomEvent {
+    pub fn room(&self) -> Option<&str> {
+        match self {
+            Self::Occupant { room, .. }
+            | Self::Left { room, .. }
+            | Self::Config { room, .. }
+            | Self::Destroyed { room } => Some(room),
+            Self::Resync => None,
+        }
+    }
+}
+
+/// An `<occupant/>` element of the module (pushed, or in a room query's answer).
+/// `None` for a service occupant (focus, recorder, …) or an element we cannot read.
+pub(crate) fn participant(element: &Element, config: &ShardConfig) -> Option<Participant> {
+    let jid = element.attr("jid")?;
+    if config.is_service(jid) {
+        return None;
+    }
+    Some(Participant {
+        id: element.attr("nick")?.to_owned(),
+        display_name: element
+            .attr("name")
+            .filter(|n| !n.trim().is_empty())
+            .map(str::to_owned),
+        moderator: element.attr("role") == Some("moderator"),
+        joined_at: element.attr("joined").and_then(|t| t.parse().ok()),
+        jid: jid.to_owned(),
+    })
+}
+
+/// A pushed event (a message's payload from the MUC component), if it is one of ours.
+pub(crate) fn parse(payload: &Element, config: &ShardConfig) -> Option<RoomEvent> {
+    if payload.ns() != ROOMKEEPER {
+        return None;
+    }
+    let room = config.room_of_jid(payload.attr("room")?)?;
+    let flag = |name| payload.attr(name) == Some("1");
+    match payload.name() {
+        "occupant" => Some(RoomEvent::Occupant {
+            participant: participant(payload, config)?,
+            room,
+        }),
+        "left" => Some(RoomEvent::Left {
+            id: payload.attr("nick")?.to_owned(),
+            room,
+        }),
+        "config" => Some(RoomEvent::Config {
+            password_protected: flag("password"),
+            members_only: flag("members_only"),
+            room,
+        }),
+        "destroyed" => Some(RoomEvent::Destroyed { room }),
+        _ => None,
+    }
+}
+
+/// Applies a change to the meeting as last known. `false` when the change cannot be
+/// applied to what we know (a meeting we believed not running): read the room instead.
+pub fn apply(meeting: &mut Meeting, event: &RoomEvent) -> bool {
+    match event {
+        RoomEvent::Destroyed { .. } => {
+            *meeting = Meeting::not_running();
+            true
+        }
+        RoomEvent::Resync => false,
+        _ if !meeting.running => false,
+        RoomEvent::Occupant { participant, .. } => {
+            match meeting
+                .participants
+                .iter_mut()
+                .find(|p| p.id == participant.id)
+            {
+                Some(known) => *known = participant.clone(),
+                None => meeting.participants.push(participant.clone()),
+            }
+            meeting.sort();
+            true
+        }
+        RoomEvent::Left { id, .. } => {
+            meeting.participants.retain(|p| &p.id != id);
+            true
+        }
+        RoomEvent::Config {
+            password_protected,
+            members_only,
+            ..
+        } => {
+            meeting.password_protected = *password_protected;
+            meeting.members_only = *members_only;
+            true
+        }
+    }
+}

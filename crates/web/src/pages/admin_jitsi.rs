@@ -1,0 +1,42 @@
+//! The administrators' view of the Jitsi connections: which Prosody servers Roomkeeper
+//! is connected to, whether the companion module answers, how many rooms are followed.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use roomkeeper_jitsi::ShardStatus;
+
+use super::{Chrome, render_with_status};
+use crate::extract::Admin;
+use crate::i18n::Lang;
+use crate::{AppState, PageError};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/admin/jitsi", get(jitsi))
+}
+
+#[derive(Template)]
+#[template(path = "admin_jitsi.html")]
+struct JitsiPage {
+    page: Chrome,
+    shards: Vec<ShardStatus>,
+    followed: usize,
+}
+
+async fn jitsi(
+    State(state): State<AppState>,
+    lang: Lang,
+    Admin(admin): Admin,
+) -> Result<Response, PageError> {
+    Ok(render_with_status(
+        StatusCode::OK,
+        &JitsiPage {
+            page: Chrome::for_user(&state, lang, &admin.user, "/admin/jitsi").await?,
+            shards: state.meetings.status(),
+            followed: state.watch.followed(),
+        },
+    ))
+}
