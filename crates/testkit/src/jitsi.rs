@@ -62,10 +62,8 @@ impl Prosody {
         std::fs::create_dir_all(path.join("data"))?;
         let plugins = concat!(env!("CARGO_MANIFEST_DIR"), "/../../prosody");
         let module = match companion {
-            Companion::Loaded => format!(
-                // The module's default account is roomkeeper@auth.DOMAIN, as here.
-                r#"    modules_enabled = {{ "roomkeeper" }}"#
-            ),
+            // The module's default account is roomkeeper@auth.DOMAIN, as here.
+            Companion::Loaded => r#"    modules_enabled = { "roomkeeper" }"#.to_owned(),
             Companion::Absent => String::new(),
         };
         let config = format!(
