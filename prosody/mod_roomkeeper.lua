@@ -16,8 +16,10 @@
 --     members-only) and destroyed rooms, sent as messages to the service's connection.
 --
 -- Protocol (namespace below), all from an account in roomkeeper_accounts:
---   iq get  to ROOM  <room/>                -> <room password members_only><occupant .../>*</room>
---   iq set  to ROOM  <kick nick='…'/>       -> empty result (or the refusal)
+--   iq get  to ROOM  <room/>                   -> <room password members_only><occupant .../>*</room>
+--   iq set  to ROOM  <moderator nick grant/>   -> the room after granting (grant='1') or revoking
+--   iq set  to ROOM  <kick nick='…'/>          -> the room after the kick
+--   (a nick not in the room: error recipient-unavailable; no such room: item-not-found)
 --   iq set  to HOST  <subscribe/>           -> empty result; events follow as
 --   <message from=HOST><occupant|left|config|destroyed room='ROOM-JID' …/></message>
 
@@ -100,18 +102,17 @@ end
 module:hook("iq-set/host/" .. NS .. ":subscribe", function(event)
 	if not allowed(event.stanza) then return refuse(event, "forbidden"); end
 	subscribers[event.stanza.attr.from] = true;
+	-- Prosody leaves Nagle's algorithm on: a pushed event followed by an IQ answer then
+	-- waits for the service's delayed ACK, ~40 ms on every action. Off for this
+	-- connection only.
+	local conn = event.origin.conn;
+	if conn and conn.setoption then conn:setoption("tcp-nodelay", true); end
 	event.origin.send(st.reply(event.stanza));
 	return true;
 end);
 
-module:hook("iq-get/bare/" .. NS .. ":room", function(event)
-	local stanza = event.stanza;
-	if not allowed(stanza) then return refuse(event, "forbidden"); end
-	local room = muc.get_room_from_jid(jid.bare(stanza.attr.to));
-	if not room then
-		event.origin.send(st.error_reply(stanza, "cancel", "item-not-found"));
-		return true;
-	end
+-- The answer to every room query and action: the room as it is now.
+local function room_reply(stanza, room)
 	local config = config_element(room);
 	local reply = st.reply(stanza):tag("room", {
 		xmlns = NS;
@@ -121,29 +122,61 @@ module:hook("iq-get/bare/" .. NS .. ":room", function(event)
 	for _, occupant in room:each_occupant() do
 		reply:add_child(occupant_element(room, occupant));
 	end
-	event.origin.send(reply);
-	return true;
-end);
+	return reply;
+end
 
-module:hook("iq-set/bare/" .. NS .. ":kick", function(event)
-	local stanza = event.stanza;
-	if not allowed(stanza) then return refuse(event, "forbidden"); end
-	local room = muc.get_room_from_jid(jid.bare(stanza.attr.to));
-	if not room then
-		event.origin.send(st.error_reply(stanza, "cancel", "item-not-found"));
+-- Handles a query to a room: checks who asks, finds the room, and answers what
+-- `act(room, query)` returns (the room's state), or its error.
+local function room_handler(act)
+	return function(event)
+		local stanza = event.stanza;
+		if not allowed(stanza) then return refuse(event, "forbidden"); end
+		local room = muc.get_room_from_jid(jid.bare(stanza.attr.to));
+		if not room then
+			event.origin.send(st.error_reply(stanza, "cancel", "item-not-found"));
+			return true;
+		end
+		local ok, kind, condition = act(room, stanza.tags[1]);
+		if ok then
+			event.origin.send(room_reply(stanza, room));
+		else
+			event.origin.send(st.error_reply(stanza, kind or "cancel", condition or "internal-server-error"));
+		end
 		return true;
+	end;
+end
+
+-- The occupant with this nick, or the error for "this person has left".
+local function occupant_by_nick(room, query)
+	local occupant = room:get_occupant_by_nick(room.jid .. "/" .. (query.attr.nick or ""));
+	if not occupant then return nil, "cancel", "recipient-unavailable"; end
+	return occupant;
+end
+
+module:hook("iq-get/bare/" .. NS .. ":room", room_handler(function()
+	return true;
+end));
+
+-- Grant (owner, as Jicofo does) or revoke (none; member in a members-only room, where
+-- none would throw the person out) in one step, decided here so that the lobby state
+-- cannot change in between.
+module:hook("iq-set/bare/" .. NS .. ":moderator", room_handler(function(room, query)
+	local occupant, kind, condition = occupant_by_nick(room, query);
+	if not occupant then return nil, kind, condition; end
+	local affiliation = "owner";
+	if query.attr.grant ~= "1" then
+		affiliation = room:get_members_only() and "member" or "none";
 	end
-	local nick = stanza.tags[1].attr.nick or "";
+	return room:set_affiliation(true, occupant.bare_jid, affiliation, "Changed by the room's owner");
+end));
+
+module:hook("iq-set/bare/" .. NS .. ":kick", room_handler(function(room, query)
+	local occupant, kind, condition = occupant_by_nick(room, query);
+	if not occupant then return nil, kind, condition; end
 	-- `true` as actor: the service is not in the room, and Prosody allows role changes
 	-- only to occupants otherwise. Role none is a kick: status 307 for everyone.
-	local ok, kind, condition = room:set_role(true, room.jid .. "/" .. nick, "none", "Removed by the room's owner");
-	if ok then
-		event.origin.send(st.reply(stanza));
-	else
-		event.origin.send(st.error_reply(stanza, kind or "cancel", condition or "item-not-found"));
-	end
-	return true;
-end);
+	return room:set_role(true, occupant.nick, "none", "Removed by the room's owner");
+end));
 
 -- Every presence Prosody sends about an occupant: joins, leaves, role and affiliation
 -- changes and new display names all pass here, with the occupant already updated.

@@ -8,8 +8,9 @@
 //! its own transaction with its audit entries), the whole app serves it on a loopback
 //! port, and every page is fetched over HTTP like a browser would, 50 times each.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use roomkeeper_bench::{ms, percentile};
 use roomkeeper_store::{Audit, NewRequest};
 use roomkeeper_testkit::{Backend, TestApp};
 
@@ -18,21 +19,12 @@ const USERS: usize = 2_000;
 const PENDING: usize = 1_000;
 const SAMPLES: usize = 50;
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
-}
-
 fn audit(actor: &str) -> Audit<'_> {
     Audit {
         actor: Some(actor),
         address: Some("192.0.2.1"),
         now: 1_700_000_000,
     }
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
 #[tokio::main]

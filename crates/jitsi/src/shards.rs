@@ -68,6 +68,17 @@ impl Shards {
         self.shards.is_empty()
     }
 
+    /// Waits until every shard is connected and knows whether the companion module is
+    /// there (start-up, tests), at most `limit` for each.
+    pub async fn wait_ready(&self, limit: std::time::Duration) -> bool {
+        for shard in &self.shards {
+            if !shard.wait_online(limit).await {
+                return false;
+            }
+        }
+        true
+    }
+
     pub fn status(&self) -> Vec<ShardStatus> {
         self.shards
             .iter()
@@ -100,6 +111,17 @@ impl Shards {
     }
 }
 
+impl Shards {
+    /// Where to send an action: with one shard, straight there (the action itself tells
+    /// when no meeting runs); with several, the one running the meeting.
+    async fn shard_for(&self, room: &RoomName) -> Result<Arc<XmppShard>, Error> {
+        match self.shards.as_slice() {
+            [only] => Ok(Arc::clone(only)),
+            _ => Ok(self.locate(room).await?.0),
+        }
+    }
+}
+
 #[async_trait]
 impl MeetingControl for Shards {
     async fn meeting(&self, room: &RoomName) -> Result<Meeting, Error> {
@@ -116,23 +138,22 @@ impl MeetingControl for Shards {
         participant: &str,
         moderator: bool,
     ) -> Result<Meeting, Error> {
-        self.locate(room)
+        self.shard_for(room)
             .await?
-            .0
             .set_moderator(room, participant, moderator)
             .await
     }
 
     async fn remove_password(&self, room: &RoomName) -> Result<Meeting, Error> {
-        self.locate(room).await?.0.remove_password(room).await
+        self.shard_for(room).await?.remove_password(room).await
     }
 
     async fn kick(&self, room: &RoomName, participant: &str) -> Result<Meeting, Error> {
-        self.locate(room).await?.0.kick(room, participant).await
+        self.shard_for(room).await?.kick(room, participant).await
     }
 
     async fn end_meeting(&self, room: &RoomName, reason: &str) -> Result<(), Error> {
-        self.locate(room).await?.0.end_meeting(room, reason).await
+        self.shard_for(room).await?.end_meeting(room, reason).await
     }
 
     fn events(&self) -> broadcast::Receiver<RoomEvent> {

@@ -60,6 +60,16 @@ pub fn module_room() -> String {
     format!("<room xmlns='{ROOMKEEPER}'/>")
 }
 
+/// Companion module: grant (`owner`) or revoke (`none`, or `member` in a members-only
+/// room) moderator of the occupant with this nick; answers the room afterwards.
+pub fn module_moderator(nick: &str, grant: bool) -> String {
+    format!(
+        "<moderator xmlns='{ROOMKEEPER}' nick='{}' grant='{}'/>",
+        escape(nick),
+        u8::from(grant)
+    )
+}
+
 /// Companion module: role `none` set from inside Prosody, a kick with status 307.
 pub fn module_kick(nick: &str) -> String {
     format!("<kick xmlns='{ROOMKEEPER}' nick='{}'/>", escape(nick))

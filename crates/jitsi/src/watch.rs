@@ -7,6 +7,7 @@
 //! Without it the task reads the room every `every`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -22,6 +23,11 @@ pub type RoomState = Option<Result<Meeting, String>>;
 /// change Prosody makes without telling modules, such as Jitsi's lobby switching
 /// members-only on directly).
 const SAFETY_READ: Duration = Duration::from_secs(30);
+
+/// Rooms read at the same time. Reads queue for their turn on the connection (one IQ
+/// at a time); a few thousand followed rooms read at once after a reconnect would
+/// otherwise time out while waiting, and crowd out people's actions.
+const PARALLEL_READS: usize = 4;
 
 /// Follows one room while it is held; stops when the last follower lets go.
 pub struct RoomFeed {
@@ -53,6 +59,9 @@ pub struct MeetingWatch {
     control: Arc<dyn MeetingControl>,
     every: Duration,
     rooms: Followers,
+    /// Pushed changes taken in by followed rooms (for metrics and benchmarks).
+    changes: Arc<AtomicU64>,
+    reads: Arc<tokio::sync::Semaphore>,
     dispatcher: tokio::task::JoinHandle<()>,
 }
 
@@ -103,6 +112,8 @@ impl MeetingWatch {
             control,
             every,
             rooms,
+            changes: Arc::default(),
+            reads: Arc::new(tokio::sync::Semaphore::new(PARALLEL_READS)),
             dispatcher,
         }
     }
@@ -121,6 +132,8 @@ impl MeetingWatch {
             room.clone(),
             self.every,
             changes,
+            Arc::clone(&self.changes),
+            Arc::clone(&self.reads),
             sender,
         ));
         let feed = Arc::new(RoomFeed { state, task });
@@ -132,6 +145,11 @@ impl MeetingWatch {
             },
         );
         feed
+    }
+
+    /// How many pushed changes followed rooms have taken in since start.
+    pub fn changes_received(&self) -> u64 {
+        self.changes.load(Ordering::Relaxed)
     }
 
     /// How many rooms are followed now.
@@ -148,6 +166,8 @@ async fn keep_current(
     room: RoomName,
     every: Duration,
     mut changes: mpsc::UnboundedReceiver<RoomEvent>,
+    received: Arc<AtomicU64>,
+    reads: Arc<tokio::sync::Semaphore>,
     sender: watch::Sender<RoomState>,
 ) {
     let publish = |now: Result<Meeting, String>| {
@@ -163,11 +183,15 @@ async fn keep_current(
     let mut read = true;
     loop {
         if read {
+            let Ok(_turn) = reads.acquire().await else {
+                return;
+            };
             let now = control.meeting(&room).await.map_err(|e| e.to_string());
             known = now.as_ref().ok().cloned();
             publish(now);
         }
-        let wait = if control.pushes_events() {
+        // After a failed read, try again soon even when changes are pushed.
+        let wait = if control.pushes_events() && known.is_some() {
             SAFETY_READ
         } else {
             every
@@ -176,6 +200,7 @@ async fn keep_current(
             Err(_) => true,
             Ok(None) => return,
             Ok(Some(change)) => {
+                received.fetch_add(1, Ordering::Relaxed);
                 let applied = known.as_mut().is_some_and(|m| apply(m, &change));
                 if let (true, Some(meeting)) = (applied, &known) {
                     publish(Ok(meeting.clone()));

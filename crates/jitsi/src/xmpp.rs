@@ -53,6 +53,8 @@ struct Link {
     online: AtomicBool,
     /// The companion module accepted our subscription on this connection.
     companion: AtomicBool,
+    /// Our full JID on this connection (where the module sends events).
+    bound_jid: Mutex<Option<String>>,
     /// Connected and the companion module asked for: ready for actions.
     ready: tokio::sync::watch::Sender<bool>,
     address: String,
@@ -95,11 +97,17 @@ impl XmppShard {
             let shared = Arc::clone(&shared);
             let events = events.clone();
             let config = config.clone();
+            let muc = config.muc_domain();
             move |event| {
                 let Some(link) = shared.get() else { return };
                 match event {
                     Event::Online { bound_jid, .. } => {
                         link.online.store(true, Ordering::SeqCst);
+                        *link
+                            .bound_jid
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                            Some(bound_jid.to_string());
                         tracing::info!(shard = %config.name, jid = %bound_jid, "connected to Prosody");
                         let _ = connected.send(());
                     }
@@ -109,7 +117,13 @@ impl XmppShard {
                         link.ready.send_replace(false);
                         tracing::warn!(shard = %config.name, %error, "disconnected from Prosody; reconnecting");
                     }
-                    Event::Stanza(Stanza::Message(message)) => {
+                    // Only the MUC component speaks for its rooms: anyone on the server
+                    // can send us a message, and a forged event would show lecturers a
+                    // meeting that is not there.
+                    Event::Stanza(Stanza::Message(message))
+                        if message.from.as_ref().map(ToString::to_string).as_deref()
+                            == Some(muc.as_str()) =>
+                    {
                         for payload in &message.payloads {
                             if let Some(event) = events::parse(payload, &config) {
                                 let _ = events.send(event);
@@ -127,6 +141,7 @@ impl XmppShard {
             online: AtomicBool::new(false),
             companion: AtomicBool::new(false),
             ready: tokio::sync::watch::Sender::new(false),
+            bound_jid: Mutex::default(),
             address: config.xmpp_address.clone(),
         });
         let _ = shared.set(Arc::clone(&link));
@@ -173,6 +188,15 @@ impl XmppShard {
         self.is_online() && self.link.companion.load(Ordering::SeqCst)
     }
 
+    /// The full JID this connection is bound to (once connected).
+    pub fn bound_jid(&self) -> Option<String> {
+        self.link
+            .bound_jid
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     pub fn config(&self) -> &ShardConfig {
         &self.config
     }
@@ -191,28 +215,26 @@ impl XmppShard {
         self.link.iq(to, set, payload).await
     }
 
-    /// The room through the companion module; `None` when the module does not answer
-    /// there (not loaded on that component).
-    async fn module_meeting(&self, room_jid: &str) -> Result<Option<Meeting>, Error> {
-        let answer = match self
-            .link
-            .exchange(room_jid, false, &stanzas::module_room())
-            .await?
-        {
+    /// A query or action through the companion module, answered with the room as it is
+    /// afterwards; `None` when no module answers on that component.
+    async fn module_call(
+        &self,
+        room_jid: &str,
+        set: bool,
+        payload: &str,
+    ) -> Result<Option<Meeting>, Error> {
+        let answer = match self.link.exchange(room_jid, set, payload).await? {
             Ok(answer) => answer,
-            // What Prosody answers when no module handles the query.
-            Err(error)
-                if matches!(
-                    error.defined_condition,
-                    DefinedCondition::ServiceUnavailable | DefinedCondition::FeatureNotImplemented
-                ) =>
-            {
-                return Ok(None);
+            Err(error) => {
+                return match error.defined_condition {
+                    // What Prosody answers when no module handles the query.
+                    DefinedCondition::ServiceUnavailable
+                    | DefinedCondition::FeatureNotImplemented => Ok(None),
+                    // The module's word for "nobody with that nick is in the room".
+                    DefinedCondition::RecipientUnavailable => Err(Error::ParticipantGone),
+                    _ => Err(refusal(&error)),
+                };
             }
-            Err(error) => match refusal(&error) {
-                Error::NoMeeting => return Ok(Some(Meeting::not_running())),
-                other => return Err(other),
-            },
         };
         let Some(room) = answer.filter(|r| r.is("room", ROOMKEEPER)) else {
             return Ok(None);
@@ -361,7 +383,8 @@ impl Link {
 /// Prosody's error condition in words.
 fn refusal(error: &StanzaError) -> Error {
     match error.defined_condition {
-        DefinedCondition::ItemNotFound => Error::NoMeeting,
+        // A room just destroyed answers `gone` for a while: no meeting either way.
+        DefinedCondition::ItemNotFound | DefinedCondition::Gone { .. } => Error::NoMeeting,
         DefinedCondition::NotAllowed | DefinedCondition::Forbidden => {
             Error::Refused("not allowed (is the account an admin of the MUC component?)".into())
         }
@@ -389,8 +412,14 @@ impl MeetingControl for XmppShard {
     async fn meeting(&self, room: &RoomName) -> Result<Meeting, Error> {
         let room_jid = self.config.room_jid(room);
         if self.has_companion() {
-            if let Some(meeting) = self.module_meeting(&room_jid).await? {
-                return Ok(meeting);
+            match self
+                .module_call(&room_jid, false, &stanzas::module_room())
+                .await
+            {
+                Ok(Some(meeting)) => return Ok(meeting),
+                Ok(None) => {}
+                Err(Error::NoMeeting) => return Ok(Meeting::not_running()),
+                Err(other) => return Err(other),
             }
         }
         self.admin_meeting(&room_jid).await
@@ -402,6 +431,15 @@ impl MeetingControl for XmppShard {
         participant: &str,
         moderator: bool,
     ) -> Result<Meeting, Error> {
+        // With the module: one IQ, the affiliation chosen inside Prosody, the new state
+        // in the answer.
+        if self.has_companion() {
+            let room_jid = self.config.room_jid(room);
+            let payload = stanzas::module_moderator(participant, moderator);
+            if let Some(meeting) = self.module_call(&room_jid, true, &payload).await? {
+                return Ok(meeting);
+            }
+        }
         let meeting = self.meeting(room).await?;
         if !meeting.running {
             return Err(Error::NoMeeting);
@@ -437,6 +475,13 @@ impl MeetingControl for XmppShard {
     }
 
     async fn kick(&self, room: &RoomName, participant: &str) -> Result<Meeting, Error> {
+        if self.has_companion() {
+            let room_jid = self.config.room_jid(room);
+            let payload = stanzas::module_kick(participant);
+            if let Some(meeting) = self.module_call(&room_jid, true, &payload).await? {
+                return Ok(meeting);
+            }
+        }
         let meeting = self.meeting(room).await?;
         let person = meeting
             .participants
@@ -444,18 +489,13 @@ impl MeetingControl for XmppShard {
             .find(|p| p.id == participant)
             .ok_or(Error::ParticipantGone)?;
         let room_jid = self.config.room_jid(room);
-        if self.has_companion() {
-            self.iq(&room_jid, true, &stanzas::module_kick(&person.id))
-                .await?;
-        } else {
-            // Prosody refuses role changes from outside the room; banning removes the
-            // person (status 301) and lifting the ban at once lets them come back later.
-            let jid = bare(&person.jid).to_owned();
-            self.iq(&room_jid, true, &stanzas::set_affiliation(&jid, "outcast"))
-                .await?;
-            self.iq(&room_jid, true, &stanzas::set_affiliation(&jid, "none"))
-                .await?;
-        }
+        // Prosody refuses role changes from outside the room; banning removes the person
+        // (status 301) and lifting the ban at once lets them come back later.
+        let jid = bare(&person.jid).to_owned();
+        self.iq(&room_jid, true, &stanzas::set_affiliation(&jid, "outcast"))
+            .await?;
+        self.iq(&room_jid, true, &stanzas::set_affiliation(&jid, "none"))
+            .await?;
         self.meeting(room).await
     }
 

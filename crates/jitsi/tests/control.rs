@@ -259,6 +259,27 @@ async fn control_comes_back_after_prosody_restarts() {
         "control came back {:?} after the restart",
         started.elapsed()
     );
+    // Pushed changes come back too: the reconnect subscribed again (the watch reads
+    // rooms only once a minute here, so only a push explains a change seen at once).
+    let shard = std::sync::Arc::new(shard);
+    assert!(shard.wait_online(Duration::from_secs(10)).await && shard.has_companion());
+    let watch = MeetingWatch::new(shard.clone(), Duration::from_secs(60));
+    let feed = watch.follow(&logic);
+    let mut state = feed.subscribe();
+    state
+        .wait_for(|s| matches!(s, Some(Ok(m)) if m.participants.len() == 1))
+        .await
+        .unwrap();
+    let _other = Participant::join(&prosody, &focus, "logic", "f2f2f2f2", "other", None)
+        .await
+        .unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(1),
+        state.wait_for(|s| matches!(s, Some(Ok(m)) if m.participants.len() == 2)),
+    )
+    .await
+    .expect("a join after the restart is pushed")
+    .unwrap();
 }
 
 /// Two Jitsi shards: a room is found on whichever runs its meeting, and actions go there.
@@ -396,8 +417,20 @@ async fn pushed_changes_reach_followers_within_a_second() {
         m.participants.iter().any(|p| p.moderator)
     })
     .await;
+    // Anyone on the server can message Roomkeeper's connection: a forged event is
+    // ignored (only the MUC component speaks for its rooms).
+    let forged = "<occupant xmlns='urn:roomkeeper:prosody:1' room='logic@conference.meet.test' \
+                  nick='0badf00d' jid='ghost@meet.test' role='moderator' name='Ghost'/>";
+    evil.send_message(&shard.bound_jid().unwrap(), forged)
+        .await
+        .unwrap();
     evil.lock("mine").await.unwrap().unwrap();
     wait_for("a password", &|m| m.password_protected).await;
+    let ghost = |m: &roomkeeper_jitsi::Meeting| m.participants.iter().any(|p| p.id == "0badf00d");
+    assert!(
+        matches!(&*feed.subscribe().borrow(), Some(Ok(m)) if !ghost(m)),
+        "a forged event changed the room"
+    );
     let other = Participant::join(&prosody, &focus, "logic", "c3c3c3c3", "Other", Some("mine"))
         .await
         .unwrap();

@@ -7,90 +7,26 @@
 // A failed step should stop the test right there, loudly.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use roomkeeper_testkit::jitsi::{Companion, Focus, Participant, Prosody};
-use roomkeeper_testkit::{Backend, TestApp, TestDatabase};
+use roomkeeper_testkit::{MeetingEvents, TestApp};
 use serde_json::Value;
 
 use roomkeeper_testkit::error_code;
-
-/// A room's Server-Sent Events, read block by block (a chunk may hold several).
-struct Events {
-    response: reqwest::Response,
-    buffer: String,
-}
-
-impl Events {
-    /// The data of the next `meeting` event.
-    async fn next(&mut self) -> Value {
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                if block.contains("event: meeting") {
-                    let data: String = block
-                        .lines()
-                        .filter_map(|l| l.strip_prefix("data: "))
-                        .collect();
-                    return serde_json::from_str(&data).unwrap();
-                }
-                continue;
-            }
-            let chunk = tokio::time::timeout(Duration::from_secs(10), self.response.chunk())
-                .await
-                .expect("an event within 10 s")
-                .unwrap()
-                .expect("the stream stays open");
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    }
-
-    /// The first `meeting` event for which `test` holds.
-    async fn until(&mut self, test: impl Fn(&Value) -> bool) -> Value {
-        loop {
-            let event = self.next().await;
-            if test(&event) {
-                return event;
-            }
-        }
-    }
-}
 
 /// One live scenario at a time: answers are timed against promises (2 s), and two
 /// Prosody servers with their simulated crowds on this machine's two cores make each
 /// other late.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn connected_app(prosody: &Prosody, companion: Companion) -> TestApp {
-    let database = Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
-    let mut config = database.config();
-    config.jitsi.shards = vec![prosody.shard("main")];
-    let app = TestApp::spawn_with(database, config, Default::default())
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let ready = |s: &roomkeeper_jitsi::ShardStatus| {
-        s.online && s.companion_module == (companion == Companion::Loaded)
-    };
-    while !app.state.meetings.status().iter().all(ready) {
-        assert!(
-            Instant::now() < deadline,
-            "Roomkeeper did not connect to Prosody: {}",
-            prosody.log()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    app
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let prosody = Prosody::start().await.unwrap();
     let focus = Focus::start(&prosody).await.unwrap();
-    let app = connected_app(&prosody, Companion::Loaded).await;
+    let app = TestApp::spawn_against(&prosody).await.unwrap();
     for (name, admin) in [
         ("lecturer", false),
         ("assistant", false),
@@ -115,11 +51,8 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
     // Follow the room's events from before anyone joins.
     let response = lecturer.get(url("/events")).send().await.unwrap();
     assert_eq!(response.headers()["content-type"], "text/event-stream");
-    let mut events = Events {
-        response,
-        buffer: String::new(),
-    };
-    let first = events.next().await;
+    let mut events = MeetingEvents::new(response);
+    let first = events.next().await.unwrap();
     assert_eq!(first["running"], false);
     let ready: Value = reqwest::get(app.url("/readyz"))
         .await
@@ -149,7 +82,8 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
     let joined = Instant::now();
     let pushed = events
         .until(|m| m["participants"][0]["moderator"] == true)
-        .await;
+        .await
+        .unwrap();
     assert!(
         joined.elapsed() < Duration::from_secs(1),
         "{:?}",
@@ -351,7 +285,7 @@ async fn the_room_page_shows_the_meeting_and_its_buttons_work() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let prosody = Prosody::start_with(Companion::Absent).await.unwrap();
     let focus = Focus::start(&prosody).await.unwrap();
-    let app = connected_app(&prosody, Companion::Absent).await;
+    let app = TestApp::spawn_against(&prosody).await.unwrap();
     app.passwordless_user("lecturer", false).await.unwrap();
     let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
     let lecturer = app.client_as("lecturer").await.unwrap();
@@ -365,10 +299,10 @@ async fn the_room_page_shows_the_meeting_and_its_buttons_work() {
             .form(&form);
         async move { request.send().await.unwrap() }
     };
+    let html = page().await;
     assert!(
-        page()
-            .await
-            .contains("No meeting is running in this room right now.")
+        html.contains("No meeting is running in this room right now."),
+        "{html}"
     );
 
     let evil = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "evilstudent", None)

@@ -43,6 +43,7 @@ pub enum Companion {
 /// A Prosody server on a free loopback port, stopped (by its process id) when dropped.
 pub struct Prosody {
     pub port: u16,
+    pub companion: Companion,
     dir: tempfile::TempDir,
     child: Child,
 }
@@ -131,7 +132,12 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
             .stderr(Stdio::null())
             .spawn()
             .context("cannot start prosody")?;
-        let server = Self { port, dir, child };
+        let server = Self {
+            port,
+            companion,
+            dir,
+            child,
+        };
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
@@ -177,21 +183,40 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
 
     /// How Roomkeeper reaches this Prosody.
     pub fn shard(&self, name: &str) -> ShardConfig {
-        ShardConfig {
-            name: name.into(),
-            xmpp_address: format!("127.0.0.1:{}", self.port),
-            security: XmppSecurity::Plain,
-            domain: DOMAIN.into(),
-            account: format!("roomkeeper@auth.{DOMAIN}"),
-            password: Some(SERVICE_PASSWORD.into()),
-            password_file: None,
-            muc_domain: None,
-            service_jids: Vec::new(),
-        }
+        shard_at(self.port, name)
+    }
+
+    /// A second connection as Roomkeeper's service account, for measuring raw IQs
+    /// beside Roomkeeper's own.
+    pub async fn service_connection(&self) -> anyhow::Result<(Connection, ConnectionTask)> {
+        let jid: Jid = format!("roomkeeper@auth.{DOMAIN}/raw").parse()?;
+        let client =
+            Client::new_with_connector(jid, SERVICE_PASSWORD, self.connector(), Timeouts::tight());
+        let (connection, task, _events) = online(client).await?;
+        Ok((connection, task))
     }
 
     fn connector(&self) -> TcpServerConnector {
-        TcpServerConnector::from(DnsConfig::addr(&format!("127.0.0.1:{}", self.port)))
+        connector_at(self.port)
+    }
+}
+
+fn connector_at(port: u16) -> TcpServerConnector {
+    TcpServerConnector::from(DnsConfig::addr(&format!("127.0.0.1:{port}")))
+}
+
+/// How Roomkeeper reaches a test Prosody listening on `port`.
+pub fn shard_at(port: u16, name: &str) -> ShardConfig {
+    ShardConfig {
+        name: name.into(),
+        xmpp_address: format!("127.0.0.1:{port}"),
+        security: XmppSecurity::Plain,
+        domain: DOMAIN.into(),
+        account: format!("roomkeeper@auth.{DOMAIN}"),
+        password: Some(SERVICE_PASSWORD.into()),
+        password_file: None,
+        muc_domain: None,
+        service_jids: Vec::new(),
     }
 }
 
@@ -564,6 +589,16 @@ impl Participant {
         Ok(answer.map_err(|error| format!("{:?}", error.defined_condition)))
     }
 
+    /// Sends a message with `payload` to `to` from this participant's connection.
+    pub async fn send_message(&self, to: &str, payload: &str) -> anyhow::Result<()> {
+        let message = tokio_xmpp::parsers::message::Message::new(Some(to.parse()?))
+            .with_payloads(vec![element(payload)]);
+        self.sender
+            .send_stanza(message.into())
+            .await
+            .map_err(anyhow::Error::msg)
+    }
+
     /// lib-jitsi-meet's `lockRoom`: submit the secret with password protection and
     /// whois=anyone. `Err` carries Prosody's refusal (e.g. `Forbidden` for non-owners).
     pub async fn lock(&self, secret: &str) -> anyhow::Result<Result<(), String>> {
@@ -587,5 +622,73 @@ impl Participant {
              </x></query>"
         ))
         .await
+    }
+}
+
+/// One anonymous connection that is an occupant of many rooms at once (one nick per
+/// room): a crowd for load tests, much lighter than a connection per occupant. The
+/// rooms must exist (the focus creates them).
+pub struct Crowd {
+    sender: Connection,
+    _connection: ConnectionTask,
+    events: mpsc::UnboundedReceiver<Event>,
+}
+
+impl Crowd {
+    pub async fn connect(port: u16) -> anyhow::Result<Self> {
+        let jid: Jid = format!("guest@{DOMAIN}").parse()?;
+        let client = Client::new_with_connector(jid, "", connector_at(port), Timeouts::tight());
+        let (sender, connection, events) = online(client).await?;
+        Ok(Self {
+            sender,
+            _connection: connection,
+            events,
+        })
+    }
+
+    /// Sends this occupant's presence (with display name) to `room` as `nick`: a join
+    /// the first time, a presence update after that (as Jitsi clients send often).
+    pub async fn presence(&self, room: &str, nick: &str, display_name: &str) -> anyhow::Result<()> {
+        let presence = Presence::new(PresenceType::None)
+            .with_to(format!("{}/{nick}", room_jid(room)).parse::<Jid>()?)
+            .with_payloads(vec![
+                element(&format!("<x xmlns='{MUC}'/>")),
+                element(&format!(
+                    "<nick xmlns='http://jabber.org/protocol/nick'>{display_name}</nick>"
+                )),
+            ]);
+        self.sender
+            .send_stanza(presence.into())
+            .await
+            .map_err(anyhow::Error::msg)
+    }
+
+    /// Waits until Prosody has sent `count` presences about ourselves (a status 110 in
+    /// each), e.g. one per room joined; other stanzas are dropped.
+    pub async fn wait_for_own_presences(&mut self, count: usize) -> anyhow::Result<()> {
+        let mut seen = 0;
+        while seen < count {
+            let event = tokio::time::timeout(Duration::from_secs(60), self.events.recv())
+                .await
+                .context("no presence within 60 s")?
+                .context("the connection ended")?;
+            if let Event::Stanza(Stanza::Presence(presence)) = event {
+                let own = presence
+                    .payloads
+                    .iter()
+                    .filter(|p| p.is("x", MUC_USER))
+                    .flat_map(|x| x.children())
+                    .any(|c| c.name() == "status" && c.attr("code") == Some("110"));
+                if own {
+                    seen += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops whatever Prosody has sent so far (load tests do not read it).
+    pub fn discard_received(&mut self) {
+        while self.events.try_recv().is_ok() {}
     }
 }

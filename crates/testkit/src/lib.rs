@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use roomkeeper::Config;
@@ -138,6 +139,27 @@ impl TestApp {
     }
 
     /// Stops serving (gracefully) and waits until the server has let go of everything.
+    /// The app (SQLite) with `prosody` as its Jitsi shard, once connected and its
+    /// companion module detected as the server was started with.
+    pub async fn spawn_against(prosody: &jitsi::Prosody) -> anyhow::Result<Self> {
+        let database = Arc::new(TestDatabase::new(Backend::Sqlite).await?);
+        let mut config = database.config();
+        config.jitsi.shards = vec![prosody.shard("main")];
+        let app = Self::spawn_with(database, config, Default::default()).await?;
+        anyhow::ensure!(
+            app.state.meetings.wait_ready(Duration::from_secs(10)).await,
+            "Roomkeeper did not connect to Prosody: {}",
+            prosody.log()
+        );
+        let detected = app.state.meetings.status()[0].companion_module;
+        anyhow::ensure!(
+            detected == (prosody.companion == jitsi::Companion::Loaded),
+            "companion module detected: {detected}, loaded: {:?}",
+            prosody.companion
+        );
+        Ok(app)
+    }
+
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
         self.task.await??;
@@ -405,5 +427,56 @@ impl Drop for SmtpSink {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A room's Server-Sent Events (`/api/v1/rooms/{id}/events`) read block by block; a
+/// network chunk may hold several events, and none is lost between calls.
+pub struct MeetingEvents {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl MeetingEvents {
+    pub fn new(response: reqwest::Response) -> Self {
+        Self {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The data of the next `meeting` event (at most 10 s away).
+    pub async fn next(&mut self) -> anyhow::Result<serde_json::Value> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                if block.contains("event: meeting") {
+                    let data: String = block
+                        .lines()
+                        .filter_map(|l| l.strip_prefix("data: "))
+                        .collect();
+                    return Ok(serde_json::from_str(&data)?);
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(10), self.response.chunk())
+                .await
+                .context("no event within 10 s")??
+                .context("the event stream ended")?;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// The first `meeting` event for which `test` holds.
+    pub async fn until(
+        &mut self,
+        test: impl Fn(&serde_json::Value) -> bool,
+    ) -> anyhow::Result<serde_json::Value> {
+        loop {
+            let event = self.next().await?;
+            if test(&event) {
+                return Ok(event);
+            }
+        }
     }
 }

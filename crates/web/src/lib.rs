@@ -118,6 +118,9 @@ pub struct AppState {
     pub meetings: Arc<roomkeeper_jitsi::Shards>,
     /// One live feed per followed room, shared by everyone following it.
     pub watch: Arc<roomkeeper_jitsi::MeetingWatch>,
+    /// Cancelled when the service stops: endless responses (event streams) end then,
+    /// or a graceful shutdown would wait for them forever.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {
@@ -151,6 +154,7 @@ impl AppState {
                 std::time::Duration::from_secs(1),
             )),
             meetings,
+            stopping: tokio_util::sync::CancellationToken::new(),
         }
     }
 }

@@ -89,6 +89,7 @@ async fn prometheus(State(state): State<AppState>) -> impl IntoResponse {
         metrics::gauge!("jitsi_shard_online", "shard" => shard.name).set(flag(shard.online));
     }
     metrics::gauge!("jitsi_rooms_followed").set(state.watch.followed() as f64);
+    metrics::counter!("jitsi_room_changes_total").absolute(state.watch.changes_received());
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -105,6 +105,32 @@ async fn readiness_fails_when_the_database_is_gone() {
     );
 }
 
+/// A stop does not wait for endless responses: an open event stream ends with it
+/// (before, systemd would have waited its full timeout and then killed the service).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_ends_open_event_streams() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.passwordless_user("lecturer", false).await.unwrap();
+    let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let mut events = lecturer
+        .get(app.url(&format!("/api/v1/rooms/{room}/events")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), StatusCode::OK);
+    let first = events.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("event: unavailable"));
+    tokio::time::timeout(std::time::Duration::from_secs(5), app.stop())
+        .await
+        .expect("the stop does not wait for the stream")
+        .unwrap();
+    let rest = tokio::time::timeout(std::time::Duration::from_secs(5), events.chunk())
+        .await
+        .expect("the stream has ended");
+    assert!(matches!(rest, Ok(None) | Err(_)), "{rest:?}");
+}
+
 both_backends!(
     every_response_carries_the_security_headers,
     health_readiness_and_metrics

@@ -145,5 +145,6 @@ pub async fn events(
             }
         },
     );
+    let stream = futures::StreamExt::take_until(stream, state.stopping.cancelled_owned());
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
