@@ -646,17 +646,33 @@ impl Crowd {
         })
     }
 
-    /// Sends this occupant's presence (with display name) to `room` as `nick`: a join
-    /// the first time, a presence update after that (as Jitsi clients send often).
-    pub async fn presence(&self, room: &str, nick: &str, display_name: &str) -> anyhow::Result<()> {
+    /// Joins `room` as `nick` with a display name.
+    pub async fn join(&self, room: &str, nick: &str, display_name: &str) -> anyhow::Result<()> {
+        self.presence(room, nick, display_name, true).await
+    }
+
+    /// A presence update in a room already joined (Jitsi clients send them often: mute,
+    /// video, display name), here with a new display name.
+    pub async fn update(&self, room: &str, nick: &str, display_name: &str) -> anyhow::Result<()> {
+        self.presence(room, nick, display_name, false).await
+    }
+
+    async fn presence(
+        &self,
+        room: &str,
+        nick: &str,
+        display_name: &str,
+        join: bool,
+    ) -> anyhow::Result<()> {
+        let mut payloads = vec![element(&format!(
+            "<nick xmlns='http://jabber.org/protocol/nick'>{display_name}</nick>"
+        ))];
+        if join {
+            payloads.push(element(&format!("<x xmlns='{MUC}'/>")));
+        }
         let presence = Presence::new(PresenceType::None)
             .with_to(format!("{}/{nick}", room_jid(room)).parse::<Jid>()?)
-            .with_payloads(vec![
-                element(&format!("<x xmlns='{MUC}'/>")),
-                element(&format!(
-                    "<nick xmlns='http://jabber.org/protocol/nick'>{display_name}</nick>"
-                )),
-            ]);
+            .with_payloads(payloads);
         self.sender
             .send_stanza(presence.into())
             .await
