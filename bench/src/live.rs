@@ -504,7 +504,11 @@ async fn simulate(options: Options) -> anyhow::Result<()> {
                     let room = &rooms[next % rooms.len()];
                     let name = format!("Person {k} ({})", next / rooms.len());
                     next += 1;
-                    if crowd.update(room, &format!("{k:08x}"), &name).await.is_err() {
+                    if crowd
+                        .update(room, &format!("{k:08x}"), &name)
+                        .await
+                        .is_err()
+                    {
                         return (sent, crowd);
                     }
                     sent += 1;
