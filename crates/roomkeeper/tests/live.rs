@@ -16,6 +16,14 @@ use serde_json::Value;
 
 use roomkeeper_testkit::error_code;
 
+/// `/admin/jitsi` as an administrator sees it.
+async fn admin_jitsi_page(app: &TestApp) -> String {
+    app.passwordless_user("operator", true).await.unwrap();
+    let operator = app.client_as("operator").await.unwrap();
+    let page = operator.get(app.url("/admin/jitsi")).send().await.unwrap();
+    page.text().await.unwrap()
+}
+
 /// One live scenario at a time: answers are timed against promises (2 s), and two
 /// Prosody servers with their simulated crowds on this machine's two cores make each
 /// other late.
@@ -109,16 +117,7 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
         page.contains("<strong>evilstudent</strong>") && page.contains("as it changes"),
         "with the module the page shows names and says changes are live: {page}"
     );
-    app.passwordless_user("operator", true).await.unwrap();
-    let operator = app.client_as("operator").await.unwrap();
-    let jitsi = operator
-        .get(app.url("/admin/jitsi"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let jitsi = admin_jitsi_page(&app).await;
     assert!(
         jitsi.contains("Connected")
             && jitsi.contains("Add-on loaded")
@@ -334,16 +333,7 @@ async fn the_room_page_shows_the_meeting_and_its_buttons_work() {
         html.contains("checks the meeting every second") && !html.contains("evilstudent"),
         "without the module the page says why there are no names"
     );
-    app.passwordless_user("operator", true).await.unwrap();
-    let operator = app.client_as("operator").await.unwrap();
-    let jitsi = operator
-        .get(app.url("/admin/jitsi"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let jitsi = admin_jitsi_page(&app).await;
     assert!(jitsi.contains("Add-on missing"), "{jitsi}");
 
     let done = click(vec![

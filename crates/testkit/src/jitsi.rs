@@ -239,6 +239,23 @@ fn element(xml: &str) -> Element {
     xml.parse().expect("a well-formed test stanza")
 }
 
+/// An occupant's presence to `room` as `nick` with a display name, as Jitsi clients send
+/// it; `muc_x` (the MUC `<x/>`, with a password if any) makes it a join.
+fn occupant_presence(
+    room: &str,
+    nick: &str,
+    display_name: &str,
+    muc_x: Option<&str>,
+) -> anyhow::Result<Presence> {
+    let mut payloads: Vec<Element> = muc_x.map(element).into_iter().collect();
+    payloads.push(element(&format!(
+        "<nick xmlns='http://jabber.org/protocol/nick'>{display_name}</nick>"
+    )));
+    Ok(Presence::new(PresenceType::None)
+        .with_to(format!("{}/{nick}", room_jid(room)).parse::<Jid>()?)
+        .with_payloads(payloads))
+}
+
 fn muc_item(presence: &Presence) -> Option<&Element> {
     presence
         .payloads
@@ -494,14 +511,7 @@ impl Participant {
             Some(secret) => format!("<x xmlns='{MUC}'><password>{secret}</password></x>"),
             None => format!("<x xmlns='{MUC}'/>"),
         };
-        let presence = Presence::new(PresenceType::None)
-            .with_to(format!("{}/{nick}", room_jid(room)).parse::<Jid>()?)
-            .with_payloads(vec![
-                element(&x),
-                element(&format!(
-                    "<nick xmlns='http://jabber.org/protocol/nick'>{display_name}</nick>"
-                )),
-            ]);
+        let presence = occupant_presence(room, nick, display_name, Some(&x))?;
         sender
             .send_stanza(presence.into())
             .await
@@ -664,15 +674,8 @@ impl Crowd {
         display_name: &str,
         join: bool,
     ) -> anyhow::Result<()> {
-        let mut payloads = vec![element(&format!(
-            "<nick xmlns='http://jabber.org/protocol/nick'>{display_name}</nick>"
-        ))];
-        if join {
-            payloads.push(element(&format!("<x xmlns='{MUC}'/>")));
-        }
-        let presence = Presence::new(PresenceType::None)
-            .with_to(format!("{}/{nick}", room_jid(room)).parse::<Jid>()?)
-            .with_payloads(payloads);
+        let x = format!("<x xmlns='{MUC}'/>");
+        let presence = occupant_presence(room, nick, display_name, join.then_some(x.as_str()))?;
         self.sender
             .send_stanza(presence.into())
             .await
