@@ -179,6 +179,26 @@ async fn latency_and_freshness(options: &Options) -> anyhow::Result<()> {
                 http_times.push(started.elapsed());
                 ensure!(status.is_success(), "{status}: {body:?}");
             }
+            // The audit entry every action writes, alone: the store call, committed.
+            let mut audit_times = Vec::new();
+            for _ in 0..options.samples {
+                let audit = roomkeeper_store::Audit {
+                    actor: Some("lecturer"),
+                    address: Some("127.0.0.1"),
+                    now: 1_700_000_000,
+                };
+                let started = Instant::now();
+                app.store()
+                    .record_audit(
+                        &audit,
+                        "grant_moderator",
+                        Some("logic"),
+                        None,
+                        r#"{"participant":"b2b2b2b2"}"#,
+                    )
+                    .await?;
+                audit_times.push(started.elapsed());
+            }
             let mut read_times = Vec::new();
             let mut me_times = Vec::new();
             for _ in 0..options.samples {
@@ -199,6 +219,10 @@ async fn latency_and_freshness(options: &Options) -> anyhow::Result<()> {
             println!(
                 "action latency (HTTP grant/revoke, answered with the new state): {}",
                 summary(&mut http_times)
+            );
+            println!(
+                "the audit entry alone (Store::record_audit, SQLite, committed):  {}",
+                summary(&mut audit_times)
             );
             println!(
                 "reading the meeting (HTTP GET …/meeting, one module query):      {}",
