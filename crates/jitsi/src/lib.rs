@@ -7,6 +7,7 @@ mod events;
 mod shard;
 mod shards;
 mod stanzas;
+mod tls;
 mod watch;
 mod xmpp;
 

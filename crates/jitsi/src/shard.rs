@@ -20,6 +20,9 @@ pub struct ShardConfig {
     pub xmpp_address: String,
     #[serde(default)]
     pub security: XmppSecurity,
+    /// A PEM file of CA certificates trusted for STARTTLS besides the system's roots
+    /// (a Prosody with a certificate from an internal CA).
+    pub ca_file: Option<PathBuf>,
     /// The Jitsi domain, e.g. `meet.example.org`.
     pub domain: String,
     /// The service account, e.g. `roomkeeper@auth.meet.example.org`.
@@ -122,6 +125,24 @@ impl JitsiConfig {
                     ),
                 ));
             }
+            if let Some(ca_file) = &shard.ca_file {
+                if shard.security == XmppSecurity::Plain {
+                    return Err((
+                        "jitsi.shards.ca_file",
+                        format!(
+                            "shard {:?}: ca_file needs security = \"starttls\"",
+                            shard.name
+                        ),
+                    ));
+                }
+                let dns = tokio_xmpp::connect::DnsConfig::addr(&shard.xmpp_address);
+                if let Err(problem) = crate::tls::StartTlsWithCa::new(dns, ca_file) {
+                    return Err((
+                        "jitsi.shards.ca_file",
+                        format!("shard {:?}: {problem}", shard.name),
+                    ));
+                }
+            }
             if shard.password.is_none() {
                 return Err((
                     "jitsi.shards.password_file",
@@ -151,6 +172,7 @@ mod tests {
             name: "main".into(),
             xmpp_address: "127.0.0.1:5222".into(),
             security: XmppSecurity::Plain,
+            ca_file: None,
             domain: "meet.example.org".into(),
             account: "roomkeeper@auth.meet.example.org".into(),
             password: None,
@@ -187,6 +209,37 @@ mod tests {
                 Some(name)
             );
         }
+    }
+
+    #[test]
+    fn a_ca_file_must_hold_a_certificate() {
+        let mut config = shard();
+        config.password = Some("secret".into());
+        config.security = XmppSecurity::Starttls;
+        config.ca_file = Some("/nonexistent/ca.pem".into());
+        let jitsi = JitsiConfig {
+            shards: vec![config.clone()],
+        };
+        let (key, message) = jitsi.check().unwrap_err();
+        assert_eq!(key, "jitsi.shards.ca_file");
+        assert!(message.contains("/nonexistent/ca.pem"), "{message}");
+        let empty = std::env::temp_dir().join(format!("rk-empty-{}.pem", std::process::id()));
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        config.ca_file = Some(empty.clone());
+        let (_, message) = JitsiConfig {
+            shards: vec![config.clone()],
+        }
+        .check()
+        .unwrap_err();
+        assert!(message.contains("no certificate"), "{message}");
+        std::fs::remove_file(&empty).unwrap();
+        config.security = XmppSecurity::Plain;
+        let (_, message) = JitsiConfig {
+            shards: vec![config],
+        }
+        .check()
+        .unwrap_err();
+        assert!(message.contains("starttls"), "{message}");
     }
 
     #[test]

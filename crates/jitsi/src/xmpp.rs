@@ -21,6 +21,7 @@ use tokio_xmpp::{Client, Event, Stanza};
 use crate::connection::{Connection, ConnectionTask, Request};
 use crate::events::{self, RoomEvent};
 use crate::stanzas::{self, MUC_ADMIN, ROOMKEEPER};
+use crate::tls::StartTlsWithCa;
 use crate::{Error, Meeting, MeetingControl, Participant, ShardConfig, XmppSecurity};
 
 /// How long an IQ (its turn on the connection included) waits for Prosody before we say
@@ -77,14 +78,20 @@ impl XmppShard {
             .map_err(|e| Error::Unreachable(format!("account {:?}: {e}", config.account)))?;
         let dns = DnsConfig::addr(&config.xmpp_address);
         let timeouts = Timeouts::tight();
-        let client = match config.security {
-            XmppSecurity::Plain => {
+        let client = match (config.security, &config.ca_file) {
+            (XmppSecurity::Plain, _) => {
                 Client::new_with_connector(jid, password, TcpServerConnector::from(dns), timeouts)
             }
-            XmppSecurity::Starttls => Client::new_with_connector(
+            (XmppSecurity::Starttls, None) => Client::new_with_connector(
                 jid,
                 password,
                 StartTlsServerConnector::from(dns),
+                timeouts,
+            ),
+            (XmppSecurity::Starttls, Some(ca_file)) => Client::new_with_connector(
+                jid,
+                password,
+                StartTlsWithCa::new(dns, ca_file).map_err(Error::Unreachable)?,
                 timeouts,
             ),
         };

@@ -441,3 +441,29 @@ async fn pushed_changes_reach_followers_within_a_second() {
     wait_for("the end", &|m| !m.running).await;
     drop(focus);
 }
+
+/// A Prosody whose certificate comes from an internal CA: trusted with the shard's
+/// `ca_file`, refused with the system's roots alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_trusts_the_operators_ca_file() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let prosody = Prosody::start_tls().await.unwrap();
+    let mut config = prosody.shard("tls");
+    config.security = roomkeeper_jitsi::XmppSecurity::Starttls;
+    config.ca_file = Some(prosody.ca_file());
+    let trusted = XmppShard::connect(config.clone(), SERVICE_PASSWORD.into()).unwrap();
+    assert!(
+        trusted.wait_online(Duration::from_secs(10)).await,
+        "{}",
+        prosody.log()
+    );
+    assert!(trusted.has_companion());
+    assert!(!trusted.meeting(&room("logic")).await.unwrap().running);
+
+    config.ca_file = None;
+    let untrusted = XmppShard::connect(config, SERVICE_PASSWORD.into()).unwrap();
+    assert!(
+        !untrusted.wait_online(Duration::from_secs(3)).await,
+        "a certificate from an unknown CA must be refused"
+    );
+}

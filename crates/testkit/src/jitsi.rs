@@ -55,12 +55,42 @@ impl Prosody {
     }
 
     pub async fn start_with(companion: Companion) -> anyhow::Result<Self> {
+        Self::start_configured(companion, false).await
+    }
+
+    /// With the module and STARTTLS required, the certificate of `auth.meet.test` issued
+    /// by a CA made for this server ([`Prosody::ca_file`]), as an internal CA would.
+    pub async fn start_tls() -> anyhow::Result<Self> {
+        Self::start_configured(Companion::Loaded, true).await
+    }
+
+    /// The CA that issued the server's certificate (with [`Prosody::start_tls`]).
+    pub fn ca_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    async fn start_configured(companion: Companion, tls: bool) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         let dir = tempfile::tempdir()?;
         let path = dir.path();
         std::fs::create_dir_all(path.join("data"))?;
+        if tls {
+            make_certificates(path)?;
+        }
+        let (encryption, modules) = if tls {
+            (
+                "c2s_require_encryption = true\nmodules_disabled = { \"s2s\" }",
+                r#""roster"; "saslauth"; "disco"; "ping"; "tls""#,
+            )
+        } else {
+            (
+                "c2s_require_encryption = false\nallow_unencrypted_plain_auth = true\n\
+                 modules_disabled = { \"s2s\"; \"tls\" }",
+                r#""roster"; "saslauth"; "disco"; "ping""#,
+            )
+        };
         let plugins = concat!(env!("CARGO_MANIFEST_DIR"), "/../../prosody");
         let module = match companion {
             // The module's default account is roomkeeper@auth.DOMAIN, as here.
@@ -80,10 +110,8 @@ c2s_direct_tls_ports = {{ }}
 s2s_ports = {{ }}
 http_ports = {{ }}
 https_ports = {{ }}
-c2s_require_encryption = false
-allow_unencrypted_plain_auth = true
-modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping" }}
-modules_disabled = {{ "s2s"; "tls" }}
+{encryption}
+modules_enabled = {{ {modules} }}
 log = {{ {{ levels = {{ min = "info" }}, to = "file", filename = "{dir}/prosody.log" }} }}
 
 VirtualHost "{DOMAIN}"
@@ -205,12 +233,85 @@ fn connector_at(port: u16) -> TcpServerConnector {
     TcpServerConnector::from(DnsConfig::addr(&format!("127.0.0.1:{port}")))
 }
 
+/// A CA and, issued by it, the certificate Prosody finds for `auth.DOMAIN` in `dir`.
+fn make_certificates(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::write(
+        dir.join("server.ext"),
+        format!("subjectAltName=DNS:auth.{DOMAIN}\nbasicConstraints=CA:FALSE\n"),
+    )?;
+    let host = format!("auth.{DOMAIN}");
+    let steps: [Vec<String>; 3] = [
+        [
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Roomkeeper test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        vec![
+            "req".into(),
+            "-newkey".into(),
+            "rsa:2048".into(),
+            "-nodes".into(),
+            "-keyout".into(),
+            format!("{host}.key"),
+            "-out".into(),
+            "server.csr".into(),
+            "-subj".into(),
+            format!("/CN={host}"),
+        ],
+        vec![
+            "x509".into(),
+            "-req".into(),
+            "-in".into(),
+            "server.csr".into(),
+            "-CA".into(),
+            "ca.crt".into(),
+            "-CAkey".into(),
+            "ca.key".into(),
+            "-CAcreateserial".into(),
+            "-out".into(),
+            format!("{host}.crt"),
+            "-days".into(),
+            "2".into(),
+            "-extfile".into(),
+            "server.ext".into(),
+        ],
+    ];
+    for args in steps {
+        let status = Command::new("openssl")
+            .args(&args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .context("cannot run openssl (scripts/test installs it)")?;
+        anyhow::ensure!(status.success(), "openssl {} failed", args[0]);
+    }
+    Ok(())
+}
+
 /// How Roomkeeper reaches a test Prosody listening on `port`.
 pub fn shard_at(port: u16, name: &str) -> ShardConfig {
     ShardConfig {
         name: name.into(),
         xmpp_address: format!("127.0.0.1:{port}"),
         security: XmppSecurity::Plain,
+        ca_file: None,
         domain: DOMAIN.into(),
         account: format!("roomkeeper@auth.{DOMAIN}"),
         password: Some(SERVICE_PASSWORD.into()),

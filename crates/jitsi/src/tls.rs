@@ -1,0 +1,125 @@
+//! STARTTLS to Prosody trusting the system's roots plus an operator's CA file (a Jitsi
+//! deployment with an internal CA). tokio-xmpp 6's own STARTTLS connector builds its
+//! root store from the system only, so the `<starttls/>` exchange is done here, with
+//! tokio-xmpp's public stream pieces, and TLS with our own root store.
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::sync::Arc;
+
+use futures::{SinkExt, StreamExt};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use sasl::common::ChannelBinding;
+use tokio::io::BufStream;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_xmpp::connect::{DnsConfig, ServerConnector};
+use tokio_xmpp::error::ProtocolError;
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::parsers::starttls::{Nonza, Request};
+use tokio_xmpp::rustls::{ClientConfig, RootCertStore};
+use tokio_xmpp::xmlstream::{
+    PendingFeaturesRecv, ReadError, StreamHeader, Timeouts, XmppStream, XmppStreamElement,
+    initiate_stream,
+};
+
+#[derive(Clone)]
+pub struct StartTlsWithCa {
+    dns: DnsConfig,
+    tls: Arc<ClientConfig>,
+}
+
+impl std::fmt::Debug for StartTlsWithCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartTlsWithCa")
+            .field("dns", &self.dns)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StartTlsWithCa {
+    /// The system's roots and every certificate in the PEM file `ca_file`.
+    pub fn new(dns: DnsConfig, ca_file: &Path) -> Result<Self, String> {
+        let mut roots = RootCertStore::empty();
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        let mut added = 0;
+        for cert in CertificateDer::pem_file_iter(ca_file)
+            .map_err(|e| format!("cannot read {}: {e}", ca_file.display()))?
+        {
+            let cert = cert.map_err(|e| format!("{}: {e}", ca_file.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("{}: not a CA certificate: {e}", ca_file.display()))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(format!("{}: no certificate in it", ca_file.display()));
+        }
+        let tls = ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Self {
+            dns,
+            tls: Arc::new(tls),
+        })
+    }
+}
+
+fn header(jid: &Jid) -> StreamHeader<'_> {
+    StreamHeader {
+        to: Some(Cow::Borrowed(jid.domain().as_str())),
+        from: None,
+        id: None,
+    }
+}
+
+impl ServerConnector for StartTlsWithCa {
+    type Stream = BufStream<TlsStream<TcpStream>>;
+
+    async fn connect(
+        &self,
+        jid: &Jid,
+        ns: &'static str,
+        timeouts: Timeouts,
+    ) -> Result<(PendingFeaturesRecv<Self::Stream>, ChannelBinding), tokio_xmpp::Error> {
+        let tcp = BufStream::new(self.dns.resolve().await?);
+        let (features, mut stream): (_, XmppStream<BufStream<TcpStream>>) =
+            initiate_stream(tcp, ns, header(jid), timeouts)
+                .await?
+                .recv_features()
+                .await?;
+        if !features.can_starttls() {
+            return Err(ProtocolError::NoTls.into());
+        }
+        stream
+            .send(&XmppStreamElement::Starttls(Nonza::Request(Request)))
+            .await?;
+        loop {
+            match stream
+                .next()
+                .await
+                .map(|v| v.and_then(|v| v.into_read_error()))
+            {
+                Some(Ok(XmppStreamElement::Starttls(Nonza::Proceed(_)))) => break,
+                Some(Ok(_) | Err(ReadError::SoftTimeout)) => {}
+                Some(Err(ReadError::HardError(e))) => return Err(e.into()),
+                Some(Err(ReadError::ParseError(e))) => {
+                    return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e).into());
+                }
+                None | Some(Err(ReadError::StreamFooterReceived)) => {
+                    return Err(tokio_xmpp::Error::Disconnected);
+                }
+            }
+        }
+        let server = ServerName::try_from(jid.domain().as_str().to_owned())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let tls = TlsConnector::from(Arc::clone(&self.tls))
+            .connect(server, stream.into_inner().into_inner())
+            .await?;
+        let stream = initiate_stream(BufStream::new(tls), ns, header(jid), timeouts).await?;
+        // SCRAM without channel binding, as with tokio-xmpp's own native-tls path.
+        Ok((stream, ChannelBinding::None))
+    }
+}
