@@ -4,6 +4,7 @@
 
 pub mod connection;
 mod events;
+mod jitter;
 mod shard;
 mod shards;
 mod stanzas;

@@ -20,6 +20,7 @@ use tokio_xmpp::{Client, Event, Stanza};
 
 use crate::connection::{Connection, ConnectionTask, Request};
 use crate::events::{self, RoomEvent};
+use crate::jitter::Jittered;
 use crate::stanzas::{self, MUC_ADMIN, ROOMKEEPER};
 use crate::tls::StartTlsWithCa;
 use crate::{Error, Meeting, MeetingControl, Participant, ShardConfig, XmppSecurity};
@@ -79,19 +80,22 @@ impl XmppShard {
         let dns = DnsConfig::addr(&config.xmpp_address);
         let timeouts = Timeouts::tight();
         let client = match (config.security, &config.ca_file) {
-            (XmppSecurity::Plain, _) => {
-                Client::new_with_connector(jid, password, TcpServerConnector::from(dns), timeouts)
-            }
+            (XmppSecurity::Plain, _) => Client::new_with_connector(
+                jid,
+                password,
+                Jittered::new(TcpServerConnector::from(dns)),
+                timeouts,
+            ),
             (XmppSecurity::Starttls, None) => Client::new_with_connector(
                 jid,
                 password,
-                StartTlsServerConnector::from(dns),
+                Jittered::new(StartTlsServerConnector::from(dns)),
                 timeouts,
             ),
             (XmppSecurity::Starttls, Some(ca_file)) => Client::new_with_connector(
                 jid,
                 password,
-                StartTlsWithCa::new(dns, ca_file).map_err(Error::Unreachable)?,
+                Jittered::new(StartTlsWithCa::new(dns, ca_file).map_err(Error::Unreachable)?),
                 timeouts,
             ),
         };
