@@ -179,6 +179,32 @@ async fn latency_and_freshness(options: &Options) -> anyhow::Result<()> {
                 http_times.push(started.elapsed());
                 ensure!(status.is_success(), "{status}: {body:?}");
             }
+            // The IQ an action sends with the module, alone, from the second connection.
+            let mut module_times = Vec::new();
+            for i in 0..options.samples {
+                let payload = format!(
+                    "<moderator xmlns='urn:roomkeeper:prosody:1' nick='b2b2b2b2' grant='{}'/>",
+                    // Ends revoked, as the freshness part below expects.
+                    (i + 1) % 2
+                );
+                let started = Instant::now();
+                raw.iq(room_jid("logic").parse()?, Request::Set(element(&payload)))
+                    .await
+                    .map_err(anyhow::Error::msg)?
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                module_times.push(started.elapsed());
+            }
+            // The same through Roomkeeper's own connection, without HTTP.
+            let mut control_times = Vec::new();
+            let logic = RoomName::from_canonical("logic")?;
+            for i in 0..options.samples {
+                let started = Instant::now();
+                app.state
+                    .meetings
+                    .set_moderator(&logic, "b2b2b2b2", i % 2 == 0)
+                    .await?;
+                control_times.push(started.elapsed());
+            }
             // The audit entry every action writes, alone: the store call, committed.
             let mut audit_times = Vec::new();
             for _ in 0..options.samples {
@@ -219,6 +245,14 @@ async fn latency_and_freshness(options: &Options) -> anyhow::Result<()> {
             println!(
                 "action latency (HTTP grant/revoke, answered with the new state): {}",
                 summary(&mut http_times)
+            );
+            println!(
+                "the module's moderator IQ alone, from the second connection:     {}",
+                summary(&mut module_times)
+            );
+            println!(
+                "the same through Roomkeeper's connection (MeetingControl call):  {}",
+                summary(&mut control_times)
             );
             println!(
                 "the audit entry alone (Store::record_audit, SQLite, committed):  {}",
