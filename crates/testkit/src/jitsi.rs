@@ -383,6 +383,9 @@ struct RoomState {
 /// affiliation changes made by others (so after a revoke nobody is re-granted).
 pub struct Focus {
     sender: Connection,
+    /// One IQ in flight on the focus's connection, as in `XmppShard`: with several,
+    /// tokio-xmpp 6 can stall one (seen here as "the focus could not create …").
+    one_at_a_time: Arc<tokio::sync::Mutex<()>>,
     rooms: Arc<Mutex<HashMap<String, RoomState>>>,
     _connection: ConnectionTask,
     task: tokio::task::JoinHandle<()>,
@@ -425,6 +428,8 @@ impl Focus {
         let rooms: Arc<Mutex<HashMap<String, RoomState>>> = Arc::default();
         let state = Arc::clone(&rooms);
         let grants = sender.clone();
+        let one_at_a_time: Arc<tokio::sync::Mutex<()>> = Arc::default();
+        let turns = Arc::clone(&one_at_a_time);
         let task = tokio::spawn(async move {
             while let Some(event) = receiver.recv().await {
                 let Event::Stanza(Stanza::Presence(presence)) = event else {
@@ -476,13 +481,16 @@ impl Focus {
                     ));
                     if let Ok(to) = room.parse::<Jid>() {
                         // The answer does not matter: the presence that follows tells.
-                        drop(grants.iq(to, Request::Set(iq)).await);
+                        let _turn = turns.lock().await;
+                        let answer = grants.iq(to, Request::Set(iq));
+                        drop(tokio::time::timeout(Duration::from_secs(2), answer).await);
                     }
                 }
             }
         });
         Ok(Self {
             sender,
+            one_at_a_time,
             rooms,
             _connection: connection,
             task,
@@ -516,10 +524,16 @@ impl Focus {
         // configuration is the simplest way to wait for that.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let answer = self.sender.iq(
-                room_jid.parse()?,
-                Request::Get(element(&format!("<query xmlns='{MUC_OWNER}'/>"))),
-            );
+            let answer = async {
+                let _turn = self.one_at_a_time.lock().await;
+                self.sender
+                    .iq(
+                        room_jid.parse()?,
+                        Request::Get(element(&format!("<query xmlns='{MUC_OWNER}'/>"))),
+                    )
+                    .await
+                    .map_err(anyhow::Error::msg)
+            };
             if let Ok(Ok(Ok(_))) = tokio::time::timeout(Duration::from_secs(2), answer).await {
                 return Ok(());
             }

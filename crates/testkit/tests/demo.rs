@@ -20,6 +20,16 @@ async fn the_demo_shows_a_room_locked_by_evilstudent() {
         .spawn()
         .unwrap();
     let stdout = demo.stdout.take().unwrap();
+    // A failed assertion must not leave the demo (and its Prosody) running.
+    struct KillOnPanic(u32);
+    impl Drop for KillOnPanic {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                let _ = Command::new("kill").arg(self.0.to_string()).status();
+            }
+        }
+    }
+    let _guard = KillOnPanic(demo.id());
     let (lines_tx, lines) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {

@@ -23,6 +23,10 @@ async fn main() -> anyhow::Result<()> {
         .skip_while(|a| a != "--listen")
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8080".into());
+    // Taken first, so that no server started below can be handed the same port.
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let prosody = Prosody::start().await?;
     let focus = Focus::start(&prosody).await?;
     let dir = tempfile::tempdir()?;
@@ -87,9 +91,6 @@ async fn main() -> anyhow::Result<()> {
         crowd.push(Participant::join(&prosody, &focus, "seminar", nick, name, None).await?);
     }
 
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
     let address: SocketAddr = listener.local_addr()?;
     println!(
         "Open http://{address}/ and log in as lecturer / {LECTURER_PASSWORD} (admin / {ADMIN_PASSWORD})."
