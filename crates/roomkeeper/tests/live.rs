@@ -16,6 +16,11 @@ use serde_json::Value;
 
 use roomkeeper_testkit::error_code;
 
+/// Sends a request and reads its JSON answer.
+async fn json(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// `/admin/jitsi` as an administrator sees it.
 async fn admin_jitsi_page(app: &TestApp) -> String {
     app.passwordless_user("operator", true).await.unwrap();
@@ -50,10 +55,7 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
     let assistant = app.client_as("assistant").await.unwrap();
     let stranger = app.client_as("stranger").await.unwrap();
     let url = |path: &str| app.url(&format!("/api/v1/rooms/{room}{path}"));
-    let meeting = |client: &reqwest::Client| {
-        let request = client.get(url("/meeting"));
-        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
-    };
+    let meeting = |client: &reqwest::Client| json(client.get(url("/meeting")));
 
     assert_eq!(meeting(&lecturer).await["running"], false);
     // Follow the room's events from before anyone joins.
@@ -147,27 +149,13 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
         "not_found"
     );
 
-    let revoked: Value = lecturer
-        .delete(url("/meeting/participants/e1e1e1e1/moderator"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let revoked = json(lecturer.delete(url("/meeting/participants/e1e1e1e1/moderator"))).await;
     assert_eq!(revoked["participants"][0]["moderator"], false);
     assert_eq!(
         revoked["warning"], "no_moderator",
         "Jitsi will not pick a new moderator"
     );
-    let unlocked: Value = lecturer
-        .delete(url("/meeting/password"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let unlocked = json(lecturer.delete(url("/meeting/password"))).await;
     assert_eq!(unlocked["password_protected"], false);
 
     let _third = Participant::join(&prosody, &focus, "logic", "c3c3c3c3", "Third", None)
@@ -189,14 +177,7 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
     );
 
     // The co-owner has the same rights: the student is removed.
-    let kicked: Value = assistant
-        .post(url("/meeting/participants/e1e1e1e1/kick"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let kicked = json(assistant.post(url("/meeting/participants/e1e1e1e1/kick"))).await;
     assert!(
         !kicked["participants"]
             .as_array()
@@ -214,14 +195,7 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
         "participant_gone"
     );
 
-    let history: Value = lecturer
-        .get(app.url(&format!("/api/v1/audit?room_id={room}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history = json(lecturer.get(app.url(&format!("/api/v1/audit?room_id={room}")))).await;
     let actions: Vec<(&str, &str)> = history["items"]
         .as_array()
         .unwrap()
