@@ -45,6 +45,9 @@ struct Options {
     churn: Duration,
     /// Presence updates per second the crowds aim for, in all.
     rate: u64,
+    /// Latency part: Prosody on CPU 1, this process (client, service, simulated people)
+    /// on CPU 0, so the two do not take each other's core.
+    pin: bool,
 }
 
 fn options(args: &[String]) -> anyhow::Result<Options> {
@@ -55,11 +58,16 @@ fn options(args: &[String]) -> anyhow::Result<Options> {
         samples: 500,
         churn: Duration::from_secs(10),
         rate: 1000,
+        pin: false,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         if flag == "--only" {
             options.only = args.next().cloned();
+            continue;
+        }
+        if flag == "--pin" {
+            options.pin = true;
             continue;
         }
         let value: u64 = args
@@ -93,6 +101,23 @@ async fn main() -> anyhow::Result<()> {
     if options.only.as_deref() != Some("scale") {
         latency_and_freshness(&options).await?;
     }
+    Ok(())
+}
+
+/// Every thread of the process on one CPU (util-linux `taskset`).
+fn pin(pid: u32, cpu: usize) -> anyhow::Result<()> {
+    let status = std::process::Command::new("taskset")
+        .args([
+            "--all-tasks",
+            "--pid",
+            "--cpu-list",
+            &cpu.to_string(),
+            &pid.to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("taskset (util-linux) is needed for --pin")?;
+    ensure!(status.success(), "taskset could not pin {pid} to CPU {cpu}");
     Ok(())
 }
 
@@ -132,6 +157,10 @@ async fn real_jid(raw: &Connection, room: &str, nick: &str) -> anyhow::Result<St
 async fn latency_and_freshness(options: &Options) -> anyhow::Result<()> {
     for companion in [Companion::Loaded, Companion::Absent] {
         let prosody = Prosody::start_with(companion).await?;
+        if options.pin {
+            pin(prosody.pid(), 1)?;
+            pin(std::process::id(), 0)?;
+        }
         let focus = Focus::start(&prosody).await?;
         let app = TestApp::spawn_against(&prosody).await?;
         app.passwordless_user("lecturer", false).await?;

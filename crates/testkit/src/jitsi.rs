@@ -205,6 +205,11 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
         Ok(())
     }
 
+    /// The server's process id (benchmarks pin it to a core).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("prosody.log")).unwrap_or_default()
     }
