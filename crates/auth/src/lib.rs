@@ -9,7 +9,7 @@ mod token;
 pub use password::{PasswordHasher, hash_password, verify_password};
 pub use session::SessionConfig;
 pub use throttle::{LoginThrottle, ThrottleConfig, Throttled};
-pub use token::{SecretToken, hash_token, random_password};
+pub use token::{SecretToken, hash_token, new_recording_id, random_password};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -25,6 +25,15 @@ pub struct RequestFacts<'a> {
     pub requester: &'a str,
 }
 
+/// A recording as far as permissions go: the room it belongs to (none while unassigned)
+/// and whether this installation lets administrators watch recordings
+/// (`recordings.admins_can_view_recordings`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordingFacts<'a> {
+    pub room: Option<RoomFacts<'a>>,
+    pub admins_may_watch: bool,
+}
+
 /// Something an actor wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action<'a> {
@@ -48,6 +57,12 @@ pub enum Action<'a> {
     ControlMeeting(RoomFacts<'a>),
     /// Change the co-owner list, transfer or release the room: owner and admins only.
     ManageRoom(RoomFacts<'a>),
+    /// Watch or download a recording, list a room's recordings, make share links:
+    /// owner and co-owners; admins only where the installation allows it.
+    WatchRecording(RecordingFacts<'a>),
+    /// See a recording's details and delete it. Same as watching, except that admins
+    /// handle recordings no room has claimed (see, assign, delete) without watching them.
+    HandleRecording(RecordingFacts<'a>),
 }
 
 /// The answer to "may this actor do this?", with the reason when not.
@@ -125,6 +140,22 @@ pub fn decide(actor: Actor<'_>, action: Action<'_>) -> Decision {
             RoomRole::CoOwner => Decision::Forbidden,
             RoomRole::Stranger => Decision::Hidden,
         },
+        // Recordings are the most private thing here: everyone not allowed gets "no such
+        // recording" (404), never a 403 that confirms one exists.
+        Action::WatchRecording(recording) => {
+            let role = recording
+                .room
+                .map_or(RoomRole::Stranger, |room| room_role(username, is_admin, room));
+            let allowed = match role {
+                RoomRole::Owner | RoomRole::CoOwner => true,
+                RoomRole::Admin | RoomRole::Stranger => is_admin && recording.admins_may_watch,
+            };
+            allowed_if(allowed, Decision::Hidden)
+        }
+        Action::HandleRecording(recording) => match recording.room {
+            None => allowed_if(is_admin, Decision::Hidden),
+            Some(_) => decide(actor, Action::WatchRecording(recording)),
+        },
     }
 }
 
@@ -172,6 +203,34 @@ mod tests {
             Action::ViewRoom(room),
             Action::ControlMeeting(room),
             Action::ManageRoom(room),
+            Action::WatchRecording(RecordingFacts {
+                room: Some(room),
+                admins_may_watch: false,
+            }),
+            Action::WatchRecording(RecordingFacts {
+                room: Some(room),
+                admins_may_watch: true,
+            }),
+            Action::WatchRecording(RecordingFacts {
+                room: None,
+                admins_may_watch: false,
+            }),
+            Action::WatchRecording(RecordingFacts {
+                room: None,
+                admins_may_watch: true,
+            }),
+            Action::HandleRecording(RecordingFacts {
+                room: Some(room),
+                admins_may_watch: false,
+            }),
+            Action::HandleRecording(RecordingFacts {
+                room: Some(room),
+                admins_may_watch: true,
+            }),
+            Action::HandleRecording(RecordingFacts {
+                room: None,
+                admins_may_watch: false,
+            }),
         ];
         // One row per action, one column per actor: anonymous, user, owner, co-owner, admin.
         let expected = [
@@ -186,6 +245,16 @@ mod tests {
             [NeedsLogin, Hidden, Allowed, Allowed, Allowed],
             [NeedsLogin, Hidden, Allowed, Allowed, Allowed],
             [NeedsLogin, Hidden, Allowed, Forbidden, Allowed],
+            // Recordings: watching, in a room, admins not allowed / allowed to watch.
+            [NeedsLogin, Hidden, Allowed, Allowed, Hidden],
+            [NeedsLogin, Hidden, Allowed, Allowed, Allowed],
+            // Unassigned: nobody owns it yet.
+            [NeedsLogin, Hidden, Hidden, Hidden, Hidden],
+            [NeedsLogin, Hidden, Hidden, Hidden, Allowed],
+            // Handling (details, delete).
+            [NeedsLogin, Hidden, Allowed, Allowed, Hidden],
+            [NeedsLogin, Hidden, Allowed, Allowed, Allowed],
+            [NeedsLogin, Hidden, Hidden, Hidden, Allowed],
         ];
         let actors = [ANONYMOUS, USER, OWNER, CO_OWNER, ADMIN];
         for (action, row) in actions.iter().zip(expected) {

@@ -5,10 +5,12 @@ pub mod authz;
 pub mod clock;
 pub mod names;
 pub mod pattern;
+pub mod recording;
 pub mod room;
 
-pub use authz::{Action, Actor, Decision, RequestFacts, RoomFacts, decide};
+pub use authz::{Action, Actor, Decision, RecordingFacts, RequestFacts, RoomFacts, decide};
 pub use clock::Clock;
 pub use names::{NewPassword, ParseError, Username};
 pub use pattern::{Pattern, PatternError};
+pub use recording::{RecordingId, RecordingIdError};
 pub use room::{MeetingBase, RoomName, RoomNameError};

@@ -6,6 +6,7 @@ mod error;
 mod models;
 mod postgres;
 mod sql;
+mod sql_recordings;
 mod sql_rooms;
 mod sqlite;
 
@@ -17,9 +18,9 @@ use roomkeeper_domain::Username;
 pub use error::{ALREADY_DECIDED, ROOM_TAKEN};
 pub use error::{Error, Result};
 pub use models::{
-    ApiToken, Audit, AuditEntry, NewEmail, NewRequest, NewUser, Notice, OutboxEmail, OutboxStatus,
-    Page, Paged, RequestFilter, RequestStatus, Room, RoomFilter, RoomRequest, SessionRecord, User,
-    UserPattern, Verdict,
+    ApiToken, Audit, AuditEntry, IngestProblem, NewEmail, NewRecording, NewRequest, NewUser, Notice,
+    OutboxEmail, OutboxStatus, Page, Paged, Recording, RecordingState, RequestFilter, RequestStatus,
+    Room, RoomFilter, RoomRequest, SessionRecord, ShareLink, User, UserPattern, Verdict,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -85,7 +86,9 @@ pub fn redact_url(url: &str) -> String {
 /// The whole storage interface. Its parts are split by capability; import the part
 /// traits (`AccountStore`, `RoomStore`) to call their methods on a `dyn Store`.
 #[async_trait]
-pub trait Store: AccountStore + RoomStore + MailStore + Send + Sync + 'static {
+pub trait Store:
+    AccountStore + RoomStore + MailStore + RecordingStore + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
     /// Applies every migration not yet applied. Safe to run from several instances.
     async fn migrate(&self) -> Result<()>;
@@ -245,4 +248,83 @@ pub trait MailStore: Send + Sync {
     async fn email_failed(&self, id: i64, error: &str, retry_at: Option<i64>) -> Result<()>;
     /// How the outbox stands, for operators.
     async fn outbox_status(&self) -> Result<OutboxStatus>;
+}
+
+/// Recordings and what hangs off them. A recording is written in two steps around
+/// storing its file (`begin_recording`, then `finish_recording`), and deleted in two
+/// around removing it (`start_deleting_recording`, then `forget_recording`), so a crash
+/// between the steps leaves a row that says what to finish, never a visible recording
+/// without its file.
+#[async_trait]
+pub trait RecordingStore: Send + Sync {
+    /// Writes the row of a recording about to be stored (not shown to anyone yet), or
+    /// returns the row an earlier ingest of the same session file wrote. The room is the
+    /// registered room named `meeting_room`, if any.
+    async fn begin_recording(&self, new: &NewRecording, now: i64) -> Result<Recording>;
+    /// Shows the recording, and the first time only leaves its room's owner and
+    /// co-owners a notice and queues `emails`. Returns whether this call did it.
+    async fn finish_recording(
+        &self,
+        id: &str,
+        now: i64,
+        emails: &[NewEmail],
+    ) -> Result<(Recording, bool)>;
+    /// In any state: callers show only `Ready` ones.
+    async fn recording(&self, id: &str) -> Result<Option<Recording>>;
+    /// A room's ready recordings, newest first.
+    async fn recordings_of_room(&self, room_id: i64) -> Result<Vec<Recording>>;
+    /// Ready recordings of no registered room, newest first.
+    async fn unassigned_recordings(&self) -> Result<Vec<Recording>>;
+    /// Rows left 'storing' or 'deleting' (by a crash): what recovery finishes.
+    async fn unfinished_recordings(&self) -> Result<Vec<Recording>>;
+    async fn assign_recording(&self, id: &str, room_id: i64, audit: &Audit<'_>)
+    -> Result<Recording>;
+    /// Hides a ready recording and audits why; `None` when there was none to delete.
+    async fn start_deleting_recording(
+        &self,
+        id: &str,
+        audit: &Audit<'_>,
+        why: &str,
+    ) -> Result<Option<Recording>>;
+    async fn forget_recording(&self, id: &str) -> Result<()>;
+    /// Ready recordings past their room's retention (or `default_days`), oldest first.
+    async fn expired_recordings(
+        &self,
+        now: i64,
+        default_days: i64,
+        limit: i64,
+    ) -> Result<Vec<Recording>>;
+    /// A room's retention in days, or the default again with `None`.
+    async fn set_retention(&self, room_id: i64, days: Option<i64>, audit: &Audit<'_>)
+    -> Result<()>;
+    /// True for exactly one caller per `job` and `day`, however many instances ask.
+    async fn claim_daily_job(&self, job: &str, day: i64) -> Result<bool>;
+
+    /// The creator is `audit.actor`.
+    async fn create_share_link(
+        &self,
+        recording_id: &str,
+        token_hash: &str,
+        expires_at: i64,
+        audit: &Audit<'_>,
+    ) -> Result<ShareLink>;
+    async fn share_links_of(&self, recording_id: &str) -> Result<Vec<ShareLink>>;
+    async fn revoke_share_link(
+        &self,
+        recording_id: &str,
+        link_id: i64,
+        audit: &Audit<'_>,
+    ) -> Result<bool>;
+    async fn share_link(&self, token_hash: &str) -> Result<Option<ShareLink>>;
+
+    /// Remembers (or refreshes) why a session directory could not be ingested.
+    async fn record_ingest_problem(
+        &self,
+        session: &str,
+        location: &str,
+        problem: &str,
+        now: i64,
+    ) -> Result<()>;
+    async fn clear_ingest_problem(&self, session: &str) -> Result<()>;
+    async fn ingest_problems(&self) -> Result<Vec<IngestProblem>>;
 }

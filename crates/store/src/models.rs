@@ -359,3 +359,128 @@ pub struct OutboxStatus {
     /// The most recent error of a message not sent.
     pub last_error: Option<String>,
 }
+
+/// Where a recording is in its life: only `Ready` ones are ever shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordingState {
+    /// Its row exists, its file may not be stored yet.
+    Storing,
+    Ready,
+    /// Being deleted: the row goes after the file.
+    Deleting,
+}
+
+impl RecordingState {
+    pub(crate) fn parse(text: &str) -> Self {
+        match text {
+            "ready" => Self::Ready,
+            "deleting" => Self::Deleting,
+            _ => Self::Storing,
+        }
+    }
+}
+
+/// One video file of one Jibri session.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Recording {
+    pub id: String,
+    pub session: String,
+    pub source_file: String,
+    pub room_id: Option<i64>,
+    /// The registered room it belongs to (`None` while unassigned).
+    pub room_name: Option<String>,
+    /// The room `metadata.json` named, canonical, when it could be read.
+    pub meeting_room: Option<String>,
+    pub meeting_url: String,
+    pub started_at: i64,
+    pub duration_ms: Option<i64>,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub participants: Vec<String>,
+    pub state: RecordingState,
+    pub created_at: i64,
+    /// The room's retention override, days.
+    pub retention_days: Option<i64>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct RecordingRow {
+    pub id: String,
+    pub session: String,
+    pub source_file: String,
+    pub room_id: Option<i64>,
+    pub room_name: Option<String>,
+    pub meeting_room: Option<String>,
+    pub meeting_url: String,
+    pub started_at: i64,
+    pub duration_ms: Option<i64>,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub participants: String,
+    pub state: String,
+    pub created_at: i64,
+    pub retention_days: Option<i64>,
+}
+
+impl From<RecordingRow> for Recording {
+    fn from(row: RecordingRow) -> Self {
+        Self {
+            id: row.id,
+            session: row.session,
+            source_file: row.source_file,
+            room_id: row.room_id,
+            room_name: row.room_name,
+            meeting_room: row.meeting_room,
+            meeting_url: row.meeting_url,
+            started_at: row.started_at,
+            duration_ms: row.duration_ms,
+            size_bytes: row.size_bytes,
+            sha256: row.sha256,
+            participants: row
+                .participants
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            state: RecordingState::parse(&row.state),
+            created_at: row.created_at,
+            retention_days: row.retention_days,
+        }
+    }
+}
+
+/// What ingest knows of a recording before storing its file.
+#[derive(Debug, Clone)]
+pub struct NewRecording {
+    pub id: String,
+    pub session: String,
+    pub source_file: String,
+    pub meeting_room: Option<String>,
+    pub meeting_url: String,
+    pub started_at: i64,
+    pub duration_ms: Option<i64>,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub participants: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct ShareLink {
+    pub id: i64,
+    pub recording_id: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// A Jibri session directory that could not be ingested.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct IngestProblem {
+    pub session: String,
+    pub location: String,
+    pub problem: String,
+    pub first_seen_at: i64,
+    pub last_seen_at: i64,
+}

@@ -141,6 +141,15 @@ macro_rules! impl_room_store {
                 .await
                 .map_err(|e| $crate::Error::conflict_with(e, $crate::error::ROOM_TAKEN))?;
                 Self::replace_co_owners_in(tx, id, owner, co_owners).await?;
+                // Recordings of this room that arrived before it was registered are its own.
+                sqlx::query(
+                    "UPDATE recordings SET room_id = $1, claimable = FALSE \
+                     WHERE claimable AND meeting_room = $2",
+                )
+                .bind(id)
+                .bind(name)
+                .execute(&mut **tx)
+                .await?;
                 Ok(id)
             }
 
