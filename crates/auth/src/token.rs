@@ -40,6 +40,14 @@ pub fn random_password() -> String {
         .collect()
 }
 
+/// A fresh recording id: 128 bits from the operating system's generator, so ids cannot
+/// be guessed from one another.
+pub fn new_recording_id() -> roomkeeper_domain::RecordingId {
+    let mut bytes = [0u8; 16];
+    OsRng.fill_bytes(&mut bytes);
+    roomkeeper_domain::RecordingId::from_bytes(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,12 +68,4 @@ mod tests {
         assert!(roomkeeper_domain::NewPassword::parse(&p).is_ok());
         assert_ne!(p, random_password());
     }
-}
-
-/// A fresh recording id: 128 bits from the operating system's generator, so ids cannot
-/// be guessed from one another.
-pub fn new_recording_id() -> roomkeeper_domain::RecordingId {
-    let mut bytes = [0u8; 16];
-    OsRng.fill_bytes(&mut bytes);
-    roomkeeper_domain::RecordingId::from_bytes(bytes)
 }

@@ -143,9 +143,9 @@ pub fn decide(actor: Actor<'_>, action: Action<'_>) -> Decision {
         // Recordings are the most private thing here: everyone not allowed gets "no such
         // recording" (404), never a 403 that confirms one exists.
         Action::WatchRecording(recording) => {
-            let role = recording
-                .room
-                .map_or(RoomRole::Stranger, |room| room_role(username, is_admin, room));
+            let role = recording.room.map_or(RoomRole::Stranger, |room| {
+                room_role(username, is_admin, room)
+            });
             let allowed = match role {
                 RoomRole::Owner | RoomRole::CoOwner => true,
                 RoomRole::Admin | RoomRole::Stranger => is_admin && recording.admins_may_watch,

@@ -15,8 +15,8 @@ use object_store::{
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
-use crate::config::{RecordingsConfig, StorageKind};
 use crate::Error;
+use crate::config::{RecordingsConfig, StorageKind};
 
 /// S3 parts: large enough that a 2 GiB file is ~128 requests, small enough to keep
 /// memory per upload low (object_store buffers one part per request in flight).
@@ -58,7 +58,11 @@ impl BlobStore {
                 let s3 = &config.s3;
                 let mut builder = AmazonS3Builder::new()
                     .with_bucket_name(&s3.bucket)
-                    .with_region(if s3.region.is_empty() { "us-east-1" } else { &s3.region })
+                    .with_region(if s3.region.is_empty() {
+                        "us-east-1"
+                    } else {
+                        &s3.region
+                    })
                     .with_access_key_id(&s3.access_key_id)
                     .with_secret_access_key(s3.secret_access_key.clone().unwrap_or_default())
                     .with_virtual_hosted_style_request(!s3.path_style)
@@ -66,9 +70,10 @@ impl BlobStore {
                 if !s3.endpoint.is_empty() {
                     builder = builder.with_endpoint(&s3.endpoint);
                 }
-                let s3 = Arc::new(builder.build().map_err(|e| {
-                    Error::Storage(format!("recordings.s3 is not usable: {e}"))
-                })?);
+                let s3 =
+                    Arc::new(builder.build().map_err(|e| {
+                        Error::Storage(format!("recordings.s3 is not usable: {e}"))
+                    })?);
                 Ok(Self {
                     store: s3.clone(),
                     kind: Kind::S3 { s3 },
@@ -79,7 +84,10 @@ impl BlobStore {
 
     pub fn local(root: &Path) -> Result<Self, Error> {
         std::fs::create_dir_all(root).map_err(|e| {
-            Error::Storage(format!("cannot create recordings.dir {}: {e}", root.display()))
+            Error::Storage(format!(
+                "cannot create recordings.dir {}: {e}",
+                root.display()
+            ))
         })?;
         let root = std::fs::canonicalize(root)
             .map_err(|e| Error::Storage(format!("recordings.dir {}: {e}", root.display())))?;
@@ -132,7 +140,10 @@ impl BlobStore {
         let mut options = PutMultipartOptions::default();
         if let Kind::S3 { .. } = self.kind {
             let mut attributes = Attributes::new();
-            attributes.insert(Attribute::ContentType, labels.content_type.to_owned().into());
+            attributes.insert(
+                Attribute::ContentType,
+                labels.content_type.to_owned().into(),
+            );
             attributes.insert(
                 Attribute::ContentDisposition,
                 format!("attachment; filename=\"{}\"", labels.download_name).into(),
@@ -154,7 +165,10 @@ impl BlobStore {
             if read == 0 {
                 break;
             }
-            writer.wait_for_capacity(PARTS_IN_FLIGHT).await.map_err(storage)?;
+            writer
+                .wait_for_capacity(PARTS_IN_FLIGHT)
+                .await
+                .map_err(storage)?;
             writer.write(&buffer[..read]);
         }
         writer.finish().await.map_err(storage)?;
@@ -205,6 +219,7 @@ impl BlobStore {
     }
 }
 
+#[allow(clippy::needless_pass_by_value)] // used as map_err(storage)
 fn storage(error: object_store::Error) -> Error {
     Error::Storage(error.to_string())
 }

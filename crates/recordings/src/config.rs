@@ -80,14 +80,20 @@ impl RecordingsConfig {
             return Err(("recordings.retention_days", "must be at least 1".into()));
         }
         if self.share_link_max_days < 1 {
-            return Err(("recordings.share_link_max_days", "must be at least 1".into()));
+            return Err((
+                "recordings.share_link_max_days",
+                "must be at least 1".into(),
+            ));
         }
         if self.rescan_seconds < 1 {
             return Err(("recordings.rescan_seconds", "must be at least 1".into()));
         }
         if self.storage == StorageKind::S3 {
             if self.s3.bucket.is_empty() {
-                return Err(("recordings.s3.bucket", "is needed with storage = \"s3\"".into()));
+                return Err((
+                    "recordings.s3.bucket",
+                    "is needed with storage = \"s3\"".into(),
+                ));
             }
             if self.s3.secret_access_key_file.is_none() || self.s3.access_key_id.is_empty() {
                 return Err((

@@ -59,7 +59,13 @@ pub fn download_name(recording: &Recording) -> String {
         .replace('/', "_");
     let room: String = room
         .chars()
-        .map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let when = time::OffsetDateTime::from_unix_timestamp(recording.started_at)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
@@ -76,7 +82,11 @@ pub fn download_name(recording: &Recording) -> String {
 }
 
 pub fn content_type(recording: &Recording) -> &'static str {
-    match recording.source_file.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()) {
+    match recording
+        .source_file
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+    {
         Some(e) if e == "webm" => "video/webm",
         Some(e) if e == "mkv" => "video/x-matroska",
         _ => "video/mp4",
@@ -110,9 +120,10 @@ impl Recordings {
     /// `may_move` and on the same filesystem). A problem is logged and kept for admins,
     /// and leaves Jibri's files where they are.
     pub async fn ingest_dir(&self, dir: &Path, may_move: bool) -> Result<Vec<Recording>, Error> {
-        let label = dir
-            .file_name()
-            .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let label = dir.file_name().map_or_else(
+            || dir.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         let result = self.ingest_dir_inner(dir, may_move).await;
         match &result {
             Ok(recordings) => {
@@ -149,7 +160,10 @@ impl Recordings {
         let videos = session::video_files(dir)?;
         let mut recordings = Vec::new();
         for video in &videos {
-            recordings.push(self.ingest_file(video, &session, &metadata, may_move).await?);
+            recordings.push(
+                self.ingest_file(video, &session, &metadata, may_move)
+                    .await?,
+            );
         }
         // Everything is stored: Jibri's directory can go. Whatever else is in it stays.
         let _ = tokio::fs::remove_file(&metadata_path).await;
@@ -215,7 +229,9 @@ impl Recordings {
                 )));
             }
             RecordingState::Deleting => {
-                return Err(Error::Session(format!("{name} was ingested and is being deleted")));
+                return Err(Error::Session(format!(
+                    "{name} was ingested and is being deleted"
+                )));
             }
             RecordingState::Storing => {}
         }
@@ -270,7 +286,12 @@ impl Recordings {
 
     /// Deletes a recording (audited with `why`); `false` when there was none.
     pub async fn delete(&self, id: &str, audit: &Audit<'_>, why: &str) -> Result<bool, Error> {
-        if self.store.start_deleting_recording(id, audit, why).await?.is_none() {
+        if self
+            .store
+            .start_deleting_recording(id, audit, why)
+            .await?
+            .is_none()
+        {
             return Ok(false);
         }
         self.finish_delete(id).await?;
@@ -309,9 +330,15 @@ impl Recordings {
                 break;
             }
             for recording in expired {
-                let days = recording.retention_days.unwrap_or(self.config.retention_days);
+                let days = recording
+                    .retention_days
+                    .unwrap_or(self.config.retention_days);
                 if self
-                    .delete(&recording.id, &audit, &format!("retention: kept {days} days"))
+                    .delete(
+                        &recording.id,
+                        &audit,
+                        &format!("retention: kept {days} days"),
+                    )
                     .await?
                 {
                     deleted += 1;
@@ -325,7 +352,10 @@ impl Recordings {
     /// When a recording will be deleted by retention (Unix seconds).
     pub fn deleted_at(&self, recording: &Recording) -> i64 {
         recording.started_at
-            + recording.retention_days.unwrap_or(self.config.retention_days) * 86_400
+            + recording
+                .retention_days
+                .unwrap_or(self.config.retention_days)
+                * 86_400
     }
 }
 

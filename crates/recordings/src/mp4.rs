@@ -72,7 +72,10 @@ mod tests {
     use std::io::Cursor;
 
     fn boxed(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
-        let mut out = u32::try_from(payload.len() + 8).expect("small").to_be_bytes().to_vec();
+        let mut out = u32::try_from(payload.len() + 8)
+            .expect("small")
+            .to_be_bytes()
+            .to_vec();
         out.extend_from_slice(kind);
         out.extend_from_slice(payload);
         out
@@ -116,6 +119,9 @@ mod tests {
         truncated.extend_from_slice(&500u32.to_be_bytes());
         truncated.extend_from_slice(b"mdat");
         assert_eq!(duration_ms(&mut Cursor::new(truncated)), None);
-        assert_eq!(duration_ms(&mut Cursor::new(boxed(b"moov", &mvhd_v0(0, 5)))), None);
+        assert_eq!(
+            duration_ms(&mut Cursor::new(boxed(b"moov", &mvhd_v0(0, 5)))),
+            None
+        );
     }
 }

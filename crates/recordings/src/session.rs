@@ -102,11 +102,8 @@ pub fn check_file_name(name: &str) -> Result<(), Error> {
 }
 
 pub fn is_video(name: &str) -> bool {
-    name.rsplit_once('.').is_some_and(|(_, ext)| {
-        VIDEO_EXTENSIONS
-            .iter()
-            .any(|v| v.eq_ignore_ascii_case(ext))
-    })
+    name.rsplit_once('.')
+        .is_some_and(|(_, ext)| VIDEO_EXTENSIONS.iter().any(|v| v.eq_ignore_ascii_case(ext)))
 }
 
 /// The video files of a session directory, by name. Only regular files count: a symlink
@@ -116,7 +113,8 @@ pub fn video_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
         .map_err(|e| Error::Session(format!("cannot read {}: {e}", dir.display())))?;
     let mut videos = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| Error::Session(format!("cannot read {}: {e}", dir.display())))?;
+        let entry =
+            entry.map_err(|e| Error::Session(format!("cannot read {}: {e}", dir.display())))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         if !is_video(name) {
@@ -137,7 +135,10 @@ pub fn video_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     }
     videos.sort();
     if videos.is_empty() {
-        return Err(Error::Session(format!("{} holds no video file", dir.display())));
+        return Err(Error::Session(format!(
+            "{} holds no video file",
+            dir.display()
+        )));
     }
     Ok(videos)
 }
@@ -166,17 +167,23 @@ mod tests {
         let text = r#"{"meeting_url": "https://meet.example.org/Logic", "participants": [
             {"name": "Ada"}, "Bob", {"id": "a1b2c3d4"}, 3, {"name": ""}]}"#;
         let metadata = parse_metadata(text, &bases()).expect("parses");
-        assert_eq!(metadata.room.map(|r| r.to_string()).as_deref(), Some("logic"));
+        assert_eq!(
+            metadata.room.map(|r| r.to_string()).as_deref(),
+            Some("logic")
+        );
         assert_eq!(metadata.participants, ["Ada", "Bob", "a1b2c3d4"]);
         let tenant = parse_metadata(
             r#"{"meeting_url": "https://meet.example.org/physics/Lab"}"#,
             &bases(),
         )
         .expect("parses");
-        assert_eq!(tenant.room.map(|r| r.to_string()).as_deref(), Some("physics/lab"));
+        assert_eq!(
+            tenant.room.map(|r| r.to_string()).as_deref(),
+            Some("physics/lab")
+        );
         // Another installation's meeting: kept, but no room.
-        let foreign = parse_metadata(r#"{"meeting_url": "https://other.org/x"}"#, &bases())
-            .expect("parses");
+        let foreign =
+            parse_metadata(r#"{"meeting_url": "https://other.org/x"}"#, &bases()).expect("parses");
         assert_eq!(foreign.room, None);
     }
 
@@ -198,7 +205,10 @@ mod tests {
             start_time_from_name("logic_2026-11-28-10-15-00.mp4"),
             Some(1_795_860_900)
         );
-        assert_eq!(start_time_from_name("my_room_2026-11-28-10-15-00.mp4"), Some(1_795_860_900));
+        assert_eq!(
+            start_time_from_name("my_room_2026-11-28-10-15-00.mp4"),
+            Some(1_795_860_900)
+        );
         assert_eq!(start_time_from_name("logic.mp4"), None);
     }
 

@@ -18,9 +18,10 @@ use roomkeeper_domain::Username;
 pub use error::{ALREADY_DECIDED, ROOM_TAKEN};
 pub use error::{Error, Result};
 pub use models::{
-    ApiToken, Audit, AuditEntry, IngestProblem, NewEmail, NewRecording, NewRequest, NewUser, Notice,
-    OutboxEmail, OutboxStatus, Page, Paged, Recording, RecordingState, RequestFilter, RequestStatus,
-    Room, RoomFilter, RoomRequest, SessionRecord, ShareLink, User, UserPattern, Verdict,
+    ApiToken, Audit, AuditEntry, IngestProblem, NewEmail, NewRecording, NewRequest, NewUser,
+    Notice, OutboxEmail, OutboxStatus, Page, Paged, Recording, RecordingState, RequestFilter,
+    RequestStatus, Room, RoomFilter, RoomRequest, SessionRecord, ShareLink, User, UserPattern,
+    Verdict,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -277,8 +278,12 @@ pub trait RecordingStore: Send + Sync {
     async fn unassigned_recordings(&self) -> Result<Vec<Recording>>;
     /// Rows left 'storing' or 'deleting' (by a crash): what recovery finishes.
     async fn unfinished_recordings(&self) -> Result<Vec<Recording>>;
-    async fn assign_recording(&self, id: &str, room_id: i64, audit: &Audit<'_>)
-    -> Result<Recording>;
+    async fn assign_recording(
+        &self,
+        id: &str,
+        room_id: i64,
+        audit: &Audit<'_>,
+    ) -> Result<Recording>;
     /// Hides a ready recording and audits why; `None` when there was none to delete.
     async fn start_deleting_recording(
         &self,
