@@ -22,6 +22,9 @@ pub struct RecordingsConfig {
     /// A file holding the token the finalize script sends to `POST
     /// /api/v1/recordings/ingest`. Without it, HTTP ingest is off.
     pub ingest_token_file: Option<PathBuf>,
+    /// Read from `ingest_token_file` at start-up.
+    #[serde(skip)]
+    pub ingest_token: Option<String>,
     /// The longest lifetime an owner may give a share link.
     pub share_link_max_days: i64,
     /// How long a presigned S3 URL handed to a browser stays valid.
@@ -39,6 +42,7 @@ impl Default for RecordingsConfig {
             watch_dir: None,
             rescan_seconds: 60,
             ingest_token_file: None,
+            ingest_token: None,
             share_link_max_days: 30,
             presigned_url_seconds: 300,
         }

@@ -39,10 +39,15 @@ pub async fn prepare(config: &Config, clock: Clock) -> anyhow::Result<AppState> 
             .with_context(|| format!("jitsi shard {:?}", shard.name))?;
         shards.push(Arc::new(connection));
     }
+    let recordings = open_recordings(config, store.clone(), clock.clone())?;
+    if let Err(error) = recordings.recover().await {
+        tracing::warn!(%error, "cannot finish recordings a crash interrupted; retried later");
+    }
     Ok(AppState::new(
         store,
         clock,
         Arc::new(roomkeeper_jitsi::Shards::new(shards)),
+        recordings,
         WebConfig {
             http: config.http.clone(),
             sessions: config.sessions.clone(),
@@ -50,6 +55,24 @@ pub async fn prepare(config: &Config, clock: Clock) -> anyhow::Result<AppState> 
             rooms: config.rooms.clone(),
             mail_enabled: config.email.enabled(),
         },
+    ))
+}
+
+/// The recordings service over the configured storage (local disk or S3).
+pub fn open_recordings(
+    config: &Config,
+    store: Arc<dyn Store>,
+    clock: Clock,
+) -> anyhow::Result<roomkeeper_recordings::Recordings> {
+    let blobs = roomkeeper_recordings::BlobStore::open(&config.recordings)?;
+    // Validated at configuration time.
+    let bases = config.rooms.bases().unwrap_or_default();
+    Ok(roomkeeper_recordings::Recordings::new(
+        store,
+        blobs,
+        clock,
+        config.recordings.clone(),
+        bases,
     ))
 }
 
@@ -121,6 +144,14 @@ pub async fn serve(
             jobs.clone(),
         ));
     }
+    if let Some(dir) = &config.recordings.watch_dir {
+        tokio::spawn(roomkeeper_recordings::watch::run(
+            (*state.recordings).clone(),
+            dir.clone(),
+            jobs.clone(),
+        ));
+    }
+    tokio::spawn(run_retention((*state.recordings).clone(), jobs.clone()));
     let stopping = state.stopping.clone();
     let shutdown = async move {
         shutdown.await;
@@ -142,6 +173,20 @@ pub async fn serve(
     .await;
     jobs.cancel();
     Ok(served?)
+}
+
+/// Every instance asks hourly; the store lets exactly one of them run each day's pass.
+async fn run_retention(recordings: roomkeeper_recordings::Recordings, stop: CancellationToken) {
+    let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = hourly.tick() => {}
+        }
+        if let Err(error) = recordings.run_retention().await {
+            tracing::warn!(%error, "recording retention failed; tried again in an hour");
+        }
+    }
 }
 
 /// How often the outbox looks for mail another instance queued, and for retries.

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `check-config` and `user …`.
+//! The command line: `serve`, `migrate`, `check-config`, `ingest` and `user …`.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -56,6 +56,13 @@ pub enum Command {
     /// Manage local accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Take in a finished Jibri session directory (what deploy/jibri/finalize.sh calls).
+    /// Its videos are moved into recordings storage (copied when on another filesystem
+    /// or to S3) and Jibri's files removed once stored. Safe to run again.
+    Ingest {
+        /// The session directory, holding metadata.json and the video files.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -317,4 +324,24 @@ pub fn describe(config: &Config) -> String {
         config.log.format,
         config.log.level,
     )
+}
+
+/// `roomkeeper ingest DIR`: prints one line per recording, exits 1 with the reason when
+/// the session cannot be taken in (Jibri's files are then left where they are).
+pub async fn run_ingest(config: &Config, dir: &std::path::Path) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let recordings = crate::app::open_recordings(config, store, Clock::default())?;
+    let stored = recordings
+        .ingest_dir(dir, true)
+        .await
+        .with_context(|| format!("cannot ingest {}", dir.display()))?;
+    for recording in stored {
+        println!(
+            "{} {} {}",
+            recording.id,
+            recording.room_name.as_deref().unwrap_or("(unassigned)"),
+            recording.source_file
+        );
+    }
+    Ok(())
 }

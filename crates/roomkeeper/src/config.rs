@@ -10,6 +10,7 @@ use figment::providers::{Env, Format, Toml};
 use roomkeeper_auth::{SessionConfig, ThrottleConfig};
 use roomkeeper_jitsi::JitsiConfig;
 use roomkeeper_mail::MailConfig;
+use roomkeeper_recordings::RecordingsConfig;
 use roomkeeper_store::DatabaseConfig;
 use roomkeeper_web::{HttpConfig, RoomsConfig};
 use serde::{Deserialize, Serialize};
@@ -33,20 +34,6 @@ pub struct Config {
     /// exists. Without it a random one is generated and printed once in the log.
     pub initial_admin_password: Option<String>,
     pub initial_admin_password_file: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RecordingsConfig {
-    pub dir: PathBuf,
-}
-
-impl Default for RecordingsConfig {
-    fn default() -> Self {
-        Self {
-            dir: PathBuf::from("./data/recordings"),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
@@ -145,6 +132,20 @@ impl Config {
                 shard.password = Some(read_secret("jitsi.shards.password_file", path)?);
             }
         }
+        if let Some(path) = &self.recordings.s3.secret_access_key_file {
+            self.recordings.s3.secret_access_key =
+                Some(read_secret("recordings.s3.secret_access_key_file", path)?);
+        }
+        if let Some(path) = &self.recordings.ingest_token_file {
+            let token = read_secret("recordings.ingest_token_file", path)?;
+            if token.len() < 32 {
+                return Err(ConfigError::Value {
+                    key: "recordings.ingest_token_file",
+                    message: "the token must be at least 32 characters".into(),
+                });
+            }
+            self.recordings.ingest_token = Some(token);
+        }
         if let Some(path) = &self.email.password_file {
             self.email.password = Some(read_secret("email.password_file", path)?);
         }
@@ -199,6 +200,9 @@ impl Config {
             });
         }
         if let Err((key, message)) = self.jitsi.check() {
+            return Err(ConfigError::Value { key, message });
+        }
+        if let Err((key, message)) = self.recordings.check() {
             return Err(ConfigError::Value { key, message });
         }
         if let Err((key, message)) = self.email.check() {

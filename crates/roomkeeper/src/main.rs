@@ -36,6 +36,7 @@ async fn main() -> ExitCode {
             tracing::info!(backend = ?store.backend(), "database is up to date");
         }),
         Command::User(command) => run_user_command(&config, command).await,
+        Command::Ingest { dir } => roomkeeper::cli::run_ingest(&config, &dir).await,
         Command::CheckConfig => Ok(()),
     };
     match result {

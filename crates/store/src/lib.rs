@@ -302,6 +302,8 @@ pub trait RecordingStore: Send + Sync {
     /// A room's retention in days, or the default again with `None`.
     async fn set_retention(&self, room_id: i64, days: Option<i64>, audit: &Audit<'_>)
     -> Result<()>;
+    /// A room's retention override in days, if any.
+    async fn retention_of(&self, room_id: i64) -> Result<Option<i64>>;
     /// True for exactly one caller per `job` and `day`, however many instances ask.
     async fn claim_daily_job(&self, job: &str, day: i64) -> Result<bool>;
 

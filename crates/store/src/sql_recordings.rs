@@ -311,6 +311,15 @@ macro_rules! impl_recording_store {
                 Ok(())
             }
 
+            async fn retention_of(&self, room_id: i64) -> $crate::Result<Option<i64>> {
+                let days: Option<(i64,)> =
+                    sqlx::query_as("SELECT days FROM recording_retention WHERE room_id = $1")
+                        .bind(room_id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(days.map(|(d,)| d))
+            }
+
             async fn claim_daily_job(&self, job: &str, day: i64) -> $crate::Result<bool> {
                 let done = sqlx::query(
                     "UPDATE daily_jobs SET last_day = $1 WHERE job = $2 AND last_day < $1",

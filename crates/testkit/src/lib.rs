@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use roomkeeper_web::AppState;
 
+pub mod jibri;
 pub mod jitsi;
 
 /// The variable `scripts/test` sets to a PostgreSQL superuser URL.
@@ -96,6 +97,8 @@ pub struct TestApp {
     pub state: AppState,
     pub config: Config,
     pub database: Arc<TestDatabase>,
+    /// Holds `config.recordings.dir` when the test did not choose one.
+    _recordings_dir: Option<tempfile::TempDir>,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -114,6 +117,12 @@ impl TestApp {
         clock: Clock,
     ) -> anyhow::Result<Self> {
         config.database.url = database.url.clone();
+        let mut recordings_dir = None;
+        if config.recordings.dir == roomkeeper_recordings::RecordingsConfig::default().dir {
+            let dir = tempfile::tempdir()?;
+            config.recordings.dir = dir.path().join("store");
+            recordings_dir = Some(dir);
+        }
         let state = roomkeeper::prepare(&config, clock).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
@@ -133,6 +142,7 @@ impl TestApp {
             state,
             config,
             database,
+            _recordings_dir: recordings_dir,
             shutdown,
             task,
         })

@@ -143,6 +143,19 @@ impl From<roomkeeper_jitsi::Error> for Error {
     }
 }
 
+impl From<roomkeeper_recordings::Error> for Error {
+    fn from(err: roomkeeper_recordings::Error) -> Self {
+        use roomkeeper_recordings::Error as R;
+        match err {
+            R::Store(e) => e.into(),
+            R::NotReady(_) | R::Session(_) => Error::invalid("bad_session", err.to_string()),
+            R::Storage(_) => Error::Unavailable(format!(
+                "Recordings cannot be stored or read right now ({err}). Try again later."
+            )),
+        }
+    }
+}
+
 impl From<roomkeeper_auth::Error> for Error {
     fn from(err: roomkeeper_auth::Error) -> Self {
         match err {

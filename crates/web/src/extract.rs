@@ -10,8 +10,10 @@ use axum::http::{header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use roomkeeper_auth::hash_token;
-use roomkeeper_domain::{Action, Actor, Decision, RequestFacts, RoomFacts, decide};
-use roomkeeper_store::{Room, RoomRequest, User};
+use roomkeeper_domain::{
+    Action, Actor, Decision, RecordingFacts, RecordingId, RequestFacts, RoomFacts, decide,
+};
+use roomkeeper_store::{Recording, RecordingState, Room, RoomRequest, User};
 
 use crate::{ApiError, AppState, Error, PageError, session::cookie_name};
 
@@ -367,6 +369,98 @@ impl<P: RequestPermission + Send + Sync> FromRequestParts<AppState> for RequestA
             Ok(RequestAccess {
                 current,
                 request,
+                _permission: PhantomData,
+            })
+        }
+        .await;
+        result.map_err(|e: Error| reject(parts, e))
+    }
+}
+
+/// What a [`RecordingAccess`] extractor requires of the actor.
+pub trait RecordingPermission {
+    fn action(recording: RecordingFacts<'_>) -> Action<'_>;
+}
+
+/// Watch or download it, make share links.
+pub struct WatchRecording;
+/// See its details, delete it (admins also for unassigned recordings).
+pub struct HandleRecording;
+
+impl RecordingPermission for WatchRecording {
+    fn action(recording: RecordingFacts<'_>) -> Action<'_> {
+        Action::WatchRecording(recording)
+    }
+}
+
+impl RecordingPermission for HandleRecording {
+    fn action(recording: RecordingFacts<'_>) -> Action<'_> {
+        Action::HandleRecording(recording)
+    }
+}
+
+/// May the current user watch a room's recordings? (The room page lists them.)
+pub fn may_watch_recordings(state: &AppState, current: &CurrentUser, room: &Room) -> bool {
+    let facts = RecordingFacts {
+        room: Some(RoomFacts {
+            owner: &room.owner,
+            co_owners: &room.co_owners,
+        }),
+        admins_may_watch: state.recordings.config.admins_can_view_recordings,
+    };
+    decide(current.actor(), Action::WatchRecording(facts)) == Decision::Allowed
+}
+
+/// The ready recording of the route's `{rid}`, checked against `P`. Whatever the reason
+/// (malformed id, no such recording, not yet stored, not yours) the answer is the same
+/// 404, so ids cannot be probed.
+pub struct RecordingAccess<P> {
+    pub current: CurrentUser,
+    pub recording: Recording,
+    /// Its room, when it belongs to one.
+    pub room: Option<Room>,
+    _permission: PhantomData<P>,
+}
+
+impl<P: RecordingPermission + Send + Sync> FromRequestParts<AppState> for RecordingAccess<P> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let result = async {
+            let current = require(parts, state, Action::ManageOwnAccount)
+                .await
+                .and_then(password_settled)?;
+            let params = RawPathParams::from_request_parts(parts, state)
+                .await
+                .map_err(|e| Error::BadRequest(e.body_text()))?;
+            let raw = params
+                .iter()
+                .find(|(key, _)| *key == "rid")
+                .map(|(_, value)| value.to_owned())
+                .ok_or_else(|| Error::Internal("route without {rid}".into()))?;
+            let id = RecordingId::parse(&raw).map_err(|_| Error::NotFound)?;
+            let recording = state
+                .store
+                .recording(id.as_str())
+                .await?
+                .filter(|r| r.state == RecordingState::Ready)
+                .ok_or(Error::NotFound)?;
+            let room = match recording.room_id {
+                Some(room_id) => state.store.room(room_id).await?,
+                None => None,
+            };
+            let facts = RecordingFacts {
+                room: room.as_ref().map(|room| RoomFacts {
+                    owner: &room.owner,
+                    co_owners: &room.co_owners,
+                }),
+                admins_may_watch: state.recordings.config.admins_can_view_recordings,
+            };
+            verdict(decide(current.actor(), P::action(facts)))?;
+            Ok(RecordingAccess {
+                current,
+                recording,
+                room,
                 _permission: PhantomData,
             })
         }

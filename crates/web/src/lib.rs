@@ -16,6 +16,7 @@ mod meetings;
 mod middleware;
 mod ops;
 mod pages;
+mod recordings;
 mod rooms;
 mod session;
 
@@ -118,6 +119,8 @@ pub struct AppState {
     pub meetings: Arc<roomkeeper_jitsi::Shards>,
     /// One live feed per followed room, shared by everyone following it.
     pub watch: Arc<roomkeeper_jitsi::MeetingWatch>,
+    /// Recordings: ingest, storage, retention.
+    pub recordings: Arc<roomkeeper_recordings::Recordings>,
     /// Cancelled when the service stops: endless responses (event streams) end then,
     /// or a graceful shutdown would wait for them forever.
     pub stopping: tokio_util::sync::CancellationToken,
@@ -130,6 +133,7 @@ impl AppState {
         store: Arc<dyn Store>,
         clock: Clock,
         meetings: Arc<roomkeeper_jitsi::Shards>,
+        recordings: roomkeeper_recordings::Recordings,
         config: WebConfig,
     ) -> Self {
         // Install the metrics recorder before the first request is counted.
@@ -140,7 +144,13 @@ impl AppState {
             .iter()
             .filter_map(|u| MeetingBase::parse(u).ok())
             .collect();
+        let recordings = Arc::new(recordings.with_mail(Arc::new(mail::RecordingMail {
+            store: store.clone(),
+            base_url: config.http.base_url(),
+            enabled: config.mail_enabled,
+        })));
         Self {
+            recordings,
             throttle: LoginThrottle::new(store.clone(), config.login_throttle),
             store,
             clock,

@@ -83,3 +83,52 @@ pub async fn decision(
         body: t.with(body, &args),
     }])
 }
+
+/// To the owner and co-owners of the recording's room who have an address: a recording
+/// is ready.
+pub struct RecordingMail {
+    pub store: std::sync::Arc<dyn roomkeeper_store::Store>,
+    pub base_url: String,
+    pub enabled: bool,
+}
+
+#[async_trait::async_trait]
+impl roomkeeper_recordings::ReadyMail for RecordingMail {
+    async fn emails(&self, recording: &roomkeeper_store::Recording) -> Vec<NewEmail> {
+        if !self.enabled {
+            return Vec::new();
+        }
+        let Some(room_id) = recording.room_id else {
+            return Vec::new();
+        };
+        let Ok(Some(room)) = self.store.room(room_id).await else {
+            return Vec::new();
+        };
+        let mut emails = Vec::new();
+        for username in std::iter::once(&room.owner).chain(&room.co_owners) {
+            let Ok(name) = Username::parse(username) else {
+                continue;
+            };
+            let Ok(Some(user)) = self.store.user_by_name(&name).await else {
+                continue;
+            };
+            let Some(recipient) = user.email.clone().filter(|e| !e.is_empty()) else {
+                continue;
+            };
+            let t = Tr::new(language_of(&user));
+            let args = [
+                ("room", display(&room.name)),
+                (
+                    "link",
+                    format!("{}/recordings/{}", self.base_url, recording.id),
+                ),
+            ];
+            emails.push(NewEmail {
+                recipient,
+                subject: t.with("mail-recording-subject", &args),
+                body: t.with("mail-recording-body", &args),
+            });
+        }
+        emails
+    }
+}

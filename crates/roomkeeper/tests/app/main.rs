@@ -12,6 +12,7 @@ mod login;
 mod mail;
 mod operations;
 mod pages;
+mod recordings;
 mod rooms;
 mod sessions;
 

@@ -4,6 +4,7 @@
 
 mod account;
 mod meeting;
+mod recordings;
 mod rooms;
 
 use axum::Router;
@@ -15,6 +16,8 @@ use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, delete, get, post, put};
 
 use crate::{ApiError, AppState, Error};
+
+pub use recordings::assign_to as assign_recording;
 
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
@@ -105,6 +108,27 @@ pub fn router() -> ApiRoutes {
             meeting::revoke_moderator,
         )
         .post("/rooms/{id}/meeting/participants/{pid}/kick", meeting::kick)
+        .get("/rooms/{id}/recordings", recordings::list_of_room)
+        .put("/rooms/{id}/retention", recordings::set_retention)
+        .add(
+            "post",
+            "/recordings/ingest",
+            // Recordings are gigabytes; the upload streams to disk.
+            post(recordings::ingest).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .get("/recordings/unassigned", recordings::unassigned)
+        .get("/recordings/{rid}", recordings::get_recording)
+        .delete("/recordings/{rid}", recordings::delete_recording)
+        .add(
+            "get",
+            "/recordings/{rid}/content",
+            // HEAD is answered by the same handler (ServeFile sends no body).
+            get(recordings::content).head(recordings::content),
+        )
+        .post("/recordings/{rid}/assign", recordings::assign)
+        .get("/recordings/{rid}/links", recordings::list_links)
+        .post("/recordings/{rid}/links", recordings::create_link)
+        .delete("/recordings/{rid}/links/{lid}", recordings::revoke_link)
         .get("/users/{username}/patterns", rooms::list_patterns)
         .post("/users/{username}/patterns", rooms::add_pattern)
         .delete("/users/{username}/patterns/{id}", rooms::delete_pattern)

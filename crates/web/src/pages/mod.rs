@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod admin_jitsi;
 mod admin_rooms;
+mod recordings;
 mod rooms;
 
 use askama::Template;
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .merge(rooms::router())
         .merge(admin_rooms::router())
         .merge(admin_jitsi::router())
+        .merge(recordings::router())
 }
 
 pub struct NavUser {

@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/rooms/{id}/transfer", post(transfer))
         .route("/rooms/{id}/release", post(release))
         .route("/rooms/{id}/meeting", post(meeting_action))
+        .route("/rooms/{id}/retention", post(set_retention))
 }
 
 /// Texts shown after a redirect, chosen by a fixed key in the query string (never
@@ -338,6 +339,15 @@ struct RoomPage {
     error: Option<String>,
     history: Paged<super::HistoryEntry>,
     pager: Pager,
+    /// For those who may watch them.
+    recordings: Option<Vec<crate::recordings::RecordingView>>,
+    /// Admins set how long this room's recordings are kept.
+    retention: Option<RetentionView>,
+}
+
+struct RetentionView {
+    days: Option<i64>,
+    default_days: i64,
 }
 
 async fn room_page_with(
@@ -369,6 +379,24 @@ async fn room_page_with(
         .store
         .audit_log(Some(&room.name), Page::new(history_page, 20))
         .await?;
+    let recordings = if crate::extract::may_watch_recordings(state, current, &room) {
+        let list = state.store.recordings_of_room(room.id).await?;
+        Some(
+            list.iter()
+                .map(|r| crate::recordings::view(state, r))
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let retention = if current.user.is_admin {
+        Some(RetentionView {
+            days: state.store.retention_of(room.id).await?,
+            default_days: state.recordings.config.retention_days,
+        })
+    } else {
+        None
+    };
     let path = format!("/rooms/{}", room.id);
     let pager = Pager::new(&history, &path, &[]);
     let (status, error) = match error {
@@ -388,6 +416,8 @@ async fn room_page_with(
             error,
             history: super::HistoryEntry::page(&Tr::new(lang), history),
             pager,
+            recordings,
+            retention,
         },
     ))
 }
@@ -584,4 +614,38 @@ async fn meeting_action(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+#[derive(Deserialize)]
+struct RetentionForm {
+    /// Empty: the default.
+    #[serde(default)]
+    days: String,
+}
+
+async fn set_retention(
+    State(state): State<AppState>,
+    access: RoomAccess<SeeRoom>,
+    crate::extract::Admin(admin): crate::extract::Admin,
+    ClientAddr(address): ClientAddr,
+    PageForm(form): PageForm<RetentionForm>,
+) -> Result<Response, PageError> {
+    let days = match form.days.trim() {
+        "" => None,
+        text => match text.parse::<i64>() {
+            Ok(days) if (1..=36_500).contains(&days) => Some(days),
+            _ => {
+                return Err(
+                    Error::invalid("bad_retention", "Keep recordings 1 to 36,500 days.").into(),
+                );
+            }
+        },
+    };
+    let address = address_text(address);
+    let audit = rooms::audit(&state, &admin.user, address.as_deref());
+    state
+        .store
+        .set_retention(access.room.id, days, &audit)
+        .await?;
+    Ok(Redirect::to(&format!("/rooms/{}", access.room.id)).into_response())
 }

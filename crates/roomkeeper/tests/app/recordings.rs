@@ -1,0 +1,587 @@
+//! Recordings end to end: a simulated Jibri leaves real ffmpeg videos, Roomkeeper takes
+//! them in, and only the room's owner and co-owners get them, with HTTP ranges.
+
+use std::path::Path;
+
+use reqwest::StatusCode;
+use roomkeeper_store::{NewRecording, Store};
+use roomkeeper_testkit::jibri;
+use roomkeeper_testkit::{Backend, TestApp, TestDatabase, both_backends};
+
+const MEET: &str = "https://meet.example.org";
+
+async fn app(backend: Backend, admins_may_watch: bool) -> TestApp {
+    let database = std::sync::Arc::new(TestDatabase::new(backend).await.unwrap());
+    let mut config = database.config();
+    config.rooms.meeting_urls = vec![MEET.into()];
+    config.recordings.admins_can_view_recordings = admins_may_watch;
+    let app = TestApp::spawn_with(database, config, Default::default())
+        .await
+        .unwrap();
+    for (name, admin) in [
+        ("lecturer", false),
+        ("colleague", false),
+        ("student", false),
+        ("root", true),
+    ] {
+        app.passwordless_user(name, admin).await.unwrap();
+    }
+    app.registered_room("logic", "lecturer", &["colleague"])
+        .await
+        .unwrap();
+    app
+}
+
+async fn ingest(app: &TestApp, dir: &Path) -> Vec<roomkeeper_store::Recording> {
+    app.state.recordings.ingest_dir(dir, true).await.unwrap()
+}
+
+async fn ingest_recording_flow(backend: Backend) {
+    let app = app(backend, false).await;
+    let jibri_dir = tempfile::tempdir().unwrap();
+    let session = jibri::record(
+        jibri_dir.path(),
+        "0b7c5d7e-1f2a-4c3b-9d8e-7f6a5b4c3d2e",
+        "logic",
+        &format!("{MEET}/Logic"),
+        &[1, 2],
+    )
+    .unwrap();
+    let original = std::fs::read(&session.videos[0]).unwrap();
+    let stored = ingest(&app, &session.dir).await;
+    assert_eq!(stored.len(), 2, "one recording per video file");
+    assert!(
+        !session.dir.exists(),
+        "Jibri's directory is removed once stored"
+    );
+
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let room_id = stored[0].room_id.unwrap();
+    let list: serde_json::Value = lecturer
+        .get(app.url(&format!("/api/v1/rooms/{room_id}/recordings")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    let durations: Vec<i64> = list
+        .iter()
+        .map(|r| r["duration_s"].as_i64().unwrap())
+        .collect();
+    assert!(
+        durations.contains(&1) && durations.contains(&2),
+        "{durations:?}"
+    );
+    let first = list
+        .iter()
+        .find(|r| r["file_name"] == "logic_2026-11-28_10-15.mp4")
+        .expect("download name from room and start time");
+    assert_eq!(
+        first["size_bytes"].as_i64().unwrap() as usize,
+        original.len()
+    );
+    assert_eq!(first["started_at"], "2026-11-28T10:15:00Z");
+    let id = first["id"].as_str().unwrap().to_owned();
+    let content = app.url(&format!("/api/v1/recordings/{id}/content"));
+
+    // The whole file, byte for byte.
+    let whole = lecturer.get(&content).send().await.unwrap();
+    assert_eq!(whole.status(), StatusCode::OK);
+    assert_eq!(whole.headers()["content-type"], "video/mp4");
+    assert!(
+        whole.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("inline")
+    );
+    let last_modified = whole.headers()["last-modified"].clone();
+    assert_eq!(whole.bytes().await.unwrap().as_ref(), original.as_slice());
+    // Seeking: a range.
+    let part = lecturer
+        .get(&content)
+        .header("range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 100-199/{}", original.len()).as_str()
+    );
+    assert_eq!(part.bytes().await.unwrap().as_ref(), &original[100..200]);
+    // HEAD and a conditional request.
+    let head = lecturer.head(&content).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(
+        head.headers()["content-length"],
+        original.len().to_string().as_str()
+    );
+    let unchanged = lecturer
+        .get(&content)
+        .header("if-modified-since", last_modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+    // Download with a sensible name.
+    let download = lecturer
+        .get(format!("{content}?download=1"))
+        .send()
+        .await
+        .unwrap();
+    let disposition = download.headers()["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename=\"logic_2026-11-28_10-15.mp4\""),
+        "{disposition}"
+    );
+
+    // Owner and co-owner were told.
+    for who in ["lecturer", "colleague"] {
+        let notices = app.store().notices_of(who).await.unwrap();
+        assert_eq!(
+            notices
+                .iter()
+                .filter(|n| n.kind == "recording_ready")
+                .count(),
+            2,
+            "{who}"
+        );
+    }
+    assert!(app.store().notices_of("student").await.unwrap().is_empty());
+
+    // Deleting is audited, and the file is gone for everyone.
+    let deleted = lecturer
+        .delete(app.url(&format!("/api/v1/recordings/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        lecturer.get(&content).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let log = app
+        .store()
+        .audit_log(Some("logic"), roomkeeper_store::Page::new(1, 50))
+        .await
+        .unwrap();
+    assert!(log.items.iter().any(|e| e.action == "recording_deleted"
+        && e.actor.as_deref() == Some("lecturer")
+        && e.detail.contains(&id)));
+}
+
+/// Every recording endpoint against every role. Nobody but owner and co-owner (and
+/// admins where allowed) learns that the recording exists.
+async fn who_gets_recordings(backend: Backend) {
+    for admins_may_watch in [false, true] {
+        let app = app(backend, admins_may_watch).await;
+        let jibri_dir = tempfile::tempdir().unwrap();
+        let session = jibri::record(
+            jibri_dir.path(),
+            "s1",
+            "logic",
+            &format!("{MEET}/logic"),
+            &[1],
+        )
+        .unwrap();
+        let recording = ingest(&app, &session.dir).await.remove(0);
+        let id = recording.id.clone();
+        let room_id = recording.room_id.unwrap();
+        let admin = if admins_may_watch { 200 } else { 404 };
+        // (method, path, anonymous, stranger, owner, co-owner, admin)
+        let cases: Vec<(&str, String, [u16; 5])> = vec![
+            (
+                "GET",
+                format!("/api/v1/rooms/{room_id}/recordings"),
+                [401, 404, 200, 200, admin],
+            ),
+            (
+                "GET",
+                format!("/api/v1/recordings/{id}"),
+                [401, 404, 200, 200, admin],
+            ),
+            (
+                "GET",
+                format!("/api/v1/recordings/{id}/content"),
+                [401, 404, 200, 200, admin],
+            ),
+            (
+                "HEAD",
+                format!("/api/v1/recordings/{id}/content"),
+                [401, 404, 200, 200, admin],
+            ),
+            (
+                "GET",
+                format!("/api/v1/recordings/{id}/links"),
+                [401, 404, 200, 200, admin],
+            ),
+            (
+                "GET",
+                format!("/recordings/{id}"),
+                [303, 404, 200, 200, admin],
+            ),
+        ];
+        let clients = [
+            app.client(),
+            app.client_as("student").await.unwrap(),
+            app.client_as("lecturer").await.unwrap(),
+            app.client_as("colleague").await.unwrap(),
+            app.client_as("root").await.unwrap(),
+        ];
+        for (method, path, expected) in &cases {
+            for (client, want) in clients.iter().zip(expected) {
+                let method: reqwest::Method = method.parse().unwrap();
+                let got = client
+                    .request(method.clone(), app.url(path))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    got.status().as_u16(),
+                    *want,
+                    "{method} {path} (admins may watch: {admins_may_watch})"
+                );
+            }
+        }
+        // Changing things: the stranger cannot delete or share; the file stays.
+        let student = &clients[1];
+        let delete = student
+            .delete(app.url(&format!("/api/v1/recordings/{id}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(delete.status(), StatusCode::NOT_FOUND);
+        let share = student
+            .post(app.url(&format!("/api/v1/recordings/{id}/links")))
+            .json(&serde_json::json!({"expires_in_s": 3600}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(share.status(), StatusCode::NOT_FOUND);
+        // Guessed, malformed and path-like ids: the same 404, never a file.
+        for bad in [
+            "00000000000000000000000000000000".to_owned(),
+            "..%2F..%2Fetc%2Fpasswd".to_owned(),
+            "%2Fetc%2Fpasswd".to_owned(),
+            format!("{id}%2F..%2F{id}"),
+            "..".to_owned(),
+        ] {
+            let got = clients[2]
+                .get(app.url(&format!("/api/v1/recordings/{bad}/content")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(got.status(), StatusCode::NOT_FOUND, "{bad}");
+        }
+        assert!(app.store().recording(&id).await.unwrap().is_some());
+    }
+}
+
+async fn same_session_twice_and_unassigned(backend: Backend) {
+    let app = app(backend, false).await;
+    let jibri_dir = tempfile::tempdir().unwrap();
+    let session = jibri::record(
+        jibri_dir.path(),
+        "again",
+        "lab",
+        &format!("{MEET}/physics/Lab"),
+        &[1],
+    )
+    .unwrap();
+    let copy = tempfile::tempdir().unwrap();
+    let copy_dir = copy.path().join("again");
+    std::fs::create_dir(&copy_dir).unwrap();
+    for entry in std::fs::read_dir(&session.dir).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), copy_dir.join(entry.file_name())).unwrap();
+    }
+    let first = ingest(&app, &session.dir).await;
+    let second = ingest(&app, &copy_dir).await;
+    assert_eq!(
+        first[0].id, second[0].id,
+        "the same session gives the same recording"
+    );
+    assert!(!copy_dir.exists());
+    // physics/lab is not registered: unassigned, for admins.
+    assert_eq!(first[0].room_id, None);
+    let root = app.client_as("root").await.unwrap();
+    let unassigned: serde_json::Value = root
+        .get(app.url("/api/v1/recordings/unassigned"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unassigned["recordings"].as_array().unwrap().len(), 1);
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    assert_eq!(
+        lecturer
+            .get(app.url("/api/v1/recordings/unassigned"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    // Registering the room claims it.
+    let room_id = app
+        .registered_room("physics/lab", "lecturer", &[])
+        .await
+        .unwrap();
+    let list: serde_json::Value = lecturer
+        .get(app.url(&format!("/api/v1/rooms/{room_id}/recordings")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["id"], first[0].id.as_str());
+}
+
+async fn bad_sessions_are_kept_and_shown(backend: Backend) {
+    let app = app(backend, false).await;
+    let jibri_dir = tempfile::tempdir().unwrap();
+    // Broken metadata.
+    let broken = jibri::record(
+        jibri_dir.path(),
+        "broken",
+        "logic",
+        &format!("{MEET}/logic"),
+        &[1],
+    )
+    .unwrap();
+    std::fs::write(broken.dir.join("metadata.json"), "{ not json").unwrap();
+    // No video.
+    let empty = jibri_dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    jibri::write_metadata(&empty, &format!("{MEET}/logic")).unwrap();
+    // A symlink pointing out of the Jibri directory.
+    let linked = jibri_dir.path().join("linked");
+    std::fs::create_dir(&linked).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", linked.join("logic_2026-11-28-10-15-00.mp4"))
+        .unwrap();
+    jibri::write_metadata(&linked, &format!("{MEET}/logic")).unwrap();
+    // Not finished: no metadata yet. Not a problem, just not ready.
+    let running = jibri_dir.path().join("running");
+    std::fs::create_dir(&running).unwrap();
+    jibri::make_video(&running.join("logic_2026-11-28-10-15-00.mp4"), 1).unwrap();
+
+    for (dir, says) in [
+        (&broken.dir, "not valid JSON"),
+        (&empty, "no video"),
+        (&linked, "symbolic link"),
+    ] {
+        let error = app
+            .state
+            .recordings
+            .ingest_dir(dir, true)
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains(says), "{error}");
+        assert!(dir.join("metadata.json").exists(), "Jibri's files stay");
+    }
+    assert!(broken.videos[0].exists());
+    assert!(matches!(
+        app.state.recordings.ingest_dir(&running, true).await,
+        Err(roomkeeper_recordings::Error::NotReady(_))
+    ));
+    let problems = app.store().ingest_problems().await.unwrap();
+    let mut sessions: Vec<&str> = problems.iter().map(|p| p.session.as_str()).collect();
+    sessions.sort_unstable();
+    assert_eq!(sessions, ["broken", "empty", "linked"]);
+    let page = app
+        .client_as("root")
+        .await
+        .unwrap()
+        .get(app.url("/admin/recordings"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("symbolic link"), "{page}");
+    assert!(app.store().recordings_of_room(1).await.unwrap().is_empty());
+}
+
+/// What `kill -9` leaves behind, at each point an ingest can die: nothing visible, and
+/// the next attempt (or start-up's recovery) completes it.
+async fn interrupted_ingest_completes(backend: Backend) {
+    let app = app(backend, false).await;
+    let store: &dyn Store = app.store();
+    let jibri_dir = tempfile::tempdir().unwrap();
+    let session = jibri::record(
+        jibri_dir.path(),
+        "cut",
+        "logic",
+        &format!("{MEET}/logic"),
+        &[1],
+    )
+    .unwrap();
+    let video = &session.videos[0];
+    let (size, sha256) = roomkeeper_recordings::blob::file_checksum(video)
+        .await
+        .unwrap();
+    let new = NewRecording {
+        id: roomkeeper_auth::new_recording_id().to_string(),
+        session: "cut".into(),
+        source_file: video.file_name().unwrap().to_str().unwrap().into(),
+        meeting_room: Some("logic".into()),
+        meeting_url: format!("{MEET}/logic"),
+        started_at: 0,
+        duration_ms: None,
+        size_bytes: size as i64,
+        sha256,
+        participants: vec![],
+    };
+    // Died after writing the row, before storing the file.
+    let row = store.begin_recording(&new, 1).await.unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let content = app.url(&format!("/api/v1/recordings/{}/content", row.id));
+    assert_eq!(
+        lecturer.get(&content).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        store
+            .recordings_of_room(row.room_id.unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The next attempt completes it, with the same id.
+    let done = ingest(&app, &session.dir).await;
+    assert_eq!(done[0].id, row.id);
+    assert_eq!(
+        lecturer.get(&content).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    // Died after storing the file, before marking it ready: recovery finds it.
+    let session = jibri::record(
+        jibri_dir.path(),
+        "cut2",
+        "logic",
+        &format!("{MEET}/logic"),
+        &[1],
+    )
+    .unwrap();
+    let video = &session.videos[0];
+    let (size, sha256) = roomkeeper_recordings::blob::file_checksum(video)
+        .await
+        .unwrap();
+    let new = NewRecording {
+        id: roomkeeper_auth::new_recording_id().to_string(),
+        session: "cut2".into(),
+        size_bytes: size as i64,
+        sha256,
+        ..new
+    };
+    let row = store.begin_recording(&new, 1).await.unwrap();
+    let labels = roomkeeper_recordings::blob::Labels {
+        content_type: "video/mp4",
+        download_name: "x.mp4",
+    };
+    app.state
+        .recordings
+        .blobs
+        .store_file(video, &row.id, true, &labels)
+        .await
+        .unwrap();
+    let content = app.url(&format!("/api/v1/recordings/{}/content", row.id));
+    assert_eq!(
+        lecturer.get(&content).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    app.state.recordings.recover().await.unwrap();
+    assert_eq!(
+        lecturer.get(&content).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+}
+
+async fn share_links(backend: Backend) {
+    let app = app(backend, false).await;
+    let jibri_dir = tempfile::tempdir().unwrap();
+    let session = jibri::record(
+        jibri_dir.path(),
+        "s",
+        "logic",
+        &format!("{MEET}/logic"),
+        &[1],
+    )
+    .unwrap();
+    let id = ingest(&app, &session.dir).await.remove(0).id;
+    let colleague = app.client_as("colleague").await.unwrap();
+    let links = app.url(&format!("/api/v1/recordings/{id}/links"));
+    let too_long = colleague
+        .post(&links)
+        .json(&serde_json::json!({"expires_in_s": 31 * 86_400}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_long.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let link: serde_json::Value = colleague
+        .post(&links)
+        .json(&serde_json::json!({"expires_in_s": 3600}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // The link is made on http.public_url; the test server listens elsewhere.
+    let secret = link["url"]
+        .as_str()
+        .unwrap()
+        .split_once("/shared/")
+        .unwrap()
+        .1;
+    let url = app.url(&format!("/shared/{secret}"));
+    let anonymous = app.client();
+    let watched = anonymous.get(&url).send().await.unwrap();
+    assert_eq!(watched.status(), StatusCode::OK);
+    assert_eq!(watched.headers()["content-type"], "video/mp4");
+    let log = app
+        .store()
+        .audit_log(Some("logic"), roomkeeper_store::Page::new(1, 50))
+        .await
+        .unwrap();
+    assert!(log.items.iter().any(|e| e.action == "share_link_used"));
+    assert!(
+        log.items
+            .iter()
+            .any(|e| e.action == "share_link_created" && e.actor.as_deref() == Some("colleague"))
+    );
+    // A wrong secret, then the revoked link: 404.
+    let wrong = format!("{}x", url);
+    assert_eq!(
+        anonymous.get(&wrong).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let revoked = colleague
+        .delete(format!("{links}/{}", link["id"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        anonymous.get(&url).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+both_backends!(
+    ingest_recording_flow,
+    who_gets_recordings,
+    same_session_twice_and_unassigned,
+    bad_sessions_are_kept_and_shown,
+    interrupted_ingest_completes,
+    share_links,
+);

@@ -1,0 +1,336 @@
+//! Recordings as JSON: a room's list, one recording, its file, deletion, share links,
+//! the finalize script's upload, and the admin's unassigned recordings.
+
+use axum::Json;
+use axum::extract::{Multipart, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use roomkeeper_auth::hash_token;
+use roomkeeper_domain::RoomName;
+use roomkeeper_store::{IngestProblem, Recording};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+
+use super::{ApiJson, ApiPath};
+use crate::extract::{
+    Admin, ClientAddr, HandleRecording, RecordingAccess, RoomAccess, SeeRoom, WatchRecording,
+    may_watch_recordings,
+};
+use crate::recordings::{self, RecordingView, ShareLinkView};
+use crate::rooms::{address_text, audit};
+use crate::{ApiError, AppState, Error};
+
+pub async fn list_of_room(
+    State(state): State<AppState>,
+    access: RoomAccess<SeeRoom>,
+) -> Result<Json<Vec<RecordingView>>, ApiError> {
+    if !may_watch_recordings(&state, &access.current, &access.room) {
+        return Err(Error::NotFound.into());
+    }
+    let list = state.store.recordings_of_room(access.room.id).await?;
+    Ok(Json(
+        list.iter().map(|r| recordings::view(&state, r)).collect(),
+    ))
+}
+
+pub async fn get_recording(
+    State(state): State<AppState>,
+    access: RecordingAccess<HandleRecording>,
+) -> Json<RecordingView> {
+    Json(recordings::view(&state, &access.recording))
+}
+
+#[derive(Deserialize)]
+pub struct ContentQuery {
+    #[serde(default)]
+    download: Option<String>,
+}
+
+pub async fn content(
+    State(state): State<AppState>,
+    access: RecordingAccess<WatchRecording>,
+    Query(query): Query<ContentQuery>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let download = query.download.is_some_and(|d| d != "0");
+    Ok(recordings::content(&state, &access.recording, download, request).await?)
+}
+
+pub async fn delete_recording(
+    State(state): State<AppState>,
+    access: RecordingAccess<HandleRecording>,
+    ClientAddr(address): ClientAddr,
+) -> Result<StatusCode, ApiError> {
+    let address = address_text(address);
+    let audit = audit(&state, &access.current.user, address.as_deref());
+    if !state
+        .recordings
+        .delete(&access.recording.id, &audit, "deleted by hand")
+        .await?
+    {
+        return Err(Error::NotFound.into());
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewLink {
+    expires_in_s: i64,
+}
+
+pub async fn create_link(
+    State(state): State<AppState>,
+    access: RecordingAccess<WatchRecording>,
+    ClientAddr(address): ClientAddr,
+    ApiJson(body): ApiJson<NewLink>,
+) -> Result<(StatusCode, Json<ShareLinkView>), ApiError> {
+    let link = recordings::create_link(
+        &state,
+        &access.recording,
+        &access.current.user,
+        address,
+        body.expires_in_s,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(link)))
+}
+
+pub async fn list_links(
+    State(state): State<AppState>,
+    access: RecordingAccess<WatchRecording>,
+) -> Result<Json<Vec<ShareLinkView>>, ApiError> {
+    let links = state.store.share_links_of(&access.recording.id).await?;
+    Ok(Json(
+        links
+            .iter()
+            .map(|l| recordings::link_view(&state, l, None))
+            .collect(),
+    ))
+}
+
+pub async fn revoke_link(
+    State(state): State<AppState>,
+    access: RecordingAccess<WatchRecording>,
+    ClientAddr(address): ClientAddr,
+    ApiPath((_, link_id)): ApiPath<(String, i64)>,
+) -> Result<StatusCode, ApiError> {
+    let address = address_text(address);
+    let audit = audit(&state, &access.current.user, address.as_deref());
+    if state
+        .store
+        .revoke_share_link(&access.recording.id, link_id, &audit)
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::NotFound.into())
+    }
+}
+
+#[derive(Serialize)]
+pub struct Unassigned {
+    recordings: Vec<RecordingView>,
+    problems: Vec<IngestProblem>,
+}
+
+/// Admins: recordings no room claims, and session directories that could not be read.
+pub async fn unassigned(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<Unassigned>, ApiError> {
+    let list = state.store.unassigned_recordings().await?;
+    Ok(Json(Unassigned {
+        recordings: list.iter().map(|r| recordings::view(&state, r)).collect(),
+        problems: state.store.ingest_problems().await?,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assignment {
+    room: String,
+}
+
+/// Admins: give an unassigned recording to a registered room.
+pub async fn assign(
+    State(state): State<AppState>,
+    access: RecordingAccess<HandleRecording>,
+    Admin(admin): Admin,
+    ClientAddr(address): ClientAddr,
+    ApiJson(body): ApiJson<Assignment>,
+) -> Result<Json<RecordingView>, ApiError> {
+    let recording = assign_to(&state, &access.recording, &admin.user, address, &body.room).await?;
+    Ok(Json(recordings::view(&state, &recording)))
+}
+
+pub async fn assign_to(
+    state: &AppState,
+    recording: &Recording,
+    admin: &roomkeeper_store::User,
+    address: Option<std::net::IpAddr>,
+    room: &str,
+) -> Result<Recording, Error> {
+    if recording.room_id.is_some() {
+        return Err(Error::State {
+            code: "already_assigned",
+            message: "This recording already belongs to a room.".into(),
+        });
+    }
+    let name = RoomName::parse(room, &state.meeting_bases)
+        .map_err(|e| Error::invalid("invalid_room", e.to_string()))?;
+    let target = state
+        .store
+        .room_by_name(&name.canonical())
+        .await?
+        .ok_or_else(|| {
+            Error::invalid(
+                "unknown_room",
+                format!("{} is not a registered room.", name.display()),
+            )
+        })?;
+    let address = address_text(address);
+    let audit = audit(state, admin, address.as_deref());
+    Ok(state
+        .store
+        .assign_recording(&recording.id, target.id, &audit)
+        .await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    days: Option<i64>,
+}
+
+/// Admins: how long this room's recordings are kept (`null`: the default).
+pub async fn set_retention(
+    State(state): State<AppState>,
+    access: RoomAccess<SeeRoom>,
+    Admin(admin): Admin,
+    ClientAddr(address): ClientAddr,
+    ApiJson(body): ApiJson<Retention>,
+) -> Result<StatusCode, ApiError> {
+    if body.days.is_some_and(|d| !(1..=36_500).contains(&d)) {
+        return Err(Error::invalid("bad_retention", "Keep recordings 1 to 36,500 days.").into());
+    }
+    let address = address_text(address);
+    let audit = audit(&state, &admin.user, address.as_deref());
+    state
+        .store
+        .set_retention(access.room.id, body.days, &audit)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize)]
+pub struct Ingested {
+    recordings: Vec<String>,
+}
+
+/// Largest `metadata.json` accepted (Jibri's are a few KiB).
+const MAX_METADATA: usize = 1024 * 1024;
+
+/// The finalize script's upload (`deploy/jibri/finalize.sh`): multipart fields `session`
+/// (the directory's name), `metadata` (metadata.json) and one `video` per file. Video
+/// parts are streamed to a staging directory, never held in memory; the staged session
+/// is then ingested like a local one. Sending the same session again gives the same
+/// recordings, so the script may retry until it gets a 200.
+pub async fn ingest(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> Result<Json<Ingested>, ApiError> {
+    let expected = state
+        .recordings
+        .config
+        .ingest_token
+        .as_deref()
+        .ok_or(Error::Forbidden)?;
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(Error::BadToken)?;
+    // Compared as hashes: equal length, so the comparison time says nothing of the token.
+    if hash_token(given) != hash_token(expected) {
+        return Err(Error::BadToken.into());
+    }
+    let bad = |message: String| Error::invalid("bad_upload", message);
+    let incoming = state.recordings.config.dir.join(".incoming");
+    let mut session: Option<String> = None;
+    let mut metadata: Option<Vec<u8>> = None;
+    let mut videos = 0;
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| bad(format!("the upload is not valid multipart: {e}")))?
+    {
+        match field.name() {
+            Some("session") => {
+                let name = field.text().await.map_err(|e| bad(e.to_string()))?;
+                roomkeeper_recordings::session::check_session_name(&name)?;
+                session = Some(name);
+            }
+            Some("metadata") => {
+                let bytes = field.bytes().await.map_err(|e| bad(e.to_string()))?;
+                if bytes.len() > MAX_METADATA {
+                    return Err(bad("metadata.json is larger than 1 MiB".into()).into());
+                }
+                metadata = Some(bytes.to_vec());
+            }
+            Some("video") => {
+                let session = session
+                    .as_deref()
+                    .ok_or_else(|| bad("send the session field before the videos".into()))?;
+                let file_name = field
+                    .file_name()
+                    .ok_or_else(|| bad("a video part needs a file name".into()))?
+                    .to_owned();
+                roomkeeper_recordings::session::check_file_name(&file_name)?;
+                let dir = incoming.join(session);
+                tokio::fs::create_dir_all(&dir)
+                    .await
+                    .map_err(|e| Error::Internal(format!("staging {}: {e}", dir.display())))?;
+                let staged = dir.join(format!("{file_name}.part"));
+                let mut file = tokio::fs::File::create(&staged)
+                    .await
+                    .map_err(|e| Error::Internal(format!("staging {}: {e}", staged.display())))?;
+                while let Some(chunk) = field
+                    .chunk()
+                    .await
+                    .map_err(|e| bad(format!("the upload broke off: {e}")))?
+                {
+                    file.write_all(&chunk)
+                        .await
+                        .map_err(|e| Error::Internal(format!("staging: {e}")))?;
+                }
+                file.flush()
+                    .await
+                    .map_err(|e| Error::Internal(format!("staging: {e}")))?;
+                tokio::fs::rename(&staged, dir.join(&file_name))
+                    .await
+                    .map_err(|e| Error::Internal(format!("staging: {e}")))?;
+                videos += 1;
+            }
+            _ => {}
+        }
+    }
+    let session = session.ok_or_else(|| bad("the session field is missing".into()))?;
+    let metadata = metadata.ok_or_else(|| bad("the metadata part is missing".into()))?;
+    if videos == 0 {
+        return Err(bad("no video part".into()).into());
+    }
+    let dir = incoming.join(&session);
+    // Written last: a staged session counts only once its metadata is there.
+    tokio::fs::write(
+        dir.join(roomkeeper_recordings::session::METADATA),
+        &metadata,
+    )
+    .await
+    .map_err(|e| Error::Internal(format!("staging: {e}")))?;
+    let stored = state.recordings.ingest_dir(&dir, true).await?;
+    Ok(Json(Ingested {
+        recordings: stored.into_iter().map(|r| r.id).collect(),
+    }))
+}

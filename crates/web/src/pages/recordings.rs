@@ -1,0 +1,238 @@
+//! Recording pages: one recording (player, download, share links, delete), the public
+//! share link, and the administrators' unassigned recordings.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use roomkeeper_store::IngestProblem;
+use serde::Deserialize;
+
+use super::{Chrome, PageForm, render_with_status};
+use crate::extract::{Admin, ClientAddr, HandleRecording, RecordingAccess, WatchRecording};
+use crate::i18n::Lang;
+use crate::recordings::{self, RecordingView, ShareLinkView};
+use crate::rooms::{address_text, audit};
+use crate::{AppState, PageError};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/recordings/{rid}", get(recording_page))
+        .route("/recordings/{rid}/links", post(create_link))
+        .route("/recordings/{rid}/links/{lid}/revoke", post(revoke_link))
+        .route("/recordings/{rid}/delete", post(delete))
+        .route("/recordings/{rid}/assign", post(assign))
+        .route("/shared/{token}", get(shared).head(shared))
+        .route("/admin/recordings", get(admin_recordings))
+}
+
+/// Sizes as people read them (`12.3 MB`).
+pub fn size_text(bytes: impl std::borrow::Borrow<i64>) -> String {
+    let bytes = *bytes.borrow();
+    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// `1:02:03` or `4:05`.
+pub fn duration_text(seconds: impl std::borrow::Borrow<Option<i64>>) -> String {
+    match *seconds.borrow() {
+        None => "–".to_owned(),
+        Some(s) if s >= 3600 => format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60),
+        Some(s) => format!("{}:{:02}", s / 60, s % 60),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "recording.html")]
+struct RecordingPage {
+    page: Chrome,
+    recording: RecordingView,
+    room_id: Option<i64>,
+    links: Vec<ShareLinkView>,
+    /// The link just made: shown once.
+    new_link: Option<String>,
+    max_days: i64,
+    error: Option<String>,
+}
+
+async fn show(
+    state: &AppState,
+    lang: Lang,
+    access: &RecordingAccess<WatchRecording>,
+    new_link: Option<String>,
+    error: Option<(StatusCode, String)>,
+) -> Result<Response, PageError> {
+    let links = state.store.share_links_of(&access.recording.id).await?;
+    let path = format!("/recordings/{}", access.recording.id);
+    let (status, error) = match error {
+        Some((status, message)) => (status, Some(message)),
+        None => (StatusCode::OK, None),
+    };
+    Ok(render_with_status(
+        status,
+        &RecordingPage {
+            page: Chrome::for_user(state, lang, &access.current.user, &path).await?,
+            recording: recordings::view(state, &access.recording),
+            room_id: access.room.as_ref().map(|r| r.id),
+            links: links
+                .iter()
+                .map(|l| recordings::link_view(state, l, None))
+                .collect(),
+            new_link,
+            max_days: state.recordings.config.share_link_max_days,
+            error,
+        },
+    ))
+}
+
+async fn recording_page(
+    State(state): State<AppState>,
+    lang: Lang,
+    access: RecordingAccess<WatchRecording>,
+) -> Result<Response, PageError> {
+    show(&state, lang, &access, None, None).await
+}
+
+#[derive(Deserialize)]
+struct LinkForm {
+    days: i64,
+}
+
+async fn create_link(
+    State(state): State<AppState>,
+    lang: Lang,
+    access: RecordingAccess<WatchRecording>,
+    ClientAddr(address): ClientAddr,
+    PageForm(form): PageForm<LinkForm>,
+) -> Result<Response, PageError> {
+    let seconds = form.days.saturating_mul(86_400);
+    match recordings::create_link(
+        &state,
+        &access.recording,
+        &access.current.user,
+        address,
+        seconds,
+    )
+    .await
+    {
+        Ok(link) => show(&state, lang, &access, link.url, None).await,
+        Err(error) => {
+            let status = error.status();
+            show(
+                &state,
+                lang,
+                &access,
+                None,
+                Some((status, error.to_string())),
+            )
+            .await
+        }
+    }
+}
+
+async fn revoke_link(
+    State(state): State<AppState>,
+    access: RecordingAccess<WatchRecording>,
+    ClientAddr(address): ClientAddr,
+    Path((rid, link_id)): Path<(String, i64)>,
+) -> Result<Response, PageError> {
+    let address = address_text(address);
+    let audit = audit(&state, &access.current.user, address.as_deref());
+    state
+        .store
+        .revoke_share_link(&access.recording.id, link_id, &audit)
+        .await?;
+    Ok(Redirect::to(&format!("/recordings/{rid}")).into_response())
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    access: RecordingAccess<HandleRecording>,
+    ClientAddr(address): ClientAddr,
+) -> Result<Response, PageError> {
+    let address = address_text(address);
+    let audit = audit(&state, &access.current.user, address.as_deref());
+    state
+        .recordings
+        .delete(&access.recording.id, &audit, "deleted by hand")
+        .await?;
+    let target = match &access.room {
+        Some(room) => format!("/rooms/{}", room.id),
+        None => "/admin/recordings".to_owned(),
+    };
+    Ok(Redirect::to(&target).into_response())
+}
+
+#[derive(Deserialize)]
+struct AssignForm {
+    room: String,
+}
+
+async fn assign(
+    State(state): State<AppState>,
+    access: RecordingAccess<HandleRecording>,
+    Admin(admin): Admin,
+    ClientAddr(address): ClientAddr,
+    PageForm(form): PageForm<AssignForm>,
+) -> Result<Response, PageError> {
+    crate::api::assign_recording(&state, &access.recording, &admin.user, address, &form.room)
+        .await?;
+    Ok(Redirect::to("/admin/recordings").into_response())
+}
+
+#[derive(Deserialize)]
+struct SharedQuery {
+    download: Option<String>,
+}
+
+/// A share link: no login, the link is the permission while it lasts.
+async fn shared(
+    State(state): State<AppState>,
+    ClientAddr(address): ClientAddr,
+    Path(token): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<SharedQuery>,
+    request: Request,
+) -> Result<Response, PageError> {
+    let starts = recordings::starts_a_use(&request);
+    let recording = recordings::shared(&state, &token, address, starts).await?;
+    let download = query.download.is_some_and(|d| d != "0");
+    Ok(recordings::content(&state, &recording, download, request).await?)
+}
+
+#[derive(Template)]
+#[template(path = "admin_recordings.html")]
+struct AdminRecordingsPage {
+    page: Chrome,
+    recordings: Vec<RecordingView>,
+    problems: Vec<IngestProblem>,
+    admins_may_watch: bool,
+}
+
+async fn admin_recordings(
+    State(state): State<AppState>,
+    lang: Lang,
+    Admin(admin): Admin,
+) -> Result<Response, PageError> {
+    let list = state.store.unassigned_recordings().await?;
+    Ok(render_with_status(
+        StatusCode::OK,
+        &AdminRecordingsPage {
+            page: Chrome::for_user(&state, lang, &admin.user, "/admin/recordings").await?,
+            recordings: list.iter().map(|r| recordings::view(&state, r)).collect(),
+            problems: state.store.ingest_problems().await?,
+            admins_may_watch: state.recordings.config.admins_can_view_recordings,
+        },
+    ))
+}

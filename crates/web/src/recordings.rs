@@ -1,0 +1,261 @@
+//! Recordings as pages and API share them: how one is shown, how its file is handed out
+//! (served with Range support from local disk, or a redirect to a presigned S3 URL),
+//! share links, and the upload path of the finalize script.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use roomkeeper_auth::{SecretToken, hash_token};
+use roomkeeper_domain::RoomName;
+use roomkeeper_recordings::{Delivery, content_type, download_name};
+use roomkeeper_store::{Audit, Recording, RecordingState, ShareLink};
+use serde::Serialize;
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+
+use crate::rooms::address_text;
+use crate::{AppState, Error};
+
+#[derive(Debug, Serialize)]
+pub struct RecordingView {
+    pub id: String,
+    /// The registered room (display form), `None` while unassigned.
+    pub room: Option<String>,
+    pub meeting_url: String,
+    pub started_at: String,
+    pub duration_s: Option<i64>,
+    pub size_bytes: i64,
+    pub file_name: String,
+    pub participants: Vec<String>,
+    /// When retention deletes it.
+    pub deleted_at: String,
+    #[serde(skip)]
+    pub started_unix: i64,
+    #[serde(skip)]
+    pub deleted_unix: i64,
+}
+
+pub fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+pub fn view(state: &AppState, recording: &Recording) -> RecordingView {
+    let deleted_unix = state.recordings.deleted_at(recording);
+    RecordingView {
+        id: recording.id.clone(),
+        room: recording.room_name.as_deref().map(|name| {
+            RoomName::from_canonical(name).map_or_else(|_| name.to_owned(), |n| n.display())
+        }),
+        meeting_url: recording.meeting_url.clone(),
+        started_at: rfc3339(recording.started_at),
+        duration_s: recording.duration_ms.map(|ms| (ms + 500) / 1000),
+        size_bytes: recording.size_bytes,
+        file_name: download_name(recording),
+        participants: recording.participants.clone(),
+        deleted_at: rfc3339(deleted_unix),
+        started_unix: recording.started_at,
+        deleted_unix,
+    }
+}
+
+/// The file itself. From local disk: Range, HEAD and If-Modified-Since work, because
+/// tower-http's `ServeFile` answers them. From S3: a redirect to a presigned URL that
+/// expires after `recordings.presigned_url_seconds` (the access check happened here).
+pub async fn content(
+    state: &AppState,
+    recording: &Recording,
+    download: bool,
+    request: Request,
+) -> Result<Response, Error> {
+    let valid_for = Duration::from_secs(state.recordings.config.presigned_url_seconds);
+    match state
+        .recordings
+        .blobs
+        .delivery(&recording.id, valid_for)
+        .await?
+    {
+        Delivery::Redirect(url) => Ok(Redirect::to(&url).into_response()),
+        Delivery::File(path) => serve_file(&path, recording, download, request).await,
+    }
+}
+
+async fn serve_file(
+    path: &Path,
+    recording: &Recording,
+    download: bool,
+    request: Request,
+) -> Result<Response, Error> {
+    let response = ServeFile::new(path)
+        .oneshot(request)
+        .await
+        .map_err(|e| Error::Internal(format!("serving {}: {e}", path.display())))?;
+    if response.status() == StatusCode::NOT_FOUND {
+        // The row says ready but the file is gone: an operator removed it by hand.
+        return Err(Error::Internal(format!(
+            "recording {} has no file at {}",
+            recording.id,
+            path.display()
+        )));
+    }
+    let (mut parts, body) = response.into_parts();
+    if parts.status.is_success() {
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(content_type(recording)),
+        );
+    }
+    parts.headers.insert(
+        header::CONTENT_DISPOSITION,
+        disposition(download, &download_name(recording)),
+    );
+    // Private: no shared cache may keep it, but the browser may revalidate for seeking.
+    parts.headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    Ok(Response::from_parts(parts, Body::new(body)))
+}
+
+/// `inline` to play, `attachment` to download; an ASCII name for old clients and the
+/// exact one in RFC 5987 form.
+fn disposition(download: bool, name: &str) -> HeaderValue {
+    let kind = if download { "attachment" } else { "inline" };
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    HeaderValue::from_str(&format!(
+        "{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+}
+
+#[derive(Debug, Serialize)]
+pub struct ShareLinkView {
+    pub id: i64,
+    pub created_by: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub active: bool,
+    /// Only in the answer that created it: the secret is not stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+pub fn link_view(state: &AppState, link: &ShareLink, url: Option<String>) -> ShareLinkView {
+    ShareLinkView {
+        id: link.id,
+        created_by: link.created_by.clone(),
+        created_at: rfc3339(link.created_at),
+        expires_at: rfc3339(link.expires_at),
+        active: link.revoked_at.is_none() && link.expires_at > state.clock.now(),
+        url,
+    }
+}
+
+/// Makes a share link valid for `seconds` (at most `recordings.share_link_max_days`).
+pub async fn create_link(
+    state: &AppState,
+    recording: &Recording,
+    actor: &roomkeeper_store::User,
+    address: Option<IpAddr>,
+    seconds: i64,
+) -> Result<ShareLinkView, Error> {
+    let max_days = state.recordings.config.share_link_max_days;
+    if !(60..=max_days * 86_400).contains(&seconds) {
+        return Err(Error::invalid(
+            "bad_lifetime",
+            format!("A share link lives between one minute and {max_days} days."),
+        ));
+    }
+    let token = SecretToken::generate("rks_");
+    let address = address_text(address);
+    let audit = crate::rooms::audit(state, actor, address.as_deref());
+    let link = state
+        .store
+        .create_share_link(&recording.id, &token.hash, audit.now + seconds, &audit)
+        .await?;
+    let url = format!("{}/shared/{}", state.http.base_url(), token.secret);
+    Ok(link_view(state, &link, Some(url)))
+}
+
+/// The recording behind a share link that still works, or 404. Every use that starts
+/// playing or downloading (a request without Range, or for the first byte) is audited;
+/// the many Range requests a player makes while seeking are not.
+pub async fn shared(
+    state: &AppState,
+    secret: &str,
+    address: Option<IpAddr>,
+    starts_a_use: bool,
+) -> Result<Recording, Error> {
+    let link = state
+        .store
+        .share_link(&hash_token(secret))
+        .await?
+        .filter(|l| l.revoked_at.is_none() && l.expires_at > state.clock.now())
+        .ok_or(Error::NotFound)?;
+    let recording = state
+        .store
+        .recording(&link.recording_id)
+        .await?
+        .filter(|r| r.state == RecordingState::Ready)
+        .ok_or(Error::NotFound)?;
+    if starts_a_use {
+        let address = address_text(address);
+        let audit = Audit {
+            actor: None,
+            address: address.as_deref(),
+            now: state.clock.now(),
+        };
+        state
+            .store
+            .record_audit(
+                &audit,
+                "share_link_used",
+                recording.room_name.as_deref(),
+                Some(&link.created_by),
+                &format!("recording {}, link {}", recording.id, link.id),
+            )
+            .await?;
+    }
+    Ok(recording)
+}
+
+/// Whether a request starts playing or downloading (see [`shared`]).
+pub fn starts_a_use(request: &Request) -> bool {
+    match request
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+    {
+        None => request.method() != axum::http::Method::HEAD,
+        Some(range) => range.trim().starts_with("bytes=0-"),
+    }
+}
