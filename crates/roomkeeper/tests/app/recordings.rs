@@ -585,3 +585,90 @@ both_backends!(
     interrupted_ingest_completes,
     share_links,
 );
+
+/// `deploy/jibri/finalize.sh` in HTTP mode, as Jibri would run it, twice (a retry).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finalize_script_uploads_over_http() {
+    let database = std::sync::Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
+    let secrets = tempfile::tempdir().unwrap();
+    let token_file = secrets.path().join("ingest-token");
+    std::fs::write(&token_file, "an-ingest-token-of-more-than-32-characters").unwrap();
+    let mut config = database.config();
+    config.rooms.meeting_urls = vec![MEET.into()];
+    config.recordings.ingest_token = Some("an-ingest-token-of-more-than-32-characters".into());
+    let app = TestApp::spawn_with(database, config, Default::default())
+        .await
+        .unwrap();
+    app.passwordless_user("lecturer", false).await.unwrap();
+    let room_id = app.registered_room("logic", "lecturer", &[]).await.unwrap();
+    let jibri_dir = tempfile::tempdir().unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/jibri/finalize.sh"
+    );
+    let run = |dir: std::path::PathBuf, token_file: std::path::PathBuf| {
+        std::process::Command::new(script)
+            .arg(dir)
+            .env("ROOMKEEPER_URL", &app.base_url)
+            .env("ROOMKEEPER_INGEST_TOKEN_FILE", token_file)
+            .output()
+            .unwrap()
+    };
+    let session = jibri::record(
+        jibri_dir.path(),
+        "up",
+        "logic",
+        &format!("{MEET}/logic"),
+        &[1, 1],
+    )
+    .unwrap();
+    let kept = tempfile::tempdir().unwrap();
+    for video in &session.videos {
+        std::fs::copy(video, kept.path().join(video.file_name().unwrap())).unwrap();
+    }
+    // A wrong token: refused, files kept (one attempt is enough to see it).
+    let refused = reqwest::Client::new()
+        .post(app.url("/api/v1/recordings/ingest"))
+        .bearer_auth("x".repeat(40))
+        .multipart(reqwest::multipart::Form::new().text("session", "up"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let done = run(session.dir.clone(), token_file.clone());
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(!session.dir.exists(), "removed after the 200");
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let list = |lecturer: reqwest::Client| {
+        let url = app.url(&format!("/api/v1/rooms/{room_id}/recordings"));
+        async move {
+            let list: serde_json::Value = lecturer
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            list.as_array().unwrap().len()
+        }
+    };
+    assert_eq!(list(lecturer.clone()).await, 2);
+    // The script retried after a lost answer: the same session again, nothing twice.
+    std::fs::create_dir(&session.dir).unwrap();
+    for video in &session.videos {
+        std::fs::copy(kept.path().join(video.file_name().unwrap()), video).unwrap();
+    }
+    jibri::write_metadata(&session.dir, &format!("{MEET}/logic")).unwrap();
+    let again = run(session.dir.clone(), token_file);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(list(lecturer).await, 2);
+}
