@@ -181,20 +181,11 @@ impl BlobStore {
 
     /// Size and SHA-256 of a stored file, read back in full (recovery after a crash).
     pub async fn checksum(&self, key: &str) -> Result<Option<(u64, String)>, Error> {
-        let got = match self.store.get(&Key::from(key)).await {
-            Ok(got) => got,
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(storage(e)),
-        };
-        let mut stream = got.into_stream();
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
-        while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
-            let chunk = chunk.map_err(storage)?;
-            size += chunk.len() as u64;
-            hasher.update(&chunk);
+        match self.store.get(&Key::from(key)).await {
+            Ok(got) => Ok(Some(sha256_of(got.into_stream()).await.map_err(storage)?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(storage(e)),
         }
-        Ok(Some((size, hex::encode(hasher.finalize()))))
     }
 
     /// Deleting what is not there is fine: deletion is retried after crashes.
@@ -240,22 +231,25 @@ async fn sync_file_and_dir(path: &Path) -> Result<(), Error> {
 
 /// Size and SHA-256 of a file, streamed.
 pub async fn file_checksum(path: &Path) -> Result<(u64, String), Error> {
-    let mut file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| Error::Session(format!("cannot read {}: {e}", path.display())))?;
+    let unreadable =
+        |e: std::io::Error| Error::Session(format!("cannot read {}: {e}", path.display()));
+    let file = tokio::fs::File::open(path).await.map_err(unreadable)?;
+    sha256_of(tokio_util::io::ReaderStream::with_capacity(
+        file, READ_CHUNK,
+    ))
+    .await
+    .map_err(unreadable)
+}
+
+async fn sha256_of<E>(
+    mut chunks: impl futures::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+) -> Result<(u64, String), E> {
     let mut hasher = Sha256::new();
     let mut size = 0u64;
-    let mut buffer = vec![0u8; READ_CHUNK];
-    loop {
-        let read = file
-            .read(&mut buffer)
-            .await
-            .map_err(|e| Error::Session(format!("cannot read {}: {e}", path.display())))?;
-        if read == 0 {
-            break;
-        }
-        size += read as u64;
-        hasher.update(&buffer[..read]);
+    while let Some(chunk) = futures::StreamExt::next(&mut chunks).await {
+        let chunk = chunk?;
+        size += chunk.len() as u64;
+        hasher.update(&chunk);
     }
     Ok((size, hex::encode(hasher.finalize())))
 }

@@ -14,12 +14,7 @@ use roomkeeper_testkit::jitsi::{Companion, Focus, Participant, Prosody};
 use roomkeeper_testkit::{MeetingEvents, TestApp};
 use serde_json::Value;
 
-use roomkeeper_testkit::error_code;
-
-/// Sends a request and reads its JSON answer.
-async fn json(request: reqwest::RequestBuilder) -> Value {
-    request.send().await.unwrap().json().await.unwrap()
-}
+use roomkeeper_testkit::{error_code, json};
 
 /// `/admin/jitsi` as an administrator sees it.
 async fn admin_jitsi_page(app: &TestApp) -> String {

@@ -316,6 +316,17 @@ impl TestApp {
 
 /// The JSON error code of an API answer, asserting the status and that a message is
 /// there on the way.
+/// Sends a request and reads its JSON answer (tests: any failure stops the test).
+pub async fn json(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request
+        .send()
+        .await
+        .expect("the request is answered")
+        .json()
+        .await
+        .expect("the answer is JSON")
+}
+
 pub async fn error_code(response: reqwest::Response, status: reqwest::StatusCode) -> String {
     assert_eq!(response.status(), status, "unexpected status");
     let body: serde_json::Value = response.json().await.expect("a JSON error body");

@@ -237,16 +237,21 @@ impl FromRequestParts<AppState> for ClientAddr {
 
 /// The numeric `{id}` of the route, or a clear 400.
 async fn path_id(parts: &mut Parts, state: &AppState) -> Result<i64, Error> {
+    let raw = path_param(parts, state, "id").await?;
+    raw.parse()
+        .map_err(|_| Error::BadRequest(format!("{raw:?} is not an id: ids are whole numbers.")))
+}
+
+/// The route's `{name}` parameter, as the client sent it (percent-decoded).
+async fn path_param(parts: &mut Parts, state: &AppState, name: &str) -> Result<String, Error> {
     let params = RawPathParams::from_request_parts(parts, state)
         .await
         .map_err(|e| Error::BadRequest(e.body_text()))?;
-    let raw = params
+    params
         .iter()
-        .find(|(key, _)| *key == "id")
-        .map(|(_, value)| value)
-        .ok_or_else(|| Error::Internal("route without {id}".into()))?;
-    raw.parse()
-        .map_err(|_| Error::BadRequest(format!("{raw:?} is not an id: ids are whole numbers.")))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+        .ok_or_else(|| Error::Internal(format!("route without {{{name}}}")))
 }
 
 /// For handlers that find their object by other means than the path (a query
@@ -430,14 +435,7 @@ impl<P: RecordingPermission + Send + Sync> FromRequestParts<AppState> for Record
             let current = require(parts, state, Action::ManageOwnAccount)
                 .await
                 .and_then(password_settled)?;
-            let params = RawPathParams::from_request_parts(parts, state)
-                .await
-                .map_err(|e| Error::BadRequest(e.body_text()))?;
-            let raw = params
-                .iter()
-                .find(|(key, _)| *key == "rid")
-                .map(|(_, value)| value.to_owned())
-                .ok_or_else(|| Error::Internal("route without {rid}".into()))?;
+            let raw = path_param(parts, state, "rid").await?;
             let id = RecordingId::parse(&raw).map_err(|_| Error::NotFound)?;
             let recording = state
                 .store

@@ -6,7 +6,7 @@ use std::path::Path;
 use reqwest::StatusCode;
 use roomkeeper_store::{NewRecording, Store};
 use roomkeeper_testkit::jibri;
-use roomkeeper_testkit::{Backend, TestApp, TestDatabase, both_backends};
+use roomkeeper_testkit::{Backend, TestApp, TestDatabase, both_backends, json};
 
 const MEET: &str = "https://meet.example.org";
 
@@ -57,14 +57,7 @@ async fn ingest_recording_flow(backend: Backend) {
 
     let lecturer = app.client_as("lecturer").await.unwrap();
     let room_id = stored[0].room_id.unwrap();
-    let list: serde_json::Value = lecturer
-        .get(app.url(&format!("/api/v1/rooms/{room_id}/recordings")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = json(lecturer.get(app.url(&format!("/api/v1/rooms/{room_id}/recordings")))).await;
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2);
     let durations: Vec<i64> = list
@@ -308,14 +301,7 @@ async fn same_session_twice_and_unassigned(backend: Backend) {
     // physics/lab is not registered: unassigned, for admins.
     assert_eq!(first[0].room_id, None);
     let root = app.client_as("root").await.unwrap();
-    let unassigned: serde_json::Value = root
-        .get(app.url("/api/v1/recordings/unassigned"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let unassigned = json(root.get(app.url("/api/v1/recordings/unassigned"))).await;
     assert_eq!(unassigned["recordings"].as_array().unwrap().len(), 1);
     let lecturer = app.client_as("lecturer").await.unwrap();
     assert_eq!(
@@ -332,14 +318,7 @@ async fn same_session_twice_and_unassigned(backend: Backend) {
         .registered_room("physics/lab", "lecturer", &[])
         .await
         .unwrap();
-    let list: serde_json::Value = lecturer
-        .get(app.url(&format!("/api/v1/rooms/{room_id}/recordings")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = json(lecturer.get(app.url(&format!("/api/v1/rooms/{room_id}/recordings")))).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["id"], first[0].id.as_str());
 }
@@ -527,15 +506,12 @@ async fn share_links(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(too_long.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let link: serde_json::Value = colleague
-        .post(&links)
-        .json(&serde_json::json!({"expires_in_s": 3600}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let link = json(
+        colleague
+            .post(&links)
+            .json(&serde_json::json!({"expires_in_s": 3600})),
+    )
+    .await;
     // The link is made on http.public_url; the test server listens elsewhere.
     let secret = link["url"]
         .as_str()
@@ -646,14 +622,7 @@ async fn finalize_script_uploads_over_http() {
     let list = |lecturer: reqwest::Client| {
         let url = app.url(&format!("/api/v1/rooms/{room_id}/recordings"));
         async move {
-            let list: serde_json::Value = lecturer
-                .get(url)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let list = json(lecturer.get(url)).await;
             list.as_array().unwrap().len()
         }
     };
