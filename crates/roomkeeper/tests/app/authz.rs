@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use reqwest::Method;
 use roomkeeper_store::{Audit, NewRequest, Verdict};
-use roomkeeper_testkit::{Backend, TestApp, both_backends};
+use roomkeeper_testkit::{Backend, TestApp, TestDatabase, both_backends, jibri};
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -53,11 +53,18 @@ impl Role {
 struct Fixture {
     app: TestApp,
     cookies: BTreeMap<Role, String>,
-    ids: BTreeMap<&'static str, i64>,
+    ids: BTreeMap<&'static str, String>,
+    /// Holds the simulated Jibri's directory.
+    _jibri: tempfile::TempDir,
 }
 
 async fn fixture(backend: Backend) -> Fixture {
-    let app = TestApp::spawn(backend).await.unwrap();
+    let database = std::sync::Arc::new(TestDatabase::new(backend).await.unwrap());
+    let mut config = database.config();
+    config.rooms.meeting_urls = vec!["https://meet.example.org".into()];
+    let app = TestApp::spawn_with(database, config, Default::default())
+        .await
+        .unwrap();
     for role in ROLES {
         if let Some(name) = role.username() {
             app.passwordless_user(name, role == Admin).await.unwrap();
@@ -139,14 +146,51 @@ async fn fixture(backend: Backend) -> Fixture {
             cookies.insert(role, app.session_cookie(name).await.unwrap());
         }
     }
+    // A recording of logic with a share link, and one of a room nobody registered.
+    let jibri = tempfile::tempdir().unwrap();
+    let mut recording_ids = Vec::new();
+    for (session, room_url) in [("of-logic", "logic"), ("of-nobody", "nobody")] {
+        let session = jibri::record(
+            jibri.path(),
+            session,
+            room_url,
+            &format!("https://meet.example.org/{room_url}"),
+            &[1],
+        )
+        .unwrap();
+        let stored = app
+            .state
+            .recordings
+            .ingest_dir(&session.dir, true)
+            .await
+            .unwrap();
+        recording_ids.push(stored[0].id.clone());
+    }
+    let link = store
+        .create_share_link(
+            &recording_ids[0],
+            "hash-of-a-link",
+            10_000_000_000,
+            &audit("owner"),
+        )
+        .await
+        .unwrap();
     let ids = BTreeMap::from([
-        ("room", room),
-        ("request", pending.id),
-        ("pattern", pattern.id),
-        ("notice", notice),
-        ("token", token.id),
+        ("room", room.to_string()),
+        ("request", pending.id.to_string()),
+        ("pattern", pattern.id.to_string()),
+        ("notice", notice.to_string()),
+        ("token", token.id.to_string()),
+        ("recording", recording_ids[0].clone()),
+        ("unassigned", recording_ids[1].clone()),
+        ("link", link.id.to_string()),
     ]);
-    Fixture { app, cookies, ids }
+    Fixture {
+        app,
+        cookies,
+        ids,
+        _jibri: jibri,
+    }
 }
 
 struct Case {
@@ -193,6 +237,16 @@ fn meeting_control(role: Role) -> u16 {
     match role {
         Anonymous => 401,
         Owner | CoOwner | Admin => 503,
+        _ => 404,
+    }
+}
+
+/// Owner and co-owners; admins do not watch recordings unless the installation allows
+/// it (off here; `recordings.rs` covers it on); nobody else learns they exist.
+fn recording_watchers(ok: u16) -> impl Fn(Role) -> u16 {
+    move |role| match role {
+        Anonymous => 401,
+        Owner | CoOwner => ok,
         _ => 404,
     }
 }
@@ -454,6 +508,119 @@ fn cases() -> Vec<Case> {
             Admin => 200,
             _ => 403,
         }),
+        case(
+            M::GET,
+            "/rooms/{id}/recordings",
+            "/rooms/{room}/recordings",
+            None,
+            |r| recording_watchers(200)(r),
+        ),
+        case(
+            M::PUT,
+            "/rooms/{id}/retention",
+            "/rooms/{room}/retention",
+            Some(json!({"days": 30})),
+            |r| match r {
+                Anonymous => 401,
+                Admin => 204,
+                Owner | CoOwner => 403,
+                _ => 404,
+            },
+        ),
+        // HTTP ingest is off without recordings.ingest_token_file: refused for all.
+        case(
+            M::POST,
+            "/recordings/ingest",
+            "/recordings/ingest",
+            None,
+            |_| 403,
+        ),
+        case(
+            M::GET,
+            "/recordings/unassigned",
+            "/recordings/unassigned",
+            None,
+            |r| match r {
+                Anonymous => 401,
+                Admin => 200,
+                _ => 403,
+            },
+        ),
+        case(
+            M::GET,
+            "/recordings/{rid}",
+            "/recordings/{recording}",
+            None,
+            |r| recording_watchers(200)(r),
+        ),
+        case(
+            M::GET,
+            "/recordings/{rid}",
+            "/recordings/{unassigned}",
+            None,
+            |r| match r {
+                Anonymous => 401,
+                Admin => 200,
+                _ => 404,
+            },
+        ),
+        destructive(case(
+            M::DELETE,
+            "/recordings/{rid}",
+            "/recordings/{recording}",
+            None,
+            |r| recording_watchers(204)(r),
+        )),
+        case(
+            M::GET,
+            "/recordings/{rid}/content",
+            "/recordings/{recording}/content",
+            None,
+            |r| recording_watchers(200)(r),
+        ),
+        // Unassigned: admins handle it, but do not watch it unless allowed.
+        case(
+            M::GET,
+            "/recordings/{rid}/content",
+            "/recordings/{unassigned}/content",
+            None,
+            |r| match r {
+                Anonymous => 401,
+                _ => 404,
+            },
+        ),
+        destructive(case(
+            M::POST,
+            "/recordings/{rid}/assign",
+            "/recordings/{unassigned}/assign",
+            Some(json!({"room": "logic"})),
+            |r| match r {
+                Anonymous => 401,
+                Admin => 200,
+                _ => 404,
+            },
+        )),
+        case(
+            M::GET,
+            "/recordings/{rid}/links",
+            "/recordings/{recording}/links",
+            None,
+            |r| recording_watchers(200)(r),
+        ),
+        case(
+            M::POST,
+            "/recordings/{rid}/links",
+            "/recordings/{recording}/links",
+            Some(json!({"expires_in_s": 3600})),
+            |r| recording_watchers(201)(r),
+        ),
+        destructive(case(
+            M::DELETE,
+            "/recordings/{rid}/links/{lid}",
+            "/recordings/{recording}/links/{link}",
+            None,
+            |r| recording_watchers(204)(r),
+        )),
         case(M::GET, "/notices", "/notices", None, |r| logged_in(200)(r)),
         destructive(case(
             M::DELETE,
@@ -474,7 +641,7 @@ async fn call(fixture: &Fixture, case: &Case, role: Role) -> u16 {
         .path
         .replace("{role}", &format!("{role:?}").to_lowercase());
     for (name, id) in &fixture.ids {
-        path = path.replace(&format!("{{{name}}}"), &id.to_string());
+        path = path.replace(&format!("{{{name}}}"), id);
     }
     let body = case.body.as_ref().map(|b| {
         let mut text = b
@@ -482,7 +649,7 @@ async fn call(fixture: &Fixture, case: &Case, role: Role) -> u16 {
             .replace("{role}", &format!("{role:?}").to_lowercase());
         for (name, id) in &fixture.ids {
             // Ids in bodies are numbers, not strings.
-            text = text.replace(&format!("\"{{{name}}}\""), &id.to_string());
+            text = text.replace(&format!("\"{{{name}}}\""), id);
         }
         text
     });

@@ -2,7 +2,7 @@
 //! the finalize script's upload, and the admin's unassigned recordings.
 
 use axum::Json;
-use axum::extract::{Multipart, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use roomkeeper_auth::hash_token;
@@ -238,9 +238,17 @@ const MAX_METADATA: usize = 1024 * 1024;
 /// recordings, so the script may retry until it gets a 200.
 pub async fn ingest(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    mut multipart: Multipart,
+    request: Request,
 ) -> Result<Json<Ingested>, ApiError> {
+    check_ingest_token(&state, request.headers())?;
+    // Read only once the token is right: nobody else gets their upload parsed.
+    let multipart = Multipart::from_request(request, &state)
+        .await
+        .map_err(|e| Error::invalid("bad_upload", e.body_text()))?;
+    Ok(Json(ingest_upload(&state, multipart).await?))
+}
+
+fn check_ingest_token(state: &AppState, headers: &HeaderMap) -> Result<(), Error> {
     let expected = state
         .recordings
         .config
@@ -254,8 +262,12 @@ pub async fn ingest(
         .ok_or(Error::BadToken)?;
     // Compared as hashes: equal length, so the comparison time says nothing of the token.
     if hash_token(given) != hash_token(expected) {
-        return Err(Error::BadToken.into());
+        return Err(Error::BadToken);
     }
+    Ok(())
+}
+
+async fn ingest_upload(state: &AppState, mut multipart: Multipart) -> Result<Ingested, Error> {
     let bad = |message: String| Error::invalid("bad_upload", message);
     let incoming = state.recordings.config.dir.join(".incoming");
     let mut session: Option<String> = None;
@@ -275,7 +287,7 @@ pub async fn ingest(
             Some("metadata") => {
                 let bytes = field.bytes().await.map_err(|e| bad(e.to_string()))?;
                 if bytes.len() > MAX_METADATA {
-                    return Err(bad("metadata.json is larger than 1 MiB".into()).into());
+                    return Err(bad("metadata.json is larger than 1 MiB".into()));
                 }
                 metadata = Some(bytes.to_vec());
             }
@@ -319,7 +331,7 @@ pub async fn ingest(
     let session = session.ok_or_else(|| bad("the session field is missing".into()))?;
     let metadata = metadata.ok_or_else(|| bad("the metadata part is missing".into()))?;
     if videos == 0 {
-        return Err(bad("no video part".into()).into());
+        return Err(bad("no video part".into()));
     }
     let dir = incoming.join(&session);
     // Written last: a staged session counts only once its metadata is there.
@@ -330,7 +342,7 @@ pub async fn ingest(
     .await
     .map_err(|e| Error::Internal(format!("staging: {e}")))?;
     let stored = state.recordings.ingest_dir(&dir, true).await?;
-    Ok(Json(Ingested {
+    Ok(Ingested {
         recordings: stored.into_iter().map(|r| r.id).collect(),
-    }))
+    })
 }
