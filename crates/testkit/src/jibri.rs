@@ -75,3 +75,93 @@ pub fn write_metadata(dir: &Path, meeting_url: &str) -> anyhow::Result<()> {
     std::fs::write(dir.join("metadata.json"), metadata.to_string())?;
     Ok(())
 }
+
+/// A real S3-compatible server: `s3s-fs` (crates.io, installed by `scripts/test`), which
+/// checks AWS signatures, on a free loopback port, serving one bucket from a temporary
+/// directory. Stopped (by its process id) when dropped.
+pub struct S3Server {
+    pub port: u16,
+    pub bucket: String,
+    dir: tempfile::TempDir,
+    secret_file: PathBuf,
+    child: std::process::Child,
+}
+
+pub const S3_ACCESS_KEY: &str = "roomkeeper-test";
+const S3_SECRET_KEY: &str = "roomkeeper-test-secret-key";
+
+impl S3Server {
+    pub async fn start() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let bucket = "recordings".to_owned();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(data.join(&bucket))?;
+        let secret_file = dir.path().join("secret");
+        std::fs::write(&secret_file, S3_SECRET_KEY)?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+            .arg(&data)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("cannot start s3s-fs (scripts/test installs it with cargo install)")?;
+        let server = Self {
+            port,
+            bucket,
+            dir,
+            secret_file,
+            child,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "s3s-fs did not listen on {port}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        Ok(server)
+    }
+
+    /// Roomkeeper's `[recordings.s3]` for this server.
+    pub fn config(&self) -> roomkeeper_recordings::S3Config {
+        roomkeeper_recordings::S3Config {
+            bucket: self.bucket.clone(),
+            endpoint: format!("http://127.0.0.1:{}", self.port),
+            region: "us-east-1".into(),
+            access_key_id: S3_ACCESS_KEY.into(),
+            secret_access_key_file: Some(self.secret_file.clone()),
+            secret_access_key: Some(S3_SECRET_KEY.into()),
+            path_style: true,
+            allow_http: true,
+        }
+    }
+
+    /// The objects in the bucket, as files on the server's disk.
+    pub fn objects(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.dir.path().join("data").join(&self.bucket)) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
