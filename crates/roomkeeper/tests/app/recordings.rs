@@ -673,7 +673,7 @@ async fn recordings_on_s3() {
     let id = stored[0].id.clone();
     assert_eq!(
         s3.objects(),
-        [id.clone()],
+        std::slice::from_ref(&id),
         "stored in the bucket under its id"
     );
     assert!(!session.dir.exists());
