@@ -27,7 +27,7 @@ fn stderr(output: &Output) -> String {
 fn help_explains_every_command() {
     let dir = tempfile::tempdir().unwrap();
     let help = stdout(&roomkeeper(&dir, &["--help"]));
-    for command in ["serve", "migrate", "check-config", "user"] {
+    for command in ["serve", "migrate", "check-config", "ingest", "user"] {
         assert!(help.contains(command), "--help lacks {command}: {help}");
     }
     let help = stdout(&roomkeeper(&dir, &["user", "--help"]));

@@ -747,3 +747,110 @@ async fn recordings_on_s3() {
     assert_eq!(size, bytes.len() as u64);
     assert_eq!(sha256, stored[0].sha256);
 }
+
+/// `kill -9` of a real `roomkeeper ingest` while it uploads to S3: nothing is shown,
+/// Jibri's file stays, and running it again completes the same recording.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_killed_midway_then_completed() {
+    let s3 = jibri::S3Server::start().await.unwrap();
+    let database = std::sync::Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
+    let store = database.store().await.unwrap();
+    let audit = roomkeeper_store::Audit {
+        actor: Some("lecturer"),
+        address: None,
+        now: 1,
+    };
+    let request = roomkeeper_store::NewRequest {
+        room_name: "logic".into(),
+        requester: "lecturer".into(),
+        reason: "test".into(),
+        co_owners: vec![],
+    };
+    let room_id = store
+        .create_request(&request, Some("logic"), &audit, &[])
+        .await
+        .unwrap()
+        .room_id
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let s3_config = s3.config();
+    let config = format!(
+        "[database]\nurl = \"{}\"\n[rooms]\nmeeting_urls = [\"{MEET}\"]\n\
+         [recordings]\ndir = \"{}\"\nstorage = \"s3\"\n\
+         [recordings.s3]\nbucket = \"{}\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\n\
+         access_key_id = \"{}\"\nsecret_access_key_file = \"{}\"\npath_style = true\nallow_http = true\n",
+        database.config().database.url,
+        work.path().join("store").display(),
+        s3_config.bucket,
+        s3_config.endpoint,
+        s3_config.access_key_id,
+        s3_config.secret_access_key_file.unwrap().display(),
+    );
+    let config_file = work.path().join("roomkeeper.toml");
+    std::fs::write(&config_file, config).unwrap();
+    let session = work.path().join("jibri").join("killed");
+    std::fs::create_dir_all(&session).unwrap();
+    let video = session.join("logic_2026-11-28-10-15-00.mp4");
+    let bytes: Vec<u8> = (0..256u64 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    std::fs::write(&video, &bytes).unwrap();
+    jibri::write_metadata(&session, &format!("{MEET}/logic")).unwrap();
+    let ingest = || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_roomkeeper"));
+        command
+            .arg("--config")
+            .arg(&config_file)
+            .arg("ingest")
+            .arg(&session)
+            .env_remove("ROOMKEEPER_CONFIG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command
+    };
+
+    let mut child = ingest().spawn().unwrap();
+    // Its row is written once the file is hashed, before the upload: kill it then.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let row = loop {
+        if let Some(row) = store.unfinished_recordings().await.unwrap().pop() {
+            break row;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ingest ended before it could be killed"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no recording row appeared"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    };
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        store.recordings_of_room(room_id).await.unwrap().is_empty(),
+        "nothing shown"
+    );
+    assert!(
+        s3.objects().is_empty(),
+        "no object from the interrupted upload"
+    );
+    assert!(
+        video.exists() && session.join("metadata.json").exists(),
+        "Jibri's files stay"
+    );
+
+    let done = ingest().output().unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let shown = store.recordings_of_room(room_id).await.unwrap();
+    assert_eq!(shown.len(), 1);
+    assert_eq!(shown[0].id, row.id, "the same recording, not a second one");
+    assert_eq!(shown[0].size_bytes as usize, bytes.len());
+    assert_eq!(s3.objects(), std::slice::from_ref(&row.id));
+    assert!(!session.exists());
+}
