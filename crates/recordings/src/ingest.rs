@@ -26,6 +26,8 @@ use crate::{Error, mp4};
 #[async_trait]
 pub trait ReadyMail: Send + Sync {
     async fn emails(&self, recording: &Recording) -> Vec<NewEmail>;
+    /// Emails were queued: wake this instance's outbox rather than wait for its poll.
+    fn queued(&self) {}
 }
 
 struct NoMail;
@@ -247,12 +249,21 @@ impl Recordings {
                 },
             )
             .await?;
-        let emails = self.mail.emails(&recording).await;
-        let (recording, _) = self
+        let recording = self.finish(&recording).await?;
+        remove_source(path).await;
+        Ok(recording)
+    }
+
+    /// Shows a stored recording, with its notices and emails.
+    async fn finish(&self, recording: &Recording) -> Result<Recording, Error> {
+        let emails = self.mail.emails(recording).await;
+        let (recording, newly_ready) = self
             .store
             .finish_recording(&recording.id, self.clock.now(), &emails)
             .await?;
-        remove_source(path).await;
+        if newly_ready && !emails.is_empty() {
+            self.mail.queued();
+        }
         Ok(recording)
     }
 
@@ -266,10 +277,7 @@ impl Recordings {
                     let stored = self.blobs.checksum(&recording.id).await?;
                     let expected = (recording.size_bytes as u64, recording.sha256.clone());
                     if stored.as_ref() == Some(&expected) {
-                        let emails = self.mail.emails(&recording).await;
-                        self.store
-                            .finish_recording(&recording.id, self.clock.now(), &emails)
-                            .await?;
+                        self.finish(&recording).await?;
                         tracing::info!(id = %recording.id, "recovered a recording stored before a crash");
                     } else if stored.is_none()
                         && recording.created_at < self.clock.now() - STALE_ATTEMPT_SECONDS

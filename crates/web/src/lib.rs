@@ -144,10 +144,12 @@ impl AppState {
             .iter()
             .filter_map(|u| MeetingBase::parse(u).ok())
             .collect();
+        let mail_wakeup = Arc::new(tokio::sync::Notify::new());
         let recordings = Arc::new(recordings.with_mail(Arc::new(mail::RecordingMail {
             store: store.clone(),
             base_url: config.http.base_url(),
             enabled: config.mail_enabled,
+            wakeup: mail_wakeup.clone(),
         })));
         Self {
             recordings,
@@ -158,7 +160,7 @@ impl AppState {
             sessions: Arc::new(config.sessions),
             meeting_bases: Arc::new(meeting_bases),
             mail_enabled: config.mail_enabled,
-            mail_wakeup: Arc::new(tokio::sync::Notify::new()),
+            mail_wakeup,
             watch: Arc::new(roomkeeper_jitsi::MeetingWatch::new(
                 meetings.clone(),
                 std::time::Duration::from_secs(1),

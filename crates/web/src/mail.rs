@@ -90,6 +90,7 @@ pub struct RecordingMail {
     pub store: std::sync::Arc<dyn roomkeeper_store::Store>,
     pub base_url: String,
     pub enabled: bool,
+    pub wakeup: std::sync::Arc<tokio::sync::Notify>,
 }
 
 #[async_trait::async_trait]
@@ -130,5 +131,9 @@ impl roomkeeper_recordings::ReadyMail for RecordingMail {
             });
         }
         emails
+    }
+
+    fn queued(&self) {
+        self.wakeup.notify_one();
     }
 }

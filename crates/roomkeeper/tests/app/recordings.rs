@@ -553,7 +553,92 @@ async fn share_links(backend: Backend) {
     );
 }
 
+async fn retention_deletes_expired_recordings_once_a_day(backend: Backend) {
+    let app = app(backend, false).await;
+    let other_room = app
+        .registered_room("physics", "lecturer", &[])
+        .await
+        .unwrap();
+    let jibri_dir = tempfile::tempdir().unwrap();
+    let kept_short = jibri::record(
+        jibri_dir.path(),
+        "short",
+        "logic",
+        &format!("{MEET}/logic"),
+        &[1],
+    )
+    .unwrap();
+    let kept_default = jibri::record(
+        jibri_dir.path(),
+        "default",
+        "physics",
+        &format!("{MEET}/physics"),
+        &[1],
+    )
+    .unwrap();
+    let short = ingest(&app, &kept_short.dir).await.remove(0);
+    let default = ingest(&app, &kept_default.dir).await.remove(0);
+    // An admin keeps logic's recordings one day; a plain owner may not change that.
+    let root = app.client_as("root").await.unwrap();
+    let logic = short.room_id.unwrap();
+    let set = root
+        .put(app.url(&format!("/api/v1/rooms/{logic}/retention")))
+        .json(&serde_json::json!({"days": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), StatusCode::NO_CONTENT);
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let refused = lecturer
+        .put(app.url(&format!("/api/v1/rooms/{logic}/retention")))
+        .json(&serde_json::json!({"days": 1000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let shown = json(lecturer.get(app.url(&format!("/api/v1/recordings/{}", short.id)))).await;
+    assert_eq!(
+        shown["deleted_at"], "2026-11-29T10:15:00Z",
+        "the page says when"
+    );
+
+    // A day and a minute after the recording started.
+    let due = short.started_at + 86_400 + 60 - app.clock().now();
+    app.clock().advance(due.max(0));
+    let recordings = &app.state.recordings;
+    assert_eq!(recordings.run_retention().await.unwrap(), Some(1));
+    // Another instance asking the same day: not its turn.
+    assert_eq!(recordings.run_retention().await.unwrap(), None);
+    assert!(app.store().recording(&short.id).await.unwrap().is_none());
+    assert_eq!(
+        app.store()
+            .recordings_of_room(other_room)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(app.store().recording(&default.id).await.unwrap().is_some());
+    let log = app
+        .store()
+        .audit_log(Some("logic"), roomkeeper_store::Page::new(1, 50))
+        .await
+        .unwrap();
+    assert!(log.items.iter().any(|e| e.action == "recording_deleted"
+        && e.actor.is_none()
+        && e.detail.contains("retention: kept 1 days")));
+    assert!(
+        log.items
+            .iter()
+            .any(|e| e.action == "retention_set" && e.actor.as_deref() == Some("root"))
+    );
+    // The next day, the default (90 days) still keeps physics'.
+    app.clock().advance(86_400);
+    assert_eq!(recordings.run_retention().await.unwrap(), Some(0));
+}
+
 both_backends!(
+    retention_deletes_expired_recordings_once_a_day,
     ingest_recording_flow,
     who_gets_recordings,
     same_session_twice_and_unassigned,
@@ -853,4 +938,98 @@ async fn ingest_killed_midway_then_completed() {
     assert_eq!(shown[0].size_bytes as usize, bytes.len());
     assert_eq!(s3.objects(), std::slice::from_ref(&row.id));
     assert!(!session.exists());
+}
+
+/// A directory shared with Jibri: a session finished while Roomkeeper was down is found
+/// by the first scan, one finished while it runs by the watcher (the rescan interval is
+/// far longer than the test).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watched_directory_and_rescans() {
+    let jibri_dir = tempfile::tempdir().unwrap();
+    let before = jibri::record(
+        jibri_dir.path(),
+        "before",
+        "logic",
+        &format!("{MEET}/logic"),
+        &[1],
+    )
+    .unwrap();
+    let database = std::sync::Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
+    let mut config = database.config();
+    config.rooms.meeting_urls = vec![MEET.into()];
+    config.recordings.watch_dir = Some(jibri_dir.path().to_owned());
+    config.recordings.rescan_seconds = 3600;
+    let app = TestApp::spawn_with(database, config, Default::default())
+        .await
+        .unwrap();
+    app.passwordless_user("lecturer", false).await.unwrap();
+    let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
+    let listed = |count: usize| {
+        let store = app.state.store.clone();
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let now = store.recordings_of_room(room).await.unwrap().len()
+                    + store.unassigned_recordings().await.unwrap().len();
+                if now >= count {
+                    return;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{now} of {count} recordings"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    };
+    listed(1).await;
+    assert!(!before.dir.exists());
+    // Jibri at work: videos first, metadata.json last, as it does.
+    let during = jibri_dir.path().join("during");
+    std::fs::create_dir(&during).unwrap();
+    jibri::make_video(&during.join("logic_2026-11-28-11-00-00.mp4"), 1).unwrap();
+    jibri::write_metadata(&during, &format!("{MEET}/logic")).unwrap();
+    listed(2).await;
+    assert!(!during.exists());
+}
+
+/// The owner hears of a new recording by email too, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_are_emailed_when_a_recording_is_ready() {
+    let smtp = roomkeeper_testkit::SmtpSink::start().await.unwrap();
+    let database = std::sync::Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
+    let mut config = database.config();
+    config.rooms.meeting_urls = vec![MEET.into()];
+    config.email = smtp.config();
+    config.http.public_url = Some("https://rooms.example.org".into());
+    let app = TestApp::spawn_with(database, config, Default::default())
+        .await
+        .unwrap();
+    let lecturer = app.passwordless_user("lecturer", false).await.unwrap();
+    app.store()
+        .set_email(lecturer.id, Some("lecturer@example.org"))
+        .await
+        .unwrap();
+    app.passwordless_user("colleague", false).await.unwrap(); // no address: no mail
+    app.registered_room("logic", "lecturer", &["colleague"])
+        .await
+        .unwrap();
+    let jibri_dir = tempfile::tempdir().unwrap();
+    let session = jibri::record(
+        jibri_dir.path(),
+        "mail",
+        "logic",
+        &format!("{MEET}/logic"),
+        &[1],
+    )
+    .unwrap();
+    let id = ingest(&app, &session.dir).await.remove(0).id;
+    let mail = smtp.wait_for(1).await.unwrap();
+    // Quoted-printable: undo its soft line breaks before looking for the link.
+    let text = mail[0].replace("=\r\n", "").replace("=\n", "");
+    assert!(text.contains("To: lecturer@example.org"), "{text}");
+    assert!(
+        text.contains(&format!("https://rooms.example.org/recordings/{id}")),
+        "{text}"
+    );
 }
