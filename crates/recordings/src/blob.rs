@@ -146,7 +146,7 @@ impl BlobStore {
             );
             attributes.insert(
                 Attribute::ContentDisposition,
-                format!("attachment; filename=\"{}\"", labels.download_name).into(),
+                crate::content_disposition(true, labels.download_name).into(),
             );
             options.attributes = attributes;
         }

@@ -83,6 +83,35 @@ pub fn download_name(recording: &Recording) -> String {
     )
 }
 
+/// `inline` to play, `attachment` to download; an ASCII name for old clients and the
+/// exact one in RFC 5987 form (room names may be any language). Plain ASCII, so it is a
+/// valid header value and S3 object attribute.
+pub fn content_disposition(download: bool, name: &str) -> String {
+    let kind = if download { "attachment" } else { "inline" };
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-_.".contains(&b);
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii() && plain(c as u8) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if plain(b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
 pub fn content_type(recording: &Recording) -> &'static str {
     match recording
         .source_file
@@ -375,5 +404,20 @@ async fn remove_source(path: &Path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {} // moved
         Err(error) => tracing::warn!(path = %path.display(), %error, "cannot remove Jibri's file"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn download_names_survive_any_room_name() {
+        assert_eq!(
+            content_disposition(true, "übung_2026-11-28_10-15.mp4"),
+            "attachment; filename=\"_bung_2026-11-28_10-15.mp4\"; \
+             filename*=UTF-8''%C3%BCbung_2026-11-28_10-15.mp4"
+        );
+        assert!(content_disposition(false, "a\"b").starts_with("inline; filename=\"a_b\""));
     }
 }

@@ -28,4 +28,4 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] roomkeeper_store::Error),
 }
-pub use crate::ingest::{content_type, download_name};
+pub use crate::ingest::{content_disposition, content_type, download_name};

@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use roomkeeper_auth::{SecretToken, hash_token};
 use roomkeeper_domain::RoomName;
-use roomkeeper_recordings::{Delivery, content_type, download_name};
+use roomkeeper_recordings::{Delivery, content_disposition, content_type, download_name};
 use roomkeeper_store::{Audit, Recording, RecordingState, ShareLink};
 use serde::Serialize;
 use tower::ServiceExt;
@@ -133,34 +133,9 @@ async fn serve_file(
     Ok(Response::from_parts(parts, Body::new(body)))
 }
 
-/// `inline` to play, `attachment` to download; an ASCII name for old clients and the
-/// exact one in RFC 5987 form.
 fn disposition(download: bool, name: &str) -> HeaderValue {
-    let kind = if download { "attachment" } else { "inline" };
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded: String = name
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    HeaderValue::from_str(&format!(
-        "{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+    HeaderValue::from_str(&content_disposition(download, name))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
 }
 
 #[derive(Debug, Serialize)]

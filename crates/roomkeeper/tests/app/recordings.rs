@@ -778,6 +778,13 @@ async fn recordings_on_s3() {
     let plain = reqwest::Client::new();
     let fetched = plain.get(&presigned).send().await.unwrap();
     assert_eq!(fetched.status(), StatusCode::OK);
+    // The download name and type were stored with the object at upload.
+    assert_eq!(fetched.headers()["content-type"], "video/mp4");
+    assert_eq!(
+        fetched.headers()["content-disposition"],
+        "attachment; filename=\"logic_2026-11-28_10-15.mp4\"; \
+         filename*=UTF-8''logic_2026-11-28_10-15.mp4"
+    );
     assert_eq!(fetched.bytes().await.unwrap().as_ref(), original.as_slice());
     let part = plain
         .get(&presigned)
