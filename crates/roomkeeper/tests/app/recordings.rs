@@ -1040,3 +1040,144 @@ async fn owners_are_emailed_when_a_recording_is_ready() {
         "{text}"
     );
 }
+
+/// The pages a lecturer and an admin use: notice, room page list, recording page with
+/// player and share link, retention form, deletion, and the admin's unassigned list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_pages() {
+    let app = app(Backend::Sqlite, false).await;
+    let jibri_dir = tempfile::tempdir().unwrap();
+    let ours = jibri::record(
+        jibri_dir.path(),
+        "p1",
+        "logic",
+        &format!("{MEET}/logic"),
+        &[1],
+    )
+    .unwrap();
+    let nobodys = jibri::record(
+        jibri_dir.path(),
+        "p2",
+        "nobody",
+        &format!("{MEET}/nobody"),
+        &[1],
+    )
+    .unwrap();
+    let recording = ingest(&app, &ours.dir).await.remove(0);
+    let unassigned = ingest(&app, &nobodys.dir).await.remove(0);
+    let (id, room) = (recording.id.clone(), recording.room_id.unwrap());
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let root = app.client_as("root").await.unwrap();
+    let page = |client: &reqwest::Client, path: &str, language: &'static str| {
+        let request = client
+            .get(app.url(path))
+            .header("accept-language", language);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+
+    let home = page(&lecturer, "/", "en").await;
+    assert!(home.contains("A new recording of logic is ready"), "{home}");
+    assert!(home.contains(&format!("href=\"/recordings/{id}\"")));
+    let room_page = page(&lecturer, &format!("/rooms/{room}"), "en").await;
+    assert!(room_page.contains("Recordings"));
+    assert!(room_page.contains(&format!("/api/v1/recordings/{id}/content?download=1")));
+    assert!(
+        room_page.contains("Deleted automatically on"),
+        "{room_page}"
+    );
+    assert!(
+        !room_page.contains("Keeping recordings"),
+        "owners do not set retention"
+    );
+    let german = page(&lecturer, &format!("/rooms/{room}"), "de").await;
+    assert!(german.contains("Aufzeichnungen") && german.contains("Herunterladen"));
+    // Admins (not allowed to watch here) see the room and its retention, not the list.
+    let admin_view = page(&root, &format!("/rooms/{room}"), "en").await;
+    assert!(!admin_view.contains(&format!("/recordings/{id}")));
+    assert!(admin_view.contains("Keeping recordings"));
+
+    let player = page(&lecturer, &format!("/recordings/{id}"), "en").await;
+    assert!(player.contains(&format!(
+        "<video controls preload=\"metadata\" src=\"/api/v1/recordings/{id}/content\""
+    )));
+    assert!(
+        player.contains("Ada Lovelace, Alan Turing"),
+        "participants from metadata.json"
+    );
+    let shared = lecturer
+        .post(app.url(&format!("/recordings/{id}/links")))
+        .form(&[("days", "7")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(shared.contains("/shared/rks_"), "{shared}");
+    let too_long = lecturer
+        .post(app.url(&format!("/recordings/{id}/links")))
+        .form(&[("days", "999")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_long.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        too_long
+            .text()
+            .await
+            .unwrap()
+            .contains("between one minute and 30 days")
+    );
+
+    let retention = root
+        .post(app.url(&format!("/rooms/{room}/retention")))
+        .form(&[("days", "5")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retention.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.store().retention_of(room).await.unwrap(), Some(5));
+    let not_admin = lecturer
+        .post(app.url(&format!("/rooms/{room}/retention")))
+        .form(&[("days", "500")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_admin.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.store().retention_of(room).await.unwrap(), Some(5));
+
+    let unassigned_page = page(&root, "/admin/recordings", "en").await;
+    assert!(
+        unassigned_page.contains(&format!("{MEET}/nobody")),
+        "{unassigned_page}"
+    );
+    let assigned = root
+        .post(app.url(&format!("/recordings/{}/assign", unassigned.id)))
+        .form(&[("room", "logic")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assigned.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.store().recordings_of_room(room).await.unwrap().len(), 2);
+
+    let unconfirmed = lecturer
+        .post(app.url(&format!("/recordings/{id}/delete")))
+        .form(&[("confirm", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unconfirmed.status(), StatusCode::BAD_REQUEST);
+    assert!(app.store().recording(&id).await.unwrap().is_some());
+    let deleted = lecturer
+        .post(app.url(&format!("/recordings/{id}/delete")))
+        .form(&[("confirm", "yes")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        deleted.headers()["location"],
+        format!("/rooms/{room}").as_str()
+    );
+    assert!(app.store().recording(&id).await.unwrap().is_none());
+}

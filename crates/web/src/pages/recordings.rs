@@ -157,11 +157,23 @@ async fn revoke_link(
     Ok(Redirect::to(&format!("/recordings/{rid}")).into_response())
 }
 
+#[derive(Deserialize)]
+struct DeleteForm {
+    confirm: Option<String>,
+}
+
 async fn delete(
     State(state): State<AppState>,
     access: RecordingAccess<HandleRecording>,
     ClientAddr(address): ClientAddr,
+    PageForm(form): PageForm<DeleteForm>,
 ) -> Result<Response, PageError> {
+    if form.confirm.as_deref() != Some("yes") {
+        return Err(crate::Error::BadRequest(
+            "Tick the box to confirm that the recording should be deleted.".into(),
+        )
+        .into());
+    }
     let address = address_text(address);
     let audit = audit(&state, &access.current.user, address.as_deref());
     state
