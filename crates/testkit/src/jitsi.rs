@@ -518,17 +518,20 @@ impl Focus {
             .expect("focus state")
             .entry(room_jid.clone())
             .or_default();
-        let presence = Presence::new(PresenceType::None)
-            .with_to(format!("{room_jid}/focus").parse::<Jid>()?)
-            .with_payloads(vec![element(&format!("<x xmlns='{MUC}'/>"))]);
-        self.sender
-            .send_stanza(presence.into())
-            .await
-            .map_err(anyhow::Error::msg)?;
         // The room exists once Prosody answers the focus's own presence; asking for its
-        // configuration is the simplest way to wait for that.
+        // configuration is the simplest way to wait for that. The presence goes again on
+        // every try: a join that Prosody dropped or refused (seen on a loaded CI machine:
+        // "the focus could not create logic") is otherwise never repeated, and joining a
+        // room one is in already is a harmless presence update.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
+            let presence = Presence::new(PresenceType::None)
+                .with_to(format!("{room_jid}/focus").parse::<Jid>()?)
+                .with_payloads(vec![element(&format!("<x xmlns='{MUC}'/>"))]);
+            self.sender
+                .send_stanza(presence.into())
+                .await
+                .map_err(anyhow::Error::msg)?;
             let answer = async {
                 let _turn = self.one_at_a_time.lock().await;
                 self.sender
@@ -546,7 +549,7 @@ impl Focus {
                 std::time::Instant::now() < deadline,
                 "the focus could not create {room}"
             );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }
