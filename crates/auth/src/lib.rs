@@ -1,11 +1,13 @@
 //! Credentials: how passwords are hashed, how session and API tokens are made and
 //! looked up, and the rules for sessions expiring and logins being throttled.
 
+pub mod ldap;
 mod password;
 mod session;
 mod throttle;
 mod token;
 
+pub use ldap::{Identity, Ldap, LdapConfig, LdapError};
 pub use password::{PasswordHasher, hash_password, verify_password};
 pub use session::SessionConfig;
 pub use throttle::{LoginThrottle, ThrottleConfig, Throttled};

@@ -54,6 +54,7 @@ pub async fn prepare(config: &Config, clock: Clock) -> anyhow::Result<AppState> 
             login_throttle: config.login_throttle.clone(),
             rooms: config.rooms.clone(),
             mail_enabled: config.email.enabled(),
+            ldap: config.ldap.clone(),
         },
     ))
 }

@@ -30,6 +30,7 @@ pub struct Config {
     pub log: LogConfig,
     pub email: MailConfig,
     pub jitsi: JitsiConfig,
+    pub ldap: roomkeeper_auth::LdapConfig,
     /// Password for the `admin` account created at first start when no administrator
     /// exists. Without it a random one is generated and printed once in the log.
     pub initial_admin_password: Option<String>,
@@ -146,6 +147,9 @@ impl Config {
             }
             self.recordings.ingest_token = Some(token);
         }
+        if let Some(path) = &self.ldap.service_password_file {
+            self.ldap.service_password = Some(read_secret("ldap.service_password_file", path)?);
+        }
         if let Some(path) = &self.email.password_file {
             self.email.password = Some(read_secret("email.password_file", path)?);
         }
@@ -200,6 +204,9 @@ impl Config {
             });
         }
         if let Err((key, message)) = self.jitsi.check() {
+            return Err(ConfigError::Value { key, message });
+        }
+        if let Err((key, message)) = self.ldap.check() {
             return Err(ConfigError::Value { key, message });
         }
         if let Err((key, message)) = self.recordings.check() {

@@ -20,6 +20,7 @@ pub use roomkeeper_web::AppState;
 
 pub mod jibri;
 pub mod jitsi;
+pub mod ldap;
 
 /// The variable `scripts/test` sets to a PostgreSQL superuser URL.
 pub const POSTGRES_URL_VAR: &str = "TEST_POSTGRES_URL";

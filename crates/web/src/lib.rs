@@ -100,6 +100,8 @@ pub struct WebConfig {
     pub rooms: RoomsConfig,
     /// Queue emails (an SMTP server is configured and the outbox job runs).
     pub mail_enabled: bool,
+    /// Logins through a directory, when `[ldap]` is configured.
+    pub ldap: roomkeeper_auth::LdapConfig,
 }
 
 /// What every handler can reach. Cheap to clone.
@@ -119,6 +121,10 @@ pub struct AppState {
     pub meetings: Arc<roomkeeper_jitsi::Shards>,
     /// One live feed per followed room, shared by everyone following it.
     pub watch: Arc<roomkeeper_jitsi::MeetingWatch>,
+    /// The directory people log in with, if any.
+    pub ldap: Option<Arc<roomkeeper_auth::Ldap>>,
+    /// The directory decides who is administrator (`ldap.admin_group_dn` is set).
+    pub ldap_admin_group: bool,
     /// Recordings: ingest, storage, retention.
     pub recordings: Arc<roomkeeper_recordings::Recordings>,
     /// Cancelled when the service stops: endless responses (event streams) end then,
@@ -151,7 +157,14 @@ impl AppState {
             enabled: config.mail_enabled,
             wakeup: mail_wakeup.clone(),
         })));
+        let ldap_admin_group = config.ldap.admin_group_dn.is_some();
+        let ldap = config
+            .ldap
+            .enabled()
+            .then(|| Arc::new(roomkeeper_auth::Ldap::new(config.ldap.clone())));
         Self {
+            ldap,
+            ldap_admin_group,
             recordings,
             throttle: LoginThrottle::new(store.clone(), config.login_throttle),
             store,

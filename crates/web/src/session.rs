@@ -56,6 +56,42 @@ pub async fn log_in(
         .as_ref()
         .filter(|u| !u.disabled)
         .and_then(|u| u.password_hash.clone());
+    // Accounts with a local password log in locally; everyone else through the directory
+    // when one is configured.
+    let directory = match (&state.ldap, &user, Username::parse(username)) {
+        (Some(ldap), None, Ok(name)) => Some((ldap, name)),
+        (Some(ldap), Some(u), Ok(name)) if u.password_hash.is_none() => Some((ldap, name)),
+        _ => None,
+    };
+    if let Some((ldap, name)) = directory {
+        return match ldap.authenticate(&name, &password).await {
+            Ok(identity) => {
+                let user = directory_user(state, &identity, user).await?;
+                state.throttle.record_success(&name).await?;
+                let cookie = start_session(state, &user).await?;
+                tracing::info!(username = %user.username, "logged in through LDAP");
+                Ok((user, cookie))
+            }
+            Err(error) => {
+                state
+                    .throttle
+                    .record_failure(&throttle_name, address, now)
+                    .await?;
+                // Different log lines for operators, one answer for the person.
+                match &error {
+                    roomkeeper_auth::LdapError::Unreachable(_)
+                    | roomkeeper_auth::LdapError::Timeout
+                    | roomkeeper_auth::LdapError::Refused(_) => {
+                        tracing::error!(username = %throttle_name, %error, "LDAP login impossible");
+                    }
+                    _ => {
+                        tracing::info!(username = %throttle_name, ?address, %error, "LDAP login failed")
+                    }
+                }
+                Err(Error::WrongCredentials)
+            }
+        };
+    }
     let verified = PasswordHasher::verify(password, hash).await;
     match user {
         Some(user) if verified => {
@@ -75,6 +111,52 @@ pub async fn log_in(
             Err(Error::WrongCredentials)
         }
     }
+}
+
+/// The account of someone the directory vouched for: made at their first login (no local
+/// password), administrator exactly when the directory's admin group says so. A disabled
+/// account stays shut.
+async fn directory_user(
+    state: &AppState,
+    identity: &roomkeeper_auth::Identity,
+    known: Option<User>,
+) -> Result<User, Error> {
+    let user = match known {
+        Some(user) => user,
+        None => match state.store.user_by_name(&identity.username).await? {
+            Some(user) => user,
+            None => {
+                let made = state
+                    .store
+                    .create_user(
+                        &roomkeeper_store::NewUser {
+                            username: identity.username.clone(),
+                            display_name: identity.display_name.clone(),
+                            password_hash: None,
+                            is_admin: identity.is_admin,
+                            must_change_password: false,
+                        },
+                        state.clock.now(),
+                    )
+                    .await?;
+                if let Some(email) = &identity.email {
+                    state.store.set_email(made.id, Some(email)).await?;
+                }
+                made
+            }
+        },
+    };
+    if user.disabled || user.password_hash.is_some() {
+        return Err(Error::WrongCredentials);
+    }
+    if state.ldap_admin_group && user.is_admin != identity.is_admin {
+        state.store.set_admin(user.id, identity.is_admin).await?;
+    }
+    state
+        .store
+        .user_by_id(user.id)
+        .await?
+        .ok_or(Error::WrongCredentials)
 }
 
 /// A fresh session for `user` and the cookie that carries it.

@@ -8,6 +8,7 @@ mod admin;
 mod api;
 mod authz;
 mod cli;
+mod ldap;
 mod login;
 mod mail;
 mod operations;

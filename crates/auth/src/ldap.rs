@@ -1,0 +1,298 @@
+//! Logging in against a directory (LDAP): bind with a DN made from a template, or find
+//! the person with a service account first and then bind as them. What goes into a DN
+//! or a filter is escaped (RFC 4514, RFC 4515), so a username cannot change the query.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry, dn_escape, ldap_escape};
+use roomkeeper_domain::Username;
+use serde::{Deserialize, Serialize};
+
+/// The `[ldap]` section. Off while `url` is empty.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LdapConfig {
+    /// `ldaps://ldap.example.org` or `ldap://ldap.example.org` with `starttls = true`.
+    /// Plain `ldap://` without StartTLS is accepted only to this machine.
+    pub url: String,
+    pub starttls: bool,
+    /// Bind directly as `uid={username},ou=people,dc=example,dc=org`.
+    pub bind_dn_template: Option<String>,
+    /// Or search for the person under this base with this filter, as the service account.
+    pub search_base: Option<String>,
+    pub search_filter: String,
+    pub service_bind_dn: Option<String>,
+    pub service_password_file: Option<PathBuf>,
+    #[serde(skip)]
+    pub service_password: Option<String>,
+    pub username_attribute: String,
+    pub display_name_attribute: String,
+    pub email_attribute: String,
+    /// A group (`groupOfNames`, `member` attribute) whose members are administrators.
+    pub admin_group_dn: Option<String>,
+    pub timeout_seconds: u64,
+}
+
+impl Default for LdapConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            starttls: false,
+            bind_dn_template: None,
+            search_base: None,
+            search_filter: "(uid={username})".into(),
+            service_bind_dn: None,
+            service_password_file: None,
+            service_password: None,
+            username_attribute: "uid".into(),
+            display_name_attribute: "cn".into(),
+            email_attribute: "mail".into(),
+            admin_group_dn: None,
+            timeout_seconds: 5,
+        }
+    }
+}
+
+impl LdapConfig {
+    pub fn enabled(&self) -> bool {
+        !self.url.trim().is_empty()
+    }
+
+    /// What start-up refuses, with the key to fix.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if !self.enabled() {
+            return Ok(());
+        }
+        let url = self.url.trim();
+        let plain = url.starts_with("ldap://");
+        if !plain && !url.starts_with("ldaps://") {
+            return Err((
+                "ldap.url",
+                format!("{url:?} must start with ldaps:// or ldap://"),
+            ));
+        }
+        if plain && !self.starttls && !is_loopback(url) {
+            return Err((
+                "ldap.url",
+                "plain ldap:// sends passwords in clear: use ldaps://, starttls = true, or a server on this machine".into(),
+            ));
+        }
+        match (&self.bind_dn_template, &self.search_base) {
+            (Some(t), _) if !t.contains("{username}") => {
+                Err(("ldap.bind_dn_template", "must contain {username}".into()))
+            }
+            (None, None) => Err((
+                "ldap.bind_dn_template",
+                "or ldap.search_base is needed to find people".into(),
+            )),
+            (None, Some(_)) if !self.search_filter.contains("{username}") => {
+                Err(("ldap.search_filter", "must contain {username}".into()))
+            }
+            _ if self.timeout_seconds == 0 => {
+                Err(("ldap.timeout_seconds", "must be at least 1".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn is_loopback(url: &str) -> bool {
+    let host = url
+        .trim_start_matches("ldap://")
+        .split(['/', ':'])
+        .next()
+        .unwrap_or_default();
+    matches!(host, "localhost" | "127.0.0.1" | "[") || host.starts_with("127.")
+}
+
+/// Who the directory says someone is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub username: Username,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub is_admin: bool,
+}
+
+/// Why a directory login failed. Each is logged differently; the person is told the same
+/// neutral sentence whichever it was, so the answer does not reveal who exists.
+#[derive(Debug, thiserror::Error)]
+pub enum LdapError {
+    #[error("the directory server cannot be reached: {0}")]
+    Unreachable(String),
+    #[error("the directory server did not answer in time")]
+    Timeout,
+    #[error("wrong password")]
+    WrongPassword,
+    #[error("no such person in the directory")]
+    NoSuchPerson,
+    #[error("the directory refused: {0}")]
+    Refused(String),
+}
+
+pub struct Ldap {
+    config: LdapConfig,
+}
+
+impl Ldap {
+    pub fn new(config: LdapConfig) -> Self {
+        Self { config }
+    }
+
+    pub async fn authenticate(
+        &self,
+        username: &Username,
+        password: &str,
+    ) -> Result<Identity, LdapError> {
+        // An empty password is an "unauthenticated bind" that many servers accept
+        // (RFC 4513 §5.1.2): it must never count as a login.
+        if password.is_empty() {
+            return Err(LdapError::WrongPassword);
+        }
+        let limit = Duration::from_secs(self.config.timeout_seconds);
+        tokio::time::timeout(limit, self.authenticate_inner(username, password))
+            .await
+            .unwrap_or(Err(LdapError::Timeout))
+    }
+
+    async fn authenticate_inner(
+        &self,
+        username: &Username,
+        password: &str,
+    ) -> Result<Identity, LdapError> {
+        let config = &self.config;
+        let settings = LdapConnSettings::new()
+            .set_conn_timeout(Duration::from_secs(config.timeout_seconds))
+            .set_starttls(config.starttls);
+        let (connection, mut ldap) = LdapConnAsync::with_settings(settings, config.url.trim())
+            .await
+            .map_err(|e| LdapError::Unreachable(e.to_string()))?;
+        ldap3::drive!(connection);
+        let refused = |e: ldap3::LdapError| LdapError::Refused(e.to_string());
+        let user_dn = match &config.bind_dn_template {
+            Some(template) => template.replace("{username}", &dn_escape(username.as_str())),
+            None => {
+                if let Some(dn) = &config.service_bind_dn {
+                    let service_password = config.service_password.as_deref().unwrap_or_default();
+                    ldap.simple_bind(dn, service_password)
+                        .await
+                        .and_then(ldap3::LdapResult::success)
+                        .map_err(|e| LdapError::Refused(format!("service account bind: {e}")))?;
+                }
+                let filter = config
+                    .search_filter
+                    .replace("{username}", &ldap_escape(username.as_str()));
+                let (entries, _) = ldap
+                    .search(
+                        config.search_base.as_deref().unwrap_or_default(),
+                        Scope::Subtree,
+                        &filter,
+                        vec!["1.1"],
+                    )
+                    .await
+                    .and_then(ldap3::SearchResult::success)
+                    .map_err(refused)?;
+                match entries.as_slice() {
+                    [entry] => SearchEntry::construct(entry.clone()).dn,
+                    [] => return Err(LdapError::NoSuchPerson),
+                    _ => {
+                        return Err(LdapError::Refused(format!(
+                            "{} entries match {filter}; expected one",
+                            entries.len()
+                        )));
+                    }
+                }
+            }
+        };
+        let bound = ldap
+            .simple_bind(&user_dn, password)
+            .await
+            .map_err(refused)?;
+        match bound.rc {
+            0 => {}
+            49 => return Err(LdapError::WrongPassword), // invalidCredentials
+            32 => return Err(LdapError::NoSuchPerson),  // noSuchObject
+            _ => return Err(LdapError::Refused(bound.to_string())),
+        }
+        let attributes = [
+            config.username_attribute.as_str(),
+            config.display_name_attribute.as_str(),
+            config.email_attribute.as_str(),
+        ];
+        let (entries, _) = ldap
+            .search(
+                &user_dn,
+                Scope::Base,
+                "(objectClass=*)",
+                attributes.to_vec(),
+            )
+            .await
+            .and_then(ldap3::SearchResult::success)
+            .map_err(refused)?;
+        let entry = entries
+            .into_iter()
+            .next()
+            .map(SearchEntry::construct)
+            .ok_or(LdapError::NoSuchPerson)?;
+        let first = |attribute: &str| {
+            entry
+                .attrs
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(attribute))
+                .and_then(|(_, values)| values.first().cloned())
+        };
+        // The directory's spelling is the person's username, normalised as everywhere.
+        let username = first(&config.username_attribute)
+            .and_then(|name| Username::parse(&name).ok())
+            .unwrap_or_else(|| username.clone());
+        let is_admin = match &config.admin_group_dn {
+            Some(group) => {
+                let filter = format!("(member={})", ldap_escape(user_dn.as_str()));
+                let (members, _) = ldap
+                    .search(group, Scope::Base, &filter, vec!["1.1"])
+                    .await
+                    .and_then(ldap3::SearchResult::success)
+                    .map_err(refused)?;
+                !members.is_empty()
+            }
+            None => false,
+        };
+        let _ = ldap.unbind().await;
+        Ok(Identity {
+            username,
+            display_name: first(&config.display_name_attribute),
+            email: first(&config.email_attribute),
+            is_admin,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(url: &str, starttls: bool) -> LdapConfig {
+        LdapConfig {
+            url: url.into(),
+            starttls,
+            bind_dn_template: Some("uid={username},ou=people,dc=example,dc=org".into()),
+            ..LdapConfig::default()
+        }
+    }
+
+    #[test]
+    fn passwords_travel_encrypted_unless_the_server_is_here() {
+        assert!(config("ldap://127.0.0.1:389", false).check().is_ok());
+        assert!(config("ldap://localhost", false).check().is_ok());
+        assert!(config("ldaps://ldap.example.org", false).check().is_ok());
+        assert!(config("ldap://ldap.example.org", true).check().is_ok());
+        let (key, message) = config("ldap://ldap.example.org", false)
+            .check()
+            .unwrap_err();
+        assert_eq!(key, "ldap.url");
+        assert!(message.contains("clear"));
+        assert!(config("http://x", false).check().is_err());
+        assert!(LdapConfig::default().check().is_ok(), "off");
+    }
+}

@@ -1,0 +1,127 @@
+//! Logging in through a real directory (Debian's slapd): both ways of finding people,
+//! the admin group, and every refusal giving the same neutral answer.
+
+use reqwest::StatusCode;
+use roomkeeper_testkit::ldap::{PASSWORD_SUFFIX, Slapd};
+use roomkeeper_testkit::{Backend, TestApp, TestDatabase, error_code, json};
+
+async fn app_with(ldap: roomkeeper_auth::LdapConfig) -> TestApp {
+    let database = std::sync::Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
+    let mut config = database.config();
+    config.ldap = ldap;
+    TestApp::spawn_with(database, config, Default::default())
+        .await
+        .unwrap()
+}
+
+async fn login(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+    app.client()
+        .post(app.url("/api/v1/session"))
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn refused(app: &TestApp, username: &str, password: &str) {
+    let answer = login(app, username, password).await;
+    assert_eq!(
+        error_code(answer, StatusCode::UNAUTHORIZED).await,
+        "wrong_credentials",
+        "{username:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_logins_with_a_dn_template_and_with_a_search() {
+    let slapd = Slapd::start().await.unwrap();
+    for config in [slapd.template_config(), slapd.search_config()] {
+        let search = config.search_base.is_some();
+        let app = app_with(config).await;
+        // First login makes the account, with the directory's name and address.
+        let client = app.client();
+        app.log_in(&client, "Ada", &format!("ada{PASSWORD_SUFFIX}"))
+            .await
+            .unwrap();
+        let me = json(client.get(app.url("/api/v1/me"))).await;
+        assert_eq!(me["username"], "ada", "search: {search}");
+        assert_eq!(me["display_name"], "Ada Lovelace");
+        assert_eq!(me["is_admin"], false);
+        let ada = app
+            .store()
+            .user_by_name(&roomkeeper_domain::Username::parse("ada").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(ada.password_hash.is_none(), "no local password is kept");
+        assert_eq!(ada.email.as_deref(), Some("ada@example.org"));
+        // The admin group makes an administrator.
+        let bob = app.client();
+        app.log_in(&bob, "bob", &format!("bob{PASSWORD_SUFFIX}"))
+            .await
+            .unwrap();
+        assert_eq!(json(bob.get(app.url("/api/v1/me"))).await["is_admin"], true);
+        // Upper case in the directory: one person, one normalised name.
+        let carol = app.client();
+        app.log_in(&carol, " carol ", &format!("Carol{PASSWORD_SUFFIX}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            json(carol.get(app.url("/api/v1/me"))).await["username"],
+            "carol"
+        );
+
+        // Refusals, all alike from outside.
+        refused(&app, "ada", "wrong password").await;
+        refused(&app, "ada", "").await;
+        refused(&app, "nobody", "whatever password").await;
+        // Filter and DN injection: escaped, so they match nobody.
+        refused(&app, "ada)(uid=*", "whatever password").await;
+        refused(&app, "*", &format!("ada{PASSWORD_SUFFIX}")).await;
+        refused(&app, "ada,ou=people", &format!("ada{PASSWORD_SUFFIX}")).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_changes_and_outages() {
+    let mut slapd = Slapd::start().await.unwrap();
+    let app = app_with(slapd.template_config()).await;
+    // Named as co-owner before ever logging in: the room is theirs at the first login.
+    app.passwordless_user("lecturer", false).await.unwrap();
+    let room = app
+        .registered_room("logic", "lecturer", &["ada"])
+        .await
+        .unwrap();
+    let ada = app.client();
+    app.log_in(&ada, "ada", &format!("ada{PASSWORD_SUFFIX}"))
+        .await
+        .unwrap();
+    let seen = ada
+        .get(app.url(&format!("/api/v1/rooms/{room}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(seen.status(), StatusCode::OK);
+    // A local administrator still logs in locally.
+    app.user("root", "a long local password", true)
+        .await
+        .unwrap();
+    app.log_in(&app.client(), "root", "a long local password")
+        .await
+        .unwrap();
+    // A disabled account stays shut even with the right directory password.
+    let id = app
+        .store()
+        .user_by_name(&roomkeeper_domain::Username::parse("ada").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    app.store().set_disabled(id, true).await.unwrap();
+    refused(&app, "ada", &format!("ada{PASSWORD_SUFFIX}")).await;
+    // The directory unreachable: the same neutral answer, quickly.
+    slapd.stop();
+    let started = std::time::Instant::now();
+    refused(&app, "bob", &format!("bob{PASSWORD_SUFFIX}")).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(6));
+}

@@ -1,0 +1,160 @@
+//! A real directory for login tests: Debian's `slapd` (installed by `scripts/test`) on a
+//! free loopback port, with a small tree under `dc=example,dc=org`:
+//! `uid=ada` (Ada Lovelace), `uid=bob` (member of `cn=roomkeeper-admins,ou=groups`),
+//! `uid=Carol` (upper case in the directory), and the service account `cn=reader`.
+//! Stopped (by its process id) when dropped.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+
+pub const BASE: &str = "dc=example,dc=org";
+pub const PEOPLE: &str = "ou=people,dc=example,dc=org";
+pub const ADMINS: &str = "cn=roomkeeper-admins,ou=groups,dc=example,dc=org";
+pub const READER: &str = "cn=reader,dc=example,dc=org";
+pub const READER_PASSWORD: &str = "reader password";
+/// Every person's password is their uid followed by this.
+pub const PASSWORD_SUFFIX: &str = " secret password";
+
+pub struct Slapd {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Slapd {
+    pub async fn start() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path();
+        std::fs::create_dir_all(path.join("config"))?;
+        std::fs::create_dir_all(path.join("data"))?;
+        let config = format!(
+            "dn: cn=config\nobjectClass: olcGlobal\ncn: config\nolcPidFile: {dir}/slapd.pid\n\n\
+             dn: cn=module{{0}},cn=config\nobjectClass: olcModuleList\ncn: module{{0}}\n\
+             olcModulePath: /usr/lib/ldap\nolcModuleLoad: back_mdb\n\n\
+             dn: cn=schema,cn=config\nobjectClass: olcSchemaConfig\ncn: schema\n\n\
+             include: file:///etc/ldap/schema/core.ldif\n\n\
+             include: file:///etc/ldap/schema/cosine.ldif\n\n\
+             include: file:///etc/ldap/schema/inetorgperson.ldif\n\n\
+             dn: olcDatabase={{-1}}frontend,cn=config\nobjectClass: olcDatabaseConfig\n\
+             objectClass: olcFrontendConfig\nolcDatabase: {{-1}}frontend\n\n\
+             dn: olcDatabase={{0}}config,cn=config\nobjectClass: olcDatabaseConfig\n\
+             olcDatabase: {{0}}config\n\n\
+             dn: olcDatabase={{1}}mdb,cn=config\nobjectClass: olcDatabaseConfig\n\
+             objectClass: olcMdbConfig\nolcDatabase: {{1}}mdb\nolcSuffix: {BASE}\n\
+             olcRootDN: cn=admin,{BASE}\nolcRootPW: admin password\nolcDbDirectory: {dir}/data\n\
+             olcAccess: {{0}}to attrs=userPassword by self read by anonymous auth by * none\n\
+             olcAccess: {{1}}to * by users read by * none\n",
+            dir = path.display()
+        );
+        let mut data = format!(
+            "dn: {BASE}\nobjectClass: dcObject\nobjectClass: organization\no: Example\ndc: example\n\n\
+             dn: {PEOPLE}\nobjectClass: organizationalUnit\nou: people\n\n\
+             dn: ou=groups,{BASE}\nobjectClass: organizationalUnit\nou: groups\n\n\
+             dn: {READER}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\n\
+             cn: reader\nuserPassword: {READER_PASSWORD}\n\n\
+             dn: {ADMINS}\nobjectClass: groupOfNames\ncn: roomkeeper-admins\nmember: uid=bob,{PEOPLE}\n\n"
+        );
+        for (uid, name) in [
+            ("ada", "Ada Lovelace"),
+            ("bob", "Bob Admin"),
+            ("Carol", "Carol Case"),
+        ] {
+            data.push_str(&format!(
+                "dn: uid={uid},{PEOPLE}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {name}\n\
+                 sn: {name}\nmail: {lower}@example.org\nuserPassword: {uid}{PASSWORD_SUFFIX}\n\n",
+                lower = uid.to_lowercase()
+            ));
+        }
+        std::fs::write(path.join("config.ldif"), config)?;
+        std::fs::write(path.join("data.ldif"), data)?;
+        for (number, file) in [("0", "config.ldif"), ("1", "data.ldif")] {
+            let output = Command::new("slapadd")
+                .args(["-n", number, "-F"])
+                .arg(path.join("config"))
+                .arg("-l")
+                .arg(path.join(file))
+                .output()
+                .context("slapadd (Debian's slapd; scripts/test installs it)")?;
+            ensure!(
+                output.status.success(),
+                "slapadd {file}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let mut slapd = Self {
+            port,
+            dir,
+            child: None,
+        };
+        slapd.run().await?;
+        Ok(slapd)
+    }
+
+    async fn run(&mut self) -> anyhow::Result<()> {
+        let child = Command::new("slapd")
+            .arg("-h")
+            .arg(format!("ldap://127.0.0.1:{}/", self.port))
+            .arg("-F")
+            .arg(self.dir.path().join("config"))
+            .args(["-d", "0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("slapd")?;
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .is_err()
+        {
+            ensure!(std::time::Instant::now() < deadline, "slapd did not listen");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    /// Stops the server (an unreachable directory), keeping its data.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("ldap://127.0.0.1:{}", self.port)
+    }
+
+    /// Roomkeeper's `[ldap]` binding with a DN template, admins from the group.
+    pub fn template_config(&self) -> roomkeeper_auth::LdapConfig {
+        roomkeeper_auth::LdapConfig {
+            url: self.url(),
+            bind_dn_template: Some(format!("uid={{username}},{PEOPLE}")),
+            admin_group_dn: Some(ADMINS.into()),
+            ..Default::default()
+        }
+    }
+
+    /// Roomkeeper's `[ldap]` searching as the service account first.
+    pub fn search_config(&self) -> roomkeeper_auth::LdapConfig {
+        roomkeeper_auth::LdapConfig {
+            url: self.url(),
+            search_base: Some(PEOPLE.into()),
+            service_bind_dn: Some(READER.into()),
+            service_password: Some(READER_PASSWORD.into()),
+            admin_group_dn: Some(ADMINS.into()),
+            ..Default::default()
+        }
+    }
+}
+
+impl Drop for Slapd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
