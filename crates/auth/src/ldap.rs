@@ -9,6 +9,15 @@ use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry, dn_escape, ldap
 use roomkeeper_domain::Username;
 use serde::{Deserialize, Serialize};
 
+/// The `[login]` section: who may use a local password.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginConfig {
+    /// With single sign-on in place, local passwords only for administrators (the way in
+    /// when the directory is down), not for everyone.
+    pub local_login_admins_only: bool,
+}
+
 /// The `[ldap]` section. Off while `url` is empty.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]

@@ -7,7 +7,7 @@ mod session;
 mod throttle;
 mod token;
 
-pub use ldap::{Identity, Ldap, LdapConfig, LdapError};
+pub use ldap::{Identity, Ldap, LdapConfig, LdapError, LoginConfig};
 pub use password::{PasswordHasher, hash_password, verify_password};
 pub use session::SessionConfig;
 pub use throttle::{LoginThrottle, ThrottleConfig, Throttled};

@@ -30,6 +30,7 @@ pub struct Config {
     pub log: LogConfig,
     pub email: MailConfig,
     pub jitsi: JitsiConfig,
+    pub login: roomkeeper_auth::LoginConfig,
     pub ldap: roomkeeper_auth::LdapConfig,
     /// Password for the `admin` account created at first start when no administrator
     /// exists. Without it a random one is generated and printed once in the log.

@@ -102,6 +102,7 @@ pub struct WebConfig {
     pub mail_enabled: bool,
     /// Logins through a directory, when `[ldap]` is configured.
     pub ldap: roomkeeper_auth::LdapConfig,
+    pub login: roomkeeper_auth::LoginConfig,
 }
 
 /// What every handler can reach. Cheap to clone.
@@ -125,6 +126,8 @@ pub struct AppState {
     pub ldap: Option<Arc<roomkeeper_auth::Ldap>>,
     /// The directory decides who is administrator (`ldap.admin_group_dn` is set).
     pub ldap_admin_group: bool,
+    /// Local passwords only for administrators (`login.local_login_admins_only`).
+    pub local_login_admins_only: bool,
     /// Recordings: ingest, storage, retention.
     pub recordings: Arc<roomkeeper_recordings::Recordings>,
     /// Cancelled when the service stops: endless responses (event streams) end then,
@@ -165,6 +168,7 @@ impl AppState {
         Self {
             ldap,
             ldap_admin_group,
+            local_login_admins_only: config.login.local_login_admins_only,
             recordings,
             throttle: LoginThrottle::new(store.clone(), config.login_throttle),
             store,

@@ -94,6 +94,14 @@ pub async fn log_in(
     }
     let verified = PasswordHasher::verify(password, hash).await;
     match user {
+        Some(user) if verified && state.local_login_admins_only && !user.is_admin => {
+            // The password was right, so saying why reveals nothing new.
+            tracing::info!(username = %user.username, "local login refused: admins only");
+            Err(Error::invalid(
+                "local_login_off",
+                "Local passwords are turned off here: log in with your university account.",
+            ))
+        }
         Some(user) if verified => {
             if let Ok(name) = Username::parse(&user.username) {
                 state.throttle.record_success(&name).await?;

@@ -125,3 +125,34 @@ async fn directory_changes_and_outages() {
     refused(&app, "bob", &format!("bob{PASSWORD_SUFFIX}")).await;
     assert!(started.elapsed() < std::time::Duration::from_secs(6));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_passwords_can_be_kept_for_admins_only() {
+    let slapd = Slapd::start().await.unwrap();
+    let database = std::sync::Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
+    let mut config = database.config();
+    config.ldap = slapd.template_config();
+    config.login.local_login_admins_only = true;
+    let app = TestApp::spawn_with(database, config, Default::default())
+        .await
+        .unwrap();
+    app.user("root", "a long local password", true)
+        .await
+        .unwrap();
+    app.user("local", "a long local password", false)
+        .await
+        .unwrap();
+    app.log_in(&app.client(), "root", "a long local password")
+        .await
+        .unwrap();
+    let answer = login(&app, "local", "a long local password").await;
+    assert_eq!(
+        error_code(answer, StatusCode::UNPROCESSABLE_ENTITY).await,
+        "local_login_off"
+    );
+    // A wrong password still gets the neutral answer, not a hint that the account exists.
+    refused(&app, "local", "not the password").await;
+    app.log_in(&app.client(), "ada", &format!("ada{PASSWORD_SUFFIX}"))
+        .await
+        .unwrap();
+}
