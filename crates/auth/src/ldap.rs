@@ -107,12 +107,20 @@ impl LdapConfig {
 }
 
 fn is_loopback(url: &str) -> bool {
-    let host = url
+    let authority = url
         .trim_start_matches("ldap://")
-        .split(['/', ':'])
+        .split('/')
         .next()
         .unwrap_or_default();
-    matches!(host, "localhost" | "127.0.0.1" | "[") || host.starts_with("127.")
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    // Parsed, not prefix-matched: `127.0.0.1.example.org` is somebody else's machine.
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Who the directory says someone is.
@@ -294,6 +302,13 @@ mod tests {
     fn passwords_travel_encrypted_unless_the_server_is_here() {
         assert!(config("ldap://127.0.0.1:389", false).check().is_ok());
         assert!(config("ldap://localhost", false).check().is_ok());
+        assert!(config("ldap://[::1]:389", false).check().is_ok());
+        assert!(config("ldap://[2001:db8::1]:389", false).check().is_err());
+        assert!(
+            config("ldap://127.0.0.1.example.org", false)
+                .check()
+                .is_err()
+        );
         assert!(config("ldaps://ldap.example.org", false).check().is_ok());
         assert!(config("ldap://ldap.example.org", true).check().is_ok());
         let (key, message) = config("ldap://ldap.example.org", false)
