@@ -542,12 +542,16 @@ impl Focus {
                     .await
                     .map_err(anyhow::Error::msg)
             };
-            if let Ok(Ok(Ok(_))) = tokio::time::timeout(Duration::from_secs(2), answer).await {
-                return Ok(());
-            }
+            let last = match tokio::time::timeout(Duration::from_secs(2), answer).await {
+                Ok(Ok(Ok(_))) => return Ok(()),
+                Ok(Ok(Err(refusal))) => format!("Prosody answered {refusal:?}"),
+                Ok(Err(error)) => format!("the IQ failed: {error:#}"),
+                Err(_) => "no answer within 2 s".to_owned(),
+            };
+            // Said in full: this has failed on loaded CI machines and the cause is open.
             anyhow::ensure!(
                 std::time::Instant::now() < deadline,
-                "the focus could not create {room}"
+                "the focus could not create {room}: {last}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
