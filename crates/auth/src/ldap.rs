@@ -116,11 +116,7 @@ fn is_loopback(url: &str) -> bool {
         Some(v6) => v6.split(']').next().unwrap_or_default(),
         None => authority.split(':').next().unwrap_or_default(),
     };
-    // Parsed, not prefix-matched: `127.0.0.1.example.org` is somebody else's machine.
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    crate::is_loopback_host(host)
 }
 
 /// Who the directory says someone is.

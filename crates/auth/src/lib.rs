@@ -2,12 +2,14 @@
 //! looked up, and the rules for sessions expiring and logins being throttled.
 
 pub mod ldap;
+pub mod oidc;
 mod password;
 mod session;
 mod throttle;
 mod token;
 
 pub use ldap::{Identity, Ldap, LdapConfig, LdapError, LoginConfig};
+pub use oidc::{LoginStart, OidcError, OidcIdentity, OidcProvider, OidcProviderConfig};
 pub use password::{PasswordHasher, hash_password, verify_password};
 pub use session::SessionConfig;
 pub use throttle::{LoginThrottle, ThrottleConfig, Throttled};
@@ -22,3 +24,12 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Whether `host` (a name or an address, without brackets) is this machine. Parsed, not
+/// prefix-matched: `127.0.0.1.example.org` is somebody else's machine.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}

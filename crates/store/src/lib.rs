@@ -8,6 +8,7 @@ mod postgres;
 mod sql;
 mod sql_recordings;
 mod sql_rooms;
+mod sql_sso;
 mod sqlite;
 
 use std::sync::Arc;
@@ -19,9 +20,9 @@ pub use error::{ALREADY_DECIDED, ROOM_TAKEN};
 pub use error::{Error, Result};
 pub use models::{
     ApiToken, Audit, AuditEntry, IngestProblem, NewEmail, NewRecording, NewRequest, NewUser,
-    Notice, OutboxEmail, OutboxStatus, Page, Paged, Recording, RecordingState, RequestFilter,
-    RequestStatus, Room, RoomFilter, RoomRequest, SessionRecord, ShareLink, User, UserPattern,
-    Verdict,
+    Notice, OidcLogin, OutboxEmail, OutboxStatus, Page, Paged, Recording, RecordingState,
+    RequestFilter, RequestStatus, Room, RoomFilter, RoomRequest, SessionRecord, ShareLink, User,
+    UserPattern, Verdict,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -88,13 +89,39 @@ pub fn redact_url(url: &str) -> String {
 /// traits (`AccountStore`, `RoomStore`) to call their methods on a `dyn Store`.
 #[async_trait]
 pub trait Store:
-    AccountStore + RoomStore + MailStore + RecordingStore + Send + Sync + 'static
+    AccountStore + SsoStore + RoomStore + MailStore + RecordingStore + Send + Sync + 'static
 {
     fn backend(&self) -> Backend;
     /// Applies every migration not yet applied. Safe to run from several instances.
     async fn migrate(&self) -> Result<()>;
     /// One round trip, for readiness checks.
     async fn ping(&self) -> Result<()>;
+}
+
+/// Single sign-on: who a provider's (issuer, subject) is here, logins on their way through
+/// a provider, and what a username change at the provider renames.
+#[async_trait]
+pub trait SsoStore: Send + Sync {
+    /// Also drops logins started before `expired_before`.
+    async fn create_oidc_login(&self, login: &OidcLogin, expired_before: i64) -> Result<()>;
+    /// Removes and returns the login with this state: each can be finished once.
+    async fn take_oidc_login(&self, state_hash: &str) -> Result<Option<OidcLogin>>;
+    async fn user_by_oidc(&self, issuer: &str, subject: &str) -> Result<Option<User>>;
+    async fn link_oidc(&self, issuer: &str, subject: &str, user_id: i64, now: i64) -> Result<()>;
+    /// Renames the account and, in the same transaction, every place its username grants
+    /// something (ownership, co-ownership, patterns, requests, notices). The audit log
+    /// keeps the names as they were. Conflict when another account has the name.
+    async fn rename_user(&self, user_id: i64, new: &Username) -> Result<()>;
+    async fn set_display_name(&self, user_id: i64, name: Option<&str>) -> Result<()>;
+    /// Remembers which provider a session came from, for logging out there too.
+    async fn set_session_provider(
+        &self,
+        token_hash: &str,
+        provider: &str,
+        id_token: &str,
+    ) -> Result<()>;
+    /// The provider and ID token of a session that came through a provider.
+    async fn session_provider(&self, token_hash: &str) -> Result<Option<(String, String)>>;
 }
 
 /// Accounts, sessions, API tokens, login throttling.

@@ -30,6 +30,18 @@ pub struct NewUser {
     pub must_change_password: bool,
 }
 
+/// A login on its way through an OpenID provider, kept until the browser comes back.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OidcLogin {
+    /// Only a hash of `state` is stored, like session tokens.
+    pub state_hash: String,
+    pub provider: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    pub return_to: String,
+    pub created_at: i64,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionRecord {
     pub session_created_at: i64,

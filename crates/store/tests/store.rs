@@ -681,7 +681,143 @@ async fn the_audit_log_is_append_only(backend: Backend) {
     );
 }
 
+/// The pair (issuer, subject) finds the account; a rename carries everything the old
+/// name was granted; a login's secrets can be taken once.
+async fn single_sign_on_identities_renames_and_logins(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    let ada = store.create_user(&new_user("ada", false), 1).await.unwrap();
+    store.create_user(&new_user("bob", false), 1).await.unwrap();
+    store
+        .link_oidc("https://idp", "1001", ada.id, 2)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.link_oidc("https://idp", "1001", ada.id, 2).await,
+        Err(Error::Conflict(_))
+    ));
+    let found = store.user_by_oidc("https://idp", "1001").await.unwrap();
+    assert_eq!(found.map(|u| u.id), Some(ada.id));
+    assert!(
+        store
+            .user_by_oidc("https://other", "1001")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // ada owns logic and co-owns bob's seminar, where "ada.l" is already listed too.
+    let mine = store
+        .create_request(&request("logic", "ada"), None, &audit("ada", 3), &[])
+        .await
+        .unwrap();
+    let approve = Verdict::Approve {
+        pattern: Some("ada-*".into()),
+    };
+    let logic = store
+        .decide_request(mine.id, &approve, None, &audit("root", 4), &[])
+        .await
+        .unwrap();
+    let theirs = store
+        .create_request(&request("seminar", "bob"), None, &audit("bob", 5), &[])
+        .await
+        .unwrap();
+    let seminar = store
+        .decide_request(
+            theirs.id,
+            &Verdict::Approve { pattern: None },
+            None,
+            &audit("root", 6),
+            &[],
+        )
+        .await
+        .unwrap();
+    let seminar_id = seminar.room_id.unwrap();
+    store
+        .set_co_owners(
+            seminar_id,
+            &["ada".into(), "ada.l".into()],
+            &audit("bob", 7),
+        )
+        .await
+        .unwrap();
+
+    let new_name = Username::parse("Ada.L").unwrap();
+    assert!(matches!(
+        store
+            .rename_user(ada.id, &Username::parse("bob").unwrap())
+            .await,
+        Err(Error::Conflict(_))
+    ));
+    store.rename_user(ada.id, &new_name).await.unwrap();
+    let renamed = store.user_by_id(ada.id).await.unwrap().unwrap();
+    assert_eq!(renamed.username, "ada.l");
+    let logic = store.room(logic.room_id.unwrap()).await.unwrap().unwrap();
+    assert_eq!(logic.owner, "ada.l");
+    let seminar = store.room(seminar_id).await.unwrap().unwrap();
+    assert_eq!(seminar.co_owners, ["ada.l"]);
+    let patterns: Vec<_> = store
+        .patterns_of("ada.l")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.pattern)
+        .collect();
+    assert_eq!(patterns, ["ada-*"]);
+    assert!(store.patterns_of("ada").await.unwrap().is_empty());
+    store
+        .set_display_name(ada.id, Some("Ada L."))
+        .await
+        .unwrap();
+    let renamed = store.user_by_id(ada.id).await.unwrap().unwrap();
+    assert_eq!(renamed.display_name.as_deref(), Some("Ada L."));
+
+    let login = roomkeeper_store::OidcLogin {
+        state_hash: "h1".into(),
+        provider: "uni".into(),
+        nonce: "n".into(),
+        pkce_verifier: "v".into(),
+        return_to: "/rooms".into(),
+        created_at: 100,
+    };
+    store.create_oidc_login(&login, 0).await.unwrap();
+    let stale = roomkeeper_store::OidcLogin {
+        state_hash: "h2".into(),
+        created_at: 50,
+        ..login.clone()
+    };
+    store.create_oidc_login(&stale, 0).await.unwrap();
+    // Starting a login drops those started before the cut-off.
+    let fresh = roomkeeper_store::OidcLogin {
+        state_hash: "h3".into(),
+        created_at: 700,
+        ..login.clone()
+    };
+    store.create_oidc_login(&fresh, 60).await.unwrap();
+    assert!(store.take_oidc_login("h2").await.unwrap().is_none());
+    assert_eq!(store.take_oidc_login("h1").await.unwrap(), Some(login));
+    assert!(
+        store.take_oidc_login("h1").await.unwrap().is_none(),
+        "used once"
+    );
+
+    store.create_session("s1", ada.id, 10).await.unwrap();
+    assert!(store.session_provider("s1").await.unwrap().is_none());
+    store
+        .set_session_provider("s1", "uni", "eyJ...")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session_provider("s1").await.unwrap(),
+        Some(("uni".into(), "eyJ...".into()))
+    );
+    assert!(matches!(
+        store.set_session_provider("nope", "uni", "t").await,
+        Err(Error::NotFound)
+    ));
+}
+
 both_backends!(
+    single_sign_on_identities_renames_and_logins,
     a_request_is_approved_into_a_room_once,
     auto_approval_rejection_and_withdrawal,
     the_queue_is_paginated_oldest_first,

@@ -1,0 +1,176 @@
+//! Single sign-on: identities at OpenID providers, logins on their way through a
+//! provider, and renaming a person everywhere their username grants something. SQL both
+//! backends share (see `sql.rs`).
+
+macro_rules! impl_sso_store {
+    ($store:ty, $write_tx:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::SsoStore for $store {
+            async fn create_oidc_login(
+                &self,
+                login: &$crate::OidcLogin,
+                expired_before: i64,
+            ) -> $crate::Result<()> {
+                // Logins nobody finished are useless; starting one is a natural moment
+                // to drop them.
+                sqlx::query("DELETE FROM oidc_logins WHERE created_at < $1")
+                    .bind(expired_before)
+                    .execute(&self.pool)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO oidc_logins (state_hash, provider, nonce, pkce_verifier, \
+                     return_to, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&login.state_hash)
+                .bind(&login.provider)
+                .bind(&login.nonce)
+                .bind(&login.pkce_verifier)
+                .bind(&login.return_to)
+                .bind(login.created_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn take_oidc_login(
+                &self,
+                state_hash: &str,
+            ) -> $crate::Result<Option<$crate::OidcLogin>> {
+                // One statement: two callbacks racing with the same state cannot both
+                // get the row.
+                Ok(sqlx::query_as(
+                    "DELETE FROM oidc_logins WHERE state_hash = $1 RETURNING state_hash, \
+                     provider, nonce, pkce_verifier, return_to, created_at",
+                )
+                .bind(state_hash)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn user_by_oidc(
+                &self,
+                issuer: &str,
+                subject: &str,
+            ) -> $crate::Result<Option<$crate::User>> {
+                let sql = format!(
+                    "SELECT {} FROM users JOIN oidc_identities i ON i.user_id = users.id \
+                     WHERE i.issuer = $1 AND i.subject = $2",
+                    $crate::sql::USER_COLUMNS
+                );
+                Ok(sqlx::query_as(&sql)
+                    .bind(issuer)
+                    .bind(subject)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn link_oidc(
+                &self,
+                issuer: &str,
+                subject: &str,
+                user_id: i64,
+                now: i64,
+            ) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO oidc_identities (issuer, subject, user_id, created_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(issuer)
+                .bind(subject)
+                .bind(user_id)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| $crate::Error::conflict_with(e, "This sign-on identity"))?;
+                Ok(())
+            }
+
+            async fn rename_user(
+                &self,
+                user_id: i64,
+                new: &roomkeeper_domain::Username,
+            ) -> $crate::Result<()> {
+                let mut tx = self.pool.begin_with($write_tx).await?;
+                let old: Option<(String,)> =
+                    sqlx::query_as("SELECT username FROM users WHERE id = $1")
+                        .bind(user_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let (old,) = old.ok_or($crate::Error::NotFound)?;
+                let new = new.as_str();
+                sqlx::query("UPDATE users SET username = $1 WHERE id = $2")
+                    .bind(new)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| $crate::Error::conflict_with(e, &format!("The user {new}")))?;
+                // Where the new name is already listed beside the old one, the old entry
+                // would collide with it: the person keeps that right once.
+                for statement in [
+                    "DELETE FROM room_co_owners WHERE username = $1 AND room_id IN \
+                     (SELECT room_id FROM room_co_owners WHERE username = $2)",
+                    "DELETE FROM patterns WHERE username = $1 AND pattern IN \
+                     (SELECT pattern FROM patterns WHERE username = $2)",
+                    "UPDATE room_co_owners SET username = $2 WHERE username = $1",
+                    "UPDATE patterns SET username = $2 WHERE username = $1",
+                    "UPDATE rooms SET owner = $2 WHERE owner = $1",
+                    "UPDATE room_requests SET requester = $2 WHERE requester = $1",
+                    "UPDATE notices SET username = $2 WHERE username = $1",
+                ] {
+                    sqlx::query(statement)
+                        .bind(&old)
+                        .bind(new)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn set_display_name(
+                &self,
+                user_id: i64,
+                name: Option<&str>,
+            ) -> $crate::Result<()> {
+                let done = sqlx::query("UPDATE users SET display_name = $1 WHERE id = $2")
+                    .bind(name)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                $crate::sql::found(done.rows_affected())
+            }
+
+            async fn set_session_provider(
+                &self,
+                token_hash: &str,
+                provider: &str,
+                id_token: &str,
+            ) -> $crate::Result<()> {
+                let done = sqlx::query(
+                    "UPDATE sessions SET oidc_provider = $1, id_token = $2 WHERE token_hash = $3",
+                )
+                .bind(provider)
+                .bind(id_token)
+                .bind(token_hash)
+                .execute(&self.pool)
+                .await?;
+                $crate::sql::found(done.rows_affected())
+            }
+
+            async fn session_provider(
+                &self,
+                token_hash: &str,
+            ) -> $crate::Result<Option<(String, String)>> {
+                Ok(sqlx::query_as(
+                    "SELECT oidc_provider, id_token FROM sessions WHERE token_hash = $1 \
+                     AND oidc_provider IS NOT NULL AND id_token IS NOT NULL",
+                )
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_sso_store;
