@@ -55,6 +55,7 @@ pub async fn prepare(config: &Config, clock: Clock) -> anyhow::Result<AppState> 
             rooms: config.rooms.clone(),
             mail_enabled: config.email.enabled(),
             ldap: config.ldap.clone(),
+            oidc: config.oidc.clone(),
             login: config.login.clone(),
         },
     ))

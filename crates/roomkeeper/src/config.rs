@@ -32,6 +32,8 @@ pub struct Config {
     pub jitsi: JitsiConfig,
     pub login: roomkeeper_auth::LoginConfig,
     pub ldap: roomkeeper_auth::LdapConfig,
+    /// OpenID providers, each a `[[oidc]]` table; the login page shows a button for each.
+    pub oidc: Vec<roomkeeper_auth::OidcProviderConfig>,
     /// Password for the `admin` account created at first start when no administrator
     /// exists. Without it a random one is generated and printed once in the log.
     pub initial_admin_password: Option<String>,
@@ -151,6 +153,11 @@ impl Config {
         if let Some(path) = &self.ldap.service_password_file {
             self.ldap.service_password = Some(read_secret("ldap.service_password_file", path)?);
         }
+        for provider in &mut self.oidc {
+            if let Some(path) = &provider.client_secret_file {
+                provider.client_secret = Some(read_secret("oidc.client_secret_file", path)?);
+            }
+        }
         if let Some(path) = &self.email.password_file {
             self.email.password = Some(read_secret("email.password_file", path)?);
         }
@@ -209,6 +216,17 @@ impl Config {
         }
         if let Err((key, message)) = self.ldap.check() {
             return Err(ConfigError::Value { key, message });
+        }
+        for (i, provider) in self.oidc.iter().enumerate() {
+            provider
+                .check()
+                .map_err(|(key, message)| ConfigError::Value { key, message })?;
+            if self.oidc[..i].iter().any(|p| p.name == provider.name) {
+                return Err(ConfigError::Value {
+                    key: "oidc.name",
+                    message: format!("{:?} is used by two providers", provider.name),
+                });
+            }
         }
         if let Err((key, message)) = self.recordings.check() {
             return Err(ConfigError::Value { key, message });
@@ -357,6 +375,40 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("initial_admin_password"), "{err}");
+    }
+
+    #[test]
+    fn openid_providers_are_tables_checked_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("oidc-secret");
+        std::fs::write(&secret, "the client secret\n").unwrap();
+        let provider = |name: &str, issuer: &str| {
+            format!(
+                "[[oidc]]\nname = {name:?}\nlabel = \"University\"\nissuer = {issuer:?}\n\
+                 client_id = \"rk\"\nclient_secret_file = {:?}\n",
+                secret.display().to_string()
+            )
+        };
+        let two = provider("uni", "https://login.example.org")
+            + &provider("guests", "http://127.0.0.1:9");
+        let config = load(&two, &[], &Overrides::default()).unwrap();
+        assert_eq!(config.oidc.len(), 2);
+        assert_eq!(
+            config.oidc[0].client_secret.as_deref(),
+            Some("the client secret")
+        );
+        assert_eq!(config.oidc[1].username_claim, "preferred_username");
+        for (bad, key) in [
+            (provider("uni", "http://login.example.org"), "oidc.issuer"),
+            (provider("Uni", "https://login.example.org"), "oidc.name"),
+            (
+                provider("uni", "https://a.example") + &provider("uni", "https://b.example"),
+                "oidc.name",
+            ),
+        ] {
+            let err = load(&bad, &[], &Overrides::default()).unwrap_err();
+            assert!(err.contains(key), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub use roomkeeper_web::AppState;
 pub mod jibri;
 pub mod jitsi;
 pub mod ldap;
+pub mod oidc;
 
 /// The variable `scripts/test` sets to a PostgreSQL superuser URL.
 pub const POSTGRES_URL_VAR: &str = "TEST_POSTGRES_URL";
@@ -114,6 +115,19 @@ impl TestApp {
     /// Starts the app on `database` with `config` (its database URL is replaced).
     pub async fn spawn_with(
         database: Arc<TestDatabase>,
+        config: Config,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        Self::spawn_on(listener, database, config, clock).await
+    }
+
+    /// [`TestApp::spawn_with`] on a listener bound beforehand, for tests whose other
+    /// servers must know Roomkeeper's address before it starts (an OpenID provider's
+    /// registered callback).
+    pub async fn spawn_on(
+        listener: tokio::net::TcpListener,
+        database: Arc<TestDatabase>,
         mut config: Config,
         clock: Clock,
     ) -> anyhow::Result<Self> {
@@ -125,7 +139,6 @@ impl TestApp {
             recordings_dir = Some(dir);
         }
         let state = roomkeeper::prepare(&config, clock).await?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         let shutdown = CancellationToken::new();
         let signal = shutdown.clone();

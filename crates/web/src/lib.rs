@@ -103,6 +103,8 @@ pub struct WebConfig {
     /// Logins through a directory, when `[ldap]` is configured.
     pub ldap: roomkeeper_auth::LdapConfig,
     pub login: roomkeeper_auth::LoginConfig,
+    /// OpenID providers people can log in with (`[[oidc]]`), in button order.
+    pub oidc: Vec<roomkeeper_auth::OidcProviderConfig>,
 }
 
 /// What every handler can reach. Cheap to clone.
@@ -128,6 +130,8 @@ pub struct AppState {
     pub ldap_admin_group: bool,
     /// Local passwords only for administrators (`login.local_login_admins_only`).
     pub local_login_admins_only: bool,
+    /// OpenID providers, in the order of their login buttons.
+    pub oidc: Arc<Vec<Arc<roomkeeper_auth::OidcProvider>>>,
     /// Recordings: ingest, storage, retention.
     pub recordings: Arc<roomkeeper_recordings::Recordings>,
     /// Cancelled when the service stops: endless responses (event streams) end then,
@@ -165,9 +169,22 @@ impl AppState {
             .ldap
             .enabled()
             .then(|| Arc::new(roomkeeper_auth::Ldap::new(config.ldap.clone())));
+        let base_url = config.http.base_url();
+        let oidc = config
+            .oidc
+            .into_iter()
+            .filter_map(|provider| {
+                let name = provider.name.clone();
+                roomkeeper_auth::OidcProvider::new(provider, &base_url)
+                    .map_err(|e| tracing::error!(provider = %name, error = %e, "OpenID provider left out"))
+                    .ok()
+                    .map(Arc::new)
+            })
+            .collect();
         Self {
             ldap,
             ldap_admin_group,
+            oidc: Arc::new(oidc),
             local_login_admins_only: config.login.local_login_admins_only,
             recordings,
             throttle: LoginThrottle::new(store.clone(), config.login_throttle),
@@ -185,6 +202,12 @@ impl AppState {
             meetings,
             stopping: tokio_util::sync::CancellationToken::new(),
         }
+    }
+}
+
+impl AppState {
+    pub fn oidc_provider(&self, name: &str) -> Option<&Arc<roomkeeper_auth::OidcProvider>> {
+        self.oidc.iter().find(|p| p.name() == name)
     }
 }
 

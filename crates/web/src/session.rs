@@ -157,9 +157,8 @@ async fn directory_user(
     if user.disabled || user.password_hash.is_some() {
         return Err(Error::WrongCredentials);
     }
-    if state.ldap_admin_group && user.is_admin != identity.is_admin {
-        state.store.set_admin(user.id, identity.is_admin).await?;
-    }
+    let admin = state.ldap_admin_group.then_some(identity.is_admin);
+    refresh_account(state, &user, identity.display_name.as_deref(), admin).await?;
     state
         .store
         .user_by_id(user.id)
@@ -167,8 +166,122 @@ async fn directory_user(
         .ok_or(Error::WrongCredentials)
 }
 
+/// What a directory or provider says at each login wins: the name people see, and the
+/// administrator flag when it decides that.
+async fn refresh_account(
+    state: &AppState,
+    user: &User,
+    display_name: Option<&str>,
+    is_admin: Option<bool>,
+) -> Result<(), Error> {
+    if display_name.is_some() && user.display_name.as_deref() != display_name {
+        state.store.set_display_name(user.id, display_name).await?;
+    }
+    if let Some(is_admin) = is_admin.filter(|a| *a != user.is_admin) {
+        state.store.set_admin(user.id, is_admin).await?;
+    }
+    Ok(())
+}
+
+/// Why a person the provider vouched for still cannot log in here.
+#[derive(Debug)]
+pub enum SsoRefusal {
+    /// Another account (one with a local password, or another person's) has the name.
+    NameTaken(String),
+    Disabled,
+    Failed(Error),
+}
+
+impl<E: Into<Error>> From<E> for SsoRefusal {
+    fn from(err: E) -> Self {
+        SsoRefusal::Failed(err.into())
+    }
+}
+
+/// The account of someone an OpenID provider vouched for. They are the pair (issuer,
+/// subject): the first login links it to the account of that username (made now if
+/// missing; an account with a local password is not taken over), later logins find it
+/// by the pair and follow a change of username at the provider.
+pub async fn oidc_user(
+    state: &AppState,
+    identity: &roomkeeper_auth::OidcIdentity,
+) -> Result<User, SsoRefusal> {
+    let store = &state.store;
+    let now = state.clock.now();
+    let name = &identity.username;
+    let user = match store
+        .user_by_oidc(&identity.issuer, &identity.subject)
+        .await?
+    {
+        Some(user) => {
+            if user.username != name.as_str() {
+                match store.rename_user(user.id, name).await {
+                    Ok(()) => {
+                        tracing::info!(from = %user.username, to = %name, "username changed at the provider")
+                    }
+                    Err(roomkeeper_store::Error::Conflict(_)) => {
+                        return Err(SsoRefusal::NameTaken(name.to_string()));
+                    }
+                    Err(other) => return Err(other.into()),
+                }
+            }
+            user
+        }
+        None => {
+            let user = match store.user_by_name(name).await? {
+                Some(local) if local.password_hash.is_some() => {
+                    return Err(SsoRefusal::NameTaken(name.to_string()));
+                }
+                Some(user) => user,
+                None => {
+                    store
+                        .create_user(
+                            &roomkeeper_store::NewUser {
+                                username: name.clone(),
+                                display_name: identity.display_name.clone(),
+                                password_hash: None,
+                                is_admin: identity.is_admin.unwrap_or(false),
+                                must_change_password: false,
+                            },
+                            now,
+                        )
+                        .await?
+                }
+            };
+            store
+                .link_oidc(&identity.issuer, &identity.subject, user.id, now)
+                .await?;
+            user
+        }
+    };
+    if user.disabled {
+        return Err(SsoRefusal::Disabled);
+    }
+    refresh_account(
+        state,
+        &user,
+        identity.display_name.as_deref(),
+        identity.is_admin,
+    )
+    .await?;
+    if identity.email.is_some() && user.email != identity.email {
+        store.set_email(user.id, identity.email.as_deref()).await?;
+    }
+    Ok(store.user_by_id(user.id).await?.ok_or(Error::NotFound)?)
+}
+
 /// A fresh session for `user` and the cookie that carries it.
 pub async fn start_session(state: &AppState, user: &User) -> Result<Cookie<'static>, Error> {
+    start_session_through(state, user, None).await
+}
+
+/// A fresh session that remembers the provider (name, ID token) it came through, so that
+/// logging out can end the provider's session too.
+pub async fn start_session_through(
+    state: &AppState,
+    user: &User,
+    through: Option<(&str, &str)>,
+) -> Result<Cookie<'static>, Error> {
     let now = state.clock.now();
     // Expired rows are useless; a login is a natural, infrequent moment to drop them.
     state
@@ -183,6 +296,12 @@ pub async fn start_session(state: &AppState, user: &User) -> Result<Cookie<'stat
         .store
         .create_session(&token.hash, user.id, now)
         .await?;
+    if let Some((provider, id_token)) = through {
+        state
+            .store
+            .set_session_provider(&token.hash, provider, id_token)
+            .await?;
+    }
     Ok(session_cookie(
         state,
         token.secret,
@@ -190,13 +309,23 @@ pub async fn start_session(state: &AppState, user: &User) -> Result<Cookie<'stat
     ))
 }
 
-/// Ends the session the cookie names (if any) and returns the cookie that clears it.
+/// Ends the session the cookie names (if any). Returns the cookie that clears it, and
+/// where to send the browser to end the provider's session too, when the session came
+/// through a provider that supports it.
 pub async fn log_out(
     state: &AppState,
     cookie_value: Option<&str>,
-) -> Result<Cookie<'static>, Error> {
+) -> Result<(Cookie<'static>, Option<String>), Error> {
+    let mut provider_logout = None;
     if let Some(value) = cookie_value {
-        state.store.delete_session(&hash_token(value)).await?;
+        let hash = hash_token(value);
+        if let Some((name, id_token)) = state.store.session_provider(&hash).await? {
+            if let Some(provider) = state.oidc_provider(&name) {
+                let back = format!("{}/login", state.http.base_url());
+                provider_logout = provider.logout_url(&id_token, &back).await;
+            }
+        }
+        state.store.delete_session(&hash).await?;
     }
-    Ok(session_cookie(state, String::new(), 0))
+    Ok((session_cookie(state, String::new(), 0), provider_logout))
 }

@@ -11,6 +11,7 @@ mod cli;
 mod ldap;
 mod login;
 mod mail;
+mod oidc;
 mod operations;
 mod pages;
 mod recordings;

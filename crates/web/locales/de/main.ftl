@@ -16,6 +16,15 @@ login-password = Passwort
 login-submit = Anmelden
 login-failed = Benutzername oder Passwort falsch.
 login-throttled = Zu viele Fehlversuche. Bitte warten Sie { $minutes } Minuten und versuchen Sie es dann erneut.
+login-with = Anmelden mit { $provider }
+login-local = Oder mit einem Roomkeeper-Passwort
+oidc-unreachable = { $provider } ist gerade nicht erreichbar. Versuchen Sie es in einer Minute noch einmal oder melden Sie sich anders an.
+oidc-state-invalid = Diese Anmeldung wurde schon verwendet, hat länger als 10 Minuten gedauert oder wurde in einem anderen Browser oder Tab begonnen. Bitte beginnen Sie neu.
+oidc-provider-refused = { $provider } hat die Anmeldung nicht abgeschlossen: { $reason }
+oidc-token-refused = Der Antwort von { $provider } konnte nicht vertraut werden (Signatur, Aussteller, Empfänger, Gültigkeit oder Nonce stimmten nicht), daher wurden Sie nicht angemeldet. Bitte beginnen Sie neu; wenn es wieder passiert, wenden Sie sich an Ihre Administration.
+oidc-no-username = { $provider } hat uns keinen verwendbaren Benutzernamen für Sie genannt, daher wurden Sie nicht angemeldet. Bitte wenden Sie sich an Ihre Administration.
+oidc-name-taken = Der Benutzername { $username } gehört hier zu einem anderen Konto. Bitte wenden Sie sich an eine Administratorin oder einen Administrator.
+oidc-disabled = Ihr Roomkeeper-Konto ist gesperrt. Bitte wenden Sie sich an eine Administratorin oder einen Administrator.
 
 home-title = Ihre Räume
 home-empty-title = Sie besitzen noch keine Räume.

@@ -16,6 +16,15 @@ login-password = Password
 login-submit = Log in
 login-failed = Wrong username or password.
 login-throttled = Too many failed attempts. Please wait { $minutes } minutes and try again.
+login-with = Log in with { $provider }
+login-local = Or with a Roomkeeper password
+oidc-unreachable = { $provider } cannot be reached right now. Try again in a minute, or log in another way.
+oidc-state-invalid = This login was already used, took longer than 10 minutes, or was started in another browser or tab. Please start again.
+oidc-provider-refused = { $provider } did not complete the login: { $reason }
+oidc-token-refused = The answer from { $provider } could not be trusted (its signature, issuer, audience, validity or nonce did not check out), so you were not logged in. Please start again; if it happens again, tell your administrator.
+oidc-no-username = { $provider } did not tell us a usable username for you, so you were not logged in. Please tell your administrator.
+oidc-name-taken = The username { $username } belongs to another account here. Please ask an administrator.
+oidc-disabled = Your Roomkeeper account is disabled. Please ask an administrator.
 
 home-title = Your rooms
 home-empty-title = You don't own any rooms yet.

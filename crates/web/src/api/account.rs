@@ -58,7 +58,7 @@ pub async fn log_out(
     let value = jar
         .get(session::cookie_name(&state.http))
         .map(|c| c.value().to_owned());
-    let removal = session::log_out(&state, value.as_deref()).await?;
+    let (removal, _provider_logout) = session::log_out(&state, value.as_deref()).await?;
     Ok((jar.add(removal), StatusCode::NO_CONTENT))
 }
 

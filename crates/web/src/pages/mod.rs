@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod admin_jitsi;
 mod admin_rooms;
+mod oidc;
 mod recordings;
 mod rooms;
 
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .merge(admin_rooms::router())
         .merge(admin_jitsi::router())
         .merge(recordings::router())
+        .merge(oidc::router())
 }
 
 pub struct NavUser {
@@ -199,6 +201,32 @@ struct LoginPage {
     next: String,
     username: String,
     error: Option<String>,
+    /// (name, label) of each OpenID provider, one button each.
+    providers: Vec<(String, String)>,
+}
+
+impl LoginPage {
+    fn new(state: &AppState, t: Tr, next: String, username: String, error: Option<String>) -> Self {
+        Self {
+            page: Chrome::anonymous(t, "/login"),
+            next,
+            username,
+            error,
+            providers: state
+                .oidc
+                .iter()
+                .map(|p| (p.name().to_owned(), p.label().to_owned()))
+                .collect(),
+        }
+    }
+
+    /// `next` as a query string for the provider buttons (so the login comes back there).
+    fn next_query(&self) -> String {
+        match safe_local_path(&self.next) {
+            "/" => String::new(),
+            next => format!("?next={}", url_encode(next)),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -207,6 +235,7 @@ struct NextQuery {
 }
 
 async fn login_form(
+    State(state): State<AppState>,
     lang: Lang,
     MaybeUser(current): MaybeUser,
     Query(query): Query<NextQuery>,
@@ -215,12 +244,13 @@ async fn login_form(
     if current.is_some() {
         return Redirect::to(safe_local_path(&next)).into_response();
     }
-    render(&LoginPage {
-        page: Chrome::anonymous(Tr::new(lang), "/login"),
+    render(&LoginPage::new(
+        &state,
+        Tr::new(lang),
         next,
-        username: String::new(),
-        error: None,
-    })
+        String::new(),
+        None,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -265,12 +295,7 @@ async fn login(
         };
     Ok(render_with_status(
         status,
-        &LoginPage {
-            page: Chrome::anonymous(t, "/login"),
-            next: form.next,
-            username: form.username,
-            error: Some(error),
-        },
+        &LoginPage::new(&state, t, form.next, form.username, Some(error)),
     ))
 }
 
@@ -278,8 +303,9 @@ async fn logout(State(state): State<AppState>, jar: CookieJar) -> Result<Respons
     let value = jar
         .get(session::cookie_name(&state.http))
         .map(|c| c.value().to_owned());
-    let removal = session::log_out(&state, value.as_deref()).await?;
-    Ok((jar.add(removal), Redirect::to("/login")).into_response())
+    let (removal, provider_logout) = session::log_out(&state, value.as_deref()).await?;
+    let next = provider_logout.unwrap_or_else(|| "/login".to_owned());
+    Ok((jar.add(removal), Redirect::to(&next)).into_response())
 }
 
 fn lang_cookie(lang: Lang) -> Cookie<'static> {
