@@ -26,6 +26,9 @@ pub struct LdapConfig {
     /// Plain `ldap://` without StartTLS is accepted only to this machine.
     pub url: String,
     pub starttls: bool,
+    /// A PEM file with the CA that signed the directory's certificate, trusted besides
+    /// the system's roots (an internal university CA).
+    pub ca_file: Option<PathBuf>,
     /// Bind directly as `uid={username},ou=people,dc=example,dc=org`.
     pub bind_dn_template: Option<String>,
     /// Or search for the person under this base with this filter, as the service account.
@@ -48,6 +51,7 @@ impl Default for LdapConfig {
         Self {
             url: String::new(),
             starttls: false,
+            ca_file: None,
             bind_dn_template: None,
             search_base: None,
             search_filter: "(uid={username})".into(),
@@ -86,6 +90,15 @@ impl LdapConfig {
                 "ldap.url",
                 "plain ldap:// sends passwords in clear: use ldaps://, starttls = true, or a server on this machine".into(),
             ));
+        }
+        if let Some(ca_file) = &self.ca_file {
+            if plain && !self.starttls {
+                return Err((
+                    "ldap.ca_file",
+                    "is for TLS: use ldaps:// or starttls = true".into(),
+                ));
+            }
+            roomkeeper_tls::client_config_with_ca(ca_file).map_err(|e| ("ldap.ca_file", e))?;
         }
         match (&self.bind_dn_template, &self.search_base) {
             (Some(t), _) if !t.contains("{username}") => {
@@ -146,11 +159,21 @@ pub enum LdapError {
 
 pub struct Ldap {
     config: LdapConfig,
+    /// With `ca_file`: the system's roots plus that CA. Otherwise ldap3's own (system roots).
+    tls: Option<std::sync::Arc<roomkeeper_tls::ClientConfig>>,
 }
 
 impl Ldap {
+    /// `config` has passed [`LdapConfig::check`]; a CA file that became unreadable since
+    /// is logged and the system's roots alone are used.
     pub fn new(config: LdapConfig) -> Self {
-        Self { config }
+        let tls = config.ca_file.as_deref().and_then(|ca_file| {
+            roomkeeper_tls::client_config_with_ca(ca_file)
+                .map_err(|error| tracing::error!(%error, "ldap.ca_file left out"))
+                .ok()
+                .map(std::sync::Arc::new)
+        });
+        Self { config, tls }
     }
 
     pub async fn authenticate(
@@ -175,9 +198,12 @@ impl Ldap {
         password: &str,
     ) -> Result<Identity, LdapError> {
         let config = &self.config;
-        let settings = LdapConnSettings::new()
+        let mut settings = LdapConnSettings::new()
             .set_conn_timeout(Duration::from_secs(config.timeout_seconds))
             .set_starttls(config.starttls);
+        if let Some(tls) = &self.tls {
+            settings = settings.set_config(tls.clone());
+        }
         let (connection, mut ldap) = LdapConnAsync::with_settings(settings, config.url.trim())
             .await
             .map_err(|e| LdapError::Unreachable(e.to_string()))?;
@@ -314,5 +340,17 @@ mod tests {
         assert!(message.contains("clear"));
         assert!(config("http://x", false).check().is_err());
         assert!(LdapConfig::default().check().is_ok(), "off");
+    }
+
+    #[test]
+    fn a_ca_file_is_for_tls_and_must_hold_a_certificate() {
+        let mut plain = config("ldap://127.0.0.1:389", false);
+        plain.ca_file = Some("/etc/hostname".into());
+        assert_eq!(plain.check().unwrap_err().0, "ldap.ca_file");
+        let mut tls = config("ldaps://ldap.example.org", false);
+        tls.ca_file = Some("/nonexistent/ca.pem".into());
+        let (key, message) = tls.check().unwrap_err();
+        assert_eq!(key, "ldap.ca_file");
+        assert!(message.contains("/nonexistent/ca.pem"), "{message}");
     }
 }

@@ -8,8 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use futures::{SinkExt, StreamExt};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::ServerName;
 use sasl::common::ChannelBinding;
 use tokio::io::BufStream;
 use tokio::net::TcpStream;
@@ -19,7 +18,7 @@ use tokio_xmpp::connect::{DnsConfig, ServerConnector};
 use tokio_xmpp::error::ProtocolError;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::starttls::{Nonza, Request};
-use tokio_xmpp::rustls::{ClientConfig, RootCertStore};
+use tokio_xmpp::rustls::ClientConfig;
 use tokio_xmpp::xmlstream::{
     PendingFeaturesRecv, ReadError, StreamHeader, Timeouts, XmppStream, XmppStreamElement,
     initiate_stream,
@@ -42,24 +41,7 @@ impl std::fmt::Debug for StartTlsWithCa {
 impl StartTlsWithCa {
     /// The system's roots and every certificate in the PEM file `ca_file`.
     pub fn new(dns: DnsConfig, ca_file: &Path) -> Result<Self, String> {
-        let mut roots = RootCertStore::empty();
-        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        let mut added = 0;
-        for cert in CertificateDer::pem_file_iter(ca_file)
-            .map_err(|e| format!("cannot read {}: {e}", ca_file.display()))?
-        {
-            let cert = cert.map_err(|e| format!("{}: {e}", ca_file.display()))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("{}: not a CA certificate: {e}", ca_file.display()))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(format!("{}: no certificate in it", ca_file.display()));
-        }
-        let tls = ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = roomkeeper_tls::client_config_with_ca(ca_file)?;
         Ok(Self {
             dns,
             tls: Arc::new(tls),

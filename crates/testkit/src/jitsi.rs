@@ -77,7 +77,8 @@ impl Prosody {
         let path = dir.path();
         std::fs::create_dir_all(path.join("data"))?;
         if tls {
-            make_certificates(path)?;
+            let host = format!("auth.{DOMAIN}");
+            crate::tls::make_certificates(path, &host, &format!("DNS:{host}"))?;
         }
         let (encryption, modules) = if tls {
             (
@@ -236,78 +237,6 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
 
 fn connector_at(port: u16) -> TcpServerConnector {
     TcpServerConnector::from(DnsConfig::addr(&format!("127.0.0.1:{port}")))
-}
-
-/// A CA and, issued by it, the certificate Prosody finds for `auth.DOMAIN` in `dir`.
-fn make_certificates(dir: &std::path::Path) -> anyhow::Result<()> {
-    std::fs::write(
-        dir.join("server.ext"),
-        format!("subjectAltName=DNS:auth.{DOMAIN}\nbasicConstraints=CA:FALSE\n"),
-    )?;
-    let host = format!("auth.{DOMAIN}");
-    let steps: [Vec<String>; 3] = [
-        [
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=Roomkeeper test CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign",
-        ]
-        .map(str::to_owned)
-        .to_vec(),
-        vec![
-            "req".into(),
-            "-newkey".into(),
-            "rsa:2048".into(),
-            "-nodes".into(),
-            "-keyout".into(),
-            format!("{host}.key"),
-            "-out".into(),
-            "server.csr".into(),
-            "-subj".into(),
-            format!("/CN={host}"),
-        ],
-        vec![
-            "x509".into(),
-            "-req".into(),
-            "-in".into(),
-            "server.csr".into(),
-            "-CA".into(),
-            "ca.crt".into(),
-            "-CAkey".into(),
-            "ca.key".into(),
-            "-CAcreateserial".into(),
-            "-out".into(),
-            format!("{host}.crt"),
-            "-days".into(),
-            "2".into(),
-            "-extfile".into(),
-            "server.ext".into(),
-        ],
-    ];
-    for args in steps {
-        let status = Command::new("openssl")
-            .args(&args)
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .context("cannot run openssl (scripts/test installs it)")?;
-        anyhow::ensure!(status.success(), "openssl {} failed", args[0]);
-    }
-    Ok(())
 }
 
 /// How Roomkeeper reaches a test Prosody listening on `port`.

@@ -19,6 +19,8 @@ pub const PASSWORD_SUFFIX: &str = " secret password";
 
 pub struct Slapd {
     pub port: u16,
+    /// Where it answers LDAPS (TLS from the first byte).
+    pub tls_port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
 }
@@ -29,8 +31,12 @@ impl Slapd {
         let path = dir.path();
         std::fs::create_dir_all(path.join("config"))?;
         std::fs::create_dir_all(path.join("data"))?;
+        // Its certificate is for localhost, from a CA only the tests know (ca.crt).
+        crate::tls::make_certificates(path, "localhost", "DNS:localhost,IP:127.0.0.1")?;
         let config = format!(
-            "dn: cn=config\nobjectClass: olcGlobal\ncn: config\nolcPidFile: {dir}/slapd.pid\n\n\
+            "dn: cn=config\nobjectClass: olcGlobal\ncn: config\nolcPidFile: {dir}/slapd.pid\n\
+             olcTLSCACertificateFile: {dir}/ca.crt\nolcTLSCertificateFile: {dir}/localhost.crt\n\
+             olcTLSCertificateKeyFile: {dir}/localhost.key\n\n\
              dn: cn=module{{0}},cn=config\nobjectClass: olcModuleList\ncn: module{{0}}\n\
              olcModulePath: /usr/lib/ldap\nolcModuleLoad: back_mdb\n\n\
              dn: cn=schema,cn=config\nobjectClass: olcSchemaConfig\ncn: schema\n\n\
@@ -83,11 +89,14 @@ impl Slapd {
                 String::from_utf8_lossy(&output.stderr)
             );
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let free_port = || -> anyhow::Result<u16> {
+            Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port())
+        };
         let mut slapd = Self {
-            port,
+            port: free_port()?,
+            tls_port: free_port()?,
             dir,
             child: None,
         };
@@ -98,7 +107,10 @@ impl Slapd {
     async fn run(&mut self) -> anyhow::Result<()> {
         let child = Command::new("slapd")
             .arg("-h")
-            .arg(format!("ldap://127.0.0.1:{}/", self.port))
+            .arg(format!(
+                "ldap://127.0.0.1:{}/ ldaps://127.0.0.1:{}/",
+                self.port, self.tls_port
+            ))
             .arg("-F")
             .arg(self.dir.path().join("config"))
             .args(["-d", "0"])
@@ -128,6 +140,16 @@ impl Slapd {
 
     pub fn url(&self) -> String {
         format!("ldap://127.0.0.1:{}", self.port)
+    }
+
+    /// LDAPS by the name its certificate is for.
+    pub fn ldaps_url(&self) -> String {
+        format!("ldaps://localhost:{}", self.tls_port)
+    }
+
+    /// The CA that signed its certificate (for `ldap.ca_file`).
+    pub fn ca_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.crt")
     }
 
     /// Roomkeeper's `[ldap]` binding with a DN template, admins from the group.

@@ -22,6 +22,7 @@ pub mod jibri;
 pub mod jitsi;
 pub mod ldap;
 pub mod oidc;
+pub mod tls;
 
 /// The variable `scripts/test` sets to a PostgreSQL superuser URL.
 pub const POSTGRES_URL_VAR: &str = "TEST_POSTGRES_URL";

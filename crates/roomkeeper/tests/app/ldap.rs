@@ -156,3 +156,43 @@ async fn local_passwords_can_be_kept_for_admins_only() {
         .await
         .unwrap();
 }
+
+/// Passwords travel encrypted: LDAPS and StartTLS against slapd's certificate from an
+/// internal CA, trusted through `ldap.ca_file`; without that CA the server is not trusted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ldaps_and_starttls_with_the_operators_ca() {
+    let slapd = Slapd::start().await.unwrap();
+    let ldaps = roomkeeper_auth::LdapConfig {
+        url: slapd.ldaps_url(),
+        ca_file: Some(slapd.ca_file()),
+        ..slapd.template_config()
+    };
+    let starttls = roomkeeper_auth::LdapConfig {
+        url: format!("ldap://localhost:{}", slapd.port),
+        starttls: true,
+        ca_file: Some(slapd.ca_file()),
+        ..slapd.template_config()
+    };
+    for config in [ldaps.clone(), starttls.clone()] {
+        assert!(config.check().is_ok(), "{}", config.url);
+        let app = app_with(config).await;
+        let ada = app.client();
+        app.log_in(&ada, "ada", &format!("ada{PASSWORD_SUFFIX}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            json(ada.get(app.url("/api/v1/me"))).await["username"],
+            "ada"
+        );
+        refused(&app, "ada", "wrong password").await;
+    }
+    // The same servers without the CA: their certificate is not trusted, nobody gets in.
+    for config in [ldaps, starttls] {
+        let app = app_with(roomkeeper_auth::LdapConfig {
+            ca_file: None,
+            ..config
+        })
+        .await;
+        refused(&app, "ada", &format!("ada{PASSWORD_SUFFIX}")).await;
+    }
+}
