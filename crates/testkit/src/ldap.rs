@@ -130,6 +130,25 @@ impl Slapd {
         Ok(())
     }
 
+    /// Freezes the server (SIGSTOP to its process id): connections are accepted by the
+    /// kernel but never answered, as with a hung directory. `resume` thaws it.
+    pub fn pause(&self) -> anyhow::Result<()> {
+        self.signal("-STOP")
+    }
+
+    pub fn resume(&self) -> anyhow::Result<()> {
+        self.signal("-CONT")
+    }
+
+    fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let pid = self.child.as_ref().context("slapd is not running")?.id();
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()?;
+        ensure!(status.success(), "kill {signal} {pid} failed");
+        Ok(())
+    }
+
     /// Stops the server (an unreachable directory), keeping its data.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

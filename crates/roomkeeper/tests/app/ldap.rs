@@ -196,3 +196,37 @@ async fn ldaps_and_starttls_with_the_operators_ca() {
         refused(&app, "ada", &format!("ada{PASSWORD_SUFFIX}")).await;
     }
 }
+
+/// A wrong password, a hung directory and an unreachable one are told apart for the
+/// operator (the log line follows the kind: `LDAP login failed` at info for the person's
+/// mistake, `LDAP login impossible` at error for the server's), while the person sees the
+/// same sentence for all three (the cases above).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_timeouts_and_outages_are_distinct_kinds() {
+    use roomkeeper_auth::{Ldap, LdapError};
+    let mut slapd = Slapd::start().await.unwrap();
+    let ldap = Ldap::new(roomkeeper_auth::LdapConfig {
+        timeout_seconds: 1,
+        ..slapd.template_config()
+    });
+    let ada = roomkeeper_domain::Username::parse("ada").unwrap();
+    let wrong = ldap.authenticate(&ada, "wrong password").await;
+    assert!(matches!(wrong, Err(LdapError::WrongPassword)), "{wrong:?}");
+    slapd.pause().unwrap();
+    let started = std::time::Instant::now();
+    let hung = ldap
+        .authenticate(&ada, &format!("ada{PASSWORD_SUFFIX}"))
+        .await;
+    assert!(matches!(hung, Err(LdapError::Timeout)), "{hung:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    slapd.resume().unwrap();
+    let back = ldap
+        .authenticate(&ada, &format!("ada{PASSWORD_SUFFIX}"))
+        .await;
+    assert_eq!(back.unwrap().username, ada);
+    slapd.stop();
+    let gone = ldap
+        .authenticate(&ada, &format!("ada{PASSWORD_SUFFIX}"))
+        .await;
+    assert!(matches!(gone, Err(LdapError::Unreachable(_))), "{gone:?}");
+}
