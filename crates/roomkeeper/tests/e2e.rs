@@ -1,0 +1,137 @@
+//! The whole story in a real browser: Playwright (`e2e/story.mjs`, npm `playwright-core`)
+//! drives Debian's Chromium against the real service, a real Prosody from the test kit
+//! with a simulated Jicofo and participants, and real video files.
+//!
+//! The browser plays the people; this side plays the world around them. The script asks
+//! for each outside event with a line `need <event>` on its stdout and goes on when this
+//! side answers `ok` on its stdin, so nothing waits on a timer.
+
+// A failed step should stop the test right there, loudly.
+#![allow(clippy::unwrap_used)]
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use roomkeeper_testkit::jitsi::{Focus, Participant, Prosody};
+use roomkeeper_testkit::{Backend, TestApp, TestDatabase, jibri, oidc::e2e_dir};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+const MEET: &str = "https://meet.example.org";
+pub const PASSWORD: &str = "a long test password";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_story_through_the_pages_in_chromium() {
+    let prosody = Prosody::start().await.unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
+    let database = Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
+    let mut config = database.config();
+    config.jitsi.shards = vec![prosody.shard("main")];
+    config.rooms.meeting_urls = vec![MEET.into()];
+    let app = TestApp::spawn_with(database, config, Default::default())
+        .await
+        .unwrap();
+    assert!(app.state.meetings.wait_ready(Duration::from_secs(10)).await);
+    for (name, admin) in [
+        ("root", true),
+        ("lecturer", false),
+        ("assistant", false),
+        ("student", false),
+    ] {
+        app.user(name, PASSWORD, admin).await.unwrap();
+    }
+    let jibri_dir = tempfile::tempdir().unwrap();
+    let screenshots = e2e_dir().join("screenshots");
+
+    let mut story = tokio::process::Command::new("node")
+        .arg(e2e_dir().join("story.mjs"))
+        .env("E2E_BASE_URL", &app.base_url)
+        .env("E2E_PASSWORD", PASSWORD)
+        .env("E2E_SCREENSHOTS", &screenshots)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node (scripts/test installs Node.js and e2e/'s packages)");
+    let mut answers = story.stdin.take().unwrap();
+    let mut lines = BufReader::new(story.stdout.take().unwrap()).lines();
+
+    let mut people: Vec<Participant> = Vec::new();
+    let mut evil_index = None;
+    while let Some(line) = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
+        .await
+        .expect("the story stalled for two minutes")
+        .unwrap()
+    {
+        println!("story: {line}");
+        let Some(event) = line.strip_prefix("need ") else {
+            continue;
+        };
+        match event {
+            // evilstudent is first in `logic`: the focus makes him moderator; he locks it.
+            "evilstudent-locks" => {
+                let evil =
+                    Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "evilstudent", None)
+                        .await
+                        .unwrap();
+                evil.wait_until(Participant::is_moderator).await.unwrap();
+                evil.lock("mine").await.unwrap().unwrap();
+                evil_index = Some(people.len());
+                people.push(evil);
+            }
+            // A third person could not get in while the room was locked; now they can.
+            "guest-joins" => {
+                people.push(
+                    Participant::join(&prosody, &focus, "logic", "9e579e57", "Guest", None)
+                        .await
+                        .unwrap(),
+                );
+            }
+            "lecturer-joins" => {
+                people.push(
+                    Participant::join(
+                        &prosody,
+                        &focus,
+                        "logic",
+                        "1ec71ec7",
+                        "Prof. Lecturer",
+                        None,
+                    )
+                    .await
+                    .unwrap(),
+                );
+            }
+            // Revoked, he tries to lock the room again: Prosody refuses.
+            "evilstudent-tries-again" => {
+                let evil = &people[evil_index.unwrap()];
+                let refused = evil.lock("again").await.unwrap();
+                assert!(refused.is_err(), "a revoked moderator could lock the room");
+            }
+            "recording" => {
+                let session = jibri::record(
+                    jibri_dir.path(),
+                    "5e55105e-0000-4000-8000-000000000001",
+                    "logic",
+                    &format!("{MEET}/logic"),
+                    &[4],
+                )
+                .unwrap();
+                app.state
+                    .recordings
+                    .ingest_dir(&session.dir, true)
+                    .await
+                    .unwrap();
+            }
+            other => panic!("the story asked for an unknown event {other:?}"),
+        }
+        answers.write_all(b"ok\n").await.unwrap();
+        answers.flush().await.unwrap();
+    }
+    let status = tokio::time::timeout(Duration::from_secs(30), story.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "the story failed: {status}");
+    drop(people);
+}
