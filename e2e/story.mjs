@@ -7,7 +7,8 @@
 // page at 375 px and 1440 px wide (no serious or critical violation; nothing wider than
 // a phone's screen), keyboard-only login, and the same pages in German.
 //
-// Environment: E2E_BASE_URL, E2E_PASSWORD (every account's), E2E_SCREENSHOTS (a folder).
+// Environment: E2E_BASE_URL, E2E_PASSWORD (every local account's), E2E_SSO_PASSWORD (carol's
+// at the OpenID provider), E2E_SCREENSHOTS (a folder).
 
 import { mkdirSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -257,14 +258,33 @@ await lecturer.locator('#meeting').scrollIntoViewIfNeeded();
 await lecturer.screenshot({ path: `${shots}/readme/5-room-on-a-phone.png` });
 await lecturer.setViewportSize({ width: 1440, height: 900 });
 
+// A share link for someone without an account: it plays without logging in.
+await lecturer.goto(`${base}${recordingPath}`);
+await submit(lecturer, lecturer.locator('form[action$="/links"] button[type=submit]'));
+const shareUrl = await lecturer.locator('#new-link').inputValue();
+const outsider = await person();
+await outsider.goto(shareUrl);
+await outsider.evaluate(() => { const v = document.querySelector('video'); v.muted = true; return v.play(); });
+await outsider.waitForFunction(() => !document.querySelector('video').paused);
+// The link is the video itself (Chromium's own player), not a page of ours to scan.
+console.log('step the share link plays without an account');
+
 // --- The co-owner can do the same; anyone else gets "not found" ---
 const assistant = await person();
 await logIn(assistant, 'assistant');
 await assistant.locator('a', { hasText: /^logic$/ }).first().waitFor();
 await playAndDownload(assistant, 'assistant');
 
+// A student, carol, logs in with her university account, on the provider's own page.
 const student = await person();
-await logIn(student, 'student');
+await student.goto(`${base}/login`);
+await scan(student, 'login-with-sso');
+await submit(student, student.getByRole('link', { name: 'Log in with University account' }));
+await student.fill('input[name=login]', 'carol');
+await student.fill('input[name=password]', process.env.E2E_SSO_PASSWORD);
+await submit(student, student.locator('button[type=submit]'));
+await student.waitForURL(`${base}/`);
+await student.getByText('Request a room').first().waitFor();
 for (const path of [recordingPath, new URL(roomUrl).pathname]) {
   const answer = await student.goto(`${base}${path}`);
   check(answer.status() === 404, `a stranger got ${answer.status()} for ${path}`);

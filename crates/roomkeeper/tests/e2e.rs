@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use roomkeeper_testkit::jitsi::{Focus, Participant, Prosody};
-use roomkeeper_testkit::{Backend, TestApp, TestDatabase, jibri, oidc::e2e_dir};
+use roomkeeper_testkit::oidc::{self, OidcServer, e2e_dir};
+use roomkeeper_testkit::{Backend, TestApp, TestDatabase, jibri};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const MEET: &str = "https://meet.example.org";
@@ -24,20 +25,21 @@ pub const PASSWORD: &str = "a long test password";
 async fn the_seed_story_through_the_pages_in_chromium() {
     let prosody = Prosody::start().await.unwrap();
     let focus = Focus::start(&prosody).await.unwrap();
+    // A real OpenID provider too: the stranger logs in with her university account.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let university = OidcServer::start(&base, "uni").await.unwrap();
     let database = Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
     let mut config = database.config();
     config.jitsi.shards = vec![prosody.shard("main")];
     config.rooms.meeting_urls = vec![MEET.into()];
-    let app = TestApp::spawn_with(database, config, Default::default())
+    config.http.public_url = Some(base);
+    config.oidc = vec![university.config("uni", "University account")];
+    let app = TestApp::spawn_on(listener, database, config, Default::default())
         .await
         .unwrap();
     assert!(app.state.meetings.wait_ready(Duration::from_secs(10)).await);
-    for (name, admin) in [
-        ("root", true),
-        ("lecturer", false),
-        ("assistant", false),
-        ("student", false),
-    ] {
+    for (name, admin) in [("root", true), ("lecturer", false), ("assistant", false)] {
         app.user(name, PASSWORD, admin).await.unwrap();
     }
     let jibri_dir = tempfile::tempdir().unwrap();
@@ -47,6 +49,10 @@ async fn the_seed_story_through_the_pages_in_chromium() {
         .arg(e2e_dir().join("story.mjs"))
         .env("E2E_BASE_URL", &app.base_url)
         .env("E2E_PASSWORD", PASSWORD)
+        .env(
+            "E2E_SSO_PASSWORD",
+            format!("carol{}", oidc::PASSWORD_SUFFIX),
+        )
         .env("E2E_SCREENSHOTS", &screenshots)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
