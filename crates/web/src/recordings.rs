@@ -4,12 +4,14 @@
 
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use http_body_util::BodyExt;
 use roomkeeper_auth::{SecretToken, hash_token};
 use roomkeeper_domain::RoomName;
 use roomkeeper_recordings::{Delivery, content_disposition, content_type, download_name};
@@ -90,10 +92,37 @@ pub async fn content(
     }
 }
 
-/// Reads per chunk when serving a file. tower-http's 64 KiB default reached 0.62x
-/// nginx's throughput (bench/src/recordings.rs); larger chunks mean fewer trips to the
-/// blocking pool, at the cost of one chunk of memory per download in flight.
-const FILE_CHUNK: usize = 128 * 1024;
+/// Downloads this instance is serving right now; each new one sizes its reads by it.
+static DOWNLOADS_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// What the read sizes of all downloads on one instance add up to at most (about). Reads
+/// are the speed/memory trade: tower-http's 64 KiB default reached 0.62x nginx's
+/// throughput, 512 KiB 1.01x, but each download holds about three reads in memory
+/// (bench/src/recordings.rs). So a download alone reads 1 MiB at a time, and when many
+/// run they share this budget, down to 64 KiB each.
+const READ_BUDGET: usize = 4 * 1024 * 1024;
+
+fn read_size(in_flight: usize) -> usize {
+    (READ_BUDGET / in_flight.max(1)).clamp(64 * 1024, 1024 * 1024)
+}
+
+/// Counts a download from its start until its body is dropped (sent, or the client left).
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> (Self, usize) {
+        (
+            InFlight,
+            DOWNLOADS_IN_FLIGHT.fetch_add(1, Ordering::Relaxed) + 1,
+        )
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        DOWNLOADS_IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 async fn serve_file(
     path: &Path,
@@ -101,8 +130,9 @@ async fn serve_file(
     download: bool,
     request: Request,
 ) -> Result<Response, Error> {
+    let (in_flight, downloads) = InFlight::enter();
     let response = ServeFile::new(path)
-        .with_buf_chunk_size(FILE_CHUNK)
+        .with_buf_chunk_size(read_size(downloads))
         .oneshot(request)
         .await
         .map_err(|e| Error::Internal(format!("serving {}: {e}", path.display())))?;
@@ -130,6 +160,11 @@ async fn serve_file(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-cache"),
     );
+    // The body owns the counter: it counts until the last byte is sent or the client goes.
+    let body = body.map_frame(move |frame| {
+        let _counted = &in_flight;
+        frame
+    });
     Ok(Response::from_parts(parts, Body::new(body)))
 }
 
@@ -238,5 +273,21 @@ pub fn starts_a_use(request: &Request) -> bool {
     {
         None => request.method() != axum::http::Method::HEAD,
         Some(range) => range.trim().starts_with("bytes=0-"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_download_reads_big_many_share_the_budget() {
+        use super::read_size;
+        assert_eq!(read_size(0), 1024 * 1024);
+        assert_eq!(read_size(1), 1024 * 1024);
+        assert_eq!(read_size(4), 1024 * 1024);
+        assert_eq!(read_size(16), 256 * 1024);
+        assert_eq!(read_size(100), 64 * 1024);
+        // A hundred started at once hold about 16 MiB of reads between them.
+        let total: usize = (1..=100).map(read_size).sum();
+        assert!(total < 18 * 1024 * 1024, "{total}");
     }
 }
