@@ -63,7 +63,7 @@ pub(crate) fn participant(element: &Element, config: &ShardConfig) -> Option<Par
 }
 
 /// A pushed event (a message's payload from the MUC component), if it is one of ours.
-pub(crate) fn parse(payload: &Element, config: &ShardConfig) -> Option<RoomEvent> {
+pub fn parse(payload: &Element, config: &ShardConfig) -> Option<RoomEvent> {
     if payload.ns() != ROOMKEEPER {
         return None;
     }

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use roomkeeper_domain::RoomName;
 use serde::Serialize;
 
-pub use events::{RoomEvent, apply};
+pub use events::{RoomEvent, apply, parse as parse_event};
 pub use shard::{JitsiConfig, ShardConfig, XmppSecurity};
 pub use shards::{ShardStatus, Shards};
 pub use watch::{MeetingWatch, RoomFeed, RoomState};
