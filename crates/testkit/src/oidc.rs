@@ -125,33 +125,24 @@ impl OidcServer {
     /// provider would send them: `expired`, `wrong-audience`, `wrong-issuer`,
     /// `wrong-nonce`, `forged` (signed with a key nobody published).
     pub async fn id_tokens(&self, mode: &str) -> anyhow::Result<()> {
-        let answer = self
-            .http
-            .post(format!("{}/test/id-token", self.issuer))
-            .form(&[("mode", mode)])
-            .send()
-            .await?;
-        ensure!(
-            answer.status() == 204,
-            "setting id-token mode: {}",
-            answer.status()
-        );
-        Ok(())
+        self.test_hook("/test/id-token", &[("mode", mode)]).await
     }
 
     /// Changes a claim of the account with `subject` at the provider (a rename, say).
     pub async fn set_claim(&self, subject: &str, claim: &str, value: &str) -> anyhow::Result<()> {
+        self.test_hook(&format!("/test/accounts/{subject}"), &[(claim, value)])
+            .await
+    }
+
+    /// One of `e2e/oidc-provider.mjs`'s `/test/*` hooks, which answer 204 when done.
+    async fn test_hook(&self, path: &str, form: &[(&str, &str)]) -> anyhow::Result<()> {
         let answer = self
             .http
-            .post(format!("{}/test/accounts/{subject}", self.issuer))
-            .form(&[(claim, value)])
+            .post(format!("{}{path}", self.issuer))
+            .form(form)
             .send()
             .await?;
-        ensure!(
-            answer.status() == 204,
-            "setting a claim: {}",
-            answer.status()
-        );
+        ensure!(answer.status() == 204, "{path}: {}", answer.status());
         Ok(())
     }
 }

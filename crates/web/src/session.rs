@@ -23,10 +23,22 @@ pub fn cookie_name(http: &HttpConfig) -> &'static str {
 }
 
 fn session_cookie(state: &AppState, value: String, max_age_s: i64) -> Cookie<'static> {
-    Cookie::build((cookie_name(&state.http), value))
+    private_cookie(&state.http, cookie_name(&state.http), value, max_age_s)
+}
+
+/// A cookie scripts cannot read, sent over https only when we are served so, and kept
+/// from cross-site subrequests (Lax: a top-level link or redirect to us still carries it,
+/// which logins coming back from an identity provider need).
+pub(crate) fn private_cookie(
+    http: &HttpConfig,
+    name: &'static str,
+    value: String,
+    max_age_s: i64,
+) -> Cookie<'static> {
+    Cookie::build((name, value))
         .path("/")
         .http_only(true)
-        .secure(state.http.is_https())
+        .secure(http.is_https())
         .same_site(SameSite::Lax)
         .max_age(time::Duration::seconds(max_age_s))
         .build()

@@ -112,6 +112,11 @@ async fn me(app: &TestApp, browser: &Client) -> serde_json::Value {
     json(browser.get(app.url("/api/v1/me"))).await
 }
 
+async fn assert_logged_out(app: &TestApp, browser: &Client) {
+    let answer = browser.get(app.url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logins_through_providers_make_link_and_refresh_accounts() {
     let (app, uni, guests) = app_with_providers().await;
@@ -232,15 +237,7 @@ async fn logins_through_providers_make_link_and_refresh_accounts() {
             .unwrap()
             .contains("belongs to another account")
     );
-    assert_eq!(
-        carol
-            .get(app.url("/api/v1/me"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    assert_logged_out(&app, &carol).await;
 
     // Logging out ends the provider's session too: the next login asks for the password.
     let answer = ada
@@ -253,14 +250,7 @@ async fn logins_through_providers_make_link_and_refresh_accounts() {
     let at_provider = location(&answer);
     assert!(at_provider.starts_with(&uni.issuer), "{at_provider}");
     assert!(at_provider.contains("id_token_hint="), "{at_provider}");
-    assert_eq!(
-        ada.get(app.url("/api/v1/me"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    assert_logged_out(&app, &ada).await;
     let confirm = ada.get(&at_provider).send().await.unwrap();
     let here = confirm.url().clone();
     let page = confirm.text().await.unwrap();
@@ -291,15 +281,7 @@ async fn refused(app: &TestApp, browser: &Client, callback: &str, status: Status
     assert!(crate::session_cookie(&answer).is_none(), "{callback}");
     let page = answer.text().await.unwrap();
     assert!(page.contains(says), "{callback}: {page}");
-    assert_eq!(
-        browser
-            .get(app.url("/api/v1/me"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    assert_logged_out(app, browser).await;
 }
 
 fn with_query(url: &str, key: &str, value: &str) -> String {

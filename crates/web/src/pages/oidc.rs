@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum_extra::extract::CookieJar;
-use axum_extra::extract::cookie::{Cookie, SameSite};
+use axum_extra::extract::cookie::Cookie;
 use roomkeeper_auth::{OidcError, hash_token};
 use serde::Deserialize;
 
@@ -37,14 +37,7 @@ fn state_cookie_name(state: &AppState) -> &'static str {
 }
 
 fn state_cookie(state: &AppState, value: String, max_age_s: i64) -> Cookie<'static> {
-    // Lax: the provider's redirect back is a top-level GET, which Lax cookies go along with.
-    Cookie::build((state_cookie_name(state), value))
-        .path("/")
-        .http_only(true)
-        .secure(state.http.is_https())
-        .same_site(SameSite::Lax)
-        .max_age(time::Duration::seconds(max_age_s))
-        .build()
+    session::private_cookie(&state.http, state_cookie_name(state), value, max_age_s)
 }
 
 #[derive(Deserialize)]
