@@ -306,6 +306,18 @@ await german.goto(`${base}/rooms/request`);
 await scan(german, 'de-request-room');
 await shot(german, '12-german');
 
+// --- Admin pages that need something to show ---
+// A recording of a room nobody registered waits for an admin.
+await need('unassigned-recording');
+await admin.goto(`${base}/admin/recordings`);
+await admin.locator('form[action$="/assign"]').first().waitFor();
+await scan(admin, 'admin-recordings-unassigned');
+// Disabling someone who owns rooms asks first what becomes of them (nothing is changed).
+await admin.goto(`${base}/admin/users`);
+await submit(admin, admin.getByRole('button', { name: 'Disable: lecturer' }));
+await admin.locator('#transfer-to').waitFor();
+await scan(admin, 'admin-disable-owner');
+
 await browser.close();
 console.log(`step axe scanned ${scanned.size} pages at 375 and 1440 px; moderate or minor findings: ${lesser.length ? lesser.join(', ') : 'none'}`);
 if (problems.length) {

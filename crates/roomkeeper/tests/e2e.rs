@@ -129,6 +129,24 @@ async fn the_seed_story_through_the_pages_in_chromium() {
                     .await
                     .unwrap();
             }
+            // Recorded in a room nobody registered: kept for an admin to assign.
+            "unassigned-recording" => {
+                let session = jibri::record(
+                    jibri_dir.path(),
+                    "5e55105e-0000-4000-8000-000000000002",
+                    "physics",
+                    &format!("{MEET}/physics"),
+                    &[1],
+                )
+                .unwrap();
+                let stored = app
+                    .state
+                    .recordings
+                    .ingest_dir(&session.dir, true)
+                    .await
+                    .unwrap();
+                assert_eq!(stored[0].room_id, None);
+            }
             other => panic!("the story asked for an unknown event {other:?}"),
         }
         answers.write_all(b"ok\n").await.unwrap();
