@@ -91,6 +91,16 @@ async fn main() -> anyhow::Result<()> {
         crowd.push(Participant::join(&prosody, &focus, "seminar", nick, name, None).await?);
     }
 
+    // Announced only once Roomkeeper is connected to the demo's Prosody: the room page
+    // opened right away would otherwise say Jitsi is unreachable.
+    anyhow::ensure!(
+        state
+            .meetings
+            .wait_ready(std::time::Duration::from_secs(20))
+            .await,
+        "Roomkeeper did not connect to the demo's Prosody: {}",
+        prosody.log()
+    );
     let address: SocketAddr = listener.local_addr()?;
     println!(
         "Open http://{address}/ and log in as lecturer / {LECTURER_PASSWORD} (admin / {ADMIN_PASSWORD})."
