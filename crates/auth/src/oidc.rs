@@ -323,7 +323,7 @@ impl OidcProvider {
             .id_token()
             .ok_or_else(|| OidcError::Refused("no ID token in the token response".into()))?;
         let nonce = Nonce::new(nonce.to_owned());
-        let verified = match id_token.claims(&client.id_token_verifier(), &nonce) {
+        let mut claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
             Err(openidconnect::ClaimsVerificationError::SignatureVerification(_)) => {
                 let metadata = self.metadata(true).await?;
                 let client = self.client(&metadata);
@@ -334,7 +334,6 @@ impl OidcProvider {
             other => other.map(|c| serde_json::to_value(c).unwrap_or_default()),
         }
         .map_err(|e| OidcError::BadToken(e.to_string()))?;
-        let mut claims = verified;
         let subject = claims["sub"].as_str().unwrap_or_default().to_owned();
         if self.wanted_claims().any(|c| claims.get(c).is_none()) {
             self.add_user_info(&client, &response, &subject, &mut claims)

@@ -19,7 +19,7 @@ use roomkeeper_testkit::{Backend, TestApp, TestDatabase, jibri};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const MEET: &str = "https://meet.example.org";
-pub const PASSWORD: &str = "a long test password";
+const PASSWORD: &str = "a long test password";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_story_through_the_pages_in_chromium() {

@@ -158,8 +158,9 @@ async fn callback(
         Err(error) => {
             let (status, key) = match &error {
                 OidcError::Unreachable(_) => (StatusCode::BAD_GATEWAY, "oidc-unreachable"),
-                OidcError::Refused(_) => (StatusCode::FORBIDDEN, "oidc-token-refused"),
-                OidcError::BadToken(_) => (StatusCode::FORBIDDEN, "oidc-token-refused"),
+                OidcError::Refused(_) | OidcError::BadToken(_) => {
+                    (StatusCode::FORBIDDEN, "oidc-token-refused")
+                }
                 OidcError::MissingClaim(_) | OidcError::BadUsername { .. } => {
                     (StatusCode::FORBIDDEN, "oidc-no-username")
                 }
