@@ -1,5 +1,5 @@
 //! Control of running Jitsi meetings from outside, through a Prosody account that is an
-//! admin of the MUC component (see `shared/JITSI.md` and `docs/JITSI-SETUP.md`). Nothing
+//! admin of the MUC component (see `docs/JITSI-SETUP.md`). Nothing
 //! else in Roomkeeper speaks XMPP: the rest of the service uses [`MeetingControl`].
 
 pub mod connection;

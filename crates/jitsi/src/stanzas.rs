@@ -1,4 +1,4 @@
-//! The exact MUC payloads that work against Prosody (`shared/JITSI.md`). Written as XML
+//! The exact MUC payloads that work against Prosody (`docs/JITSI-SETUP.md`). Written as XML
 //! text: there are no muc#admin/muc#owner types in xmpp-parsers, and text keeps them
 //! recognisable next to the protocol notes.
 

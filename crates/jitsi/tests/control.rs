@@ -1,5 +1,5 @@
 //! Live control against a real Prosody, with Jicofo and participants simulated as
-//! `shared/JITSI.md` describes. The seed story, at the protocol level.
+//! `docs/JITSI-SETUP.md` describes. The seed story, at the protocol level.
 
 #![allow(clippy::unwrap_used)]
 

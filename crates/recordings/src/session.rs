@@ -1,5 +1,5 @@
 //! What a Jibri session directory says: `metadata.json` (which meeting), the video files
-//! (one, or more after an ffmpeg restart) and their start times. See `shared/JITSI.md`.
+//! (one, or more after an ffmpeg restart) and their start times. See `docs/JITSI-SETUP.md`.
 
 use std::path::{Path, PathBuf};
 

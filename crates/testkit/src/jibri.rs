@@ -1,5 +1,5 @@
 //! A simulated Jibri (the real one needs Chrome, a display and a whole Jitsi): it leaves a
-//! session directory as `shared/JITSI.md` describes, `<uuid>/<room>_<timestamp>.mp4`
+//! session directory as `docs/JITSI-SETUP.md` describes, `<uuid>/<room>_<timestamp>.mp4`
 //! (real videos made by ffmpeg) and, last, `metadata.json`.
 
 use std::path::{Path, PathBuf};

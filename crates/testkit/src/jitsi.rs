@@ -1,7 +1,7 @@
 //! A Jitsi deployment on this machine for tests: a real Prosody (Debian's package) with
 //! a jitsi-meet-like configuration, a simulated Jicofo and simulated participants. Jicofo
 //! and the web client cannot run here; the simulations follow the behaviour recorded in
-//! `shared/JITSI.md`.
+//! `docs/JITSI-SETUP.md`.
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};

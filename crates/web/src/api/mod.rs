@@ -1,4 +1,4 @@
-//! The JSON API under `/api/v1` (paths promised in `shared/API.md`). Every route is
+//! The JSON API under `/api/v1` (paths promised in `/api/v1/openapi.json`). Every route is
 //! added through [`ApiRoutes`], which remembers it, so a test can hold the list against
 //! `openapi.json` and fail when one is undocumented.
 
