@@ -59,7 +59,7 @@ const provider = new Provider(issuer, {
   claims: {
     openid: ['sub'],
     profile: ['name', 'preferred_username', 'uid'],
-    email: ['email'],
+    email: ['email', 'email_verified'],
     groups: ['groups'],
   },
   // Like Keycloak and most university IdPs: the claims are in the ID token too.
@@ -140,7 +140,10 @@ server.on('request', async (req, res) => {
     }
     const rename = url.pathname.match(/^\/test\/accounts\/([^/]+)$/);
     if (req.method === 'POST' && rename && accounts[rename[1]]) {
-      for (const [claim, value] of (await readForm(req)).entries()) accounts[rename[1]].claims[claim] = value;
+      // "true"/"false" become booleans, as providers send email_verified.
+      for (const [claim, value] of (await readForm(req)).entries()) {
+        accounts[rename[1]].claims[claim] = value === 'true' ? true : value === 'false' ? false : value;
+      }
       res.writeHead(204).end();
       return;
     }

@@ -81,7 +81,16 @@ fn write_file(path: &Path, size: u64) -> anyhow::Result<()> {
 fn session(jibri: &Path, name: &str, size: u64) -> anyhow::Result<PathBuf> {
     let dir = jibri.join(name);
     std::fs::create_dir_all(&dir)?;
-    write_file(&dir.join("logic_2026-11-28-10-15-00.mp4"), size)?;
+    // Dated from now: retention must not take the file away during a run.
+    let started = roomkeeper_testkit::jibri::an_hour_before(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs() as i64,
+    );
+    write_file(
+        &dir.join(roomkeeper_testkit::jibri::file_name("logic", started)),
+        size,
+    )?;
     std::fs::write(
         dir.join("metadata.json"),
         format!("{{\"meeting_url\": \"{MEET}/logic\"}}"),

@@ -19,6 +19,9 @@ pub use token::{SecretToken, hash_token, new_recording_id, random_password};
 pub enum Error {
     #[error("password hashing failed: {0}")]
     Hash(String),
+    /// Every password check slot is taken and none came free in time.
+    #[error("too many password checks at once")]
+    Busy,
     #[error(transparent)]
     Store(#[from] roomkeeper_store::Error),
 }

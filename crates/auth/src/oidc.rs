@@ -51,6 +51,11 @@ pub struct OidcProviderConfig {
     /// is, or contains, `admin_value`, decided again at each login.
     pub admin_claim: Option<String>,
     pub admin_value: Option<String>,
+    /// Whether this provider's usernames are the same people as the accounts already
+    /// here (made locally, by LDAP or by another provider): only then is a first login
+    /// linked to an existing, not yet linked account of that name. Default false: an
+    /// account is never handed to whoever a provider calls by its name.
+    pub authoritative_usernames: bool,
 }
 
 impl Default for OidcProviderConfig {
@@ -68,6 +73,7 @@ impl Default for OidcProviderConfig {
             email_claim: "email".into(),
             admin_claim: None,
             admin_value: None,
+            authoritative_usernames: false,
         }
     }
 }
@@ -171,6 +177,10 @@ pub enum OidcError {
     MissingClaim(String),
     #[error("the claim {claim:?} is not a usable username: {reason}")]
     BadUsername { claim: String, reason: String },
+    #[error(
+        "the username is the email address, and the provider did not say it verified it (email_verified)"
+    )]
+    UnverifiedEmail,
 }
 
 /// What [`OidcProvider::start`] makes: where to send the browser, and the secrets to keep
@@ -345,6 +355,7 @@ impl OidcProvider {
     fn wanted_claims(&self) -> impl Iterator<Item = &str> {
         [
             Some(self.config.username_claim.as_str()),
+            self.username_is_email().then_some("email_verified"),
             Some(self.config.display_name_claim.as_str()),
             Some(self.config.email_claim.as_str()),
             self.config.admin_claim.as_deref(),
@@ -382,6 +393,17 @@ impl OidcProvider {
         Ok(())
     }
 
+    /// An email address is a username only once the provider checked it belongs to the
+    /// person: anyone can type someone else's address into a self-service account.
+    fn username_is_email(&self) -> bool {
+        self.config.username_claim == "email"
+    }
+
+    /// Whether a first login may take over an existing account of the same username.
+    pub fn authoritative_usernames(&self) -> bool {
+        self.config.authoritative_usernames
+    }
+
     fn identity(
         &self,
         claims: &serde_json::Value,
@@ -397,6 +419,17 @@ impl OidcProvider {
         };
         let claim = &self.config.username_claim;
         let raw = text(claim).ok_or_else(|| OidcError::MissingClaim(claim.clone()))?;
+        if self.username_is_email() {
+            // Some providers send the flag as the string "true".
+            let verified = match claims.get("email_verified") {
+                Some(serde_json::Value::Bool(v)) => *v,
+                Some(serde_json::Value::String(v)) => v == "true",
+                _ => false,
+            };
+            if !verified {
+                return Err(OidcError::UnverifiedEmail);
+            }
+        }
         let username = Username::parse(&raw).map_err(|e| OidcError::BadUsername {
             claim: claim.clone(),
             reason: e.to_string(),

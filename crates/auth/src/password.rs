@@ -21,12 +21,32 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// How many Argon2 computations run at once, in this process. Each holds 19 MiB and a
+/// core for tens of milliseconds: a flood of logins must not queue hundreds of them (a
+/// few hundred MiB, and every answer late). Two per core keeps the cores busy.
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        tokio::sync::Semaphore::new(2 * cores)
+    })
+}
+
+/// How long a login waits for a free slot before it is told to try again.
+const SLOT_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Namespaced so callers read `PasswordHasher::hash`; hashing runs on the blocking
 /// pool because 19 MiB and two passes would stall the async runtime's workers.
 pub struct PasswordHasher;
 
 impl PasswordHasher {
+    /// Waits for a slot however long it takes: hashing follows a deliberate act (a new
+    /// password, an account made), not something a stranger can repeat at will.
     pub async fn hash(password: String) -> Result<String> {
+        let _slot = hashing_slots()
+            .acquire()
+            .await
+            .map_err(|e| Error::Hash(e.to_string()))?;
         tokio::task::spawn_blocking(move || hash_password(&password))
             .await
             .map_err(|e| Error::Hash(e.to_string()))?
@@ -34,8 +54,12 @@ impl PasswordHasher {
 
     /// Verifies `password` against `hash`, or against a dummy hash when there is none
     /// (unknown user, SSO-only account) so the answer takes the same time either way.
-    pub async fn verify(password: String, hash: Option<String>) -> bool {
-        tokio::task::spawn_blocking(move || match hash {
+    /// [`Error::Busy`] when no slot comes free within half a second.
+    pub async fn verify(password: String, hash: Option<String>) -> Result<bool> {
+        let Ok(Ok(_slot)) = tokio::time::timeout(SLOT_WAIT, hashing_slots().acquire()).await else {
+            return Err(Error::Busy);
+        };
+        Ok(tokio::task::spawn_blocking(move || match hash {
             Some(hash) => verify_password(&password, &hash),
             None => {
                 let dummy = DUMMY_HASH
@@ -45,7 +69,7 @@ impl PasswordHasher {
             }
         })
         .await
-        .unwrap_or(false)
+        .unwrap_or(false))
     }
 }
 
@@ -93,6 +117,21 @@ mod tests {
 
     #[tokio::test]
     async fn verifying_without_a_hash_is_always_false() {
-        assert!(!PasswordHasher::verify("x".into(), None).await);
+        assert!(!PasswordHasher::verify("x".into(), None).await.unwrap());
+    }
+
+    /// A flood waits at most half a second for a slot, then hears "busy", instead of
+    /// queueing hundreds of 19 MiB hashes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_flood_of_checks_is_answered_busy() {
+        let slots = hashing_slots();
+        let all = slots.available_permits() as u32;
+        let held = slots.acquire_many(all).await.unwrap();
+        assert!(matches!(
+            PasswordHasher::verify("x".into(), None).await,
+            Err(Error::Busy)
+        ));
+        drop(held);
+        assert!(!PasswordHasher::verify("x".into(), None).await.unwrap());
     }
 }

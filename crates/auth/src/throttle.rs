@@ -6,8 +6,9 @@ use roomkeeper_store::Store;
 
 use crate::Result;
 
-/// Limits on failed logins. Configured under `[login_throttle]`. Counted in the
-/// database, so every instance behind a load balancer sees the same numbers.
+/// Limits on login attempts (a right password takes its attempt back). Configured under
+/// `[login_throttle]`. Counted in the database, so every instance behind a load balancer
+/// sees the same numbers.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ThrottleConfig {
@@ -57,55 +58,63 @@ impl LoginThrottle {
         )
     }
 
-    /// Checked before the password is, so a paused username cannot be guessed at even
-    /// with the right password; counts failures for names that do not exist too.
-    pub async fn check(
+    /// Counts this attempt, then says whether it may go on to the password check. Counted
+    /// first and atomically: sixty attempts in parallel get the numbers 1 to 60, and only
+    /// those within the limit are checked (a check before counting let them all through).
+    /// Refused before the password is looked at, so a paused username cannot be guessed
+    /// at even with the right password; names that do not exist are counted too.
+    pub async fn admit(
         &self,
         username: &str,
         address: Option<IpAddr>,
         now: i64,
     ) -> Result<Result<(), Throttled>> {
-        let since = now - self.window_s();
         let (user_key, addr_key) = Self::keys(username, address);
-        let throttled = Throttled {
-            retry_after_s: self.window_s(),
-        };
-        if self.store.login_failures_since(&user_key, since).await?
-            >= i64::from(self.config.max_failures_per_user)
-        {
-            return Ok(Err(throttled));
-        }
-        if let Some(addr_key) = addr_key {
-            if self.store.login_failures_since(&addr_key, since).await?
-                >= i64::from(self.config.max_failures_per_address)
-            {
-                return Ok(Err(throttled));
+        let mut keys = vec![user_key.as_str()];
+        keys.extend(addr_key.as_deref());
+        let counts = self
+            .store
+            .count_login_attempt(&keys, self.window_s(), now)
+            .await?;
+        let limits = [
+            self.config.max_failures_per_user,
+            self.config.max_failures_per_address,
+        ];
+        for (counted, limit) in counts.iter().zip(limits) {
+            if counted.attempts > i64::from(limit) {
+                return Ok(Err(Throttled {
+                    retry_after_s: (counted.window_start + self.window_s() - now).max(1),
+                }));
             }
+        }
+        if counts.first().is_some_and(|c| c.attempts == 1) {
+            // A new window for this name: a natural moment to drop ended ones.
+            self.store
+                .prune_login_attempts(now - self.window_s())
+                .await?;
         }
         Ok(Ok(()))
     }
 
-    pub async fn record_failure(
-        &self,
-        username: &str,
-        address: Option<IpAddr>,
-        now: i64,
-    ) -> Result<()> {
-        let (user_key, addr_key) = Self::keys(username, address);
-        let mut keys = vec![user_key.as_str()];
-        keys.extend(addr_key.as_deref());
-        self.store.record_login_failure(&keys, now).await?;
-        // Old rows are worthless; dropping them here keeps the table small without a job.
-        self.store
-            .prune_login_failures(now - self.window_s())
-            .await?;
+    /// A correct password clears that username's count, and takes this attempt back from
+    /// the address's (a campus NAT logs many people in).
+    pub async fn record_success(&self, username: &Username, address: Option<IpAddr>) -> Result<()> {
+        let (user_key, addr_key) = Self::keys(username.as_str(), address);
+        self.store.clear_login_attempts(&user_key).await?;
+        if let Some(addr_key) = addr_key {
+            self.store.forgive_login_attempt(&addr_key).await?;
+        }
         Ok(())
     }
 
-    /// A correct password clears that username's count (not the address's).
-    pub async fn record_success(&self, username: &Username) -> Result<()> {
-        let (user_key, _) = Self::keys(username.as_str(), None);
-        self.store.clear_login_failures(&user_key).await?;
+    /// An admitted attempt that was never checked (the server was too busy): it does not
+    /// count against the person.
+    pub async fn forgive(&self, username: &str, address: Option<IpAddr>) -> Result<()> {
+        let (user_key, addr_key) = Self::keys(username, address);
+        self.store.forgive_login_attempt(&user_key).await?;
+        if let Some(addr_key) = addr_key {
+            self.store.forgive_login_attempt(&addr_key).await?;
+        }
         Ok(())
     }
 }

@@ -9,6 +9,8 @@ use std::fmt;
 use crate::room::{RoomName, jitsi_normalize};
 
 pub const MAX_PATTERN_CHARS: usize = 200;
+/// No room name (with its tenant) is longer, so no longer pattern can match one.
+const MAX_CANONICAL_BYTES: usize = crate::room::MAX_ROOM_BYTES + 1 + crate::room::MAX_TENANT_BYTES;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PatternError {
@@ -29,7 +31,8 @@ pub struct Pattern(String);
 impl Pattern {
     pub fn parse(input: &str) -> Result<Self, PatternError> {
         let input = input.trim().trim_matches('/');
-        if input.chars().count() > MAX_PATTERN_CHARS {
+        // Bytes first: counting characters (and normalising) is work on the whole input.
+        if input.len() > 4 * MAX_PATTERN_CHARS || input.chars().count() > MAX_PATTERN_CHARS {
             return Err(PatternError::TooLong {
                 max: MAX_PATTERN_CHARS,
             });
@@ -56,6 +59,13 @@ impl Pattern {
         if !canonical.chars().any(|c| c != '*' && c != '?' && c != '/') {
             return Err(PatternError::NoLiteral);
         }
+        // NFKC and encoding can grow a character eighteen-fold (U+FDFA) and more; a
+        // pattern longer than any room name could only slow the overlap check down.
+        if canonical.len() > MAX_CANONICAL_BYTES {
+            return Err(PatternError::TooLong {
+                max: MAX_PATTERN_CHARS,
+            });
+        }
         Ok(Self(canonical))
     }
 
@@ -72,8 +82,7 @@ impl Pattern {
     pub fn overlaps(&self, other: &Pattern) -> bool {
         let p: Vec<char> = self.0.chars().collect();
         let q: Vec<char> = other.0.chars().collect();
-        let mut memo = vec![vec![None; q.len() + 1]; p.len() + 1];
-        overlap(&p, &q, 0, 0, &mut memo)
+        overlap(&p, &q)
     }
 }
 
@@ -107,34 +116,36 @@ fn glob_match(pattern: &str, name: &str) -> bool {
     reachable[n.len()]
 }
 
-/// Can `p[i..]` and `q[j..]` produce a common string?
-fn overlap(p: &[char], q: &[char], i: usize, j: usize, memo: &mut Vec<Vec<Option<bool>>>) -> bool {
-    if let Some(known) = memo[i][j] {
-        return known;
-    }
-    let result = match (p.get(i), q.get(j)) {
-        (None, None) => true,
-        (Some('*'), _) => {
-            // The star produces nothing more, or absorbs what q produces next.
-            overlap(p, q, i + 1, j, memo)
-                || (q.get(j).is_some_and(|c| *c != '/') && overlap(p, q, i, j + 1, memo))
-        }
-        (_, Some('*')) => {
-            overlap(p, q, i, j + 1, memo)
-                || (p.get(i).is_some_and(|c| *c != '/') && overlap(p, q, i + 1, j, memo))
-        }
-        (Some(a), Some(b)) => {
-            let compatible = match (a, b) {
-                ('?', '?') => true,
-                ('?', c) | (c, '?') => *c != '/',
-                (a, b) => a == b,
+/// Whether `p` and `q` can produce a common string. `both[i][j]`: can `p[i..]` and
+/// `q[j..]`? Filled from the ends backwards, each cell from cells already known: no
+/// recursion (patterns come from users), at most (len p + 1) x (len q + 1) steps, and
+/// both lengths are bounded by [`MAX_CANONICAL_BYTES`].
+fn overlap(p: &[char], q: &[char]) -> bool {
+    let mut both = vec![vec![false; q.len() + 1]; p.len() + 1];
+    for i in (0..=p.len()).rev() {
+        for j in (0..=q.len()).rev() {
+            both[i][j] = match (p.get(i), q.get(j)) {
+                (None, None) => true,
+                // The star produces nothing more, or absorbs what q produces next.
+                (Some('*'), next) => {
+                    both[i + 1][j] || (next.is_some_and(|c| *c != '/') && both[i][j + 1])
+                }
+                (next, Some('*')) => {
+                    both[i][j + 1] || (next.is_some_and(|c| *c != '/') && both[i + 1][j])
+                }
+                (Some(a), Some(b)) => {
+                    let compatible = match (a, b) {
+                        ('?', '?') => true,
+                        ('?', c) | (c, '?') => *c != '/',
+                        (a, b) => a == b,
+                    };
+                    compatible && both[i + 1][j + 1]
+                }
+                _ => false,
             };
-            compatible && overlap(p, q, i + 1, j + 1, memo)
         }
-        _ => false,
-    };
-    memo[i][j] = Some(result);
-    result
+    }
+    both[0][0]
 }
 
 #[cfg(test)]
@@ -174,6 +185,11 @@ mod tests {
         assert_eq!(Pattern::parse("*/?*"), Err(PatternError::NoLiteral));
         assert_eq!(Pattern::parse("a/b/c*"), Err(PatternError::TooManyParts));
         assert!(Pattern::parse(&"a".repeat(201)).is_err());
+        // Huge input is refused by its size before any normalising; a short one that
+        // normalisation blows up past any room name's length is refused after.
+        assert!(Pattern::parse(&"\u{FDFA}".repeat(300_000)).is_err());
+        assert!(Pattern::parse(&"\u{FDFA}".repeat(150)).is_err());
+        assert!(Pattern::parse(&format!("{}*", "\u{FDFA}".repeat(5))).is_ok());
     }
 
     #[test]
@@ -194,6 +210,9 @@ mod tests {
             "a tenant pattern never meets a plain one"
         );
         assert!(o("physik/*", "phys*/logic"));
+        // The longest patterns there can be: answered without recursion.
+        let long: Vec<char> = "?*".repeat(MAX_CANONICAL_BYTES / 2).chars().collect();
+        assert!(overlap(&long, &long));
     }
 
     proptest! {

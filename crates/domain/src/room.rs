@@ -26,6 +26,8 @@ const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// An XMPP localpart may have at most 1023 bytes (RFC 7622).
 pub const MAX_ROOM_BYTES: usize = 1023;
+/// What [`RoomName::parse`] reads at most: a meeting link around the longest name.
+const MAX_INPUT_BYTES: usize = 3 * MAX_ROOM_BYTES + 1024;
 /// A tenant becomes a DNS label in `conference.<tenant>.DOMAIN`.
 pub const MAX_TENANT_BYTES: usize = 63;
 
@@ -142,6 +144,14 @@ impl RoomName {
     /// Reads what a person typed: `Logic`, `tenant/Logic`, or a meeting link on one of
     /// `bases` (query and fragment ignored, as Jitsi ignores them).
     pub fn parse(input: &str, bases: &[MeetingBase]) -> Result<Self, RoomNameError> {
+        // Bounded in bytes before any work: normalising 900 KB of U+FDFA took 0.35 s. No
+        // longer input can make a name within MAX_ROOM_BYTES (percent-decoding shrinks
+        // by three at most), link and tenant included.
+        if input.len() > MAX_INPUT_BYTES {
+            return Err(RoomNameError::TooLong {
+                max: MAX_ROOM_BYTES,
+            });
+        }
         let input = input.trim();
         let input = input.split(['?', '#']).next().unwrap_or_default();
         let path = if input.contains("://") {
@@ -343,7 +353,15 @@ mod tests {
     fn what_jitsi_cannot_address_is_refused_with_a_reason() {
         use RoomNameError::*;
         let too_long = "x".repeat(MAX_ROOM_BYTES + 1);
+        // 900 KB that NFKC would blow up eighteen-fold: refused by size, unread.
+        let huge = "\u{FDFA}".repeat(300_000);
         let table: &[(&str, RoomNameError)] = &[
+            (
+                &huge,
+                TooLong {
+                    max: MAX_ROOM_BYTES,
+                },
+            ),
             ("", Empty),
             ("   ", Empty),
             ("https://meet.example.org/", Empty),

@@ -28,9 +28,12 @@ pub enum Request {
 /// Prosody's answer: a result (maybe with a payload) or an error.
 pub type Answer = Result<Option<Element>, StanzaError>;
 
+/// Where an IQ's answer goes: Prosody's answer, or why none will come.
+type Waiter = oneshot::Sender<Result<Answer, String>>;
+
 enum Command {
     Stanza(Box<Stanza>, oneshot::Sender<Result<(), String>>),
-    Iq(Jid, Request, oneshot::Sender<Answer>),
+    Iq(Jid, Request, Waiter),
 }
 
 /// A handle to the task that owns one XMPP client. Cheap to clone.
@@ -57,7 +60,7 @@ impl Connection {
     ) -> (Self, ConnectionTask) {
         let (commands, mut receiver) = mpsc::channel::<Command>(64);
         let task = tokio::spawn(async move {
-            let mut pending: HashMap<String, oneshot::Sender<Answer>> = HashMap::new();
+            let mut pending: HashMap<String, Waiter> = HashMap::new();
             let mut next_id: u64 = 0;
             loop {
                 tokio::select! {
@@ -76,9 +79,15 @@ impl Connection {
                             };
                             // Forget answers nobody waits for any more (timed out).
                             pending.retain(|_, waiting| !waiting.is_closed());
-                            pending.insert(id, reply);
-                            if client.send_stanza(Stanza::Iq(iq)).await.is_err() {
-                                // The waiter times out; the stream reconnects on its own.
+                            match client.send_stanza(Stanza::Iq(iq)).await {
+                                Ok(_) => {
+                                    pending.insert(id, reply);
+                                }
+                                // Said at once rather than left to the caller's timeout;
+                                // the stream reconnects on its own.
+                                Err(error) => {
+                                    let _ = reply.send(Err(format!("the connection to Prosody failed: {error}")));
+                                }
                             }
                         }
                     },
@@ -86,13 +95,21 @@ impl Connection {
                         None => break,
                         Some(Event::Stanza(Stanza::Iq(Iq::Result { id, payload, .. }))) if pending.contains_key(&id) => {
                             if let Some(waiting) = pending.remove(&id) {
-                                let _ = waiting.send(Ok(payload));
+                                let _ = waiting.send(Ok(Ok(payload)));
                             }
                         }
                         Some(Event::Stanza(Stanza::Iq(Iq::Error { id, error, .. }))) if pending.contains_key(&id) => {
                             if let Some(waiting) = pending.remove(&id) {
-                                let _ = waiting.send(Err(error));
+                                let _ = waiting.send(Ok(Err(error)));
                             }
+                        }
+                        // Answers to IQs sent on a lost stream never come: their callers
+                        // hear it now, not when their timeout runs out.
+                        Some(event @ Event::Disconnected(_)) => {
+                            for (_, waiting) in pending.drain() {
+                                let _ = waiting.send(Err("the connection to Prosody was lost".into()));
+                            }
+                            on_event(event);
                         }
                         Some(event) => on_event(event),
                     },
@@ -123,6 +140,6 @@ impl Connection {
             .map_err(|_| "the connection task has stopped".to_owned())?;
         answer
             .await
-            .map_err(|_| "the connection task has stopped".to_owned())
+            .map_err(|_| "the connection task has stopped".to_owned())?
     }
 }

@@ -2,6 +2,10 @@
 //! 30 s), but at the same moments for every client: after a Prosody restart, every
 //! Roomkeeper instance would knock at once, again and again. This connector waits a
 //! random part of the current backoff before each attempt.
+//!
+//! It also tells when an attempt starts: tokio-xmpp 6.0 swallows its own "stream
+//! suspended" event, so a new connection attempt is the only sign we get that the
+//! previous stream was lost.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
@@ -13,18 +17,30 @@ use tokio_xmpp::connect::ServerConnector;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::xmlstream::{PendingFeaturesRecv, Timeouts};
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Jittered<C> {
     inner: C,
     /// Attempts that failed since the last success.
     failures: Arc<AtomicU32>,
+    /// Called as each attempt starts (the first one, and after every lost stream).
+    on_attempt: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl<C: std::fmt::Debug> std::fmt::Debug for Jittered<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jittered")
+            .field("inner", &self.inner)
+            .field("failures", &self.failures)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<C> Jittered<C> {
-    pub fn new(inner: C) -> Self {
+    pub fn new(inner: C, on_attempt: Arc<dyn Fn() + Send + Sync>) -> Self {
         Self {
             inner,
             failures: Arc::default(),
+            on_attempt,
         }
     }
 }
@@ -54,6 +70,7 @@ impl<C: ServerConnector + Sync> ServerConnector for Jittered<C> {
         ns: &'static str,
         timeouts: Timeouts,
     ) -> Result<(PendingFeaturesRecv<Self::Stream>, ChannelBinding), tokio_xmpp::Error> {
+        (self.on_attempt)();
         tokio::time::sleep(jitter(self.failures.load(Ordering::Relaxed))).await;
         let attempt = self.inner.connect(jid, ns, timeouts).await;
         if attempt.is_ok() {

@@ -35,6 +35,16 @@ pub struct ShardConfig {
     /// Default: `focus@auth.<domain>`, the `recorder.<domain>` and the account itself.
     #[serde(default)]
     pub service_jids: Vec<String>,
+    /// How long an IQ (its turn on the connection included) waits for Prosody before
+    /// the action answers "unreachable". Default 1500: under the 2 s promised to people.
+    /// A suspended stream (tokio-xmpp reconnects quietly, without an event) shows up only
+    /// as an unanswered IQ, so this is also how fast a dead connection is noticed.
+    #[serde(default = "default_answer_timeout_ms")]
+    pub answer_timeout_ms: u64,
+}
+
+fn default_answer_timeout_ms() -> u64 {
+    1500
 }
 
 impl ShardConfig {
@@ -179,6 +189,7 @@ mod tests {
             password_file: None,
             muc_domain: None,
             service_jids: Vec::new(),
+            answer_timeout_ms: 1500,
         }
     }
 

@@ -25,11 +25,6 @@ use crate::stanzas::{self, MUC_ADMIN, ROOMKEEPER};
 use crate::tls::StartTlsWithCa;
 use crate::{Error, Meeting, MeetingControl, Participant, ShardConfig, XmppSecurity};
 
-/// How long an IQ (its turn on the connection included) waits for Prosody before we say
-/// it is unreachable: under the 2 s promised to people. A suspended stream (tokio-xmpp
-/// reconnects quietly, without an event) shows up only as an unanswered IQ.
-const IQ_TIMEOUT: Duration = Duration::from_millis(1500);
-
 /// How many pushed events may wait for a slow follower before it must read again.
 const EVENT_BUFFER: usize = 4096;
 
@@ -60,6 +55,10 @@ struct Link {
     /// Connected and the companion module asked for: ready for actions.
     ready: tokio::sync::watch::Sender<bool>,
     address: String,
+    /// `ShardConfig::answer_timeout_ms`.
+    answer_timeout: Duration,
+    /// Woken when the stream is lost (a reconnect starts).
+    lost: tokio::sync::Notify,
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -79,31 +78,48 @@ impl XmppShard {
             .map_err(|e| Error::Unreachable(format!("account {:?}: {e}", config.account)))?;
         let dns = DnsConfig::addr(&config.xmpp_address);
         let timeouts = Timeouts::tight();
+        // The event handler and the connector run inside the connection task, which
+        // exists before the link that holds its handle.
+        let shared: Arc<OnceLock<Arc<Link>>> = Arc::default();
+        let on_attempt: Arc<dyn Fn() + Send + Sync> = {
+            let shared = Arc::clone(&shared);
+            let name = config.name.clone();
+            Arc::new(move || {
+                let Some(link) = shared.get() else { return };
+                if link.online.swap(false, Ordering::SeqCst) {
+                    tracing::warn!(shard = %name, "lost the connection to Prosody; reconnecting");
+                }
+                link.companion.store(false, Ordering::SeqCst);
+                link.ready.send_replace(false);
+                // Answers to IQs sent on the lost stream never come.
+                link.lost.notify_waiters();
+            })
+        };
         let client = match (config.security, &config.ca_file) {
             (XmppSecurity::Plain, _) => Client::new_with_connector(
                 jid,
                 password,
-                Jittered::new(TcpServerConnector::from(dns)),
+                Jittered::new(TcpServerConnector::from(dns), on_attempt),
                 timeouts,
             ),
             (XmppSecurity::Starttls, None) => Client::new_with_connector(
                 jid,
                 password,
-                Jittered::new(StartTlsServerConnector::from(dns)),
+                Jittered::new(StartTlsServerConnector::from(dns), on_attempt),
                 timeouts,
             ),
             (XmppSecurity::Starttls, Some(ca_file)) => Client::new_with_connector(
                 jid,
                 password,
-                Jittered::new(StartTlsWithCa::new(dns, ca_file).map_err(Error::Unreachable)?),
+                Jittered::new(
+                    StartTlsWithCa::new(dns, ca_file).map_err(Error::Unreachable)?,
+                    on_attempt,
+                ),
                 timeouts,
             ),
         };
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let (connected, mut connects) = mpsc::unbounded_channel();
-        // The event handler runs inside the connection task, which exists before the
-        // link that holds its handle.
-        let shared: Arc<OnceLock<Arc<Link>>> = Arc::default();
         let on_event = {
             let shared = Arc::clone(&shared);
             let events = events.clone();
@@ -154,6 +170,8 @@ impl XmppShard {
             ready: tokio::sync::watch::Sender::new(false),
             bound_jid: Mutex::default(),
             address: config.xmpp_address.clone(),
+            answer_timeout: Duration::from_millis(config.answer_timeout_ms),
+            lost: tokio::sync::Notify::new(),
         });
         let _ = shared.set(Arc::clone(&link));
         // After every connect: ask for events (which tells whether the module is there),
@@ -362,6 +380,10 @@ impl Link {
         set: bool,
         payload: &str,
     ) -> Result<Result<Option<Element>, StanzaError>, Error> {
+        // Listening before looking at `online`: a loss between the two is not missed.
+        let lost = self.lost.notified();
+        tokio::pin!(lost);
+        lost.as_mut().enable();
         if !self.online.load(Ordering::SeqCst) {
             return Err(Error::Unreachable(format!(
                 "no connection to {}",
@@ -383,10 +405,19 @@ impl Link {
             let _turn = self.one_at_a_time.lock().await;
             self.connection.iq(to, request).await
         };
-        match tokio::time::timeout(IQ_TIMEOUT, answer).await {
-            Err(_) => Err(Error::Unreachable("no answer within 1.5 s".into())),
-            Ok(Err(failure)) => Err(Error::Unreachable(failure)),
-            Ok(Ok(answer)) => Ok(answer),
+        tokio::select! {
+            answered = tokio::time::timeout(self.answer_timeout, answer) => match answered {
+                Err(_) => Err(Error::Unreachable(format!(
+                    "no answer within {} ms",
+                    self.answer_timeout.as_millis()
+                ))),
+                Ok(Err(failure)) => Err(Error::Unreachable(failure)),
+                Ok(Ok(answer)) => Ok(answer),
+            },
+            () = &mut lost => Err(Error::Unreachable(format!(
+                "the connection to {} was lost",
+                self.address
+            ))),
         }
     }
 }

@@ -169,10 +169,10 @@ pub async fn run_user_command(config: &Config, command: UserCommand) -> anyhow::
         } => {
             let username = Username::parse(&username)?;
             let (hash, must_change, shown) = choose_password(&password).await?;
-            let user = store
+            let user = match store
                 .create_user(
                     &NewUser {
-                        username,
+                        username: username.clone(),
                         display_name,
                         password_hash: Some(hash),
                         is_admin: admin,
@@ -180,7 +180,15 @@ pub async fn run_user_command(config: &Config, command: UserCommand) -> anyhow::
                     },
                     clock.now(),
                 )
-                .await?;
+                .await
+            {
+                Err(roomkeeper_store::Error::Conflict(
+                    roomkeeper_store::Conflict::UsernameTaken,
+                )) => {
+                    bail!("the account {username} already exists")
+                }
+                other => other?,
+            };
             println!(
                 "added {}{}",
                 user.username,

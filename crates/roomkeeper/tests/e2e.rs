@@ -38,6 +38,7 @@ async fn the_seed_story_through_the_pages_in_chromium() {
     let app = TestApp::spawn_on(listener, database, config, Default::default())
         .await
         .unwrap();
+    let start = jibri::an_hour_before(app.clock().now());
     assert!(app.state.meetings.wait_ready(Duration::from_secs(10)).await);
     for (name, admin) in [("root", true), ("lecturer", false), ("assistant", false)] {
         app.user(name, PASSWORD, admin).await.unwrap();
@@ -49,6 +50,7 @@ async fn the_seed_story_through_the_pages_in_chromium() {
         .arg(e2e_dir().join("story.mjs"))
         .env("E2E_BASE_URL", &app.base_url)
         .env("E2E_PASSWORD", PASSWORD)
+        .env("E2E_RECORDING_NAME", jibri::download_name("logic", start))
         .env(
             "E2E_SSO_PASSWORD",
             format!("carol{}", oidc::PASSWORD_SUFFIX),
@@ -120,6 +122,7 @@ async fn the_seed_story_through_the_pages_in_chromium() {
                     "5e55105e-0000-4000-8000-000000000001",
                     "logic",
                     &format!("{MEET}/logic"),
+                    start,
                     &[4],
                 )
                 .unwrap();
@@ -136,6 +139,7 @@ async fn the_seed_story_through_the_pages_in_chromium() {
                     "5e55105e-0000-4000-8000-000000000002",
                     "physics",
                     &format!("{MEET}/physics"),
+                    start,
                     &[1],
                 )
                 .unwrap();

@@ -1,8 +1,8 @@
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A uniqueness or state rule was hit; the text says which, for people.
+    /// A uniqueness or state rule was hit; which one is typed, never told by its text.
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Conflict),
     #[error("not found")]
     NotFound,
     #[error("database configuration: {0}")]
@@ -15,16 +15,45 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// A room name someone else already holds, or has asked for.
-pub const ROOM_TAKEN: &str = "This room is already registered.";
-pub const ALREADY_DECIDED: &str = "This request has already been decided or withdrawn.";
+/// Which rule a change ran into. Each has a stable code (the API's `error.code`) and a
+/// sentence for people; callers match on the variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    /// A room name someone else already holds, or has asked for.
+    #[error("This room is already registered, or someone has already asked for it.")]
+    RoomTaken,
+    #[error("This request has already been decided or withdrawn.")]
+    AlreadyDecided,
+    #[error("That username is already taken.")]
+    UsernameTaken,
+    #[error("This user already has this pattern.")]
+    PatternExists,
+    #[error("This sign-on identity is already linked to an account.")]
+    IdentityLinked,
+    /// A random secret (session, token) met its twin: practically never.
+    #[error("This secret already exists; try again.")]
+    SecretExists,
+}
+
+impl Conflict {
+    pub fn code(self) -> &'static str {
+        match self {
+            Conflict::RoomTaken => "room_taken",
+            Conflict::AlreadyDecided => "already_decided",
+            Conflict::UsernameTaken => "username_taken",
+            Conflict::PatternExists => "pattern_exists",
+            Conflict::IdentityLinked => "identity_linked",
+            Conflict::SecretExists => "secret_exists",
+        }
+    }
+}
 
 impl Error {
-    /// A unique-constraint violation becomes [`Error::Conflict`] with `sentence`; other
-    /// errors pass through.
-    pub(crate) fn conflict_with(err: sqlx::Error, sentence: &str) -> Error {
+    /// A unique-constraint violation becomes [`Error::Conflict`] of `kind`; other errors
+    /// pass through.
+    pub(crate) fn conflict_with(err: sqlx::Error, kind: Conflict) -> Error {
         match err.as_database_error() {
-            Some(db) if db.is_unique_violation() => Error::Conflict(sentence.to_owned()),
+            Some(db) if db.is_unique_violation() => Error::Conflict(kind),
             _ => Error::Database(err),
         }
     }

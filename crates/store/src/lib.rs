@@ -16,13 +16,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use roomkeeper_domain::Username;
 
-pub use error::{ALREADY_DECIDED, ROOM_TAKEN};
+pub use error::Conflict;
 pub use error::{Error, Result};
 pub use models::{
-    ApiToken, Audit, AuditEntry, IngestProblem, NewEmail, NewRecording, NewRequest, NewUser,
-    Notice, OidcLogin, OutboxEmail, OutboxStatus, Page, Paged, Recording, RecordingState,
-    RequestFilter, RequestStatus, Room, RoomFilter, RoomRequest, SessionRecord, ShareLink, User,
-    UserPattern, Verdict,
+    ApiToken, Audit, AuditEntry, IngestProblem, LoginAttempts, NewEmail, NewRecording, NewRequest,
+    NewUser, Notice, OidcCollision, OidcLogin, OutboxEmail, OutboxStatus, Page, Paged, Recording,
+    RecordingState, RequestFilter, RequestStatus, Room, RoomFilter, RoomRequest, SessionRecord,
+    ShareLink, User, UserPattern, Verdict,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -107,7 +107,31 @@ pub trait SsoStore: Send + Sync {
     /// Removes and returns the login with this state: each can be finished once.
     async fn take_oidc_login(&self, state_hash: &str) -> Result<Option<OidcLogin>>;
     async fn user_by_oidc(&self, issuer: &str, subject: &str) -> Result<Option<User>>;
+    /// Links (issuer, subject) to an account by an administrator's decision.
     async fn link_oidc(&self, issuer: &str, subject: &str, user_id: i64, now: i64) -> Result<()>;
+    /// Links (issuer, subject) to the account only if no identity is linked to it yet,
+    /// atomically (the account row is locked first): `false` when one was. What a login
+    /// does on its own, so an account linked to one subject never gains another.
+    async fn link_oidc_if_unlinked(
+        &self,
+        issuer: &str,
+        subject: &str,
+        user_id: i64,
+        now: i64,
+    ) -> Result<bool>;
+    /// Remembers a refused login (or counts one more try of it).
+    async fn note_oidc_collision(&self, collision: &OidcCollision) -> Result<()>;
+    /// Refused logins waiting for an administrator, newest first.
+    async fn oidc_collisions(&self) -> Result<Vec<OidcCollision>>;
+    /// Removes the waiting entry; with `link_to`, links the identity to that account in
+    /// the same transaction. `NotFound` when nothing waits for (issuer, subject).
+    async fn resolve_oidc_collision(
+        &self,
+        issuer: &str,
+        subject: &str,
+        link_to: Option<i64>,
+        now: i64,
+    ) -> Result<OidcCollision>;
     /// Renames the account and, in the same transaction, every place its username grants
     /// something (ownership, co-ownership, patterns, requests, notices). The audit log
     /// keeps the names as they were. Conflict when another account has the name.
@@ -169,10 +193,20 @@ pub trait AccountStore: Send + Sync {
     async fn touch_token(&self, token_id: i64, now: i64) -> Result<()>;
 
     // Login throttling
-    async fn record_login_failure(&self, keys: &[&str], now: i64) -> Result<()>;
-    async fn login_failures_since(&self, key: &str, since: i64) -> Result<i64>;
-    async fn clear_login_failures(&self, key: &str) -> Result<()>;
-    async fn prune_login_failures(&self, before: i64) -> Result<u64>;
+    /// Counts one attempt against each key, atomically and in one transaction, and returns
+    /// each key's count in its current window. A window starts at the first attempt after
+    /// the previous one ended (`window_s` long).
+    async fn count_login_attempt(
+        &self,
+        keys: &[&str],
+        window_s: i64,
+        now: i64,
+    ) -> Result<Vec<LoginAttempts>>;
+    /// Takes one attempt back (a login that turned out right, or was never checked).
+    async fn forgive_login_attempt(&self, key: &str) -> Result<()>;
+    async fn clear_login_attempts(&self, key: &str) -> Result<()>;
+    /// Drops windows that started before `before` (callers pass now minus the window).
+    async fn prune_login_attempts(&self, before: i64) -> Result<u64>;
 }
 
 /// Rooms, room requests, patterns, the audit log and in-app notices. Every change is
@@ -181,7 +215,7 @@ pub trait AccountStore: Send + Sync {
 pub trait RoomStore: Send + Sync {
     /// Files a request. With `auto_pattern` (a pattern of the requester that matches)
     /// the room is registered at once and the request comes back approved. A room that
-    /// is registered, or pending for anyone, is a conflict ([`ROOM_TAKEN`]).
+    /// is registered, or pending for anyone, is a conflict ([`Conflict::RoomTaken`]).
     async fn create_request(
         &self,
         new: &NewRequest,
@@ -194,7 +228,7 @@ pub trait RoomStore: Send + Sync {
     async fn list_requests(&self, filter: &RequestFilter, page: Page)
     -> Result<Paged<RoomRequest>>;
     async fn count_pending_requests(&self) -> Result<i64>;
-    /// Only a pending request can be withdrawn ([`ALREADY_DECIDED`] otherwise).
+    /// Only a pending request can be withdrawn ([`Conflict::AlreadyDecided`] otherwise).
     async fn withdraw_request(&self, id: i64, audit: &Audit<'_>) -> Result<RoomRequest>;
     /// Approves (registering the room, optionally whitelisting a pattern) or rejects a
     /// pending request, and leaves the requester a notice. `emails` are queued in the

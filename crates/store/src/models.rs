@@ -42,6 +42,27 @@ pub struct OidcLogin {
     pub created_at: i64,
 }
 
+/// How many login attempts one key (`user:NAME`, `addr:IP`) saw in its current window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct LoginAttempts {
+    pub attempts: i64,
+    pub window_start: i64,
+}
+
+/// An OpenID login refused because its username belongs to an account that is not
+/// this (issuer, subject)'s: waits for an administrator.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OidcCollision {
+    pub issuer: String,
+    pub subject: String,
+    /// The `[[oidc]]` name it came through.
+    pub provider: String,
+    pub username: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub attempts: i64,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionRecord {
     pub session_created_at: i64,

@@ -54,10 +54,7 @@ macro_rules! impl_sql_store {
                     .fetch_one(&self.pool)
                     .await
                     .map_err(|e| {
-                        $crate::Error::conflict_with(
-                            e,
-                            &format!("The user {} already exists.", new.username),
-                        )
+                        $crate::Error::conflict_with(e, $crate::Conflict::UsernameTaken)
                     })
             }
 
@@ -227,7 +224,7 @@ macro_rules! impl_sql_store {
                 .bind(now)
                 .execute(&self.pool)
                 .await
-                .map_err(|e| $crate::Error::conflict_with(e, "This session already exists."))?;
+                .map_err(|e| $crate::Error::conflict_with(e, $crate::Conflict::SecretExists))?;
                 Ok(())
             }
 
@@ -305,7 +302,7 @@ macro_rules! impl_sql_store {
                 .bind(now)
                 .fetch_one(&self.pool)
                 .await
-                .map_err(|e| $crate::Error::conflict_with(e, "This token already exists."))
+                .map_err(|e| $crate::Error::conflict_with(e, $crate::Conflict::SecretExists))
             }
 
             async fn tokens_of(&self, user_id: i64) -> $crate::Result<Vec<$crate::ApiToken>> {
@@ -355,40 +352,59 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
-            async fn record_login_failure(&self, keys: &[&str], now: i64) -> $crate::Result<()> {
+            async fn count_login_attempt(
+                &self,
+                keys: &[&str],
+                window_s: i64,
+                now: i64,
+            ) -> $crate::Result<Vec<$crate::LoginAttempts>> {
                 let mut tx = self.pool.begin_with($write_tx).await?;
+                let mut counts = Vec::with_capacity(keys.len());
                 for key in keys {
-                    sqlx::query("INSERT INTO login_failures (key, at) VALUES ($1, $2)")
-                        .bind(*key)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
+                    // One statement per key: PostgreSQL locks the row for the upsert and
+                    // SQLite has one writer, so no two attempts read the same count.
+                    // (SET expressions all see the row as it was.)
+                    let counted: $crate::LoginAttempts = sqlx::query_as(
+                        "INSERT INTO login_attempts (key, window_start, attempts) \
+                         VALUES ($1, $2, 1) ON CONFLICT (key) DO UPDATE SET \
+                         attempts = CASE WHEN login_attempts.window_start <= $3 THEN 1 \
+                             ELSE login_attempts.attempts + 1 END, \
+                         window_start = CASE WHEN login_attempts.window_start <= $3 THEN $2 \
+                             ELSE login_attempts.window_start END \
+                         RETURNING attempts, window_start",
+                    )
+                    .bind(*key)
+                    .bind(now)
+                    .bind(now - window_s)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    counts.push(counted);
                 }
                 tx.commit().await?;
+                Ok(counts)
+            }
+
+            async fn forgive_login_attempt(&self, key: &str) -> $crate::Result<()> {
+                sqlx::query(
+                    "UPDATE login_attempts SET attempts = attempts - 1 \
+                     WHERE key = $1 AND attempts > 0",
+                )
+                .bind(key)
+                .execute(&self.pool)
+                .await?;
                 Ok(())
             }
 
-            async fn login_failures_since(&self, key: &str, since: i64) -> $crate::Result<i64> {
-                let (count,): (i64,) = sqlx::query_as(
-                    "SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at >= $2",
-                )
-                .bind(key)
-                .bind(since)
-                .fetch_one(&self.pool)
-                .await?;
-                Ok(count)
-            }
-
-            async fn clear_login_failures(&self, key: &str) -> $crate::Result<()> {
-                sqlx::query("DELETE FROM login_failures WHERE key = $1")
+            async fn clear_login_attempts(&self, key: &str) -> $crate::Result<()> {
+                sqlx::query("DELETE FROM login_attempts WHERE key = $1")
                     .bind(key)
                     .execute(&self.pool)
                     .await?;
                 Ok(())
             }
 
-            async fn prune_login_failures(&self, before: i64) -> $crate::Result<u64> {
-                let done = sqlx::query("DELETE FROM login_failures WHERE at < $1")
+            async fn prune_login_attempts(&self, before: i64) -> $crate::Result<u64> {
+                let done = sqlx::query("DELETE FROM login_attempts WHERE window_start < $1")
                     .bind(before)
                     .execute(&self.pool)
                     .await?;

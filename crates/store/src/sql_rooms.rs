@@ -139,7 +139,7 @@ macro_rules! impl_room_store {
                 .bind(now)
                 .fetch_one(&mut **tx)
                 .await
-                .map_err(|e| $crate::Error::conflict_with(e, $crate::error::ROOM_TAKEN))?;
+                .map_err(|e| $crate::Error::conflict_with(e, $crate::Conflict::RoomTaken))?;
                 Self::replace_co_owners_in(tx, id, owner, co_owners).await?;
                 // Recordings of this room that arrived before it was registered are its own.
                 sqlx::query(
@@ -192,7 +192,7 @@ macro_rules! impl_room_store {
                     .fetch_optional(&mut *tx)
                     .await?;
                 if taken.is_some() {
-                    return Err($crate::Error::Conflict($crate::error::ROOM_TAKEN.into()));
+                    return Err($crate::Error::Conflict($crate::Conflict::RoomTaken));
                 }
                 // Filed as pending first, even when a pattern approves it a moment later:
                 // the one-pending-request-per-room index then stops a pattern from taking a
@@ -208,7 +208,7 @@ macro_rules! impl_room_store {
                 .bind(audit.now)
                 .fetch_one(&mut *tx)
                 .await
-                .map_err(|e| $crate::Error::conflict_with(e, $crate::error::ROOM_TAKEN))?;
+                .map_err(|e| $crate::Error::conflict_with(e, $crate::Conflict::RoomTaken))?;
                 if auto_pattern.is_some() {
                     let room_id =
                         Self::insert_room_in(&mut tx, &new.room_name, &new.requester, &new.co_owners, audit.now).await?;
@@ -314,7 +314,7 @@ macro_rules! impl_room_store {
                 .await?;
                 let request = Self::request_in(&mut tx, id).await?.ok_or($crate::Error::NotFound)?;
                 if done.rows_affected() == 0 {
-                    return Err($crate::Error::Conflict($crate::error::ALREADY_DECIDED.into()));
+                    return Err($crate::Error::Conflict($crate::Conflict::AlreadyDecided));
                 }
                 let detail = serde_json::json!({ "request_id": id }).to_string();
                 Self::audit_in(&mut tx, audit, "withdraw", Some(&request.room_name), None, &detail).await?;
@@ -333,7 +333,7 @@ macro_rules! impl_room_store {
                 let mut tx = self.pool.begin_with($write_tx).await?;
                 let request = Self::request_in(&mut tx, id).await?.ok_or($crate::Error::NotFound)?;
                 if request.status != $crate::RequestStatus::Pending {
-                    return Err($crate::Error::Conflict($crate::error::ALREADY_DECIDED.into()));
+                    return Err($crate::Error::Conflict($crate::Conflict::AlreadyDecided));
                 }
                 let (status, room_id) = match verdict {
                     $crate::Verdict::Approve { .. } => {
@@ -363,7 +363,7 @@ macro_rules! impl_room_store {
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() == 0 {
-                    return Err($crate::Error::Conflict($crate::error::ALREADY_DECIDED.into()));
+                    return Err($crate::Error::Conflict($crate::Conflict::AlreadyDecided));
                 }
                 let detail = serde_json::json!({ "request_id": id, "message": message }).to_string();
                 let action = if room_id.is_some() { "approve" } else { "reject" };
@@ -585,7 +585,7 @@ macro_rules! impl_room_store {
                 .bind(audit.now)
                 .fetch_one(&mut *tx)
                 .await
-                .map_err(|e| $crate::Error::conflict_with(e, "This user already has this pattern."))?;
+                .map_err(|e| $crate::Error::conflict_with(e, $crate::Conflict::PatternExists))?;
                 let detail = serde_json::json!({ "pattern": pattern }).to_string();
                 Self::audit_in(&mut tx, audit, "pattern_add", None, Some(username), &detail).await?;
                 tx.commit().await?;

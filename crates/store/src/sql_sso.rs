@@ -81,8 +81,111 @@ macro_rules! impl_sso_store {
                 .bind(now)
                 .execute(&self.pool)
                 .await
-                .map_err(|e| $crate::Error::conflict_with(e, "This sign-on identity"))?;
+                .map_err(|e| $crate::Error::conflict_with(e, $crate::Conflict::IdentityLinked))?;
                 Ok(())
+            }
+
+            async fn link_oidc_if_unlinked(
+                &self,
+                issuer: &str,
+                subject: &str,
+                user_id: i64,
+                now: i64,
+            ) -> $crate::Result<bool> {
+                let mut tx = self.pool.begin_with($write_tx).await?;
+                // Locks the account's row (PostgreSQL) or the database (SQLite's write
+                // transaction): two subjects racing for one account cannot both pass.
+                let found = sqlx::query("UPDATE users SET id = id WHERE id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                $crate::sql::found(found.rows_affected())?;
+                let linked: Option<(i64,)> =
+                    sqlx::query_as("SELECT user_id FROM oidc_identities WHERE user_id = $1 LIMIT 1")
+                        .bind(user_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if linked.is_some() {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "INSERT INTO oidc_identities (issuer, subject, user_id, created_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(issuer)
+                .bind(subject)
+                .bind(user_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| $crate::Error::conflict_with(e, $crate::Conflict::IdentityLinked))?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn note_oidc_collision(
+                &self,
+                collision: &$crate::OidcCollision,
+            ) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO oidc_collisions (issuer, subject, provider, username, \
+                     first_seen, last_seen, attempts) VALUES ($1, $2, $3, $4, $5, $5, 1) \
+                     ON CONFLICT (issuer, subject) DO UPDATE SET provider = $3, \
+                     username = $4, last_seen = $5, \
+                     attempts = oidc_collisions.attempts + 1",
+                )
+                .bind(&collision.issuer)
+                .bind(&collision.subject)
+                .bind(&collision.provider)
+                .bind(&collision.username)
+                .bind(collision.last_seen)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn oidc_collisions(&self) -> $crate::Result<Vec<$crate::OidcCollision>> {
+                Ok(sqlx::query_as(
+                    "SELECT issuer, subject, provider, username, first_seen, last_seen, \
+                     attempts FROM oidc_collisions ORDER BY last_seen DESC, issuer, subject",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn resolve_oidc_collision(
+                &self,
+                issuer: &str,
+                subject: &str,
+                link_to: Option<i64>,
+                now: i64,
+            ) -> $crate::Result<$crate::OidcCollision> {
+                let mut tx = self.pool.begin_with($write_tx).await?;
+                let taken: Option<$crate::OidcCollision> = sqlx::query_as(
+                    "DELETE FROM oidc_collisions WHERE issuer = $1 AND subject = $2 \
+                     RETURNING issuer, subject, provider, username, first_seen, last_seen, \
+                     attempts",
+                )
+                .bind(issuer)
+                .bind(subject)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let taken = taken.ok_or($crate::Error::NotFound)?;
+                if let Some(user_id) = link_to {
+                    sqlx::query(
+                        "INSERT INTO oidc_identities (issuer, subject, user_id, created_at) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(issuer)
+                    .bind(subject)
+                    .bind(user_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| $crate::Error::conflict_with(e, $crate::Conflict::IdentityLinked))?;
+                }
+                tx.commit().await?;
+                Ok(taken)
             }
 
             async fn rename_user(
@@ -103,7 +206,7 @@ macro_rules! impl_sso_store {
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await
-                    .map_err(|e| $crate::Error::conflict_with(e, &format!("The user {new}")))?;
+                    .map_err(|e| $crate::Error::conflict_with(e, $crate::Conflict::UsernameTaken))?;
                 // Where the new name is already listed beside the old one, the old entry
                 // would collide with it: the person keeps that right once.
                 for statement in [

@@ -213,37 +213,49 @@ async fn api_tokens_belong_to_their_user(backend: Backend) {
     assert!(store.token("h1").await.unwrap().is_none());
 }
 
-async fn login_failures_are_counted_per_key_and_window(backend: Backend) {
+async fn login_attempts_are_counted_per_key_and_window(backend: Backend) {
     let (_db, store) = store(backend).await;
-    store
-        .record_login_failure(&["user:alice", "addr:10.0.0.1"], 100)
-        .await
-        .unwrap();
-    store
-        .record_login_failure(&["user:alice"], 200)
-        .await
-        .unwrap();
+    let count = |keys: &'static [&'static str], now: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .count_login_attempt(keys, 100, now)
+                .await
+                .unwrap()
+                .iter()
+                .map(|c| c.attempts)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(count(&["user:alice", "addr:10.0.0.1"], 1000).await, [1, 1]);
+    assert_eq!(count(&["user:alice"], 1050).await, [2]);
+    store.forgive_login_attempt("user:alice").await.unwrap();
+    assert_eq!(count(&["user:alice"], 1060).await, [2]);
+    // The window (100 s from the first attempt) ended: counting starts again.
+    assert_eq!(count(&["user:alice", "addr:10.0.0.1"], 1100).await, [1, 1]);
+    store.clear_login_attempts("user:alice").await.unwrap();
+    assert_eq!(count(&["user:alice"], 1101).await, [1]);
     assert_eq!(
-        store.login_failures_since("user:alice", 0).await.unwrap(),
-        2
+        store.prune_login_attempts(1101).await.unwrap(),
+        1,
+        "addr's window began at 1100"
     );
-    assert_eq!(
-        store.login_failures_since("user:alice", 150).await.unwrap(),
-        1
-    );
-    assert_eq!(
-        store
-            .login_failures_since("addr:10.0.0.1", 0)
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(store.prune_login_failures(150).await.unwrap(), 2);
-    store.clear_login_failures("user:alice").await.unwrap();
-    assert_eq!(
-        store.login_failures_since("user:alice", 0).await.unwrap(),
-        0
-    );
+
+    // Many at once: each attempt gets its own number, none is lost.
+    let parallel = futures::future::join_all((0..40).map(|_| {
+        let store = store.clone();
+        async move {
+            store
+                .count_login_attempt(&["user:bob"], 100, 2000)
+                .await
+                .unwrap()[0]
+                .attempts
+        }
+    }))
+    .await;
+    let mut seen = parallel.clone();
+    seen.sort();
+    assert_eq!(seen, (1..=40).collect::<Vec<_>>(), "{parallel:?}");
 }
 
 async fn migrating_twice_changes_nothing(backend: Backend) {
@@ -291,7 +303,10 @@ async fn a_request_is_approved_into_a_room_once(backend: Backend) {
         .create_request(&request("logic", "bob"), None, &audit("bob", 11), &[])
         .await;
     assert!(
-        matches!(&again, Err(Error::Conflict(m)) if m == roomkeeper_store::ROOM_TAKEN),
+        matches!(
+            &again,
+            Err(Error::Conflict(roomkeeper_store::Conflict::RoomTaken))
+        ),
         "{again:?}"
     );
     assert_eq!(
@@ -697,6 +712,85 @@ async fn single_sign_on_identities_renames_and_logins(backend: Backend) {
     ));
     let found = store.user_by_oidc("https://idp", "1001").await.unwrap();
     assert_eq!(found.map(|u| u.id), Some(ada.id));
+    // A login links itself only to an account no identity is linked to yet.
+    let carl = store
+        .create_user(&new_user("carl", false), 1)
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .link_oidc_if_unlinked("https://idp", "2002", ada.id, 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .user_by_oidc("https://idp", "2002")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .link_oidc_if_unlinked("https://idp", "2003", carl.id, 2)
+            .await
+            .unwrap()
+    );
+    // Refused logins wait for an administrator, counted per (issuer, subject).
+    let collision = |subject: &str, at: i64| roomkeeper_store::OidcCollision {
+        issuer: "https://idp".into(),
+        subject: subject.into(),
+        provider: "uni".into(),
+        username: "ada".into(),
+        first_seen: at,
+        last_seen: at,
+        attempts: 1,
+    };
+    store
+        .note_oidc_collision(&collision("2002", 10))
+        .await
+        .unwrap();
+    store
+        .note_oidc_collision(&collision("2002", 12))
+        .await
+        .unwrap();
+    store
+        .note_oidc_collision(&collision("3003", 11))
+        .await
+        .unwrap();
+    let waiting = store.oidc_collisions().await.unwrap();
+    assert_eq!(
+        waiting
+            .iter()
+            .map(|c| (c.subject.as_str(), c.first_seen, c.last_seen, c.attempts))
+            .collect::<Vec<_>>(),
+        [("2002", 10, 12, 2), ("3003", 11, 11, 1)]
+    );
+    let linked = store
+        .resolve_oidc_collision("https://idp", "2002", Some(ada.id), 13)
+        .await
+        .unwrap();
+    assert_eq!(linked.attempts, 2);
+    assert_eq!(
+        store
+            .user_by_oidc("https://idp", "2002")
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some(ada.id),
+        "an administrator may link a second identity"
+    );
+    store
+        .resolve_oidc_collision("https://idp", "3003", None, 13)
+        .await
+        .unwrap();
+    assert!(store.oidc_collisions().await.unwrap().is_empty());
+    assert!(matches!(
+        store
+            .resolve_oidc_collision("https://idp", "3003", None, 14)
+            .await,
+        Err(Error::NotFound)
+    ));
     assert!(
         store
             .user_by_oidc("https://other", "1001")
@@ -829,6 +923,6 @@ both_backends!(
     sessions_live_until_deleted_or_expired,
     disabling_a_user_ends_all_their_sessions,
     api_tokens_belong_to_their_user,
-    login_failures_are_counted_per_key_and_window,
+    login_attempts_are_counted_per_key_and_window,
     migrating_twice_changes_nothing,
 );

@@ -47,24 +47,62 @@ pub struct Session {
 
 /// Writes a session of `room` (the Jitsi room name, as in the meeting URL) under
 /// `recordings`, with one video per entry of `seconds` (more than one: ffmpeg was
-/// restarted), and `metadata.json` naming `meeting_url` last.
+/// restarted, a minute after the one before), and `metadata.json` naming `meeting_url`
+/// last. The first video started at `started_at` (Unix seconds): tests take it from the
+/// app's clock, so no fixture is older than the retention the app applies.
 pub fn record(
     recordings: &Path,
     session: &str,
     room: &str,
     meeting_url: &str,
+    started_at: i64,
     seconds: &[u32],
 ) -> anyhow::Result<Session> {
     let dir = recordings.join(session);
     std::fs::create_dir_all(&dir)?;
     let mut videos = Vec::new();
     for (i, length) in seconds.iter().enumerate() {
-        let path = dir.join(format!("{room}_2026-11-28-10-{:02}-00.mp4", 15 + i));
+        let path = dir.join(file_name(room, started_at + 60 * i as i64));
         make_video(&path, *length)?;
         videos.push(path);
     }
     write_metadata(&dir, meeting_url)?;
     Ok(Session { dir, videos })
+}
+
+/// A start time an hour before `now`, on a whole minute (Jibri's names have seconds, the
+/// download names only minutes).
+pub fn an_hour_before(now: i64) -> i64 {
+    (now - 3600) / 60 * 60
+}
+
+/// Jibri's name for a video of `room` started at `started_at`: `logic_2026-11-28-10-15-00.mp4`.
+pub fn file_name(room: &str, started_at: i64) -> String {
+    format!(
+        "{room}_{}.mp4",
+        format_time(started_at, "[year]-[month]-[day]-[hour]-[minute]-[second]")
+    )
+}
+
+/// The name Roomkeeper offers for downloading it: `logic_2026-11-28_10-15.mp4`.
+pub fn download_name(room: &str, started_at: i64) -> String {
+    format!(
+        "{room}_{}.mp4",
+        format_time(started_at, "[year]-[month]-[day]_[hour]-[minute]")
+    )
+}
+
+/// The API's form of a time: `2026-11-28T10:15:00Z`.
+pub fn api_time(t: i64) -> String {
+    format_time(t, "[year]-[month]-[day]T[hour]:[minute]:[second]Z")
+}
+
+fn format_time(t: i64, description: &str) -> String {
+    let format = time::format_description::parse(description).expect("a valid description");
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .expect("a time in range")
+        .format(&format)
+        .expect("formats")
 }
 
 pub fn write_metadata(dir: &Path, meeting_url: &str) -> anyhow::Result<()> {

@@ -53,7 +53,10 @@ pub async fn change_password(
     new: &str,
 ) -> Result<(), PasswordChangeError> {
     let new = NewPassword::parse(new).map_err(PasswordChangeError::Invalid)?;
-    if !PasswordHasher::verify(current, user.password_hash.clone()).await {
+    if !PasswordHasher::verify(current, user.password_hash.clone())
+        .await
+        .map_err(Error::from)?
+    {
         return Err(PasswordChangeError::WrongCurrent);
     }
     let hash = PasswordHasher::hash(new.expose().to_owned()).await?;
@@ -136,9 +139,10 @@ pub async fn refuse_losing_last_admin(state: &AppState, user_id: i64) -> Result<
         .await?
         .ok_or(Error::NotFound)?;
     if user.is_admin && !user.disabled && state.store.count_active_admins().await? <= 1 {
-        return Err(Error::Conflict(
-            "The last active administrator cannot lose that role or be disabled.".into(),
-        ));
+        return Err(Error::Conflict {
+            code: "last_admin",
+            message: "The last active administrator cannot lose that role or be disabled.".into(),
+        });
     }
     Ok(user)
 }

@@ -24,11 +24,11 @@ pub enum Error {
     /// Understood but invalid (422); `code` names the rule that was broken.
     #[error("{message}")]
     Invalid { code: &'static str, message: String },
-    #[error("{0}")]
-    Conflict(String),
-    /// The world is not in the state the request needs (409), e.g. no meeting runs.
+    /// The world is not in the state the request needs (409): the room is taken, the
+    /// request already decided, no meeting runs. `code` says which; nothing matches on
+    /// `message`.
     #[error("{message}")]
-    State { code: &'static str, message: String },
+    Conflict { code: &'static str, message: String },
     /// A dependency answered, but with a refusal (502).
     #[error("{0}")]
     Upstream(String),
@@ -66,7 +66,7 @@ impl Error {
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::Conflict(_) | Error::State { .. } => StatusCode::CONFLICT,
+            Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::Upstream(_) => StatusCode::BAD_GATEWAY,
             Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -83,8 +83,7 @@ impl Error {
             Error::NotFound => "not_found",
             Error::BadRequest(_) => "bad_request",
             Error::Invalid { code, .. } => code,
-            Error::Conflict(_) => "conflict",
-            Error::State { code, .. } => code,
+            Error::Conflict { code, .. } => code,
             Error::Upstream(_) => "prosody_refused",
             Error::Throttled { .. } => "throttled",
             Error::PasswordChangeRequired => "password_change_required",
@@ -114,7 +113,10 @@ impl From<roomkeeper_store::Error> for Error {
     fn from(err: roomkeeper_store::Error) -> Self {
         use roomkeeper_store::Error as S;
         match err {
-            S::Conflict(what) => Error::Conflict(format!("{what} already exists.")),
+            S::Conflict(kind) => Error::Conflict {
+                code: kind.code(),
+                message: kind.to_string(),
+            },
             S::NotFound => Error::NotFound,
             unreachable if unreachable.is_unreachable() => Error::Unavailable(format!(
                 "The database is not reachable right now ({unreachable}). Try again in a minute."
@@ -129,11 +131,11 @@ impl From<roomkeeper_jitsi::Error> for Error {
         use roomkeeper_jitsi::Error as J;
         let message = err.to_string();
         match err {
-            J::NoMeeting => Error::State {
+            J::NoMeeting => Error::Conflict {
                 code: "no_meeting",
                 message,
             },
-            J::ParticipantGone => Error::State {
+            J::ParticipantGone => Error::Conflict {
                 code: "participant_gone",
                 message,
             },
@@ -160,6 +162,9 @@ impl From<roomkeeper_auth::Error> for Error {
     fn from(err: roomkeeper_auth::Error) -> Self {
         match err {
             roomkeeper_auth::Error::Store(e) => e.into(),
+            roomkeeper_auth::Error::Busy => Error::Unavailable(
+                "Too many logins are being checked right now. Try again in a few seconds.".into(),
+            ),
             other => Error::Internal(other.to_string()),
         }
     }

@@ -57,18 +57,32 @@ impl CurrentUser {
     }
 }
 
+/// The token of a well-formed `Authorization: Bearer <token>` (RFC 6750's token68
+/// alphabet), `None` for any other `Authorization` header. Only such a header is proof
+/// that a script, not a browser, sent the request: a browser attaches `Basic` credentials
+/// it remembers (a proxy's login, say) to cross-site requests by itself, never `Bearer`.
+pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let token = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?
+        .trim();
+    let body = token.trim_end_matches('=');
+    let well_formed = !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b));
+    well_formed.then_some(token)
+}
+
 /// Reads the bearer token or the session cookie. `Ok(None)`: nobody is logged in.
 /// A bearer token that does not work is an error rather than "anonymous", so a script
 /// with a revoked token hears about it.
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<CurrentUser>, Error> {
     let now = state.clock.now();
-    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or(Error::BadToken)?;
+    if parts.headers.contains_key(header::AUTHORIZATION) {
+        let token = bearer_token(&parts.headers).ok_or(Error::BadToken)?;
         let (api_token, user) = state
             .store
             .token(&hash_token(token))

@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::{ApiError, AppState, Error, HttpConfig, PageError};
@@ -25,8 +25,10 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
 ///
 /// Browsers label every request with `Sec-Fetch-Site`; older ones at least send
 /// `Origin` on POST. Requests without either come from scripts, which carry no
-/// ambient cookie of a victim, and requests with a bearer token cannot be forged
-/// cross-site (a page cannot set that header without a CORS preflight we never allow).
+/// ambient cookie of a victim, and requests with a well-formed bearer token cannot be
+/// forged cross-site (a page cannot set that header without a CORS preflight we never
+/// allow). Any other `Authorization` header is no exemption: browsers attach remembered
+/// `Basic` credentials by themselves.
 pub async fn refuse_cross_site(
     State(state): State<AppState>,
     request: Request,
@@ -36,7 +38,7 @@ pub async fn refuse_cross_site(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    let bearer = request.headers().contains_key(header::AUTHORIZATION);
+    let bearer = crate::extract::bearer_token(request.headers()).is_some();
     if !safe && !bearer && is_cross_site(request.headers(), &state.http) {
         tracing::warn!(
             path = %request.uri().path(),
@@ -103,6 +105,34 @@ pub async fn track_metrics(request: Request, next: Next) -> Response {
     response
 }
 
+/// The request's address as the log may keep it: a share link's secret (`/shared/rks_…`)
+/// and the secrets of an OpenID callback (`code`, `state`, and the like) give whoever
+/// reads the log what they grant, so their values are replaced.
+fn redacted_uri(uri: &axum::http::Uri) -> String {
+    const SECRET_PARAMETERS: &[&str] =
+        &["code", "state", "session_state", "id_token_hint", "token"];
+    let path = uri.path();
+    let mut text = match path.strip_prefix("/shared/") {
+        Some(rest) => match rest.split_once('/') {
+            Some((_, after)) => format!("/shared/[redacted]/{after}"),
+            None => "/shared/[redacted]".to_owned(),
+        },
+        None => path.to_owned(),
+    };
+    if let Some(query) = uri.query() {
+        text.push('?');
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if SECRET_PARAMETERS.contains(&key) => format!("{key}=[redacted]"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        text.push_str(&pairs.join("&"));
+    }
+    text
+}
+
 fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
@@ -126,7 +156,14 @@ pub fn with_common_layers(router: Router) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .make_span_with(|request: &Request| {
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        uri = %redacted_uri(request.uri()),
+                        version = ?request.version(),
+                    )
+                })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -141,6 +178,34 @@ mod tests {
             .iter()
             .map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_static(v)))
             .collect()
+    }
+
+    #[test]
+    fn secrets_in_addresses_are_redacted() {
+        let uri = |s: &str| s.parse::<axum::http::Uri>().unwrap();
+        assert_eq!(
+            redacted_uri(&uri("/shared/rks_abc/download?x=1")),
+            "/shared/[redacted]/download?x=1"
+        );
+        assert_eq!(redacted_uri(&uri("/shared/rks_abc")), "/shared/[redacted]");
+        assert_eq!(
+            redacted_uri(&uri("/login/oidc/uni/callback?code=c&state=s&iss=i")),
+            "/login/oidc/uni/callback?code=[redacted]&state=[redacted]&iss=i"
+        );
+        assert_eq!(redacted_uri(&uri("/rooms?page=2")), "/rooms?page=2");
+    }
+
+    #[test]
+    fn only_a_well_formed_bearer_token_counts() {
+        let bearer = |v: &'static str| {
+            crate::extract::bearer_token(&headers(&[("authorization", v)])).map(str::to_owned)
+        };
+        assert_eq!(bearer("Bearer rk_abc-_9").as_deref(), Some("rk_abc-_9"));
+        assert_eq!(bearer("Bearer abc==").as_deref(), Some("abc=="));
+        assert_eq!(bearer("Basic YWxpY2U6cHc="), None);
+        assert_eq!(bearer("Bearer "), None);
+        assert_eq!(bearer("Bearer a b"), None);
+        assert_eq!(bearer("bearer rk_abc"), None);
     }
 
     #[test]

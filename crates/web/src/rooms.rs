@@ -181,10 +181,12 @@ pub async fn request_room(
     let canonical = name.canonical();
     if let Some(pending) = state.store.pending_request_for(&canonical).await? {
         if pending.requester == requester.username {
-            return Err(Error::Conflict(
-                "You have already asked for this room; your request is waiting for approval."
-                    .into(),
-            ));
+            return Err(Error::Conflict {
+                code: "already_requested",
+                message:
+                    "You have already asked for this room; your request is waiting for approval."
+                        .into(),
+            });
         }
     }
     let patterns = state.store.patterns_of(&requester.username).await?;

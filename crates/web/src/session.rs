@@ -53,8 +53,12 @@ pub async fn log_in(
     address: Option<IpAddr>,
 ) -> Result<(User, Cookie<'static>), Error> {
     let now = state.clock.now();
+    // No username is this long: refused before it is lower-cased, counted or stored.
+    if username.len() > 4 * Username::MAX_LEN {
+        return Err(Error::WrongCredentials);
+    }
     let throttle_name = username.trim().to_lowercase();
-    if let Err(throttled) = state.throttle.check(&throttle_name, address, now).await? {
+    if let Err(throttled) = state.throttle.admit(&throttle_name, address, now).await? {
         tracing::warn!(username = %throttle_name, ?address, "login throttled");
         return Err(Error::Throttled {
             retry_after_s: throttled.retry_after_s,
@@ -79,16 +83,12 @@ pub async fn log_in(
         return match ldap.authenticate(&name, &password).await {
             Ok(identity) => {
                 let user = directory_user(state, &identity, user).await?;
-                state.throttle.record_success(&name).await?;
+                state.throttle.record_success(&name, address).await?;
                 let cookie = start_session(state, &user).await?;
                 tracing::info!(username = %user.username, "logged in through LDAP");
                 Ok((user, cookie))
             }
             Err(error) => {
-                state
-                    .throttle
-                    .record_failure(&throttle_name, address, now)
-                    .await?;
                 // Different log lines for operators, one answer for the person.
                 match &error {
                     roomkeeper_auth::LdapError::Unreachable(_)
@@ -104,7 +104,14 @@ pub async fn log_in(
             }
         };
     }
-    let verified = PasswordHasher::verify(password, hash).await;
+    let verified = match PasswordHasher::verify(password, hash).await {
+        Ok(verified) => verified,
+        Err(busy) => {
+            state.throttle.forgive(&throttle_name, address).await?;
+            tracing::warn!(username = %throttle_name, ?address, "login not checked: every password check slot is busy");
+            return Err(busy.into());
+        }
+    };
     match user {
         Some(user) if verified && state.local_login_admins_only && !user.is_admin => {
             // The password was right, so saying why reveals nothing new.
@@ -116,17 +123,13 @@ pub async fn log_in(
         }
         Some(user) if verified => {
             if let Ok(name) = Username::parse(&user.username) {
-                state.throttle.record_success(&name).await?;
+                state.throttle.record_success(&name, address).await?;
             }
             let cookie = start_session(state, &user).await?;
             tracing::info!(username = %user.username, "logged in");
             Ok((user, cookie))
         }
         _ => {
-            state
-                .throttle
-                .record_failure(&throttle_name, address, now)
-                .await?;
             tracing::info!(username = %throttle_name, ?address, "login failed");
             Err(Error::WrongCredentials)
         }
@@ -211,16 +214,37 @@ impl<E: Into<Error>> From<E> for SsoRefusal {
 }
 
 /// The account of someone an OpenID provider vouched for. They are the pair (issuer,
-/// subject): the first login links it to the account of that username (made now if
-/// missing; an account with a local password is not taken over), later logins find it
-/// by the pair and follow a change of username at the provider.
+/// subject), and the pair decides, never the username alone:
+/// - a known pair logs in to its account (and follows a change of username at the
+///   provider, unless another account has the new name);
+/// - a new pair gets a new account of its username when the name is free;
+/// - a new pair whose username an account here already has gets that account only when
+///   the provider is `authoritative_usernames` and the account is linked to no identity
+///   yet. Otherwise the login is refused and kept for an administrator
+///   (`/admin/sign-ins`): a second subject calling itself `alice` is not alice.
 pub async fn oidc_user(
     state: &AppState,
+    provider: &roomkeeper_auth::OidcProvider,
     identity: &roomkeeper_auth::OidcIdentity,
 ) -> Result<User, SsoRefusal> {
     let store = &state.store;
     let now = state.clock.now();
     let name = &identity.username;
+    let collision = || async {
+        let collision = roomkeeper_store::OidcCollision {
+            issuer: identity.issuer.clone(),
+            subject: identity.subject.clone(),
+            provider: provider.name().to_owned(),
+            username: name.to_string(),
+            first_seen: now,
+            last_seen: now,
+            attempts: 1,
+        };
+        match store.note_oidc_collision(&collision).await {
+            Ok(()) => SsoRefusal::NameTaken(name.to_string()),
+            Err(error) => SsoRefusal::Failed(error.into()),
+        }
+    };
     let user = match store
         .user_by_oidc(&identity.issuer, &identity.subject)
         .await?
@@ -231,41 +255,64 @@ pub async fn oidc_user(
                     Ok(()) => {
                         tracing::info!(from = %user.username, to = %name, "username changed at the provider")
                     }
-                    Err(roomkeeper_store::Error::Conflict(_)) => {
-                        return Err(SsoRefusal::NameTaken(name.to_string()));
-                    }
+                    Err(roomkeeper_store::Error::Conflict { .. }) => return Err(collision().await),
                     Err(other) => return Err(other.into()),
                 }
             }
             user
         }
         None => {
-            let user = match store.user_by_name(name).await? {
-                Some(local) if local.password_hash.is_some() => {
-                    return Err(SsoRefusal::NameTaken(name.to_string()));
-                }
-                Some(user) => user,
-                None => {
-                    store
-                        .create_user(
-                            &roomkeeper_store::NewUser {
-                                username: name.clone(),
-                                display_name: identity.display_name.clone(),
-                                password_hash: None,
-                                is_admin: identity.is_admin.unwrap_or(false),
-                                must_change_password: false,
-                            },
-                            now,
-                        )
-                        .await?
-                }
+            let existing = match store.user_by_name(name).await? {
+                Some(existing) => Some(existing),
+                None => match store
+                    .create_user(
+                        &roomkeeper_store::NewUser {
+                            username: name.clone(),
+                            display_name: identity.display_name.clone(),
+                            password_hash: None,
+                            is_admin: identity.is_admin.unwrap_or(false),
+                            must_change_password: false,
+                        },
+                        now,
+                    )
+                    .await
+                {
+                    Ok(made) => {
+                        store
+                            .link_oidc(&identity.issuer, &identity.subject, made.id, now)
+                            .await?;
+                        return finish_oidc_user(state, made, identity).await;
+                    }
+                    // Someone else took the name in between: treat it as existing.
+                    Err(roomkeeper_store::Error::Conflict { .. }) => {
+                        store.user_by_name(name).await?
+                    }
+                    Err(other) => return Err(other.into()),
+                },
             };
-            store
-                .link_oidc(&identity.issuer, &identity.subject, user.id, now)
-                .await?;
-            user
+            let Some(existing) = existing else {
+                return Err(SsoRefusal::Failed(Error::NotFound));
+            };
+            if !provider.authoritative_usernames()
+                || !store
+                    .link_oidc_if_unlinked(&identity.issuer, &identity.subject, existing.id, now)
+                    .await?
+            {
+                return Err(collision().await);
+            }
+            tracing::info!(username = %existing.username, provider = %provider.name(), "existing account linked by username (authoritative provider)");
+            existing
         }
     };
+    finish_oidc_user(state, user, identity).await
+}
+
+async fn finish_oidc_user(
+    state: &AppState,
+    user: User,
+    identity: &roomkeeper_auth::OidcIdentity,
+) -> Result<User, SsoRefusal> {
+    let store = &state.store;
     if user.disabled {
         return Err(SsoRefusal::Disabled);
     }

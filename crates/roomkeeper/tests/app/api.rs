@@ -118,6 +118,18 @@ async fn cross_site_posts_are_refused_and_change_nothing(backend: Backend) {
         error_code(forged, StatusCode::FORBIDDEN).await,
         "cross_site"
     );
+    // Credentials a browser remembers and sends by itself (a proxy's Basic login) are no
+    // proof of a script: only a well-formed bearer token exempts a request.
+    let forged = browser
+        .post(app.url("/login"))
+        .header("sec-fetch-site", "cross-site")
+        .header("authorization", "Basic YWxpY2U6cHc=")
+        .form(&[("username", "alice"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(forged.text().await.unwrap().contains("another website"));
     let forged = browser
         .post(app.url("/profile/tokens"))
         .header("sec-fetch-site", "cross-site")

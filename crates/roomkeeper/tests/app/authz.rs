@@ -65,6 +65,7 @@ async fn fixture(backend: Backend) -> Fixture {
     let app = TestApp::spawn_with(database, config, Default::default())
         .await
         .unwrap();
+    let start = jibri::an_hour_before(app.clock().now());
     for role in ROLES {
         if let Some(name) = role.username() {
             app.passwordless_user(name, role == Admin).await.unwrap();
@@ -155,6 +156,7 @@ async fn fixture(backend: Backend) -> Fixture {
             session,
             room_url,
             &format!("https://meet.example.org/{room_url}"),
+            start,
             &[1],
         )
         .unwrap();

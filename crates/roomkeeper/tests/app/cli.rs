@@ -230,10 +230,32 @@ fn serve_starts_on_the_embedded_default_and_stops_on_sigterm() {
     }
     assert!(dir.path().join("data/roomkeeper.db").exists());
     let password = password.unwrap();
+    // Secrets in addresses: a share link's token and an OpenID callback's code and state.
+    // Whoever reads the request log must not find them there.
+    const SECRETS: [&str; 3] = [
+        "rks_SHARESECRETshouldnotbelogged",
+        "CODESECRETshouldnotbelogged",
+        "STATESECRETshouldnotbelogged",
+    ];
     let status = std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async {
-            reqwest::Client::new()
+            let client = reqwest::Client::new();
+            for path in [
+                format!("/shared/{}", SECRETS[0]),
+                format!("/shared/{}/download", SECRETS[0]),
+                format!(
+                    "/login/oidc/uni/callback?code={}&state={}&iss=x",
+                    SECRETS[1], SECRETS[2]
+                ),
+            ] {
+                client
+                    .get(format!("http://{listen}{path}"))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            client
                 .post(format!("http://{listen}/api/v1/session"))
                 .json(&serde_json::json!({"username": "admin", "password": password}))
                 .send()
@@ -258,4 +280,14 @@ fn serve_starts_on_the_embedded_default_and_stops_on_sigterm() {
         child.wait().unwrap().success(),
         "a clean exit after SIGTERM"
     );
+    let log: Vec<String> = lines.try_iter().collect();
+    assert!(
+        log.iter().any(|l| l.contains("/shared/[redacted]")),
+        "the requests were logged: {log:#?}"
+    );
+    for line in &log {
+        for secret in SECRETS {
+            assert!(!line.contains(secret), "{secret} in the log: {line}");
+        }
+    }
 }

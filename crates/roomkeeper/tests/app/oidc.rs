@@ -21,7 +21,10 @@ async fn app_with_providers() -> (TestApp, OidcServer, OidcServer) {
     config.http.public_url = Some(base);
     config.oidc = vec![
         uni.config("uni", "University account"),
-        guests.config("guests", "Guest accounts"),
+        roomkeeper_auth::OidcProviderConfig {
+            authoritative_usernames: true,
+            ..guests.config("guests", "Guest accounts")
+        },
         roomkeeper_auth::OidcProviderConfig {
             issuer: closed_port_url().await,
             ..guests.config("down", "Closed provider")
@@ -203,8 +206,82 @@ async fn logins_through_providers_make_link_and_refresh_accounts() {
         serde_json::json!(["ada.lovelace"])
     );
 
-    // The second provider: one namespace of usernames, so bob there is the same bob.
+    // A second subject at the same provider calling itself ada is not ada: refused, kept
+    // for an administrator, and ada's account is untouched.
+    uni.set_claim("u-1003", "preferred_username", "ada.lovelace")
+        .await
+        .unwrap();
+    let impostor = app.client();
+    let answer = sso_log_in(&app, &impostor, "uni", "carol").await;
+    assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+    let page = answer.text().await.unwrap();
+    assert!(page.contains("belongs to another account"), "{page}");
+    assert_logged_out(&app, &impostor).await;
+    assert!(
+        app.store()
+            .user_by_oidc(&uni.issuer, "u-1003")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    uni.set_claim("u-1003", "preferred_username", "carol")
+        .await
+        .unwrap();
+
+    // The second provider (marked authoritative for usernames) still cannot link bob's
+    // account: it is linked to bob at uni already. An admin sees the refused login...
     let bob_guest = app.client();
+    let answer = sso_log_in(&app, &bob_guest, "guests", "bob").await;
+    assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+    assert_logged_out(&app, &bob_guest).await;
+    let waiting = app.store().oidc_collisions().await.unwrap();
+    let mut waiting: Vec<_> = waiting
+        .iter()
+        .map(|c| (c.provider.as_str(), c.subject.as_str(), c.username.as_str()))
+        .collect();
+    waiting.sort();
+    assert_eq!(
+        waiting,
+        [
+            ("guests", "u-1002", "bob"),
+            ("uni", "u-1003", "ada.lovelace")
+        ]
+    );
+    app.passwordless_user("root", true).await.unwrap();
+    let root = app.client_as("root").await.unwrap();
+    let users_page = root
+        .get(app.url("/admin/users"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(users_page.contains("Sign-ins refused"), "{users_page}");
+    assert!(users_page.contains("subject u-1002"), "{users_page}");
+    // ...and, knowing it is the same bob, links it (the confirmation box is needed).
+    let resolve = |action: &'static str, subject: &'static str, confirm: bool| {
+        let mut form = vec![
+            ("issuer", guests.issuer.clone()),
+            ("subject", subject.to_owned()),
+            ("action", action.to_owned()),
+        ];
+        if confirm {
+            form.push(("confirm", "yes".to_owned()));
+        }
+        root.post(app.url("/admin/users/sign-ins"))
+            .header("origin", app.url(""))
+            .form(&form)
+            .send()
+    };
+    assert_eq!(
+        resolve("link", "u-1002", false).await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        resolve("link", "u-1002", true).await.unwrap().status(),
+        StatusCode::OK
+    );
     let answer = sso_log_in(&app, &bob_guest, "guests", "bob").await;
     assert_eq!(answer.status(), StatusCode::SEE_OTHER);
     let bob_there = app
@@ -225,6 +302,20 @@ async fn logins_through_providers_make_link_and_refresh_accounts() {
         true,
         "the guests provider still lists bob as admin"
     );
+    assert!(
+        app.store()
+            .audit_log(None, roomkeeper_store::Page::new(1, 20))
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .any(|e| e.action == "sign_in_linked" && e.actor.as_deref() == Some("root"))
+    );
+    // Resolved once: a second answer finds nothing.
+    assert_eq!(
+        resolve("dismiss", "u-1002", false).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
 
     // A local account with a password is not taken over by a provider's username.
     let carol = app.client();
@@ -238,6 +329,18 @@ async fn logins_through_providers_make_link_and_refresh_accounts() {
             .contains("belongs to another account")
     );
     assert_logged_out(&app, &carol).await;
+    // A provider marked authoritative for usernames links it (docs/LOGIN.md: the
+    // operator vouches that its carol is this carol).
+    let answer = sso_log_in(&app, &carol, "guests", "carol").await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    assert_eq!(me(&app, &carol).await["username"], "carol");
+    let linked = app
+        .store()
+        .user_by_oidc(&guests.issuer, "u-1003")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(linked.password_hash.is_some(), "the local account it was");
 
     // Logging out ends the provider's session too: the next login asks for the password.
     let answer = ada
@@ -272,6 +375,47 @@ async fn logins_through_providers_make_link_and_refresh_accounts() {
     );
     let again = through_provider(&app, &ada, "/login/oidc/uni", "ada").await;
     assert!(again.asked_for_password, "the provider's session ended");
+}
+
+/// With the email address as username, only an address the provider verified logs in:
+/// anyone can type someone else's address into a self-service account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_usernames_need_a_verified_address() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mail = OidcServer::start(&base, "mail").await.unwrap();
+    let database = std::sync::Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
+    let mut config = database.config();
+    config.http.public_url = Some(base);
+    config.oidc = vec![roomkeeper_auth::OidcProviderConfig {
+        username_claim: "email".into(),
+        ..mail.config("mail", "Mail accounts")
+    }];
+    let app = TestApp::spawn_on(listener, database, config, Default::default())
+        .await
+        .unwrap();
+    let ada = app.client();
+    for verified in [None, Some("false")] {
+        if let Some(value) = verified {
+            mail.set_claim("u-1001", "email_verified", value)
+                .await
+                .unwrap();
+        }
+        let answer = sso_log_in(&app, &ada, "mail", "ada").await;
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+        let page = answer.text().await.unwrap();
+        assert!(
+            page.contains("has not confirmed that the email address is yours"),
+            "{page}"
+        );
+        assert_logged_out(&app, &ada).await;
+    }
+    mail.set_claim("u-1001", "email_verified", "true")
+        .await
+        .unwrap();
+    let answer = sso_log_in(&app, &ada, "mail", "ada").await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    assert_eq!(me(&app, &ada).await["username"], "ada@example.org");
 }
 
 /// Each refusal leaves the person logged out, with a sentence that says what happened.

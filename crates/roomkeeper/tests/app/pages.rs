@@ -81,8 +81,20 @@ async fn every_page_renders_in_english_and_german_and_stays_local(backend: Backe
                 "{path}"
             );
             assert_only_local_references(&html);
+            assert!(html.contains(r#"<link rel="icon" href="/favicon.ico">"#));
         }
     }
+    // Browsers ask for the icon on every first visit: no 404 in their consoles.
+    let icon = app
+        .client()
+        .get(app.url("/favicon.ico"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(icon.status(), StatusCode::OK);
+    assert_eq!(icon.headers()["content-type"], "image/x-icon");
+    let bytes = icon.bytes().await.unwrap();
+    assert_eq!(&bytes[..4], &[0, 0, 1, 0], "an ICO file");
 }
 
 /// Someone with nothing yet learns what Roomkeeper is for and what to do first.

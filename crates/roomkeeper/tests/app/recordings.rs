@@ -38,12 +38,14 @@ async fn ingest(app: &TestApp, dir: &Path) -> Vec<roomkeeper_store::Recording> {
 
 async fn ingest_recording_flow(backend: Backend) {
     let app = app(backend, false).await;
+    let start = jibri::an_hour_before(app.clock().now());
     let jibri_dir = tempfile::tempdir().unwrap();
     let session = jibri::record(
         jibri_dir.path(),
         "0b7c5d7e-1f2a-4c3b-9d8e-7f6a5b4c3d2e",
         "logic",
         &format!("{MEET}/Logic"),
+        start,
         &[1, 2],
     )
     .unwrap();
@@ -70,13 +72,13 @@ async fn ingest_recording_flow(backend: Backend) {
     );
     let first = list
         .iter()
-        .find(|r| r["file_name"] == "logic_2026-11-28_10-15.mp4")
+        .find(|r| r["file_name"] == jibri::download_name("logic", start).as_str())
         .expect("download name from room and start time");
     assert_eq!(
         first["size_bytes"].as_i64().unwrap() as usize,
         original.len()
     );
-    assert_eq!(first["started_at"], "2026-11-28T10:15:00Z");
+    assert_eq!(first["started_at"], jibri::api_time(start).as_str());
     let id = first["id"].as_str().unwrap().to_owned();
     let content = app.url(&format!("/api/v1/recordings/{id}/content"));
 
@@ -105,6 +107,16 @@ async fn ingest_recording_flow(backend: Backend) {
         format!("bytes 100-199/{}", original.len()).as_str()
     );
     assert_eq!(part.bytes().await.unwrap().as_ref(), &original[100..200]);
+    // A header of 20,000 ranges is not worth parsing: ignored, the whole file comes.
+    let ranges: Vec<String> = (0..20_000).map(|i| format!("{i}-{i}")).collect();
+    let hostile = lecturer
+        .get(&content)
+        .header("range", format!("bytes={}", ranges.join(",")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hostile.status(), StatusCode::OK);
+    assert_eq!(hostile.bytes().await.unwrap().len(), original.len());
     // HEAD and a conditional request.
     let head = lecturer.head(&content).send().await.unwrap();
     assert_eq!(head.status(), StatusCode::OK);
@@ -127,7 +139,10 @@ async fn ingest_recording_flow(backend: Backend) {
         .unwrap();
     let disposition = download.headers()["content-disposition"].to_str().unwrap();
     assert!(
-        disposition.starts_with("attachment; filename=\"logic_2026-11-28_10-15.mp4\""),
+        disposition.starts_with(&format!(
+            "attachment; filename=\"{}\"",
+            jibri::download_name("logic", start)
+        )),
         "{disposition}"
     );
 
@@ -171,12 +186,14 @@ async fn ingest_recording_flow(backend: Backend) {
 async fn who_gets_recordings(backend: Backend) {
     for admins_may_watch in [false, true] {
         let app = app(backend, admins_may_watch).await;
+        let start = jibri::an_hour_before(app.clock().now());
         let jibri_dir = tempfile::tempdir().unwrap();
         let session = jibri::record(
             jibri_dir.path(),
             "s1",
             "logic",
             &format!("{MEET}/logic"),
+            start,
             &[1],
         )
         .unwrap();
@@ -275,12 +292,14 @@ async fn who_gets_recordings(backend: Backend) {
 
 async fn same_session_twice_and_unassigned(backend: Backend) {
     let app = app(backend, false).await;
+    let start = jibri::an_hour_before(app.clock().now());
     let jibri_dir = tempfile::tempdir().unwrap();
     let session = jibri::record(
         jibri_dir.path(),
         "again",
         "lab",
         &format!("{MEET}/physics/Lab"),
+        start,
         &[1],
     )
     .unwrap();
@@ -325,6 +344,7 @@ async fn same_session_twice_and_unassigned(backend: Backend) {
 
 async fn bad_sessions_are_kept_and_shown(backend: Backend) {
     let app = app(backend, false).await;
+    let start = jibri::an_hour_before(app.clock().now());
     let jibri_dir = tempfile::tempdir().unwrap();
     // Broken metadata.
     let broken = jibri::record(
@@ -332,6 +352,7 @@ async fn bad_sessions_are_kept_and_shown(backend: Backend) {
         "broken",
         "logic",
         &format!("{MEET}/logic"),
+        start,
         &[1],
     )
     .unwrap();
@@ -343,13 +364,13 @@ async fn bad_sessions_are_kept_and_shown(backend: Backend) {
     // A symlink pointing out of the Jibri directory.
     let linked = jibri_dir.path().join("linked");
     std::fs::create_dir(&linked).unwrap();
-    std::os::unix::fs::symlink("/etc/passwd", linked.join("logic_2026-11-28-10-15-00.mp4"))
+    std::os::unix::fs::symlink("/etc/passwd", linked.join(jibri::file_name("logic", start)))
         .unwrap();
     jibri::write_metadata(&linked, &format!("{MEET}/logic")).unwrap();
     // Not finished: no metadata yet. Not a problem, just not ready.
     let running = jibri_dir.path().join("running");
     std::fs::create_dir(&running).unwrap();
-    jibri::make_video(&running.join("logic_2026-11-28-10-15-00.mp4"), 1).unwrap();
+    jibri::make_video(&running.join(jibri::file_name("logic", start)), 1).unwrap();
 
     for (dir, says) in [
         (&broken.dir, "not valid JSON"),
@@ -393,6 +414,7 @@ async fn bad_sessions_are_kept_and_shown(backend: Backend) {
 /// the next attempt (or start-up's recovery) completes it.
 async fn interrupted_ingest_completes(backend: Backend) {
     let app = app(backend, false).await;
+    let start = jibri::an_hour_before(app.clock().now());
     let store: &dyn Store = app.store();
     let jibri_dir = tempfile::tempdir().unwrap();
     let session = jibri::record(
@@ -400,6 +422,7 @@ async fn interrupted_ingest_completes(backend: Backend) {
         "cut",
         "logic",
         &format!("{MEET}/logic"),
+        start,
         &[1],
     )
     .unwrap();
@@ -448,6 +471,7 @@ async fn interrupted_ingest_completes(backend: Backend) {
         "cut2",
         "logic",
         &format!("{MEET}/logic"),
+        start,
         &[1],
     )
     .unwrap();
@@ -487,12 +511,14 @@ async fn interrupted_ingest_completes(backend: Backend) {
 
 async fn share_links(backend: Backend) {
     let app = app(backend, false).await;
+    let start = jibri::an_hour_before(app.clock().now());
     let jibri_dir = tempfile::tempdir().unwrap();
     let session = jibri::record(
         jibri_dir.path(),
         "s",
         "logic",
         &format!("{MEET}/logic"),
+        start,
         &[1],
     )
     .unwrap();
@@ -555,6 +581,7 @@ async fn share_links(backend: Backend) {
 
 async fn retention_deletes_expired_recordings_once_a_day(backend: Backend) {
     let app = app(backend, false).await;
+    let start = jibri::an_hour_before(app.clock().now());
     let other_room = app
         .registered_room("physics", "lecturer", &[])
         .await
@@ -565,6 +592,7 @@ async fn retention_deletes_expired_recordings_once_a_day(backend: Backend) {
         "short",
         "logic",
         &format!("{MEET}/logic"),
+        start,
         &[1],
     )
     .unwrap();
@@ -573,6 +601,7 @@ async fn retention_deletes_expired_recordings_once_a_day(backend: Backend) {
         "default",
         "physics",
         &format!("{MEET}/physics"),
+        start,
         &[1],
     )
     .unwrap();
@@ -598,7 +627,8 @@ async fn retention_deletes_expired_recordings_once_a_day(backend: Backend) {
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let shown = json(lecturer.get(app.url(&format!("/api/v1/recordings/{}", short.id)))).await;
     assert_eq!(
-        shown["deleted_at"], "2026-11-29T10:15:00Z",
+        shown["deleted_at"],
+        jibri::api_time(start + 86_400).as_str(),
         "the page says when"
     );
 
@@ -660,6 +690,7 @@ async fn finalize_script_uploads_over_http() {
     let app = TestApp::spawn_with(database, config, Default::default())
         .await
         .unwrap();
+    let start = jibri::an_hour_before(app.clock().now());
     app.passwordless_user("lecturer", false).await.unwrap();
     let room_id = app.registered_room("logic", "lecturer", &[]).await.unwrap();
     let jibri_dir = tempfile::tempdir().unwrap();
@@ -680,6 +711,7 @@ async fn finalize_script_uploads_over_http() {
         "up",
         "logic",
         &format!("{MEET}/logic"),
+        start,
         &[1, 1],
     )
     .unwrap();
@@ -741,6 +773,7 @@ async fn recordings_on_s3() {
     let app = TestApp::spawn_with(database, config, Default::default())
         .await
         .unwrap();
+    let start = jibri::an_hour_before(app.clock().now());
     app.passwordless_user("lecturer", false).await.unwrap();
     app.passwordless_user("student", false).await.unwrap();
     app.registered_room("logic", "lecturer", &[]).await.unwrap();
@@ -750,6 +783,7 @@ async fn recordings_on_s3() {
         "s3",
         "logic",
         &format!("{MEET}/logic"),
+        start,
         &[2],
     )
     .unwrap();
@@ -782,8 +816,11 @@ async fn recordings_on_s3() {
     assert_eq!(fetched.headers()["content-type"], "video/mp4");
     assert_eq!(
         fetched.headers()["content-disposition"],
-        "attachment; filename=\"logic_2026-11-28_10-15.mp4\"; \
-         filename*=UTF-8''logic_2026-11-28_10-15.mp4"
+        format!(
+            "attachment; filename=\"{name}\"; filename*=UTF-8''{name}",
+            name = jibri::download_name("logic", start)
+        )
+        .as_str()
     );
     assert_eq!(fetched.bytes().await.unwrap().as_ref(), original.as_slice());
     let part = plain
@@ -825,7 +862,7 @@ async fn recordings_on_s3() {
     let bytes: Vec<u8> = (0..40u64 << 20)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
-    std::fs::write(big.join("logic_2026-11-28-11-00-00.mp4"), &bytes).unwrap();
+    std::fs::write(big.join(jibri::file_name("logic", start + 2700)), &bytes).unwrap();
     jibri::write_metadata(&big, &format!("{MEET}/logic")).unwrap();
     let stored = ingest(&app, &big).await;
     let (size, sha256) = app
@@ -880,9 +917,11 @@ async fn ingest_killed_midway_then_completed() {
     );
     let config_file = work.path().join("roomkeeper.toml");
     std::fs::write(&config_file, config).unwrap();
+    // The real binary reads the real clock.
+    let start = jibri::an_hour_before(roomkeeper_domain::Clock::default().now());
     let session = work.path().join("jibri").join("killed");
     std::fs::create_dir_all(&session).unwrap();
-    let video = session.join("logic_2026-11-28-10-15-00.mp4");
+    let video = session.join(jibri::file_name("logic", start));
     let bytes: Vec<u8> = (0..256u64 << 20)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
         .collect();
@@ -952,12 +991,15 @@ async fn ingest_killed_midway_then_completed() {
 /// far longer than the test).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watched_directory_and_rescans() {
+    // Before the app exists: a fresh app's clock is the real one.
+    let start = jibri::an_hour_before(roomkeeper_domain::Clock::default().now());
     let jibri_dir = tempfile::tempdir().unwrap();
     let before = jibri::record(
         jibri_dir.path(),
         "before",
         "logic",
         &format!("{MEET}/logic"),
+        start,
         &[1],
     )
     .unwrap();
@@ -994,7 +1036,7 @@ async fn watched_directory_and_rescans() {
     // Jibri at work: videos first, metadata.json last, as it does.
     let during = jibri_dir.path().join("during");
     std::fs::create_dir(&during).unwrap();
-    jibri::make_video(&during.join("logic_2026-11-28-11-00-00.mp4"), 1).unwrap();
+    jibri::make_video(&during.join(jibri::file_name("logic", start + 2700)), 1).unwrap();
     jibri::write_metadata(&during, &format!("{MEET}/logic")).unwrap();
     listed(2).await;
     assert!(!during.exists());
@@ -1012,6 +1054,7 @@ async fn owners_are_emailed_when_a_recording_is_ready() {
     let app = TestApp::spawn_with(database, config, Default::default())
         .await
         .unwrap();
+    let start = jibri::an_hour_before(app.clock().now());
     let lecturer = app.passwordless_user("lecturer", false).await.unwrap();
     app.store()
         .set_email(lecturer.id, Some("lecturer@example.org"))
@@ -1027,6 +1070,7 @@ async fn owners_are_emailed_when_a_recording_is_ready() {
         "mail",
         "logic",
         &format!("{MEET}/logic"),
+        start,
         &[1],
     )
     .unwrap();
@@ -1046,12 +1090,14 @@ async fn owners_are_emailed_when_a_recording_is_ready() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recording_pages() {
     let app = app(Backend::Sqlite, false).await;
+    let start = jibri::an_hour_before(app.clock().now());
     let jibri_dir = tempfile::tempdir().unwrap();
     let ours = jibri::record(
         jibri_dir.path(),
         "p1",
         "logic",
         &format!("{MEET}/logic"),
+        start,
         &[1],
     )
     .unwrap();
@@ -1060,6 +1106,7 @@ async fn recording_pages() {
         "p2",
         "nobody",
         &format!("{MEET}/nobody"),
+        start,
         &[1],
     )
     .unwrap();

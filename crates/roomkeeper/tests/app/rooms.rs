@@ -160,7 +160,14 @@ async fn request_approve_with_pattern_then_auto_approval(backend: Backend) {
         json!({"room": "lecturer-exam", "reason": "exam"}),
     )
     .await;
-    assert_eq!(error_code(taken, StatusCode::CONFLICT).await, "conflict");
+    // The code says which rule, and the message is one clean sentence.
+    assert_eq!(taken.status(), StatusCode::CONFLICT);
+    let body: Value = taken.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "room_taken", "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "This room is already registered, or someone has already asked for it."
+    );
     // The whole story is in the room's history, with the address it came from.
     let history: Value = lecturer
         .get(app.url(&format!(
@@ -330,7 +337,10 @@ async fn a_registered_or_pending_room_is_already_registered_for_others(backend: 
         .send()
         .await
         .unwrap();
-    assert_eq!(error_code(twice, StatusCode::CONFLICT).await, "conflict");
+    assert_eq!(
+        error_code(twice, StatusCode::CONFLICT).await,
+        "already_decided"
+    );
     let now_bob = post_json(&bob, url, json!({"room": "logic", "reason": "mine now"})).await;
     assert_eq!(now_bob.status(), StatusCode::CREATED);
 }
@@ -560,7 +570,7 @@ async fn admins_decide_many_at_once_and_page_through_everything(backend: Backend
     let outcomes = outcome.as_array().unwrap();
     assert_eq!(outcomes.iter().filter(|o| o["ok"] == true).count(), 15);
     assert_eq!(
-        outcomes[0]["error"]["code"], "conflict",
+        outcomes[0]["error"]["code"], "already_decided",
         "already approved above"
     );
     let rooms: Value = admin

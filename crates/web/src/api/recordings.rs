@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{FromRequest, Multipart, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use roomkeeper_auth::hash_token;
 use roomkeeper_domain::RoomName;
@@ -172,7 +172,7 @@ pub async fn assign_to(
     room: &str,
 ) -> Result<Recording, Error> {
     if recording.room_id.is_some() {
-        return Err(Error::State {
+        return Err(Error::Conflict {
             code: "already_assigned",
             message: "This recording already belongs to a room.".into(),
         });
@@ -255,11 +255,7 @@ fn check_ingest_token(state: &AppState, headers: &HeaderMap) -> Result<(), Error
         .ingest_token
         .as_deref()
         .ok_or(Error::Forbidden)?;
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(Error::BadToken)?;
+    let given = crate::extract::bearer_token(headers).ok_or(Error::BadToken)?;
     // Compared as hashes: equal length, so the comparison time says nothing of the token.
     if hash_token(given) != hash_token(expected) {
         return Err(Error::BadToken);

@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/admin", post(set_admin))
         .route("/admin/users/{id}/disabled", post(set_disabled))
         .route("/admin/users/{id}/reset-password", post(reset_password))
+        .route("/admin/users/sign-ins", post(resolve_sign_in))
 }
 
 #[derive(Template)]
@@ -29,6 +30,8 @@ struct UsersPage {
     page: Chrome,
     me_id: i64,
     users: roomkeeper_store::Paged<User>,
+    /// OpenID logins refused because their name belongs to another account.
+    sign_ins: Vec<roomkeeper_store::OidcCollision>,
     pager: super::Pager,
     query: String,
     notice: Option<String>,
@@ -66,6 +69,7 @@ async fn users_page(
             roomkeeper_store::Page::new(flash.page, USERS_PER_PAGE),
         )
         .await?;
+    let sign_ins = state.store.oidc_collisions().await?;
     let pager = super::Pager::new(
         &users,
         "/admin/users",
@@ -78,6 +82,7 @@ async fn users_page(
             me_id: admin.id,
             query: flash.search.clone().unwrap_or_default(),
             users,
+            sign_ins,
             pager,
             notice: flash.notice,
             secret: flash.secret,
@@ -143,7 +148,10 @@ async fn create_user(
                 },
             )
         }
-        Err(Error::Conflict(_)) => (
+        Err(Error::Conflict {
+            code: "username_taken",
+            ..
+        }) => (
             StatusCode::CONFLICT,
             Flash {
                 error: Some(t.t("admin-users-exists")),
@@ -176,7 +184,9 @@ async fn apply_change(
 ) -> Result<Response, PageError> {
     match result {
         Ok(()) => Ok(Redirect::to("/admin/users").into_response()),
-        Err(Error::Conflict(_)) => {
+        Err(Error::Conflict {
+            code: "last_admin", ..
+        }) => {
             let flash = Flash {
                 error: Some(Tr::new(lang).t("admin-users-last-admin")),
                 ..Flash::default()
@@ -295,6 +305,102 @@ async fn reset_password(
     let flash = Flash {
         notice: Some(notice),
         secret: Some(password),
+        ..Flash::default()
+    };
+    users_page(&state, lang, &admin.user, StatusCode::OK, flash).await
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    issuer: String,
+    subject: String,
+    action: String,
+    confirm: Option<String>,
+}
+
+/// An administrator's answer to a refused OpenID login: link that identity to the
+/// account of its username (they checked it is the same person), or dismiss it.
+async fn resolve_sign_in(
+    State(state): State<AppState>,
+    lang: Lang,
+    Admin(admin): Admin,
+    ClientAddr(address): ClientAddr,
+    PageForm(form): PageForm<SignInForm>,
+) -> Result<Response, PageError> {
+    let t = Tr::new(lang);
+    let waiting = state.store.oidc_collisions().await?;
+    let Some(entry) = waiting
+        .iter()
+        .find(|c| c.issuer == form.issuer && c.subject == form.subject)
+    else {
+        let flash = Flash {
+            error: Some(t.t("admin-sign-ins-gone")),
+            ..Flash::default()
+        };
+        return users_page(&state, lang, &admin.user, StatusCode::NOT_FOUND, flash).await;
+    };
+    let link_to = match form.action.as_str() {
+        "link" if form.confirm.as_deref() == Some("yes") => {
+            match roomkeeper_domain::Username::parse(&entry.username) {
+                Ok(name) => state.store.user_by_name(&name).await?,
+                Err(_) => None,
+            }
+        }
+        "dismiss" => None,
+        _ => {
+            return Err(
+                Error::BadRequest("choose link (with its confirmation) or dismiss".into()).into(),
+            );
+        }
+    };
+    if form.action == "link" && link_to.is_none() {
+        let flash = Flash {
+            error: Some(t.t("admin-sign-ins-gone")),
+            ..Flash::default()
+        };
+        return users_page(&state, lang, &admin.user, StatusCode::NOT_FOUND, flash).await;
+    }
+    let now = state.clock.now();
+    let resolved = state
+        .store
+        .resolve_oidc_collision(
+            &entry.issuer,
+            &entry.subject,
+            link_to.as_ref().map(|u| u.id),
+            now,
+        )
+        .await?;
+    let address = crate::rooms::address_text(address);
+    let audit = crate::rooms::audit(&state, &admin.user, address.as_deref());
+    let (action, notice) = match &link_to {
+        Some(user) => (
+            "sign_in_linked",
+            t.with(
+                "admin-sign-ins-linked",
+                &[
+                    ("username", user.username.clone()),
+                    ("provider", resolved.provider.clone()),
+                ],
+            ),
+        ),
+        None => ("sign_in_dismissed", t.t("admin-sign-ins-dismissed")),
+    };
+    state
+        .store
+        .record_audit(
+            &audit,
+            action,
+            None,
+            Some(&resolved.username),
+            &format!(
+                "{} subject {} at {}",
+                resolved.provider, resolved.subject, resolved.issuer
+            ),
+        )
+        .await?;
+    tracing::info!(admin = %admin.user.username, username = %resolved.username, issuer = %resolved.issuer, subject = %resolved.subject, action, "refused OpenID login resolved");
+    let flash = Flash {
+        notice: Some(notice),
         ..Flash::default()
     };
     users_page(&state, lang, &admin.user, StatusCode::OK, flash).await

@@ -246,7 +246,7 @@ async fn decide_one(
             let notice = if approve { "approved" } else { "rejected" };
             Ok(Redirect::to(&format!("/admin/requests?notice={notice}")).into_response())
         }
-        Err(error @ (Error::Invalid { .. } | Error::Conflict(_))) => {
+        Err(error @ (Error::Invalid { .. } | Error::Conflict { .. })) => {
             let message = localized(&Tr::new(lang), &error);
             queue_page(
                 state,
@@ -331,7 +331,7 @@ async fn decide_many(
         )
         .await
         {
-            Ok(_) | Err(Error::Conflict(_) | Error::NotFound) => {}
+            Ok(_) | Err(Error::Conflict { .. } | Error::NotFound) => {}
             Err(other) => return Err(other.into()),
         }
     }
@@ -450,7 +450,7 @@ async fn add_pattern(
     .await
     {
         Ok(_) => Ok(Redirect::to("/admin/patterns").into_response()),
-        Err(error @ (Error::Invalid { .. } | Error::Conflict(_))) => {
+        Err(error @ (Error::Invalid { .. } | Error::Conflict { .. })) => {
             let message = localized(&Tr::new(lang), &error);
             patterns_page(&state, lang, &admin.user, error.status(), Some(message)).await
         }

@@ -146,13 +146,18 @@ fn render_with_status<T: Template>(status: StatusCode, template: &T) -> Response
     response
 }
 
-/// Only our own paths: `//evil.example` or `/\evil.example` would leave the site.
+/// Only paths that stay on this site after a browser parses them. Browsers drop tabs and
+/// newlines anywhere in a URL and read `\` as `/`, so `/\t/evil.example` and
+/// `/\\evil.example` become `//evil.example`, another site: any control character,
+/// whitespace or backslash is refused, as is anything not starting with one `/`.
 pub fn safe_local_path(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
-        next
-    } else {
-        "/"
-    }
+    let mut chars = next.chars();
+    let stays_here = chars.next() == Some('/')
+        && chars.next() != Some('/')
+        && !next
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+    if stays_here { next } else { "/" }
 }
 
 pub fn login_url(back_to: &str) -> String {
@@ -400,6 +405,20 @@ mod tests {
         assert_eq!(safe_local_path("//evil.example/x"), "/");
         assert_eq!(safe_local_path("/\\evil.example"), "/");
         assert_eq!(safe_local_path("https://evil.example"), "/");
+        for evil in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "/ /evil.example",
+            "/\u{0}/evil.example",
+            "/rooms\\..\\\\evil.example",
+            "\t//evil.example",
+            "",
+        ] {
+            assert_eq!(safe_local_path(evil), "/", "{evil:?}");
+        }
+        assert_eq!(safe_local_path("/rooms/7?tab=a%2Fb"), "/rooms/7?tab=a%2Fb");
+        assert_eq!(safe_local_path("/"), "/");
         assert_eq!(
             login_url("/admin/users?x=1"),
             "/login?next=/admin/users%3Fx%3D1"

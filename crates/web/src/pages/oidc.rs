@@ -164,6 +164,7 @@ async fn callback(
                 OidcError::MissingClaim(_) | OidcError::BadUsername { .. } => {
                     (StatusCode::FORBIDDEN, "oidc-no-username")
                 }
+                OidcError::UnverifiedEmail => (StatusCode::FORBIDDEN, "oidc-email-unverified"),
             };
             match &error {
                 OidcError::BadToken(_) => {
@@ -175,13 +176,13 @@ async fn callback(
             return Ok(refusal(&state, t, jar, status, message));
         }
     };
-    let user = match session::oidc_user(&state, &identity).await {
+    let user = match session::oidc_user(&state, &provider, &identity).await {
         Ok(user) => user,
         Err(SsoRefusal::Failed(error)) => return Err(error.into()),
         Err(refusal_reason) => {
             let message = match refusal_reason {
                 SsoRefusal::NameTaken(username) => {
-                    tracing::warn!(provider = %name, %username, subject = %identity.subject, "OpenID login: the username belongs to another account");
+                    tracing::warn!(provider = %name, %username, issuer = %identity.issuer, subject = %identity.subject, "OpenID login refused: the username belongs to an account not linked to this identity; waiting for an administrator at /admin/sign-ins");
                     t.with("oidc-name-taken", &[("username", username)])
                 }
                 _ => {

@@ -230,7 +230,7 @@ async fn request_room(
         }) => Ok(Redirect::to(&format!("/rooms/{room_id}?notice=approved")).into_response()),
         Ok(_) => Ok(Redirect::to("/requests?notice=submitted").into_response()),
         // The rule's own sentence says what to fix; the form keeps what was typed.
-        Err(error @ (Error::Invalid { .. } | Error::Conflict(_))) => {
+        Err(error @ (Error::Invalid { .. } | Error::Conflict { .. })) => {
             let message = localized(&Tr::new(lang), &error);
             request_page(&state, lang, &current, form, Some(message)).await
         }
@@ -241,13 +241,7 @@ async fn request_room(
 /// A refusal in the visitor's language when we have the words, else the rule's sentence.
 pub fn localized(t: &Tr, error: &Error) -> String {
     let key = match error {
-        Error::Invalid { code, .. } => format!("error-{code}"),
-        Error::Conflict(message) if message == roomkeeper_store::ROOM_TAKEN => {
-            "error-room_taken".into()
-        }
-        Error::Conflict(message) if message == roomkeeper_store::ALREADY_DECIDED => {
-            "error-already_decided".into()
-        }
+        Error::Invalid { code, .. } | Error::Conflict { code, .. } => format!("error-{code}"),
         _ => String::new(),
     };
     let detail = error.to_string();
@@ -454,7 +448,7 @@ async fn after_change(
         Ok(notice) => {
             Ok(Redirect::to(&format!("/rooms/{}?notice={notice}", room.id)).into_response())
         }
-        Err(error @ (Error::Invalid { .. } | Error::Conflict(_))) => {
+        Err(error @ (Error::Invalid { .. } | Error::Conflict { .. })) => {
             let message = localized(&Tr::new(lang), &error);
             room_page_with(
                 state,
@@ -599,7 +593,7 @@ async fn meeting_action(
         Ok(_) => {
             Ok(Redirect::to(&format!("/rooms/{}?notice={notice}", access.room.id)).into_response())
         }
-        Err(error @ (Error::State { .. } | Error::Upstream(_) | Error::Unavailable(_))) => {
+        Err(error @ (Error::Conflict { .. } | Error::Upstream(_) | Error::Unavailable(_))) => {
             let message = error.to_string();
             room_page_with(
                 &state,
