@@ -34,8 +34,11 @@ done
 # Retried with growing pauses: the same session sent again gives the same recordings.
 attempt=1
 while :; do
-  if curl --fail-with-body --silent --show-error --max-time 3600 \
-       -H "Authorization: Bearer $token" "$@" "$ROOMKEEPER_URL/api/v1/recordings/ingest"; then
+  # The token goes to curl on its standard input (printf is built into the shell):
+  # in curl's arguments anyone on this machine could read it with ps.
+  if printf 'header = "Authorization: Bearer %s"\n' "$token" |
+       curl --config - --fail-with-body --silent --show-error --max-time 3600 \
+         "$@" "$ROOMKEEPER_URL/api/v1/recordings/ingest"; then
     echo
     rm -f "$dir"/*.mp4 "$dir"/*.webm "$dir"/*.mkv "$dir/metadata.json"
     rmdir "$dir" 2>/dev/null || true

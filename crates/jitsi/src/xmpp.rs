@@ -47,6 +47,10 @@ struct Link {
     /// Prosody (15-40 % with four callers, `tests/concurrency.rs`); one at a time, none
     /// is lost, and a loopback IQ takes about a millisecond, so waiting is short.
     one_at_a_time: tokio::sync::Mutex<()>,
+    /// Reads (IQ gets) take this before queueing for the connection, so at most one read
+    /// waits ahead of an action: an owner reloading a page many times a second cannot
+    /// push everyone's revoke past its answer timeout.
+    one_read_in_line: tokio::sync::Semaphore,
     online: AtomicBool,
     /// The companion module accepted our subscription on this connection.
     companion: AtomicBool,
@@ -165,6 +169,7 @@ impl XmppShard {
         let link = Arc::new(Link {
             connection,
             one_at_a_time: tokio::sync::Mutex::new(()),
+            one_read_in_line: tokio::sync::Semaphore::new(1),
             online: AtomicBool::new(false),
             companion: AtomicBool::new(false),
             ready: tokio::sync::watch::Sender::new(false),
@@ -402,6 +407,11 @@ impl Link {
             Request::Get(element)
         };
         let answer = async {
+            let _in_line = if set {
+                None
+            } else {
+                Some(self.one_read_in_line.acquire().await)
+            };
             let _turn = self.one_at_a_time.lock().await;
             self.connection.iq(to, request).await
         };

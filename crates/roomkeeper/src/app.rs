@@ -161,21 +161,70 @@ pub async fn serve(
         stopping.cancel();
     };
     let app = roomkeeper_web::router(state);
-    // Without TCP_NODELAY a response written in two parts waits for the client's delayed
-    // ACK: every live-control action took ~45 ms longer (bench/src/live.rs).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+    let header_read_timeout =
+        std::time::Duration::from_secs(config.http.header_read_timeout_seconds);
+    let served = accept_loop(listener, app, header_read_timeout, shutdown).await;
+    jobs.cancel();
+    served
+}
+
+/// Accepts connections until `shutdown`, then waits for the requests in flight. Written
+/// out instead of `axum::serve` because that one installs no timer in hyper, so hyper's
+/// header read timeout never fires and a client that sends its headers a byte at a time
+/// keeps a connection (and its memory) for ever.
+async fn accept_loop(
+    listener: TcpListener,
+    app: axum::Router,
+    header_read_timeout: std::time::Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let mut make_service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, remote) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, say: wait a little rather than spin.
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        // Without TCP_NODELAY a response written in two parts waits for the client's
+        // delayed ACK: every live-control action took ~45 ms longer (bench/src/live.rs).
         if let Err(error) = tcp.set_nodelay(true) {
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
-    });
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
-    jobs.cancel();
-    Ok(served?)
+        let Ok(service) = tower::Service::call(&mut make_service, remote).await;
+        let connection = builder
+            .serve_connection_with_upgrades(
+                TokioIo::new(tcp),
+                hyper_util::service::TowerToHyperService::new(service),
+            )
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, %remote, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// Every instance asks hourly; the store lets exactly one of them run each day's pass.

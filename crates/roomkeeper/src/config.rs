@@ -185,6 +185,12 @@ impl Config {
                 });
             }
         }
+        if let Err(message) = self.http.operator_networks() {
+            return Err(ConfigError::Value {
+                key: "http.operator_networks",
+                message,
+            });
+        }
         let url = self.database.url.trim();
         if !(url.starts_with("sqlite:")
             || url.starts_with("postgres://")

@@ -163,6 +163,7 @@ pub trait AccountStore: Send + Sync {
     async fn set_password_hash(&self, user_id: i64, hash: &str, must_change: bool) -> Result<()>;
     async fn set_admin(&self, user_id: i64, is_admin: bool) -> Result<()>;
     /// Disabling also ends every session of the user, in the same transaction.
+    /// Disabling also ends the user's sessions and revokes their API tokens.
     async fn set_disabled(&self, user_id: i64, disabled: bool) -> Result<()>;
     async fn set_language(&self, user_id: i64, language: Option<&str>) -> Result<()>;
     async fn set_email(&self, user_id: i64, email: Option<&str>) -> Result<()>;
@@ -185,7 +186,10 @@ pub trait AccountStore: Send + Sync {
         name: &str,
         token_hash: &str,
         now: i64,
+        expires_at: Option<i64>,
     ) -> Result<ApiToken>;
+    /// Revokes every token of the user (an admin reset the password); returns how many.
+    async fn delete_tokens_of(&self, user_id: i64) -> Result<u64>;
     async fn tokens_of(&self, user_id: i64) -> Result<Vec<ApiToken>>;
     /// Returns whether a token of that user with that id existed.
     async fn delete_token(&self, user_id: i64, token_id: i64) -> Result<bool>;

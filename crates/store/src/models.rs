@@ -79,6 +79,8 @@ pub struct ApiToken {
     pub name: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    /// Unix seconds after which the token no longer works; `None`: never.
+    pub expires_at: Option<i64>,
 }
 
 /// An API token row joined with its user, as one query returns it.
@@ -88,6 +90,7 @@ pub(crate) struct TokenWithUser {
     pub token_name: String,
     pub token_created_at: i64,
     pub token_last_used_at: Option<i64>,
+    pub token_expires_at: Option<i64>,
     #[sqlx(flatten)]
     pub user: User,
 }
@@ -101,6 +104,7 @@ impl TokenWithUser {
                 name: self.token_name,
                 created_at: self.token_created_at,
                 last_used_at: self.token_last_used_at,
+                expires_at: self.token_expires_at,
             },
             self.user,
         )

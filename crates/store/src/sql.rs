@@ -169,10 +169,16 @@ macro_rules! impl_sql_store {
                     .await?;
                 $crate::sql::found(done.rows_affected())?;
                 if disabled {
-                    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                        .bind(user_id)
-                        .execute(&mut *tx)
-                        .await?;
+                    // Re-enabling later must not bring old credentials back.
+                    for statement in [
+                        "DELETE FROM sessions WHERE user_id = $1",
+                        "DELETE FROM api_tokens WHERE user_id = $1",
+                    ] {
+                        sqlx::query(statement)
+                            .bind(user_id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                 }
                 tx.commit().await?;
                 Ok(())
@@ -290,16 +296,18 @@ macro_rules! impl_sql_store {
                 name: &str,
                 token_hash: &str,
                 now: i64,
+                expires_at: Option<i64>,
             ) -> $crate::Result<$crate::ApiToken> {
                 sqlx::query_as(
-                    "INSERT INTO api_tokens (user_id, name, token_hash, created_at) \
-                     VALUES ($1, $2, $3, $4) \
-                     RETURNING id, user_id, name, created_at, last_used_at",
+                    "INSERT INTO api_tokens (user_id, name, token_hash, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5) \
+                     RETURNING id, user_id, name, created_at, last_used_at, expires_at",
                 )
                 .bind(user_id)
                 .bind(name)
                 .bind(token_hash)
                 .bind(now)
+                .bind(expires_at)
                 .fetch_one(&self.pool)
                 .await
                 .map_err(|e| $crate::Error::conflict_with(e, $crate::Conflict::SecretExists))
@@ -307,12 +315,20 @@ macro_rules! impl_sql_store {
 
             async fn tokens_of(&self, user_id: i64) -> $crate::Result<Vec<$crate::ApiToken>> {
                 Ok(sqlx::query_as(
-                    "SELECT id, user_id, name, created_at, last_used_at FROM api_tokens \
+                    "SELECT id, user_id, name, created_at, last_used_at, expires_at FROM api_tokens \
                      WHERE user_id = $1 ORDER BY created_at, id",
                 )
                 .bind(user_id)
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn delete_tokens_of(&self, user_id: i64) -> $crate::Result<u64> {
+                let done = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
             }
 
             async fn delete_token(&self, user_id: i64, token_id: i64) -> $crate::Result<bool> {
@@ -331,7 +347,8 @@ macro_rules! impl_sql_store {
                 let sql = format!(
                     "SELECT api_tokens.id AS token_id, api_tokens.name AS token_name, \
                      api_tokens.created_at AS token_created_at, \
-                     api_tokens.last_used_at AS token_last_used_at, {} \
+                     api_tokens.last_used_at AS token_last_used_at, \
+                     api_tokens.expires_at AS token_expires_at, {} \
                      FROM api_tokens JOIN users ON users.id = api_tokens.user_id \
                      WHERE api_tokens.token_hash = $1",
                     $crate::sql::USER_COLUMNS

@@ -186,15 +186,20 @@ async fn api_tokens_belong_to_their_user(backend: Backend) {
         .unwrap();
     let bob = store.create_user(&new_user("bob", false), 1).await.unwrap();
     let token = store
-        .create_token(alice.id, "portal", "h1", 50)
+        .create_token(alice.id, "portal", "h1", 50, Some(5000))
         .await
         .unwrap();
     assert_eq!(
-        (token.name.as_str(), token.created_at, token.last_used_at),
-        ("portal", 50, None)
+        (
+            token.name.as_str(),
+            token.created_at,
+            token.last_used_at,
+            token.expires_at
+        ),
+        ("portal", 50, None, Some(5000))
     );
     assert!(matches!(
-        store.create_token(bob.id, "x", "h1", 50).await,
+        store.create_token(bob.id, "x", "h1", 50, None).await,
         Err(Error::Conflict(_))
     ));
     let (found, owner) = store.token("h1").await.unwrap().unwrap();
@@ -211,6 +216,21 @@ async fn api_tokens_belong_to_their_user(backend: Backend) {
     );
     assert!(store.delete_token(alice.id, token.id).await.unwrap());
     assert!(store.token("h1").await.unwrap().is_none());
+    for hash in ["h2", "h3"] {
+        store
+            .create_token(alice.id, "more", hash, 70, None)
+            .await
+            .unwrap();
+    }
+    store
+        .create_token(bob.id, "bob's", "h4", 70, None)
+        .await
+        .unwrap();
+    assert_eq!(store.delete_tokens_of(alice.id).await.unwrap(), 2);
+    assert!(store.token("h4").await.unwrap().is_some());
+    // Disabling revokes them too.
+    store.set_disabled(bob.id, true).await.unwrap();
+    assert!(store.token("h4").await.unwrap().is_none());
 }
 
 async fn login_attempts_are_counted_per_key_and_window(backend: Backend) {

@@ -503,6 +503,52 @@ impl MeetingEvents {
         }
     }
 
+    /// Waits for the server to end the stream with an `ended` event (its reader lost the
+    /// right to see the room); returns that event's data (the reason's code).
+    pub async fn ended(&mut self) -> anyhow::Result<String> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                if block.contains("event: ended") {
+                    return Ok(block
+                        .lines()
+                        .filter_map(|l| l.strip_prefix("data: "))
+                        .collect());
+                }
+                continue;
+            }
+            // Longer than the 15 s keep-alive: a quiet stream still sends a comment.
+            let chunk = tokio::time::timeout(Duration::from_secs(30), self.response.chunk())
+                .await
+                .context("the stream neither ended nor said anything within 30 s")??
+                .context("the stream closed without an `ended` event")?;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Whether the stream has ended by now (an `ended` event or a close among what has
+    /// arrived), without waiting for anything more.
+    pub async fn ended_by_now(&mut self) -> bool {
+        loop {
+            if self.buffer.contains("event: ended") {
+                return true;
+            }
+            match tokio::time::timeout(Duration::from_millis(100), self.response.chunk()).await {
+                Err(_) => return false,
+                Ok(Ok(Some(chunk))) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(_) => return true,
+            }
+        }
+    }
+
+    /// Whether the server closed the stream (after `ended`), waiting at most 30 s.
+    pub async fn closed(&mut self) -> anyhow::Result<bool> {
+        let chunk = tokio::time::timeout(Duration::from_secs(30), self.response.chunk())
+            .await
+            .context("the stream stayed open for 30 s")??;
+        Ok(chunk.is_none())
+    }
+
     /// The first `meeting` event for which `test` holds.
     pub async fn until(
         &mut self,

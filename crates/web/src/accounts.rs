@@ -69,10 +69,15 @@ pub async fn change_password(
 pub const TOKEN_NAME_MAX: usize = 100;
 
 /// A new API token; the secret is returned once and only its hash is kept.
+/// The longest a token may be made to last when it expires at all (a token that never
+/// expires is chosen by leaving the expiry out).
+pub const TOKEN_DAYS_MAX: i64 = 3660;
+
 pub async fn create_token(
     state: &AppState,
     user: &User,
     name: &str,
+    expires_in_days: Option<i64>,
 ) -> Result<(ApiToken, String), Error> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > TOKEN_NAME_MAX {
@@ -81,10 +86,18 @@ pub async fn create_token(
             format!("Give the token a name of 1 to {TOKEN_NAME_MAX} characters."),
         ));
     }
+    if expires_in_days.is_some_and(|days| !(1..=TOKEN_DAYS_MAX).contains(&days)) {
+        return Err(Error::invalid(
+            "invalid_token_expiry",
+            format!("A token expires after 1 to {TOKEN_DAYS_MAX} days, or never."),
+        ));
+    }
+    let now = state.clock.now();
+    let expires_at = expires_in_days.map(|days| now + days * 86_400);
     let secret = SecretToken::generate("rk_");
     let token = state
         .store
-        .create_token(user.id, name, &secret.hash, state.clock.now())
+        .create_token(user.id, name, &secret.hash, now, expires_at)
         .await?;
     tracing::info!(username = %user.username, token_id = token.id, "API token created");
     Ok((token, secret.secret))
@@ -128,6 +141,11 @@ pub async fn reset_password(state: &AppState, user_id: i64) -> Result<(User, Str
     let hash = PasswordHasher::hash(password.clone()).await?;
     state.store.set_password_hash(user.id, &hash, true).await?;
     state.store.delete_sessions_of(user.id).await?;
+    // Whoever may have learned the old password may have made tokens with it.
+    let revoked = state.store.delete_tokens_of(user.id).await?;
+    if revoked > 0 {
+        tracing::info!(username = %user.username, revoked, "API tokens revoked with the password reset");
+    }
     Ok((user, password))
 }
 

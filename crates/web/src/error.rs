@@ -32,6 +32,9 @@ pub enum Error {
     /// A dependency answered, but with a refusal (502).
     #[error("{0}")]
     Upstream(String),
+    /// Too many open event streams (429).
+    #[error("{0}")]
+    TooManyStreams(String),
     #[error("Too many failed login attempts. Wait {} minutes and try again.", minutes(*retry_after_s))]
     Throttled { retry_after_s: i64 },
     #[error(
@@ -68,7 +71,7 @@ impl Error {
             Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::Upstream(_) => StatusCode::BAD_GATEWAY,
-            Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Throttled { .. } | Error::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -86,6 +89,7 @@ impl Error {
             Error::Conflict { code, .. } => code,
             Error::Upstream(_) => "prosody_refused",
             Error::Throttled { .. } => "throttled",
+            Error::TooManyStreams(_) => "too_many_streams",
             Error::PasswordChangeRequired => "password_change_required",
             Error::CrossSite => "cross_site",
             Error::Unavailable(_) => "unavailable",

@@ -88,7 +88,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<CurrentU
             .token(&hash_token(token))
             .await?
             .ok_or(Error::BadToken)?;
-        if user.disabled {
+        if user.disabled || api_token.expires_at.is_some_and(|at| at <= now) {
             return Err(Error::BadToken);
         }
         if api_token.last_used_at.is_none_or(|at| now - at >= 60) {
@@ -272,6 +272,53 @@ async fn path_param(parts: &mut Parts, state: &AppState, name: &str) -> Result<S
 /// parameter): the same decision the extractors make.
 pub fn authorize(current: &CurrentUser, action: Action<'_>) -> Result<(), Error> {
     verdict(decide(current.actor(), action))
+}
+
+/// Asks again, for something long-lived (an event stream), whether the credential still
+/// works and its holder may still do `P` in the room: the session may have ended, the
+/// token been revoked, the account disabled, the co-owner removed, the room released.
+pub async fn recheck_room<P: RoomPermission>(
+    state: &AppState,
+    current: &CurrentUser,
+    room_id: i64,
+) -> Result<(), Error> {
+    let user = match &current.credential {
+        Credential::Session { token_hash } => {
+            let session = state
+                .store
+                .session(token_hash)
+                .await?
+                .ok_or(Error::NotLoggedIn)?;
+            if !state.sessions.is_live(&session, state.clock.now()) {
+                return Err(Error::NotLoggedIn);
+            }
+            session.user
+        }
+        Credential::ApiToken { token_id } => {
+            let tokens = state.store.tokens_of(current.user.id).await?;
+            let now = state.clock.now();
+            if !tokens
+                .iter()
+                .any(|t| t.id == *token_id && t.expires_at.is_none_or(|at| at > now))
+            {
+                return Err(Error::BadToken);
+            }
+            state
+                .store
+                .user_by_id(current.user.id)
+                .await?
+                .ok_or(Error::BadToken)?
+        }
+    };
+    if user.disabled {
+        return Err(Error::NotLoggedIn);
+    }
+    let room = state.store.room(room_id).await?.ok_or(Error::NotFound)?;
+    let current = CurrentUser {
+        user,
+        credential: current.credential.clone(),
+    };
+    authorize_room::<P>(&current, &room)
 }
 
 pub fn authorize_room<P: RoomPermission>(current: &CurrentUser, room: &Room) -> Result<(), Error> {

@@ -14,11 +14,12 @@ mod i18n;
 mod mail;
 mod meetings;
 mod middleware;
-mod ops;
+pub mod ops;
 mod pages;
 mod recordings;
 mod rooms;
 mod session;
+mod streams;
 
 use std::sync::Arc;
 
@@ -45,6 +46,16 @@ pub struct HttpConfig {
     /// behind a reverse proxy that sets it; otherwise clients could pick their address
     /// and dodge the login throttle.
     pub trust_forwarded_for: bool,
+    /// How long a client may take to send a request's headers before the connection is
+    /// closed: a client that dribbles them (slowloris) would otherwise hold a connection
+    /// for ever.
+    pub header_read_timeout_seconds: u64,
+    /// Limits on open live views (event streams) per instance.
+    pub event_streams: streams::StreamLimits,
+    /// Networks (`address/prefix`) whose direct, unproxied requests see the details of
+    /// `/readyz` (Prosody addresses, database errors) and `/metrics`. Everyone else gets
+    /// a plain status.
+    pub operator_networks: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -53,6 +64,9 @@ impl Default for HttpConfig {
             listen: "127.0.0.1:8080".into(),
             public_url: None,
             trust_forwarded_for: false,
+            header_read_timeout_seconds: 10,
+            event_streams: streams::StreamLimits::default(),
+            operator_networks: vec!["127.0.0.0/8".into(), "::1/128".into()],
         }
     }
 }
@@ -64,6 +78,17 @@ impl HttpConfig {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => format!("http://{}", self.listen),
         }
+    }
+
+    /// `operator_networks`, parsed; the first entry that does not parse, as an error.
+    pub fn operator_networks(&self) -> Result<Vec<ops::Network>, String> {
+        self.operator_networks
+            .iter()
+            .map(|n| {
+                ops::Network::parse(n)
+                    .ok_or_else(|| format!("{n:?} is not an address/prefix such as 10.0.0.0/8"))
+            })
+            .collect()
     }
 
     pub fn is_https(&self) -> bool {
@@ -137,6 +162,8 @@ pub struct AppState {
     /// Cancelled when the service stops: endless responses (event streams) end then,
     /// or a graceful shutdown would wait for them forever.
     pub stopping: tokio_util::sync::CancellationToken,
+    /// Open event streams, counted against `http.event_streams`.
+    pub event_streams: streams::EventStreams,
 }
 
 impl AppState {
@@ -188,6 +215,7 @@ impl AppState {
             local_login_admins_only: config.login.local_login_admins_only,
             recordings,
             throttle: LoginThrottle::new(store.clone(), config.login_throttle),
+            event_streams: streams::EventStreams::new(config.http.event_streams),
             store,
             clock,
             http: Arc::new(config.http),

@@ -3,7 +3,9 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -47,8 +49,77 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready to serve requests: the database answers within two seconds.
-async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+/// An `address/prefix` network (`10.0.0.0/8`, `::1/128`; a bare address is one host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    address: IpAddr,
+    prefix: u32,
+}
+
+impl Network {
+    pub fn parse(text: &str) -> Option<Self> {
+        let (address, prefix) = match text.trim().split_once('/') {
+            Some((address, prefix)) => (address.parse().ok()?, prefix.parse().ok()?),
+            None => {
+                let address: IpAddr = text.trim().parse().ok()?;
+                (address, if address.is_ipv4() { 32 } else { 128 })
+            }
+        };
+        let bits = if address.is_ipv4() { 32 } else { 128 };
+        (prefix <= bits).then_some(Self { address, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let mask = |bits: u32, width: u32| {
+            if bits == 0 {
+                0
+            } else {
+                u128::MAX << (width - bits)
+            }
+        };
+        match (self.address, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = mask(self.prefix, 32) as u32;
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = mask(self.prefix, 128);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether this request may see operators' details: sent directly (no proxy in front
+/// added X-Forwarded-For: behind a local nginx every request comes from 127.0.0.1) from
+/// one of `http.operator_networks`.
+fn for_operators(state: &AppState, request: &axum::extract::Request) -> bool {
+    let headers = request.headers();
+    if headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded") {
+        return false;
+    }
+    let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() else {
+        return false;
+    };
+    state
+        .http
+        .operator_networks()
+        .unwrap_or_default()
+        .iter()
+        .any(|network| network.contains(peer.ip()))
+}
+
+/// Ready to serve requests: the database answers within two seconds. Operators (see
+/// [`for_operators`]) get each check with its details; everyone else `{"ready": bool}`.
+async fn readyz(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> impl IntoResponse {
     let started = Instant::now();
     let result = tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await;
     let latency_ms = started.elapsed().as_millis() as u64;
@@ -59,6 +130,14 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     };
     // Jitsi's state is reported but does not decide readiness: pages, registration and
     // recordings work without it, and a Prosody outage should not take us out of rotation.
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    if !for_operators(&state, &request) {
+        return (status, Json(serde_json::json!({ "ready": ok })));
+    }
     let shards = state.meetings.status();
     let body = serde_json::json!({
         "ready": ok,
@@ -72,15 +151,20 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             "jitsi": shards,
         }
     });
-    let status = if ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
     (status, Json(body))
 }
 
-async fn prometheus(State(state): State<AppState>) -> impl IntoResponse {
+async fn prometheus(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    if !for_operators(&state, &request) {
+        return (
+            StatusCode::FORBIDDEN,
+            "Metrics are for operators: scrape from an address in http.operator_networks, without a proxy in between.\n",
+        )
+            .into_response();
+    }
     // Read at scrape time, so the gauge is never older than the scrape.
     for shard in state.meetings.status() {
         let flag = |on: bool| if on { 1.0 } else { 0.0 };
@@ -97,4 +181,30 @@ async fn prometheus(State(state): State<AppState>) -> impl IntoResponse {
         )],
         metrics_handle().render(),
     )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Network;
+
+    #[test]
+    fn networks_contain_their_addresses() {
+        let net = |s: &str| Network::parse(s).unwrap();
+        let ip = |s: &str| s.parse().unwrap();
+        assert!(net("127.0.0.0/8").contains(ip("127.1.2.3")));
+        assert!(!net("127.0.0.0/8").contains(ip("128.0.0.1")));
+        assert!(net("::1/128").contains(ip("::1")));
+        assert!(
+            net("10.0.0.0/8").contains(ip("::ffff:10.1.1.1")),
+            "IPv4-mapped"
+        );
+        assert!(net("192.0.2.7").contains(ip("192.0.2.7")));
+        assert!(!net("192.0.2.7").contains(ip("192.0.2.8")));
+        assert!(net("0.0.0.0/0").contains(ip("203.0.113.1")));
+        assert!(!net("::/0").contains(ip("203.0.113.1")), "no family mixing");
+        for bad in ["10.0.0.0/33", "nonsense", "10.0.0.0/x", "::1/129"] {
+            assert!(Network::parse(bad).is_none(), "{bad}");
+        }
+    }
 }

@@ -40,6 +40,9 @@
     };
     source.addEventListener('meeting', onState);
     source.addEventListener('unavailable', onState);
+    // The server ended the view: this person may no longer see the room (or is logged
+    // out). Reloading shows the page that says so.
+    source.addEventListener('ended', function () { source.close(); window.location.reload(); });
   }
 
   if (recordings) {

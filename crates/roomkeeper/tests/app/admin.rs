@@ -178,6 +178,17 @@ async fn a_reset_password_ends_sessions_and_must_be_changed(backend: Backend) {
     let (admin, bob_client) = (app.client(), app.client());
     app.log_in(&admin, "root", PASSWORD).await.unwrap();
     app.log_in(&bob_client, "bob", PASSWORD).await.unwrap();
+    // A token made by whoever knew the old password goes with it.
+    let made: serde_json::Value = bob_client
+        .post(app.url("/api/v1/tokens"))
+        .json(&serde_json::json!({"name": "script"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = made["token"].as_str().unwrap().to_owned();
     let reset = admin
         .post(app.url(&format!("/admin/users/{}/reset-password", bob.id)))
         .send()
@@ -195,8 +206,17 @@ async fn a_reset_password_ends_sessions_and_must_be_changed(backend: Backend) {
         crate::me(&app, &bob_client).await.status(),
         StatusCode::UNAUTHORIZED
     );
+    let with_token = app
+        .client()
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_token.status(), StatusCode::UNAUTHORIZED);
     let bob = app.store().user_by_id(bob.id).await.unwrap().unwrap();
     assert!(bob.must_change_password);
+    assert!(app.store().tokens_of(bob.id).await.unwrap().is_empty());
 }
 
 both_backends!(

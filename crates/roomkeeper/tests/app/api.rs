@@ -86,6 +86,47 @@ async fn tokens_are_shown_once_stored_hashed_and_revocable(backend: Backend) {
         1,
         "only the second is left"
     );
+    // A token may expire: its expiry is shown when it is made, and after it, it fails.
+    let expiring: Value = browser
+        .post(app.url("/api/v1/tokens"))
+        .json(&json!({"name": "for a day", "expires_in_days": 1}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let expires_at = expiring["expires_at"].as_i64().unwrap();
+    assert_eq!(
+        expires_at,
+        expiring["created_at"].as_i64().unwrap() + 86_400
+    );
+    let short = expiring["token"].as_str().unwrap().to_owned();
+    let me_with = |token: String| script.get(app.url("/api/v1/me")).bearer_auth(token).send();
+    assert_eq!(
+        me_with(short.clone()).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let too_long = browser
+        .post(app.url("/api/v1/tokens"))
+        .json(&json!({"name": "forever and a day", "expires_in_days": 100_000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(too_long, StatusCode::UNPROCESSABLE_ENTITY).await,
+        "invalid_token_expiry"
+    );
+    app.clock().advance(expires_at - app.clock().now());
+    assert_eq!(
+        error_code(me_with(short).await.unwrap(), StatusCode::UNAUTHORIZED).await,
+        "invalid_token"
+    );
+    browser
+        .delete(app.url(&format!("/api/v1/tokens/{}", expiring["id"])))
+        .send()
+        .await
+        .unwrap();
     // A disabled user's tokens stop working too.
     let second = app.store().tokens_of(alice.id).await.unwrap();
     assert_eq!(second[0].name, "second");

@@ -138,7 +138,7 @@ async fn fixture(backend: Backend) -> Fixture {
         .unwrap()
         .unwrap();
     let token = store
-        .create_token(owner.id, "script", "hash-of-owner-token", 1)
+        .create_token(owner.id, "script", "hash-of-owner-token", 1, None)
         .await
         .unwrap();
     let mut cookies = BTreeMap::new();

@@ -17,6 +17,7 @@ mod pages;
 mod recordings;
 mod rooms;
 mod sessions;
+mod streams;
 
 use reqwest::{Client, Response};
 pub use roomkeeper_testkit::error_code;

@@ -1,5 +1,5 @@
 use reqwest::StatusCode;
-use roomkeeper_testkit::{Backend, TestApp, both_backends};
+use roomkeeper_testkit::{Backend, TestApp, TestDatabase, both_backends};
 use serde_json::Value;
 
 use crate::PASSWORD;
@@ -73,6 +73,41 @@ async fn health_readiness_and_metrics(backend: Backend) {
         metrics.contains("http_request_duration_seconds_bucket{"),
         "latency is a histogram"
     );
+}
+
+/// Database errors and Prosody addresses are for operators: a request through a proxy,
+/// or from outside `http.operator_networks`, gets a plain status and no metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn details_are_for_operators_only() {
+    let database = std::sync::Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
+    let mut config = database.config();
+    config.http.operator_networks = vec!["192.0.2.0/24".into()];
+    let app = TestApp::spawn_with(database, config, Default::default())
+        .await
+        .unwrap();
+    let ready = reqwest::get(app.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready, serde_json::json!({"ready": true}));
+    let metrics = reqwest::get(app.url("/metrics")).await.unwrap();
+    assert_eq!(metrics.status(), StatusCode::FORBIDDEN);
+    // Through a proxy on this machine: not an operator either.
+    let default = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let proxied = reqwest::Client::new()
+        .get(default.url("/readyz"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    let proxied: Value = proxied.json().await.unwrap();
+    assert!(proxied.get("checks").is_none(), "{proxied}");
+    let direct: Value = reqwest::get(default.url("/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(direct["checks"]["database"]["ok"], true);
 }
 
 /// When the database goes away, /readyz says so (503, with the reason) while /healthz

@@ -698,11 +698,43 @@ async fn finalize_script_uploads_over_http() {
         env!("CARGO_MANIFEST_DIR"),
         "/../../deploy/jibri/finalize.sh"
     );
+    // curl as the script runs it, but first writing down its arguments, which anyone on
+    // the machine can read (ps): the token must not be among them.
+    let spy = tempfile::tempdir().unwrap();
+    let seen_arguments = spy.path().join("curl-arguments");
+    let real_curl = String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", "command -v curl"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::fs::write(
+        spy.path().join("curl"),
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\nexec {} \"$@\"\n",
+            seen_arguments.display(),
+            real_curl.trim()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        spy.path().join("curl"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        spy.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let run = |dir: std::path::PathBuf, token_file: std::path::PathBuf| {
         std::process::Command::new(script)
             .arg(dir)
             .env("ROOMKEEPER_URL", &app.base_url)
             .env("ROOMKEEPER_INGEST_TOKEN_FILE", token_file)
+            .env("PATH", &path)
             .output()
             .unwrap()
     };
@@ -735,6 +767,15 @@ async fn finalize_script_uploads_over_http() {
         String::from_utf8_lossy(&done.stderr)
     );
     assert!(!session.dir.exists(), "removed after the 200");
+    let arguments = std::fs::read_to_string(&seen_arguments).unwrap();
+    assert!(
+        arguments.contains("/api/v1/recordings/ingest"),
+        "{arguments}"
+    );
+    assert!(
+        !arguments.contains("an-ingest-token"),
+        "the token is in curl's arguments: {arguments}"
+    );
     let lecturer = app.client_as("lecturer").await.unwrap();
     let list = |lecturer: reqwest::Client| {
         let url = app.url(&format!("/api/v1/rooms/{room_id}/recordings"));

@@ -107,6 +107,9 @@ pub async fn list_tokens(
 #[serde(deny_unknown_fields)]
 pub struct NewTokenBody {
     name: String,
+    /// Days until the token stops working; left out: it never expires.
+    #[serde(default)]
+    expires_in_days: Option<i64>,
 }
 
 pub async fn create_token(
@@ -114,11 +117,13 @@ pub async fn create_token(
     current: CurrentUser,
     ApiJson(body): ApiJson<NewTokenBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (token, secret) = accounts::create_token(&state, &current.user, &body.name).await?;
+    let (token, secret) =
+        accounts::create_token(&state, &current.user, &body.name, body.expires_in_days).await?;
     let body = serde_json::json!({
         "id": token.id,
         "name": token.name,
         "created_at": token.created_at,
+        "expires_at": token.expires_at,
         "token": secret,
     });
     Ok((StatusCode::CREATED, Json(body)))

@@ -115,36 +115,93 @@ pub async fn end_meeting(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// How often an open event stream asks again whether its reader may still see the room:
+/// a co-owner removed, an account disabled or a session ended loses the view within this.
+const RIGHTS_RECHECK: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The meeting's changes as they happen (Server-Sent Events): `meeting` events carry the
-/// state, the first one at once; `unavailable` events say why it cannot be read.
+/// state, the first one at once; `unavailable` events say why it cannot be read. When
+/// the reader loses the right to see the room, an `ended` event closes the stream.
 pub async fn events(
     State(state): State<AppState>,
     access: RoomAccess<ControlMeeting>,
 ) -> Result<Sse<impl futures::Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let room = meetings::room_name(&access.room)?;
+    let slot = state.event_streams.open(access.current.user.id)?;
     let feed = state.watch.follow(&room);
     let receiver = feed.subscribe();
-    // The feed travels with the stream: the room is followed as long as someone listens.
-    let stream = futures::stream::unfold(
-        (feed, receiver, false),
-        |(feed, mut receiver, sent)| async move {
-            loop {
-                if (sent || receiver.borrow().is_none()) && receiver.changed().await.is_err() {
-                    return None;
-                }
-                let current = receiver.borrow_and_update().clone();
-                let event = match current {
-                    None => continue,
-                    Some(Ok(meeting)) => SseEvent::default()
-                        .event("meeting")
-                        .json_data(MeetingView::from(meeting))
-                        .unwrap_or_else(|_| SseEvent::default().event("unavailable")),
-                    Some(Err(problem)) => SseEvent::default().event("unavailable").data(problem),
-                };
-                return Some((Ok(event), (feed, receiver, true)));
-            }
-        },
-    );
+    let mut recheck = tokio::time::interval(RIGHTS_RECHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The feed and the slot travel with the stream: the room is followed, and the slot
+    // taken, as long as someone listens.
+    let reader = StreamReader {
+        state: state.clone(),
+        current: access.current,
+        room_id: access.room.id,
+        _feed: feed,
+        receiver,
+        recheck,
+        sent: false,
+        ended: false,
+        _slot: slot,
+    };
+    let stream = futures::stream::unfold(reader, |mut reader| async move {
+        let event = reader.next_event().await?;
+        Some((Ok(event), reader))
+    });
     let stream = futures::StreamExt::take_until(stream, state.stopping.cancelled_owned());
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+struct StreamReader {
+    state: AppState,
+    current: crate::extract::CurrentUser,
+    room_id: i64,
+    receiver: tokio::sync::watch::Receiver<roomkeeper_jitsi::RoomState>,
+    recheck: tokio::time::Interval,
+    sent: bool,
+    ended: bool,
+    /// Keeps the room followed while the stream is open.
+    _feed: std::sync::Arc<roomkeeper_jitsi::RoomFeed>,
+    _slot: crate::streams::StreamSlot,
+}
+
+impl StreamReader {
+    async fn next_event(&mut self) -> Option<SseEvent> {
+        if self.ended {
+            return None;
+        }
+        loop {
+            let wait_for_change = self.sent || self.receiver.borrow().is_none();
+            if wait_for_change {
+                tokio::select! {
+                    changed = self.receiver.changed() => changed.ok()?,
+                    _ = self.recheck.tick() => {
+                        if let Err(lost) = crate::extract::recheck_room::<ControlMeeting>(
+                            &self.state,
+                            &self.current,
+                            self.room_id,
+                        )
+                        .await
+                        {
+                            tracing::info!(user = %self.current.user.username, room_id = self.room_id, reason = %lost, "event stream ended: no longer allowed");
+                            self.ended = true;
+                            return Some(SseEvent::default().event("ended").data(lost.code()));
+                        }
+                        continue;
+                    }
+                }
+            }
+            let current = self.receiver.borrow_and_update().clone();
+            let Some(current) = current else { continue };
+            self.sent = true;
+            return Some(match current {
+                Ok(meeting) => SseEvent::default()
+                    .event("meeting")
+                    .json_data(MeetingView::from(meeting))
+                    .unwrap_or_else(|_| SseEvent::default().event("unavailable")),
+                Err(problem) => SseEvent::default().event("unavailable").data(problem),
+            });
+        }
+    }
 }

@@ -146,6 +146,9 @@ async fn change_password(
 #[derive(Deserialize)]
 struct TokenForm {
     name: String,
+    /// Empty: never expires.
+    #[serde(default)]
+    expires_in_days: String,
 }
 
 async fn create_token(
@@ -155,7 +158,14 @@ async fn create_token(
     PageForm(form): PageForm<TokenForm>,
 ) -> Result<Response, PageError> {
     let t = crate::i18n::Tr::new(lang);
-    match accounts::create_token(&state, &current.user, &form.name).await {
+    let days = match form.expires_in_days.trim() {
+        "" => None,
+        days => Some(
+            days.parse()
+                .map_err(|_| Error::BadRequest(format!("{days:?} is not a number of days")))?,
+        ),
+    };
+    match accounts::create_token(&state, &current.user, &form.name, days).await {
         Ok((_, secret)) => {
             let flash = Flash {
                 new_token: Some(secret),
