@@ -32,10 +32,15 @@ function check(condition, message) {
   if (!condition) throw new Error(message);
 }
 
+// When scripts/test moves the wall clock (TEST_CLOCK_AHEAD, libfaketime in LD_PRELOAD),
+// the browser alone keeps the real one: Chromium hangs at start under libfaketime, and
+// nothing the server decides depends on the browser's clock (cookies carry Max-Age).
+const { LD_PRELOAD: _fakeClock, ...browserEnv } = process.env;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  env: browserEnv,
 });
 
 const problems = [];

@@ -46,6 +46,35 @@ macro_rules! impl_room_store {
                 Ok(())
             }
 
+            /// Tells the room's people (owner and co-owners, `before` the change) that
+            /// someone else changed it; the actor is not told of their own change.
+            async fn notify_people_in(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                room: &$crate::Room,
+                audit: &$crate::Audit<'_>,
+                kind: &str,
+                to: Option<&str>,
+            ) -> $crate::Result<()> {
+                let message = serde_json::json!({ "by": audit.actor, "to": to }).to_string();
+                for person in std::iter::once(&room.owner).chain(&room.co_owners) {
+                    if Some(person.as_str()) == audit.actor {
+                        continue;
+                    }
+                    sqlx::query(
+                        "INSERT INTO notices (username, kind, room_name, message, created_at) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(person)
+                    .bind(kind)
+                    .bind(&room.name)
+                    .bind(&message)
+                    .bind(audit.now)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Ok(())
+            }
+
             async fn queue_in(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 emails: &[$crate::NewEmail],
@@ -524,6 +553,9 @@ macro_rules! impl_room_store {
                 let after = Self::room_in(&mut tx, room_id).await?.ok_or($crate::Error::NotFound)?;
                 let detail = serde_json::json!({ "before": before.co_owners, "after": after.co_owners }).to_string();
                 Self::audit_in(&mut tx, audit, "co_owners", Some(&after.name), None, &detail).await?;
+                if before.co_owners != after.co_owners {
+                    Self::notify_people_in(&mut tx, &before, audit, "co_owners_changed", None).await?;
+                }
                 tx.commit().await?;
                 Ok(after)
             }
@@ -550,6 +582,7 @@ macro_rules! impl_room_store {
                     .await?;
                 let detail = serde_json::json!({ "from": before.owner, "to": new_owner }).to_string();
                 Self::audit_in(&mut tx, audit, "transfer", Some(&before.name), Some(new_owner), &detail).await?;
+                Self::notify_people_in(&mut tx, &before, audit, "room_transferred", Some(new_owner)).await?;
                 let after = Self::room_in(&mut tx, room_id).await?.ok_or($crate::Error::NotFound)?;
                 tx.commit().await?;
                 Ok(after)
@@ -564,6 +597,7 @@ macro_rules! impl_room_store {
                     .await?;
                 let detail = serde_json::json!({ "owner": room.owner, "co_owners": room.co_owners }).to_string();
                 Self::audit_in(&mut tx, audit, "release", Some(&room.name), Some(&room.owner), &detail).await?;
+                Self::notify_people_in(&mut tx, &room, audit, "room_released", None).await?;
                 tx.commit().await?;
                 Ok(())
             }

@@ -930,7 +930,79 @@ async fn single_sign_on_identities_renames_and_logins(backend: Backend) {
     ));
 }
 
+/// Owners and co-owners hear when someone else changes who co-owns their room, hands it
+/// over or releases it; whoever made the change is not told of it.
+async fn the_rooms_people_hear_of_changes_made_by_others(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    let made = store
+        .create_request(&request("logic", "alice"), None, &audit("alice", 1), &[])
+        .await
+        .unwrap();
+    let room = store
+        .decide_request(
+            made.id,
+            &Verdict::Approve { pattern: None },
+            None,
+            &audit("root", 2),
+            &[],
+        )
+        .await
+        .unwrap()
+        .room_id
+        .unwrap();
+    let kinds = |who: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .notices_of(who)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|n| n.kind)
+                .filter(|k| k != "approved")
+                .collect::<Vec<_>>()
+        }
+    };
+    // alice (the owner) changes her own co-owners: carol and dave hear of it, she does not.
+    store
+        .set_co_owners(room, &["carol".into()], &audit("alice", 3))
+        .await
+        .unwrap();
+    assert!(kinds("alice").await.is_empty());
+    assert_eq!(kinds("carol").await, ["co_owners_changed"]);
+    assert_eq!(
+        kinds("dave").await,
+        ["co_owners_changed"],
+        "dave, removed, too"
+    );
+    // An admin hands the room to bob: alice and carol hear who did it and to whom.
+    store
+        .transfer_room(room, "bob", &audit("root", 4))
+        .await
+        .unwrap();
+    let told = store.notices_of("alice").await.unwrap();
+    assert_eq!(told[0].kind, "room_transferred");
+    let change: serde_json::Value = serde_json::from_str(&told[0].message).unwrap();
+    assert_eq!(
+        (change["by"].as_str(), change["to"].as_str()),
+        (Some("root"), Some("bob"))
+    );
+    assert_eq!(
+        kinds("carol").await,
+        ["room_transferred", "co_owners_changed"]
+    );
+    assert!(kinds("root").await.is_empty());
+    // Released by an admin: the new owner and the co-owner hear of it.
+    store.release_room(room, &audit("root", 5)).await.unwrap();
+    assert_eq!(kinds("bob").await, ["room_released"]);
+    assert_eq!(
+        kinds("carol").await,
+        ["room_released", "room_transferred", "co_owners_changed"]
+    );
+}
+
 both_backends!(
+    the_rooms_people_hear_of_changes_made_by_others,
     single_sign_on_identities_renames_and_logins,
     a_request_is_approved_into_a_room_once,
     auto_approval_rejection_and_withdrawal,

@@ -477,6 +477,40 @@ pub fn may_watch_recordings(state: &AppState, current: &CurrentUser, room: &Room
     decide(current.actor(), Action::WatchRecording(facts)) == Decision::Allowed
 }
 
+/// May `username` watch `recording` now? For things a person made that keep working
+/// without them (share links): they work only while their maker still may.
+pub async fn may_still_watch(
+    state: &AppState,
+    username: &str,
+    recording: &Recording,
+) -> Result<bool, Error> {
+    let Ok(name) = roomkeeper_domain::Username::parse(username) else {
+        return Ok(false);
+    };
+    let Some(maker) = state.store.user_by_name(&name).await? else {
+        return Ok(false);
+    };
+    if maker.disabled {
+        return Ok(false);
+    }
+    let room = match recording.room_id {
+        Some(id) => state.store.room(id).await?,
+        None => None,
+    };
+    let facts = RecordingFacts {
+        room: room.as_ref().map(|room| RoomFacts {
+            owner: &room.owner,
+            co_owners: &room.co_owners,
+        }),
+        admins_may_watch: state.recordings.config.admins_can_view_recordings,
+    };
+    let actor = Actor::User {
+        username: &maker.username,
+        is_admin: maker.is_admin,
+    };
+    Ok(decide(actor, Action::WatchRecording(facts)) == Decision::Allowed)
+}
+
 /// The ready recording of the route's `{rid}`, checked against `P`. Whatever the reason
 /// (malformed id, no such recording, not yet stored, not yours) the answer is the same
 /// 404, so ids cannot be probed.

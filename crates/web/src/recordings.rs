@@ -240,7 +240,8 @@ pub async fn create_link(
     Ok(link_view(state, &link, Some(url)))
 }
 
-/// The recording behind a share link that still works, or 404. Every use that starts
+/// The recording behind a share link that still works (not revoked, not expired, its
+/// maker still allowed to watch), or 404. Every use that starts
 /// playing or downloading (a request without Range, or for the first byte) is audited;
 /// the many Range requests a player makes while seeking are not.
 pub async fn shared(
@@ -261,6 +262,11 @@ pub async fn shared(
         .await?
         .filter(|r| r.state == RecordingState::Ready)
         .ok_or(Error::NotFound)?;
+    // A link is its maker's right lent out: when they lose it (co-owner removed, room
+    // transferred or released, account disabled), their links stop working too.
+    if !crate::extract::may_still_watch(state, &link.created_by, &recording).await? {
+        return Err(Error::NotFound);
+    }
     if starts_a_use {
         let address = address_text(address);
         let audit = Audit {

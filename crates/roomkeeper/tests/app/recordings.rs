@@ -577,6 +577,68 @@ async fn share_links(backend: Backend) {
         anonymous.get(&url).send().await.unwrap().status(),
         StatusCode::NOT_FOUND
     );
+
+    // A link is its maker's right lent out: when the colleague stops being a co-owner,
+    // the links they made stop working; given the right back, they work again.
+    let made = json(
+        colleague
+            .post(&links)
+            .json(&serde_json::json!({"expires_in_s": 3600})),
+    )
+    .await;
+    let secret = made["url"]
+        .as_str()
+        .unwrap()
+        .split_once("/shared/")
+        .unwrap()
+        .1;
+    let url = app.url(&format!("/shared/{secret}"));
+    assert_eq!(
+        anonymous.get(&url).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let room = app.store().room_by_name("logic").await.unwrap().unwrap().id;
+    let co_owners = |names: serde_json::Value| {
+        lecturer
+            .put(app.url(&format!("/api/v1/rooms/{room}/co-owners")))
+            .json(&serde_json::json!({ "usernames": names }))
+            .send()
+    };
+    assert!(
+        co_owners(serde_json::json!([]))
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    assert_eq!(
+        anonymous.get(&url).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        co_owners(serde_json::json!(["colleague"]))
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    assert_eq!(
+        anonymous.get(&url).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    // Nor when the maker's account is disabled.
+    let maker = app
+        .store()
+        .user_by_name(&roomkeeper_domain::Username::parse("colleague").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    app.store().set_disabled(maker.id, true).await.unwrap();
+    assert_eq!(
+        anonymous.get(&url).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 async fn retention_deletes_expired_recordings_once_a_day(backend: Backend) {

@@ -377,3 +377,6 @@ profile-token-days-30 = in 30 Tagen
 profile-token-days-90 = in 90 Tagen
 profile-token-days-365 = in einem Jahr
 profile-token-days-never = nie
+notice-co-owners-changed = { $by } hat geändert, wer { $room } mitverwaltet.
+notice-room-transferred = { $by } hat { $room } an { $to } übergeben.
+notice-room-released = { $by } hat { $room } freigegeben: der Raum ist nicht mehr registriert.

@@ -377,3 +377,6 @@ profile-token-days-30 = in 30 days
 profile-token-days-90 = in 90 days
 profile-token-days-365 = in a year
 profile-token-days-never = never
+notice-co-owners-changed = { $by } changed who co-owns { $room }.
+notice-room-transferred = { $by } handed { $room } over to { $to }.
+notice-room-released = { $by } released { $room }: it is no longer registered.

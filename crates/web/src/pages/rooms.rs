@@ -65,6 +65,9 @@ pub struct NoticeView {
     pub kind: String,
     pub room_display: String,
     pub message: String,
+    /// For changes made by someone else: who made it, and (a transfer) the new owner.
+    pub by: String,
+    pub to: String,
 }
 
 #[derive(Template)]
@@ -113,12 +116,18 @@ async fn home(
         .notices_of(me)
         .await?
         .into_iter()
-        .map(|n| NoticeView {
-            id: n.id,
-            kind: n.kind,
-            room_display: roomkeeper_domain::RoomName::from_canonical(&n.room_name)
-                .map_or(n.room_name, |name| name.display()),
-            message: n.message,
+        .map(|n| {
+            let change: serde_json::Value = serde_json::from_str(&n.message).unwrap_or_default();
+            let field = |key: &str| change[key].as_str().unwrap_or("?").to_owned();
+            NoticeView {
+                id: n.id,
+                by: field("by"),
+                to: field("to"),
+                kind: n.kind,
+                room_display: roomkeeper_domain::RoomName::from_canonical(&n.room_name)
+                    .map_or(n.room_name, |name| name.display()),
+                message: n.message,
+            }
         })
         .collect();
     Ok(render_with_status(
