@@ -290,7 +290,17 @@ pub trait RoomStore: Send + Sync {
     ) -> Result<()>;
 
     /// Newest first; one room's history, or everything.
-    async fn audit_log(&self, room_name: Option<&str>, page: Page) -> Result<Paged<AuditEntry>>;
+    async fn audit_log(&self, room_name: Option<&str>, page: Page) -> Result<Paged<AuditEntry>> {
+        self.audit_log_since(room_name, None, page).await
+    }
+    /// [`RoomStore::audit_log`] from `since` on (a registration's start: the entries of
+    /// an earlier holder of the same name are not its owners' business).
+    async fn audit_log_since(
+        &self,
+        room_name: Option<&str>,
+        since: Option<i64>,
+        page: Page,
+    ) -> Result<Paged<AuditEntry>>;
 
     /// Unread notices of a user, newest first.
     async fn notices_of(&self, username: &str) -> Result<Vec<Notice>>;

@@ -170,15 +170,9 @@ macro_rules! impl_room_store {
                 .await
                 .map_err(|e| $crate::Error::conflict_with(e, $crate::Conflict::RoomTaken))?;
                 Self::replace_co_owners_in(tx, id, owner, co_owners).await?;
-                // Recordings of this room that arrived before it was registered are its own.
-                sqlx::query(
-                    "UPDATE recordings SET room_id = $1, claimable = FALSE \
-                     WHERE claimable AND meeting_room = $2",
-                )
-                .bind(id)
-                .bind(name)
-                .execute(&mut **tx)
-                .await?;
+                // Recordings made before the room was registered stay unassigned: whoever
+                // registers a name first need not be whoever recorded under it. An admin
+                // assigns them (the approval queue says how many wait).
                 Ok(id)
             }
 
@@ -681,14 +675,19 @@ macro_rules! impl_room_store {
                 Ok(())
             }
 
-            async fn audit_log(
+            async fn audit_log_since(
                 &self,
                 room_name: Option<&str>,
+                since: Option<i64>,
                 page: $crate::Page,
             ) -> $crate::Result<$crate::Paged<$crate::AuditEntry>> {
                 let push_conditions = |query: &mut sqlx::QueryBuilder<'_, $db>| {
+                    query.push(" WHERE TRUE");
                     if let Some(room) = room_name {
-                        query.push(" WHERE room_name = ").push_bind(room.to_owned());
+                        query.push(" AND room_name = ").push_bind(room.to_owned());
+                    }
+                    if let Some(since) = since {
+                        query.push(" AND at >= ").push_bind(since);
                     }
                 };
                 let mut count = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM audit_log");

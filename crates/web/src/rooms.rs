@@ -364,3 +364,24 @@ async fn all_pending(state: &AppState) -> Result<Vec<RoomRequest>, Error> {
     }
     Ok(all)
 }
+
+/// Where a room's history starts for this person: admins see all of it; owners and
+/// co-owners from this registration on (a name released and registered again by someone
+/// else does not show the earlier holder's entries).
+pub fn history_start(user: &roomkeeper_store::User, room: &roomkeeper_store::Room) -> Option<i64> {
+    (!user.is_admin).then_some(room.created_at)
+}
+
+/// The entries as this person may see them: the addresses people came from (visitors of
+/// share links, other owners) are for admins only.
+pub fn history_for(
+    user: &roomkeeper_store::User,
+    mut list: roomkeeper_store::Paged<roomkeeper_store::AuditEntry>,
+) -> roomkeeper_store::Paged<roomkeeper_store::AuditEntry> {
+    if !user.is_admin {
+        for entry in &mut list.items {
+            entry.address = None;
+        }
+    }
+    list
+}

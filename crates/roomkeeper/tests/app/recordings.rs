@@ -332,11 +332,41 @@ async fn same_session_twice_and_unassigned(backend: Backend) {
             .status(),
         StatusCode::FORBIDDEN
     );
-    // Registering the room claims it.
-    let room_id = app
-        .registered_room("physics/lab", "lecturer", &[])
+    // Whoever asks for the name first need not be whoever recorded there: the approval
+    // queue tells the admin, and approving gives the room, not the recording.
+    let asked = lecturer
+        .post(app.url("/api/v1/room-requests"))
+        .json(&serde_json::json!({"room": "physics/lab", "reason": "my lab"}))
+        .send()
         .await
         .unwrap();
+    assert_eq!(asked.status(), StatusCode::CREATED);
+    let request: serde_json::Value = asked.json().await.unwrap();
+    let queue = root
+        .get(app.url("/admin/requests"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        queue.contains("made before anyone registered it: 1."),
+        "{queue}"
+    );
+    let approved =
+        json(root.post(app.url(&format!("/api/v1/room-requests/{}/approve", request["id"])))).await;
+    let room_id = approved["room_id"].as_i64().unwrap();
+    let list = json(lecturer.get(app.url(&format!("/api/v1/rooms/{room_id}/recordings")))).await;
+    assert!(list.as_array().unwrap().is_empty(), "{list}");
+    // The admin, having checked, assigns it.
+    let assigned = root
+        .post(app.url(&format!("/api/v1/recordings/{}/assign", first[0].id)))
+        .json(&serde_json::json!({"room": "physics/lab"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assigned.status(), StatusCode::OK);
     let list = json(lecturer.get(app.url(&format!("/api/v1/rooms/{room_id}/recordings")))).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["id"], first[0].id.as_str());

@@ -187,7 +187,8 @@ async fn request_approve_with_pattern_then_auto_approval(backend: Backend) {
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["approve", "request"]);
-    assert_eq!(history["items"][0]["address"], "127.0.0.1");
+    // Addresses are for admins: the owner sees who did what and when, not from where.
+    assert_eq!(history["items"][0]["address"], Value::Null);
     // The page tells the same history in words, not as JSON.
     let room_page = lecturer
         .get(app.url(&format!("/rooms/{}", rooms["items"][1]["id"])))
@@ -509,6 +510,81 @@ async fn co_owners_share_the_room_and_lose_it_at_once(backend: Backend) {
     );
 }
 
+/// A name released and registered again by someone else starts a new history for its
+/// new owner: the earlier holder's entries (and everyone's addresses) stay with admins.
+async fn a_new_registration_starts_a_new_history(backend: Backend) {
+    let app = app_with_meeting_server(backend).await;
+    let admin = person(&app, "root", true).await;
+    let first = app
+        .registered_room("logic", "alice", &["carol"])
+        .await
+        .unwrap();
+    app.passwordless_user("alice", false).await.unwrap();
+    let alice = app.client_as("alice").await.unwrap();
+    let renamed = alice
+        .put(app.url(&format!("/api/v1/rooms/{first}/co-owners")))
+        .json(&json!({"usernames": ["dave"]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(renamed.status().is_success());
+    let released = admin
+        .delete(app.url(&format!("/api/v1/rooms/{first}")))
+        .send()
+        .await
+        .unwrap();
+    assert!(released.status().is_success(), "{}", released.status());
+    // Later, bob gets the name.
+    app.clock().advance(60);
+    let second = app.registered_room("logic", "bob", &[]).await.unwrap();
+    app.passwordless_user("bob", false).await.unwrap();
+    let bob = app.client_as("bob").await.unwrap();
+    let history = |client: reqwest::Client| {
+        let url = app.url(&format!("/api/v1/audit?room_id={second}"));
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let his = history(bob.clone()).await;
+    assert!(
+        his["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["actor"] != "alice" && e["action"] != "release"),
+        "alice's time shows to bob: {his}"
+    );
+    let all = history(admin.clone()).await;
+    assert!(
+        all["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["actor"] == "alice" && e["address"] == "127.0.0.1"),
+        "admins see all of it: {all}"
+    );
+    // The room page's history says the same.
+    let page = bob
+        .get(app.url(&format!("/rooms/{second}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains("127.0.0.1"),
+        "no addresses on the owner's page"
+    );
+}
+
 async fn admins_decide_many_at_once_and_page_through_everything(backend: Backend) {
     let app = app_with_meeting_server(backend).await;
     let lecturer = person(&app, "lecturer", false).await;
@@ -791,6 +867,7 @@ async fn disabling_an_owner_asks_what_becomes_of_their_rooms(backend: Backend) {
 }
 
 both_backends!(
+    a_new_registration_starts_a_new_history,
     request_approve_with_pattern_then_auto_approval,
     bad_requests_are_refused_with_reasons_and_change_nothing,
     a_registered_or_pending_room_is_already_registered_for_others,

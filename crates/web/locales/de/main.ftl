@@ -380,3 +380,5 @@ profile-token-days-never = nie
 notice-co-owners-changed = { $by } hat geändert, wer { $room } mitverwaltet.
 notice-room-transferred = { $by } hat { $room } an { $to } übergeben.
 notice-room-released = { $by } hat { $room } freigegeben: der Raum ist nicht mehr registriert.
+queue-waiting-recordings = Aufzeichnungen dieses Raums von vor seiner Registrierung: { $count }. Sie bleiben bei der Genehmigung unzugeordnet; ordnen Sie sie nur zu, wenn sie zu dieser Person gehören.
+nav-admin-recordings-short = Unzugeordnete Aufzeichnungen

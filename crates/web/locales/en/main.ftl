@@ -380,3 +380,5 @@ profile-token-days-never = never
 notice-co-owners-changed = { $by } changed who co-owns { $room }.
 notice-room-transferred = { $by } handed { $room } over to { $to }.
 notice-room-released = { $by } released { $room }: it is no longer registered.
+queue-waiting-recordings = Recordings of this room made before anyone registered it: { $count }. They stay unassigned when you approve; assign them only if they belong to this requester.
+nav-admin-recordings-short = Unassigned recordings

@@ -419,22 +419,29 @@ pub async fn audit_log(
     current: CurrentUser,
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<Paged<roomkeeper_store::AuditEntry>>, ApiError> {
-    let room_name = match query.room_id {
+    let (room_name, since) = match query.room_id {
         Some(id) => {
             let room = state.store.room(id).await?.ok_or(Error::NotFound)?;
             crate::extract::authorize_room::<SeeRoom>(&current, &room)?;
-            Some(room.name)
+            (
+                Some(room.name.clone()),
+                crate::rooms::history_start(&current.user, &room),
+            )
         }
         None => {
             crate::extract::authorize(&current, roomkeeper_domain::Action::OverseeAllRooms)?;
-            None
+            (None, None)
         }
     };
     let list = state
         .store
-        .audit_log(room_name.as_deref(), page(query.page, query.per_page))
+        .audit_log_since(
+            room_name.as_deref(),
+            since,
+            page(query.page, query.per_page),
+        )
         .await?;
-    Ok(Json(list))
+    Ok(Json(crate::rooms::history_for(&current.user, list)))
 }
 
 pub async fn list_notices(

@@ -45,6 +45,8 @@ pub struct QueueItem {
     pub requester_patterns: Vec<String>,
     pub conflicts: Vec<String>,
     pub suggested_pattern: String,
+    /// Recordings of this room made before anyone registered it, waiting unassigned.
+    pub waiting_recordings: usize,
 }
 
 #[derive(Template)]
@@ -65,6 +67,8 @@ struct PageContext {
     rooms_by_owner: std::collections::HashMap<String, Vec<String>>,
     owner_by_room: std::collections::HashMap<String, String>,
     patterns: Vec<roomkeeper_store::UserPattern>,
+    /// Unassigned recordings per room name.
+    waiting_recordings: std::collections::HashMap<String, usize>,
 }
 
 impl PageContext {
@@ -83,10 +87,17 @@ impl PageContext {
                 .push(name.clone());
             owner_by_room.insert(name, owner);
         }
+        let mut waiting_recordings = std::collections::HashMap::new();
+        for recording in state.store.unassigned_recordings().await? {
+            if let Some(room) = recording.meeting_room {
+                *waiting_recordings.entry(room).or_default() += 1;
+            }
+        }
         Ok(Self {
             rooms_by_owner,
             owner_by_room,
             patterns: state.store.all_patterns().await?,
+            waiting_recordings,
         })
     }
 }
@@ -150,6 +161,11 @@ fn queue_item(
         requester_room_count: their_rooms.len() as i64,
         requester_patterns,
         conflicts,
+        waiting_recordings: context
+            .waiting_recordings
+            .get(&request.room_name)
+            .copied()
+            .unwrap_or(0),
         request: RequestView::new(state, request),
     }
 }

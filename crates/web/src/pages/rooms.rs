@@ -378,10 +378,17 @@ async fn room_page_with(
         .as_ref()
         .and_then(|m| m.as_ref().ok())
         .map_or(0, |m| m.participants.iter().filter(|p| p.moderator).count());
-    let history = state
-        .store
-        .audit_log(Some(&room.name), Page::new(history_page, 20))
-        .await?;
+    let history = crate::rooms::history_for(
+        &current.user,
+        state
+            .store
+            .audit_log_since(
+                Some(&room.name),
+                crate::rooms::history_start(&current.user, &room),
+                Page::new(history_page, 20),
+            )
+            .await?,
+    );
     let recordings = if crate::extract::may_watch_recordings(state, current, &room) {
         let list = state.store.recordings_of_room(room.id).await?;
         Some(
