@@ -391,6 +391,9 @@ pub trait RecordingStore: Send + Sync {
         audit: &Audit<'_>,
     ) -> Result<ShareLink>;
     async fn share_links_of(&self, recording_id: &str) -> Result<Vec<ShareLink>>;
+    /// Links of all the room's recordings that are neither revoked nor expired at `now`,
+    /// newest first: what its owners may want to take back.
+    async fn live_share_links_of_room(&self, room_id: i64, now: i64) -> Result<Vec<ShareLink>>;
     async fn revoke_share_link(
         &self,
         recording_id: &str,

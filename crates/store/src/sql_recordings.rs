@@ -382,6 +382,28 @@ macro_rules! impl_recording_store {
                     .await?)
             }
 
+            async fn live_share_links_of_room(
+                &self,
+                room_id: i64,
+                now: i64,
+            ) -> $crate::Result<Vec<$crate::ShareLink>> {
+                let columns: Vec<String> = $crate::sql_recordings::SHARE_LINK_COLUMNS
+                    .split(',')
+                    .map(|c| format!("l.{}", c.trim()))
+                    .collect();
+                let sql = format!(
+                    "SELECT {} FROM share_links l JOIN recordings r ON r.id = l.recording_id \
+                     WHERE r.room_id = $1 AND l.revoked_at IS NULL AND l.expires_at > $2 \
+                     ORDER BY l.id DESC",
+                    columns.join(", ")
+                );
+                Ok(sqlx::query_as(&sql)
+                    .bind(room_id)
+                    .bind(now)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
             async fn revoke_share_link(
                 &self,
                 recording_id: &str,

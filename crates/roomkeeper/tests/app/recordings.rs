@@ -669,6 +669,34 @@ async fn share_links(backend: Backend) {
         anonymous.get(&url).send().await.unwrap().status(),
         StatusCode::NOT_FOUND
     );
+    // The owner sees every link of the room that still counts, with its maker, and
+    // takes it back from the room page.
+    let page = lecturer
+        .get(app.url(&format!("/rooms/{room}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Share links that work now"), "{page}");
+    assert!(page.contains("Made by colleague"), "{page}");
+    let revoke = format!("/recordings/{id}/links/{}/revoke", made["id"]);
+    assert!(page.contains(&revoke), "{page}");
+    let revoked = lecturer
+        .post(app.url(&revoke))
+        .header("origin", app.url(""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    assert!(
+        app.store()
+            .live_share_links_of_room(room, app.clock().now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn retention_deletes_expired_recordings_once_a_day(backend: Backend) {

@@ -382,3 +382,6 @@ notice-room-transferred = { $by } hat { $room } an { $to } übergeben.
 notice-room-released = { $by } hat { $room } freigegeben: der Raum ist nicht mehr registriert.
 queue-waiting-recordings = Aufzeichnungen dieses Raums von vor seiner Registrierung: { $count }. Sie bleiben bei der Genehmigung unzugeordnet; ordnen Sie sie nur zu, wenn sie zu dieser Person gehören.
 nav-admin-recordings-short = Unzugeordnete Aufzeichnungen
+room-live-links = Freigabelinks, die jetzt funktionieren
+room-live-links-help = Wer einen dieser Links hat, kann die Aufzeichnung ohne Anmeldung ansehen. Widerrufen Sie alle, die Sie nicht weitergeben wollten.
+room-live-link = Aufzeichnung vom { $date }

@@ -382,3 +382,6 @@ notice-room-transferred = { $by } handed { $room } over to { $to }.
 notice-room-released = { $by } released { $room }: it is no longer registered.
 queue-waiting-recordings = Recordings of this room made before anyone registered it: { $count }. They stay unassigned when you approve; assign them only if they belong to this requester.
 nav-admin-recordings-short = Unassigned recordings
+room-live-links = Share links that work now
+room-live-links-help = Anyone with one of these links can watch that recording without logging in. Revoke any you did not mean to hand out.
+room-live-link = Recording of { $date }

@@ -60,6 +60,14 @@ pub struct ListQuery {
     pub status: Option<String>,
 }
 
+/// A share link that still works, for the room page's list.
+pub struct LiveLinkView {
+    pub recording_id: String,
+    pub recording_started: i64,
+    pub expires_unix: i64,
+    pub link: crate::recordings::ShareLinkView,
+}
+
 pub struct NoticeView {
     pub id: i64,
     pub kind: String,
@@ -344,6 +352,8 @@ struct RoomPage {
     pager: Pager,
     /// For those who may watch them.
     recordings: Option<Vec<crate::recordings::RecordingView>>,
+    /// Share links of the room's recordings that still work, with their makers.
+    live_links: Vec<LiveLinkView>,
     /// Admins set how long this room's recordings are kept.
     retention: Option<RetentionView>,
 }
@@ -389,8 +399,23 @@ async fn room_page_with(
             )
             .await?,
     );
+    let mut live_links = Vec::new();
     let recordings = if crate::extract::may_watch_recordings(state, current, &room) {
         let list = state.store.recordings_of_room(room.id).await?;
+        for link in state
+            .store
+            .live_share_links_of_room(room.id, state.clock.now())
+            .await?
+        {
+            if let Some(recording) = list.iter().find(|r| r.id == link.recording_id) {
+                live_links.push(LiveLinkView {
+                    recording_started: recording.started_at,
+                    recording_id: link.recording_id.clone(),
+                    link: crate::recordings::link_view(state, &link, None),
+                    expires_unix: link.expires_at,
+                });
+            }
+        }
         Some(
             list.iter()
                 .map(|r| crate::recordings::view(state, r))
@@ -427,6 +452,7 @@ async fn room_page_with(
             history: super::HistoryEntry::page(&Tr::new(lang), history),
             pager,
             recordings,
+            live_links,
             retention,
         },
     ))
