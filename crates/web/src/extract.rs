@@ -467,14 +467,28 @@ impl RecordingPermission for HandleRecording {
 
 /// May the current user watch a room's recordings? (The room page lists them.)
 pub fn may_watch_recordings(state: &AppState, current: &CurrentUser, room: &Room) -> bool {
-    let facts = RecordingFacts {
-        room: Some(RoomFacts {
+    let facts = recording_facts(state, Some(room));
+    decide(current.actor(), Action::WatchRecording(facts)) == Decision::Allowed
+}
+
+/// The room a recording belongs to, if any.
+async fn room_of(state: &AppState, recording: &Recording) -> Result<Option<Room>, Error> {
+    Ok(match recording.room_id {
+        Some(id) => state.store.room(id).await?,
+        None => None,
+    })
+}
+
+/// What `authz::decide` needs to know about a recording: its room's people, and whether
+/// admins may watch.
+fn recording_facts<'a>(state: &AppState, room: Option<&'a Room>) -> RecordingFacts<'a> {
+    RecordingFacts {
+        room: room.map(|room| RoomFacts {
             owner: &room.owner,
             co_owners: &room.co_owners,
         }),
         admins_may_watch: state.recordings.config.admins_can_view_recordings,
-    };
-    decide(current.actor(), Action::WatchRecording(facts)) == Decision::Allowed
+    }
 }
 
 /// May `username` watch `recording` now? For things a person made that keep working
@@ -493,17 +507,8 @@ pub async fn may_still_watch(
     if maker.disabled {
         return Ok(false);
     }
-    let room = match recording.room_id {
-        Some(id) => state.store.room(id).await?,
-        None => None,
-    };
-    let facts = RecordingFacts {
-        room: room.as_ref().map(|room| RoomFacts {
-            owner: &room.owner,
-            co_owners: &room.co_owners,
-        }),
-        admins_may_watch: state.recordings.config.admins_can_view_recordings,
-    };
+    let room = room_of(state, recording).await?;
+    let facts = recording_facts(state, room.as_ref());
     let actor = Actor::User {
         username: &maker.username,
         is_admin: maker.is_admin,
@@ -538,18 +543,11 @@ impl<P: RecordingPermission + Send + Sync> FromRequestParts<AppState> for Record
                 .await?
                 .filter(|r| r.state == RecordingState::Ready)
                 .ok_or(Error::NotFound)?;
-            let room = match recording.room_id {
-                Some(room_id) => state.store.room(room_id).await?,
-                None => None,
-            };
-            let facts = RecordingFacts {
-                room: room.as_ref().map(|room| RoomFacts {
-                    owner: &room.owner,
-                    co_owners: &room.co_owners,
-                }),
-                admins_may_watch: state.recordings.config.admins_can_view_recordings,
-            };
-            verdict(decide(current.actor(), P::action(facts)))?;
+            let room = room_of(state, &recording).await?;
+            verdict(decide(
+                current.actor(),
+                P::action(recording_facts(state, room.as_ref())),
+            ))?;
             Ok(RecordingAccess {
                 current,
                 recording,
