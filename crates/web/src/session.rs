@@ -221,7 +221,7 @@ impl<E: Into<Error>> From<E> for SsoRefusal {
 /// - a new pair whose username an account here already has gets that account only when
 ///   the provider is `authoritative_usernames` and the account is linked to no identity
 ///   yet. Otherwise the login is refused and kept for an administrator
-///   (`/admin/sign-ins`): a second subject calling itself `alice` is not alice.
+///   (top of `/admin/users`): a second subject calling itself `alice` is not alice.
 pub async fn oidc_user(
     state: &AppState,
     provider: &roomkeeper_auth::OidcProvider,
@@ -255,7 +255,11 @@ pub async fn oidc_user(
                     Ok(()) => {
                         tracing::info!(from = %user.username, to = %name, "username changed at the provider")
                     }
-                    Err(roomkeeper_store::Error::Conflict { .. }) => return Err(collision().await),
+                    Err(roomkeeper_store::Error::Conflict(
+                        roomkeeper_store::Conflict::UsernameTaken,
+                    )) => {
+                        return Err(collision().await);
+                    }
                     Err(other) => return Err(other.into()),
                 }
             }
@@ -284,9 +288,9 @@ pub async fn oidc_user(
                         return finish_oidc_user(state, made, identity).await;
                     }
                     // Someone else took the name in between: treat it as existing.
-                    Err(roomkeeper_store::Error::Conflict { .. }) => {
-                        store.user_by_name(name).await?
-                    }
+                    Err(roomkeeper_store::Error::Conflict(
+                        roomkeeper_store::Conflict::UsernameTaken,
+                    )) => store.user_by_name(name).await?,
                     Err(other) => return Err(other.into()),
                 },
             };

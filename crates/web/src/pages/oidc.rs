@@ -182,7 +182,7 @@ async fn callback(
         Err(refusal_reason) => {
             let message = match refusal_reason {
                 SsoRefusal::NameTaken(username) => {
-                    tracing::warn!(provider = %name, %username, issuer = %identity.issuer, subject = %identity.subject, "OpenID login refused: the username belongs to an account not linked to this identity; waiting for an administrator at /admin/sign-ins");
+                    tracing::warn!(provider = %name, %username, issuer = %identity.issuer, subject = %identity.subject, "OpenID login refused: the username belongs to an account not linked to this identity; waiting for an administrator on /admin/users");
                     t.with("oidc-name-taken", &[("username", username)])
                 }
                 _ => {
