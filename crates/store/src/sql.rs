@@ -29,7 +29,7 @@ macro_rules! impl_sql_store {
         $crate::sql_rooms::impl_room_store!($store, $db, $write_tx);
         $crate::sql_rooms::impl_mail_store!($store, $write_tx);
         $crate::sql_recordings::impl_recording_store!($store, $db, $write_tx);
-        $crate::sql_sso::impl_sso_store!($store, $write_tx);
+        $crate::sql_sso::impl_sso_store!($store, $db, $write_tx);
 
         #[async_trait::async_trait]
         impl $crate::AccountStore for $store {

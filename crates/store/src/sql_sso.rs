@@ -3,7 +3,31 @@
 //! backends share (see `sql.rs`).
 
 macro_rules! impl_sso_store {
-    ($store:ty, $write_tx:expr) => {
+    ($store:ty, $db:ty, $write_tx:expr) => {
+        impl $store {
+            /// Links (issuer, subject) to the account; a pair already linked is a conflict.
+            async fn insert_identity_in(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                issuer: &str,
+                subject: &str,
+                user_id: i64,
+                now: i64,
+            ) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO oidc_identities (issuer, subject, user_id, created_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(issuer)
+                .bind(subject)
+                .bind(user_id)
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| $crate::Error::conflict_with(e, $crate::Conflict::IdentityLinked))?;
+                Ok(())
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::SsoStore for $store {
             async fn create_oidc_login(
@@ -71,17 +95,9 @@ macro_rules! impl_sso_store {
                 user_id: i64,
                 now: i64,
             ) -> $crate::Result<()> {
-                sqlx::query(
-                    "INSERT INTO oidc_identities (issuer, subject, user_id, created_at) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(issuer)
-                .bind(subject)
-                .bind(user_id)
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .map_err(|e| $crate::Error::conflict_with(e, $crate::Conflict::IdentityLinked))?;
+                let mut tx = self.pool.begin_with($write_tx).await?;
+                Self::insert_identity_in(&mut tx, issuer, subject, user_id, now).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -108,17 +124,7 @@ macro_rules! impl_sso_store {
                 if linked.is_some() {
                     return Ok(false);
                 }
-                sqlx::query(
-                    "INSERT INTO oidc_identities (issuer, subject, user_id, created_at) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(issuer)
-                .bind(subject)
-                .bind(user_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| $crate::Error::conflict_with(e, $crate::Conflict::IdentityLinked))?;
+                Self::insert_identity_in(&mut tx, issuer, subject, user_id, now).await?;
                 tx.commit().await?;
                 Ok(true)
             }
@@ -172,17 +178,7 @@ macro_rules! impl_sso_store {
                 .await?;
                 let taken = taken.ok_or($crate::Error::NotFound)?;
                 if let Some(user_id) = link_to {
-                    sqlx::query(
-                        "INSERT INTO oidc_identities (issuer, subject, user_id, created_at) \
-                         VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(issuer)
-                    .bind(subject)
-                    .bind(user_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| $crate::Error::conflict_with(e, $crate::Conflict::IdentityLinked))?;
+                    Self::insert_identity_in(&mut tx, issuer, subject, user_id, now).await?;
                 }
                 tx.commit().await?;
                 Ok(taken)
