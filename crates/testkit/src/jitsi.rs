@@ -113,7 +113,7 @@ http_ports = {{ }}
 https_ports = {{ }}
 {encryption}
 modules_enabled = {{ {modules} }}
-log = {{ {{ levels = {{ min = "info" }}, to = "file", filename = "{dir}/prosody.log" }} }}
+log = {{ {{ levels = {{ min = "{log_level}" }}, to = "file", filename = "{dir}/prosody.log" }} }}
 
 VirtualHost "{DOMAIN}"
     authentication = "anonymous"
@@ -138,7 +138,8 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
     storage = "memory"
     admins = {{ "focus@auth.{DOMAIN}", "roomkeeper@auth.{DOMAIN}" }}
 "#,
-            dir = path.display()
+            dir = path.display(),
+            log_level = std::env::var("TEST_PROSODY_LOG").unwrap_or_else(|_| "info".into()),
         );
         let config_path = path.join("prosody.cfg.lua");
         std::fs::write(&config_path, config)?;
@@ -263,6 +264,15 @@ impl Drop for Prosody {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A failing test keeps Prosody's log (its directory goes with the test): an IQ
+        // answer that never came is looked for there. TEST_PROSODY_LOG=debug logs every
+        // stanza.
+        if std::thread::panicking() {
+            let kept = std::env::temp_dir().join(format!("prosody-{}.log", self.port));
+            if std::fs::copy(self.dir.path().join("prosody.log"), &kept).is_ok() {
+                eprintln!("Prosody's log of the failed test: {}", kept.display());
+            }
+        }
     }
 }
 
