@@ -103,14 +103,6 @@ impl Connection {
                                 let _ = waiting.send(Ok(Err(error)));
                             }
                         }
-                        // Answers to IQs sent on a lost stream never come: their callers
-                        // hear it now, not when their timeout runs out.
-                        Some(event @ Event::Disconnected(_)) => {
-                            for (_, waiting) in pending.drain() {
-                                let _ = waiting.send(Err("the connection to Prosody was lost".into()));
-                            }
-                            on_event(event);
-                        }
                         Some(event) => on_event(event),
                     },
                 }

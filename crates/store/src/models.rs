@@ -83,6 +83,13 @@ pub struct ApiToken {
     pub expires_at: Option<i64>,
 }
 
+impl ApiToken {
+    /// Whether the token still works at `now` (it may never expire).
+    pub fn is_live(&self, now: i64) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
 /// An API token row joined with its user, as one query returns it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct TokenWithUser {

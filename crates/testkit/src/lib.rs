@@ -483,33 +483,25 @@ impl MeetingEvents {
 
     /// The data of the next `meeting` event (at most 10 s away).
     pub async fn next(&mut self) -> anyhow::Result<serde_json::Value> {
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                if block.contains("event: meeting") {
-                    let data: String = block
-                        .lines()
-                        .filter_map(|l| l.strip_prefix("data: "))
-                        .collect();
-                    return Ok(serde_json::from_str(&data)?);
-                }
-                continue;
-            }
-            let chunk = tokio::time::timeout(Duration::from_secs(10), self.response.chunk())
-                .await
-                .context("no event within 10 s")??
-                .context("the event stream ended")?;
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
-        }
+        let data = self.next_of("meeting", Duration::from_secs(10)).await?;
+        Ok(serde_json::from_str(&data)?)
     }
 
     /// Waits for the server to end the stream with an `ended` event (its reader lost the
-    /// right to see the room); returns that event's data (the reason's code).
+    /// right to see the room); returns that event's data (the reason's code). Waits
+    /// longer than the 15 s keep-alive: a quiet stream still sends a comment.
     pub async fn ended(&mut self) -> anyhow::Result<String> {
+        self.next_of("ended", Duration::from_secs(30)).await
+    }
+
+    /// The data of the next event of `kind`, skipping others; at most `wait` between
+    /// two pieces of the stream.
+    async fn next_of(&mut self, kind: &str, wait: Duration) -> anyhow::Result<String> {
+        let label = format!("event: {kind}");
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();
-                if block.contains("event: ended") {
+                if block.lines().any(|l| l == label) {
                     return Ok(block
                         .lines()
                         .filter_map(|l| l.strip_prefix("data: "))
@@ -517,11 +509,10 @@ impl MeetingEvents {
                 }
                 continue;
             }
-            // Longer than the 15 s keep-alive: a quiet stream still sends a comment.
-            let chunk = tokio::time::timeout(Duration::from_secs(30), self.response.chunk())
+            let chunk = tokio::time::timeout(wait, self.response.chunk())
                 .await
-                .context("the stream neither ended nor said anything within 30 s")??
-                .context("the stream closed without an `ended` event")?;
+                .with_context(|| format!("no `{kind}` event within {wait:?}"))??
+                .with_context(|| format!("the event stream ended before a `{kind}` event"))?;
             self.buffer.push_str(&String::from_utf8_lossy(&chunk));
         }
     }

@@ -88,7 +88,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<CurrentU
             .token(&hash_token(token))
             .await?
             .ok_or(Error::BadToken)?;
-        if user.disabled || api_token.expires_at.is_some_and(|at| at <= now) {
+        if user.disabled || !api_token.is_live(now) {
             return Err(Error::BadToken);
         }
         if api_token.last_used_at.is_none_or(|at| now - at >= 60) {
@@ -297,10 +297,7 @@ pub async fn recheck_room<P: RoomPermission>(
         Credential::ApiToken { token_id } => {
             let tokens = state.store.tokens_of(current.user.id).await?;
             let now = state.clock.now();
-            if !tokens
-                .iter()
-                .any(|t| t.id == *token_id && t.expires_at.is_none_or(|at| at > now))
-            {
+            if !tokens.iter().any(|t| t.id == *token_id && t.is_live(now)) {
                 return Err(Error::BadToken);
             }
             state

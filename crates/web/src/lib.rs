@@ -164,6 +164,8 @@ pub struct AppState {
     pub stopping: tokio_util::sync::CancellationToken,
     /// Open event streams, counted against `http.event_streams`.
     pub event_streams: streams::EventStreams,
+    /// `http.operator_networks`, parsed once (start-up refused bad entries).
+    pub operator_networks: Arc<Vec<ops::Network>>,
 }
 
 impl AppState {
@@ -216,6 +218,7 @@ impl AppState {
             recordings,
             throttle: LoginThrottle::new(store.clone(), config.login_throttle),
             event_streams: streams::EventStreams::new(config.http.event_streams),
+            operator_networks: Arc::new(config.http.operator_networks().unwrap_or_default()),
             store,
             clock,
             http: Arc::new(config.http),

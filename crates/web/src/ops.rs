@@ -107,9 +107,7 @@ fn for_operators(state: &AppState, request: &axum::extract::Request) -> bool {
         return false;
     };
     state
-        .http
-        .operator_networks()
-        .unwrap_or_default()
+        .operator_networks
         .iter()
         .any(|network| network.contains(peer.ip()))
 }
@@ -128,8 +126,6 @@ async fn readyz(
         Ok(Err(e)) => (false, Some(e.to_string())),
         Err(_) => (false, Some("no answer within 2 s".to_owned())),
     };
-    // Jitsi's state is reported but does not decide readiness: pages, registration and
-    // recordings work without it, and a Prosody outage should not take us out of rotation.
     let status = if ok {
         StatusCode::OK
     } else {
@@ -138,6 +134,8 @@ async fn readyz(
     if !for_operators(&state, &request) {
         return (status, Json(serde_json::json!({ "ready": ok })));
     }
+    // Jitsi's state is reported but does not decide readiness: pages, registration and
+    // recordings work without it, and a Prosody outage should not take us out of rotation.
     let shards = state.meetings.status();
     let body = serde_json::json!({
         "ready": ok,

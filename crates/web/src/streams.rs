@@ -75,7 +75,7 @@ impl EventStreams {
         })
     }
 
-    /// Open streams on this instance (for /metrics).
+    /// Open streams on this instance.
     pub fn open_streams(&self) -> usize {
         self.counts
             .lock()
