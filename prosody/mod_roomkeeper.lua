@@ -20,8 +20,11 @@
 --   iq set  to ROOM  <moderator nick grant/>   -> the room after granting (grant='1') or revoking
 --   iq set  to ROOM  <kick nick='…'/>          -> the room after the kick
 --   (a nick not in the room: error recipient-unavailable; no such room: item-not-found)
---   iq set  to HOST  <subscribe/>           -> empty result; events follow as
---   <message from=HOST><occupant|left|config|destroyed room='ROOM-JID' …/></message>
+--   iq set  to HOST  <subscribe/>           -> <subscribed owner='1|0' prosody='VERSION'/>;
+--   events follow as <message from=HOST><occupant|left|config|destroyed room='ROOM-JID' …/></message>
+--   (owner: whether Prosody makes this account owner of every room, which removing a
+--   password and ending a meeting need; Prosody 13 does only with
+--   component_admins_as_room_owners = true)
 
 local st = require "util.stanza";
 local jid = require "util.jid";
@@ -99,6 +102,14 @@ local function refuse(event, condition, text)
 	return true;
 end
 
+-- Asks Prosody's own room code, on a room object that is never registered: the answer
+-- then includes every rule that decides it (0.12 makes component admins owners; 13 only
+-- with component_admins_as_room_owners; other modules may patch rooms too).
+local function owns_every_room(account)
+	local probe = setmetatable({ jid = "roomkeeper-probe@" .. module.host; _affiliations = {}; _data = {} }, muc.room_mt);
+	return probe:get_affiliation(account) == "owner";
+end
+
 module:hook("iq-set/host/" .. NS .. ":subscribe", function(event)
 	if not allowed(event.stanza) then return refuse(event, "forbidden"); end
 	subscribers[event.stanza.attr.from] = true;
@@ -107,7 +118,11 @@ module:hook("iq-set/host/" .. NS .. ":subscribe", function(event)
 	-- connection only.
 	local conn = event.origin.conn;
 	if conn and conn.setoption then conn:setoption("tcp-nodelay", true); end
-	event.origin.send(st.reply(event.stanza));
+	event.origin.send(st.reply(event.stanza):tag("subscribed", {
+		xmlns = NS;
+		owner = flag(owns_every_room(jid.bare(event.stanza.attr.from)));
+		prosody = prosody.version;
+	}));
 	return true;
 end);
 

@@ -1,22 +1,26 @@
 //! One XMPP client connection driven by a single task.
 //!
-//! Two things in tokio-xmpp 6.0 made us take this into our own hands:
-//! - `Client::split` shares the client behind a mutex, and the receiving half returns
-//!   `Pending` without arranging a wake-up when the sending half holds it, so received
-//!   stanzas could sit unread. We never split: one task owns the `Client`.
-//! - Its IQ response tracking lost an answer now and then under our tests (Prosody's
-//!   log shows the result sent, the token never resolved). We match answers to requests
-//!   ourselves, by id, in the same task that reads them.
+//! We use tokio-xmpp 6.0's `StanzaStream` (connect, log in, reconnect) and not its
+//! `Client`, which wraps it: `Client` runs a second task that reads the stream through a
+//! receiver sharing a mutex with the sender, and that receiver returns `Pending` without
+//! arranging a wake-up when the sender holds the mutex. A stanza received at that moment
+//! sat unread until the next one arrived: answers "lost" for seconds, under load (seen in
+//! our tests with tokio-xmpp's own trace, 11 s between reading an answer and handing it
+//! on). `Client` also swallows "stream lost". Here one task owns the stream, reads and
+//! sends, and matches answers to requests by id.
 
 use std::collections::HashMap;
 
 use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
+use tokio_xmpp::Stanza;
+use tokio_xmpp::connect::ServerConnector;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::stanza_error::StanzaError;
-use tokio_xmpp::{Client, Event, Stanza};
+use tokio_xmpp::stanzastream::{self, StanzaStream, StreamEvent};
+use tokio_xmpp::xmlstream::Timeouts;
 
 /// An IQ request: `get` or `set` with its payload.
 #[derive(Debug)]
@@ -28,21 +32,41 @@ pub enum Request {
 /// Prosody's answer: a result (maybe with a payload) or an error.
 pub type Answer = Result<Option<Element>, StanzaError>;
 
+/// What the connection tells its owner, in order.
+#[derive(Debug)]
+// Nearly every event is a stanza, moved once to its handler: boxing would only add an
+// allocation to each (tokio-xmpp's own events are built the same way).
+#[allow(clippy::large_enum_variant)]
+pub enum Event {
+    /// Logged in (at first, and again after every reconnect).
+    Online { bound_jid: Jid },
+    /// The stream was lost; it reconnects by itself. IQs sent on it have been failed.
+    Lost,
+    /// A stanza that is not the answer to one of our IQs.
+    Stanza(Stanza),
+}
+
+impl Event {
+    pub fn is_online(&self) -> bool {
+        matches!(self, Self::Online { .. })
+    }
+}
+
 /// Where an IQ's answer goes: Prosody's answer, or why none will come.
 type Waiter = oneshot::Sender<Result<Answer, String>>;
 
 enum Command {
-    Stanza(Box<Stanza>, oneshot::Sender<Result<(), String>>),
+    Stanza(Box<Stanza>),
     Iq(Jid, Request, Waiter),
 }
 
-/// A handle to the task that owns one XMPP client. Cheap to clone.
+/// A handle to the task that owns one XMPP stream. Cheap to clone.
 #[derive(Clone)]
 pub struct Connection {
     commands: mpsc::Sender<Command>,
 }
 
-/// Stops the task that owns the client when dropped.
+/// Stops the task that owns the stream when dropped.
 pub struct ConnectionTask(tokio::task::JoinHandle<()>);
 
 impl Drop for ConnectionTask {
@@ -51,26 +75,38 @@ impl Drop for ConnectionTask {
     }
 }
 
+const STOPPED: &str = "the connection task has stopped";
+
 impl Connection {
-    /// Starts the task. `on_event` sees every event (online, disconnected, stanzas that
-    /// are not answers to our IQs) in order; it must not block.
-    pub fn start(
-        mut client: Client,
+    /// Connects as `jid` (and reconnects after losses) in the background. `on_event` sees
+    /// every event in order; it must not block.
+    pub fn start<C: ServerConnector>(
+        connector: C,
+        jid: Jid,
+        password: String,
+        timeouts: Timeouts,
         mut on_event: impl FnMut(Event) + Send + 'static,
     ) -> (Self, ConnectionTask) {
+        let mut stream = StanzaStream::new_c2s(connector, jid, password, timeouts, 64);
         let (commands, mut receiver) = mpsc::channel::<Command>(64);
         let task = tokio::spawn(async move {
             let mut pending: HashMap<String, Waiter> = HashMap::new();
+            let mut online = false;
             let mut next_id: u64 = 0;
             loop {
                 tokio::select! {
                     command = receiver.recv() => match command {
                         None => break,
-                        Some(Command::Stanza(stanza, reply)) => {
-                            let sent = client.send_stanza(*stanza).await.map(|_| ()).map_err(|e| e.to_string());
-                            let _ = reply.send(sent);
+                        // Queued; sent once the stream is up.
+                        Some(Command::Stanza(stanza)) => {
+                            stream.send(stanza).await;
                         }
                         Some(Command::Iq(to, request, reply)) => {
+                            // Said at once rather than left to the caller's timeout.
+                            if !online {
+                                let _ = reply.send(Err("not connected to Prosody".to_owned()));
+                                continue;
+                            }
                             next_id += 1;
                             let id = format!("rk-{next_id}");
                             let iq = match request {
@@ -79,31 +115,39 @@ impl Connection {
                             };
                             // Forget answers nobody waits for any more (timed out).
                             pending.retain(|_, waiting| !waiting.is_closed());
-                            match client.send_stanza(Stanza::Iq(iq)).await {
-                                Ok(_) => {
-                                    pending.insert(id, reply);
-                                }
-                                // Said at once rather than left to the caller's timeout;
-                                // the stream reconnects on its own.
-                                Err(error) => {
-                                    let _ = reply.send(Err(format!("the connection to Prosody failed: {error}")));
-                                }
-                            }
+                            pending.insert(id, reply);
+                            stream.send(Box::new(Stanza::Iq(iq))).await;
                         }
                     },
-                    event = client.next() => match event {
+                    event = stream.next() => match event {
                         None => break,
-                        Some(Event::Stanza(Stanza::Iq(Iq::Result { id, payload, .. }))) if pending.contains_key(&id) => {
+                        Some(stanzastream::Event::Stanza(Stanza::Iq(Iq::Result { id, payload, .. }))) if pending.contains_key(&id) => {
                             if let Some(waiting) = pending.remove(&id) {
                                 let _ = waiting.send(Ok(Ok(payload)));
                             }
                         }
-                        Some(Event::Stanza(Stanza::Iq(Iq::Error { id, error, .. }))) if pending.contains_key(&id) => {
+                        Some(stanzastream::Event::Stanza(Stanza::Iq(Iq::Error { id, error, .. }))) if pending.contains_key(&id) => {
                             if let Some(waiting) = pending.remove(&id) {
                                 let _ = waiting.send(Ok(Err(error)));
                             }
                         }
-                        Some(event) => on_event(event),
+                        Some(stanzastream::Event::Stanza(stanza)) => on_event(Event::Stanza(stanza)),
+                        Some(stanzastream::Event::Stream(StreamEvent::Reset { bound_jid, .. })) => {
+                            online = true;
+                            on_event(Event::Online { bound_jid });
+                        }
+                        // Stream management resumed the session. IQs waiting at the loss
+                        // were failed already: their callers said so or read again.
+                        Some(stanzastream::Event::Stream(StreamEvent::Resumed)) => {
+                            online = true;
+                        }
+                        Some(stanzastream::Event::Stream(StreamEvent::Suspended)) => {
+                            online = false;
+                            for (_, waiting) in pending.drain() {
+                                let _ = waiting.send(Err("the connection to Prosody was lost".to_owned()));
+                            }
+                            on_event(Event::Lost);
+                        }
                     },
                 }
             }
@@ -111,27 +155,23 @@ impl Connection {
         (Self { commands }, ConnectionTask(task))
     }
 
+    /// Queues a stanza; it is sent once the stream is up.
     pub async fn send_stanza(&self, stanza: Stanza) -> Result<(), String> {
-        let (reply, answer) = oneshot::channel();
         self.commands
-            .send(Command::Stanza(Box::new(stanza), reply))
+            .send(Command::Stanza(Box::new(stanza)))
             .await
-            .map_err(|_| "the connection task has stopped".to_owned())?;
-        answer
-            .await
-            .map_err(|_| "the connection task has stopped".to_owned())?
+            .map_err(|_| STOPPED.to_owned())
     }
 
-    /// Sends an IQ and waits for its answer; `Err` when the connection task is gone.
-    /// Callers put a timeout around this.
+    /// Sends an IQ and waits for its answer; `Err` when not connected, when the stream is
+    /// lost before the answer, or when the connection task is gone. Callers put a timeout
+    /// around this.
     pub async fn iq(&self, to: Jid, request: Request) -> Result<Answer, String> {
         let (reply, answer) = oneshot::channel();
         self.commands
             .send(Command::Iq(to, request, reply))
             .await
-            .map_err(|_| "the connection task has stopped".to_owned())?;
-        answer
-            .await
-            .map_err(|_| "the connection task has stopped".to_owned())?
+            .map_err(|_| STOPPED.to_owned())?;
+        answer.await.map_err(|_| STOPPED.to_owned())?
     }
 }

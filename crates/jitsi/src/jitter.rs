@@ -2,10 +2,6 @@
 //! 30 s), but at the same moments for every client: after a Prosody restart, every
 //! Roomkeeper instance would knock at once, again and again. This connector waits a
 //! random part of the current backoff before each attempt.
-//!
-//! It also tells when an attempt starts: tokio-xmpp 6.0 swallows its own "stream
-//! suspended" event, so a new connection attempt is the only sign we get that the
-//! previous stream was lost.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
@@ -22,8 +18,6 @@ pub struct Jittered<C> {
     inner: C,
     /// Attempts that failed since the last success.
     failures: Arc<AtomicU32>,
-    /// Called as each attempt starts (the first one, and after every lost stream).
-    on_attempt: Arc<dyn Fn() + Send + Sync>,
 }
 
 impl<C: std::fmt::Debug> std::fmt::Debug for Jittered<C> {
@@ -36,11 +30,10 @@ impl<C: std::fmt::Debug> std::fmt::Debug for Jittered<C> {
 }
 
 impl<C> Jittered<C> {
-    pub fn new(inner: C, on_attempt: Arc<dyn Fn() + Send + Sync>) -> Self {
+    pub fn new(inner: C) -> Self {
         Self {
             inner,
             failures: Arc::default(),
-            on_attempt,
         }
     }
 }
@@ -70,7 +63,6 @@ impl<C: ServerConnector + Sync> ServerConnector for Jittered<C> {
         ns: &'static str,
         timeouts: Timeouts,
     ) -> Result<(PendingFeaturesRecv<Self::Stream>, ChannelBinding), tokio_xmpp::Error> {
-        (self.on_attempt)();
         tokio::time::sleep(jitter(self.failures.load(Ordering::Relaxed))).await;
         let attempt = self.inner.connect(jid, ns, timeouts).await;
         if attempt.is_ok() {

@@ -77,6 +77,38 @@ fn rfc3339<S: serde::Serializer>(at: &Option<i64>, serializer: S) -> Result<S::O
     serializer.serialize_some(&text)
 }
 
+/// Whether Prosody makes the service account owner of every room, which removing a
+/// password and ending a meeting need. Prosody 0.12 makes a MUC component's admins owners;
+/// Prosody 13 only with `component_admins_as_room_owners = true`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomOwnership {
+    /// Not found out yet: without the companion module, only a running room tells.
+    Unknown,
+    Owner,
+    NotOwner,
+}
+
+/// What the operator changes when Prosody does not make the account owner of its rooms.
+pub fn not_owner_help(prosody_version: Option<&str>) -> String {
+    let owners = "`component_admins_as_room_owners = true` on the MUC component \
+                  (jitsi-meet's template has it)";
+    match prosody_version {
+        Some(version) if version.starts_with("0.") => format!(
+            "Prosody {version} does not make the service account owner of the rooms: \
+             add it to the MUC component's `admins`"
+        ),
+        Some(version) => format!(
+            "Prosody {version} does not make the service account owner of the rooms: \
+             Prosody 13 needs {owners}, and the account in that component's `admins`"
+        ),
+        None => format!(
+            "Prosody does not make the service account owner of the rooms: it must be in \
+             the MUC component's `admins`, and Prosody 13 needs {owners}"
+        ),
+    }
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     #[error("No meeting is running in this room.")]

@@ -8,7 +8,7 @@ use roomkeeper_domain::RoomName;
 
 use tokio::sync::broadcast;
 
-use crate::{Error, Meeting, MeetingControl, RoomEvent, XmppShard};
+use crate::{Error, Meeting, MeetingControl, RoomEvent, RoomOwnership, XmppShard};
 
 pub struct Shards {
     shards: Vec<Arc<XmppShard>>,
@@ -33,6 +33,10 @@ pub struct ShardStatus {
     pub online: bool,
     /// The companion Prosody module answers: display names, real kicks, pushed changes.
     pub companion_module: bool,
+    /// Whether removing a password and ending a meeting can work (see [`RoomOwnership`]).
+    pub room_ownership: RoomOwnership,
+    /// As the companion module tells it.
+    pub prosody_version: Option<String>,
 }
 
 impl Shards {
@@ -87,6 +91,8 @@ impl Shards {
                 address: s.config().xmpp_address.clone(),
                 online: s.is_online(),
                 companion_module: s.has_companion(),
+                room_ownership: s.room_ownership(),
+                prosody_version: s.prosody_version(),
             })
             .collect()
     }

@@ -79,3 +79,10 @@ pub fn module_kick(nick: &str) -> String {
 pub fn module_subscribe() -> String {
     format!("<subscribe xmlns='{ROOMKEEPER}'/>")
 }
+
+/// The rooms of a MUC component (the public ones, which Jitsi's rooms are by default).
+pub fn disco_items() -> String {
+    format!("<query xmlns='{DISCO_ITEMS}'/>")
+}
+
+pub const DISCO_ITEMS: &str = "http://jabber.org/protocol/disco#items";

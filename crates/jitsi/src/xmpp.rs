@@ -11,19 +11,22 @@ use std::time::Duration;
 
 use roomkeeper_domain::RoomName;
 use tokio::sync::{broadcast, mpsc};
+use tokio_xmpp::Stanza;
 use tokio_xmpp::connect::{DnsConfig, StartTlsServerConnector, TcpServerConnector};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::stanza_error::{DefinedCondition, StanzaError};
 use tokio_xmpp::xmlstream::Timeouts;
-use tokio_xmpp::{Client, Event, Stanza};
 
-use crate::connection::{Connection, ConnectionTask, Request};
+use crate::connection::{Connection, ConnectionTask, Event, Request};
 use crate::events::{self, RoomEvent};
 use crate::jitter::Jittered;
-use crate::stanzas::{self, MUC_ADMIN, ROOMKEEPER};
+use crate::stanzas::{self, DISCO_ITEMS, MUC_ADMIN, ROOMKEEPER};
 use crate::tls::StartTlsWithCa;
-use crate::{Error, Meeting, MeetingControl, Participant, ShardConfig, XmppSecurity};
+use crate::{
+    Error, Meeting, MeetingControl, Participant, RoomOwnership, ShardConfig, XmppSecurity,
+    not_owner_help,
+};
 
 /// How many pushed events may wait for a slow follower before it must read again.
 const EVENT_BUFFER: usize = 4096;
@@ -43,12 +46,8 @@ pub struct XmppShard {
 /// companion module after every connect.
 struct Link {
     connection: Connection,
-    /// One IQ in flight per connection. With several at once, some never reached
-    /// Prosody (15-40 % with four callers, `tests/concurrency.rs`); one at a time, none
-    /// is lost, and a loopback IQ takes about a millisecond, so waiting is short.
-    one_at_a_time: tokio::sync::Mutex<()>,
-    /// Reads (IQ gets) take this before queueing for the connection, so at most one read
-    /// waits ahead of an action: an owner reloading a page many times a second cannot
+    /// Reads (IQ gets) take this before going to the connection, so at most one read is
+    /// queued ahead of an action: an owner reloading a page many times a second cannot
     /// push everyone's revoke past its answer timeout.
     one_read_in_line: tokio::sync::Semaphore,
     online: AtomicBool,
@@ -61,8 +60,10 @@ struct Link {
     address: String,
     /// `ShardConfig::answer_timeout_ms`.
     answer_timeout: Duration,
-    /// Woken when the stream is lost (a reconnect starts).
-    lost: tokio::sync::Notify,
+    /// Told by the companion module at connect, or learnt from the first owner query.
+    ownership: Mutex<RoomOwnership>,
+    /// Told by the companion module.
+    prosody_version: Mutex<Option<String>>,
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -82,46 +83,9 @@ impl XmppShard {
             .map_err(|e| Error::Unreachable(format!("account {:?}: {e}", config.account)))?;
         let dns = DnsConfig::addr(&config.xmpp_address);
         let timeouts = Timeouts::tight();
-        // The event handler and the connector run inside the connection task, which
-        // exists before the link that holds its handle.
+        // The event handler runs inside the connection task, which exists before the
+        // link that holds its handle.
         let shared: Arc<OnceLock<Arc<Link>>> = Arc::default();
-        let on_attempt: Arc<dyn Fn() + Send + Sync> = {
-            let shared = Arc::clone(&shared);
-            let name = config.name.clone();
-            Arc::new(move || {
-                let Some(link) = shared.get() else { return };
-                if link.online.swap(false, Ordering::SeqCst) {
-                    tracing::warn!(shard = %name, "lost the connection to Prosody; reconnecting");
-                }
-                link.companion.store(false, Ordering::SeqCst);
-                link.ready.send_replace(false);
-                // Answers to IQs sent on the lost stream never come.
-                link.lost.notify_waiters();
-            })
-        };
-        let client = match (config.security, &config.ca_file) {
-            (XmppSecurity::Plain, _) => Client::new_with_connector(
-                jid,
-                password,
-                Jittered::new(TcpServerConnector::from(dns), on_attempt),
-                timeouts,
-            ),
-            (XmppSecurity::Starttls, None) => Client::new_with_connector(
-                jid,
-                password,
-                Jittered::new(StartTlsServerConnector::from(dns), on_attempt),
-                timeouts,
-            ),
-            (XmppSecurity::Starttls, Some(ca_file)) => Client::new_with_connector(
-                jid,
-                password,
-                Jittered::new(
-                    StartTlsWithCa::new(dns, ca_file).map_err(Error::Unreachable)?,
-                    on_attempt,
-                ),
-                timeouts,
-            ),
-        };
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let (connected, mut connects) = mpsc::unbounded_channel();
         let on_event = {
@@ -132,7 +96,7 @@ impl XmppShard {
             move |event| {
                 let Some(link) = shared.get() else { return };
                 match event {
-                    Event::Online { bound_jid, .. } => {
+                    Event::Online { bound_jid } => {
                         link.online.store(true, Ordering::SeqCst);
                         *link
                             .bound_jid
@@ -142,11 +106,12 @@ impl XmppShard {
                         tracing::info!(shard = %config.name, jid = %bound_jid, "connected to Prosody");
                         let _ = connected.send(());
                     }
-                    Event::Disconnected(error) => {
+                    // IQs waiting for answers have been failed by the connection.
+                    Event::Lost => {
                         link.online.store(false, Ordering::SeqCst);
                         link.companion.store(false, Ordering::SeqCst);
                         link.ready.send_replace(false);
-                        tracing::warn!(shard = %config.name, %error, "disconnected from Prosody; reconnecting");
+                        tracing::warn!(shard = %config.name, "lost the connection to Prosody; reconnecting");
                     }
                     // Only the MUC component speaks for its rooms: anyone on the server
                     // can send us a message, and a forged event would show lecturers a
@@ -165,10 +130,31 @@ impl XmppShard {
                 }
             }
         };
-        let (connection, task) = Connection::start(client, on_event);
+        let (connection, task) = match (config.security, &config.ca_file) {
+            (XmppSecurity::Plain, _) => Connection::start(
+                Jittered::new(TcpServerConnector::from(dns)),
+                jid,
+                password,
+                timeouts,
+                on_event,
+            ),
+            (XmppSecurity::Starttls, None) => Connection::start(
+                Jittered::new(StartTlsServerConnector::from(dns)),
+                jid,
+                password,
+                timeouts,
+                on_event,
+            ),
+            (XmppSecurity::Starttls, Some(ca_file)) => Connection::start(
+                Jittered::new(StartTlsWithCa::new(dns, ca_file).map_err(Error::Unreachable)?),
+                jid,
+                password,
+                timeouts,
+                on_event,
+            ),
+        };
         let link = Arc::new(Link {
             connection,
-            one_at_a_time: tokio::sync::Mutex::new(()),
             one_read_in_line: tokio::sync::Semaphore::new(1),
             online: AtomicBool::new(false),
             companion: AtomicBool::new(false),
@@ -176,7 +162,8 @@ impl XmppShard {
             bound_jid: Mutex::default(),
             address: config.xmpp_address.clone(),
             answer_timeout: Duration::from_millis(config.answer_timeout_ms),
-            lost: tokio::sync::Notify::new(),
+            ownership: Mutex::new(RoomOwnership::Unknown),
+            prosody_version: Mutex::default(),
         });
         let _ = shared.set(Arc::clone(&link));
         // After every connect: ask for events (which tells whether the module is there),
@@ -191,11 +178,20 @@ impl XmppShard {
                     let answer = link.iq(&muc, true, &stanzas::module_subscribe()).await;
                     link.companion.store(answer.is_ok(), Ordering::SeqCst);
                     match answer {
-                        Ok(_) => {
-                            tracing::info!(shard = %name, "companion module found: changes are pushed")
+                        Ok(subscribed) => {
+                            tracing::info!(shard = %name, "companion module found: changes are pushed");
+                            let subscribed = subscribed.filter(|s| s.is("subscribed", ROOMKEEPER));
+                            let version = subscribed.as_ref().and_then(|s| s.attr("prosody"));
+                            *lock(&link.prosody_version) = version.map(str::to_owned);
+                            match subscribed.as_ref().and_then(|s| s.attr("owner")) {
+                                Some(owner) => link.learn_ownership(owner == "1"),
+                                None => *lock(&link.ownership) = RoomOwnership::Unknown,
+                            }
                         }
                         Err(error) => {
-                            tracing::info!(shard = %name, %error, "no companion module: rooms are polled")
+                            tracing::info!(shard = %name, %error, "no companion module: rooms are polled");
+                            *lock(&link.prosody_version) = None;
+                            link.probe_ownership(&muc).await;
                         }
                     }
                     link.ready.send_replace(true);
@@ -233,6 +229,17 @@ impl XmppShard {
 
     pub fn config(&self) -> &ShardConfig {
         &self.config
+    }
+
+    /// Whether Prosody makes the service account owner of every room (see
+    /// [`RoomOwnership`]).
+    pub fn room_ownership(&self) -> RoomOwnership {
+        *lock(&self.link.ownership)
+    }
+
+    /// Prosody's version, as the companion module tells it.
+    pub fn prosody_version(&self) -> Option<String> {
+        lock(&self.link.prosody_version).clone()
     }
 
     /// Waits until the connection is up and the companion module has been asked for
@@ -299,6 +306,7 @@ impl XmppShard {
             Err(other) => return Err(other),
         };
         let config = self.iq(room_jid, false, &stanzas::owner_config()).await?;
+        self.link.learn_ownership(true);
         let secret = config
             .as_ref()
             .and_then(|c| form_value(c, "muc#roomconfig_roomsecret"));
@@ -372,10 +380,58 @@ impl XmppShard {
 }
 
 impl Link {
+    /// A plain MUC query or action: all of them need the account to be owner (or admin)
+    /// of the room, so a refusal says how to make it one.
     async fn iq(&self, to: &str, set: bool, payload: &str) -> Result<Option<Element>, Error> {
         self.exchange(to, set, payload)
             .await?
-            .map_err(|error| refusal(&error))
+            .map_err(|error| match error.defined_condition {
+                DefinedCondition::NotAllowed | DefinedCondition::Forbidden => {
+                    self.learn_ownership(false);
+                    Error::Refused(not_owner_help(lock(&self.prosody_version).as_deref()))
+                }
+                _ => refusal(&error),
+            })
+    }
+
+    fn learn_ownership(&self, owner: bool) {
+        let known = if owner {
+            RoomOwnership::Owner
+        } else {
+            RoomOwnership::NotOwner
+        };
+        let before = std::mem::replace(&mut *lock(&self.ownership), known);
+        if before != known && !owner {
+            let version = lock(&self.prosody_version).clone();
+            tracing::error!(prosody = %self.address, "{}", not_owner_help(version.as_deref()));
+        }
+    }
+
+    /// Without the companion module: reads the owner form of a running room, if any
+    /// (Jitsi's rooms are public, so the component lists them). With none running, it
+    /// stays unknown until the first room is read.
+    async fn probe_ownership(&self, muc: &str) {
+        *lock(&self.ownership) = RoomOwnership::Unknown;
+        let Ok(Some(items)) = self.iq(muc, false, &stanzas::disco_items()).await else {
+            return;
+        };
+        let room = items
+            .children()
+            .filter(|c| c.is("item", DISCO_ITEMS))
+            .find_map(|c| c.attr("jid"));
+        let Some(room) = room else { return };
+        match self.exchange(room, false, &stanzas::owner_config()).await {
+            Ok(Ok(_)) => self.learn_ownership(true),
+            Ok(Err(error))
+                if matches!(
+                    error.defined_condition,
+                    DefinedCondition::NotAllowed | DefinedCondition::Forbidden
+                ) =>
+            {
+                self.learn_ownership(false);
+            }
+            _ => {}
+        }
     }
 
     /// An IQ and Prosody's answer as it came, error conditions included.
@@ -385,10 +441,6 @@ impl Link {
         set: bool,
         payload: &str,
     ) -> Result<Result<Option<Element>, StanzaError>, Error> {
-        // Listening before looking at `online`: a loss between the two is not missed.
-        let lost = self.lost.notified();
-        tokio::pin!(lost);
-        lost.as_mut().enable();
         if !self.online.load(Ordering::SeqCst) {
             return Err(Error::Unreachable(format!(
                 "no connection to {}",
@@ -412,24 +464,23 @@ impl Link {
             } else {
                 Some(self.one_read_in_line.acquire().await)
             };
-            let _turn = self.one_at_a_time.lock().await;
             self.connection.iq(to, request).await
         };
-        tokio::select! {
-            answered = tokio::time::timeout(self.answer_timeout, answer) => match answered {
-                Err(_) => Err(Error::Unreachable(format!(
-                    "no answer within {} ms",
-                    self.answer_timeout.as_millis()
-                ))),
-                Ok(Err(failure)) => Err(Error::Unreachable(failure)),
-                Ok(Ok(answer)) => Ok(answer),
-            },
-            () = &mut lost => Err(Error::Unreachable(format!(
-                "the connection to {} was lost",
-                self.address
+        match tokio::time::timeout(self.answer_timeout, answer).await {
+            Err(_) => Err(Error::Unreachable(format!(
+                "no answer within {} ms",
+                self.answer_timeout.as_millis()
             ))),
+            Ok(Err(failure)) => Err(Error::Unreachable(format!("{}: {failure}", self.address))),
+            Ok(Ok(answer)) => Ok(answer),
         }
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Prosody's error condition in words.
@@ -437,9 +488,11 @@ fn refusal(error: &StanzaError) -> Error {
     match error.defined_condition {
         // A room just destroyed answers `gone` for a while: no meeting either way.
         DefinedCondition::ItemNotFound | DefinedCondition::Gone { .. } => Error::NoMeeting,
-        DefinedCondition::NotAllowed | DefinedCondition::Forbidden => {
-            Error::Refused("not allowed (is the account an admin of the MUC component?)".into())
-        }
+        // Only the companion module's own refusal gets here: plain MUC refusals are
+        // explained by `Link::iq`.
+        DefinedCondition::NotAllowed | DefinedCondition::Forbidden => Error::Refused(
+            "not allowed (is the account in the companion module's roomkeeper_accounts?)".into(),
+        ),
         ref other => Error::Refused(format!("{other:?}")),
     }
 }

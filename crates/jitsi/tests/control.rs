@@ -6,8 +6,10 @@
 use std::time::{Duration, Instant};
 
 use roomkeeper_domain::RoomName;
-use roomkeeper_jitsi::{Error, MeetingControl, MeetingWatch, XmppShard};
-use roomkeeper_testkit::jitsi::{Companion, Focus, Participant, Prosody, SERVICE_PASSWORD};
+use roomkeeper_jitsi::{Error, MeetingControl, MeetingWatch, RoomOwnership, XmppShard};
+use roomkeeper_testkit::jitsi::{
+    Companion, Focus, Participant, Prosody, ProsodyVersion, SERVICE_PASSWORD, Setup,
+};
 
 /// One scenario at a time: answers are timed against promises (2 s), and several
 /// Prosody servers with their simulated crowds on two cores make each other late.
@@ -34,20 +36,54 @@ async fn connected(prosody: &Prosody, companion: Companion) -> XmppShard {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lecturer_takes_back_a_room_a_student_locked() {
-    seed_story(Companion::Loaded).await;
+    seed_story(ProsodyVersion::Debian012, Companion::Loaded).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lecturer_takes_back_a_room_a_student_locked_without_the_companion_module() {
-    seed_story(Companion::Absent).await;
+    seed_story(ProsodyVersion::Debian012, Companion::Absent).await;
 }
 
-async fn seed_story(companion: Companion) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lecturer_takes_back_a_room_a_student_locked_on_prosody_13() {
+    seed_story(ProsodyVersion::V13, Companion::Loaded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lecturer_takes_back_a_room_a_student_locked_on_prosody_13_without_the_companion_module()
+ {
+    seed_story(ProsodyVersion::V13, Companion::Absent).await;
+}
+
+async fn seed_story(version: ProsodyVersion, companion: Companion) {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let prosody = Prosody::start_with(companion).await.unwrap();
+    let prosody = Prosody::start_setup(Setup {
+        version,
+        companion,
+        ..Setup::default()
+    })
+    .await
+    .unwrap();
     let focus = Focus::start(&prosody).await.unwrap();
     let shard = connected(&prosody, companion).await;
     let logic = room("Logic");
+    // The module tells at connect; without it, the first running room does.
+    let (known_at_connect, told_version) = match (companion, version) {
+        (Companion::Loaded, ProsodyVersion::Debian012) => (RoomOwnership::Owner, Some("0.12")),
+        (Companion::Loaded, ProsodyVersion::V13) => (RoomOwnership::Owner, Some("13.")),
+        (Companion::Absent, _) => (RoomOwnership::Unknown, None),
+    };
+    assert_eq!(shard.room_ownership(), known_at_connect);
+    let version_told = shard.prosody_version();
+    match told_version {
+        Some(prefix) => assert!(
+            version_told
+                .as_deref()
+                .is_some_and(|v| v.starts_with(prefix)),
+            "{version_told:?}"
+        ),
+        None => assert_eq!(version_told, None),
+    }
 
     assert!(
         !shard.meeting(&logic).await.unwrap().running,
@@ -66,6 +102,7 @@ async fn seed_story(companion: Companion) {
 
     let meeting = shard.meeting(&logic).await.unwrap();
     assert!(meeting.running && meeting.password_protected && !meeting.members_only);
+    assert_eq!(shard.room_ownership(), RoomOwnership::Owner);
     assert_eq!(
         meeting.participants.len(),
         1,
@@ -183,6 +220,65 @@ async fn seed_story(companion: Companion) {
     let started = Instant::now();
     assert!(shard.meeting(&logic).await.is_err());
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+/// Prosody 13 without `component_admins_as_room_owners = true` (its default): the account
+/// is an admin of the component but not owner of the rooms. Revoking through the module
+/// still works; removing the password and ending the meeting are refused, and every
+/// refusal names the line to add. Roomkeeper knows it at connect with the module, and
+/// from the first room read without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prosody_13_without_the_owner_option_is_told_the_line_to_add() {
+    for companion in [Companion::Loaded, Companion::Absent] {
+        not_owner_on_13(companion).await;
+    }
+}
+
+async fn not_owner_on_13(companion: Companion) {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let prosody = Prosody::start_setup(Setup {
+        version: ProsodyVersion::V13,
+        companion,
+        admins_as_owners: false,
+        ..Setup::default()
+    })
+    .await
+    .unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
+    let shard = connected(&prosody, companion).await;
+    let logic = room("Logic");
+    let line = "component_admins_as_room_owners = true";
+    let evil = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "evilstudent", None)
+        .await
+        .unwrap();
+    evil.wait_until(Participant::is_moderator).await.unwrap();
+    evil.lock("mine").await.unwrap().unwrap();
+    let refused = |result: Result<(), Error>| match result {
+        Err(Error::Refused(text)) => assert!(text.contains(line), "{text}"),
+        other => panic!("not refused: {other:?}"),
+    };
+    match companion {
+        Companion::Loaded => {
+            assert_eq!(shard.room_ownership(), RoomOwnership::NotOwner);
+            let meeting = shard.meeting(&logic).await.unwrap();
+            assert!(meeting.password_protected);
+            let meeting = shard
+                .set_moderator(&logic, "e1e1e1e1", false)
+                .await
+                .unwrap();
+            assert!(!meeting.participants[0].moderator, "revoking still works");
+            evil.wait_until(|p| p.role() == "participant")
+                .await
+                .unwrap();
+        }
+        Companion::Absent => {
+            // Not known before a room runs; then every plain MUC query is refused.
+            refused(shard.meeting(&logic).await.map(drop));
+            assert_eq!(shard.room_ownership(), RoomOwnership::NotOwner);
+        }
+    }
+    refused(shard.remove_password(&logic).await.map(drop));
+    refused(shard.end_meeting(&logic, "over").await);
 }
 
 /// With the lobby on (members-only), `none` would throw the person out (status 321):

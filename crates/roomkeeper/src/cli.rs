@@ -334,6 +334,62 @@ pub fn describe(config: &Config) -> String {
     )
 }
 
+/// `check-config`'s look at each configured Prosody it can reach within `limit`: connected,
+/// companion module, version, and whether the service account owns the rooms (with the
+/// line to add when not). `Ok(false)` when a reachable Prosody is misconfigured.
+pub async fn check_prosody(
+    config: &Config,
+    limit: std::time::Duration,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<bool> {
+    use roomkeeper_jitsi::RoomOwnership;
+    let mut fine = true;
+    for shard_config in &config.jitsi.shards {
+        let password = shard_config.password.clone().unwrap_or_default();
+        let shard = roomkeeper_jitsi::XmppShard::connect(shard_config.clone(), password)
+            .with_context(|| format!("jitsi shard {:?}", shard_config.name))?;
+        let label = format!(
+            "jitsi {} ({})",
+            shard_config.name, shard_config.xmpp_address
+        );
+        if !shard.wait_online(limit).await {
+            writeln!(
+                out,
+                "{label}: not reachable within {} s, not checked",
+                limit.as_secs()
+            )?;
+            continue;
+        }
+        let ownership = match shard.room_ownership() {
+            RoomOwnership::Owner => "yes",
+            RoomOwnership::NotOwner => "NO",
+            RoomOwnership::Unknown => "unknown until a meeting runs (no companion module)",
+        };
+        writeln!(
+            out,
+            "{label}: connected, Prosody {}, companion module {}, owner of the rooms: {ownership}",
+            shard
+                .prosody_version()
+                .as_deref()
+                .unwrap_or("(version unknown)"),
+            if shard.has_companion() {
+                "loaded"
+            } else {
+                "missing"
+            },
+        )?;
+        if shard.room_ownership() == RoomOwnership::NotOwner {
+            fine = false;
+            writeln!(
+                out,
+                "  removing passwords and ending meetings will be refused: {}",
+                roomkeeper_jitsi::not_owner_help(shard.prosody_version().as_deref())
+            )?;
+        }
+    }
+    Ok(fine)
+}
+
 /// `roomkeeper ingest DIR`: prints one line per recording, exits 1 with the reason when
 /// the session cannot be taken in (Jibri's files are then left where they are).
 pub async fn run_ingest(config: &Config, dir: &std::path::Path) -> anyhow::Result<()> {

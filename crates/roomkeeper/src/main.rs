@@ -1,4 +1,5 @@
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use roomkeeper::cli::{Cli, Command, describe, run_user_command};
@@ -27,7 +28,17 @@ async fn main() -> ExitCode {
     };
     if let Command::CheckConfig = cli.command {
         println!("{}", describe(&config));
-        return ExitCode::SUCCESS;
+        // Prosody that is up is asked too; one that is not is only mentioned.
+        let mut out = std::io::stdout();
+        return match roomkeeper::cli::check_prosody(&config, Duration::from_secs(5), &mut out).await
+        {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("roomkeeper: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
     }
     init_logging(&config);
     let result = match cli.command {

@@ -13,7 +13,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use roomkeeper_testkit::jitsi::{Focus, Participant, Prosody};
+use roomkeeper_testkit::jitsi::{Focus, Participant, Prosody, ProsodyVersion, Setup};
 use roomkeeper_testkit::oidc::{self, OidcServer, e2e_dir};
 use roomkeeper_testkit::{Backend, TestApp, TestDatabase, jibri};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -23,7 +23,22 @@ const PASSWORD: &str = "a long test password";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_story_through_the_pages_in_chromium() {
-    let prosody = Prosody::start().await.unwrap();
+    seed_story(ProsodyVersion::Debian012).await;
+}
+
+/// Current Jitsi installs run Prosody 13, configured as jitsi-meet's template does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_story_through_the_pages_in_chromium_on_prosody_13() {
+    seed_story(ProsodyVersion::V13).await;
+}
+
+async fn seed_story(version: ProsodyVersion) {
+    let prosody = Prosody::start_setup(Setup {
+        version,
+        ..Setup::default()
+    })
+    .await
+    .unwrap();
     let focus = Focus::start(&prosody).await.unwrap();
     // A real OpenID provider too: the stranger logs in with her university account.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -44,7 +59,11 @@ async fn the_seed_story_through_the_pages_in_chromium() {
         app.user(name, PASSWORD, admin).await.unwrap();
     }
     let jibri_dir = tempfile::tempdir().unwrap();
-    let screenshots = e2e_dir().join("screenshots");
+    // One folder per version: the two stories may run at the same time.
+    let screenshots = match version {
+        ProsodyVersion::Debian012 => e2e_dir().join("screenshots"),
+        ProsodyVersion::V13 => e2e_dir().join("screenshots").join("prosody-13"),
+    };
 
     let mut story = tokio::process::Command::new("node")
         .arg(e2e_dir().join("story.mjs"))

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use roomkeeper_testkit::jitsi::{Companion, Focus, Participant, Prosody};
+use roomkeeper_testkit::jitsi::{Companion, Focus, Participant, Prosody, ProsodyVersion, Setup};
 use roomkeeper_testkit::{MeetingEvents, TestApp};
 use serde_json::Value;
 
@@ -66,6 +66,18 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
         .await
         .unwrap();
     assert_eq!(ready["checks"]["jitsi"][0]["online"], true, "{ready}");
+    assert_eq!(
+        ready["checks"]["jitsi"][0]["room_ownership"], "owner",
+        "{ready}"
+    );
+    let mut config = roomkeeper::Config::default();
+    config.jitsi.shards = vec![prosody.shard("main")];
+    let mut out = Vec::new();
+    let fine = roomkeeper::cli::check_prosody(&config, Duration::from_secs(10), &mut out)
+        .await
+        .unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(fine && out.contains("owner of the rooms: yes"), "{out}");
     let metrics = reqwest::get(app.url("/metrics"))
         .await
         .unwrap()
@@ -75,6 +87,7 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
     assert!(
         metrics.contains("jitsi_shard_online{shard=\"main\"} 1")
             && metrics.contains("jitsi_shard_companion_module{shard=\"main\"} 1")
+            && metrics.contains("jitsi_shard_room_owner{shard=\"main\"} 1")
             && metrics.contains("jitsi_rooms_followed 1"),
         "{metrics}"
     );
@@ -348,4 +361,102 @@ async fn the_room_page_shows_the_meeting_and_its_buttons_work() {
     );
     assert!(page().await.contains("No meeting is running"));
     drop((evil, focus));
+}
+
+/// Prosody 13 as an operator may leave it: the service account among the MUC component's
+/// admins, but without `component_admins_as_room_owners = true`. The operator is told at
+/// every place they look, and the lecturer's refused action names the line to add.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prosody_13_without_the_owner_option_is_shown_with_the_line_to_add() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let prosody = Prosody::start_setup(Setup {
+        version: ProsodyVersion::V13,
+        admins_as_owners: false,
+        ..Setup::default()
+    })
+    .await
+    .unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
+    let app = TestApp::spawn_against(&prosody).await.unwrap();
+    let line = "component_admins_as_room_owners = true";
+
+    let page = admin_jitsi_page(&app).await;
+    assert!(
+        page.contains("Cannot unlock or end meetings") && page.contains(line),
+        "{page}"
+    );
+    assert!(
+        page.contains("Prosody 13."),
+        "the version the module told: {page}"
+    );
+    let ready: Value = reqwest::get(app.url("/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready["checks"]["jitsi"][0]["room_ownership"], "not_owner",
+        "{ready}"
+    );
+    let metrics = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("jitsi_shard_room_owner{shard=\"main\"} 0"),
+        "{metrics}"
+    );
+
+    // `roomkeeper check-config` asks a reachable Prosody too, and fails on this one;
+    // one that is down is only mentioned.
+    let mut config = roomkeeper::Config::default();
+    config.jitsi.shards = vec![prosody.shard("main")];
+    let mut out = Vec::new();
+    let fine = roomkeeper::cli::check_prosody(&config, Duration::from_secs(10), &mut out)
+        .await
+        .unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(!fine, "{out}");
+    assert!(
+        out.contains("owner of the rooms: NO") && out.contains(line),
+        "{out}"
+    );
+    let mut down = prosody.shard("down");
+    down.xmpp_address = "127.0.0.1:9".into();
+    config.jitsi.shards = vec![down];
+    let mut out = Vec::new();
+    let fine = roomkeeper::cli::check_prosody(&config, Duration::from_secs(1), &mut out)
+        .await
+        .unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        fine && out.contains("jitsi down (127.0.0.1:9): not reachable"),
+        "{out}"
+    );
+
+    app.passwordless_user("lecturer", false).await.unwrap();
+    let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let evil = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "evilstudent", None)
+        .await
+        .unwrap();
+    evil.wait_until(Participant::is_moderator).await.unwrap();
+    evil.lock("mine").await.unwrap().unwrap();
+    let refused = lecturer
+        .delete(app.url(&format!("/api/v1/rooms/{room}/meeting/password")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_GATEWAY);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(line),
+        "{body}"
+    );
 }

@@ -9,15 +9,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use roomkeeper_jitsi::connection::{Connection, ConnectionTask, Request};
+use roomkeeper_jitsi::connection::{Connection, ConnectionTask, Event, Request};
 use roomkeeper_jitsi::{ShardConfig, XmppSecurity};
 use tokio::sync::{mpsc, watch};
+use tokio_xmpp::Stanza;
 use tokio_xmpp::connect::{DnsConfig, TcpServerConnector};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 use tokio_xmpp::xmlstream::Timeouts;
-use tokio_xmpp::{Client, Event, Stanza};
 
 pub const DOMAIN: &str = "meet.test";
 pub const SERVICE_PASSWORD: &str = "roomkeeper-service-password";
@@ -40,10 +40,57 @@ pub enum Companion {
     Absent,
 }
 
+/// Which Prosody: Debian's 0.12 (`/usr/bin`), or 13 as current Jitsi installs run it,
+/// unpacked by `scripts/test` from bookworm-backports into `$TEST_PROSODY_13`
+/// (default `/opt/prosody-13`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProsodyVersion {
+    Debian012,
+    V13,
+}
+
+impl ProsodyVersion {
+    fn program(self, name: &str) -> std::path::PathBuf {
+        match self {
+            Self::Debian012 => name.into(),
+            Self::V13 => std::path::PathBuf::from(
+                std::env::var_os("TEST_PROSODY_13").unwrap_or_else(|| "/opt/prosody-13".into()),
+            )
+            .join("bin")
+            .join(name),
+        }
+    }
+}
+
+/// How a test Prosody is set up; [`Setup::default`] is a jitsi-meet-like deployment on
+/// Debian's Prosody with the companion module.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup {
+    pub version: ProsodyVersion,
+    pub companion: Companion,
+    /// STARTTLS required, see [`Prosody::start_tls`].
+    pub tls: bool,
+    /// `component_admins_as_room_owners = true` on the MUC components, as jitsi-meet's
+    /// template has it. Prosody 13 defaults to false (0.12 behaved as true).
+    pub admins_as_owners: bool,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            version: ProsodyVersion::Debian012,
+            companion: Companion::Loaded,
+            tls: false,
+            admins_as_owners: true,
+        }
+    }
+}
+
 /// A Prosody server on a free loopback port, stopped (by its process id) when dropped.
 pub struct Prosody {
     pub port: u16,
     pub companion: Companion,
+    pub version: ProsodyVersion,
     dir: tempfile::TempDir,
     child: Child,
 }
@@ -55,13 +102,31 @@ impl Prosody {
     }
 
     pub async fn start_with(companion: Companion) -> anyhow::Result<Self> {
-        Self::start_configured(companion, false).await
+        Self::start_setup(Setup {
+            companion,
+            ..Setup::default()
+        })
+        .await
+    }
+
+    /// Prosody 13, configured as jitsi-meet's template does.
+    pub async fn start_13(companion: Companion) -> anyhow::Result<Self> {
+        Self::start_setup(Setup {
+            version: ProsodyVersion::V13,
+            companion,
+            ..Setup::default()
+        })
+        .await
     }
 
     /// With the module and STARTTLS required, the certificate of `auth.meet.test` issued
     /// by a CA made for this server ([`Prosody::ca_file`]), as an internal CA would.
     pub async fn start_tls() -> anyhow::Result<Self> {
-        Self::start_configured(Companion::Loaded, true).await
+        Self::start_setup(Setup {
+            tls: true,
+            ..Setup::default()
+        })
+        .await
     }
 
     /// The CA that issued the server's certificate (with [`Prosody::start_tls`]).
@@ -69,7 +134,14 @@ impl Prosody {
         self.dir.path().join("ca.crt")
     }
 
-    async fn start_configured(companion: Companion, tls: bool) -> anyhow::Result<Self> {
+    pub async fn start_setup(setup: Setup) -> anyhow::Result<Self> {
+        trace_xmpp_if_asked();
+        let Setup {
+            version,
+            companion,
+            tls,
+            admins_as_owners,
+        } = setup;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -97,6 +169,11 @@ impl Prosody {
             // The module's default account is roomkeeper@auth.DOMAIN, as here.
             Companion::Loaded => r#"    modules_enabled = { "roomkeeper" }"#.to_owned(),
             Companion::Absent => String::new(),
+        };
+        let owners = if admins_as_owners {
+            "    component_admins_as_room_owners = true"
+        } else {
+            ""
         };
         let config = format!(
             r#"run_as_root = true
@@ -129,6 +206,7 @@ Component "conference.{DOMAIN}" "muc"
     muc_room_default_public_jids = true
     storage = "memory"
     admins = {{ "focus@auth.{DOMAIN}", "roomkeeper@auth.{DOMAIN}" }}
+{owners}
 {module}
 
 Component "conference.{TENANT}.{DOMAIN}" "muc"
@@ -137,6 +215,7 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
     muc_room_default_public_jids = true
     storage = "memory"
     admins = {{ "focus@auth.{DOMAIN}", "roomkeeper@auth.{DOMAIN}" }}
+{owners}
 "#,
             dir = path.display(),
             log_level = std::env::var("TEST_PROSODY_LOG").unwrap_or_else(|_| "info".into()),
@@ -144,17 +223,19 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
         let config_path = path.join("prosody.cfg.lua");
         std::fs::write(&config_path, config)?;
         for (user, password) in [("focus", FOCUS_PASSWORD), ("roomkeeper", SERVICE_PASSWORD)] {
-            let status = Command::new("prosodyctl")
+            let status = Command::new(version.program("prosodyctl"))
                 .arg("--config")
                 .arg(&config_path)
                 .args(["register", user, &format!("auth.{DOMAIN}"), password])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
-                .context("cannot run prosodyctl (scripts/test installs prosody)")?;
+                .with_context(|| {
+                    format!("cannot run prosodyctl {version:?} (scripts/test installs it)")
+                })?;
             anyhow::ensure!(status.success(), "prosodyctl register {user} failed");
         }
-        let child = Command::new("prosody")
+        let child = Command::new(version.program("prosody"))
             .arg("--config")
             .arg(&config_path)
             .arg("-F")
@@ -165,6 +246,7 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
         let server = Self {
             port,
             companion,
+            version,
             dir,
             child,
         };
@@ -178,6 +260,20 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        // A test for Prosody 13 must not pass on 0.12 unnoticed.
+        let greeting = match version {
+            ProsodyVersion::Debian012 => "Prosody version 0.12",
+            ProsodyVersion::V13 => "Prosody version 13.",
+        };
+        anyhow::ensure!(
+            server.log().contains(greeting),
+            "expected {version:?}, its log says: {}",
+            server
+                .log()
+                .lines()
+                .find(|l| l.contains("Prosody version"))
+                .unwrap_or("nothing")
+        );
         Ok(server)
     }
 
@@ -186,7 +282,7 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = Command::new("prosody")
+        self.child = Command::new(self.version.program("prosody"))
             .arg("--config")
             .arg(self.dir.path().join("prosody.cfg.lua"))
             .arg("-F")
@@ -225,9 +321,7 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
     /// beside Roomkeeper's own.
     pub async fn service_connection(&self) -> anyhow::Result<(Connection, ConnectionTask)> {
         let jid: Jid = format!("roomkeeper@auth.{DOMAIN}/raw").parse()?;
-        let client =
-            Client::new_with_connector(jid, SERVICE_PASSWORD, self.connector(), Timeouts::tight());
-        let (connection, task, _events) = online(client).await?;
+        let (connection, task, _events) = online(self.connector(), jid, SERVICE_PASSWORD).await?;
         Ok((connection, task))
     }
 
@@ -273,6 +367,21 @@ impl Drop for Prosody {
                 eprintln!("Prosody's log of the failed test: {}", kept.display());
             }
         }
+    }
+}
+
+/// With `TEST_XMPP_TRACE=1`, tokio-xmpp logs every byte it sends and receives into the
+/// test's output (shown when a test fails): with Prosody's debug log, this tells on which
+/// side of the socket a missing answer was lost.
+fn trace_xmpp_if_asked() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    if std::env::var_os("TEST_XMPP_TRACE").is_some() {
+        ONCE.call_once(|| {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter("tokio_xmpp=trace,roomkeeper_jitsi=debug")
+                .with_test_writer()
+                .try_init();
+        });
     }
 }
 
@@ -348,12 +457,20 @@ impl Drop for Focus {
 /// Starts the connection task and waits (at most 10 s) for the session; the events
 /// after that arrive on the returned channel.
 async fn online(
-    client: Client,
+    connector: TcpServerConnector,
+    jid: Jid,
+    password: &str,
 ) -> anyhow::Result<(Connection, ConnectionTask, mpsc::UnboundedReceiver<Event>)> {
     let (events_tx, mut events) = mpsc::unbounded_channel();
-    let (connection, task) = Connection::start(client, move |event| {
-        let _ = events_tx.send(event);
-    });
+    let (connection, task) = Connection::start(
+        connector,
+        jid,
+        password.to_owned(),
+        Timeouts::tight(),
+        move |event| {
+            let _ = events_tx.send(event);
+        },
+    );
     tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(event) = events.recv().await {
             if event.is_online() {
@@ -370,9 +487,8 @@ async fn online(
 impl Focus {
     pub async fn start(prosody: &Prosody) -> anyhow::Result<Self> {
         let jid: Jid = format!("focus@auth.{DOMAIN}/focus").parse()?;
-        let client =
-            Client::new_with_connector(jid, FOCUS_PASSWORD, prosody.connector(), Timeouts::tight());
-        let (sender, connection, mut receiver) = online(client).await?;
+        let (sender, connection, mut receiver) =
+            online(prosody.connector(), jid, FOCUS_PASSWORD).await?;
         let rooms: Arc<Mutex<HashMap<String, RoomState>>> = Arc::default();
         let state = Arc::clone(&rooms);
         let grants = sender.clone();
@@ -539,8 +655,7 @@ impl Participant {
         // random JID, as for Jitsi's guests; the node only satisfies tokio-xmpp, which
         // wants one.
         let jid: Jid = format!("guest@{DOMAIN}").parse()?;
-        let client = Client::new_with_connector(jid, "", prosody.connector(), Timeouts::tight());
-        let (sender, connection, mut receiver) = online(client).await?;
+        let (sender, connection, mut receiver) = online(prosody.connector(), jid, "").await?;
         let (role_tx, role) = watch::channel(String::new());
         let (refused_tx, refused) = watch::channel(None);
         let (exit_tx, exit_codes) = watch::channel(Vec::new());
@@ -717,8 +832,7 @@ pub struct Crowd {
 impl Crowd {
     pub async fn connect(port: u16) -> anyhow::Result<Self> {
         let jid: Jid = format!("guest@{DOMAIN}").parse()?;
-        let client = Client::new_with_connector(jid, "", connector_at(port), Timeouts::tight());
-        let (sender, connection, events) = online(client).await?;
+        let (sender, connection, events) = online(connector_at(port), jid, "").await?;
         Ok(Self {
             sender,
             _connection: connection,

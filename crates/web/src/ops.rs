@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use roomkeeper_jitsi::RoomOwnership;
 
 use crate::AppState;
 
@@ -168,6 +169,14 @@ async fn prometheus(
         let flag = |on: bool| if on { 1.0 } else { 0.0 };
         metrics::gauge!("jitsi_shard_companion_module", "shard" => shard.name.clone())
             .set(flag(shard.companion_module));
+        // 1: Prosody makes the service account owner of the rooms; 0: not (unlocking and
+        // ending meetings are refused); -1: not known yet (no module, no room seen).
+        let owner = match shard.room_ownership {
+            RoomOwnership::Owner => 1.0,
+            RoomOwnership::NotOwner => 0.0,
+            RoomOwnership::Unknown => -1.0,
+        };
+        metrics::gauge!("jitsi_shard_room_owner", "shard" => shard.name.clone()).set(owner);
         metrics::gauge!("jitsi_shard_online", "shard" => shard.name).set(flag(shard.online));
     }
     metrics::gauge!("jitsi_rooms_followed").set(state.watch.followed() as f64);

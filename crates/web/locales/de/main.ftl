@@ -325,6 +325,10 @@ jitsi-offline-help = Roomkeeper erreicht diesen Server gerade nicht und versucht
 jitsi-module = Erweiterung geladen
 jitsi-no-module = Erweiterung fehlt
 jitsi-no-module-help = Ohne das Prosody-Modul von Roomkeeper (prosody/mod_roomkeeper.lua) erscheinen Personen mit Teilnehmer-ID, Räume werden jede Sekunde abgefragt statt Änderungen gemeldet zu bekommen, und Entfernen ist eine kurze Sperre.
+jitsi-owner = Kann Sitzungen entsperren und beenden
+jitsi-not-owner = Kann Sitzungen nicht entsperren oder beenden
+jitsi-owner-unknown = Entsperren und Beenden: bekannt, sobald eine Sitzung läuft
+jitsi-not-owner-help = Prosody macht das Konto von Roomkeeper nicht zum Besitzer der Räume, daher werden das Entfernen eines Passworts und das Beenden einer Sitzung abgelehnt. Tragen Sie das Konto bei den admins der MUC-Komponente ein und fügen Sie unter Prosody 13 dieser Komponente diese Zeile hinzu (die Vorlage von jitsi-meet enthält sie):
 jitsi-followed = Gerade verfolgte Räume: { $count }
 
 ## Recordings

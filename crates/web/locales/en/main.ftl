@@ -325,6 +325,10 @@ jitsi-offline-help = Roomkeeper cannot reach this server right now and keeps try
 jitsi-module = Add-on loaded
 jitsi-no-module = Add-on missing
 jitsi-no-module-help = Without Roomkeeper's Prosody module (prosody/mod_roomkeeper.lua) people are shown by participant id, rooms are checked every second instead of changes being pushed, and removing someone is a short ban.
+jitsi-owner = Can unlock and end meetings
+jitsi-not-owner = Cannot unlock or end meetings
+jitsi-owner-unknown = Unlock and end: known once a meeting runs
+jitsi-not-owner-help = Prosody does not make Roomkeeper's account an owner of the rooms, so removing a password and ending a meeting are refused. Put the account in the MUC component's admins and, on Prosody 13, add this line to that component (jitsi-meet's own template has it):
 jitsi-followed = Rooms being followed right now: { $count }
 
 ## Recordings
