@@ -44,6 +44,13 @@ pub enum Event {
     Lost,
     /// A stanza that is not the answer to one of our IQs.
     Stanza(Stanza),
+    /// The result of one of our IQs, told here too, in its place among the stanzas
+    /// (its caller gets it as well): a room's state in an answer is then ordered with
+    /// the changes pushed before and after it.
+    Answered {
+        from: Option<Jid>,
+        payload: Option<Element>,
+    },
 }
 
 impl Event {
@@ -121,7 +128,8 @@ impl Connection {
                     },
                     event = stream.next() => match event {
                         None => break,
-                        Some(stanzastream::Event::Stanza(Stanza::Iq(Iq::Result { id, payload, .. }))) if pending.contains_key(&id) => {
+                        Some(stanzastream::Event::Stanza(Stanza::Iq(Iq::Result { id, payload, from, .. }))) if pending.contains_key(&id) => {
+                            on_event(Event::Answered { from, payload: payload.clone() });
                             if let Some(waiting) = pending.remove(&id) {
                                 let _ = waiting.send(Ok(Ok(payload)));
                             }

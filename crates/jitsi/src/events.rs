@@ -27,6 +27,12 @@ pub enum RoomEvent {
     Destroyed {
         room: String,
     },
+    /// The whole room as the module answered a query or an action, in its place among
+    /// the pushed changes.
+    Snapshot {
+        room: String,
+        meeting: Meeting,
+    },
     /// Events may have been missed (reconnect, a slow follower): read rooms again.
     Resync,
 }
@@ -37,7 +43,8 @@ impl RoomEvent {
             Self::Occupant { room, .. }
             | Self::Left { room, .. }
             | Self::Config { room, .. }
-            | Self::Destroyed { room } => Some(room),
+            | Self::Destroyed { room }
+            | Self::Snapshot { room, .. } => Some(room),
             Self::Resync => None,
         }
     }
@@ -60,6 +67,22 @@ pub(crate) fn participant(element: &Element, config: &ShardConfig) -> Option<Par
         joined_at: element.attr("joined").and_then(|t| t.parse().ok()),
         jid: jid.to_owned(),
     })
+}
+
+/// The module's `<room/>` (the answer to a room query or action) as a meeting.
+pub(crate) fn module_meeting(room: &Element, config: &ShardConfig) -> Meeting {
+    let mut meeting = Meeting {
+        running: true,
+        password_protected: room.attr("password") == Some("1"),
+        members_only: room.attr("members_only") == Some("1"),
+        participants: room
+            .children()
+            .filter(|c| c.is("occupant", ROOMKEEPER))
+            .filter_map(|c| participant(c, config))
+            .collect(),
+    };
+    meeting.sort();
+    meeting
 }
 
 /// A pushed event (a message's payload from the MUC component), if it is one of ours.
@@ -94,6 +117,10 @@ pub fn apply(meeting: &mut Meeting, event: &RoomEvent) -> bool {
     match event {
         RoomEvent::Destroyed { .. } => {
             *meeting = Meeting::not_running();
+            true
+        }
+        RoomEvent::Snapshot { meeting: now, .. } => {
+            *meeting = now.clone();
             true
         }
         RoomEvent::Resync => false,

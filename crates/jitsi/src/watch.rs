@@ -3,7 +3,9 @@
 //! only while someone follows it; all its followers share one task.
 //!
 //! With the companion module the task reads the room once and then applies the changes
-//! Prosody pushes (reading again after a reconnect, and every half minute to be safe).
+//! Prosody pushes (reading again after a reconnect, and every half minute to be safe),
+//! and the room's state in every answer to a query or action, in the order Prosody sent
+//! them; reads of a followed room are then answered from here ([`MeetingWatch::current`]).
 //! Without it the task reads the room every `every`.
 
 use std::collections::HashMap;
@@ -24,14 +26,18 @@ pub type RoomState = Option<Result<Meeting, String>>;
 /// members-only on directly).
 const SAFETY_READ: Duration = Duration::from_secs(30);
 
-/// Rooms read at the same time. Reads queue for their turn on the connection (one IQ
-/// at a time); a few thousand followed rooms read at once after a reconnect would
-/// otherwise time out while waiting, and crowd out people's actions.
+/// Rooms read at the same time. A few thousand followed rooms read at once after a
+/// reconnect would otherwise time out while waiting, and crowd out people's actions.
 const PARALLEL_READS: usize = 4;
+
+/// How long [`MeetingWatch::current`] waits for a room's task before asking Prosody.
+const SYNC_LIMIT: Duration = Duration::from_secs(1);
 
 /// Follows one room while it is held; stops when the last follower lets go.
 pub struct RoomFeed {
     state: watch::Receiver<RoomState>,
+    /// The last sync marker the room's task has reached (see [`MeetingWatch::current`]).
+    synced: watch::Receiver<u64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -50,7 +56,14 @@ impl RoomFeed {
 
 struct Followed {
     feed: Weak<RoomFeed>,
-    inbox: mpsc::UnboundedSender<RoomEvent>,
+    inbox: mpsc::UnboundedSender<Inbox>,
+}
+
+/// What a followed room's task is handed, in order.
+enum Inbox {
+    Change(RoomEvent),
+    /// Everything broadcast before this marker has been handed over.
+    Sync(u64),
 }
 
 type Followers = Arc<Mutex<HashMap<String, Followed>>>;
@@ -62,6 +75,9 @@ pub struct MeetingWatch {
     /// Pushed changes taken in by followed rooms (for metrics and benchmarks).
     changes: Arc<AtomicU64>,
     reads: Arc<tokio::sync::Semaphore>,
+    /// Sync markers for the dispatcher: (room, marker).
+    syncs: mpsc::UnboundedSender<(String, u64)>,
+    last_sync: AtomicU64,
     dispatcher: tokio::task::JoinHandle<()>,
 }
 
@@ -84,25 +100,43 @@ impl MeetingWatch {
         let rooms: Followers = Arc::default();
         let mut events = control.events();
         let routes = Arc::clone(&rooms);
+        let (syncs, mut sync_requests) = mpsc::unbounded_channel::<(String, u64)>();
         // One task hands each pushed change to the room it concerns: the cost of an
         // event does not grow with the number of rooms followed.
         let dispatcher = tokio::spawn(async move {
-            loop {
-                let event = match events.recv().await {
-                    Ok(event) => event,
-                    Err(broadcast::error::RecvError::Lagged(_)) => RoomEvent::Resync,
-                    Err(broadcast::error::RecvError::Closed) => return,
-                };
+            let hand_over = |event: RoomEvent| {
                 let rooms = lock(&routes);
                 match event.room() {
                     Some(room) => {
                         if let Some(followed) = rooms.get(room) {
-                            let _ = followed.inbox.send(event);
+                            let _ = followed.inbox.send(Inbox::Change(event));
                         }
                     }
                     None => {
                         for followed in rooms.values() {
-                            let _ = followed.inbox.send(event.clone());
+                            let _ = followed.inbox.send(Inbox::Change(event.clone()));
+                        }
+                    }
+                }
+            };
+            loop {
+                tokio::select! {
+                    received = events.recv() => match received {
+                        Ok(event) => hand_over(event),
+                        Err(broadcast::error::RecvError::Lagged(_)) => hand_over(RoomEvent::Resync),
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                    Some((room, marker)) = sync_requests.recv() => {
+                        // Whatever was broadcast before the marker was asked for goes first.
+                        loop {
+                            match events.try_recv() {
+                                Ok(event) => hand_over(event),
+                                Err(broadcast::error::TryRecvError::Lagged(_)) => hand_over(RoomEvent::Resync),
+                                Err(_) => break,
+                            }
+                        }
+                        if let Some(followed) = lock(&routes).get(&room) {
+                            let _ = followed.inbox.send(Inbox::Sync(marker));
                         }
                     }
                 }
@@ -114,7 +148,34 @@ impl MeetingWatch {
             rooms,
             changes: Arc::default(),
             reads: Arc::new(tokio::sync::Semaphore::new(PARALLEL_READS)),
+            syncs,
+            last_sync: AtomicU64::new(0),
             dispatcher,
+        }
+    }
+
+    /// The meeting as a followed room knows it, when Prosody pushes changes and the
+    /// room's state is known: a read without asking Prosody, so many readers cannot
+    /// crowd out actions. It includes every change told before the call, and so the
+    /// result of every action answered before it (actions' answers are ordered with
+    /// the pushed changes). `None`: ask Prosody instead.
+    pub async fn current(&self, room: &RoomName) -> Option<Meeting> {
+        if !self.control.pushes_events() {
+            return None;
+        }
+        let key = room.canonical();
+        let feed = lock(&self.rooms).get(&key).and_then(|f| f.feed.upgrade())?;
+        let marker = self.last_sync.fetch_add(1, Ordering::Relaxed) + 1;
+        self.syncs.send((key, marker)).ok()?;
+        let mut synced = feed.synced.clone();
+        // Only a stalled room task takes this long; then Prosody is asked.
+        tokio::time::timeout(SYNC_LIMIT, synced.wait_for(|reached| *reached >= marker))
+            .await
+            .ok()?
+            .ok()?;
+        match &*feed.state.borrow() {
+            Some(Ok(meeting)) => Some(meeting.clone()),
+            _ => None,
         }
     }
 
@@ -126,6 +187,7 @@ impl MeetingWatch {
             return feed;
         }
         let (sender, state) = watch::channel(None);
+        let (synced_sender, synced) = watch::channel(0);
         let (inbox, changes) = mpsc::unbounded_channel();
         let task = tokio::spawn(keep_current(
             Arc::clone(&self.control),
@@ -134,9 +196,16 @@ impl MeetingWatch {
             changes,
             Arc::clone(&self.changes),
             Arc::clone(&self.reads),
-            sender,
+            Told {
+                state: sender,
+                synced: synced_sender,
+            },
         ));
-        let feed = Arc::new(RoomFeed { state, task });
+        let feed = Arc::new(RoomFeed {
+            state,
+            synced,
+            task,
+        });
         rooms.insert(
             key,
             Followed {
@@ -161,17 +230,23 @@ impl MeetingWatch {
     }
 }
 
+/// What a room's task tells its followers.
+struct Told {
+    state: watch::Sender<RoomState>,
+    synced: watch::Sender<u64>,
+}
+
 async fn keep_current(
     control: Arc<dyn MeetingControl>,
     room: RoomName,
     every: Duration,
-    mut changes: mpsc::UnboundedReceiver<RoomEvent>,
+    mut changes: mpsc::UnboundedReceiver<Inbox>,
     received: Arc<AtomicU64>,
     reads: Arc<tokio::sync::Semaphore>,
-    sender: watch::Sender<RoomState>,
+    told: Told,
 ) {
     let publish = |now: Result<Meeting, String>| {
-        sender.send_if_modified(|known| {
+        told.state.send_if_modified(|known| {
             let changed = known.as_ref() != Some(&now);
             if changed {
                 *known = Some(now);
@@ -199,7 +274,11 @@ async fn keep_current(
         read = match tokio::time::timeout(wait, changes.recv()).await {
             Err(_) => true,
             Ok(None) => return,
-            Ok(Some(change)) => {
+            Ok(Some(Inbox::Sync(marker))) => {
+                told.synced.send_replace(marker);
+                false
+            }
+            Ok(Some(Inbox::Change(change))) => {
                 received.fetch_add(1, Ordering::Relaxed);
                 let applied = known.as_mut().is_some_and(|m| apply(m, &change));
                 if let (true, Some(meeting)) = (applied, &known) {

@@ -126,7 +126,19 @@ impl XmppShard {
                             }
                         }
                     }
-                    Event::Stanza(_) => {}
+                    Event::Answered {
+                        from: Some(from),
+                        payload: Some(room),
+                    } if room.is("room", ROOMKEEPER) => {
+                        if let Some(name) = config.room_of_jid(&from.to_string()) {
+                            let meeting = events::module_meeting(&room, &config);
+                            let _ = events.send(RoomEvent::Snapshot {
+                                room: name,
+                                meeting,
+                            });
+                        }
+                    }
+                    Event::Stanza(_) | Event::Answered { .. } => {}
                 }
             }
         };
@@ -280,17 +292,7 @@ impl XmppShard {
         let Some(room) = answer.filter(|r| r.is("room", ROOMKEEPER)) else {
             return Ok(None);
         };
-        let mut meeting = Meeting {
-            running: true,
-            password_protected: room.attr("password") == Some("1"),
-            members_only: room.attr("members_only") == Some("1"),
-            participants: room
-                .children()
-                .filter(|c| c.is("occupant", ROOMKEEPER))
-                .filter_map(|c| events::participant(c, &self.config))
-                .collect(),
-        };
-        meeting.sort();
+        let meeting = events::module_meeting(&room, &self.config);
         Ok(Some(meeting))
     }
 

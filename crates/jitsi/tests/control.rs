@@ -563,3 +563,42 @@ async fn starttls_trusts_the_operators_ca_file() {
         "a certificate from an unknown CA must be refused"
     );
 }
+
+/// A followed room answers reads from its live state, and that state includes the
+/// result of every action answered before the read, however close behind it comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_followed_room_shows_each_action_to_the_next_read() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let prosody = Prosody::start().await.unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
+    let shard = std::sync::Arc::new(connected(&prosody, Companion::Loaded).await);
+    let watch = MeetingWatch::new(shard.clone(), Duration::from_secs(60));
+    let logic = room("logic");
+    assert_eq!(watch.current(&logic).await, None, "nobody follows it yet");
+    let student = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "student", None)
+        .await
+        .unwrap();
+    // Jicofo's pick, made before the lecturer acts.
+    student.wait_until(Participant::is_moderator).await.unwrap();
+    let feed = watch.follow(&logic);
+    feed.subscribe()
+        .wait_for(|s| matches!(s, Some(Ok(m)) if m.participants.len() == 1))
+        .await
+        .unwrap();
+    for turn in 0..100 {
+        let grant = turn % 2 == 1;
+        let answered = shard
+            .set_moderator(&logic, "e1e1e1e1", grant)
+            .await
+            .unwrap();
+        assert_eq!(
+            answered.participants[0].moderator, grant,
+            "turn {turn}: {answered:?}"
+        );
+        let now = watch
+            .current(&logic)
+            .await
+            .expect("read from the live state");
+        assert_eq!(now.participants[0].moderator, grant, "turn {turn}");
+    }
+}

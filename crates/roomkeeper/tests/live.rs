@@ -460,3 +460,66 @@ async fn prosody_13_without_the_owner_option_is_shown_with_the_line_to_add() {
         "{body}"
     );
 }
+
+/// How many meeting reads `/metrics` has counted from this source so far.
+async fn meeting_reads(app: &TestApp, from: &str) -> u64 {
+    let metrics = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefix = format!("jitsi_meeting_reads_total{{from=\"{from}\"}} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(prefix.as_str()))
+        .map_or(0, |count| count.trim().parse().unwrap())
+}
+
+/// While someone follows a room (its page or event stream is open), reading the meeting
+/// asks Prosody nothing: it is answered from the room's live state, so an owner
+/// reloading many times a second adds no queries ahead of anyone's action. Each read
+/// still shows the action answered just before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_followed_room_is_read_from_its_live_state_and_shows_every_action() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let prosody = Prosody::start().await.unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
+    let app = TestApp::spawn_against(&prosody).await.unwrap();
+    app.passwordless_user("lecturer", false).await.unwrap();
+    let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let url = |path: &str| app.url(&format!("/api/v1/rooms/{room}{path}"));
+    let student = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "student", None)
+        .await
+        .unwrap();
+    student.wait_until(Participant::is_moderator).await.unwrap();
+    let response = lecturer.get(url("/events")).send().await.unwrap();
+    let mut events = MeetingEvents::new(response);
+    events
+        .until(|m| m["participants"][0]["moderator"] == true)
+        .await
+        .unwrap();
+
+    let (followed, asked) = (
+        meeting_reads(&app, "followed").await,
+        meeting_reads(&app, "prosody").await,
+    );
+    let moderator = url("/meeting/participants/e1e1e1e1/moderator");
+    for turn in 0..20 {
+        let grant = turn % 2 == 1;
+        let action = if grant {
+            lecturer.put(&moderator)
+        } else {
+            lecturer.delete(&moderator)
+        };
+        assert_eq!(action.send().await.unwrap().status(), StatusCode::OK);
+        let seen = json(lecturer.get(url("/meeting"))).await;
+        assert_eq!(
+            seen["participants"][0]["moderator"], grant,
+            "read {turn} shows the action answered before it: {seen}"
+        );
+    }
+    assert_eq!(meeting_reads(&app, "followed").await - followed, 20);
+    assert_eq!(meeting_reads(&app, "prosody").await, asked);
+}

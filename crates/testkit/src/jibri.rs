@@ -136,17 +136,27 @@ impl S3Server {
         std::fs::create_dir_all(data.join(&bucket))?;
         let secret_file = dir.path().join("secret");
         std::fs::write(&secret_file, S3_SECRET_KEY)?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let child = Command::new("s3s-fs")
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
-            .arg(&data)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .context("cannot start s3s-fs (scripts/test installs it with cargo install)")?;
+        let mut attempt = 1;
+        let (port, child) = loop {
+            let port = crate::listening::free_port()?;
+            let mut child = Command::new("s3s-fs")
+                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+                .arg(&data)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .context("cannot start s3s-fs (scripts/test installs it with cargo install)")?;
+            match crate::listening::wait_until_listening(&mut child, port, "s3s-fs").await {
+                Ok(()) => break (port, child),
+                Err(crate::listening::NotListening::Exited { .. })
+                    if attempt < crate::listening::ATTEMPTS =>
+                {
+                    attempt += 1;
+                }
+                Err(other) => return Err(other.into()),
+            }
+        };
         let server = Self {
             port,
             bucket,
@@ -154,17 +164,6 @@ impl S3Server {
             secret_file,
             child,
         };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            ensure!(
-                std::time::Instant::now() < deadline,
-                "s3s-fs did not listen on {port}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
         Ok(server)
     }
 

@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+
+use crate::listening::{ATTEMPTS, free_port, listens};
 use roomkeeper_jitsi::connection::{Connection, ConnectionTask, Event, Request};
 use roomkeeper_jitsi::{ShardConfig, XmppSecurity};
 use tokio::sync::{mpsc, watch};
@@ -142,9 +144,6 @@ impl Prosody {
             tls,
             admins_as_owners,
         } = setup;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
         let dir = tempfile::tempdir()?;
         let path = dir.path();
         std::fs::create_dir_all(path.join("data"))?;
@@ -175,8 +174,9 @@ impl Prosody {
         } else {
             ""
         };
-        let config = format!(
-            r#"run_as_root = true
+        let config = |port: u16| {
+            format!(
+                r#"run_as_root = true
 plugin_paths = {{ "{plugins}" }}
 pidfile = "{dir}/prosody.pid"
 data_path = "{dir}/data"
@@ -217,11 +217,13 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
     admins = {{ "focus@auth.{DOMAIN}", "roomkeeper@auth.{DOMAIN}" }}
 {owners}
 "#,
-            dir = path.display(),
-            log_level = std::env::var("TEST_PROSODY_LOG").unwrap_or_else(|_| "info".into()),
-        );
+                dir = path.display(),
+                log_level = std::env::var("TEST_PROSODY_LOG").unwrap_or_else(|_| "info".into()),
+            )
+        };
         let config_path = path.join("prosody.cfg.lua");
-        std::fs::write(&config_path, config)?;
+        let mut port = free_port()?;
+        std::fs::write(&config_path, config(port))?;
         for (user, password) in [("focus", FOCUS_PASSWORD), ("roomkeeper", SERVICE_PASSWORD)] {
             let status = Command::new(version.program("prosodyctl"))
                 .arg("--config")
@@ -235,14 +237,31 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
                 })?;
             anyhow::ensure!(status.success(), "prosodyctl register {user} failed");
         }
-        let child = Command::new(version.program("prosody"))
-            .arg("--config")
-            .arg(&config_path)
-            .arg("-F")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start prosody")?;
+        let log = path.join("prosody.log");
+        let mut attempt = 1;
+        let child = loop {
+            let mut child = Command::new(version.program("prosody"))
+                .arg("--config")
+                .arg(&config_path)
+                .arg("-F")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("cannot start prosody")?;
+            match wait_until_listening(&mut child, port, &log).await {
+                Ok(()) => break child,
+                Err(Taken::Port) if attempt < ATTEMPTS => {
+                    attempt += 1;
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    port = free_port()?;
+                    std::fs::write(&config_path, config(port))?;
+                    std::fs::write(&log, "")?;
+                }
+                Err(Taken::Port) => bail!("prosody found no free port in {ATTEMPTS} tries"),
+                Err(Taken::Other(error)) => return Err(error),
+            }
+        };
         let server = Self {
             port,
             companion,
@@ -250,16 +269,6 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
             dir,
             child,
         };
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            if std::time::Instant::now() > deadline {
-                bail!("prosody did not listen on {port}: {}", server.log());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
         // A test for Prosody 13 must not pass on 0.12 unnoticed.
         let greeting = match version {
             ProsodyVersion::Debian012 => "Prosody version 0.12",
@@ -290,15 +299,16 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
             .stderr(Stdio::null())
             .spawn()
             .context("cannot start prosody again")?;
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .is_err()
+        match wait_until_listening(
+            &mut self.child,
+            self.port,
+            &self.dir.path().join("prosody.log"),
+        )
+        .await
         {
-            if std::time::Instant::now() > deadline {
-                bail!("prosody did not come back on {}: {}", self.port, self.log());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok(()) => {}
+            Err(Taken::Port) => bail!("prosody's port {} was taken meanwhile", self.port),
+            Err(Taken::Other(error)) => return Err(error),
         }
         Ok(())
     }
@@ -382,6 +392,46 @@ fn trace_xmpp_if_asked() {
                 .with_test_writer()
                 .try_init();
         });
+    }
+}
+
+/// Why a Prosody did not come up.
+enum Taken {
+    /// Another process has its port: try another.
+    Port,
+    Other(anyhow::Error),
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Taken {
+    fn from(error: E) -> Self {
+        Self::Other(error.into())
+    }
+}
+
+/// Until `child` listens on `port` (see `crate::listening`). Prosody does not exit when
+/// its port is taken: it logs that and runs on, so its log tells.
+async fn wait_until_listening(
+    child: &mut Child,
+    port: u16,
+    log: &std::path::Path,
+) -> Result<(), Taken> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let log_text = || std::fs::read_to_string(log).unwrap_or_default();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Err(anyhow::anyhow!("prosody exited ({status}): {}", log_text()).into());
+        }
+        if listens(child.id(), port)? {
+            return Ok(());
+        }
+        if log_text().contains("Failed to open server port") {
+            return Err(Taken::Port);
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(anyhow::anyhow!("prosody did not listen on {port}: {}", log_text()).into());
+        }
+        // No event tells when another process starts listening; see crate::listening.
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -5,8 +5,8 @@
 //! Stopped (by its process id) when dropped.
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
+use crate::listening::{ATTEMPTS, NotListening, free_port, wait_until_listening};
 use anyhow::{Context, ensure};
 
 pub const BASE: &str = "dc=example,dc=org";
@@ -89,22 +89,25 @@ impl Slapd {
                 String::from_utf8_lossy(&output.stderr)
             );
         }
-        let free_port = || -> anyhow::Result<u16> {
-            Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-                .local_addr()?
-                .port())
-        };
         let mut slapd = Self {
             port: free_port()?,
             tls_port: free_port()?,
             dir,
             child: None,
         };
-        slapd.run().await?;
+        for attempt in 1..=ATTEMPTS {
+            match slapd.run().await {
+                Err(NotListening::Exited { .. }) if attempt < ATTEMPTS => {
+                    slapd.port = free_port()?;
+                    slapd.tls_port = free_port()?;
+                }
+                other => other?,
+            }
+        }
         Ok(slapd)
     }
 
-    async fn run(&mut self) -> anyhow::Result<()> {
+    async fn run(&mut self) -> Result<(), NotListening> {
         let child = Command::new("slapd")
             .arg("-h")
             .arg(format!(
@@ -117,17 +120,13 @@ impl Slapd {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .context("slapd")?;
-        self.child = Some(child);
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .is_err()
-        {
-            ensure!(std::time::Instant::now() < deadline, "slapd did not listen");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Ok(())
+            .map_err(|error| NotListening::Io {
+                what: "slapd (Debian's slapd; scripts/test installs it)".into(),
+                error,
+            })?;
+        let child = self.child.insert(child);
+        wait_until_listening(child, self.port, "slapd").await?;
+        wait_until_listening(child, self.tls_port, "slapd").await
     }
 
     /// Freezes the server (SIGSTOP to its process id): connections are accepted by the

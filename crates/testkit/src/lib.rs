@@ -21,6 +21,7 @@ pub use roomkeeper_web::AppState;
 pub mod jibri;
 pub mod jitsi;
 pub mod ldap;
+pub mod listening;
 pub mod oidc;
 pub mod tls;
 
@@ -384,10 +385,21 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub async fn start() -> anyhow::Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        Self::start_on(port).await
+        let mut attempt = 1;
+        loop {
+            match Self::start_on(listening::free_port()?).await {
+                Err(error)
+                    if attempt < listening::ATTEMPTS
+                        && matches!(
+                            error.downcast_ref(),
+                            Some(listening::NotListening::Exited { .. })
+                        ) =>
+                {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// On a given port (to bring a mail server back where one was missing).
@@ -401,18 +413,8 @@ impl SmtpSink {
             .stdout(std::process::Stdio::null())
             .spawn()
             .context("cannot start python3 -m aiosmtpd (scripts/test installs it)")?;
-        let sink = Self { port, dir, child };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            anyhow::ensure!(
-                std::time::Instant::now() < deadline,
-                "aiosmtpd did not listen on {port}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        let mut sink = Self { port, dir, child };
+        listening::wait_until_listening(&mut sink.child, port, "aiosmtpd").await?;
         Ok(sink)
     }
 

@@ -28,8 +28,17 @@ pub fn room_name(room: &Room) -> Result<RoomName, Error> {
     RoomName::from_canonical(&room.name).map_err(|e| Error::Internal(e.to_string()))
 }
 
+/// The meeting now: from the room's live state when someone follows it and Prosody
+/// pushes changes (no query, so people reloading pages cannot crowd out actions),
+/// otherwise asked of Prosody.
 pub async fn meeting(state: &AppState, room: &Room) -> Result<Meeting, Error> {
-    Ok(state.meetings.meeting(&room_name(room)?).await?)
+    let name = room_name(room)?;
+    if let Some(meeting) = state.watch.current(&name).await {
+        metrics::counter!("jitsi_meeting_reads_total", "from" => "followed").increment(1);
+        return Ok(meeting);
+    }
+    metrics::counter!("jitsi_meeting_reads_total", "from" => "prosody").increment(1);
+    Ok(state.meetings.meeting(&name).await?)
 }
 
 async fn record(
