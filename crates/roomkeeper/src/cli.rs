@@ -9,6 +9,10 @@ use roomkeeper_auth::{PasswordHasher, random_password};
 use roomkeeper_domain::{Clock, NewPassword, Username};
 use roomkeeper_store::{NewUser, Store, User};
 
+use std::sync::Arc;
+
+use roomkeeper_usecases::accounts;
+
 use crate::app::open_store;
 use crate::config::{Config, LogFormat, Overrides};
 
@@ -148,6 +152,34 @@ async fn choose_password(
     }
 }
 
+/// The use cases as the command line runs them: no Jitsi connection, no email (nothing
+/// the command line does tells anyone by mail).
+fn use_cases(
+    config: &Config,
+    store: Arc<dyn Store>,
+    clock: Clock,
+) -> anyhow::Result<roomkeeper_usecases::UseCases> {
+    let meetings = Arc::new(roomkeeper_jitsi::Shards::new(Vec::new()));
+    let recordings = crate::app::open_recordings(config, store.clone(), clock.clone())?;
+    Ok(roomkeeper_usecases::UseCases {
+        meeting_bases: Arc::new(config.rooms.bases().unwrap_or_default()),
+        watch: Arc::new(roomkeeper_jitsi::MeetingWatch::new(
+            meetings.clone(),
+            std::time::Duration::from_secs(1),
+        )),
+        meetings,
+        mail: roomkeeper_usecases::mail::Mail {
+            enabled: false,
+            wakeup: Arc::default(),
+            base_url: config.http.base_url(),
+            letters: Arc::new(roomkeeper_web::TranslatedLetters),
+        },
+        recordings: Arc::new(recordings),
+        store,
+        clock,
+    })
+}
+
 async fn find(store: &dyn Store, username: &str) -> anyhow::Result<User> {
     let name = Username::parse(username)?;
     match store.user_by_name(&name).await? {
@@ -158,8 +190,9 @@ async fn find(store: &dyn Store, username: &str) -> anyhow::Result<User> {
 
 pub async fn run_user_command(config: &Config, command: UserCommand) -> anyhow::Result<()> {
     let store = open_store(config).await?;
-    let store = &*store;
     let clock = Clock::default();
+    let uc = use_cases(config, store.clone(), clock.clone())?;
+    let store = &*store;
     match command {
         UserCommand::Add {
             username,
@@ -201,8 +234,7 @@ pub async fn run_user_command(config: &Config, command: UserCommand) -> anyhow::
         UserCommand::SetPassword { username, password } => {
             let user = find(store, &username).await?;
             let (hash, must_change, shown) = choose_password(&password).await?;
-            store.set_password_hash(user.id, &hash, must_change).await?;
-            store.delete_sessions_of(user.id).await?;
+            accounts::set_password(&uc, &user, &hash, must_change).await?;
             println!(
                 "password of {} changed; its sessions have ended",
                 user.username
@@ -213,7 +245,7 @@ pub async fn run_user_command(config: &Config, command: UserCommand) -> anyhow::
         }
         UserCommand::Admin { username, state } => {
             let user = find(store, &username).await?;
-            store.set_admin(user.id, state == "on").await?;
+            accounts::set_admin(&uc, None, user.id, state == "on").await?;
             println!(
                 "{} is {}an administrator",
                 user.username,
@@ -226,56 +258,37 @@ pub async fn run_user_command(config: &Config, command: UserCommand) -> anyhow::
             release_rooms,
         } => {
             let user = find(store, &username).await?;
-            let mut owned: Vec<(i64, String)> = Vec::new();
-            for (_, name) in store
-                .rooms_owned_or_named(std::slice::from_ref(&user.username), &[])
-                .await?
-            {
-                if let Some(room) = store.room_by_name(&name).await? {
-                    owned.push((room.id, room.name));
-                }
-            }
-            // The command line acts as the system: the audit log shows no person.
-            let audit = roomkeeper_store::Audit {
-                actor: None,
-                address: None,
-                now: clock.now(),
+            let owned = accounts::rooms_owned_by(&uc, &user.username).await?;
+            let rooms = match (&transfer_rooms_to, release_rooms) {
+                (Some(to), _) => accounts::OwnedRooms::TransferTo(to),
+                (None, true) => accounts::OwnedRooms::Release,
+                (None, false) => accounts::OwnedRooms::Refuse,
             };
-            match (&transfer_rooms_to, release_rooms) {
-                _ if owned.is_empty() => {}
-                (Some(to), _) => {
-                    let to = Username::parse(to)?;
-                    if to.as_str() == user.username {
-                        bail!("--transfer-rooms-to must name someone else");
-                    }
-                    for (id, name) in &owned {
-                        store.transfer_room(*id, to.as_str(), &audit).await?;
-                        println!("room {name} now belongs to {to}");
-                    }
-                }
-                (None, true) => {
-                    for (id, name) in &owned {
-                        store.release_room(*id, &audit).await?;
-                        println!("room {name} released");
-                    }
-                }
-                (None, false) => bail!(
-                    "{} owns {} rooms ({}); add --transfer-rooms-to USERNAME or --release-rooms",
-                    user.username,
-                    owned.len(),
-                    owned
-                        .iter()
-                        .map(|(_, n)| n.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+            // The command line acts as the system: the audit log shows no person.
+            match accounts::disable(&uc, None, user.id, rooms).await {
+                Err(roomkeeper_usecases::Error::Conflict {
+                    code: "owns_rooms",
+                    message,
+                }) => bail!("{message} (--transfer-rooms-to USERNAME or --release-rooms)"),
+                Err(roomkeeper_usecases::Error::Invalid {
+                    code: "transfer_to_self",
+                    ..
+                }) => bail!("--transfer-rooms-to must name someone else"),
+                other => other?,
             }
-            store.set_disabled(user.id, true).await?;
+            for room in &owned {
+                match rooms {
+                    accounts::OwnedRooms::TransferTo(to) => {
+                        println!("room {} now belongs to {to}", room.name);
+                    }
+                    _ => println!("room {} released", room.name),
+                }
+            }
             println!("{} is disabled; all its sessions have ended", user.username);
         }
         UserCommand::Enable { username } => {
             let user = find(store, &username).await?;
-            store.set_disabled(user.id, false).await?;
+            accounts::enable(&uc, user.id).await?;
             println!("{} is enabled", user.username);
         }
         UserCommand::List => {

@@ -160,7 +160,16 @@ pub trait AccountStore: Send + Sync {
     /// contains `search`.
     async fn users_page(&self, search: Option<&str>, page: Page) -> Result<Paged<User>>;
     async fn count_active_admins(&self) -> Result<i64>;
-    async fn set_password_hash(&self, user_id: i64, hash: &str, must_change: bool) -> Result<()>;
+    /// Sets the password and, in the same transaction, ends every session of the user
+    /// (whoever knew the old password is out); with `revoke_tokens` also deletes their
+    /// API tokens. Answers how many tokens went.
+    async fn set_password_hash(
+        &self,
+        user_id: i64,
+        hash: &str,
+        must_change: bool,
+        revoke_tokens: bool,
+    ) -> Result<u64>;
     async fn set_admin(&self, user_id: i64, is_admin: bool) -> Result<()>;
     /// Disabling also ends every session of the user, in the same transaction.
     /// Disabling also ends the user's sessions and revokes their API tokens.
@@ -229,6 +238,8 @@ pub trait RoomStore: Send + Sync {
     ) -> Result<RoomRequest>;
     async fn request(&self, id: i64) -> Result<Option<RoomRequest>>;
     async fn pending_request_for(&self, room_name: &str) -> Result<Option<RoomRequest>>;
+    /// The approved request that made this registration, if it came from one.
+    async fn request_of_room(&self, room_id: i64) -> Result<Option<RoomRequest>>;
     async fn list_requests(&self, filter: &RequestFilter, page: Page)
     -> Result<Paged<RoomRequest>>;
     async fn count_pending_requests(&self) -> Result<i64>;

@@ -139,16 +139,32 @@ macro_rules! impl_sql_store {
                 user_id: i64,
                 hash: &str,
                 must_change: bool,
-            ) -> $crate::Result<()> {
+                revoke_tokens: bool,
+            ) -> $crate::Result<u64> {
+                let mut tx = self.pool.begin_with($write_tx).await?;
                 let done = sqlx::query(
                     "UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3",
                 )
                 .bind(hash)
                 .bind(must_change)
                 .bind(user_id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-                $crate::sql::found(done.rows_affected())
+                $crate::sql::found(done.rows_affected())?;
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let mut revoked = 0;
+                if revoke_tokens {
+                    revoked = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(revoked)
             }
 
             async fn set_admin(&self, user_id: i64, is_admin: bool) -> $crate::Result<()> {

@@ -269,6 +269,16 @@ macro_rules! impl_room_store {
                 Self::request_in(&mut conn, id).await
             }
 
+            async fn request_of_room(&self, room_id: i64) -> $crate::Result<Option<$crate::RoomRequest>> {
+                let sql = format!(
+                    "SELECT {} FROM room_requests WHERE room_id = $1 ORDER BY id DESC LIMIT 1",
+                    $crate::sql_rooms::REQUEST_COLUMNS
+                );
+                let row: Option<$crate::models::RequestRow> =
+                    sqlx::query_as(&sql).bind(room_id).fetch_optional(&self.pool).await?;
+                Ok(row.map(Into::into))
+            }
+
             async fn pending_request_for(&self, room_name: &str) -> $crate::Result<Option<$crate::RoomRequest>> {
                 let sql = format!(
                     "SELECT {} FROM room_requests WHERE room_name = $1 AND status = 'pending'",

@@ -94,10 +94,28 @@ async fn account_changes_persist(backend: Backend) {
     assert_eq!(store.count_active_admins().await.unwrap(), 0);
     store.set_admin(alice.id, true).await.unwrap();
     assert_eq!(store.count_active_admins().await.unwrap(), 1);
+    // A new password ends every session in the same step; tokens go only when asked.
     store
-        .set_password_hash(alice.id, "new-hash", true)
+        .create_session("session-1", alice.id, 2)
         .await
         .unwrap();
+    store
+        .create_token(alice.id, "script", "token-hash", 2, None)
+        .await
+        .unwrap();
+    let revoked = store
+        .set_password_hash(alice.id, "newer-hash", false, false)
+        .await
+        .unwrap();
+    assert_eq!(revoked, 0);
+    assert!(store.session("session-1").await.unwrap().is_none());
+    assert_eq!(store.tokens_of(alice.id).await.unwrap().len(), 1);
+    let revoked = store
+        .set_password_hash(alice.id, "new-hash", true, true)
+        .await
+        .unwrap();
+    assert_eq!(revoked, 1);
+    assert!(store.tokens_of(alice.id).await.unwrap().is_empty());
     store.set_language(alice.id, Some("de")).await.unwrap();
     let alice = store.user_by_id(alice.id).await.unwrap().unwrap();
     assert_eq!(alice.password_hash.as_deref(), Some("new-hash"));

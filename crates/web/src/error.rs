@@ -174,6 +174,29 @@ impl From<roomkeeper_auth::Error> for Error {
     }
 }
 
+impl From<roomkeeper_usecases::Error> for Error {
+    fn from(err: roomkeeper_usecases::Error) -> Self {
+        use roomkeeper_usecases::Error as U;
+        match err {
+            U::NotFound => Error::NotFound,
+            U::Invalid { code, message } => Error::Invalid { code, message },
+            U::Conflict { code, message } => Error::Conflict { code, message },
+            U::Store(e) => e.into(),
+            U::Meeting(e) => e.into(),
+            U::Auth(e) => e.into(),
+            U::Recordings(e) => e.into(),
+            U::Parse(e) => e.into(),
+            U::Internal(cause) => Error::Internal(cause),
+        }
+    }
+}
+
+impl From<roomkeeper_usecases::accounts::PasswordChangeError> for Error {
+    fn from(err: roomkeeper_usecases::accounts::PasswordChangeError) -> Self {
+        roomkeeper_usecases::Error::from(err).into()
+    }
+}
+
 impl From<roomkeeper_domain::ParseError> for Error {
     fn from(err: roomkeeper_domain::ParseError) -> Self {
         Error::invalid("invalid_input", err.to_string())

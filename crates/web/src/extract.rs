@@ -49,6 +49,11 @@ pub struct MaybeUser(pub Option<CurrentUser>);
 pub struct ClientAddr(pub Option<IpAddr>);
 
 impl CurrentUser {
+    /// This person acting from `address`, as the use cases take it.
+    pub fn acting(&self, address: Option<IpAddr>) -> roomkeeper_usecases::Acting<'_> {
+        roomkeeper_usecases::Acting::new(&self.user, address)
+    }
+
     pub fn actor(&self) -> Actor<'_> {
         Actor::User {
             username: &self.user.username,

@@ -5,21 +5,23 @@
 //! [`extract`] are the only place that asks it, so a handler that takes an `Admin`
 //! cannot be reached by anyone else.
 
-mod accounts;
 pub mod api;
 mod assets;
+mod delivery;
 mod error;
 pub mod extract;
 mod i18n;
 mod mail;
-mod meetings;
 mod middleware;
 pub mod ops;
 mod pages;
-mod recordings;
-mod rooms;
 mod session;
 mod streams;
+mod views;
+
+/// The emails' words in each recipient's language, for use cases run outside a request
+/// (the command line).
+pub use mail::Translated as TranslatedLetters;
 
 use std::sync::Arc;
 
@@ -135,6 +137,8 @@ pub struct WebConfig {
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
+    /// What Roomkeeper does; handlers translate HTTP in and out of these.
+    pub usecases: roomkeeper_usecases::UseCases,
     pub store: Arc<dyn Store>,
     pub clock: Clock,
     pub http: Arc<HttpConfig>,
@@ -180,19 +184,39 @@ impl AppState {
     ) -> Self {
         // Install the metrics recorder before the first request is counted.
         metrics_handle();
-        let meeting_bases = config
+        let meeting_bases: Vec<MeetingBase> = config
             .rooms
             .meeting_urls
             .iter()
             .filter_map(|u| MeetingBase::parse(u).ok())
             .collect();
         let mail_wakeup = Arc::new(tokio::sync::Notify::new());
-        let recordings = Arc::new(recordings.with_mail(Arc::new(mail::RecordingMail {
-            store: store.clone(),
-            base_url: config.http.base_url(),
+        let mail = roomkeeper_usecases::mail::Mail {
             enabled: config.mail_enabled,
             wakeup: mail_wakeup.clone(),
-        })));
+            base_url: config.http.base_url(),
+            letters: Arc::new(mail::Translated),
+        };
+        let recordings = Arc::new(recordings.with_mail(Arc::new(
+            roomkeeper_usecases::mail::RecordingMail {
+                store: store.clone(),
+                mail: mail.clone(),
+            },
+        )));
+        let meeting_bases: Arc<Vec<MeetingBase>> = Arc::new(meeting_bases);
+        let watch = Arc::new(roomkeeper_jitsi::MeetingWatch::new(
+            meetings.clone(),
+            std::time::Duration::from_secs(1),
+        ));
+        let usecases = roomkeeper_usecases::UseCases {
+            store: store.clone(),
+            clock: clock.clone(),
+            meeting_bases: meeting_bases.clone(),
+            meetings: meetings.clone(),
+            watch: watch.clone(),
+            mail,
+            recordings: recordings.clone(),
+        };
         let ldap_admin_group = config.ldap.admin_group_dn.is_some();
         let ldap = config
             .ldap
@@ -211,6 +235,7 @@ impl AppState {
             })
             .collect();
         Self {
+            usecases,
             ldap,
             ldap_admin_group,
             oidc: Arc::new(oidc),
@@ -223,13 +248,10 @@ impl AppState {
             clock,
             http: Arc::new(config.http),
             sessions: Arc::new(config.sessions),
-            meeting_bases: Arc::new(meeting_bases),
+            meeting_bases,
             mail_enabled: config.mail_enabled,
             mail_wakeup,
-            watch: Arc::new(roomkeeper_jitsi::MeetingWatch::new(
-                meetings.clone(),
-                std::time::Duration::from_secs(1),
-            )),
+            watch,
             meetings,
             stopping: tokio_util::sync::CancellationToken::new(),
         }

@@ -866,7 +866,48 @@ async fn disabling_an_owner_asks_what_becomes_of_their_rooms(backend: Backend) {
     );
 }
 
+/// The history an owner sees starts with the request that won them the room, however
+/// long the admin took to approve it (it started at the approval, and a request and
+/// approval in different seconds lost the request: seen on a busy machine).
+async fn the_history_starts_with_the_request_that_won_the_room(backend: Backend) {
+    let app = app_with_meeting_server(backend).await;
+    let admin = person(&app, "root", true).await;
+    let lecturer = person(&app, "lecturer", false).await;
+    let asked = post_json(
+        &lecturer,
+        app.url("/api/v1/room-requests"),
+        json!({"room": "logic", "reason": "Lecture Logic I"}),
+    )
+    .await;
+    assert_eq!(asked.status(), StatusCode::CREATED);
+    let request: Value = asked.json().await.unwrap();
+    app.clock().advance(3600);
+    let approved = admin
+        .post(app.url(&format!("/api/v1/room-requests/{}/approve", request["id"])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status(), StatusCode::OK);
+    let room_id = approved.json::<Value>().await.unwrap()["room_id"].clone();
+    let history: Value = lecturer
+        .get(app.url(&format!("/api/v1/audit?room_id={room_id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["approve", "request"], "{history}");
+}
+
 both_backends!(
+    the_history_starts_with_the_request_that_won_the_room,
     a_new_registration_starts_a_new_history,
     request_approve_with_pattern_then_auto_approval,
     bad_requests_are_refused_with_reasons_and_change_nothing,

@@ -45,7 +45,9 @@ async fn main() -> anyhow::Result<()> {
         .user_by_name(&Username::parse("admin")?)
         .await?
         .context("no admin")?;
-    store.set_password_hash(admin.id, &hash, false).await?;
+    store
+        .set_password_hash(admin.id, &hash, false, false)
+        .await?;
     let hash = PasswordHasher::hash(LECTURER_PASSWORD.into()).await?;
     store
         .create_user(

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiJson, ApiPath};
 use crate::extract::{AnyUser, ClientAddr, Credential, CurrentUser};
-use crate::{ApiError, AppState, Error, accounts, session};
+use roomkeeper_usecases::accounts;
+
+use crate::{ApiError, AppState, Error, session};
 use axum::extract::State;
 
 #[derive(Serialize)]
@@ -82,7 +84,7 @@ pub async fn change_password(
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     accounts::change_password(
-        &state,
+        &state.usecases,
         &current.user,
         body.current_password,
         &body.new_password,
@@ -100,7 +102,9 @@ pub async fn list_tokens(
     State(state): State<AppState>,
     current: CurrentUser,
 ) -> Result<Json<Vec<ApiToken>>, ApiError> {
-    Ok(Json(state.store.tokens_of(current.user.id).await?))
+    Ok(Json(
+        accounts::tokens(&state.usecases, &current.user).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -117,8 +121,13 @@ pub async fn create_token(
     current: CurrentUser,
     ApiJson(body): ApiJson<NewTokenBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (token, secret) =
-        accounts::create_token(&state, &current.user, &body.name, body.expires_in_days).await?;
+    let (token, secret) = accounts::create_token(
+        &state.usecases,
+        &current.user,
+        &body.name,
+        body.expires_in_days,
+    )
+    .await?;
     let body = serde_json::json!({
         "id": token.id,
         "name": token.name,
@@ -135,11 +144,8 @@ pub async fn delete_token(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     // Someone else's token id is "not found", not "forbidden": ids reveal nothing.
-    if state.store.delete_token(current.user.id, id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(Error::NotFound.into())
-    }
+    accounts::delete_token(&state.usecases, &current.user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]
@@ -154,15 +160,11 @@ pub async fn set_email(
     ApiJson(body): ApiJson<EmailBody>,
 ) -> Result<Json<Me>, ApiError> {
     accounts::set_email(
-        &state,
+        &state.usecases,
         &current.user,
         body.email.as_deref().unwrap_or_default(),
     )
     .await?;
-    let user = state
-        .store
-        .user_by_id(current.user.id)
-        .await?
-        .ok_or(Error::NotFound)?;
+    let user = accounts::user(&state.usecases, current.user.id).await?;
     Ok(Json(Me::from(&user)))
 }

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiPath;
 use crate::extract::{ClientAddr, ControlMeeting, RoomAccess};
-use crate::meetings::{self, Action};
 use crate::{ApiError, AppState, Error};
+use roomkeeper_usecases::meetings::{self, MeetingAction};
 
 #[derive(Serialize)]
 pub struct MeetingView {
@@ -39,9 +39,10 @@ async fn act(
     state: &AppState,
     access: &RoomAccess<ControlMeeting>,
     address: Option<std::net::IpAddr>,
-    action: Action<'_>,
+    action: MeetingAction<'_>,
 ) -> Result<Json<MeetingView>, ApiError> {
-    let after = meetings::act(state, &access.current.user, address, &access.room, action).await?;
+    let acting = access.current.acting(address);
+    let after = meetings::act(&state.usecases, &acting, &access.room, action).await?;
     let meeting = after.ok_or_else(|| Error::Internal("the meeting ended".into()))?;
     Ok(Json(meeting.into()))
 }
@@ -50,7 +51,11 @@ pub async fn get_meeting(
     State(state): State<AppState>,
     access: RoomAccess<ControlMeeting>,
 ) -> Result<Json<MeetingView>, ApiError> {
-    Ok(Json(meetings::meeting(&state, &access.room).await?.into()))
+    Ok(Json(
+        meetings::meeting(&state.usecases, &access.room)
+            .await?
+            .into(),
+    ))
 }
 
 pub async fn grant_moderator(
@@ -59,7 +64,7 @@ pub async fn grant_moderator(
     ClientAddr(address): ClientAddr,
     ApiPath((_, participant)): ApiPath<(i64, String)>,
 ) -> Result<Json<MeetingView>, ApiError> {
-    act(&state, &access, address, Action::Grant(&participant)).await
+    act(&state, &access, address, MeetingAction::Grant(&participant)).await
 }
 
 #[derive(Deserialize)]
@@ -75,7 +80,7 @@ pub async fn revoke_moderator(
     ApiPath((_, participant)): ApiPath<(i64, String)>,
     Query(query): Query<RevokeQuery>,
 ) -> Result<Json<MeetingView>, ApiError> {
-    let action = Action::Revoke {
+    let action = MeetingAction::Revoke {
         participant: &participant,
         then_grant: query.then_grant.as_deref(),
     };
@@ -87,7 +92,7 @@ pub async fn remove_password(
     access: RoomAccess<ControlMeeting>,
     ClientAddr(address): ClientAddr,
 ) -> Result<Json<MeetingView>, ApiError> {
-    act(&state, &access, address, Action::RemovePassword).await
+    act(&state, &access, address, MeetingAction::RemovePassword).await
 }
 
 pub async fn kick(
@@ -96,7 +101,7 @@ pub async fn kick(
     ClientAddr(address): ClientAddr,
     ApiPath((_, participant)): ApiPath<(i64, String)>,
 ) -> Result<Json<MeetingView>, ApiError> {
-    act(&state, &access, address, Action::Kick(&participant)).await
+    act(&state, &access, address, MeetingAction::Kick(&participant)).await
 }
 
 pub async fn end_meeting(
@@ -104,14 +109,8 @@ pub async fn end_meeting(
     access: RoomAccess<ControlMeeting>,
     ClientAddr(address): ClientAddr,
 ) -> Result<StatusCode, ApiError> {
-    meetings::act(
-        &state,
-        &access.current.user,
-        address,
-        &access.room,
-        Action::End,
-    )
-    .await?;
+    let acting = access.current.acting(address);
+    meetings::act(&state.usecases, &acting, &access.room, MeetingAction::End).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

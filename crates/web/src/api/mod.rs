@@ -17,8 +17,6 @@ use axum::routing::{MethodRouter, delete, get, post, put};
 
 use crate::{ApiError, AppState, Error};
 
-pub use recordings::assign_to as assign_recording;
-
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
 /// A router that records each (method, path) it is given.

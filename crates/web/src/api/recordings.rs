@@ -6,8 +6,7 @@ use axum::extract::{FromRequest, Multipart, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use roomkeeper_auth::hash_token;
-use roomkeeper_domain::RoomName;
-use roomkeeper_store::{IngestProblem, Recording};
+use roomkeeper_store::IngestProblem;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
@@ -16,8 +15,10 @@ use crate::extract::{
     Admin, ClientAddr, HandleRecording, RecordingAccess, RoomAccess, SeeRoom, WatchRecording,
     may_watch_recordings,
 };
-use crate::recordings::{self, RecordingView, ShareLinkView};
-use crate::rooms::{address_text, audit};
+use roomkeeper_usecases::recordings;
+
+use crate::delivery;
+use crate::views::{self, RecordingView, ShareLinkView};
 use crate::{ApiError, AppState, Error};
 
 pub async fn list_of_room(
@@ -27,17 +28,15 @@ pub async fn list_of_room(
     if !may_watch_recordings(&state, &access.current, &access.room) {
         return Err(Error::NotFound.into());
     }
-    let list = state.store.recordings_of_room(access.room.id).await?;
-    Ok(Json(
-        list.iter().map(|r| recordings::view(&state, r)).collect(),
-    ))
+    let list = recordings::of_room(&state.usecases, &access.room).await?;
+    Ok(Json(list.iter().map(|r| views::view(&state, r)).collect()))
 }
 
 pub async fn get_recording(
     State(state): State<AppState>,
     access: RecordingAccess<HandleRecording>,
 ) -> Json<RecordingView> {
-    Json(recordings::view(&state, &access.recording))
+    Json(views::view(&state, &access.recording))
 }
 
 #[derive(Deserialize)]
@@ -53,7 +52,7 @@ pub async fn content(
     request: Request,
 ) -> Result<Response, ApiError> {
     let download = query.download.is_some_and(|d| d != "0");
-    Ok(recordings::content(&state, &access.recording, download, request).await?)
+    Ok(delivery::content(&state, &access.recording, download, request).await?)
 }
 
 pub async fn delete_recording(
@@ -61,15 +60,8 @@ pub async fn delete_recording(
     access: RecordingAccess<HandleRecording>,
     ClientAddr(address): ClientAddr,
 ) -> Result<StatusCode, ApiError> {
-    let address = address_text(address);
-    let audit = audit(&state, &access.current.user, address.as_deref());
-    if !state
-        .recordings
-        .delete(&access.recording.id, &audit, "deleted by hand")
-        .await?
-    {
-        return Err(Error::NotFound.into());
-    }
+    let acting = access.current.acting(address);
+    recordings::delete(&state.usecases, &acting, &access.recording).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -85,26 +77,29 @@ pub async fn create_link(
     ClientAddr(address): ClientAddr,
     ApiJson(body): ApiJson<NewLink>,
 ) -> Result<(StatusCode, Json<ShareLinkView>), ApiError> {
-    let link = recordings::create_link(
-        &state,
+    let acting = access.current.acting(address);
+    let (link, secret) = recordings::create_link(
+        &state.usecases,
+        &acting,
         &access.recording,
-        &access.current.user,
-        address,
         body.expires_in_s,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(link)))
+    Ok((
+        StatusCode::CREATED,
+        Json(views::new_link_view(&state, &link, &secret)),
+    ))
 }
 
 pub async fn list_links(
     State(state): State<AppState>,
     access: RecordingAccess<WatchRecording>,
 ) -> Result<Json<Vec<ShareLinkView>>, ApiError> {
-    let links = state.store.share_links_of(&access.recording.id).await?;
+    let links = recordings::share_links(&state.usecases, &access.recording).await?;
     Ok(Json(
         links
             .iter()
-            .map(|l| recordings::link_view(&state, l, None))
+            .map(|l| views::link_view(&state, l, None))
             .collect(),
     ))
 }
@@ -115,17 +110,9 @@ pub async fn revoke_link(
     ClientAddr(address): ClientAddr,
     ApiPath((_, link_id)): ApiPath<(String, i64)>,
 ) -> Result<StatusCode, ApiError> {
-    let address = address_text(address);
-    let audit = audit(&state, &access.current.user, address.as_deref());
-    if state
-        .store
-        .revoke_share_link(&access.recording.id, link_id, &audit)
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(Error::NotFound.into())
-    }
+    let acting = access.current.acting(address);
+    recordings::revoke_link(&state.usecases, &acting, &access.recording, link_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Serialize)]
@@ -139,10 +126,10 @@ pub async fn unassigned(
     State(state): State<AppState>,
     _admin: Admin,
 ) -> Result<Json<Unassigned>, ApiError> {
-    let list = state.store.unassigned_recordings().await?;
+    let (list, problems) = recordings::unassigned(&state.usecases).await?;
     Ok(Json(Unassigned {
-        recordings: list.iter().map(|r| recordings::view(&state, r)).collect(),
-        problems: state.store.ingest_problems().await?,
+        recordings: list.iter().map(|r| views::view(&state, r)).collect(),
+        problems,
     }))
 }
 
@@ -160,41 +147,10 @@ pub async fn assign(
     ClientAddr(address): ClientAddr,
     ApiJson(body): ApiJson<Assignment>,
 ) -> Result<Json<RecordingView>, ApiError> {
-    let recording = assign_to(&state, &access.recording, &admin.user, address, &body.room).await?;
-    Ok(Json(recordings::view(&state, &recording)))
-}
-
-pub async fn assign_to(
-    state: &AppState,
-    recording: &Recording,
-    admin: &roomkeeper_store::User,
-    address: Option<std::net::IpAddr>,
-    room: &str,
-) -> Result<Recording, Error> {
-    if recording.room_id.is_some() {
-        return Err(Error::Conflict {
-            code: "already_assigned",
-            message: "This recording already belongs to a room.".into(),
-        });
-    }
-    let name = RoomName::parse(room, &state.meeting_bases)
-        .map_err(|e| Error::invalid("invalid_room", e.to_string()))?;
-    let target = state
-        .store
-        .room_by_name(&name.canonical())
-        .await?
-        .ok_or_else(|| {
-            Error::invalid(
-                "unknown_room",
-                format!("{} is not a registered room.", name.display()),
-            )
-        })?;
-    let address = address_text(address);
-    let audit = audit(state, admin, address.as_deref());
-    Ok(state
-        .store
-        .assign_recording(&recording.id, target.id, &audit)
-        .await?)
+    let acting = admin.acting(address);
+    let recording =
+        recordings::assign(&state.usecases, &acting, &access.recording, &body.room).await?;
+    Ok(Json(views::view(&state, &recording)))
 }
 
 #[derive(Deserialize)]
@@ -211,15 +167,8 @@ pub async fn set_retention(
     ClientAddr(address): ClientAddr,
     ApiJson(body): ApiJson<Retention>,
 ) -> Result<StatusCode, ApiError> {
-    if body.days.is_some_and(|d| !(1..=36_500).contains(&d)) {
-        return Err(Error::invalid("bad_retention", "Keep recordings 1 to 36,500 days.").into());
-    }
-    let address = address_text(address);
-    let audit = audit(&state, &admin.user, address.as_deref());
-    state
-        .store
-        .set_retention(access.room.id, body.days, &audit)
-        .await?;
+    let acting = admin.acting(address);
+    recordings::set_retention(&state.usecases, &acting, &access.room, body.days).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

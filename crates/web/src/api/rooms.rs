@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use roomkeeper_domain::Username;
-use roomkeeper_store::{Page, Paged, RequestFilter, RequestStatus};
+use roomkeeper_store::{Page, Paged, RequestStatus};
+use roomkeeper_usecases::rooms::{self, PatternReport};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiJson, ApiPath};
@@ -13,7 +13,7 @@ use crate::extract::{
     Admin, ClientAddr, CurrentUser, ManageRoom, RequestAccess, RoomAccess, SeeRequest, SeeRoom,
     WithdrawRequest,
 };
-use crate::rooms::{self, PatternReport, RequestView, RoomView, address_text};
+use crate::views::{RequestView, RoomView};
 use crate::{ApiError, AppState, Error};
 
 pub const DEFAULT_PER_PAGE: u32 = 50;
@@ -37,14 +37,13 @@ pub async fn create_request(
     ClientAddr(address): ClientAddr,
     ApiJson(body): ApiJson<NewRequestBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let address = address_text(address);
-    let request = rooms::request_room(
-        &state,
-        &current.user,
+    let acting = current.acting(address);
+    let request = rooms::request(
+        &state.usecases,
+        &acting,
         &body.room,
         &body.reason,
         &body.co_owners,
-        address.as_deref(),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(RequestView::new(&state, request))))
@@ -72,16 +71,8 @@ pub async fn list_requests(
             ))
         })?),
     };
-    let sees_all = current.user.is_admin;
-    let filter = RequestFilter {
-        status,
-        requester: (!sees_all).then(|| current.user.username.clone()),
-        newest_first: !sees_all,
-    };
-    let list = state
-        .store
-        .list_requests(&filter, page(query.page, query.per_page))
-        .await?;
+    let page = page(query.page, query.per_page);
+    let list = rooms::requests(&state.usecases, &current.user, status, page).await?;
     Ok(Json(list.map(|r| RequestView::new(&state, r))))
 }
 
@@ -97,12 +88,8 @@ pub async fn withdraw_request(
     access: RequestAccess<WithdrawRequest>,
     ClientAddr(address): ClientAddr,
 ) -> Result<Json<RequestView>, ApiError> {
-    let address = address_text(address);
-    let audit = rooms::audit(&state, &access.current.user, address.as_deref());
-    let request = state
-        .store
-        .withdraw_request(access.request.id, &audit)
-        .await?;
+    let acting = access.current.acting(address);
+    let request = rooms::withdraw_request(&state.usecases, &acting, access.request.id).await?;
     Ok(Json(RequestView::new(&state, request)))
 }
 
@@ -136,15 +123,14 @@ pub async fn approve_request(
             ))
         })?
     };
-    let address = address_text(address);
-    let decided = rooms::decide(
-        &state,
-        &admin.user,
+    let acting = admin.acting(address);
+    let decided = rooms::decide_request(
+        &state.usecases,
+        &acting,
         id,
         true,
         body.pattern.as_deref(),
         body.message.as_deref(),
-        address.as_deref(),
     )
     .await?;
     Ok(Json(RequestView::new(&state, decided)))
@@ -157,15 +143,14 @@ pub async fn reject_request(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<RejectBody>,
 ) -> Result<Json<RequestView>, ApiError> {
-    let address = address_text(address);
-    let decided = rooms::decide(
-        &state,
-        &admin.user,
+    let acting = admin.acting(address);
+    let decided = rooms::decide_request(
+        &state.usecases,
+        &acting,
         id,
         false,
         None,
         Some(&body.message),
-        address.as_deref(),
     )
     .await?;
     Ok(Json(RequestView::new(&state, decided)))
@@ -209,19 +194,19 @@ pub async fn decide_many(
     if body.ids.len() > 500 {
         return Err(Error::invalid("too_many", "Decide at most 500 requests at once.").into());
     }
-    let address = address_text(address);
+    let acting = admin.acting(address);
     let mut outcomes = Vec::new();
     for id in body.ids {
-        let result = rooms::decide(
-            &state,
-            &admin.user,
+        let result = rooms::decide_request(
+            &state.usecases,
+            &acting,
             id,
             approve,
             None,
             body.message.as_deref(),
-            address.as_deref(),
         )
-        .await;
+        .await
+        .map_err(Error::from);
         outcomes.push(match result {
             Ok(request) => DecisionOutcome {
                 id,
@@ -259,16 +244,10 @@ pub async fn list_rooms(
     current: CurrentUser,
     Query(query): Query<RoomListQuery>,
 ) -> Result<Json<Paged<RoomView>>, ApiError> {
-    let visible_to = (!current.user.is_admin).then(|| current.user.username.clone());
+    let uc = &state.usecases;
     if let Some(name) = query.name.as_deref() {
-        let name = rooms::parse_room(&state, name)?;
-        let room = state.store.room_by_name(&name.canonical()).await?;
-        let visible = room.filter(|r| {
-            visible_to
-                .as_deref()
-                .is_none_or(|me| r.owner == me || r.co_owners.iter().any(|c| c == me))
-        });
-        let items: Vec<RoomView> = visible
+        let items: Vec<RoomView> = rooms::find(uc, &current.user, name)
+            .await?
             .into_iter()
             .map(|r| RoomView::new(&state, r))
             .collect();
@@ -279,11 +258,9 @@ pub async fn list_rooms(
             per_page: 1,
         }));
     }
-    let filter = rooms::room_filter(visible_to, query.q.as_deref());
-    let list = state
-        .store
-        .list_rooms(&filter, page(query.page, query.per_page))
-        .await?;
+    let visible_to = (!current.user.is_admin).then_some(current.user.username.as_str());
+    let page = page(query.page, query.per_page);
+    let list = rooms::list(uc, visible_to, query.q.as_deref(), page).await?;
     Ok(Json(list.map(|r| RoomView::new(&state, r))))
 }
 
@@ -306,13 +283,9 @@ pub async fn set_co_owners(
     ClientAddr(address): ClientAddr,
     ApiJson(body): ApiJson<CoOwnersBody>,
 ) -> Result<Json<RoomView>, ApiError> {
-    let usernames = rooms::parse_usernames(&body.usernames, &access.room.owner)?;
-    let address = address_text(address);
-    let audit = rooms::audit(&state, &access.current.user, address.as_deref());
-    let room = state
-        .store
-        .set_co_owners(access.room.id, &usernames, &audit)
-        .await?;
+    let acting = access.current.acting(address);
+    let room =
+        rooms::set_co_owners(&state.usecases, &acting, &access.room, &body.usernames).await?;
     Ok(Json(RoomView::new(&state, room)))
 }
 
@@ -328,13 +301,8 @@ pub async fn transfer_room(
     ClientAddr(address): ClientAddr,
     ApiJson(body): ApiJson<TransferBody>,
 ) -> Result<Json<RoomView>, ApiError> {
-    let username = Username::parse(&body.username)?;
-    let address = address_text(address);
-    let audit = rooms::audit(&state, &access.current.user, address.as_deref());
-    let room = state
-        .store
-        .transfer_room(access.room.id, username.as_str(), &audit)
-        .await?;
+    let acting = access.current.acting(address);
+    let room = rooms::transfer(&state.usecases, &acting, &access.room, &body.username).await?;
     Ok(Json(RoomView::new(&state, room)))
 }
 
@@ -343,9 +311,8 @@ pub async fn release_room(
     access: RoomAccess<ManageRoom>,
     ClientAddr(address): ClientAddr,
 ) -> Result<StatusCode, ApiError> {
-    let address = address_text(address);
-    let audit = rooms::audit(&state, &access.current.user, address.as_deref());
-    state.store.release_room(access.room.id, &audit).await?;
+    let acting = access.current.acting(address);
+    rooms::release(&state.usecases, &acting, &access.room).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -354,9 +321,8 @@ pub async fn list_patterns(
     Admin(_admin): Admin,
     ApiPath(username): ApiPath<String>,
 ) -> Result<Json<Vec<PatternReport>>, ApiError> {
-    let username = Username::parse(&username)?;
     Ok(Json(
-        rooms::pattern_reports(&state, username.as_str()).await?,
+        rooms::pattern_reports(&state.usecases, &username).await?,
     ))
 }
 
@@ -373,15 +339,8 @@ pub async fn add_pattern(
     ApiPath(username): ApiPath<String>,
     ApiJson(body): ApiJson<PatternBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let address = address_text(address);
-    let created = rooms::add_pattern(
-        &state,
-        &admin.user,
-        &username,
-        &body.pattern,
-        address.as_deref(),
-    )
-    .await?;
+    let acting = admin.acting(address);
+    let created = rooms::add_pattern(&state.usecases, &acting, &username, &body.pattern).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -391,18 +350,9 @@ pub async fn delete_pattern(
     ClientAddr(address): ClientAddr,
     ApiPath((username, id)): ApiPath<(String, i64)>,
 ) -> Result<StatusCode, ApiError> {
-    let username = Username::parse(&username)?;
-    let address = address_text(address);
-    let audit = rooms::audit(&state, &admin.user, address.as_deref());
-    if state
-        .store
-        .delete_pattern(username.as_str(), id, &audit)
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(Error::NotFound.into())
-    }
+    let acting = admin.acting(address);
+    rooms::delete_pattern(&state.usecases, &acting, &username, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]
@@ -419,36 +369,29 @@ pub async fn audit_log(
     current: CurrentUser,
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<Paged<roomkeeper_store::AuditEntry>>, ApiError> {
-    let (room_name, since) = match query.room_id {
+    let uc = &state.usecases;
+    let room = match query.room_id {
         Some(id) => {
-            let room = state.store.room(id).await?.ok_or(Error::NotFound)?;
+            let room = rooms::room(uc, id).await?;
             crate::extract::authorize_room::<SeeRoom>(&current, &room)?;
-            (
-                Some(room.name.clone()),
-                crate::rooms::history_start(&current.user, &room),
-            )
+            Some(room)
         }
         None => {
             crate::extract::authorize(&current, roomkeeper_domain::Action::OverseeAllRooms)?;
-            (None, None)
+            None
         }
     };
-    let list = state
-        .store
-        .audit_log_since(
-            room_name.as_deref(),
-            since,
-            page(query.page, query.per_page),
-        )
-        .await?;
-    Ok(Json(crate::rooms::history_for(&current.user, list)))
+    let page = page(query.page, query.per_page);
+    Ok(Json(
+        rooms::history(uc, &current.user, room.as_ref(), page).await?,
+    ))
 }
 
 pub async fn list_notices(
     State(state): State<AppState>,
     current: CurrentUser,
 ) -> Result<Json<Vec<roomkeeper_store::Notice>>, ApiError> {
-    Ok(Json(state.store.notices_of(&current.user.username).await?))
+    Ok(Json(rooms::notices(&state.usecases, &current.user).await?))
 }
 
 pub async fn dismiss_notice(
@@ -456,13 +399,6 @@ pub async fn dismiss_notice(
     current: CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    if state
-        .store
-        .dismiss_notice(&current.user.username, id, state.clock.now())
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(Error::NotFound.into())
-    }
+    rooms::dismiss_notice(&state.usecases, &current.user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -12,10 +12,10 @@ use roomkeeper_store::{ApiToken, User};
 use serde::Deserialize;
 
 use super::{Chrome, PageForm, PagePath, render_with_status};
-use crate::accounts::{self, PasswordChangeError};
 use crate::extract::{AnyUser, CurrentUser};
 use crate::i18n::Lang;
 use crate::{AppState, Error, PageError, session};
+use roomkeeper_usecases::accounts::{self, PasswordChangeError};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -52,7 +52,7 @@ async fn profile_page(
     status: StatusCode,
     flash: Flash,
 ) -> Result<Response, PageError> {
-    let tokens = state.store.tokens_of(user.id).await?;
+    let tokens = accounts::tokens(&state.usecases, &user).await?;
     let page = Chrome::for_user(state, lang, &user, "/profile").await?;
     Ok(render_with_status(
         status,
@@ -110,7 +110,8 @@ async fn change_password(
     let problem = if form.new != form.confirm {
         Some(t.t("profile-password-mismatch"))
     } else {
-        match accounts::change_password(&state, &current.user, form.current, &form.new).await {
+        let uc = &state.usecases;
+        match accounts::change_password(uc, &current.user, form.current, &form.new).await {
             Ok(()) => None,
             Err(PasswordChangeError::WrongCurrent) => Some(t.t("profile-password-wrong")),
             Err(PasswordChangeError::Invalid(ParseError::PasswordTooLong { .. })) => {
@@ -165,7 +166,7 @@ async fn create_token(
                 .map_err(|_| Error::BadRequest(format!("{days:?} is not a number of days")))?,
         ),
     };
-    match accounts::create_token(&state, &current.user, &form.name, days).await {
+    match accounts::create_token(&state.usecases, &current.user, &form.name, days).await {
         Ok((_, secret)) => {
             let flash = Flash {
                 new_token: Some(secret),
@@ -173,7 +174,7 @@ async fn create_token(
             };
             profile_page(&state, lang, current.user, StatusCode::CREATED, flash).await
         }
-        Err(Error::Invalid { .. }) => {
+        Err(roomkeeper_usecases::Error::Invalid { .. }) => {
             let flash = Flash {
                 error: Some(t.t("profile-token-name-invalid")),
                 ..Flash::default()
@@ -196,9 +197,7 @@ async fn revoke_token(
     current: CurrentUser,
     PagePath(id): PagePath<i64>,
 ) -> Result<Response, PageError> {
-    if !state.store.delete_token(current.user.id, id).await? {
-        return Err(Error::NotFound.into());
-    }
+    accounts::delete_token(&state.usecases, &current.user, id).await?;
     Ok(Redirect::to("/profile").into_response())
 }
 
@@ -214,9 +213,9 @@ async fn set_email(
     current: CurrentUser,
     PageForm(form): PageForm<EmailForm>,
 ) -> Result<Response, PageError> {
-    match accounts::set_email(&state, &current.user, &form.email).await {
+    match accounts::set_email(&state.usecases, &current.user, &form.email).await {
         Ok(()) => Ok(Redirect::to("/profile?notice=email-saved").into_response()),
-        Err(Error::Invalid { .. }) => {
+        Err(roomkeeper_usecases::Error::Invalid { .. }) => {
             let flash = Flash {
                 error: Some(crate::i18n::Tr::new(lang).t("profile-email-invalid")),
                 ..Flash::default()

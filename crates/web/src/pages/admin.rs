@@ -10,7 +10,8 @@ use roomkeeper_store::User;
 use serde::Deserialize;
 
 use super::{Chrome, PageForm, PagePath, render_with_status};
-use crate::accounts;
+use roomkeeper_usecases::accounts::{self, OwnedRooms, SignInAnswer};
+
 use crate::extract::{Admin, ClientAddr};
 use crate::i18n::{Lang, Tr};
 use crate::{AppState, Error, PageError};
@@ -58,18 +59,10 @@ async fn users_page(
     status: StatusCode,
     flash: Flash,
 ) -> Result<Response, PageError> {
-    let users = state
-        .store
-        .users_page(
-            flash
-                .search
-                .as_deref()
-                .filter(|q| !q.trim().is_empty())
-                .map(str::trim),
-            roomkeeper_store::Page::new(flash.page, USERS_PER_PAGE),
-        )
-        .await?;
-    let sign_ins = state.store.oidc_collisions().await?;
+    let uc = &state.usecases;
+    let page = roomkeeper_store::Page::new(flash.page, USERS_PER_PAGE);
+    let users = accounts::users_page(uc, flash.search.as_deref(), page).await?;
+    let sign_ins = accounts::refused_sign_ins(uc).await?;
     let pager = super::Pager::new(
         &users,
         "/admin/users",
@@ -129,12 +122,13 @@ async fn create_user(
     let is_admin = form.is_admin.is_some();
     let display_name = Some(form.display_name.trim().to_owned());
     let (status, flash) = match accounts::create_local_user(
-        &state,
+        &state.usecases,
         &form.username,
         display_name,
         is_admin,
     )
     .await
+    .map_err(Error::from)
     {
         Ok((user, password)) => {
             tracing::info!(admin = %admin.user.username, username = %user.username, is_admin, "account created");
@@ -201,10 +195,14 @@ async fn set_admin(
     State(state): State<AppState>,
     lang: Lang,
     Admin(admin): Admin,
+    ClientAddr(address): ClientAddr,
     PagePath(id): PagePath<i64>,
     PageForm(form): PageForm<SwitchForm>,
 ) -> Result<Response, PageError> {
-    let result = accounts::set_admin(&state, id, form.on).await;
+    let acting = admin.acting(address);
+    let result = accounts::set_admin(&state.usecases, Some(&acting), id, form.on)
+        .await
+        .map_err(Error::from);
     if result.is_ok() {
         tracing::info!(admin = %admin.user.username, user_id = id, is_admin = form.on, "admin role changed");
     }
@@ -226,7 +224,7 @@ struct DisablePage {
     page: Chrome,
     user_id: i64,
     username: String,
-    rooms: Vec<crate::rooms::RoomView>,
+    rooms: Vec<crate::views::RoomView>,
     error: Option<String>,
 }
 
@@ -240,55 +238,52 @@ async fn set_disabled(
     PagePath(id): PagePath<i64>,
     PageForm(form): PageForm<DisableForm>,
 ) -> Result<Response, PageError> {
-    if form.on {
-        // Refuse before anything else moves: a refused disabling must change nothing.
-        if let Err(error) = accounts::refuse_losing_last_admin(&state, id).await {
-            return apply_change(&state, lang, &admin.user, Err(error)).await;
+    let uc = &state.usecases;
+    if !form.on {
+        let result = accounts::enable(uc, id).await.map_err(Error::from);
+        if result.is_ok() {
+            tracing::info!(admin = %admin.user.username, user_id = id, disabled = false, "account status changed");
         }
-        let user = state.store.user_by_id(id).await?.ok_or(Error::NotFound)?;
-        let owned = accounts::rooms_owned_by(&state, &user.username).await?;
-        if !owned.is_empty() {
-            let address = crate::rooms::address_text(address);
-            let audit = crate::rooms::audit(&state, &admin.user, address.as_deref());
-            let problem = match form.rooms.as_deref() {
-                Some("release") => {
-                    for room in &owned {
-                        state.store.release_room(room.id, &audit).await?;
-                    }
-                    None
-                }
-                Some("transfer") => match roomkeeper_domain::Username::parse(&form.transfer_to) {
-                    Ok(to) if to.as_str() != user.username => {
-                        for room in &owned {
-                            state
-                                .store
-                                .transfer_room(room.id, to.as_str(), &audit)
-                                .await?;
-                        }
-                        None
-                    }
-                    _ => Some(Tr::new(lang).t("disable-transfer-needs-user")),
-                },
-                _ => Some(String::new()),
-            };
-            if let Some(message) = problem {
-                let page = DisablePage {
-                    page: Chrome::for_user(&state, lang, &admin.user, "/admin/users").await?,
-                    user_id: id,
-                    username: user.username,
-                    rooms: owned
-                        .into_iter()
-                        .map(|r| crate::rooms::RoomView::new(&state, r))
-                        .collect(),
-                    error: (!message.is_empty()).then_some(message),
-                };
-                return Ok(render_with_status(StatusCode::CONFLICT, &page));
-            }
-        }
+        return apply_change(&state, lang, &admin.user, result).await;
     }
-    let result = accounts::set_disabled(&state, id, form.on).await;
+    let transfer_to = form.transfer_to.trim();
+    let rooms = match form.rooms.as_deref() {
+        Some("release") => OwnedRooms::Release,
+        Some("transfer") => OwnedRooms::TransferTo(transfer_to),
+        _ => OwnedRooms::Refuse,
+    };
+    let acting = admin.acting(address);
+    let result = accounts::disable(uc, Some(&acting), id, rooms)
+        .await
+        .map_err(Error::from);
+    // Someone who owns rooms: ask what becomes of them (again, when the answer did not
+    // name someone else to give them to).
+    let problem = match &result {
+        Err(Error::Conflict {
+            code: "owns_rooms", ..
+        }) => Some(None),
+        Err(Error::Invalid { .. }) if matches!(rooms, OwnedRooms::TransferTo(_)) => {
+            Some(Some(Tr::new(lang).t("disable-transfer-needs-user")))
+        }
+        _ => None,
+    };
+    if let Some(message) = problem {
+        let user = accounts::user(uc, id).await?;
+        let owned = accounts::rooms_owned_by(uc, &user.username).await?;
+        let page = DisablePage {
+            page: Chrome::for_user(&state, lang, &admin.user, "/admin/users").await?,
+            user_id: id,
+            username: user.username,
+            rooms: owned
+                .into_iter()
+                .map(|r| crate::views::RoomView::new(&state, r))
+                .collect(),
+            error: message,
+        };
+        return Ok(render_with_status(StatusCode::CONFLICT, &page));
+    }
     if result.is_ok() {
-        tracing::info!(admin = %admin.user.username, user_id = id, disabled = form.on, "account status changed");
+        tracing::info!(admin = %admin.user.username, user_id = id, disabled = true, "account status changed");
     }
     apply_change(&state, lang, &admin.user, result).await
 }
@@ -299,7 +294,7 @@ async fn reset_password(
     Admin(admin): Admin,
     PagePath(id): PagePath<i64>,
 ) -> Result<Response, PageError> {
-    let (user, password) = accounts::reset_password(&state, id).await?;
+    let (user, password) = accounts::reset_password(&state.usecases, id).await?;
     tracing::info!(admin = %admin.user.username, username = %user.username, "one-time password issued");
     let notice = Tr::new(lang).with("admin-users-reset-done", &[("username", user.username)]);
     let flash = Flash {
@@ -328,77 +323,39 @@ async fn resolve_sign_in(
     PageForm(form): PageForm<SignInForm>,
 ) -> Result<Response, PageError> {
     let t = Tr::new(lang);
-    let waiting = state.store.oidc_collisions().await?;
-    let Some(entry) = waiting
-        .iter()
-        .find(|c| c.issuer == form.issuer && c.subject == form.subject)
-    else {
-        let flash = Flash {
-            error: Some(t.t("admin-sign-ins-gone")),
-            ..Flash::default()
-        };
-        return users_page(&state, lang, &admin.user, StatusCode::NOT_FOUND, flash).await;
-    };
-    let link_to = match form.action.as_str() {
-        "link" if form.confirm.as_deref() == Some("yes") => {
-            match roomkeeper_domain::Username::parse(&entry.username) {
-                Ok(name) => state.store.user_by_name(&name).await?,
-                Err(_) => None,
-            }
-        }
-        "dismiss" => None,
+    let answer = match form.action.as_str() {
+        "link" if form.confirm.as_deref() == Some("yes") => SignInAnswer::Link,
+        "dismiss" => SignInAnswer::Dismiss,
         _ => {
             return Err(
                 Error::BadRequest("choose link (with its confirmation) or dismiss".into()).into(),
             );
         }
     };
-    if form.action == "link" && link_to.is_none() {
-        let flash = Flash {
-            error: Some(t.t("admin-sign-ins-gone")),
-            ..Flash::default()
-        };
-        return users_page(&state, lang, &admin.user, StatusCode::NOT_FOUND, flash).await;
-    }
-    let now = state.clock.now();
-    let resolved = state
-        .store
-        .resolve_oidc_collision(
-            &entry.issuer,
-            &entry.subject,
-            link_to.as_ref().map(|u| u.id),
-            now,
-        )
-        .await?;
-    let address = crate::rooms::address_text(address);
-    let audit = crate::rooms::audit(&state, &admin.user, address.as_deref());
-    let (action, notice) = match &link_to {
-        Some(user) => (
-            "sign_in_linked",
-            t.with(
-                "admin-sign-ins-linked",
-                &[
-                    ("username", user.username.clone()),
-                    ("provider", resolved.provider.clone()),
-                ],
-            ),
+    let acting = admin.acting(address);
+    let resolved = accounts::resolve_sign_in(
+        &state.usecases,
+        &acting,
+        &form.issuer,
+        &form.subject,
+        answer,
+    )
+    .await;
+    let notice = match resolved {
+        Ok((resolved, Some(user))) => t.with(
+            "admin-sign-ins-linked",
+            &[("username", user.username), ("provider", resolved.provider)],
         ),
-        None => ("sign_in_dismissed", t.t("admin-sign-ins-dismissed")),
+        Ok((_, None)) => t.t("admin-sign-ins-dismissed"),
+        Err(roomkeeper_usecases::Error::NotFound) => {
+            let flash = Flash {
+                error: Some(t.t("admin-sign-ins-gone")),
+                ..Flash::default()
+            };
+            return users_page(&state, lang, &admin.user, StatusCode::NOT_FOUND, flash).await;
+        }
+        Err(other) => return Err(Error::from(other).into()),
     };
-    state
-        .store
-        .record_audit(
-            &audit,
-            action,
-            None,
-            Some(&resolved.username),
-            &format!(
-                "{} subject {} at {}",
-                resolved.provider, resolved.subject, resolved.issuer
-            ),
-        )
-        .await?;
-    tracing::info!(admin = %admin.user.username, username = %resolved.username, issuer = %resolved.issuer, subject = %resolved.subject, action, "refused OpenID login resolved");
     let flash = Flash {
         notice: Some(notice),
         ..Flash::default()

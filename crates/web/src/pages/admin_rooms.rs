@@ -7,14 +7,15 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use roomkeeper_store::{Page, Paged, RequestFilter, RequestStatus};
+use roomkeeper_store::{Page, Paged, RequestStatus};
+use roomkeeper_usecases::rooms::{self, PatternReport, QueueFacts};
 use serde::Deserialize;
 
 use super::rooms::{ListQuery, localized};
 use super::{Chrome, PageForm, PagePath, Pager, render_with_status};
 use crate::extract::{Admin, ClientAddr};
 use crate::i18n::{Lang, Tr};
-use crate::rooms::{self, PatternReport, RequestView, RoomView, address_text};
+use crate::views::{RequestView, RoomView};
 use crate::{AppState, Error, PageError};
 
 pub fn router() -> Router<AppState> {
@@ -61,52 +62,11 @@ struct QueuePage {
     error: Option<String>,
 }
 
-/// What the queue shows beside each request, for a whole page at once: the rooms each
-/// requester owns, and who already owns a requested room.
-struct PageContext {
-    rooms_by_owner: std::collections::HashMap<String, Vec<String>>,
-    owner_by_room: std::collections::HashMap<String, String>,
-    patterns: Vec<roomkeeper_store::UserPattern>,
-    /// Unassigned recordings per room name.
-    waiting_recordings: std::collections::HashMap<String, usize>,
-}
-
-impl PageContext {
-    async fn load(
-        state: &AppState,
-        requests: &[roomkeeper_store::RoomRequest],
-    ) -> Result<Self, Error> {
-        let owners: Vec<String> = requests.iter().map(|r| r.requester.clone()).collect();
-        let names: Vec<String> = requests.iter().map(|r| r.room_name.clone()).collect();
-        let mut rooms_by_owner: std::collections::HashMap<String, Vec<String>> = Default::default();
-        let mut owner_by_room = std::collections::HashMap::new();
-        for (owner, name) in state.store.rooms_owned_or_named(&owners, &names).await? {
-            rooms_by_owner
-                .entry(owner.clone())
-                .or_default()
-                .push(name.clone());
-            owner_by_room.insert(name, owner);
-        }
-        let mut waiting_recordings = std::collections::HashMap::new();
-        for recording in state.store.unassigned_recordings().await? {
-            if let Some(room) = recording.meeting_room {
-                *waiting_recordings.entry(room).or_default() += 1;
-            }
-        }
-        Ok(Self {
-            rooms_by_owner,
-            owner_by_room,
-            patterns: state.store.all_patterns().await?,
-            waiting_recordings,
-        })
-    }
-}
-
 fn queue_item(
     state: &AppState,
     t: &Tr,
     request: roomkeeper_store::RoomRequest,
-    context: &PageContext,
+    context: &QueueFacts,
 ) -> QueueItem {
     const SHOWN_ROOMS: usize = 5;
     let their_rooms = context
@@ -184,20 +144,11 @@ async fn queue_page(
         .as_deref()
         .and_then(RequestStatus::parse)
         .unwrap_or(RequestStatus::Pending);
-    let list = state
-        .store
-        .list_requests(
-            &RequestFilter {
-                status: Some(status),
-                requester: None,
-                // The queue: whoever waited longest comes first. Decided ones: latest first.
-                newest_first: status != RequestStatus::Pending,
-            },
-            Page::new(query.page.unwrap_or(1), QUEUE_PAGE_SIZE),
-        )
-        .await?;
+    let uc = &state.usecases;
+    let page = Page::new(query.page.unwrap_or(1), QUEUE_PAGE_SIZE);
+    let list = rooms::queue(uc, status, page).await?;
     let pager = Pager::new(&list, "/admin/requests", &[("status", status.as_str())]);
-    let context = PageContext::load(state, &list.items).await?;
+    let context = rooms::queue_facts(uc, &list.items).await?;
     let items = list
         .items
         .into_iter()
@@ -240,23 +191,24 @@ struct DecisionForm {
 async fn decide_one(
     state: &AppState,
     lang: Lang,
-    admin: &roomkeeper_store::User,
+    admin: &crate::extract::CurrentUser,
     address: Option<std::net::IpAddr>,
     id: i64,
     approve: bool,
     form: DecisionForm,
 ) -> Result<Response, PageError> {
-    let address = address_text(address);
-    let result = rooms::decide(
-        state,
-        admin,
+    let acting = admin.acting(address);
+    let result = rooms::decide_request(
+        &state.usecases,
+        &acting,
         id,
         approve,
         Some(&form.pattern),
         Some(&form.message),
-        address.as_deref(),
     )
-    .await;
+    .await
+    .map_err(Error::from);
+    let admin = &admin.user;
     match result {
         Ok(_) => {
             let notice = if approve { "approved" } else { "rejected" };
@@ -286,7 +238,7 @@ async fn approve(
     PagePath(id): PagePath<i64>,
     PageForm(form): PageForm<DecisionForm>,
 ) -> Result<Response, PageError> {
-    decide_one(&state, lang, &admin.user, address, id, true, form).await
+    decide_one(&state, lang, &admin, address, id, true, form).await
 }
 
 async fn reject(
@@ -309,7 +261,7 @@ async fn reject(
         )
         .await;
     }
-    decide_one(&state, lang, &admin.user, address, id, false, form).await
+    decide_one(&state, lang, &admin, address, id, false, form).await
 }
 
 #[derive(Deserialize)]
@@ -334,19 +286,19 @@ async fn decide_many(
         "reject" => false,
         other => return Err(Error::BadRequest(format!("unknown decision {other:?}")).into()),
     };
-    let address = address_text(address);
+    let acting = admin.acting(address);
     for id in form.ids {
-        match rooms::decide(
-            &state,
-            &admin.user,
+        let decided = rooms::decide_request(
+            &state.usecases,
+            &acting,
             id,
             approve,
             None,
             Some(&form.message),
-            address.as_deref(),
         )
         .await
-        {
+        .map_err(Error::from);
+        match decided {
             Ok(_) | Err(Error::Conflict { .. } | Error::NotFound) => {}
             Err(other) => return Err(other.into()),
         }
@@ -370,11 +322,8 @@ async fn all_rooms(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
     let search = query.q.clone().unwrap_or_default();
-    let filter = rooms::room_filter(None, Some(&search));
-    let list = state
-        .store
-        .list_rooms(&filter, Page::new(query.page.unwrap_or(1), 50))
-        .await?;
+    let page = Page::new(query.page.unwrap_or(1), 50);
+    let list = rooms::list(&state.usecases, None, Some(&search), page).await?;
     let pager = Pager::new(&list, "/admin/rooms", &[("q", &search)]);
     let rooms = Paged {
         items: list
@@ -412,18 +361,7 @@ async fn patterns_page(
     status: StatusCode,
     error: Option<String>,
 ) -> Result<Response, PageError> {
-    let mut users: Vec<String> = state
-        .store
-        .all_patterns()
-        .await?
-        .into_iter()
-        .map(|p| p.username)
-        .collect();
-    users.dedup();
-    let mut reports = Vec::new();
-    for user in users {
-        reports.extend(rooms::pattern_reports(state, &user).await?);
-    }
+    let reports = rooms::all_pattern_reports(&state.usecases).await?;
     Ok(render_with_status(
         status,
         &PatternsPage {
@@ -455,15 +393,10 @@ async fn add_pattern(
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<PatternForm>,
 ) -> Result<Response, PageError> {
-    let address = address_text(address);
-    match rooms::add_pattern(
-        &state,
-        &admin.user,
-        &form.username,
-        &form.pattern,
-        address.as_deref(),
-    )
-    .await
+    let acting = admin.acting(address);
+    match rooms::add_pattern(&state.usecases, &acting, &form.username, &form.pattern)
+        .await
+        .map_err(Error::from)
     {
         Ok(_) => Ok(Redirect::to("/admin/patterns").into_response()),
         Err(error @ (Error::Invalid { .. } | Error::Conflict { .. })) => {
@@ -486,16 +419,8 @@ async fn delete_pattern(
     PagePath(id): PagePath<i64>,
     PageForm(form): PageForm<DeletePatternForm>,
 ) -> Result<Response, PageError> {
-    let username = roomkeeper_domain::Username::parse(&form.username)?;
-    let address = address_text(address);
-    let audit = rooms::audit(&state, &admin.user, address.as_deref());
-    if !state
-        .store
-        .delete_pattern(username.as_str(), id, &audit)
-        .await?
-    {
-        return Err(Error::NotFound.into());
-    }
+    let acting = admin.acting(address);
+    rooms::delete_pattern(&state.usecases, &acting, &form.username, id).await?;
     Ok(Redirect::to("/admin/patterns").into_response())
 }
 
@@ -513,10 +438,8 @@ async fn audit_log(
     Admin(admin): Admin,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
-    let history = state
-        .store
-        .audit_log(None, Page::new(query.page.unwrap_or(1), 50))
-        .await?;
+    let page = Page::new(query.page.unwrap_or(1), 50);
+    let history = rooms::history(&state.usecases, &admin.user, None, page).await?;
     let pager = Pager::new(&history, "/admin/audit", &[]);
     Ok(render_with_status(
         StatusCode::OK,

@@ -13,8 +13,10 @@ use serde::Deserialize;
 use super::{Chrome, PageForm, render_with_status};
 use crate::extract::{Admin, ClientAddr, HandleRecording, RecordingAccess, WatchRecording};
 use crate::i18n::Lang;
-use crate::recordings::{self, RecordingView, ShareLinkView};
-use crate::rooms::{address_text, audit};
+use roomkeeper_usecases::recordings;
+
+use crate::delivery;
+use crate::views::{self, RecordingView, ShareLinkView};
 use crate::{AppState, PageError};
 
 pub fn router() -> Router<AppState> {
@@ -74,7 +76,7 @@ async fn show(
     new_link: Option<String>,
     error: Option<(StatusCode, String)>,
 ) -> Result<Response, PageError> {
-    let links = state.store.share_links_of(&access.recording.id).await?;
+    let links = recordings::share_links(&state.usecases, &access.recording).await?;
     let path = format!("/recordings/{}", access.recording.id);
     let (status, error) = match error {
         Some((status, message)) => (status, Some(message)),
@@ -84,11 +86,11 @@ async fn show(
         status,
         &RecordingPage {
             page: Chrome::for_user(state, lang, &access.current.user, &path).await?,
-            recording: recordings::view(state, &access.recording),
+            recording: views::view(state, &access.recording),
             room_id: access.room.as_ref().map(|r| r.id),
             links: links
                 .iter()
-                .map(|l| recordings::link_view(state, l, None))
+                .map(|l| views::link_view(state, l, None))
                 .collect(),
             new_link,
             max_days: state.recordings.config.share_link_max_days,
@@ -118,17 +120,14 @@ async fn create_link(
     PageForm(form): PageForm<LinkForm>,
 ) -> Result<Response, PageError> {
     let seconds = form.days.saturating_mul(86_400);
-    match recordings::create_link(
-        &state,
-        &access.recording,
-        &access.current.user,
-        address,
-        seconds,
-    )
-    .await
-    {
-        Ok(link) => show(&state, lang, &access, link.url, None).await,
+    let acting = access.current.acting(address);
+    match recordings::create_link(&state.usecases, &acting, &access.recording, seconds).await {
+        Ok((link, secret)) => {
+            let url = views::new_link_view(&state, &link, &secret).url;
+            show(&state, lang, &access, url, None).await
+        }
         Err(error) => {
+            let error = crate::Error::from(error);
             let status = error.status();
             show(
                 &state,
@@ -148,12 +147,12 @@ async fn revoke_link(
     ClientAddr(address): ClientAddr,
     Path((rid, link_id)): Path<(String, i64)>,
 ) -> Result<Response, PageError> {
-    let address = address_text(address);
-    let audit = audit(&state, &access.current.user, address.as_deref());
-    state
-        .store
-        .revoke_share_link(&access.recording.id, link_id, &audit)
-        .await?;
+    let acting = access.current.acting(address);
+    // A link revoked meanwhile (another tab) is gone either way.
+    match recordings::revoke_link(&state.usecases, &acting, &access.recording, link_id).await {
+        Ok(()) | Err(roomkeeper_usecases::Error::NotFound) => {}
+        Err(other) => return Err(crate::Error::from(other).into()),
+    }
     Ok(Redirect::to(&format!("/recordings/{rid}")).into_response())
 }
 
@@ -174,12 +173,12 @@ async fn delete(
         )
         .into());
     }
-    let address = address_text(address);
-    let audit = audit(&state, &access.current.user, address.as_deref());
-    state
-        .recordings
-        .delete(&access.recording.id, &audit, "deleted by hand")
-        .await?;
+    let acting = access.current.acting(address);
+    // Deleted meanwhile (another tab) is deleted either way.
+    match recordings::delete(&state.usecases, &acting, &access.recording).await {
+        Ok(()) | Err(roomkeeper_usecases::Error::NotFound) => {}
+        Err(other) => return Err(crate::Error::from(other).into()),
+    }
     let target = match &access.room {
         Some(room) => format!("/rooms/{}", room.id),
         None => "/admin/recordings".to_owned(),
@@ -199,8 +198,8 @@ async fn assign(
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<AssignForm>,
 ) -> Result<Response, PageError> {
-    crate::api::assign_recording(&state, &access.recording, &admin.user, address, &form.room)
-        .await?;
+    let acting = admin.acting(address);
+    recordings::assign(&state.usecases, &acting, &access.recording, &form.room).await?;
     Ok(Redirect::to("/admin/recordings").into_response())
 }
 
@@ -217,10 +216,10 @@ async fn shared(
     axum::extract::Query(query): axum::extract::Query<SharedQuery>,
     request: Request,
 ) -> Result<Response, PageError> {
-    let starts = recordings::starts_a_use(&request);
-    let recording = recordings::shared(&state, &token, address, starts).await?;
+    let starts = delivery::starts_a_use(&request);
+    let recording = recordings::shared(&state.usecases, &token, address, starts).await?;
     let download = query.download.is_some_and(|d| d != "0");
-    Ok(recordings::content(&state, &recording, download, request).await?)
+    Ok(delivery::content(&state, &recording, download, request).await?)
 }
 
 #[derive(Template)]
@@ -237,13 +236,13 @@ async fn admin_recordings(
     lang: Lang,
     Admin(admin): Admin,
 ) -> Result<Response, PageError> {
-    let list = state.store.unassigned_recordings().await?;
+    let (list, problems) = recordings::unassigned(&state.usecases).await?;
     Ok(render_with_status(
         StatusCode::OK,
         &AdminRecordingsPage {
             page: Chrome::for_user(&state, lang, &admin.user, "/admin/recordings").await?,
-            recordings: list.iter().map(|r| recordings::view(&state, r)).collect(),
-            problems: state.store.ingest_problems().await?,
+            recordings: list.iter().map(|r| views::view(&state, r)).collect(),
+            problems,
             admins_may_watch: state.recordings.config.admins_can_view_recordings,
         },
     ))

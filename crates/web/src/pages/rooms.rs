@@ -6,7 +6,8 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use roomkeeper_store::{Page, Paged, RequestFilter, RoomRequest};
+use roomkeeper_store::{Page, Paged, RoomRequest};
+use roomkeeper_usecases::{meetings, recordings, rooms};
 use serde::Deserialize;
 
 use super::{Chrome, PageForm, PagePath, Pager, render_with_status};
@@ -15,7 +16,7 @@ use crate::extract::{
     WithdrawRequest,
 };
 use crate::i18n::{Lang, Tr};
-use crate::rooms::{self, RequestView, RoomView, address_text};
+use crate::views::{self, RequestView, RoomView};
 use crate::{AppState, Error, PageError};
 
 pub fn router() -> Router<AppState> {
@@ -65,7 +66,7 @@ pub struct LiveLinkView {
     pub recording_id: String,
     pub recording_started: i64,
     pub expires_unix: i64,
-    pub link: crate::recordings::ShareLinkView,
+    pub link: views::ShareLinkView,
 }
 
 pub struct NoticeView {
@@ -102,26 +103,12 @@ async fn home(
         return Ok(Redirect::to("/profile").into_response());
     }
     let me = &current.user.username;
-    let filter = rooms::room_filter(Some(me.clone()), None);
-    let list = state
-        .store
-        .list_rooms(&filter, Page::new(query.page.unwrap_or(1), 20))
-        .await?;
+    let uc = &state.usecases;
+    let page = Page::new(query.page.unwrap_or(1), 20);
+    let list = rooms::list(uc, Some(me), None, page).await?;
     let pager = Pager::new(&list, "/", &[]);
-    let recent = state
-        .store
-        .list_requests(
-            &RequestFilter {
-                requester: Some(me.clone()),
-                newest_first: true,
-                ..Default::default()
-            },
-            Page::new(1, 5),
-        )
-        .await?;
-    let notices = state
-        .store
-        .notices_of(me)
+    let recent = rooms::own_requests(uc, &current.user, Page::new(1, 5)).await?;
+    let notices = rooms::notices(uc, &current.user)
         .await?
         .into_iter()
         .map(|n| {
@@ -160,13 +147,7 @@ async fn dismiss_notice(
     current: CurrentUser,
     PagePath(id): PagePath<i64>,
 ) -> Result<Response, PageError> {
-    if !state
-        .store
-        .dismiss_notice(&current.user.username, id, state.clock.now())
-        .await?
-    {
-        return Err(Error::NotFound.into());
-    }
+    rooms::dismiss_notice(&state.usecases, &current.user, id).await?;
     Ok(Redirect::to("/").into_response())
 }
 
@@ -229,17 +210,17 @@ async fn request_room(
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<RequestForm>,
 ) -> Result<Response, PageError> {
-    let address = address_text(address);
     let co_owners = [form.co_owners.clone()];
-    let result = rooms::request_room(
-        &state,
-        &current.user,
+    let acting = current.acting(address);
+    let result = rooms::request(
+        &state.usecases,
+        &acting,
         &form.room,
         &form.reason,
         &co_owners,
-        address.as_deref(),
     )
-    .await;
+    .await
+    .map_err(Error::from);
     match result {
         Ok(RoomRequest {
             room_id: Some(room_id),
@@ -287,17 +268,8 @@ async fn my_requests(
     current: CurrentUser,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
-    let list = state
-        .store
-        .list_requests(
-            &RequestFilter {
-                requester: Some(current.user.username.clone()),
-                newest_first: true,
-                ..Default::default()
-            },
-            Page::new(query.page.unwrap_or(1), 20),
-        )
-        .await?;
+    let page = Page::new(query.page.unwrap_or(1), 20);
+    let list = rooms::own_requests(&state.usecases, &current.user, page).await?;
     let pager = Pager::new(&list, "/requests", &[]);
     let requests = Paged {
         items: list
@@ -325,12 +297,8 @@ async fn withdraw(
     access: RequestAccess<WithdrawRequest>,
     ClientAddr(address): ClientAddr,
 ) -> Result<Response, PageError> {
-    let address = address_text(address);
-    let audit = rooms::audit(&state, &access.current.user, address.as_deref());
-    state
-        .store
-        .withdraw_request(access.request.id, &audit)
-        .await?;
+    let acting = access.current.acting(address);
+    rooms::withdraw_request(&state.usecases, &acting, access.request.id).await?;
     Ok(Redirect::to("/requests?notice=withdrawn").into_response())
 }
 
@@ -351,7 +319,7 @@ struct RoomPage {
     history: Paged<super::HistoryEntry>,
     pager: Pager,
     /// For those who may watch them.
-    recordings: Option<Vec<crate::recordings::RecordingView>>,
+    recordings: Option<Vec<views::RecordingView>>,
     /// Share links of the room's recordings that still work, with their makers.
     live_links: Vec<LiveLinkView>,
     /// Admins set how long this room's recordings are kept.
@@ -377,9 +345,9 @@ async fn room_page_with(
         crate::extract::authorize_room::<crate::extract::ControlMeeting>(current, &room).is_ok();
     let meeting = if can_control && !state.meetings.is_empty() {
         Some(
-            crate::meetings::meeting(state, &room)
+            meetings::meeting(&state.usecases, &room)
                 .await
-                .map_err(|e| e.to_string()),
+                .map_err(|e| crate::Error::from(e).to_string()),
         )
     } else {
         None
@@ -388,45 +356,29 @@ async fn room_page_with(
         .as_ref()
         .and_then(|m| m.as_ref().ok())
         .map_or(0, |m| m.participants.iter().filter(|p| p.moderator).count());
-    let history = crate::rooms::history_for(
-        &current.user,
-        state
-            .store
-            .audit_log_since(
-                Some(&room.name),
-                crate::rooms::history_start(&current.user, &room),
-                Page::new(history_page, 20),
-            )
-            .await?,
-    );
+    let uc = &state.usecases;
+    let history =
+        rooms::history(uc, &current.user, Some(&room), Page::new(history_page, 20)).await?;
     let mut live_links = Vec::new();
     let recordings = if crate::extract::may_watch_recordings(state, current, &room) {
-        let list = state.store.recordings_of_room(room.id).await?;
-        for link in state
-            .store
-            .live_share_links_of_room(room.id, state.clock.now())
-            .await?
-        {
+        let list = recordings::of_room(uc, &room).await?;
+        for link in recordings::live_share_links(uc, &room).await? {
             if let Some(recording) = list.iter().find(|r| r.id == link.recording_id) {
                 live_links.push(LiveLinkView {
                     recording_started: recording.started_at,
                     recording_id: link.recording_id.clone(),
-                    link: crate::recordings::link_view(state, &link, None),
+                    link: views::link_view(state, &link, None),
                     expires_unix: link.expires_at,
                 });
             }
         }
-        Some(
-            list.iter()
-                .map(|r| crate::recordings::view(state, r))
-                .collect(),
-        )
+        Some(list.iter().map(|r| views::view(state, r)).collect())
     } else {
         None
     };
     let retention = if current.user.is_admin {
         Some(RetentionView {
-            days: state.store.retention_of(room.id).await?,
+            days: recordings::retention(uc, &room).await?,
             default_days: state.recordings.config.retention_days,
         })
     } else {
@@ -520,17 +472,11 @@ async fn set_co_owners(
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<CoOwnersForm>,
 ) -> Result<Response, PageError> {
-    let address = address_text(address);
-    let result = async {
-        let usernames = rooms::parse_usernames(&[form.usernames], &access.room.owner)?;
-        let audit = rooms::audit(&state, &access.current.user, address.as_deref());
-        state
-            .store
-            .set_co_owners(access.room.id, &usernames, &audit)
-            .await?;
-        Ok("co-owners")
-    }
-    .await;
+    let acting = access.current.acting(address);
+    let result = rooms::set_co_owners(&state.usecases, &acting, &access.room, &[form.usernames])
+        .await
+        .map(|_| "co-owners")
+        .map_err(Error::from);
     after_change(&state, lang, &access.current, access.room, result).await
 }
 
@@ -546,17 +492,11 @@ async fn transfer(
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<TransferForm>,
 ) -> Result<Response, PageError> {
-    let address = address_text(address);
-    let result = async {
-        let username = roomkeeper_domain::Username::parse(&form.username)?;
-        let audit = rooms::audit(&state, &access.current.user, address.as_deref());
-        state
-            .store
-            .transfer_room(access.room.id, username.as_str(), &audit)
-            .await?;
-        Ok("transferred")
-    }
-    .await;
+    let acting = access.current.acting(address);
+    let result = rooms::transfer(&state.usecases, &acting, &access.room, &form.username)
+        .await
+        .map(|_| "transferred")
+        .map_err(Error::from);
     // The previous owner may not see the room any more: go home rather than to a 404.
     match result {
         Ok(notice) if !access.current.user.is_admin => {
@@ -583,9 +523,8 @@ async fn release(
         )
         .into());
     }
-    let address = address_text(address);
-    let audit = rooms::audit(&state, &access.current.user, address.as_deref());
-    state.store.release_room(access.room.id, &audit).await?;
+    let acting = access.current.acting(address);
+    rooms::release(&state.usecases, &acting, &access.room).await?;
     let target = if access.current.user.is_admin {
         "/admin/rooms"
     } else {
@@ -613,7 +552,7 @@ async fn meeting_action(
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<MeetingForm>,
 ) -> Result<Response, PageError> {
-    use crate::meetings::Action;
+    use meetings::MeetingAction as Action;
     let participant = form.participant.as_str();
     let action = match form.action.as_str() {
         "grant" => Action::Grant(participant),
@@ -631,7 +570,11 @@ async fn meeting_action(
     } else {
         "meeting"
     };
-    match crate::meetings::act(&state, &access.current.user, address, &access.room, action).await {
+    let acting = access.current.acting(address);
+    match meetings::act(&state.usecases, &acting, &access.room, action)
+        .await
+        .map_err(Error::from)
+    {
         Ok(_) => {
             Ok(Redirect::to(&format!("/rooms/{}?notice={notice}", access.room.id)).into_response())
         }
@@ -677,11 +620,7 @@ async fn set_retention(
             }
         },
     };
-    let address = address_text(address);
-    let audit = rooms::audit(&state, &admin.user, address.as_deref());
-    state
-        .store
-        .set_retention(access.room.id, days, &audit)
-        .await?;
+    let acting = admin.acting(address);
+    recordings::set_retention(&state.usecases, &acting, &access.room, days).await?;
     Ok(Redirect::to(&format!("/rooms/{}", access.room.id)).into_response())
 }

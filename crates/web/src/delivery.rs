@@ -1,8 +1,6 @@
-//! Recordings as pages and API share them: how one is shown, how its file is handed out
-//! (served with Range support from local disk, or a redirect to a presigned S3 URL),
-//! share links, and the upload path of the finalize script.
+//! How a recording's file is handed out: served with Range support from local disk, or
+//! a redirect to a presigned S3 URL (who may have it was decided before).
 
-use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -12,64 +10,12 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use http_body_util::BodyExt;
-use roomkeeper_auth::{SecretToken, hash_token};
-use roomkeeper_domain::RoomName;
 use roomkeeper_recordings::{Delivery, content_disposition, content_type, download_name};
-use roomkeeper_store::{Audit, Recording, RecordingState, ShareLink};
-use serde::Serialize;
+use roomkeeper_store::Recording;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
-use crate::rooms::address_text;
 use crate::{AppState, Error};
-
-#[derive(Debug, Serialize)]
-pub struct RecordingView {
-    pub id: String,
-    /// The registered room (display form), `None` while unassigned.
-    pub room: Option<String>,
-    pub meeting_url: String,
-    pub started_at: String,
-    pub duration_s: Option<i64>,
-    pub size_bytes: i64,
-    pub file_name: String,
-    pub participants: Vec<String>,
-    /// When retention deletes it.
-    pub deleted_at: String,
-    #[serde(skip)]
-    pub started_unix: i64,
-    #[serde(skip)]
-    pub deleted_unix: i64,
-}
-
-pub fn rfc3339(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
-pub fn view(state: &AppState, recording: &Recording) -> RecordingView {
-    let deleted_unix = state.recordings.deleted_at(recording);
-    RecordingView {
-        id: recording.id.clone(),
-        room: recording.room_name.as_deref().map(|name| {
-            RoomName::from_canonical(name).map_or_else(|_| name.to_owned(), |n| n.display())
-        }),
-        meeting_url: recording.meeting_url.clone(),
-        started_at: rfc3339(recording.started_at),
-        duration_s: recording.duration_ms.map(|ms| (ms + 500) / 1000),
-        size_bytes: recording.size_bytes,
-        file_name: download_name(recording),
-        participants: recording.participants.clone(),
-        deleted_at: rfc3339(deleted_unix),
-        started_unix: recording.started_at,
-        deleted_unix,
-    }
-}
 
 /// The file itself. From local disk: Range, HEAD and If-Modified-Since work, because
 /// tower-http's `ServeFile` answers them. From S3: a redirect to a presigned URL that
@@ -191,104 +137,7 @@ fn disposition(download: bool, name: &str) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
 }
 
-#[derive(Debug, Serialize)]
-pub struct ShareLinkView {
-    pub id: i64,
-    pub created_by: String,
-    pub created_at: String,
-    pub expires_at: String,
-    pub active: bool,
-    /// Only in the answer that created it: the secret is not stored.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-}
-
-pub fn link_view(state: &AppState, link: &ShareLink, url: Option<String>) -> ShareLinkView {
-    ShareLinkView {
-        id: link.id,
-        created_by: link.created_by.clone(),
-        created_at: rfc3339(link.created_at),
-        expires_at: rfc3339(link.expires_at),
-        active: link.revoked_at.is_none() && link.expires_at > state.clock.now(),
-        url,
-    }
-}
-
-/// Makes a share link valid for `seconds` (at most `recordings.share_link_max_days`).
-pub async fn create_link(
-    state: &AppState,
-    recording: &Recording,
-    actor: &roomkeeper_store::User,
-    address: Option<IpAddr>,
-    seconds: i64,
-) -> Result<ShareLinkView, Error> {
-    let max_days = state.recordings.config.share_link_max_days;
-    if !(60..=max_days * 86_400).contains(&seconds) {
-        return Err(Error::invalid(
-            "bad_lifetime",
-            format!("A share link lives between one minute and {max_days} days."),
-        ));
-    }
-    let token = SecretToken::generate("rks_");
-    let address = address_text(address);
-    let audit = crate::rooms::audit(state, actor, address.as_deref());
-    let link = state
-        .store
-        .create_share_link(&recording.id, &token.hash, audit.now + seconds, &audit)
-        .await?;
-    let url = format!("{}/shared/{}", state.http.base_url(), token.secret);
-    Ok(link_view(state, &link, Some(url)))
-}
-
-/// The recording behind a share link that still works (not revoked, not expired, its
-/// maker still allowed to watch), or 404. Every use that starts
-/// playing or downloading (a request without Range, or for the first byte) is audited;
-/// the many Range requests a player makes while seeking are not.
-pub async fn shared(
-    state: &AppState,
-    secret: &str,
-    address: Option<IpAddr>,
-    starts_a_use: bool,
-) -> Result<Recording, Error> {
-    let link = state
-        .store
-        .share_link(&hash_token(secret))
-        .await?
-        .filter(|l| l.revoked_at.is_none() && l.expires_at > state.clock.now())
-        .ok_or(Error::NotFound)?;
-    let recording = state
-        .store
-        .recording(&link.recording_id)
-        .await?
-        .filter(|r| r.state == RecordingState::Ready)
-        .ok_or(Error::NotFound)?;
-    // A link is its maker's right lent out: when they lose it (co-owner removed, room
-    // transferred or released, account disabled), their links stop working too.
-    if !crate::extract::may_still_watch(state, &link.created_by, &recording).await? {
-        return Err(Error::NotFound);
-    }
-    if starts_a_use {
-        let address = address_text(address);
-        let audit = Audit {
-            actor: None,
-            address: address.as_deref(),
-            now: state.clock.now(),
-        };
-        state
-            .store
-            .record_audit(
-                &audit,
-                "share_link_used",
-                recording.room_name.as_deref(),
-                Some(&link.created_by),
-                &format!("recording {}, link {}", recording.id, link.id),
-            )
-            .await?;
-    }
-    Ok(recording)
-}
-
-/// Whether a request starts playing or downloading (see [`shared`]).
+/// Whether a request starts playing or downloading (see `roomkeeper_usecases::recordings::shared`).
 pub fn starts_a_use(request: &Request) -> bool {
     match request
         .headers()

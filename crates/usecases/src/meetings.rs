@@ -1,17 +1,14 @@
-//! Live-control actions shared by the pages and the API: each goes to Jitsi, then into
-//! the room's history with who did it, from where and to which participant.
-
-use std::net::IpAddr;
+//! Running meetings: what is going on in a room, and the owners' actions on it, each
+//! written into the room's history with who did it, from where and to whom.
 
 use roomkeeper_domain::RoomName;
-use roomkeeper_jitsi::{Meeting, MeetingControl};
-use roomkeeper_store::{Room, User};
+use roomkeeper_jitsi::Meeting;
+use roomkeeper_store::Room;
 
-use crate::rooms::{address_text, audit};
-use crate::{AppState, Error};
+use crate::{Acting, Error, Stamp, UseCases};
 
 #[derive(Debug, Clone, Copy)]
-pub enum Action<'a> {
+pub enum MeetingAction<'a> {
     Grant(&'a str),
     /// Revoke, and optionally make someone else moderator in the same step: Jitsi does
     /// not pick a new moderator by itself.
@@ -31,20 +28,19 @@ pub fn room_name(room: &Room) -> Result<RoomName, Error> {
 /// The meeting now: from the room's live state when someone follows it and Prosody
 /// pushes changes (no query, so people reloading pages cannot crowd out actions),
 /// otherwise asked of Prosody.
-pub async fn meeting(state: &AppState, room: &Room) -> Result<Meeting, Error> {
+pub async fn meeting(uc: &UseCases, room: &Room) -> Result<Meeting, Error> {
     let name = room_name(room)?;
-    if let Some(meeting) = state.watch.current(&name).await {
+    if let Some(meeting) = uc.watch.current(&name).await {
         metrics::counter!("jitsi_meeting_reads_total", "from" => "followed").increment(1);
         return Ok(meeting);
     }
     metrics::counter!("jitsi_meeting_reads_total", "from" => "prosody").increment(1);
-    Ok(state.meetings.meeting(&name).await?)
+    Ok(uc.meetings.meeting(&name).await?)
 }
 
 async fn record(
-    state: &AppState,
-    actor: &User,
-    address: Option<&str>,
+    uc: &UseCases,
+    stamp: &Stamp,
     room: &Room,
     action: &str,
     participant: Option<(&str, Option<&str>)>,
@@ -57,15 +53,8 @@ async fn record(
         None => serde_json::json!({}),
     }
     .to_string();
-    state
-        .store
-        .record_audit(
-            &audit(state, actor, address),
-            action,
-            Some(&room.name),
-            None,
-            &detail,
-        )
+    uc.store
+        .record_audit(&stamp.audit(), action, Some(&room.name), None, &detail)
         .await?;
     Ok(())
 }
@@ -81,79 +70,56 @@ fn name_in<'m>(meeting: &'m Meeting, participant: &str) -> Option<&'m str> {
 
 /// Performs `action`; answers the meeting afterwards (`None` once it has ended).
 pub async fn act(
-    state: &AppState,
-    actor: &User,
-    address: Option<IpAddr>,
+    uc: &UseCases,
+    acting: &Acting<'_>,
     room: &Room,
-    action: Action<'_>,
+    action: MeetingAction<'_>,
 ) -> Result<Option<Meeting>, Error> {
     let name = room_name(room)?;
-    let address = address_text(address);
-    let address = address.as_deref();
-    let meetings = &state.meetings;
+    let stamp = Stamp::new(uc, acting);
+    let meetings = &uc.meetings;
     let after = match action {
-        Action::Grant(participant) => {
+        MeetingAction::Grant(participant) => {
             let meeting = meetings.set_moderator(&name, participant, true).await?;
-            record(
-                state,
-                actor,
-                address,
-                room,
-                "grant_moderator",
-                Some((participant, name_in(&meeting, participant))),
-            )
-            .await?;
+            let who = Some((participant, name_in(&meeting, participant)));
+            record(uc, &stamp, room, "grant_moderator", who).await?;
             Some(meeting)
         }
-        Action::Revoke {
+        MeetingAction::Revoke {
             participant,
             then_grant,
         } => {
             let mut meeting = meetings.set_moderator(&name, participant, false).await?;
-            record(
-                state,
-                actor,
-                address,
-                room,
-                "revoke_moderator",
-                Some((participant, name_in(&meeting, participant))),
-            )
-            .await?;
+            let who = Some((participant, name_in(&meeting, participant)));
+            record(uc, &stamp, room, "revoke_moderator", who).await?;
             if let Some(successor) = then_grant {
                 meeting = meetings.set_moderator(&name, successor, true).await?;
-                record(
-                    state,
-                    actor,
-                    address,
-                    room,
-                    "grant_moderator",
-                    Some((successor, name_in(&meeting, successor))),
-                )
-                .await?;
+                let who = Some((successor, name_in(&meeting, successor)));
+                record(uc, &stamp, room, "grant_moderator", who).await?;
             }
             Some(meeting)
         }
-        Action::RemovePassword => {
+        MeetingAction::RemovePassword => {
             let meeting = meetings.remove_password(&name).await?;
-            record(state, actor, address, room, "remove_password", None).await?;
+            record(uc, &stamp, room, "remove_password", None).await?;
             Some(meeting)
         }
-        Action::Kick(participant) => {
+        MeetingAction::Kick(participant) => {
             // Asked first: once removed, the person's name is gone from the meeting.
             let before = meetings.meeting(&name).await?;
             let meeting = meetings.kick(&name, participant).await?;
             let who = Some((participant, name_in(&before, participant)));
-            record(state, actor, address, room, "kick", who).await?;
+            record(uc, &stamp, room, "kick", who).await?;
             Some(meeting)
         }
-        Action::End => {
+        MeetingAction::End => {
             meetings
                 .end_meeting(&name, "The meeting was ended by the room's owner.")
                 .await?;
-            record(state, actor, address, room, "end_meeting", None).await?;
+            record(uc, &stamp, room, "end_meeting", None).await?;
             None
         }
     };
-    tracing::info!(room = %room.name, actor = %actor.username, ?action, "meeting action");
+    tracing::info!(room = %room.name, actor = %acting.user.username, ?action, "meeting action");
     Ok(after)
 }

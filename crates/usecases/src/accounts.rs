@@ -1,0 +1,402 @@
+//! Accounts: made by an admin, passwords changed and reset, admin rights, disabling
+//! (with what becomes of the person's rooms), email addresses and API tokens.
+
+use roomkeeper_auth::{PasswordHasher, SecretToken, random_password};
+use roomkeeper_domain::{NewPassword, Username};
+use roomkeeper_store::{ApiToken, NewUser, Room, User};
+
+use crate::{Acting, Error, Stamp, UseCases};
+
+/// Why a password change was refused, for the page to say in the visitor's language.
+#[derive(Debug)]
+pub enum PasswordChangeError {
+    WrongCurrent,
+    Invalid(roomkeeper_domain::ParseError),
+    Other(Error),
+}
+
+impl From<PasswordChangeError> for Error {
+    fn from(err: PasswordChangeError) -> Self {
+        match err {
+            PasswordChangeError::WrongCurrent => {
+                Error::invalid("wrong_password", "The current password is not right.")
+            }
+            PasswordChangeError::Invalid(e) => Error::invalid("invalid_password", e.to_string()),
+            PasswordChangeError::Other(e) => e,
+        }
+    }
+}
+
+impl From<Error> for PasswordChangeError {
+    fn from(err: Error) -> Self {
+        PasswordChangeError::Other(err)
+    }
+}
+
+impl From<roomkeeper_store::Error> for PasswordChangeError {
+    fn from(err: roomkeeper_store::Error) -> Self {
+        PasswordChangeError::Other(err.into())
+    }
+}
+
+impl From<roomkeeper_auth::Error> for PasswordChangeError {
+    fn from(err: roomkeeper_auth::Error) -> Self {
+        PasswordChangeError::Other(err.into())
+    }
+}
+
+/// Checks the current password, stores the new one and ends every session of the user
+/// in the same transaction (whoever else was logged in as them is out). The caller
+/// starts a new session.
+pub async fn change_password(
+    uc: &UseCases,
+    user: &User,
+    current: String,
+    new: &str,
+) -> Result<(), PasswordChangeError> {
+    let new = NewPassword::parse(new).map_err(PasswordChangeError::Invalid)?;
+    if !PasswordHasher::verify(current, user.password_hash.clone()).await? {
+        return Err(PasswordChangeError::WrongCurrent);
+    }
+    let hash = PasswordHasher::hash(new.expose().to_owned()).await?;
+    uc.store
+        .set_password_hash(user.id, &hash, false, false)
+        .await?;
+    tracing::info!(username = %user.username, "password changed");
+    Ok(())
+}
+
+/// Sets a password chosen elsewhere (the command line); `must_change` makes it a
+/// one-time password. The user's sessions end with it.
+pub async fn set_password(
+    uc: &UseCases,
+    user: &User,
+    hash: &str,
+    must_change: bool,
+) -> Result<(), Error> {
+    uc.store
+        .set_password_hash(user.id, hash, must_change, false)
+        .await?;
+    Ok(())
+}
+
+pub const TOKEN_NAME_MAX: usize = 100;
+
+/// The longest a token may be made to last when it expires at all (a token that never
+/// expires is chosen by leaving the expiry out).
+pub const TOKEN_DAYS_MAX: i64 = 3660;
+
+/// A new API token; the secret is returned once and only its hash is kept.
+pub async fn create_token(
+    uc: &UseCases,
+    user: &User,
+    name: &str,
+    expires_in_days: Option<i64>,
+) -> Result<(ApiToken, String), Error> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > TOKEN_NAME_MAX {
+        return Err(Error::invalid(
+            "invalid_token_name",
+            format!("Give the token a name of 1 to {TOKEN_NAME_MAX} characters."),
+        ));
+    }
+    if expires_in_days.is_some_and(|days| !(1..=TOKEN_DAYS_MAX).contains(&days)) {
+        return Err(Error::invalid(
+            "invalid_token_expiry",
+            format!("A token expires after 1 to {TOKEN_DAYS_MAX} days, or never."),
+        ));
+    }
+    let now = uc.clock.now();
+    let expires_at = expires_in_days.map(|days| now + days * 86_400);
+    let secret = SecretToken::generate("rk_");
+    let token = uc
+        .store
+        .create_token(user.id, name, &secret.hash, now, expires_at)
+        .await?;
+    tracing::info!(username = %user.username, token_id = token.id, "API token created");
+    Ok((token, secret.secret))
+}
+
+pub async fn tokens(uc: &UseCases, user: &User) -> Result<Vec<ApiToken>, Error> {
+    Ok(uc.store.tokens_of(user.id).await?)
+}
+
+pub async fn delete_token(uc: &UseCases, user: &User, id: i64) -> Result<(), Error> {
+    if uc.store.delete_token(user.id, id).await? {
+        Ok(())
+    } else {
+        Err(Error::NotFound)
+    }
+}
+
+/// A local account with a one-time password the admin hands over; it must be changed
+/// at first login. Returns the account and that password.
+pub async fn create_local_user(
+    uc: &UseCases,
+    username: &str,
+    display_name: Option<String>,
+    is_admin: bool,
+) -> Result<(User, String), Error> {
+    let username = Username::parse(username)?;
+    let password = random_password();
+    let hash = PasswordHasher::hash(password.clone()).await?;
+    let user = uc
+        .store
+        .create_user(
+            &NewUser {
+                username,
+                display_name: display_name.filter(|d| !d.trim().is_empty()),
+                password_hash: Some(hash),
+                is_admin,
+                must_change_password: true,
+            },
+            uc.clock.now(),
+        )
+        .await?;
+    Ok((user, password))
+}
+
+pub async fn user(uc: &UseCases, id: i64) -> Result<User, Error> {
+    uc.store.user_by_id(id).await?.ok_or(Error::NotFound)
+}
+
+pub async fn user_by_name(uc: &UseCases, name: &str) -> Result<Option<User>, Error> {
+    let name = Username::parse(name)?;
+    Ok(uc.store.user_by_name(&name).await?)
+}
+
+/// A new one-time password for an existing local account; in the same transaction its
+/// sessions end and its API tokens are revoked (whoever may have learned the old
+/// password may have made tokens with it).
+pub async fn reset_password(uc: &UseCases, user_id: i64) -> Result<(User, String), Error> {
+    let user = user(uc, user_id).await?;
+    let password = random_password();
+    let hash = PasswordHasher::hash(password.clone()).await?;
+    let revoked = uc
+        .store
+        .set_password_hash(user.id, &hash, true, true)
+        .await?;
+    if revoked > 0 {
+        tracing::info!(username = %user.username, revoked, "API tokens revoked with the password reset");
+    }
+    Ok((user, password))
+}
+
+/// Someone must always be able to administer: the last active admin keeps the role.
+pub async fn refuse_losing_last_admin(uc: &UseCases, user_id: i64) -> Result<User, Error> {
+    let user = user(uc, user_id).await?;
+    if user.is_admin && !user.disabled && uc.store.count_active_admins().await? <= 1 {
+        return Err(Error::conflict(
+            "last_admin",
+            "The last active administrator cannot lose that role or be disabled.",
+        ));
+    }
+    Ok(user)
+}
+
+/// Gives or takes the admin role. `acting: None` is the system (the command line): the
+/// last-admin rule guards the pages, where nobody could undo it; the operator at the
+/// command line can always add an administrator again.
+pub async fn set_admin(
+    uc: &UseCases,
+    acting: Option<&Acting<'_>>,
+    user_id: i64,
+    is_admin: bool,
+) -> Result<(), Error> {
+    if !is_admin && acting.is_some() {
+        refuse_losing_last_admin(uc, user_id).await?;
+    }
+    uc.store.set_admin(user_id, is_admin).await?;
+    Ok(())
+}
+
+/// What becomes of the rooms of someone who is disabled: nobody could manage them
+/// otherwise.
+#[derive(Debug, Clone, Copy)]
+pub enum OwnedRooms<'a> {
+    /// Refuse (`owns_rooms`) when there are any.
+    Refuse,
+    TransferTo(&'a str),
+    Release,
+}
+
+/// Disables an account (its sessions end and its API tokens go, in one transaction),
+/// after moving its rooms as asked. `acting: None` is the system (the command line, see
+/// [`set_admin`] for why the last-admin rule does not apply there); otherwise refused
+/// before anything moves when it is the last active admin.
+pub async fn disable(
+    uc: &UseCases,
+    acting: Option<&Acting<'_>>,
+    user_id: i64,
+    rooms: OwnedRooms<'_>,
+) -> Result<(), Error> {
+    let user = match acting {
+        Some(_) => refuse_losing_last_admin(uc, user_id).await?,
+        None => user(uc, user_id).await?,
+    };
+    let owned = rooms_owned_by(uc, &user.username).await?;
+    if !owned.is_empty() {
+        let stamp = match acting {
+            Some(acting) => Stamp::new(uc, acting),
+            None => Stamp::system(uc),
+        };
+        match rooms {
+            OwnedRooms::Refuse => {
+                return Err(Error::conflict(
+                    "owns_rooms",
+                    format!(
+                        "{} owns {} rooms ({}): transfer them to someone or release them first.",
+                        user.username,
+                        owned.len(),
+                        owned
+                            .iter()
+                            .map(|r| r.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            OwnedRooms::TransferTo(to) => {
+                let to = Username::parse(to)?;
+                if to.as_str() == user.username {
+                    return Err(Error::invalid(
+                        "transfer_to_self",
+                        "The rooms must go to someone else.",
+                    ));
+                }
+                for room in &owned {
+                    uc.store
+                        .transfer_room(room.id, to.as_str(), &stamp.audit())
+                        .await?;
+                }
+            }
+            OwnedRooms::Release => {
+                for room in &owned {
+                    uc.store.release_room(room.id, &stamp.audit()).await?;
+                }
+            }
+        }
+    }
+    uc.store.set_disabled(user.id, true).await?;
+    tracing::info!(username = %user.username, rooms = owned.len(), "account disabled");
+    Ok(())
+}
+
+pub async fn enable(uc: &UseCases, user_id: i64) -> Result<(), Error> {
+    uc.store.set_disabled(user_id, false).await?;
+    Ok(())
+}
+
+/// Every room `username` owns (not co-owns).
+pub async fn rooms_owned_by(uc: &UseCases, username: &str) -> Result<Vec<Room>, Error> {
+    let mut owned = Vec::new();
+    for (id, _, owner) in uc.store.room_names().await? {
+        if owner == username {
+            owned.extend(uc.store.room(id).await?);
+        }
+    }
+    Ok(owned)
+}
+
+/// An address to write to, or none. Checked for shape only (one @, something either
+/// side, no spaces); whether mail arrives only the mail server knows.
+pub async fn set_email(uc: &UseCases, user: &User, email: &str) -> Result<(), Error> {
+    let email = email.trim();
+    if email.is_empty() {
+        uc.store.set_email(user.id, None).await?;
+        return Ok(());
+    }
+    let shaped = email.len() <= 254
+        && email.split('@').count() == 2
+        && email.split('@').all(|part| !part.is_empty())
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',');
+    if !shaped {
+        return Err(Error::invalid(
+            "invalid_email",
+            format!("{email:?} is not an email address."),
+        ));
+    }
+    uc.store.set_email(user.id, Some(email)).await?;
+    Ok(())
+}
+
+/// One page of accounts, optionally searched by name.
+pub async fn users_page(
+    uc: &UseCases,
+    search: Option<&str>,
+    page: roomkeeper_store::Page,
+) -> Result<roomkeeper_store::Paged<User>, Error> {
+    let search = search.map(str::trim).filter(|q| !q.is_empty());
+    Ok(uc.store.users_page(search, page).await?)
+}
+
+/// OpenID logins refused because their username belongs to another account, waiting
+/// for an administrator.
+pub async fn refused_sign_ins(
+    uc: &UseCases,
+) -> Result<Vec<roomkeeper_store::OidcCollision>, Error> {
+    Ok(uc.store.oidc_collisions().await?)
+}
+
+/// An administrator's answer to a refused OpenID login: link that identity to the
+/// account of its username (they checked it is the same person), or dismiss it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInAnswer {
+    Link,
+    Dismiss,
+}
+
+/// Resolves a refused login and writes the answer into the audit log. Answers what was
+/// resolved and, when linked, the account it now logs in to. `NotFound` when nothing
+/// waits for (issuer, subject) any more, or the account to link to is gone.
+pub async fn resolve_sign_in(
+    uc: &UseCases,
+    acting: &Acting<'_>,
+    issuer: &str,
+    subject: &str,
+    answer: SignInAnswer,
+) -> Result<(roomkeeper_store::OidcCollision, Option<User>), Error> {
+    let waiting = uc.store.oidc_collisions().await?;
+    let entry = waiting
+        .iter()
+        .find(|c| c.issuer == issuer && c.subject == subject)
+        .ok_or(Error::NotFound)?;
+    let link_to = match answer {
+        SignInAnswer::Link => {
+            let name = Username::parse(&entry.username).map_err(|_| Error::NotFound)?;
+            Some(uc.store.user_by_name(&name).await?.ok_or(Error::NotFound)?)
+        }
+        SignInAnswer::Dismiss => None,
+    };
+    let resolved = uc
+        .store
+        .resolve_oidc_collision(
+            &entry.issuer,
+            &entry.subject,
+            link_to.as_ref().map(|u| u.id),
+            uc.clock.now(),
+        )
+        .await?;
+    let action = if link_to.is_some() {
+        "sign_in_linked"
+    } else {
+        "sign_in_dismissed"
+    };
+    let stamp = Stamp::new(uc, acting);
+    uc.store
+        .record_audit(
+            &stamp.audit(),
+            action,
+            None,
+            Some(&resolved.username),
+            &format!(
+                "{} subject {} at {}",
+                resolved.provider, resolved.subject, resolved.issuer
+            ),
+        )
+        .await?;
+    tracing::info!(admin = %acting.user.username, username = %resolved.username, issuer = %resolved.issuer, subject = %resolved.subject, action, "refused OpenID login resolved");
+    Ok((resolved, link_to))
+}

@@ -1,0 +1,95 @@
+//! What Roomkeeper does, whoever asks: the pages, the JSON API and the command line call
+//! these and only translate HTTP or arguments in and out. Each use case checks its input,
+//! changes the store together with its audit entry (one transaction), and queues the
+//! emails it causes. Whether the person *may* do it was decided before, in one place
+//! (`roomkeeper_domain::authz`, applied by the web extractors); these enforce what the
+//! input must look like and what the world must be like.
+
+pub mod accounts;
+mod error;
+pub mod mail;
+pub mod meetings;
+pub mod recordings;
+pub mod rooms;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use roomkeeper_domain::{Clock, MeetingBase};
+use roomkeeper_store::{Audit, Store, User};
+
+pub use error::Error;
+pub use mail::Letters;
+
+/// Everything the use cases reach. Cheap to clone.
+#[derive(Clone)]
+pub struct UseCases {
+    pub store: Arc<dyn Store>,
+    pub clock: Clock,
+    /// Meeting servers whose rooms can be registered; the first makes the links.
+    pub meeting_bases: Arc<Vec<MeetingBase>>,
+    /// The Jitsi deployments whose meetings Roomkeeper controls.
+    pub meetings: Arc<dyn roomkeeper_jitsi::MeetingControl>,
+    /// One live feed per followed room, shared by everyone following it.
+    pub watch: Arc<roomkeeper_jitsi::MeetingWatch>,
+    pub mail: mail::Mail,
+    /// Recordings: ingest, storage, retention.
+    pub recordings: Arc<roomkeeper_recordings::Recordings>,
+}
+
+/// Who is acting and from where: given once per request, written into every audit
+/// entry the use case makes.
+#[derive(Debug, Clone, Copy)]
+pub struct Acting<'a> {
+    pub user: &'a User,
+    pub address: Option<IpAddr>,
+}
+
+impl<'a> Acting<'a> {
+    pub fn new(user: &'a User, address: Option<IpAddr>) -> Self {
+        Self { user, address }
+    }
+}
+
+/// An audit entry's "who, from where, when", with the address as text.
+pub(crate) struct Stamp {
+    actor: String,
+    address: Option<String>,
+    now: i64,
+}
+
+impl Stamp {
+    pub(crate) fn new(uc: &UseCases, acting: &Acting<'_>) -> Self {
+        Self {
+            actor: acting.user.username.clone(),
+            address: acting.address.map(|a| a.to_string()),
+            now: uc.clock.now(),
+        }
+    }
+
+    /// Someone without an account (a share link's visitor), from `address`.
+    pub(crate) fn anonymous(uc: &UseCases, address: Option<IpAddr>) -> Self {
+        Self {
+            actor: String::new(),
+            address: address.map(|a| a.to_string()),
+            now: uc.clock.now(),
+        }
+    }
+
+    /// The system acting (the command line, background jobs): no person, no address.
+    pub(crate) fn system(uc: &UseCases) -> Self {
+        Self {
+            actor: String::new(),
+            address: None,
+            now: uc.clock.now(),
+        }
+    }
+
+    pub(crate) fn audit(&self) -> Audit<'_> {
+        Audit {
+            actor: (!self.actor.is_empty()).then_some(self.actor.as_str()),
+            address: self.address.as_deref(),
+            now: self.now,
+        }
+    }
+}

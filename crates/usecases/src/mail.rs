@@ -1,0 +1,168 @@
+//! Who is told what by email. The emails are queued with the change they report (in the
+//! same transaction); the words come from [`Letters`], which the web layer implements
+//! with its translations, in each recipient's language.
+
+use std::sync::Arc;
+
+use roomkeeper_domain::{RoomName, Username};
+use roomkeeper_store::{NewEmail, NewRequest, RoomRequest, Store, User};
+
+use crate::{Error, UseCases};
+
+/// One email's words.
+pub struct Letter {
+    pub subject: String,
+    pub body: String,
+}
+
+/// The words of each email Roomkeeper writes, for one recipient (in their language).
+pub trait Letters: Send + Sync {
+    fn request_filed(
+        &self,
+        to: &User,
+        room: &str,
+        requester: &str,
+        reason: &str,
+        link: &str,
+    ) -> Letter;
+    fn request_decided(
+        &self,
+        to: &User,
+        room: &str,
+        approved: bool,
+        message: &str,
+        link: &str,
+    ) -> Letter;
+    fn recording_ready(&self, to: &User, room: &str, link: &str) -> Letter;
+}
+
+/// Whether and how email goes out.
+#[derive(Clone)]
+pub struct Mail {
+    /// An SMTP server is configured and the outbox job runs.
+    pub enabled: bool,
+    /// Wakes this instance's outbox job when something was queued.
+    pub wakeup: Arc<tokio::sync::Notify>,
+    /// Where links in emails point (`http.public_url`).
+    pub base_url: String,
+    pub letters: Arc<dyn Letters>,
+}
+
+impl Mail {
+    /// After a change that queued `emails` was stored.
+    pub(crate) fn queued(&self, emails: &[NewEmail]) {
+        if !emails.is_empty() {
+            self.wakeup.notify_one();
+        }
+    }
+}
+
+fn display(canonical: &str) -> String {
+    RoomName::from_canonical(canonical).map_or_else(|_| canonical.to_owned(), |n| n.display())
+}
+
+fn email(to: &User, letter: Letter) -> Option<NewEmail> {
+    Some(NewEmail {
+        recipient: to.email.clone().filter(|e| !e.is_empty())?,
+        subject: letter.subject,
+        body: letter.body,
+    })
+}
+
+/// To every administrator with an address: someone asks for a room.
+pub(crate) async fn new_request(
+    uc: &UseCases,
+    request: &NewRequest,
+) -> Result<Vec<NewEmail>, Error> {
+    let mail = &uc.mail;
+    if !mail.enabled {
+        return Ok(Vec::new());
+    }
+    let link = format!("{}/admin/requests", mail.base_url);
+    let room = display(&request.room_name);
+    Ok(uc
+        .store
+        .admin_recipients()
+        .await?
+        .iter()
+        .filter_map(|admin| {
+            let letter = mail.letters.request_filed(
+                admin,
+                &room,
+                &request.requester,
+                &request.reason,
+                &link,
+            );
+            email(admin, letter)
+        })
+        .collect())
+}
+
+/// To the requester, if they have an address: the decision.
+pub(crate) async fn decision(
+    uc: &UseCases,
+    request: &RoomRequest,
+    approved: bool,
+    message: Option<&str>,
+) -> Result<Vec<NewEmail>, Error> {
+    let mail = &uc.mail;
+    if !mail.enabled {
+        return Ok(Vec::new());
+    }
+    let Ok(name) = Username::parse(&request.requester) else {
+        return Ok(Vec::new());
+    };
+    let Some(requester) = uc.store.user_by_name(&name).await? else {
+        return Ok(Vec::new());
+    };
+    let letter = mail.letters.request_decided(
+        &requester,
+        &display(&request.room_name),
+        approved,
+        message.unwrap_or_default(),
+        &format!("{}/", mail.base_url),
+    );
+    Ok(email(&requester, letter).into_iter().collect())
+}
+
+/// To the owner and co-owners of the recording's room who have an address: a recording
+/// is ready. Handed to the recordings service, which queues it with the recording.
+pub struct RecordingMail {
+    pub store: Arc<dyn Store>,
+    pub mail: Mail,
+}
+
+#[async_trait::async_trait]
+impl roomkeeper_recordings::ReadyMail for RecordingMail {
+    async fn emails(&self, recording: &roomkeeper_store::Recording) -> Vec<NewEmail> {
+        if !self.mail.enabled {
+            return Vec::new();
+        }
+        let Some(room_id) = recording.room_id else {
+            return Vec::new();
+        };
+        let Ok(Some(room)) = self.store.room(room_id).await else {
+            return Vec::new();
+        };
+        let link = format!("{}/recordings/{}", self.mail.base_url, recording.id);
+        let mut emails = Vec::new();
+        for username in std::iter::once(&room.owner).chain(&room.co_owners) {
+            let Ok(name) = Username::parse(username) else {
+                continue;
+            };
+            let Ok(Some(user)) = self.store.user_by_name(&name).await else {
+                continue;
+            };
+            let letter = self
+                .mail
+                .letters
+                .recording_ready(&user, &display(&room.name), &link);
+            emails.extend(email(&user, letter));
+        }
+        emails
+    }
+
+    fn queued(&self) {
+        self.mail.wakeup.notify_one();
+    }
+}

@@ -1,0 +1,234 @@
+//! Recordings: which a room has, share links (made, used, revoked), deleting, assigning
+//! an unassigned one to a room, and how long a room's recordings are kept.
+
+use roomkeeper_auth::{SecretToken, hash_token};
+use roomkeeper_domain::Username;
+use roomkeeper_domain::authz::{Action, Actor, Decision, RecordingFacts, RoomFacts, decide};
+use roomkeeper_store::{IngestProblem, Recording, RecordingState, Room, ShareLink, User};
+
+use crate::{Acting, Error, Stamp, UseCases, rooms};
+
+pub async fn of_room(uc: &UseCases, room: &Room) -> Result<Vec<Recording>, Error> {
+    Ok(uc.store.recordings_of_room(room.id).await?)
+}
+
+/// Recordings no room claims, and session directories that could not be read.
+pub async fn unassigned(uc: &UseCases) -> Result<(Vec<Recording>, Vec<IngestProblem>), Error> {
+    Ok((
+        uc.store.unassigned_recordings().await?,
+        uc.store.ingest_problems().await?,
+    ))
+}
+
+pub async fn delete(
+    uc: &UseCases,
+    acting: &Acting<'_>,
+    recording: &Recording,
+) -> Result<(), Error> {
+    let stamp = Stamp::new(uc, acting);
+    if uc
+        .recordings
+        .delete(&recording.id, &stamp.audit(), "deleted by hand")
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(Error::NotFound)
+    }
+}
+
+/// Gives an unassigned recording to a registered room.
+pub async fn assign(
+    uc: &UseCases,
+    acting: &Acting<'_>,
+    recording: &Recording,
+    room: &str,
+) -> Result<Recording, Error> {
+    if recording.room_id.is_some() {
+        return Err(Error::conflict(
+            "already_assigned",
+            "This recording already belongs to a room.",
+        ));
+    }
+    let name = rooms::parse_room(uc, room)?;
+    let target = uc
+        .store
+        .room_by_name(&name.canonical())
+        .await?
+        .ok_or_else(|| {
+            Error::invalid(
+                "unknown_room",
+                format!("{} is not a registered room.", name.display()),
+            )
+        })?;
+    let stamp = Stamp::new(uc, acting);
+    Ok(uc
+        .store
+        .assign_recording(&recording.id, target.id, &stamp.audit())
+        .await?)
+}
+
+/// How long this room's recordings are kept: `None` is the default.
+pub async fn retention(uc: &UseCases, room: &Room) -> Result<Option<i64>, Error> {
+    Ok(uc.store.retention_of(room.id).await?)
+}
+
+pub async fn set_retention(
+    uc: &UseCases,
+    acting: &Acting<'_>,
+    room: &Room,
+    days: Option<i64>,
+) -> Result<(), Error> {
+    if days.is_some_and(|d| !(1..=36_500).contains(&d)) {
+        return Err(Error::invalid(
+            "bad_retention",
+            "Keep recordings 1 to 36,500 days.",
+        ));
+    }
+    let stamp = Stamp::new(uc, acting);
+    uc.store
+        .set_retention(room.id, days, &stamp.audit())
+        .await?;
+    Ok(())
+}
+
+pub async fn share_links(uc: &UseCases, recording: &Recording) -> Result<Vec<ShareLink>, Error> {
+    Ok(uc.store.share_links_of(&recording.id).await?)
+}
+
+/// The room's links that still work, with their makers (the room page lists them).
+pub async fn live_share_links(uc: &UseCases, room: &Room) -> Result<Vec<ShareLink>, Error> {
+    Ok(uc
+        .store
+        .live_share_links_of_room(room.id, uc.clock.now())
+        .await?)
+}
+
+/// Makes a share link valid for `seconds` (at most `recordings.share_link_max_days`);
+/// answers it with its secret, which is not stored.
+pub async fn create_link(
+    uc: &UseCases,
+    acting: &Acting<'_>,
+    recording: &Recording,
+    seconds: i64,
+) -> Result<(ShareLink, String), Error> {
+    let max_days = uc.recordings.config.share_link_max_days;
+    if !(60..=max_days * 86_400).contains(&seconds) {
+        return Err(Error::invalid(
+            "bad_lifetime",
+            format!("A share link lives between one minute and {max_days} days."),
+        ));
+    }
+    let token = SecretToken::generate("rks_");
+    let stamp = Stamp::new(uc, acting);
+    let audit = stamp.audit();
+    let link = uc
+        .store
+        .create_share_link(&recording.id, &token.hash, audit.now + seconds, &audit)
+        .await?;
+    Ok((link, token.secret))
+}
+
+pub async fn revoke_link(
+    uc: &UseCases,
+    acting: &Acting<'_>,
+    recording: &Recording,
+    link_id: i64,
+) -> Result<(), Error> {
+    let stamp = Stamp::new(uc, acting);
+    if uc
+        .store
+        .revoke_share_link(&recording.id, link_id, &stamp.audit())
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(Error::NotFound)
+    }
+}
+
+/// The recording behind a share link that still works (not revoked, not expired, its
+/// maker still allowed to watch), or not found. Every use that starts playing or
+/// downloading (`starts_a_use`) is audited; the many Range requests a player makes while
+/// seeking are not.
+pub async fn shared(
+    uc: &UseCases,
+    secret: &str,
+    address: Option<std::net::IpAddr>,
+    starts_a_use: bool,
+) -> Result<Recording, Error> {
+    let link = uc
+        .store
+        .share_link(&hash_token(secret))
+        .await?
+        .filter(|l| l.revoked_at.is_none() && l.expires_at > uc.clock.now())
+        .ok_or(Error::NotFound)?;
+    let recording = uc
+        .store
+        .recording(&link.recording_id)
+        .await?
+        .filter(|r| r.state == RecordingState::Ready)
+        .ok_or(Error::NotFound)?;
+    // A link is its maker's right lent out: when they lose it (co-owner removed, room
+    // transferred or released, account disabled), their links stop working too.
+    if !may_still_watch(uc, &link.created_by, &recording).await? {
+        return Err(Error::NotFound);
+    }
+    if starts_a_use {
+        let stamp = Stamp::anonymous(uc, address);
+        uc.store
+            .record_audit(
+                &stamp.audit(),
+                "share_link_used",
+                recording.room_name.as_deref(),
+                Some(&link.created_by),
+                &format!("recording {}, link {}", recording.id, link.id),
+            )
+            .await?;
+    }
+    Ok(recording)
+}
+
+/// The room a recording belongs to, if any.
+pub async fn room_of(uc: &UseCases, recording: &Recording) -> Result<Option<Room>, Error> {
+    Ok(match recording.room_id {
+        Some(id) => uc.store.room(id).await?,
+        None => None,
+    })
+}
+
+/// What `authz::decide` needs to know about a recording: its room's people, and whether
+/// admins may watch.
+pub fn facts<'a>(uc: &UseCases, room: Option<&'a Room>) -> RecordingFacts<'a> {
+    RecordingFacts {
+        room: room.map(|room| RoomFacts {
+            owner: &room.owner,
+            co_owners: &room.co_owners,
+        }),
+        admins_may_watch: uc.recordings.config.admins_can_view_recordings,
+    }
+}
+
+/// May `username` watch `recording` now? For things a person made that keep working
+/// without them (share links): they work only while their maker still may.
+pub async fn may_still_watch(
+    uc: &UseCases,
+    username: &str,
+    recording: &Recording,
+) -> Result<bool, Error> {
+    let Ok(name) = Username::parse(username) else {
+        return Ok(false);
+    };
+    let Some(maker): Option<User> = uc.store.user_by_name(&name).await? else {
+        return Ok(false);
+    };
+    if maker.disabled {
+        return Ok(false);
+    }
+    let room = room_of(uc, recording).await?;
+    let actor = Actor::User {
+        username: &maker.username,
+        is_admin: maker.is_admin,
+    };
+    Ok(decide(actor, Action::WatchRecording(facts(uc, room.as_ref()))) == Decision::Allowed)
+}
