@@ -2,10 +2,10 @@
 //! admin of the MUC component (see `docs/JITSI-SETUP.md`). Nothing
 //! else in Roomkeeper speaks XMPP: the rest of the service uses [`MeetingControl`].
 
+mod config;
 pub mod connection;
 mod events;
 mod jitter;
-mod shard;
 mod shards;
 mod stanzas;
 mod tls;
@@ -16,8 +16,8 @@ use async_trait::async_trait;
 use roomkeeper_domain::RoomName;
 use serde::Serialize;
 
+pub use config::{JitsiConfig, ShardConfig, XmppSecurity};
 pub use events::{RoomEvent, apply, parse as parse_event};
-pub use shard::{JitsiConfig, ShardConfig, XmppSecurity};
 pub use shards::{ShardStatus, Shards};
 pub use watch::{MeetingWatch, RoomFeed, RoomState};
 pub use xmpp::XmppShard;

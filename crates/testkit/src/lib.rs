@@ -28,6 +28,30 @@ pub mod tls;
 /// The variable `scripts/test` sets to a PostgreSQL superuser URL.
 pub const POSTGRES_URL_VAR: &str = "TEST_POSTGRES_URL";
 
+/// Set by `scripts/test` (and so in CI): a case that needs a server it did not get
+/// fails instead of being skipped.
+pub const REQUIRE_SERVERS_VAR: &str = "TEST_REQUIRE_SERVERS";
+
+/// Whether this PostgreSQL case is skipped: plain `cargo test` (no server started) runs
+/// the pure and SQLite cases and says, for each PostgreSQL one, that it was left out and
+/// why. Under `scripts/test` nothing is skipped.
+pub fn skip_without_postgres(case: &str) -> bool {
+    if std::env::var_os(POSTGRES_URL_VAR).is_some() {
+        return false;
+    }
+    assert!(
+        std::env::var_os(REQUIRE_SERVERS_VAR).is_none(),
+        "{case} needs PostgreSQL, and {POSTGRES_URL_VAR} is not set"
+    );
+    // Past the test harness's capture, so that plain `cargo test` shows it.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped {case}: it needs PostgreSQL (scripts/test starts one)"
+    );
+    true
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -368,6 +392,9 @@ macro_rules! both_backends {
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
+                    if $crate::skip_without_postgres(concat!(module_path!(), "::postgres")) {
+                        return;
+                    }
                     super::$name($crate::Backend::Postgres).await
                 }
             }

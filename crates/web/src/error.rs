@@ -29,9 +29,9 @@ pub enum Error {
     /// `message`.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
-    /// A dependency answered, but with a refusal (502).
+    /// Prosody answered, but refused the action (502); the text says what to change.
     #[error("{0}")]
-    Upstream(String),
+    ProsodyRefused(String),
     /// Too many open event streams (429).
     #[error("{0}")]
     TooManyStreams(String),
@@ -70,7 +70,7 @@ impl Error {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Conflict { .. } => StatusCode::CONFLICT,
-            Error::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Error::ProsodyRefused(_) => StatusCode::BAD_GATEWAY,
             Error::Throttled { .. } | Error::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -87,7 +87,7 @@ impl Error {
             Error::BadRequest(_) => "bad_request",
             Error::Invalid { code, .. } => code,
             Error::Conflict { code, .. } => code,
-            Error::Upstream(_) => "prosody_refused",
+            Error::ProsodyRefused(_) => "prosody_refused",
             Error::Throttled { .. } => "throttled",
             Error::TooManyStreams(_) => "too_many_streams",
             Error::PasswordChangeRequired => "password_change_required",
@@ -143,7 +143,7 @@ impl From<roomkeeper_jitsi::Error> for Error {
                 code: "participant_gone",
                 message,
             },
-            J::Refused(_) => Error::Upstream(message),
+            J::Refused(_) => Error::ProsodyRefused(message),
             J::Unreachable(_) | J::NoShard => Error::Unavailable(message),
         }
     }

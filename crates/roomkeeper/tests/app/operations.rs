@@ -114,6 +114,11 @@ async fn details_are_for_operators_only() {
 /// stays up, so an orchestrator takes the instance out of rotation without killing it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_fails_when_the_database_is_gone() {
+    if roomkeeper_testkit::skip_without_postgres(
+        "operations::readiness_fails_when_the_database_is_gone",
+    ) {
+        return;
+    }
     let app = TestApp::spawn(Backend::Postgres).await.unwrap();
     let name = app.database.url.rsplit('/').next().unwrap().to_owned();
     let admin_url = std::env::var(roomkeeper_testkit::POSTGRES_URL_VAR).unwrap();

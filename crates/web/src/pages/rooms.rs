@@ -578,7 +578,9 @@ async fn meeting_action(
         Ok(_) => {
             Ok(Redirect::to(&format!("/rooms/{}?notice={notice}", access.room.id)).into_response())
         }
-        Err(error @ (Error::Conflict { .. } | Error::Upstream(_) | Error::Unavailable(_))) => {
+        Err(
+            error @ (Error::Conflict { .. } | Error::ProsodyRefused(_) | Error::Unavailable(_)),
+        ) => {
             let message = error.to_string();
             room_page_with(
                 &state,
