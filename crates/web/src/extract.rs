@@ -14,6 +14,7 @@ use roomkeeper_domain::{
     Action, Actor, Decision, RecordingFacts, RecordingId, RequestFacts, RoomFacts, decide,
 };
 use roomkeeper_store::{Recording, RecordingState, Room, RoomRequest, User};
+use roomkeeper_usecases::recordings;
 
 use crate::{ApiError, AppState, Error, PageError, session::cookie_name};
 
@@ -469,53 +470,8 @@ impl RecordingPermission for HandleRecording {
 
 /// May the current user watch a room's recordings? (The room page lists them.)
 pub fn may_watch_recordings(state: &AppState, current: &CurrentUser, room: &Room) -> bool {
-    let facts = recording_facts(state, Some(room));
+    let facts = recordings::facts(&state.usecases, Some(room));
     decide(current.actor(), Action::WatchRecording(facts)) == Decision::Allowed
-}
-
-/// The room a recording belongs to, if any.
-async fn room_of(state: &AppState, recording: &Recording) -> Result<Option<Room>, Error> {
-    Ok(match recording.room_id {
-        Some(id) => state.store.room(id).await?,
-        None => None,
-    })
-}
-
-/// What `authz::decide` needs to know about a recording: its room's people, and whether
-/// admins may watch.
-fn recording_facts<'a>(state: &AppState, room: Option<&'a Room>) -> RecordingFacts<'a> {
-    RecordingFacts {
-        room: room.map(|room| RoomFacts {
-            owner: &room.owner,
-            co_owners: &room.co_owners,
-        }),
-        admins_may_watch: state.recordings.config.admins_can_view_recordings,
-    }
-}
-
-/// May `username` watch `recording` now? For things a person made that keep working
-/// without them (share links): they work only while their maker still may.
-pub async fn may_still_watch(
-    state: &AppState,
-    username: &str,
-    recording: &Recording,
-) -> Result<bool, Error> {
-    let Ok(name) = roomkeeper_domain::Username::parse(username) else {
-        return Ok(false);
-    };
-    let Some(maker) = state.store.user_by_name(&name).await? else {
-        return Ok(false);
-    };
-    if maker.disabled {
-        return Ok(false);
-    }
-    let room = room_of(state, recording).await?;
-    let facts = recording_facts(state, room.as_ref());
-    let actor = Actor::User {
-        username: &maker.username,
-        is_admin: maker.is_admin,
-    };
-    Ok(decide(actor, Action::WatchRecording(facts)) == Decision::Allowed)
 }
 
 /// The ready recording of the route's `{rid}`, checked against `P`. Whatever the reason
@@ -545,10 +501,10 @@ impl<P: RecordingPermission + Send + Sync> FromRequestParts<AppState> for Record
                 .await?
                 .filter(|r| r.state == RecordingState::Ready)
                 .ok_or(Error::NotFound)?;
-            let room = room_of(state, &recording).await?;
+            let room = recordings::room_of(&state.usecases, &recording).await?;
             verdict(decide(
                 current.actor(),
-                P::action(recording_facts(state, room.as_ref())),
+                P::action(recordings::facts(&state.usecases, room.as_ref())),
             ))?;
             Ok(RecordingAccess {
                 current,

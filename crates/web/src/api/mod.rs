@@ -5,6 +5,8 @@
 mod account;
 mod meeting;
 mod recordings;
+#[cfg(test)]
+mod reference;
 mod rooms;
 
 use axum::Router;
