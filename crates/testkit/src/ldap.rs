@@ -95,16 +95,18 @@ impl Slapd {
             dir,
             child: None,
         };
-        for attempt in 1..=ATTEMPTS {
+        let mut attempt = 1;
+        loop {
             match slapd.run().await {
+                Ok(()) => return Ok(slapd),
                 Err(NotListening::Exited { .. }) if attempt < ATTEMPTS => {
+                    attempt += 1;
                     slapd.port = free_port()?;
                     slapd.tls_port = free_port()?;
                 }
-                other => other?,
+                Err(other) => return Err(other.into()),
             }
         }
-        Ok(slapd)
     }
 
     async fn run(&mut self) -> Result<(), NotListening> {
