@@ -5,8 +5,8 @@
 
 use roomkeeper_domain::Username;
 use roomkeeper_store::{
-    Audit, Error, NewRequest, NewUser, Page, RequestFilter, RequestStatus, RoomFilter, Store,
-    Verdict,
+    Audit, Error, NewEmail, NewRecording, NewRequest, NewUser, Page, RecordingState, RequestFilter,
+    RequestStatus, RoomFilter, Store, Verdict,
 };
 use roomkeeper_testkit::{Backend, TestDatabase, both_backends};
 
@@ -1019,7 +1019,276 @@ async fn the_rooms_people_hear_of_changes_made_by_others(backend: Backend) {
     );
 }
 
+fn recording(id: &str, room: &str, started_at: i64) -> NewRecording {
+    NewRecording {
+        id: id.into(),
+        session: format!("session-{id}"),
+        source_file: format!("{room}_{id}.mp4"),
+        meeting_room: Some(room.into()),
+        meeting_url: format!("https://meet.example.org/{room}"),
+        started_at,
+        duration_ms: Some(60_000),
+        size_bytes: 1024,
+        sha256: format!("sha-{id}"),
+        participants: vec!["Ada".into()],
+    }
+}
+
+fn email(to: &str) -> NewEmail {
+    NewEmail {
+        recipient: to.into(),
+        subject: "subject".into(),
+        body: "body".into(),
+    }
+}
+
+/// A recording's life: written while storing (not shown), the same row for the same
+/// session file, shown once ready (the owner's notice and email once), assigned, shared
+/// through links that expire and can be revoked, kept per the room's retention, deleted.
+async fn recordings_are_stored_shown_shared_and_deleted(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    let system = Audit {
+        actor: None,
+        address: None,
+        now: 1,
+    };
+    let request = NewRequest {
+        room_name: "logic".into(),
+        requester: "lecturer".into(),
+        reason: "r".into(),
+        co_owners: vec!["assistant".into()],
+    };
+    let room = store
+        .create_request(&request, Some("logic"), &system, &[])
+        .await
+        .unwrap()
+        .room_id
+        .unwrap();
+    let day = 86_400;
+    let started = 10 * day;
+
+    let storing = store
+        .begin_recording(&recording("r1", "logic", started), started + 60)
+        .await
+        .unwrap();
+    assert_eq!(storing.state, RecordingState::Storing);
+    assert_eq!(
+        storing.room_id,
+        Some(room),
+        "the registered room of that name"
+    );
+    assert!(store.recordings_of_room(room).await.unwrap().is_empty());
+    let again = store
+        .begin_recording(&recording("r1", "logic", started), started + 61)
+        .await
+        .unwrap();
+    assert_eq!(again.id, storing.id, "the same session file, the same row");
+    assert_eq!(store.unfinished_recordings().await.unwrap().len(), 1);
+
+    let (ready, first) = store
+        .finish_recording("r1", started + 70, &[email("lecturer@example.org")])
+        .await
+        .unwrap();
+    assert!(first && ready.state == RecordingState::Ready);
+    let (_, again) = store
+        .finish_recording("r1", started + 71, &[email("lecturer@example.org")])
+        .await
+        .unwrap();
+    assert!(!again, "told once");
+    assert_eq!(store.outbox_status().await.unwrap().waiting, 1);
+    assert_eq!(store.notices_of("lecturer").await.unwrap().len(), 1);
+    assert_eq!(store.notices_of("assistant").await.unwrap().len(), 1);
+    assert!(store.unfinished_recordings().await.unwrap().is_empty());
+    assert_eq!(store.recordings_of_room(room).await.unwrap()[0].id, "r1");
+
+    // A room nobody registered: unassigned until an admin gives it to one.
+    store
+        .begin_recording(&recording("r2", "physics", started + 10), started + 80)
+        .await
+        .unwrap();
+    store
+        .finish_recording("r2", started + 90, &[])
+        .await
+        .unwrap();
+    assert_eq!(store.unassigned_recordings().await.unwrap()[0].id, "r2");
+    let assigned = store.assign_recording("r2", room, &system).await.unwrap();
+    assert_eq!(assigned.room_name.as_deref(), Some("logic"));
+    assert!(store.unassigned_recordings().await.unwrap().is_empty());
+    let listed: Vec<String> = store
+        .recordings_of_room(room)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(listed, ["r2", "r1"], "newest first");
+
+    // Share links: live until they expire or are revoked.
+    let lecturer = Audit {
+        actor: Some("lecturer"),
+        address: None,
+        now: started + 100,
+    };
+    let link = store
+        .create_share_link("r1", "link-hash", started + 200, &lecturer)
+        .await
+        .unwrap();
+    assert_eq!(link.created_by, "lecturer");
+    assert_eq!(
+        store.share_link("link-hash").await.unwrap().map(|l| l.id),
+        Some(link.id)
+    );
+    assert_eq!(
+        store
+            .live_share_links_of_room(room, started + 150)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .live_share_links_of_room(room, started + 300)
+            .await
+            .unwrap()
+            .is_empty(),
+        "expired"
+    );
+    assert!(
+        store
+            .revoke_share_link("r1", link.id, &lecturer)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .live_share_links_of_room(room, started + 150)
+            .await
+            .unwrap()
+            .is_empty(),
+        "revoked"
+    );
+    assert!(
+        !store
+            .revoke_share_link("r2", link.id, &lecturer)
+            .await
+            .unwrap()
+    );
+
+    // Retention: the room's days, or the default.
+    assert_eq!(store.retention_of(room).await.unwrap(), None);
+    let old = |now| store.expired_recordings(now, 90, 10);
+    assert!(old(started + 31 * day).await.unwrap().is_empty());
+    store.set_retention(room, Some(30), &system).await.unwrap();
+    assert_eq!(store.retention_of(room).await.unwrap(), Some(30));
+    let expired: Vec<String> = old(started + 31 * day)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(expired, ["r1", "r2"], "oldest first");
+    assert!(
+        store
+            .claim_daily_job("recording_retention", 41)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_daily_job("recording_retention", 41)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim_daily_job("recording_retention", 42)
+            .await
+            .unwrap()
+    );
+
+    // Deleting: hidden at once, the row goes after the file.
+    let deleting = store
+        .start_deleting_recording("r1", &system, "by hand")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(deleting.state, RecordingState::Deleting);
+    assert!(
+        store
+            .start_deleting_recording("r1", &system, "again")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.recordings_of_room(room).await.unwrap().len(), 1);
+    assert_eq!(store.unfinished_recordings().await.unwrap()[0].id, "r1");
+    store.forget_recording("r1").await.unwrap();
+    assert!(store.recording("r1").await.unwrap().is_none());
+
+    // Sessions that could not be read, remembered until they are.
+    store
+        .record_ingest_problem("s9", "/jibri/s9", "no metadata.json", 5)
+        .await
+        .unwrap();
+    store
+        .record_ingest_problem("s9", "/jibri/s9", "no metadata.json", 6)
+        .await
+        .unwrap();
+    let problems = store.ingest_problems().await.unwrap();
+    assert_eq!(problems.len(), 1);
+    assert_eq!(
+        (problems[0].first_seen_at, problems[0].last_seen_at),
+        (5, 6)
+    );
+    store.clear_ingest_problem("s9").await.unwrap();
+    assert!(store.ingest_problems().await.unwrap().is_empty());
+}
+
+/// The outbox: a message is leased to one sender at a time, retried when asked, and
+/// given up when no retry is set.
+async fn the_outbox_leases_retries_and_gives_up(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    store
+        .queue_emails(&[email("a@example.org"), email("b@example.org")], 10)
+        .await
+        .unwrap();
+    let claimed = store.claim_emails(10, 70, 10).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(claimed.iter().all(|e| e.attempts == 1));
+    assert!(
+        store.claim_emails(20, 80, 10).await.unwrap().is_empty(),
+        "leased to the first sender"
+    );
+    let (a, b) = if claimed[0].recipient == "a@example.org" {
+        (&claimed[0], &claimed[1])
+    } else {
+        (&claimed[1], &claimed[0])
+    };
+    store.email_sent(a.id, 30).await.unwrap();
+    store
+        .email_failed(b.id, "550 refused", Some(100))
+        .await
+        .unwrap();
+    let status = store.outbox_status().await.unwrap();
+    assert_eq!(
+        (status.waiting, status.retrying, status.given_up),
+        (1, 1, 0)
+    );
+    assert_eq!(status.last_error.as_deref(), Some("550 refused"));
+    assert!(store.claim_emails(99, 160, 10).await.unwrap().is_empty());
+    let retried = store.claim_emails(100, 160, 10).await.unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!((retried[0].id, retried[0].attempts), (b.id, 2));
+    store.email_failed(b.id, "550 again", None).await.unwrap();
+    let status = store.outbox_status().await.unwrap();
+    assert_eq!((status.waiting, status.given_up), (0, 1));
+    assert!(store.claim_emails(1000, 1060, 10).await.unwrap().is_empty());
+}
+
 both_backends!(
+    recordings_are_stored_shown_shared_and_deleted,
+    the_outbox_leases_retries_and_gives_up,
     the_rooms_people_hear_of_changes_made_by_others,
     single_sign_on_identities_renames_and_logins,
     a_request_is_approved_into_a_room_once,
