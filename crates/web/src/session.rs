@@ -10,6 +10,8 @@ use roomkeeper_auth::{PasswordHasher, SecretToken, hash_token};
 use roomkeeper_domain::Username;
 use roomkeeper_store::User;
 
+use roomkeeper_usecases::accounts;
+
 use crate::{AppState, Error, HttpConfig};
 
 pub fn cookie_name(http: &HttpConfig) -> &'static str {
@@ -82,7 +84,15 @@ pub async fn log_in(
     if let Some((ldap, name)) = directory {
         return match ldap.authenticate(&name, &password).await {
             Ok(identity) => {
-                let user = directory_user(state, &identity, user).await?;
+                let uc = &state.usecases;
+                let user =
+                    match accounts::directory_account(uc, &identity, user, state.ldap_admin_group)
+                        .await
+                    {
+                        Ok(user) => user,
+                        Err(accounts::SignInRefusal::Failed(error)) => return Err(error.into()),
+                        Err(_) => return Err(Error::WrongCredentials),
+                    };
                 state.throttle.record_success(&name, address).await?;
                 let cookie = start_session(state, &user).await?;
                 tracing::info!(username = %user.username, "logged in through LDAP");
@@ -134,203 +144,6 @@ pub async fn log_in(
             Err(Error::WrongCredentials)
         }
     }
-}
-
-/// The account of someone the directory vouched for: made at their first login (no local
-/// password), administrator exactly when the directory's admin group says so. A disabled
-/// account stays shut.
-async fn directory_user(
-    state: &AppState,
-    identity: &roomkeeper_auth::Identity,
-    known: Option<User>,
-) -> Result<User, Error> {
-    let user = match known {
-        Some(user) => user,
-        None => match state.store.user_by_name(&identity.username).await? {
-            Some(user) => user,
-            None => {
-                let made = state
-                    .store
-                    .create_user(
-                        &roomkeeper_store::NewUser {
-                            username: identity.username.clone(),
-                            display_name: identity.display_name.clone(),
-                            password_hash: None,
-                            is_admin: identity.is_admin,
-                            must_change_password: false,
-                        },
-                        state.clock.now(),
-                    )
-                    .await?;
-                if let Some(email) = &identity.email {
-                    state.store.set_email(made.id, Some(email)).await?;
-                }
-                made
-            }
-        },
-    };
-    if user.disabled || user.password_hash.is_some() {
-        return Err(Error::WrongCredentials);
-    }
-    let admin = state.ldap_admin_group.then_some(identity.is_admin);
-    refresh_account(state, &user, identity.display_name.as_deref(), admin).await?;
-    state
-        .store
-        .user_by_id(user.id)
-        .await?
-        .ok_or(Error::WrongCredentials)
-}
-
-/// What a directory or provider says at each login wins: the name people see, and the
-/// administrator flag when it decides that.
-async fn refresh_account(
-    state: &AppState,
-    user: &User,
-    display_name: Option<&str>,
-    is_admin: Option<bool>,
-) -> Result<(), Error> {
-    if display_name.is_some() && user.display_name.as_deref() != display_name {
-        state.store.set_display_name(user.id, display_name).await?;
-    }
-    if let Some(is_admin) = is_admin.filter(|a| *a != user.is_admin) {
-        state.store.set_admin(user.id, is_admin).await?;
-    }
-    Ok(())
-}
-
-/// Why a person the provider vouched for still cannot log in here.
-#[derive(Debug)]
-pub enum SsoRefusal {
-    /// Another account (one with a local password, or another person's) has the name.
-    NameTaken(String),
-    Disabled,
-    Failed(Error),
-}
-
-impl<E: Into<Error>> From<E> for SsoRefusal {
-    fn from(err: E) -> Self {
-        SsoRefusal::Failed(err.into())
-    }
-}
-
-/// The account of someone an OpenID provider vouched for. They are the pair (issuer,
-/// subject), and the pair decides, never the username alone:
-/// - a known pair logs in to its account (and follows a change of username at the
-///   provider, unless another account has the new name);
-/// - a new pair gets a new account of its username when the name is free;
-/// - a new pair whose username an account here already has gets that account only when
-///   the provider is `authoritative_usernames` and the account is linked to no identity
-///   yet. Otherwise the login is refused and kept for an administrator
-///   (top of `/admin/users`): a second subject calling itself `alice` is not alice.
-pub async fn oidc_user(
-    state: &AppState,
-    provider: &roomkeeper_auth::OidcProvider,
-    identity: &roomkeeper_auth::OidcIdentity,
-) -> Result<User, SsoRefusal> {
-    let store = &state.store;
-    let now = state.clock.now();
-    let name = &identity.username;
-    let collision = || async {
-        let collision = roomkeeper_store::OidcCollision {
-            issuer: identity.issuer.clone(),
-            subject: identity.subject.clone(),
-            provider: provider.name().to_owned(),
-            username: name.to_string(),
-            first_seen: now,
-            last_seen: now,
-            attempts: 1,
-        };
-        match store.note_oidc_collision(&collision).await {
-            Ok(()) => SsoRefusal::NameTaken(name.to_string()),
-            Err(error) => SsoRefusal::Failed(error.into()),
-        }
-    };
-    let user = match store
-        .user_by_oidc(&identity.issuer, &identity.subject)
-        .await?
-    {
-        Some(user) => {
-            if user.username != name.as_str() {
-                match store.rename_user(user.id, name).await {
-                    Ok(()) => {
-                        tracing::info!(from = %user.username, to = %name, "username changed at the provider")
-                    }
-                    Err(roomkeeper_store::Error::Conflict(
-                        roomkeeper_store::Conflict::UsernameTaken,
-                    )) => {
-                        return Err(collision().await);
-                    }
-                    Err(other) => return Err(other.into()),
-                }
-            }
-            user
-        }
-        None => {
-            let existing = match store.user_by_name(name).await? {
-                Some(existing) => Some(existing),
-                None => match store
-                    .create_user(
-                        &roomkeeper_store::NewUser {
-                            username: name.clone(),
-                            display_name: identity.display_name.clone(),
-                            password_hash: None,
-                            is_admin: identity.is_admin.unwrap_or(false),
-                            must_change_password: false,
-                        },
-                        now,
-                    )
-                    .await
-                {
-                    Ok(made) => {
-                        store
-                            .link_oidc(&identity.issuer, &identity.subject, made.id, now)
-                            .await?;
-                        return finish_oidc_user(state, made, identity).await;
-                    }
-                    // Someone else took the name in between: treat it as existing.
-                    Err(roomkeeper_store::Error::Conflict(
-                        roomkeeper_store::Conflict::UsernameTaken,
-                    )) => store.user_by_name(name).await?,
-                    Err(other) => return Err(other.into()),
-                },
-            };
-            let Some(existing) = existing else {
-                return Err(SsoRefusal::Failed(Error::NotFound));
-            };
-            if !provider.authoritative_usernames()
-                || !store
-                    .link_oidc_if_unlinked(&identity.issuer, &identity.subject, existing.id, now)
-                    .await?
-            {
-                return Err(collision().await);
-            }
-            tracing::info!(username = %existing.username, provider = %provider.name(), "existing account linked by username (authoritative provider)");
-            existing
-        }
-    };
-    finish_oidc_user(state, user, identity).await
-}
-
-async fn finish_oidc_user(
-    state: &AppState,
-    user: User,
-    identity: &roomkeeper_auth::OidcIdentity,
-) -> Result<User, SsoRefusal> {
-    let store = &state.store;
-    if user.disabled {
-        return Err(SsoRefusal::Disabled);
-    }
-    refresh_account(
-        state,
-        &user,
-        identity.display_name.as_deref(),
-        identity.is_admin,
-    )
-    .await?;
-    if identity.email.is_some() && user.email != identity.email {
-        store.set_email(user.id, identity.email.as_deref()).await?;
-    }
-    Ok(store.user_by_id(user.id).await?.ok_or(Error::NotFound)?)
 }
 
 /// A fresh session for `user` and the cookie that carries it.

@@ -68,7 +68,7 @@ impl Chrome {
         path: &str,
     ) -> Result<Self, Error> {
         let pending_requests = if user.is_admin {
-            state.store.count_pending_requests().await?
+            roomkeeper_usecases::rooms::pending_count(&state.usecases).await?
         } else {
             0
         };
@@ -339,9 +339,7 @@ async fn set_language(
     let lang = Lang::parse(&form.lang)
         .ok_or_else(|| Error::BadRequest(format!("unknown language {:?}", form.lang)))?;
     if let Some(current) = current {
-        state
-            .store
-            .set_language(current.user.id, Some(lang.tag()))
+        roomkeeper_usecases::accounts::set_language(&state.usecases, &current.user, lang.tag())
             .await?;
     }
     Ok((

@@ -16,7 +16,9 @@ use serde::Deserialize;
 
 use super::{LoginPage, PagePath, lang_cookie, render_with_status, safe_local_path};
 use crate::i18n::{Lang, Tr};
-use crate::session::{self, SsoRefusal};
+use roomkeeper_usecases::accounts::{self, SignInRefusal};
+
+use crate::session;
 use crate::{AppState, Error, PageError};
 
 /// How long a person may take at the provider's login page.
@@ -64,20 +66,19 @@ async fn start(
         }
     };
     let now = state.clock.now();
-    state
-        .store
-        .create_oidc_login(
-            &roomkeeper_store::OidcLogin {
-                state_hash: hash_token(&login.state),
-                provider: name,
-                nonce: login.nonce,
-                pkce_verifier: login.pkce_verifier,
-                return_to: next,
-                created_at: now,
-            },
-            now - LOGIN_WINDOW_S,
-        )
-        .await?;
+    roomkeeper_usecases::accounts::remember_oidc_login(
+        &state.usecases,
+        &roomkeeper_store::OidcLogin {
+            state_hash: hash_token(&login.state),
+            provider: name,
+            nonce: login.nonce,
+            pkce_verifier: login.pkce_verifier,
+            return_to: next,
+            created_at: now,
+        },
+        now - LOGIN_WINDOW_S,
+    )
+    .await?;
     let jar = jar.add(state_cookie(&state, login.state, LOGIN_WINDOW_S));
     Ok((jar, Redirect::to(&login.url)).into_response())
 }
@@ -120,7 +121,8 @@ async fn callback(
     // the answer (even an error from the provider) taken seriously.
     let pending = match (&query.state, from_browser) {
         (Some(sent), Some(kept)) if *sent == kept => {
-            state.store.take_oidc_login(&hash_token(sent)).await?
+            roomkeeper_usecases::accounts::take_oidc_login(&state.usecases, &hash_token(sent))
+                .await?
         }
         (sent, kept) => {
             tracing::warn!(provider = %name, state_sent = sent.is_some(), state_cookie = kept.is_some(), "OpenID callback with a state this browser did not start");
@@ -176,12 +178,12 @@ async fn callback(
             return Ok(refusal(&state, t, jar, status, message));
         }
     };
-    let user = match session::oidc_user(&state, &provider, &identity).await {
+    let user = match accounts::oidc_account(&state.usecases, &provider, &identity).await {
         Ok(user) => user,
-        Err(SsoRefusal::Failed(error)) => return Err(error.into()),
+        Err(SignInRefusal::Failed(error)) => return Err(Error::from(error).into()),
         Err(refusal_reason) => {
             let message = match refusal_reason {
-                SsoRefusal::NameTaken(username) => {
+                SignInRefusal::NameTaken(username) => {
                     tracing::warn!(provider = %name, %username, issuer = %identity.issuer, subject = %identity.subject, "OpenID login refused: the username belongs to an account not linked to this identity; waiting for an administrator on /admin/users");
                     t.with("oidc-name-taken", &[("username", username)])
                 }
