@@ -11,6 +11,7 @@ pub mod mail;
 pub mod meetings;
 pub mod recordings;
 pub mod rooms;
+pub mod signin;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -10,7 +10,7 @@ use roomkeeper_auth::{PasswordHasher, SecretToken, hash_token};
 use roomkeeper_domain::Username;
 use roomkeeper_store::User;
 
-use roomkeeper_usecases::accounts;
+use roomkeeper_usecases::signin;
 
 use crate::{AppState, Error, HttpConfig};
 
@@ -86,11 +86,11 @@ pub async fn log_in(
             Ok(identity) => {
                 let uc = &state.usecases;
                 let user =
-                    match accounts::directory_account(uc, &identity, user, state.ldap_admin_group)
+                    match signin::directory_account(uc, &identity, user, state.ldap_admin_group)
                         .await
                     {
                         Ok(user) => user,
-                        Err(accounts::SignInRefusal::Failed(error)) => return Err(error.into()),
+                        Err(signin::SignInRefusal::Failed(error)) => return Err(error.into()),
                         Err(_) => return Err(Error::WrongCredentials),
                     };
                 state.throttle.record_success(&name, address).await?;

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::{LoginPage, PagePath, lang_cookie, render_with_status, safe_local_path};
 use crate::i18n::{Lang, Tr};
-use roomkeeper_usecases::accounts::{self, SignInRefusal};
+use roomkeeper_usecases::signin::{self, SignInRefusal};
 
 use crate::session;
 use crate::{AppState, Error, PageError};
@@ -66,7 +66,7 @@ async fn start(
         }
     };
     let now = state.clock.now();
-    roomkeeper_usecases::accounts::remember_oidc_login(
+    roomkeeper_usecases::signin::remember_oidc_login(
         &state.usecases,
         &roomkeeper_store::OidcLogin {
             state_hash: hash_token(&login.state),
@@ -121,8 +121,7 @@ async fn callback(
     // the answer (even an error from the provider) taken seriously.
     let pending = match (&query.state, from_browser) {
         (Some(sent), Some(kept)) if *sent == kept => {
-            roomkeeper_usecases::accounts::take_oidc_login(&state.usecases, &hash_token(sent))
-                .await?
+            roomkeeper_usecases::signin::take_oidc_login(&state.usecases, &hash_token(sent)).await?
         }
         (sent, kept) => {
             tracing::warn!(provider = %name, state_sent = sent.is_some(), state_cookie = kept.is_some(), "OpenID callback with a state this browser did not start");
@@ -178,7 +177,7 @@ async fn callback(
             return Ok(refusal(&state, t, jar, status, message));
         }
     };
-    let user = match accounts::oidc_account(&state.usecases, &provider, &identity).await {
+    let user = match signin::oidc_account(&state.usecases, &provider, &identity).await {
         Ok(user) => user,
         Err(SignInRefusal::Failed(error)) => return Err(Error::from(error).into()),
         Err(refusal_reason) => {
