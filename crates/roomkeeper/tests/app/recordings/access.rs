@@ -1,0 +1,263 @@
+//! Who gets a recording (owner, co-owners, admins as configured, nobody else) and the pages
+//! that show them.
+
+use reqwest::StatusCode;
+use roomkeeper_testkit::jibri;
+use roomkeeper_testkit::{Backend, both_backends};
+
+use super::{MEET, app, ingest};
+
+/// Every recording endpoint against every role. Nobody but owner and co-owner (and
+/// admins where allowed) learns that the recording exists.
+async fn who_gets_recordings(backend: Backend) {
+    for admins_may_watch in [false, true] {
+        let app = app(backend, admins_may_watch).await;
+        let start = jibri::an_hour_before(app.clock().now());
+        let jibri_dir = tempfile::tempdir().unwrap();
+        let session = jibri::record(
+            jibri_dir.path(),
+            "s1",
+            "logic",
+            &format!("{MEET}/logic"),
+            start,
+            &[1],
+        )
+        .unwrap();
+        let recording = ingest(&app, &session.dir).await.remove(0);
+        let id = recording.id.clone();
+        let room_id = recording.room_id.unwrap();
+        let admin = if admins_may_watch { 200 } else { 404 };
+        // (method, path, anonymous, stranger, owner, co-owner, admin)
+        let cases: Vec<(&str, String, [u16; 5])> = vec![
+            (
+                "GET",
+                format!("/api/v1/rooms/{room_id}/recordings"),
+                [401, 404, 200, 200, admin],
+            ),
+            (
+                "GET",
+                format!("/api/v1/recordings/{id}"),
+                [401, 404, 200, 200, admin],
+            ),
+            (
+                "GET",
+                format!("/api/v1/recordings/{id}/content"),
+                [401, 404, 200, 200, admin],
+            ),
+            (
+                "HEAD",
+                format!("/api/v1/recordings/{id}/content"),
+                [401, 404, 200, 200, admin],
+            ),
+            (
+                "GET",
+                format!("/api/v1/recordings/{id}/links"),
+                [401, 404, 200, 200, admin],
+            ),
+            (
+                "GET",
+                format!("/recordings/{id}"),
+                [303, 404, 200, 200, admin],
+            ),
+        ];
+        let clients = [
+            app.client(),
+            app.client_as("student").await.unwrap(),
+            app.client_as("lecturer").await.unwrap(),
+            app.client_as("colleague").await.unwrap(),
+            app.client_as("root").await.unwrap(),
+        ];
+        for (method, path, expected) in &cases {
+            for (client, want) in clients.iter().zip(expected) {
+                let method: reqwest::Method = method.parse().unwrap();
+                let got = client
+                    .request(method.clone(), app.url(path))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    got.status().as_u16(),
+                    *want,
+                    "{method} {path} (admins may watch: {admins_may_watch})"
+                );
+            }
+        }
+        // Changing things: the stranger cannot delete or share; the file stays.
+        let student = &clients[1];
+        let delete = student
+            .delete(app.url(&format!("/api/v1/recordings/{id}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(delete.status(), StatusCode::NOT_FOUND);
+        let share = student
+            .post(app.url(&format!("/api/v1/recordings/{id}/links")))
+            .json(&serde_json::json!({"expires_in_s": 3600}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(share.status(), StatusCode::NOT_FOUND);
+        // Guessed, malformed and path-like ids: the same 404, never a file.
+        for bad in [
+            "00000000000000000000000000000000".to_owned(),
+            "..%2F..%2Fetc%2Fpasswd".to_owned(),
+            "%2Fetc%2Fpasswd".to_owned(),
+            format!("{id}%2F..%2F{id}"),
+            "..".to_owned(),
+        ] {
+            let got = clients[2]
+                .get(app.url(&format!("/api/v1/recordings/{bad}/content")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(got.status(), StatusCode::NOT_FOUND, "{bad}");
+        }
+        assert!(app.store().recording(&id).await.unwrap().is_some());
+    }
+}
+
+/// The pages a lecturer and an admin use: notice, room page list, recording page with
+/// player and share link, retention form, deletion, and the admin's unassigned list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_pages() {
+    let app = app(Backend::Sqlite, false).await;
+    let start = jibri::an_hour_before(app.clock().now());
+    let jibri_dir = tempfile::tempdir().unwrap();
+    let ours = jibri::record(
+        jibri_dir.path(),
+        "p1",
+        "logic",
+        &format!("{MEET}/logic"),
+        start,
+        &[1],
+    )
+    .unwrap();
+    let nobodys = jibri::record(
+        jibri_dir.path(),
+        "p2",
+        "nobody",
+        &format!("{MEET}/nobody"),
+        start,
+        &[1],
+    )
+    .unwrap();
+    let recording = ingest(&app, &ours.dir).await.remove(0);
+    let unassigned = ingest(&app, &nobodys.dir).await.remove(0);
+    let (id, room) = (recording.id.clone(), recording.room_id.unwrap());
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let root = app.client_as("root").await.unwrap();
+    let page = |client: &reqwest::Client, path: &str, language: &'static str| {
+        let request = client
+            .get(app.url(path))
+            .header("accept-language", language);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+
+    let home = page(&lecturer, "/", "en").await;
+    assert!(home.contains("A new recording of logic is ready"), "{home}");
+    assert!(home.contains(&format!("href=\"/recordings/{id}\"")));
+    let room_page = page(&lecturer, &format!("/rooms/{room}"), "en").await;
+    assert!(room_page.contains("Recordings"));
+    assert!(room_page.contains(&format!("/api/v1/recordings/{id}/content?download=1")));
+    assert!(
+        room_page.contains("Deleted automatically on"),
+        "{room_page}"
+    );
+    assert!(
+        !room_page.contains("Keeping recordings"),
+        "owners do not set retention"
+    );
+    let german = page(&lecturer, &format!("/rooms/{room}"), "de").await;
+    assert!(german.contains("Aufzeichnungen") && german.contains("Herunterladen"));
+    // Admins (not allowed to watch here) see the room and its retention, not the list.
+    let admin_view = page(&root, &format!("/rooms/{room}"), "en").await;
+    assert!(!admin_view.contains(&format!("/recordings/{id}")));
+    assert!(admin_view.contains("Keeping recordings"));
+
+    let player = page(&lecturer, &format!("/recordings/{id}"), "en").await;
+    assert!(player.contains(&format!(
+        "<video controls preload=\"metadata\" src=\"/api/v1/recordings/{id}/content\""
+    )));
+    assert!(
+        player.contains("Ada Lovelace, Alan Turing"),
+        "participants from metadata.json"
+    );
+    let shared = lecturer
+        .post(app.url(&format!("/recordings/{id}/links")))
+        .form(&[("days", "7")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(shared.contains("/shared/rks_"), "{shared}");
+    let too_long = lecturer
+        .post(app.url(&format!("/recordings/{id}/links")))
+        .form(&[("days", "999")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_long.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        too_long
+            .text()
+            .await
+            .unwrap()
+            .contains("between one minute and 30 days")
+    );
+
+    let retention = root
+        .post(app.url(&format!("/rooms/{room}/retention")))
+        .form(&[("days", "5")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retention.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.store().retention_of(room).await.unwrap(), Some(5));
+    let not_admin = lecturer
+        .post(app.url(&format!("/rooms/{room}/retention")))
+        .form(&[("days", "500")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_admin.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.store().retention_of(room).await.unwrap(), Some(5));
+
+    let unassigned_page = page(&root, "/admin/recordings", "en").await;
+    assert!(
+        unassigned_page.contains(&format!("{MEET}/nobody")),
+        "{unassigned_page}"
+    );
+    let assigned = root
+        .post(app.url(&format!("/recordings/{}/assign", unassigned.id)))
+        .form(&[("room", "logic")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assigned.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.store().recordings_of_room(room).await.unwrap().len(), 2);
+
+    let unconfirmed = lecturer
+        .post(app.url(&format!("/recordings/{id}/delete")))
+        .form(&[("confirm", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unconfirmed.status(), StatusCode::BAD_REQUEST);
+    assert!(app.store().recording(&id).await.unwrap().is_some());
+    let deleted = lecturer
+        .post(app.url(&format!("/recordings/{id}/delete")))
+        .form(&[("confirm", "yes")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        deleted.headers()["location"],
+        format!("/rooms/{room}").as_str()
+    );
+    assert!(app.store().recording(&id).await.unwrap().is_none());
+}
+
+both_backends!(who_gets_recordings,);

@@ -1,0 +1,97 @@
+//! Retention: expired recordings deleted once a day, per room or by default.
+
+use reqwest::StatusCode;
+use roomkeeper_testkit::jibri;
+use roomkeeper_testkit::{Backend, both_backends, json};
+
+use super::{MEET, app, ingest};
+
+async fn retention_deletes_expired_recordings_once_a_day(backend: Backend) {
+    let app = app(backend, false).await;
+    let start = jibri::an_hour_before(app.clock().now());
+    let other_room = app
+        .registered_room("physics", "lecturer", &[])
+        .await
+        .unwrap();
+    let jibri_dir = tempfile::tempdir().unwrap();
+    let kept_short = jibri::record(
+        jibri_dir.path(),
+        "short",
+        "logic",
+        &format!("{MEET}/logic"),
+        start,
+        &[1],
+    )
+    .unwrap();
+    let kept_default = jibri::record(
+        jibri_dir.path(),
+        "default",
+        "physics",
+        &format!("{MEET}/physics"),
+        start,
+        &[1],
+    )
+    .unwrap();
+    let short = ingest(&app, &kept_short.dir).await.remove(0);
+    let default = ingest(&app, &kept_default.dir).await.remove(0);
+    // An admin keeps logic's recordings one day; a plain owner may not change that.
+    let root = app.client_as("root").await.unwrap();
+    let logic = short.room_id.unwrap();
+    let set = root
+        .put(app.url(&format!("/api/v1/rooms/{logic}/retention")))
+        .json(&serde_json::json!({"days": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), StatusCode::NO_CONTENT);
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let refused = lecturer
+        .put(app.url(&format!("/api/v1/rooms/{logic}/retention")))
+        .json(&serde_json::json!({"days": 1000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let shown = json(lecturer.get(app.url(&format!("/api/v1/recordings/{}", short.id)))).await;
+    assert_eq!(
+        shown["deleted_at"],
+        jibri::api_time(start + 86_400).as_str(),
+        "the page says when"
+    );
+
+    // A day and a minute after the recording started.
+    let due = short.started_at + 86_400 + 60 - app.clock().now();
+    app.clock().advance(due.max(0));
+    let recordings = &app.state.recordings;
+    assert_eq!(recordings.run_retention().await.unwrap(), Some(1));
+    // Another instance asking the same day: not its turn.
+    assert_eq!(recordings.run_retention().await.unwrap(), None);
+    assert!(app.store().recording(&short.id).await.unwrap().is_none());
+    assert_eq!(
+        app.store()
+            .recordings_of_room(other_room)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(app.store().recording(&default.id).await.unwrap().is_some());
+    let log = app
+        .store()
+        .audit_log(Some("logic"), roomkeeper_store::Page::new(1, 50))
+        .await
+        .unwrap();
+    assert!(log.items.iter().any(|e| e.action == "recording_deleted"
+        && e.actor.is_none()
+        && e.detail.contains("retention: kept 1 days")));
+    assert!(
+        log.items
+            .iter()
+            .any(|e| e.action == "retention_set" && e.actor.as_deref() == Some("root"))
+    );
+    // The next day, the default (90 days) still keeps physics'.
+    app.clock().advance(86_400);
+    assert_eq!(recordings.run_retention().await.unwrap(), Some(0));
+}
+
+both_backends!(retention_deletes_expired_recordings_once_a_day,);
