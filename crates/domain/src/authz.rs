@@ -57,6 +57,9 @@ pub enum Action<'a> {
     ControlMeeting(RoomFacts<'a>),
     /// Change the co-owner list, transfer or release the room: owner and admins only.
     ManageRoom(RoomFacts<'a>),
+    /// How long the room's recordings are kept: admins only (owners see it is not theirs
+    /// to change, strangers do not learn the room exists).
+    SetRetention(RoomFacts<'a>),
     /// Watch or download a recording, list a room's recordings, make share links:
     /// owner and co-owners; admins only where the installation allows it.
     WatchRecording(RecordingFacts<'a>),
@@ -140,6 +143,11 @@ pub fn decide(actor: Actor<'_>, action: Action<'_>) -> Decision {
             RoomRole::CoOwner => Decision::Forbidden,
             RoomRole::Stranger => Decision::Hidden,
         },
+        Action::SetRetention(room) => match room_role(username, is_admin, room) {
+            RoomRole::Admin => Decision::Allowed,
+            RoomRole::Owner | RoomRole::CoOwner => Decision::Forbidden,
+            RoomRole::Stranger => Decision::Hidden,
+        },
         // Recordings are the most private thing here: everyone not allowed gets "no such
         // recording" (404), never a 403 that confirms one exists.
         Action::WatchRecording(recording) => {
@@ -203,6 +211,7 @@ mod tests {
             Action::ViewRoom(room),
             Action::ControlMeeting(room),
             Action::ManageRoom(room),
+            Action::SetRetention(room),
             Action::WatchRecording(RecordingFacts {
                 room: Some(room),
                 admins_may_watch: false,
@@ -245,6 +254,7 @@ mod tests {
             [NeedsLogin, Hidden, Allowed, Allowed, Allowed],
             [NeedsLogin, Hidden, Allowed, Allowed, Allowed],
             [NeedsLogin, Hidden, Allowed, Forbidden, Allowed],
+            [NeedsLogin, Hidden, Forbidden, Forbidden, Allowed],
             // Recordings: watching, in a room, admins not allowed / allowed to watch.
             [NeedsLogin, Hidden, Allowed, Allowed, Hidden],
             [NeedsLogin, Hidden, Allowed, Allowed, Allowed],

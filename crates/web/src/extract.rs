@@ -343,6 +343,8 @@ pub struct SeeRoom;
 pub struct ManageRoom;
 /// Live meeting control and recordings: owner, co-owners, admins.
 pub struct ControlMeeting;
+/// How long the room's recordings are kept: admins.
+pub struct SetRetention;
 
 impl RoomPermission for SeeRoom {
     fn action(room: RoomFacts<'_>) -> Action<'_> {
@@ -359,6 +361,12 @@ impl RoomPermission for ManageRoom {
 impl RoomPermission for ControlMeeting {
     fn action(room: RoomFacts<'_>) -> Action<'_> {
         Action::ControlMeeting(room)
+    }
+}
+
+impl RoomPermission for SetRetention {
+    fn action(room: RoomFacts<'_>) -> Action<'_> {
+        Action::SetRetention(room)
     }
 }
 

@@ -12,8 +12,8 @@ use tokio::io::AsyncWriteExt;
 
 use super::{ApiJson, ApiPath};
 use crate::extract::{
-    Admin, ClientAddr, HandleRecording, RecordingAccess, RoomAccess, SeeRoom, WatchRecording,
-    may_watch_recordings,
+    Admin, ClientAddr, HandleRecording, RecordingAccess, RoomAccess, SeeRoom, SetRetention,
+    WatchRecording, may_watch_recordings,
 };
 use roomkeeper_usecases::recordings;
 
@@ -162,12 +162,11 @@ pub struct Retention {
 /// Admins: how long this room's recordings are kept (`null`: the default).
 pub async fn set_retention(
     State(state): State<AppState>,
-    access: RoomAccess<SeeRoom>,
-    Admin(admin): Admin,
+    access: RoomAccess<SetRetention>,
     ClientAddr(address): ClientAddr,
     ApiJson(body): ApiJson<Retention>,
 ) -> Result<StatusCode, ApiError> {
-    let acting = admin.acting(address);
+    let acting = access.current.acting(address);
     recordings::set_retention(&state.usecases, &acting, &access.room, body.days).await?;
     Ok(StatusCode::NO_CONTENT)
 }

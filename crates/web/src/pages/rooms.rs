@@ -606,8 +606,7 @@ struct RetentionForm {
 
 async fn set_retention(
     State(state): State<AppState>,
-    access: RoomAccess<SeeRoom>,
-    crate::extract::Admin(admin): crate::extract::Admin,
+    access: RoomAccess<crate::extract::SetRetention>,
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<RetentionForm>,
 ) -> Result<Response, PageError> {
@@ -622,7 +621,7 @@ async fn set_retention(
             }
         },
     };
-    let acting = admin.acting(address);
+    let acting = access.current.acting(address);
     recordings::set_retention(&state.usecases, &acting, &access.room, days).await?;
     Ok(Redirect::to(&format!("/rooms/{}", access.room.id)).into_response())
 }
