@@ -36,7 +36,10 @@ local NICK_NS = "http://jabber.org/protocol/nick";
 -- component: conference.meet.example.org -> roomkeeper@auth.meet.example.org (for
 -- docker-jitsi-meet's muc.meet.jitsi: roomkeeper@auth.meet.jitsi).
 local default_account = "roomkeeper@auth." .. (module.host:match("^[^.]+%.(.+)$") or module.host);
-local accounts = module:get_option_inherited_set("roomkeeper_accounts", { default_account });
+-- The component's list, else the global one, else the default; never a union: naming
+-- another account must take the default's access away (the inherited form would keep
+-- the default in the set).
+local accounts = module:get_option_set("roomkeeper_accounts", { default_account });
 local muc = module:depends("muc");
 
 -- Full JIDs of the service connections that asked for events. A connection that has gone

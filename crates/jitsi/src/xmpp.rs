@@ -187,7 +187,12 @@ impl XmppShard {
             let name = config.name.clone();
             tokio::spawn(async move {
                 while connects.recv().await.is_some() {
-                    let answer = link.iq(&muc, true, &stanzas::module_subscribe()).await;
+                    // Not `Link::iq`: a refusal here is the module's (an account not in
+                    // roomkeeper_accounts), not Prosody's word on room ownership.
+                    let answer = link
+                        .exchange(&muc, true, &stanzas::module_subscribe())
+                        .await
+                        .and_then(|answer| answer.map_err(|error| refusal(&error)));
                     link.companion.store(answer.is_ok(), Ordering::SeqCst);
                     match answer {
                         Ok(subscribed) => {
@@ -414,7 +419,8 @@ impl Link {
     /// stays unknown until the first room is read.
     async fn probe_ownership(&self, muc: &str) {
         *lock(&self.ownership) = RoomOwnership::Unknown;
-        let Ok(Some(items)) = self.iq(muc, false, &stanzas::disco_items()).await else {
+        // A refused room list says nothing about ownership: `exchange`, not `iq`.
+        let Ok(Ok(Some(items))) = self.exchange(muc, false, &stanzas::disco_items()).await else {
             return;
         };
         let room = items

@@ -281,6 +281,28 @@ async fn not_owner_on_13(companion: Companion) {
     refused(shard.end_meeting(&logic, "over").await);
 }
 
+/// A companion module that serves another account refuses our subscription: that is the
+/// module's refusal, not Prosody's word on room ownership. Roomkeeper works without the
+/// module and learns ownership from the first room it reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_for_another_account_says_nothing_about_ownership() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let prosody = Prosody::start_setup(Setup {
+        module_serves_someone_else: true,
+        ..Setup::default()
+    })
+    .await
+    .unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
+    let shard = connected(&prosody, Companion::Absent).await;
+    assert_eq!(shard.room_ownership(), RoomOwnership::Unknown);
+    let _student = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "student", None)
+        .await
+        .unwrap();
+    assert!(shard.meeting(&room("logic")).await.unwrap().running);
+    assert_eq!(shard.room_ownership(), RoomOwnership::Owner);
+}
+
 /// With the lobby on (members-only), `none` would throw the person out (status 321):
 /// revoking sets `member`, and they stay in the meeting without moderator rights.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

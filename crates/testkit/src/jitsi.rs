@@ -75,6 +75,9 @@ pub struct Setup {
     /// `component_admins_as_room_owners = true` on the MUC components, as jitsi-meet's
     /// template has it. Prosody 13 defaults to false (0.12 behaved as true).
     pub admins_as_owners: bool,
+    /// The companion module set to serve another account (`roomkeeper_accounts`), so it
+    /// refuses Roomkeeper's: an operator's typo.
+    pub module_serves_someone_else: bool,
 }
 
 impl Default for Setup {
@@ -84,6 +87,7 @@ impl Default for Setup {
             companion: Companion::Loaded,
             tls: false,
             admins_as_owners: true,
+            module_serves_someone_else: false,
         }
     }
 }
@@ -143,6 +147,7 @@ impl Prosody {
             companion,
             tls,
             admins_as_owners,
+            module_serves_someone_else,
         } = setup;
         let dir = tempfile::tempdir()?;
         let path = dir.path();
@@ -166,6 +171,9 @@ impl Prosody {
         let plugins = concat!(env!("CARGO_MANIFEST_DIR"), "/../../prosody");
         let module = match companion {
             // The module's default account is roomkeeper@auth.DOMAIN, as here.
+            Companion::Loaded if module_serves_someone_else => format!(
+                "    modules_enabled = {{ \"roomkeeper\" }}\n    roomkeeper_accounts = {{ \"someone-else@auth.{DOMAIN}\" }}"
+            ),
             Companion::Loaded => r#"    modules_enabled = { "roomkeeper" }"#.to_owned(),
             Companion::Absent => String::new(),
         };
