@@ -6,9 +6,6 @@ mod error;
 mod models;
 mod postgres;
 mod sql;
-mod sql_recordings;
-mod sql_rooms;
-mod sql_sso;
 mod sqlite;
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-use roomkeeper_domain::Username;
+use roomkeeper_domain::{RequestFacts, RoomFacts, Username};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct User {
@@ -129,6 +129,16 @@ pub struct Room {
     pub last_activity_at: i64,
 }
 
+impl Room {
+    /// What `authz::decide` needs to know about the room: its people.
+    pub fn facts(&self) -> RoomFacts<'_> {
+        RoomFacts {
+            owner: &self.owner,
+            co_owners: &self.co_owners,
+        }
+    }
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct RoomRow {
     pub id: i64,
@@ -196,6 +206,15 @@ pub struct RoomRequest {
     pub created_at: i64,
     pub decided_at: Option<i64>,
     pub room_id: Option<i64>,
+}
+
+impl RoomRequest {
+    /// What `authz::decide` needs to know about the request: who asked.
+    pub fn facts(&self) -> RequestFacts<'_> {
+        RequestFacts {
+            requester: &self.requester,
+        }
+    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -2,8 +2,17 @@ use std::time::Duration;
 
 use sqlx::postgres::PgPoolOptions;
 
-use crate::{Backend, Result, sql::impl_sql_store};
+use crate::{Backend, Result};
 
+// The same SQL, compiled once for this driver (see queries/mod.rs).
+#[allow(clippy::duplicate_mod)]
+#[path = "queries/mod.rs"]
+mod queries;
+
+type Db = sqlx::Postgres;
+type SqlStore = PgStore;
+const BACKEND: Backend = Backend::Postgres;
+const BEGIN_WRITE: &str = "BEGIN";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// For several instances behind a load balancer: they share everything through it.
@@ -23,11 +32,3 @@ impl PgStore {
         Ok(Self { pool })
     }
 }
-
-impl_sql_store!(
-    PgStore,
-    sqlx::Postgres,
-    Backend::Postgres,
-    MIGRATOR,
-    "BEGIN"
-);

@@ -3,8 +3,19 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use crate::{Backend, Error, Result, sql::impl_sql_store};
+use crate::{Backend, Error, Result};
 
+// The same SQL, compiled once for this driver (see queries/mod.rs).
+#[allow(clippy::duplicate_mod)]
+#[path = "queries/mod.rs"]
+mod queries;
+
+type Db = sqlx::Sqlite;
+type SqlStore = SqliteStore;
+const BACKEND: Backend = Backend::Sqlite;
+// Write transactions take the write lock at BEGIN: a deferred transaction that reads
+// first and writes later fails with SQLITE_BUSY when another writer got in between.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// The embedded default: one file, no server.
@@ -38,13 +49,3 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 }
-
-// Write transactions take the write lock at BEGIN: a deferred transaction that reads
-// first and writes later fails with SQLITE_BUSY when another writer got in between.
-impl_sql_store!(
-    SqliteStore,
-    sqlx::Sqlite,
-    Backend::Sqlite,
-    MIGRATOR,
-    "BEGIN IMMEDIATE"
-);

@@ -3,7 +3,7 @@
 
 use roomkeeper_auth::{SecretToken, hash_token};
 use roomkeeper_domain::Username;
-use roomkeeper_domain::authz::{Action, Actor, Decision, RecordingFacts, RoomFacts, decide};
+use roomkeeper_domain::authz::{Action, Actor, Decision, RecordingFacts, decide};
 use roomkeeper_store::{IngestProblem, Recording, RecordingState, Room, ShareLink, User};
 
 use crate::{Acting, Error, Stamp, UseCases, rooms};
@@ -163,12 +163,7 @@ pub async fn shared(
         .await?
         .filter(|l| l.revoked_at.is_none() && l.expires_at > uc.clock.now())
         .ok_or(Error::NotFound)?;
-    let recording = uc
-        .store
-        .recording(&link.recording_id)
-        .await?
-        .filter(|r| r.state == RecordingState::Ready)
-        .ok_or(Error::NotFound)?;
+    let recording = ready(uc, &link.recording_id).await?;
     // A link is its maker's right lent out: when they lose it (co-owner removed, room
     // transferred or released, account disabled), their links stop working too.
     if !may_still_watch(uc, &link.created_by, &recording).await? {
@@ -189,6 +184,16 @@ pub async fn shared(
     Ok(recording)
 }
 
+/// The recording with this id once it is stored and ready to watch; until then (and
+/// when there is none) not found.
+pub async fn ready(uc: &UseCases, id: &str) -> Result<Recording, Error> {
+    uc.store
+        .recording(id)
+        .await?
+        .filter(|r| r.state == RecordingState::Ready)
+        .ok_or(Error::NotFound)
+}
+
 /// The room a recording belongs to, if any.
 pub async fn room_of(uc: &UseCases, recording: &Recording) -> Result<Option<Room>, Error> {
     Ok(match recording.room_id {
@@ -201,10 +206,7 @@ pub async fn room_of(uc: &UseCases, recording: &Recording) -> Result<Option<Room
 /// admins may watch.
 pub fn facts<'a>(uc: &UseCases, room: Option<&'a Room>) -> RecordingFacts<'a> {
     RecordingFacts {
-        room: room.map(|room| RoomFacts {
-            owner: &room.owner,
-            co_owners: &room.co_owners,
-        }),
+        room: room.map(Room::facts),
         admins_may_watch: uc.recordings.config.admins_can_view_recordings,
     }
 }

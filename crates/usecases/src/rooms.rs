@@ -275,6 +275,11 @@ pub async fn room(uc: &UseCases, id: i64) -> Result<Room, Error> {
     uc.store.room(id).await?.ok_or(Error::NotFound)
 }
 
+/// The room request with this id (whoever made it; access is the caller's question).
+pub async fn find_request(uc: &UseCases, id: i64) -> Result<RoomRequest, Error> {
+    uc.store.request(id).await?.ok_or(Error::NotFound)
+}
+
 /// A pattern with what it would approve and whom it could collide with.
 #[derive(Debug, Clone, Serialize)]
 pub struct PatternReport {

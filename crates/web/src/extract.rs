@@ -10,11 +10,9 @@ use axum::http::{header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use roomkeeper_auth::hash_token;
-use roomkeeper_domain::{
-    Action, Actor, Decision, RecordingFacts, RecordingId, RequestFacts, RoomFacts, decide,
-};
-use roomkeeper_store::{Recording, RecordingState, Room, RoomRequest, User};
-use roomkeeper_usecases::recordings;
+use roomkeeper_domain::{Action, Actor, Decision, RecordingId, decide};
+use roomkeeper_store::{Recording, Room, RoomRequest, User};
+use roomkeeper_usecases::{recordings, rooms};
 
 use crate::{ApiError, AppState, Error, PageError, session::cookie_name};
 
@@ -147,12 +145,8 @@ async fn require(
     let actor = current
         .as_ref()
         .map_or(Actor::Anonymous, CurrentUser::actor);
-    match decide(actor, action) {
-        Decision::Allowed => current.ok_or(Error::NotLoggedIn),
-        Decision::NeedsLogin => Err(Error::NotLoggedIn),
-        Decision::Forbidden => Err(Error::Forbidden),
-        Decision::Hidden => Err(Error::NotFound),
-    }
+    verdict(decide(actor, action))?;
+    current.ok_or(Error::NotLoggedIn)
 }
 
 /// The API answers JSON with a status; pages redirect to login or show an error page.
@@ -283,7 +277,7 @@ pub fn authorize(current: &CurrentUser, action: Action<'_>) -> Result<(), Error>
 /// Asks again, for something long-lived (an event stream), whether the credential still
 /// works and its holder may still do `P` in the room: the session may have ended, the
 /// token been revoked, the account disabled, the co-owner removed, the room released.
-pub async fn recheck_room<P: RoomPermission>(
+pub async fn recheck_room<P: Permission<On = Room>>(
     state: &AppState,
     current: &CurrentUser,
     room_id: i64,
@@ -316,25 +310,63 @@ pub async fn recheck_room<P: RoomPermission>(
     if user.disabled {
         return Err(Error::NotLoggedIn);
     }
-    let room = state.store.room(room_id).await?.ok_or(Error::NotFound)?;
+    let room = rooms::room(&state.usecases, room_id).await?;
     let current = CurrentUser {
         user,
         credential: current.credential.clone(),
     };
-    authorize_room::<P>(&current, &room)
+    authorize(&current, P::action(state, &room))
 }
 
-pub fn authorize_room<P: RoomPermission>(current: &CurrentUser, room: &Room) -> Result<(), Error> {
-    let facts = RoomFacts {
-        owner: &room.owner,
-        co_owners: &room.co_owners,
-    };
-    authorize(current, P::action(facts))
+/// May `current` do `P` in `room`? For pages that show or hide a control.
+pub fn may<P: Permission<On = Room>>(state: &AppState, current: &CurrentUser, room: &Room) -> bool {
+    authorize(current, P::action(state, room)).is_ok()
 }
 
-/// What a [`RoomAccess`] extractor requires of the actor.
-pub trait RoomPermission {
-    fn action(room: RoomFacts<'_>) -> Action<'_>;
+/// Something a route names in its path, that access is decided on.
+pub trait Resource: Sized + Send + Sync {
+    /// Looks it up from the route's path parameter. A malformed or unknown one is
+    /// `NotFound`, like one the actor may not know about, so ids cannot be probed.
+    fn load(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> impl Future<Output = Result<Self, Error>> + Send;
+}
+
+impl Resource for Room {
+    async fn load(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let id = path_id(parts, state).await?;
+        Ok(rooms::room(&state.usecases, id).await?)
+    }
+}
+
+impl Resource for RoomRequest {
+    async fn load(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let id = path_id(parts, state).await?;
+        Ok(rooms::find_request(&state.usecases, id).await?)
+    }
+}
+
+/// A recording that is stored and ready to watch, with its room when it has one.
+pub struct ReadyRecording {
+    pub recording: Recording,
+    pub room: Option<Room>,
+}
+
+impl Resource for ReadyRecording {
+    async fn load(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let raw = path_param(parts, state, "rid").await?;
+        let id = RecordingId::parse(&raw).map_err(|_| Error::NotFound)?;
+        let recording = recordings::ready(&state.usecases, id.as_str()).await?;
+        let room = recordings::room_of(&state.usecases, &recording).await?;
+        Ok(ReadyRecording { recording, room })
+    }
+}
+
+/// What an [`Access`] extractor requires of the actor, and on what.
+pub trait Permission {
+    type On: Resource;
+    fn action<'a>(state: &AppState, on: &'a Self::On) -> Action<'a>;
 }
 
 /// See the room, its co-owners and history.
@@ -345,134 +377,68 @@ pub struct ManageRoom;
 pub struct ControlMeeting;
 /// How long the room's recordings are kept: admins.
 pub struct SetRetention;
-
-impl RoomPermission for SeeRoom {
-    fn action(room: RoomFacts<'_>) -> Action<'_> {
-        Action::ViewRoom(room)
-    }
-}
-
-impl RoomPermission for ManageRoom {
-    fn action(room: RoomFacts<'_>) -> Action<'_> {
-        Action::ManageRoom(room)
-    }
-}
-
-impl RoomPermission for ControlMeeting {
-    fn action(room: RoomFacts<'_>) -> Action<'_> {
-        Action::ControlMeeting(room)
-    }
-}
-
-impl RoomPermission for SetRetention {
-    fn action(room: RoomFacts<'_>) -> Action<'_> {
-        Action::SetRetention(room)
-    }
-}
-
-/// The room of the route's `{id}`, loaded and checked against `P` for the current user.
-/// Someone who may not know the room gets the same 404 as for a room that does not exist.
-pub struct RoomAccess<P> {
-    pub current: CurrentUser,
-    pub room: Room,
-    _permission: PhantomData<P>,
-}
-
-impl<P: RoomPermission + Send + Sync> FromRequestParts<AppState> for RoomAccess<P> {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let result = async {
-            let current = require(parts, state, Action::ManageOwnAccount)
-                .await
-                .and_then(password_settled)?;
-            let id = path_id(parts, state).await?;
-            let room = state.store.room(id).await?.ok_or(Error::NotFound)?;
-            authorize_room::<P>(&current, &room)?;
-            Ok(RoomAccess {
-                current,
-                room,
-                _permission: PhantomData,
-            })
-        }
-        .await;
-        result.map_err(|e: Error| reject(parts, e))
-    }
-}
-
-/// What a [`RequestAccess`] extractor requires of the actor.
-pub trait RequestPermission {
-    fn action(request: RequestFacts<'_>) -> Action<'_>;
-}
-
 /// See a request: its requester and admins.
 pub struct SeeRequest;
 /// Withdraw a pending request: its requester.
 pub struct WithdrawRequest;
-
-impl RequestPermission for SeeRequest {
-    fn action(request: RequestFacts<'_>) -> Action<'_> {
-        Action::ViewRequest(request)
-    }
-}
-
-impl RequestPermission for WithdrawRequest {
-    fn action(request: RequestFacts<'_>) -> Action<'_> {
-        Action::WithdrawRequest(request)
-    }
-}
-
-/// The room request of the route's `{id}`, checked against `P`.
-pub struct RequestAccess<P> {
-    pub current: CurrentUser,
-    pub request: RoomRequest,
-    _permission: PhantomData<P>,
-}
-
-impl<P: RequestPermission + Send + Sync> FromRequestParts<AppState> for RequestAccess<P> {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let result = async {
-            let current = require(parts, state, Action::RequestRoom)
-                .await
-                .and_then(password_settled)?;
-            let id = path_id(parts, state).await?;
-            let request = state.store.request(id).await?.ok_or(Error::NotFound)?;
-            let facts = RequestFacts {
-                requester: &request.requester,
-            };
-            verdict(decide(current.actor(), P::action(facts)))?;
-            Ok(RequestAccess {
-                current,
-                request,
-                _permission: PhantomData,
-            })
-        }
-        .await;
-        result.map_err(|e: Error| reject(parts, e))
-    }
-}
-
-/// What a [`RecordingAccess`] extractor requires of the actor.
-pub trait RecordingPermission {
-    fn action(recording: RecordingFacts<'_>) -> Action<'_>;
-}
-
-/// Watch or download it, make share links.
+/// Watch or download a recording, make share links.
 pub struct WatchRecording;
-/// See its details, delete it (admins also for unassigned recordings).
+/// See a recording's details, delete it (admins also for unassigned recordings).
 pub struct HandleRecording;
 
-impl RecordingPermission for WatchRecording {
-    fn action(recording: RecordingFacts<'_>) -> Action<'_> {
-        Action::WatchRecording(recording)
+impl Permission for SeeRoom {
+    type On = Room;
+    fn action<'a>(_: &AppState, room: &'a Room) -> Action<'a> {
+        Action::ViewRoom(room.facts())
     }
 }
 
-impl RecordingPermission for HandleRecording {
-    fn action(recording: RecordingFacts<'_>) -> Action<'_> {
-        Action::HandleRecording(recording)
+impl Permission for ManageRoom {
+    type On = Room;
+    fn action<'a>(_: &AppState, room: &'a Room) -> Action<'a> {
+        Action::ManageRoom(room.facts())
+    }
+}
+
+impl Permission for ControlMeeting {
+    type On = Room;
+    fn action<'a>(_: &AppState, room: &'a Room) -> Action<'a> {
+        Action::ControlMeeting(room.facts())
+    }
+}
+
+impl Permission for SetRetention {
+    type On = Room;
+    fn action<'a>(_: &AppState, room: &'a Room) -> Action<'a> {
+        Action::SetRetention(room.facts())
+    }
+}
+
+impl Permission for SeeRequest {
+    type On = RoomRequest;
+    fn action<'a>(_: &AppState, request: &'a RoomRequest) -> Action<'a> {
+        Action::ViewRequest(request.facts())
+    }
+}
+
+impl Permission for WithdrawRequest {
+    type On = RoomRequest;
+    fn action<'a>(_: &AppState, request: &'a RoomRequest) -> Action<'a> {
+        Action::WithdrawRequest(request.facts())
+    }
+}
+
+impl Permission for WatchRecording {
+    type On = ReadyRecording;
+    fn action<'a>(state: &AppState, on: &'a ReadyRecording) -> Action<'a> {
+        Action::WatchRecording(recordings::facts(&state.usecases, on.room.as_ref()))
+    }
+}
+
+impl Permission for HandleRecording {
+    type On = ReadyRecording;
+    fn action<'a>(state: &AppState, on: &'a ReadyRecording) -> Action<'a> {
+        Action::HandleRecording(recordings::facts(&state.usecases, on.room.as_ref()))
     }
 }
 
@@ -482,18 +448,16 @@ pub fn may_watch_recordings(state: &AppState, current: &CurrentUser, room: &Room
     decide(current.actor(), Action::WatchRecording(facts)) == Decision::Allowed
 }
 
-/// The ready recording of the route's `{rid}`, checked against `P`. Whatever the reason
-/// (malformed id, no such recording, not yet stored, not yours) the answer is the same
-/// 404, so ids cannot be probed.
-pub struct RecordingAccess<P> {
+/// The resource of the route's path, loaded and checked against `P` for the current
+/// user (logged in, password settled). Someone who may not know the resource gets the
+/// same 404 as for one that does not exist.
+pub struct Access<P: Permission> {
     pub current: CurrentUser,
-    pub recording: Recording,
-    /// Its room, when it belongs to one.
-    pub room: Option<Room>,
+    pub resource: P::On,
     _permission: PhantomData<P>,
 }
 
-impl<P: RecordingPermission + Send + Sync> FromRequestParts<AppState> for RecordingAccess<P> {
+impl<P: Permission + Send + Sync> FromRequestParts<AppState> for Access<P> {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
@@ -501,23 +465,11 @@ impl<P: RecordingPermission + Send + Sync> FromRequestParts<AppState> for Record
             let current = require(parts, state, Action::ManageOwnAccount)
                 .await
                 .and_then(password_settled)?;
-            let raw = path_param(parts, state, "rid").await?;
-            let id = RecordingId::parse(&raw).map_err(|_| Error::NotFound)?;
-            let recording = state
-                .store
-                .recording(id.as_str())
-                .await?
-                .filter(|r| r.state == RecordingState::Ready)
-                .ok_or(Error::NotFound)?;
-            let room = recordings::room_of(&state.usecases, &recording).await?;
-            verdict(decide(
-                current.actor(),
-                P::action(recordings::facts(&state.usecases, room.as_ref())),
-            ))?;
-            Ok(RecordingAccess {
+            let resource = P::On::load(parts, state).await?;
+            authorize(&current, P::action(state, &resource))?;
+            Ok(Access {
                 current,
-                recording,
-                room,
+                resource,
                 _permission: PhantomData,
             })
         }

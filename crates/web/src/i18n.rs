@@ -269,14 +269,19 @@ mod tests {
         {
             assert!(en.contains(&key), "no text for {key}");
         }
-        let sql = include_str!("../../store/src/sql_rooms.rs");
-        for piece in sql.split("audit_in(&mut tx, audit, \"").skip(1) {
+        let sql: String = include_str!("../../store/src/queries/rooms.rs")
+            .split_whitespace()
+            .collect();
+        let mut found = 0;
+        for piece in sql.split("audit_in(&muttx,audit,\"").skip(1) {
             let action = piece.split('"').next().unwrap_or_default();
             assert!(
                 actions.contains(&action),
                 "audit action {action:?} has no text"
             );
+            found += 1;
         }
+        assert!(found >= 9, "found only {found} audit actions in the SQL");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use roomkeeper_jitsi::Meeting;
 use serde::{Deserialize, Serialize};
 
 use super::ApiPath;
-use crate::extract::{ClientAddr, ControlMeeting, RoomAccess};
+use crate::extract::{Access, ClientAddr, ControlMeeting};
 use crate::{ApiError, AppState, Error};
 use roomkeeper_usecases::meetings::{self, MeetingAction};
 
@@ -37,22 +37,22 @@ impl From<Meeting> for MeetingView {
 
 async fn act(
     state: &AppState,
-    access: &RoomAccess<ControlMeeting>,
+    access: &Access<ControlMeeting>,
     address: Option<std::net::IpAddr>,
     action: MeetingAction<'_>,
 ) -> Result<Json<MeetingView>, ApiError> {
     let acting = access.current.acting(address);
-    let after = meetings::act(&state.usecases, &acting, &access.room, action).await?;
+    let after = meetings::act(&state.usecases, &acting, &access.resource, action).await?;
     let meeting = after.ok_or_else(|| Error::Internal("the meeting ended".into()))?;
     Ok(Json(meeting.into()))
 }
 
 pub async fn get_meeting(
     State(state): State<AppState>,
-    access: RoomAccess<ControlMeeting>,
+    access: Access<ControlMeeting>,
 ) -> Result<Json<MeetingView>, ApiError> {
     Ok(Json(
-        meetings::meeting(&state.usecases, &access.room)
+        meetings::meeting(&state.usecases, &access.resource)
             .await?
             .into(),
     ))
@@ -60,7 +60,7 @@ pub async fn get_meeting(
 
 pub async fn grant_moderator(
     State(state): State<AppState>,
-    access: RoomAccess<ControlMeeting>,
+    access: Access<ControlMeeting>,
     ClientAddr(address): ClientAddr,
     ApiPath((_, participant)): ApiPath<(i64, String)>,
 ) -> Result<Json<MeetingView>, ApiError> {
@@ -75,7 +75,7 @@ pub struct RevokeQuery {
 
 pub async fn revoke_moderator(
     State(state): State<AppState>,
-    access: RoomAccess<ControlMeeting>,
+    access: Access<ControlMeeting>,
     ClientAddr(address): ClientAddr,
     ApiPath((_, participant)): ApiPath<(i64, String)>,
     Query(query): Query<RevokeQuery>,
@@ -89,7 +89,7 @@ pub async fn revoke_moderator(
 
 pub async fn remove_password(
     State(state): State<AppState>,
-    access: RoomAccess<ControlMeeting>,
+    access: Access<ControlMeeting>,
     ClientAddr(address): ClientAddr,
 ) -> Result<Json<MeetingView>, ApiError> {
     act(&state, &access, address, MeetingAction::RemovePassword).await
@@ -97,7 +97,7 @@ pub async fn remove_password(
 
 pub async fn kick(
     State(state): State<AppState>,
-    access: RoomAccess<ControlMeeting>,
+    access: Access<ControlMeeting>,
     ClientAddr(address): ClientAddr,
     ApiPath((_, participant)): ApiPath<(i64, String)>,
 ) -> Result<Json<MeetingView>, ApiError> {
@@ -106,11 +106,17 @@ pub async fn kick(
 
 pub async fn end_meeting(
     State(state): State<AppState>,
-    access: RoomAccess<ControlMeeting>,
+    access: Access<ControlMeeting>,
     ClientAddr(address): ClientAddr,
 ) -> Result<StatusCode, ApiError> {
     let acting = access.current.acting(address);
-    meetings::act(&state.usecases, &acting, &access.room, MeetingAction::End).await?;
+    meetings::act(
+        &state.usecases,
+        &acting,
+        &access.resource,
+        MeetingAction::End,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -123,9 +129,9 @@ const RIGHTS_RECHECK: std::time::Duration = std::time::Duration::from_secs(3);
 /// the reader loses the right to see the room, an `ended` event closes the stream.
 pub async fn events(
     State(state): State<AppState>,
-    access: RoomAccess<ControlMeeting>,
+    access: Access<ControlMeeting>,
 ) -> Result<Sse<impl futures::Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    let room = meetings::room_name(&access.room)?;
+    let room = meetings::room_name(&access.resource)?;
     let slot = state.event_streams.open(access.current.user.id)?;
     let feed = state.watch.follow(&room);
     let receiver = feed.subscribe();
@@ -136,7 +142,7 @@ pub async fn events(
     let reader = StreamReader {
         state: state.clone(),
         current: access.current,
-        room_id: access.room.id,
+        room_id: access.resource.id,
         _feed: feed,
         receiver,
         recheck,

@@ -12,8 +12,8 @@ use tokio::io::AsyncWriteExt;
 
 use super::{ApiJson, ApiPath};
 use crate::extract::{
-    Admin, ClientAddr, HandleRecording, RecordingAccess, RoomAccess, SeeRoom, SetRetention,
-    WatchRecording, may_watch_recordings,
+    Access, Admin, ClientAddr, HandleRecording, SeeRoom, SetRetention, WatchRecording,
+    may_watch_recordings,
 };
 use roomkeeper_usecases::recordings;
 
@@ -23,20 +23,20 @@ use crate::{ApiError, AppState, Error};
 
 pub async fn list_of_room(
     State(state): State<AppState>,
-    access: RoomAccess<SeeRoom>,
+    access: Access<SeeRoom>,
 ) -> Result<Json<Vec<RecordingView>>, ApiError> {
-    if !may_watch_recordings(&state, &access.current, &access.room) {
+    if !may_watch_recordings(&state, &access.current, &access.resource) {
         return Err(Error::NotFound.into());
     }
-    let list = recordings::of_room(&state.usecases, &access.room).await?;
+    let list = recordings::of_room(&state.usecases, &access.resource).await?;
     Ok(Json(list.iter().map(|r| views::view(&state, r)).collect()))
 }
 
 pub async fn get_recording(
     State(state): State<AppState>,
-    access: RecordingAccess<HandleRecording>,
+    access: Access<HandleRecording>,
 ) -> Json<RecordingView> {
-    Json(views::view(&state, &access.recording))
+    Json(views::view(&state, &access.resource.recording))
 }
 
 #[derive(Deserialize)]
@@ -47,21 +47,21 @@ pub struct ContentQuery {
 
 pub async fn content(
     State(state): State<AppState>,
-    access: RecordingAccess<WatchRecording>,
+    access: Access<WatchRecording>,
     Query(query): Query<ContentQuery>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let download = query.download.is_some_and(|d| d != "0");
-    Ok(delivery::content(&state, &access.recording, download, request).await?)
+    Ok(delivery::content(&state, &access.resource.recording, download, request).await?)
 }
 
 pub async fn delete_recording(
     State(state): State<AppState>,
-    access: RecordingAccess<HandleRecording>,
+    access: Access<HandleRecording>,
     ClientAddr(address): ClientAddr,
 ) -> Result<StatusCode, ApiError> {
     let acting = access.current.acting(address);
-    recordings::delete(&state.usecases, &acting, &access.recording).await?;
+    recordings::delete(&state.usecases, &acting, &access.resource.recording).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -73,7 +73,7 @@ pub struct NewLink {
 
 pub async fn create_link(
     State(state): State<AppState>,
-    access: RecordingAccess<WatchRecording>,
+    access: Access<WatchRecording>,
     ClientAddr(address): ClientAddr,
     ApiJson(body): ApiJson<NewLink>,
 ) -> Result<(StatusCode, Json<ShareLinkView>), ApiError> {
@@ -81,7 +81,7 @@ pub async fn create_link(
     let (link, secret) = recordings::create_link(
         &state.usecases,
         &acting,
-        &access.recording,
+        &access.resource.recording,
         body.expires_in_s,
     )
     .await?;
@@ -93,9 +93,9 @@ pub async fn create_link(
 
 pub async fn list_links(
     State(state): State<AppState>,
-    access: RecordingAccess<WatchRecording>,
+    access: Access<WatchRecording>,
 ) -> Result<Json<Vec<ShareLinkView>>, ApiError> {
-    let links = recordings::share_links(&state.usecases, &access.recording).await?;
+    let links = recordings::share_links(&state.usecases, &access.resource.recording).await?;
     Ok(Json(
         links
             .iter()
@@ -106,12 +106,18 @@ pub async fn list_links(
 
 pub async fn revoke_link(
     State(state): State<AppState>,
-    access: RecordingAccess<WatchRecording>,
+    access: Access<WatchRecording>,
     ClientAddr(address): ClientAddr,
     ApiPath((_, link_id)): ApiPath<(String, i64)>,
 ) -> Result<StatusCode, ApiError> {
     let acting = access.current.acting(address);
-    recordings::revoke_link(&state.usecases, &acting, &access.recording, link_id).await?;
+    recordings::revoke_link(
+        &state.usecases,
+        &acting,
+        &access.resource.recording,
+        link_id,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -142,14 +148,19 @@ pub struct Assignment {
 /// Admins: give an unassigned recording to a registered room.
 pub async fn assign(
     State(state): State<AppState>,
-    access: RecordingAccess<HandleRecording>,
+    access: Access<HandleRecording>,
     Admin(admin): Admin,
     ClientAddr(address): ClientAddr,
     ApiJson(body): ApiJson<Assignment>,
 ) -> Result<Json<RecordingView>, ApiError> {
     let acting = admin.acting(address);
-    let recording =
-        recordings::assign(&state.usecases, &acting, &access.recording, &body.room).await?;
+    let recording = recordings::assign(
+        &state.usecases,
+        &acting,
+        &access.resource.recording,
+        &body.room,
+    )
+    .await?;
     Ok(Json(views::view(&state, &recording)))
 }
 
@@ -162,12 +173,12 @@ pub struct Retention {
 /// Admins: how long this room's recordings are kept (`null`: the default).
 pub async fn set_retention(
     State(state): State<AppState>,
-    access: RoomAccess<SetRetention>,
+    access: Access<SetRetention>,
     ClientAddr(address): ClientAddr,
     ApiJson(body): ApiJson<Retention>,
 ) -> Result<StatusCode, ApiError> {
     let acting = access.current.acting(address);
-    recordings::set_retention(&state.usecases, &acting, &access.room, body.days).await?;
+    recordings::set_retention(&state.usecases, &acting, &access.resource, body.days).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

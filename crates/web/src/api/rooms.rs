@@ -10,8 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiJson, ApiPath};
 use crate::extract::{
-    Admin, ClientAddr, CurrentUser, ManageRoom, RequestAccess, RoomAccess, SeeRequest, SeeRoom,
-    WithdrawRequest,
+    Access, Admin, ClientAddr, CurrentUser, ManageRoom, SeeRequest, SeeRoom, WithdrawRequest,
 };
 use crate::views::{RequestView, RoomView};
 use crate::{ApiError, AppState, Error};
@@ -78,18 +77,18 @@ pub async fn list_requests(
 
 pub async fn get_request(
     State(state): State<AppState>,
-    access: RequestAccess<SeeRequest>,
+    access: Access<SeeRequest>,
 ) -> Json<RequestView> {
-    Json(RequestView::new(&state, access.request))
+    Json(RequestView::new(&state, access.resource))
 }
 
 pub async fn withdraw_request(
     State(state): State<AppState>,
-    access: RequestAccess<WithdrawRequest>,
+    access: Access<WithdrawRequest>,
     ClientAddr(address): ClientAddr,
 ) -> Result<Json<RequestView>, ApiError> {
     let acting = access.current.acting(address);
-    let request = rooms::withdraw_request(&state.usecases, &acting, access.request.id).await?;
+    let request = rooms::withdraw_request(&state.usecases, &acting, access.resource.id).await?;
     Ok(Json(RequestView::new(&state, request)))
 }
 
@@ -264,11 +263,8 @@ pub async fn list_rooms(
     Ok(Json(list.map(|r| RoomView::new(&state, r))))
 }
 
-pub async fn get_room(
-    State(state): State<AppState>,
-    access: RoomAccess<SeeRoom>,
-) -> Json<RoomView> {
-    Json(RoomView::new(&state, access.room))
+pub async fn get_room(State(state): State<AppState>, access: Access<SeeRoom>) -> Json<RoomView> {
+    Json(RoomView::new(&state, access.resource))
 }
 
 #[derive(Deserialize)]
@@ -279,13 +275,13 @@ pub struct CoOwnersBody {
 
 pub async fn set_co_owners(
     State(state): State<AppState>,
-    access: RoomAccess<ManageRoom>,
+    access: Access<ManageRoom>,
     ClientAddr(address): ClientAddr,
     ApiJson(body): ApiJson<CoOwnersBody>,
 ) -> Result<Json<RoomView>, ApiError> {
     let acting = access.current.acting(address);
     let room =
-        rooms::set_co_owners(&state.usecases, &acting, &access.room, &body.usernames).await?;
+        rooms::set_co_owners(&state.usecases, &acting, &access.resource, &body.usernames).await?;
     Ok(Json(RoomView::new(&state, room)))
 }
 
@@ -297,22 +293,22 @@ pub struct TransferBody {
 
 pub async fn transfer_room(
     State(state): State<AppState>,
-    access: RoomAccess<ManageRoom>,
+    access: Access<ManageRoom>,
     ClientAddr(address): ClientAddr,
     ApiJson(body): ApiJson<TransferBody>,
 ) -> Result<Json<RoomView>, ApiError> {
     let acting = access.current.acting(address);
-    let room = rooms::transfer(&state.usecases, &acting, &access.room, &body.username).await?;
+    let room = rooms::transfer(&state.usecases, &acting, &access.resource, &body.username).await?;
     Ok(Json(RoomView::new(&state, room)))
 }
 
 pub async fn release_room(
     State(state): State<AppState>,
-    access: RoomAccess<ManageRoom>,
+    access: Access<ManageRoom>,
     ClientAddr(address): ClientAddr,
 ) -> Result<StatusCode, ApiError> {
     let acting = access.current.acting(address);
-    rooms::release(&state.usecases, &acting, &access.room).await?;
+    rooms::release(&state.usecases, &acting, &access.resource).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -373,7 +369,7 @@ pub async fn audit_log(
     let room = match query.room_id {
         Some(id) => {
             let room = rooms::room(uc, id).await?;
-            crate::extract::authorize_room::<SeeRoom>(&current, &room)?;
+            crate::extract::authorize(&current, roomkeeper_domain::Action::ViewRoom(room.facts()))?;
             Some(room)
         }
         None => {

@@ -11,7 +11,7 @@ use roomkeeper_store::IngestProblem;
 use serde::Deserialize;
 
 use super::{Chrome, PageForm, render_with_status};
-use crate::extract::{Admin, ClientAddr, HandleRecording, RecordingAccess, WatchRecording};
+use crate::extract::{Access, Admin, ClientAddr, HandleRecording, WatchRecording};
 use crate::i18n::Lang;
 use roomkeeper_usecases::recordings;
 
@@ -72,12 +72,12 @@ struct RecordingPage {
 async fn show(
     state: &AppState,
     lang: Lang,
-    access: &RecordingAccess<WatchRecording>,
+    access: &Access<WatchRecording>,
     new_link: Option<String>,
     error: Option<(StatusCode, String)>,
 ) -> Result<Response, PageError> {
-    let links = recordings::share_links(&state.usecases, &access.recording).await?;
-    let path = format!("/recordings/{}", access.recording.id);
+    let links = recordings::share_links(&state.usecases, &access.resource.recording).await?;
+    let path = format!("/recordings/{}", access.resource.recording.id);
     let (status, error) = match error {
         Some((status, message)) => (status, Some(message)),
         None => (StatusCode::OK, None),
@@ -86,8 +86,8 @@ async fn show(
         status,
         &RecordingPage {
             page: Chrome::for_user(state, lang, &access.current.user, &path).await?,
-            recording: views::view(state, &access.recording),
-            room_id: access.room.as_ref().map(|r| r.id),
+            recording: views::view(state, &access.resource.recording),
+            room_id: access.resource.room.as_ref().map(|r| r.id),
             links: links
                 .iter()
                 .map(|l| views::link_view(state, l, None))
@@ -102,7 +102,7 @@ async fn show(
 async fn recording_page(
     State(state): State<AppState>,
     lang: Lang,
-    access: RecordingAccess<WatchRecording>,
+    access: Access<WatchRecording>,
 ) -> Result<Response, PageError> {
     show(&state, lang, &access, None, None).await
 }
@@ -115,13 +115,20 @@ struct LinkForm {
 async fn create_link(
     State(state): State<AppState>,
     lang: Lang,
-    access: RecordingAccess<WatchRecording>,
+    access: Access<WatchRecording>,
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<LinkForm>,
 ) -> Result<Response, PageError> {
     let seconds = form.days.saturating_mul(86_400);
     let acting = access.current.acting(address);
-    match recordings::create_link(&state.usecases, &acting, &access.recording, seconds).await {
+    match recordings::create_link(
+        &state.usecases,
+        &acting,
+        &access.resource.recording,
+        seconds,
+    )
+    .await
+    {
         Ok((link, secret)) => {
             let url = views::new_link_view(&state, &link, &secret).url;
             show(&state, lang, &access, url, None).await
@@ -143,13 +150,20 @@ async fn create_link(
 
 async fn revoke_link(
     State(state): State<AppState>,
-    access: RecordingAccess<WatchRecording>,
+    access: Access<WatchRecording>,
     ClientAddr(address): ClientAddr,
     Path((rid, link_id)): Path<(String, i64)>,
 ) -> Result<Response, PageError> {
     let acting = access.current.acting(address);
     // A link revoked meanwhile (another tab) is gone either way.
-    match recordings::revoke_link(&state.usecases, &acting, &access.recording, link_id).await {
+    match recordings::revoke_link(
+        &state.usecases,
+        &acting,
+        &access.resource.recording,
+        link_id,
+    )
+    .await
+    {
         Ok(()) | Err(roomkeeper_usecases::Error::NotFound) => {}
         Err(other) => return Err(crate::Error::from(other).into()),
     }
@@ -163,7 +177,7 @@ struct DeleteForm {
 
 async fn delete(
     State(state): State<AppState>,
-    access: RecordingAccess<HandleRecording>,
+    access: Access<HandleRecording>,
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<DeleteForm>,
 ) -> Result<Response, PageError> {
@@ -175,11 +189,11 @@ async fn delete(
     }
     let acting = access.current.acting(address);
     // Deleted meanwhile (another tab) is deleted either way.
-    match recordings::delete(&state.usecases, &acting, &access.recording).await {
+    match recordings::delete(&state.usecases, &acting, &access.resource.recording).await {
         Ok(()) | Err(roomkeeper_usecases::Error::NotFound) => {}
         Err(other) => return Err(crate::Error::from(other).into()),
     }
-    let target = match &access.room {
+    let target = match &access.resource.room {
         Some(room) => format!("/rooms/{}", room.id),
         None => "/admin/recordings".to_owned(),
     };
@@ -193,13 +207,19 @@ struct AssignForm {
 
 async fn assign(
     State(state): State<AppState>,
-    access: RecordingAccess<HandleRecording>,
+    access: Access<HandleRecording>,
     Admin(admin): Admin,
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<AssignForm>,
 ) -> Result<Response, PageError> {
     let acting = admin.acting(address);
-    recordings::assign(&state.usecases, &acting, &access.recording, &form.room).await?;
+    recordings::assign(
+        &state.usecases,
+        &acting,
+        &access.resource.recording,
+        &form.room,
+    )
+    .await?;
     Ok(Redirect::to("/admin/recordings").into_response())
 }
 

@@ -12,8 +12,7 @@ use serde::Deserialize;
 
 use super::{Chrome, PageForm, PagePath, Pager, render_with_status};
 use crate::extract::{
-    ClientAddr, CurrentUser, ManageRoom, MaybeUser, RequestAccess, RoomAccess, SeeRoom,
-    WithdrawRequest,
+    Access, ClientAddr, CurrentUser, ManageRoom, MaybeUser, SeeRoom, WithdrawRequest,
 };
 use crate::i18n::{Lang, Tr};
 use crate::views::{self, RequestView, RoomView};
@@ -294,11 +293,11 @@ async fn my_requests(
 
 async fn withdraw(
     State(state): State<AppState>,
-    access: RequestAccess<WithdrawRequest>,
+    access: Access<WithdrawRequest>,
     ClientAddr(address): ClientAddr,
 ) -> Result<Response, PageError> {
     let acting = access.current.acting(address);
-    rooms::withdraw_request(&state.usecases, &acting, access.request.id).await?;
+    rooms::withdraw_request(&state.usecases, &acting, access.resource.id).await?;
     Ok(Redirect::to("/requests?notice=withdrawn").into_response())
 }
 
@@ -340,9 +339,8 @@ async fn room_page_with(
     notice: Option<String>,
     error: Option<(StatusCode, String)>,
 ) -> Result<Response, PageError> {
-    let can_manage = crate::extract::authorize_room::<ManageRoom>(current, &room).is_ok();
-    let can_control =
-        crate::extract::authorize_room::<crate::extract::ControlMeeting>(current, &room).is_ok();
+    let can_manage = crate::extract::may::<ManageRoom>(state, current, &room);
+    let can_control = crate::extract::may::<crate::extract::ControlMeeting>(state, current, &room);
     let meeting = if can_control && !state.meetings.is_empty() {
         Some(
             meetings::meeting(&state.usecases, &room)
@@ -413,7 +411,7 @@ async fn room_page_with(
 async fn room_page(
     State(state): State<AppState>,
     lang: Lang,
-    access: RoomAccess<SeeRoom>,
+    access: Access<SeeRoom>,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
     let notice = flash_text(&Tr::new(lang), query.notice.as_deref());
@@ -421,7 +419,7 @@ async fn room_page(
         &state,
         lang,
         &access.current,
-        access.room,
+        access.resource,
         query.page.unwrap_or(1),
         notice,
         None,
@@ -468,16 +466,21 @@ struct CoOwnersForm {
 async fn set_co_owners(
     State(state): State<AppState>,
     lang: Lang,
-    access: RoomAccess<ManageRoom>,
+    access: Access<ManageRoom>,
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<CoOwnersForm>,
 ) -> Result<Response, PageError> {
     let acting = access.current.acting(address);
-    let result = rooms::set_co_owners(&state.usecases, &acting, &access.room, &[form.usernames])
-        .await
-        .map(|_| "co-owners")
-        .map_err(Error::from);
-    after_change(&state, lang, &access.current, access.room, result).await
+    let result = rooms::set_co_owners(
+        &state.usecases,
+        &acting,
+        &access.resource,
+        &[form.usernames],
+    )
+    .await
+    .map(|_| "co-owners")
+    .map_err(Error::from);
+    after_change(&state, lang, &access.current, access.resource, result).await
 }
 
 #[derive(Deserialize)]
@@ -488,12 +491,12 @@ struct TransferForm {
 async fn transfer(
     State(state): State<AppState>,
     lang: Lang,
-    access: RoomAccess<ManageRoom>,
+    access: Access<ManageRoom>,
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<TransferForm>,
 ) -> Result<Response, PageError> {
     let acting = access.current.acting(address);
-    let result = rooms::transfer(&state.usecases, &acting, &access.room, &form.username)
+    let result = rooms::transfer(&state.usecases, &acting, &access.resource, &form.username)
         .await
         .map(|_| "transferred")
         .map_err(Error::from);
@@ -502,7 +505,7 @@ async fn transfer(
         Ok(notice) if !access.current.user.is_admin => {
             Ok(Redirect::to(&format!("/requests?notice={notice}")).into_response())
         }
-        other => after_change(&state, lang, &access.current, access.room, other).await,
+        other => after_change(&state, lang, &access.current, access.resource, other).await,
     }
 }
 
@@ -513,7 +516,7 @@ struct ReleaseForm {
 
 async fn release(
     State(state): State<AppState>,
-    access: RoomAccess<ManageRoom>,
+    access: Access<ManageRoom>,
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<ReleaseForm>,
 ) -> Result<Response, PageError> {
@@ -524,7 +527,7 @@ async fn release(
         .into());
     }
     let acting = access.current.acting(address);
-    rooms::release(&state.usecases, &acting, &access.room).await?;
+    rooms::release(&state.usecases, &acting, &access.resource).await?;
     let target = if access.current.user.is_admin {
         "/admin/rooms"
     } else {
@@ -548,7 +551,7 @@ struct MeetingForm {
 async fn meeting_action(
     State(state): State<AppState>,
     lang: Lang,
-    access: RoomAccess<crate::extract::ControlMeeting>,
+    access: Access<crate::extract::ControlMeeting>,
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<MeetingForm>,
 ) -> Result<Response, PageError> {
@@ -571,13 +574,13 @@ async fn meeting_action(
         "meeting"
     };
     let acting = access.current.acting(address);
-    match meetings::act(&state.usecases, &acting, &access.room, action)
+    match meetings::act(&state.usecases, &acting, &access.resource, action)
         .await
         .map_err(Error::from)
     {
-        Ok(_) => {
-            Ok(Redirect::to(&format!("/rooms/{}?notice={notice}", access.room.id)).into_response())
-        }
+        Ok(_) => Ok(
+            Redirect::to(&format!("/rooms/{}?notice={notice}", access.resource.id)).into_response(),
+        ),
         Err(
             error @ (Error::Conflict { .. } | Error::ProsodyRefused(_) | Error::Unavailable(_)),
         ) => {
@@ -586,7 +589,7 @@ async fn meeting_action(
                 &state,
                 lang,
                 &access.current,
-                access.room,
+                access.resource,
                 1,
                 None,
                 Some((error.status(), message)),
@@ -606,7 +609,7 @@ struct RetentionForm {
 
 async fn set_retention(
     State(state): State<AppState>,
-    access: RoomAccess<crate::extract::SetRetention>,
+    access: Access<crate::extract::SetRetention>,
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<RetentionForm>,
 ) -> Result<Response, PageError> {
@@ -619,6 +622,6 @@ async fn set_retention(
             })?),
         };
     let acting = access.current.acting(address);
-    recordings::set_retention(&state.usecases, &acting, &access.room, days).await?;
-    Ok(Redirect::to(&format!("/rooms/{}", access.room.id)).into_response())
+    recordings::set_retention(&state.usecases, &acting, &access.resource, days).await?;
+    Ok(Redirect::to(&format!("/rooms/{}", access.resource.id)).into_response())
 }

@@ -1,0 +1,484 @@
+//! Recordings, their share links, retention and ingest problems.
+
+use super::{BEGIN_WRITE, Db, SqlStore};
+
+impl SqlStore {
+    pub(super) async fn recording_in(
+        conn: &mut <Db as sqlx::Database>::Connection,
+        id: &str,
+    ) -> crate::Result<Option<crate::Recording>> {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE r.id = $1",
+            crate::sql::RECORDING_COLUMNS,
+            crate::sql::RECORDING_FROM
+        );
+        let row: Option<crate::models::RecordingRow> = sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        Ok(row.map(Into::into))
+    }
+
+    pub(super) async fn recordings_where(
+        &self,
+        condition: &str,
+        binds: &[i64],
+        tail: &str,
+    ) -> crate::Result<Vec<crate::Recording>> {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {condition} {tail}",
+            crate::sql::RECORDING_COLUMNS,
+            crate::sql::RECORDING_FROM
+        );
+        let mut query = sqlx::query_as::<_, crate::models::RecordingRow>(&sql);
+        for value in binds {
+            query = query.bind(*value);
+        }
+        Ok(query
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::RecordingStore for SqlStore {
+    async fn begin_recording(
+        &self,
+        new: &crate::NewRecording,
+        now: i64,
+    ) -> crate::Result<crate::Recording> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let room_id: Option<(i64,)> = match &new.meeting_room {
+            Some(name) => {
+                sqlx::query_as("SELECT id FROM rooms WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            None => None,
+        };
+        let room_id = room_id.map(|(id,)| id);
+        let claimable = room_id.is_none() && new.meeting_room.is_some();
+        // A second ingest of the same file finds the first one's row; while that
+        // row is still 'storing', the file it describes may have changed.
+        sqlx::query(
+            "INSERT INTO recordings (id, session, source_file, room_id, meeting_room, \
+             claimable, meeting_url, started_at, duration_ms, size_bytes, sha256, \
+             participants, state, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'storing', $13) \
+             ON CONFLICT (session, source_file) DO UPDATE SET \
+             size_bytes = excluded.size_bytes, sha256 = excluded.sha256, \
+             duration_ms = excluded.duration_ms \
+             WHERE recordings.state = 'storing'",
+        )
+        .bind(&new.id)
+        .bind(&new.session)
+        .bind(&new.source_file)
+        .bind(room_id)
+        .bind(new.meeting_room.as_deref())
+        .bind(claimable)
+        .bind(&new.meeting_url)
+        .bind(new.started_at)
+        .bind(new.duration_ms)
+        .bind(new.size_bytes)
+        .bind(&new.sha256)
+        .bind(new.participants.join("\n"))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let (id,): (String,) =
+            sqlx::query_as("SELECT id FROM recordings WHERE session = $1 AND source_file = $2")
+                .bind(&new.session)
+                .bind(&new.source_file)
+                .fetch_one(&mut *tx)
+                .await?;
+        let recording = Self::recording_in(&mut tx, &id)
+            .await?
+            .ok_or(crate::Error::NotFound)?;
+        tx.commit().await?;
+        Ok(recording)
+    }
+
+    async fn finish_recording(
+        &self,
+        id: &str,
+        now: i64,
+        emails: &[crate::NewEmail],
+    ) -> crate::Result<(crate::Recording, bool)> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let done = sqlx::query(
+            "UPDATE recordings SET state = 'ready', ready_at = $1 \
+             WHERE id = $2 AND state = 'storing'",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let recording = Self::recording_in(&mut tx, id)
+            .await?
+            .ok_or(crate::Error::NotFound)?;
+        let newly_ready = done.rows_affected() > 0;
+        if newly_ready {
+            if let (Some(room_id), Some(room_name)) =
+                (recording.room_id, recording.room_name.as_deref())
+            {
+                sqlx::query(
+                    "INSERT INTO notices (username, kind, room_name, message, created_at) \
+                     SELECT owner, 'recording_ready', $1, $2, $3 FROM rooms WHERE id = $4 \
+                     UNION SELECT username, 'recording_ready', $1, $2, $3 \
+                     FROM room_co_owners WHERE room_id = $4",
+                )
+                .bind(room_name)
+                .bind(id)
+                .bind(now)
+                .bind(room_id)
+                .execute(&mut *tx)
+                .await?;
+                Self::queue_in(&mut tx, emails, now).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok((recording, newly_ready))
+    }
+
+    async fn recording(&self, id: &str) -> crate::Result<Option<crate::Recording>> {
+        let mut conn = self.pool.acquire().await?;
+        Self::recording_in(&mut conn, id).await
+    }
+
+    async fn recordings_of_room(&self, room_id: i64) -> crate::Result<Vec<crate::Recording>> {
+        self.recordings_where(
+            "r.room_id = $1 AND r.state = 'ready'",
+            &[room_id],
+            "ORDER BY r.started_at DESC, r.id",
+        )
+        .await
+    }
+
+    async fn unassigned_recordings(&self) -> crate::Result<Vec<crate::Recording>> {
+        self.recordings_where(
+            "r.room_id IS NULL AND r.state = 'ready'",
+            &[],
+            "ORDER BY r.started_at DESC, r.id",
+        )
+        .await
+    }
+
+    async fn unfinished_recordings(&self) -> crate::Result<Vec<crate::Recording>> {
+        self.recordings_where("r.state <> 'ready'", &[], "ORDER BY r.created_at")
+            .await
+    }
+
+    async fn assign_recording(
+        &self,
+        id: &str,
+        room_id: i64,
+        audit: &crate::Audit<'_>,
+    ) -> crate::Result<crate::Recording> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let done = sqlx::query(
+            "UPDATE recordings SET room_id = $1, claimable = FALSE \
+             WHERE id = $2 AND state = 'ready'",
+        )
+        .bind(room_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(crate::Error::NotFound);
+        }
+        let recording = Self::recording_in(&mut tx, id)
+            .await?
+            .ok_or(crate::Error::NotFound)?;
+        Self::audit_in(
+            &mut tx,
+            audit,
+            "recording_assigned",
+            recording.room_name.as_deref(),
+            None,
+            &format!("recording {id}"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(recording)
+    }
+
+    async fn start_deleting_recording(
+        &self,
+        id: &str,
+        audit: &crate::Audit<'_>,
+        why: &str,
+    ) -> crate::Result<Option<crate::Recording>> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let done = sqlx::query(
+            "UPDATE recordings SET state = 'deleting' WHERE id = $1 AND state = 'ready'",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let recording = Self::recording_in(&mut tx, id).await?;
+        if let Some(recording) = &recording {
+            Self::audit_in(
+                &mut tx,
+                audit,
+                "recording_deleted",
+                recording.room_name.as_deref(),
+                None,
+                &format!("recording {id} ({}): {why}", recording.source_file),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(recording)
+    }
+
+    async fn forget_recording(&self, id: &str) -> crate::Result<()> {
+        sqlx::query("DELETE FROM recordings WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn expired_recordings(
+        &self,
+        now: i64,
+        default_days: i64,
+        limit: i64,
+    ) -> crate::Result<Vec<crate::Recording>> {
+        self.recordings_where(
+            "r.state = 'ready' AND r.started_at + COALESCE(rr.days, $1) * 86400 <= $2",
+            &[default_days, now],
+            &format!("ORDER BY r.started_at LIMIT {}", limit.max(1)),
+        )
+        .await
+    }
+
+    async fn set_retention(
+        &self,
+        room_id: i64,
+        days: Option<i64>,
+        audit: &crate::Audit<'_>,
+    ) -> crate::Result<()> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let (room_name,): (String,) = sqlx::query_as("SELECT name FROM rooms WHERE id = $1")
+            .bind(room_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(crate::Error::NotFound)?;
+        match days {
+            Some(days) => {
+                sqlx::query(
+                    "INSERT INTO recording_retention (room_id, days) VALUES ($1, $2) \
+                     ON CONFLICT (room_id) DO UPDATE SET days = excluded.days",
+                )
+                .bind(room_id)
+                .bind(days)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM recording_retention WHERE room_id = $1")
+                    .bind(room_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let detail = match days {
+            Some(days) => format!("recordings kept {days} days"),
+            None => "recordings kept the default time".to_owned(),
+        };
+        Self::audit_in(
+            &mut tx,
+            audit,
+            "retention_set",
+            Some(&room_name),
+            None,
+            &detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn retention_of(&self, room_id: i64) -> crate::Result<Option<i64>> {
+        let days: Option<(i64,)> =
+            sqlx::query_as("SELECT days FROM recording_retention WHERE room_id = $1")
+                .bind(room_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(days.map(|(d,)| d))
+    }
+
+    async fn claim_daily_job(&self, job: &str, day: i64) -> crate::Result<bool> {
+        let done =
+            sqlx::query("UPDATE daily_jobs SET last_day = $1 WHERE job = $2 AND last_day < $1")
+                .bind(day)
+                .bind(job)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_share_link(
+        &self,
+        recording_id: &str,
+        token_hash: &str,
+        expires_at: i64,
+        audit: &crate::Audit<'_>,
+    ) -> crate::Result<crate::ShareLink> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let recording = Self::recording_in(&mut tx, recording_id)
+            .await?
+            .ok_or(crate::Error::NotFound)?;
+        let sql = format!(
+            "INSERT INTO share_links (token_hash, recording_id, created_by, created_at, \
+             expires_at) VALUES ($1, $2, $3, $4, $5) RETURNING {}",
+            crate::sql::SHARE_LINK_COLUMNS
+        );
+        let link: crate::ShareLink = sqlx::query_as(&sql)
+            .bind(token_hash)
+            .bind(recording_id)
+            .bind(audit.actor.unwrap_or_default())
+            .bind(audit.now)
+            .bind(expires_at)
+            .fetch_one(&mut *tx)
+            .await?;
+        Self::audit_in(
+            &mut tx,
+            audit,
+            "share_link_created",
+            recording.room_name.as_deref(),
+            None,
+            &format!(
+                "recording {recording_id}, link {}, expires {expires_at}",
+                link.id
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(link)
+    }
+
+    async fn share_links_of(&self, recording_id: &str) -> crate::Result<Vec<crate::ShareLink>> {
+        let sql = format!(
+            "SELECT {} FROM share_links WHERE recording_id = $1 ORDER BY id DESC",
+            crate::sql::SHARE_LINK_COLUMNS
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(recording_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn live_share_links_of_room(
+        &self,
+        room_id: i64,
+        now: i64,
+    ) -> crate::Result<Vec<crate::ShareLink>> {
+        let columns: Vec<String> = crate::sql::SHARE_LINK_COLUMNS
+            .split(',')
+            .map(|c| format!("l.{}", c.trim()))
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM share_links l JOIN recordings r ON r.id = l.recording_id \
+             WHERE r.room_id = $1 AND l.revoked_at IS NULL AND l.expires_at > $2 \
+             ORDER BY l.id DESC",
+            columns.join(", ")
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(room_id)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn revoke_share_link(
+        &self,
+        recording_id: &str,
+        link_id: i64,
+        audit: &crate::Audit<'_>,
+    ) -> crate::Result<bool> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let done = sqlx::query(
+            "UPDATE share_links SET revoked_at = $1 \
+             WHERE id = $2 AND recording_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(audit.now)
+        .bind(link_id)
+        .bind(recording_id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let recording = Self::recording_in(&mut tx, recording_id).await?;
+        Self::audit_in(
+            &mut tx,
+            audit,
+            "share_link_revoked",
+            recording.as_ref().and_then(|r| r.room_name.as_deref()),
+            None,
+            &format!("recording {recording_id}, link {link_id}"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn share_link(&self, token_hash: &str) -> crate::Result<Option<crate::ShareLink>> {
+        let sql = format!(
+            "SELECT {} FROM share_links WHERE token_hash = $1",
+            crate::sql::SHARE_LINK_COLUMNS
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn record_ingest_problem(
+        &self,
+        session: &str,
+        location: &str,
+        problem: &str,
+        now: i64,
+    ) -> crate::Result<()> {
+        sqlx::query(
+            "INSERT INTO ingest_problems (session, location, problem, first_seen_at, \
+             last_seen_at) VALUES ($1, $2, $3, $4, $4) ON CONFLICT (session) DO UPDATE \
+             SET location = excluded.location, problem = excluded.problem, \
+             last_seen_at = excluded.last_seen_at",
+        )
+        .bind(session)
+        .bind(location)
+        .bind(problem)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn clear_ingest_problem(&self, session: &str) -> crate::Result<()> {
+        sqlx::query("DELETE FROM ingest_problems WHERE session = $1")
+            .bind(session)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn ingest_problems(&self) -> crate::Result<Vec<crate::IngestProblem>> {
+        Ok(sqlx::query_as(
+            "SELECT session, location, problem, first_seen_at, last_seen_at \
+             FROM ingest_problems ORDER BY last_seen_at DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

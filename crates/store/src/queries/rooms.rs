@@ -1,0 +1,866 @@
+//! Rooms, requests, patterns, audit log and notices. Every change writes its audit
+//! entry in the same transaction, so the log never misses a change that happened nor
+//! shows one that did not.
+
+use super::{BEGIN_WRITE, Db, SqlStore};
+
+impl SqlStore {
+    pub(super) async fn audit_in(
+        tx: &mut sqlx::Transaction<'_, Db>,
+        audit: &crate::Audit<'_>,
+        action: &str,
+        room_name: Option<&str>,
+        subject: Option<&str>,
+        detail: &str,
+    ) -> crate::Result<()> {
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, address, action, room_name, subject, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(audit.now)
+        .bind(audit.actor)
+        .bind(audit.address)
+        .bind(action)
+        .bind(room_name)
+        .bind(subject)
+        .bind(detail)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Tells the room's people (owner and co-owners, `before` the change) that
+    /// someone else changed it; the actor is not told of their own change.
+    pub(super) async fn notify_people_in(
+        tx: &mut sqlx::Transaction<'_, Db>,
+        room: &crate::Room,
+        audit: &crate::Audit<'_>,
+        kind: &str,
+        to: Option<&str>,
+    ) -> crate::Result<()> {
+        let message = serde_json::json!({ "by": audit.actor, "to": to }).to_string();
+        for person in std::iter::once(&room.owner).chain(&room.co_owners) {
+            if Some(person.as_str()) == audit.actor {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO notices (username, kind, room_name, message, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(person)
+            .bind(kind)
+            .bind(&room.name)
+            .bind(&message)
+            .bind(audit.now)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn queue_in(
+        tx: &mut sqlx::Transaction<'_, Db>,
+        emails: &[crate::NewEmail],
+        now: i64,
+    ) -> crate::Result<()> {
+        for email in emails {
+            sqlx::query(
+                "INSERT INTO outbox (recipient, subject, body, created_at, next_attempt_at) \
+                 VALUES ($1, $2, $3, $4, $4)",
+            )
+            .bind(&email.recipient)
+            .bind(&email.subject)
+            .bind(&email.body)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn co_owners_in(
+        conn: &mut <Db as sqlx::Database>::Connection,
+        room_ids: &[i64],
+    ) -> crate::Result<std::collections::HashMap<i64, Vec<String>>> {
+        let mut map: std::collections::HashMap<i64, Vec<String>> = Default::default();
+        if room_ids.is_empty() {
+            return Ok(map);
+        }
+        let mut query = sqlx::QueryBuilder::<Db>::new(
+            "SELECT room_id, username FROM room_co_owners WHERE room_id IN (",
+        );
+        let mut ids = query.separated(", ");
+        for id in room_ids {
+            ids.push_bind(*id);
+        }
+        query.push(") ORDER BY username");
+        let rows: Vec<(i64, String)> = query.build_query_as().fetch_all(&mut *conn).await?;
+        for (room_id, username) in rows {
+            map.entry(room_id).or_default().push(username);
+        }
+        Ok(map)
+    }
+
+    pub(super) async fn room_in(
+        conn: &mut <Db as sqlx::Database>::Connection,
+        id: i64,
+    ) -> crate::Result<Option<crate::Room>> {
+        let sql = format!(
+            "SELECT {} FROM rooms WHERE id = $1",
+            crate::sql::ROOM_COLUMNS
+        );
+        let row: Option<crate::models::RoomRow> = sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        match row {
+            None => Ok(None),
+            Some(row) => {
+                let mut co = Self::co_owners_in(conn, &[row.id]).await?;
+                let co_owners = co.remove(&row.id).unwrap_or_default();
+                Ok(Some(row.with_co_owners(co_owners)))
+            }
+        }
+    }
+
+    pub(super) async fn request_in(
+        conn: &mut <Db as sqlx::Database>::Connection,
+        id: i64,
+    ) -> crate::Result<Option<crate::RoomRequest>> {
+        let sql = format!(
+            "SELECT {} FROM room_requests WHERE id = $1",
+            crate::sql::REQUEST_COLUMNS
+        );
+        let row: Option<crate::models::RequestRow> = sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        Ok(row.map(Into::into))
+    }
+
+    /// Inserts the room with its co-owners; a taken name is a conflict.
+    pub(super) async fn insert_room_in(
+        tx: &mut sqlx::Transaction<'_, Db>,
+        name: &str,
+        owner: &str,
+        co_owners: &[String],
+        now: i64,
+    ) -> crate::Result<i64> {
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO rooms (name, owner, created_at, last_activity_at) \
+             VALUES ($1, $2, $3, $3) RETURNING id",
+        )
+        .bind(name)
+        .bind(owner)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(|e| crate::Error::conflict_with(e, crate::Conflict::RoomTaken))?;
+        Self::replace_co_owners_in(tx, id, owner, co_owners).await?;
+        // Recordings made before the room was registered stay unassigned: whoever
+        // registers a name first need not be whoever recorded under it. An admin
+        // assigns them (the approval queue says how many wait).
+        Ok(id)
+    }
+
+    pub(super) async fn replace_co_owners_in(
+        tx: &mut sqlx::Transaction<'_, Db>,
+        room_id: i64,
+        owner: &str,
+        co_owners: &[String],
+    ) -> crate::Result<()> {
+        sqlx::query("DELETE FROM room_co_owners WHERE room_id = $1")
+            .bind(room_id)
+            .execute(&mut **tx)
+            .await?;
+        let mut seen = std::collections::BTreeSet::new();
+        for username in co_owners.iter().filter(|u| u.as_str() != owner) {
+            if seen.insert(username) {
+                sqlx::query("INSERT INTO room_co_owners (room_id, username) VALUES ($1, $2)")
+                    .bind(room_id)
+                    .bind(username)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::RoomStore for SqlStore {
+    async fn create_request(
+        &self,
+        new: &crate::NewRequest,
+        auto_pattern: Option<&str>,
+        audit: &crate::Audit<'_>,
+        emails: &[crate::NewEmail],
+    ) -> crate::Result<crate::RoomRequest> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let taken: Option<(i64,)> = sqlx::query_as("SELECT id FROM rooms WHERE name = $1")
+            .bind(&new.room_name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if taken.is_some() {
+            return Err(crate::Error::Conflict(crate::Conflict::RoomTaken));
+        }
+        // Filed as pending first, even when a pattern approves it a moment later:
+        // the one-pending-request-per-room index then stops a pattern from taking a
+        // room someone else is waiting for.
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO room_requests (room_name, requester, reason, co_owners, status, created_at) \
+             VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING id",
+        )
+        .bind(&new.room_name)
+        .bind(&new.requester)
+        .bind(&new.reason)
+        .bind(new.co_owners.join("\n"))
+        .bind(audit.now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| crate::Error::conflict_with(e, crate::Conflict::RoomTaken))?;
+        if auto_pattern.is_some() {
+            let room_id = Self::insert_room_in(
+                &mut tx,
+                &new.room_name,
+                &new.requester,
+                &new.co_owners,
+                audit.now,
+            )
+            .await?;
+            sqlx::query(
+                "UPDATE room_requests SET status = 'approved', auto_pattern = $1, decided_at = $2, \
+                 room_id = $3 WHERE id = $4",
+            )
+            .bind(auto_pattern)
+            .bind(audit.now)
+            .bind(room_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let detail = serde_json::json!({
+            "request_id": id,
+            "reason": new.reason,
+            "co_owners": new.co_owners,
+        })
+        .to_string();
+        Self::audit_in(
+            &mut tx,
+            audit,
+            "request",
+            Some(&new.room_name),
+            None,
+            &detail,
+        )
+        .await?;
+        if let Some(pattern) = auto_pattern {
+            let detail = serde_json::json!({ "request_id": id, "pattern": pattern }).to_string();
+            Self::audit_in(
+                &mut tx,
+                audit,
+                "auto_approve",
+                Some(&new.room_name),
+                None,
+                &detail,
+            )
+            .await?;
+        }
+        Self::queue_in(&mut tx, emails, audit.now).await?;
+        let request = Self::request_in(&mut tx, id)
+            .await?
+            .ok_or(crate::Error::NotFound)?;
+        tx.commit().await?;
+        Ok(request)
+    }
+
+    async fn request(&self, id: i64) -> crate::Result<Option<crate::RoomRequest>> {
+        let mut conn = self.pool.acquire().await?;
+        Self::request_in(&mut conn, id).await
+    }
+
+    async fn request_of_room(&self, room_id: i64) -> crate::Result<Option<crate::RoomRequest>> {
+        let sql = format!(
+            "SELECT {} FROM room_requests WHERE room_id = $1 ORDER BY id DESC LIMIT 1",
+            crate::sql::REQUEST_COLUMNS
+        );
+        let row: Option<crate::models::RequestRow> = sqlx::query_as(&sql)
+            .bind(room_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(Into::into))
+    }
+
+    async fn pending_request_for(
+        &self,
+        room_name: &str,
+    ) -> crate::Result<Option<crate::RoomRequest>> {
+        let sql = format!(
+            "SELECT {} FROM room_requests WHERE room_name = $1 AND status = 'pending'",
+            crate::sql::REQUEST_COLUMNS
+        );
+        let row: Option<crate::models::RequestRow> = sqlx::query_as(&sql)
+            .bind(room_name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(Into::into))
+    }
+
+    async fn list_requests(
+        &self,
+        filter: &crate::RequestFilter,
+        page: crate::Page,
+    ) -> crate::Result<crate::Paged<crate::RoomRequest>> {
+        let push_conditions = |query: &mut sqlx::QueryBuilder<'_, Db>| {
+            query.push(" WHERE 1 = 1");
+            if let Some(status) = filter.status {
+                query.push(" AND status = ").push_bind(status.as_str());
+            }
+            if let Some(requester) = &filter.requester {
+                query.push(" AND requester = ").push_bind(requester.clone());
+            }
+        };
+        let order = if filter.newest_first { "DESC" } else { "ASC" };
+        let mut count = sqlx::QueryBuilder::<Db>::new("SELECT COUNT(*) FROM room_requests");
+        push_conditions(&mut count);
+        let (total,): (i64,) = count.build_query_as().fetch_one(&self.pool).await?;
+        let mut select = sqlx::QueryBuilder::<Db>::new(format!(
+            "SELECT {} FROM room_requests",
+            crate::sql::REQUEST_COLUMNS
+        ));
+        push_conditions(&mut select);
+        select.push(format!(" ORDER BY created_at {order}, id {order} LIMIT "));
+        select
+            .push_bind(page.limit())
+            .push(" OFFSET ")
+            .push_bind(page.offset());
+        let rows: Vec<crate::models::RequestRow> =
+            select.build_query_as().fetch_all(&self.pool).await?;
+        Ok(crate::Paged {
+            items: rows.into_iter().map(Into::into).collect(),
+            total,
+            page: page.number,
+            per_page: page.size,
+        })
+    }
+
+    async fn count_pending_requests(&self) -> crate::Result<i64> {
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM room_requests WHERE status = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(count)
+    }
+
+    async fn withdraw_request(
+        &self,
+        id: i64,
+        audit: &crate::Audit<'_>,
+    ) -> crate::Result<crate::RoomRequest> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let done = sqlx::query(
+            "UPDATE room_requests SET status = 'withdrawn', decided_at = $1 \
+             WHERE id = $2 AND status = 'pending'",
+        )
+        .bind(audit.now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let request = Self::request_in(&mut tx, id)
+            .await?
+            .ok_or(crate::Error::NotFound)?;
+        if done.rows_affected() == 0 {
+            return Err(crate::Error::Conflict(crate::Conflict::AlreadyDecided));
+        }
+        let detail = serde_json::json!({ "request_id": id }).to_string();
+        Self::audit_in(
+            &mut tx,
+            audit,
+            "withdraw",
+            Some(&request.room_name),
+            None,
+            &detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(request)
+    }
+
+    async fn decide_request(
+        &self,
+        id: i64,
+        verdict: &crate::Verdict,
+        message: Option<&str>,
+        audit: &crate::Audit<'_>,
+        emails: &[crate::NewEmail],
+    ) -> crate::Result<crate::RoomRequest> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let request = Self::request_in(&mut tx, id)
+            .await?
+            .ok_or(crate::Error::NotFound)?;
+        if request.status != crate::RequestStatus::Pending {
+            return Err(crate::Error::Conflict(crate::Conflict::AlreadyDecided));
+        }
+        let (status, room_id) = match verdict {
+            crate::Verdict::Approve { .. } => {
+                let room_id = Self::insert_room_in(
+                    &mut tx,
+                    &request.room_name,
+                    &request.requester,
+                    &request.co_owners,
+                    audit.now,
+                )
+                .await?;
+                ("approved", Some(room_id))
+            }
+            crate::Verdict::Reject => ("rejected", None),
+        };
+        // Guarded by status, so two admins deciding at once cannot both win.
+        let done = sqlx::query(
+            "UPDATE room_requests SET status = $1, decided_by = $2, decision_message = $3, \
+             decided_at = $4, room_id = $5 WHERE id = $6 AND status = 'pending'",
+        )
+        .bind(status)
+        .bind(audit.actor)
+        .bind(message)
+        .bind(audit.now)
+        .bind(room_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(crate::Error::Conflict(crate::Conflict::AlreadyDecided));
+        }
+        let detail = serde_json::json!({ "request_id": id, "message": message }).to_string();
+        let action = if room_id.is_some() {
+            "approve"
+        } else {
+            "reject"
+        };
+        Self::audit_in(
+            &mut tx,
+            audit,
+            action,
+            Some(&request.room_name),
+            Some(&request.requester),
+            &detail,
+        )
+        .await?;
+        if let crate::Verdict::Approve {
+            pattern: Some(pattern),
+        } = verdict
+        {
+            sqlx::query(
+                "INSERT INTO patterns (username, pattern, created_by, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (username, pattern) DO NOTHING",
+            )
+            .bind(&request.requester)
+            .bind(pattern)
+            .bind(audit.actor.unwrap_or_default())
+            .bind(audit.now)
+            .execute(&mut *tx)
+            .await?;
+            let detail = serde_json::json!({ "pattern": pattern }).to_string();
+            Self::audit_in(
+                &mut tx,
+                audit,
+                "pattern_add",
+                None,
+                Some(&request.requester),
+                &detail,
+            )
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO notices (username, kind, room_name, message, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&request.requester)
+        .bind(status)
+        .bind(&request.room_name)
+        .bind(message.unwrap_or_default())
+        .bind(audit.now)
+        .execute(&mut *tx)
+        .await?;
+        Self::queue_in(&mut tx, emails, audit.now).await?;
+        let decided = Self::request_in(&mut tx, id)
+            .await?
+            .ok_or(crate::Error::NotFound)?;
+        tx.commit().await?;
+        Ok(decided)
+    }
+
+    async fn room(&self, id: i64) -> crate::Result<Option<crate::Room>> {
+        let mut conn = self.pool.acquire().await?;
+        Self::room_in(&mut conn, id).await
+    }
+
+    async fn room_by_name(&self, name: &str) -> crate::Result<Option<crate::Room>> {
+        let id: Option<(i64,)> = sqlx::query_as("SELECT id FROM rooms WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        match id {
+            Some((id,)) => self.room(id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn list_rooms(
+        &self,
+        filter: &crate::RoomFilter,
+        page: crate::Page,
+    ) -> crate::Result<crate::Paged<crate::Room>> {
+        // Conditions are added only when filtering: an "any" placeholder such as
+        // `$1 = '' OR owner = $1` would keep the database from using its indexes.
+        let push_conditions = |query: &mut sqlx::QueryBuilder<'_, Db>| {
+            query.push(" WHERE 1 = 1");
+            if let Some(me) = &filter.visible_to {
+                // A UNION rather than `owner = x OR id IN (...)`: PostgreSQL then
+                // uses both indexes instead of scanning every room.
+                query
+                    .push(" AND id IN (SELECT id FROM rooms WHERE owner = ")
+                    .push_bind(me.clone());
+                query.push(" UNION SELECT room_id FROM room_co_owners WHERE username = ");
+                query.push_bind(me.clone()).push(")");
+            }
+            let name_like = filter.search_name.as_deref().map(crate::sql::like_fragment);
+            let owner_like = filter
+                .search_owner
+                .as_deref()
+                .map(crate::sql::like_fragment);
+            match (name_like, owner_like) {
+                (Some(name), Some(owner)) => {
+                    query
+                        .push(" AND (name LIKE ")
+                        .push_bind(name)
+                        .push(" ESCAPE '\\'");
+                    query
+                        .push(" OR owner LIKE ")
+                        .push_bind(owner)
+                        .push(" ESCAPE '\\')");
+                }
+                (Some(name), None) => {
+                    query
+                        .push(" AND name LIKE ")
+                        .push_bind(name)
+                        .push(" ESCAPE '\\'");
+                }
+                (None, Some(owner)) => {
+                    query
+                        .push(" AND owner LIKE ")
+                        .push_bind(owner)
+                        .push(" ESCAPE '\\'");
+                }
+                (None, None) => {}
+            }
+        };
+        let mut conn = self.pool.acquire().await?;
+        let mut count = sqlx::QueryBuilder::<Db>::new("SELECT COUNT(*) FROM rooms");
+        push_conditions(&mut count);
+        let (total,): (i64,) = count.build_query_as().fetch_one(&mut *conn).await?;
+        let mut select = sqlx::QueryBuilder::<Db>::new(format!(
+            "SELECT {} FROM rooms",
+            crate::sql::ROOM_COLUMNS
+        ));
+        push_conditions(&mut select);
+        select.push(" ORDER BY name LIMIT ").push_bind(page.limit());
+        select.push(" OFFSET ").push_bind(page.offset());
+        let rows: Vec<crate::models::RoomRow> =
+            select.build_query_as().fetch_all(&mut *conn).await?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut co = Self::co_owners_in(&mut conn, &ids).await?;
+        Ok(crate::Paged {
+            items: rows
+                .into_iter()
+                .map(|row| {
+                    let co_owners = co.remove(&row.id).unwrap_or_default();
+                    row.with_co_owners(co_owners)
+                })
+                .collect(),
+            total,
+            page: page.number,
+            per_page: page.size,
+        })
+    }
+
+    async fn room_names(&self) -> crate::Result<Vec<(i64, String, String)>> {
+        Ok(
+            sqlx::query_as("SELECT id, name, owner FROM rooms ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn rooms_owned_or_named(
+        &self,
+        owners: &[String],
+        names: &[String],
+    ) -> crate::Result<Vec<(String, String)>> {
+        if owners.is_empty() && names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = sqlx::QueryBuilder::<Db>::new("SELECT owner, name FROM rooms WHERE 1 = 0");
+        for (column, values) in [("owner", owners), ("name", names)] {
+            if values.is_empty() {
+                continue;
+            }
+            query.push(format!(" OR {column} IN ("));
+            let mut list = query.separated(", ");
+            for value in values {
+                list.push_bind(value.clone());
+            }
+            query.push(")");
+        }
+        query.push(" ORDER BY name");
+        Ok(query.build_query_as().fetch_all(&self.pool).await?)
+    }
+
+    async fn set_co_owners(
+        &self,
+        room_id: i64,
+        usernames: &[String],
+        audit: &crate::Audit<'_>,
+    ) -> crate::Result<crate::Room> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let before = Self::room_in(&mut tx, room_id)
+            .await?
+            .ok_or(crate::Error::NotFound)?;
+        Self::replace_co_owners_in(&mut tx, room_id, &before.owner, usernames).await?;
+        sqlx::query("UPDATE rooms SET last_activity_at = $1 WHERE id = $2")
+            .bind(audit.now)
+            .bind(room_id)
+            .execute(&mut *tx)
+            .await?;
+        let after = Self::room_in(&mut tx, room_id)
+            .await?
+            .ok_or(crate::Error::NotFound)?;
+        let detail =
+            serde_json::json!({ "before": before.co_owners, "after": after.co_owners }).to_string();
+        Self::audit_in(
+            &mut tx,
+            audit,
+            "co_owners",
+            Some(&after.name),
+            None,
+            &detail,
+        )
+        .await?;
+        if before.co_owners != after.co_owners {
+            Self::notify_people_in(&mut tx, &before, audit, "co_owners_changed", None).await?;
+        }
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    async fn transfer_room(
+        &self,
+        room_id: i64,
+        new_owner: &str,
+        audit: &crate::Audit<'_>,
+    ) -> crate::Result<crate::Room> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let before = Self::room_in(&mut tx, room_id)
+            .await?
+            .ok_or(crate::Error::NotFound)?;
+        sqlx::query("UPDATE rooms SET owner = $1, last_activity_at = $2 WHERE id = $3")
+            .bind(new_owner)
+            .bind(audit.now)
+            .bind(room_id)
+            .execute(&mut *tx)
+            .await?;
+        // The new owner is no longer also a co-owner.
+        sqlx::query("DELETE FROM room_co_owners WHERE room_id = $1 AND username = $2")
+            .bind(room_id)
+            .bind(new_owner)
+            .execute(&mut *tx)
+            .await?;
+        let detail = serde_json::json!({ "from": before.owner, "to": new_owner }).to_string();
+        Self::audit_in(
+            &mut tx,
+            audit,
+            "transfer",
+            Some(&before.name),
+            Some(new_owner),
+            &detail,
+        )
+        .await?;
+        Self::notify_people_in(&mut tx, &before, audit, "room_transferred", Some(new_owner))
+            .await?;
+        let after = Self::room_in(&mut tx, room_id)
+            .await?
+            .ok_or(crate::Error::NotFound)?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    async fn release_room(&self, room_id: i64, audit: &crate::Audit<'_>) -> crate::Result<()> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let room = Self::room_in(&mut tx, room_id)
+            .await?
+            .ok_or(crate::Error::NotFound)?;
+        sqlx::query("DELETE FROM rooms WHERE id = $1")
+            .bind(room_id)
+            .execute(&mut *tx)
+            .await?;
+        let detail =
+            serde_json::json!({ "owner": room.owner, "co_owners": room.co_owners }).to_string();
+        Self::audit_in(
+            &mut tx,
+            audit,
+            "release",
+            Some(&room.name),
+            Some(&room.owner),
+            &detail,
+        )
+        .await?;
+        Self::notify_people_in(&mut tx, &room, audit, "room_released", None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_pattern(
+        &self,
+        username: &str,
+        pattern: &str,
+        audit: &crate::Audit<'_>,
+    ) -> crate::Result<crate::UserPattern> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let created: crate::UserPattern = sqlx::query_as(
+            "INSERT INTO patterns (username, pattern, created_by, created_at) \
+             VALUES ($1, $2, $3, $4) RETURNING id, username, pattern, created_by, created_at",
+        )
+        .bind(username)
+        .bind(pattern)
+        .bind(audit.actor.unwrap_or_default())
+        .bind(audit.now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| crate::Error::conflict_with(e, crate::Conflict::PatternExists))?;
+        let detail = serde_json::json!({ "pattern": pattern }).to_string();
+        Self::audit_in(&mut tx, audit, "pattern_add", None, Some(username), &detail).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn delete_pattern(
+        &self,
+        username: &str,
+        id: i64,
+        audit: &crate::Audit<'_>,
+    ) -> crate::Result<bool> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let removed: Option<(String,)> = sqlx::query_as(
+            "DELETE FROM patterns WHERE id = $1 AND username = $2 RETURNING pattern",
+        )
+        .bind(id)
+        .bind(username)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((pattern,)) = removed else {
+            return Ok(false);
+        };
+        let detail = serde_json::json!({ "pattern": pattern }).to_string();
+        Self::audit_in(
+            &mut tx,
+            audit,
+            "pattern_remove",
+            None,
+            Some(username),
+            &detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn patterns_of(&self, username: &str) -> crate::Result<Vec<crate::UserPattern>> {
+        Ok(sqlx::query_as(
+            "SELECT id, username, pattern, created_by, created_at FROM patterns \
+             WHERE username = $1 ORDER BY pattern",
+        )
+        .bind(username)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn all_patterns(&self) -> crate::Result<Vec<crate::UserPattern>> {
+        Ok(sqlx::query_as(
+            "SELECT id, username, pattern, created_by, created_at FROM patterns \
+             ORDER BY username, pattern",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn record_audit(
+        &self,
+        audit: &crate::Audit<'_>,
+        action: &str,
+        room_name: Option<&str>,
+        subject: Option<&str>,
+        detail: &str,
+    ) -> crate::Result<()> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        Self::audit_in(&mut tx, audit, action, room_name, subject, detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn audit_log_since(
+        &self,
+        room_name: Option<&str>,
+        since: Option<i64>,
+        page: crate::Page,
+    ) -> crate::Result<crate::Paged<crate::AuditEntry>> {
+        let push_conditions = |query: &mut sqlx::QueryBuilder<'_, Db>| {
+            query.push(" WHERE TRUE");
+            if let Some(room) = room_name {
+                query.push(" AND room_name = ").push_bind(room.to_owned());
+            }
+            if let Some(since) = since {
+                query.push(" AND at >= ").push_bind(since);
+            }
+        };
+        let mut count = sqlx::QueryBuilder::<Db>::new("SELECT COUNT(*) FROM audit_log");
+        push_conditions(&mut count);
+        let (total,): (i64,) = count.build_query_as().fetch_one(&self.pool).await?;
+        let mut select = sqlx::QueryBuilder::<Db>::new(
+            "SELECT id, at, actor, address, action, room_name, subject, detail FROM audit_log",
+        );
+        push_conditions(&mut select);
+        select
+            .push(" ORDER BY id DESC LIMIT ")
+            .push_bind(page.limit());
+        select.push(" OFFSET ").push_bind(page.offset());
+        let items = select.build_query_as().fetch_all(&self.pool).await?;
+        Ok(crate::Paged {
+            items,
+            total,
+            page: page.number,
+            per_page: page.size,
+        })
+    }
+
+    async fn notices_of(&self, username: &str) -> crate::Result<Vec<crate::Notice>> {
+        Ok(sqlx::query_as(
+            "SELECT id, username, kind, room_name, message, created_at FROM notices \
+             WHERE username = $1 AND read_at IS NULL ORDER BY id DESC",
+        )
+        .bind(username)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn dismiss_notice(&self, username: &str, id: i64, now: i64) -> crate::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE notices SET read_at = $1 WHERE id = $2 AND username = $3 AND read_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(username)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
