@@ -217,15 +217,21 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
         })
         .collect();
     assert_eq!(
-        &actions[..4],
+        &actions[..5],
         [
+            ("kick_failed", "assistant"),
             ("kick", "assistant"),
             ("grant_moderator", "lecturer"),
             ("remove_password", "lecturer"),
             ("revoke_moderator", "lecturer")
         ]
     );
-    let kick_detail = history["items"][0]["detail"].as_str().unwrap();
+    let failure = history["items"][0]["detail"].as_str().unwrap();
+    assert!(
+        failure.contains("e1e1e1e1") && failure.contains("has left the meeting"),
+        "the failed try names whom and why: {failure}"
+    );
+    let kick_detail = history["items"][1]["detail"].as_str().unwrap();
     assert!(
         kick_detail.contains("e1e1e1e1") && kick_detail.contains("evilstudent"),
         "the history names who was removed: {kick_detail}"

@@ -59,6 +59,42 @@ async fn record(
     Ok(())
 }
 
+/// Passes Jitsi's answer on. A refusal or an unreachable Prosody is first written into
+/// the room's history as `{action}_failed` with the error: "I took his rights away" and
+/// "I tried and it did not work" both belong there. Failing to write that entry does not
+/// hide Jitsi's error, which is what the person needs to hear.
+async fn unless_failed<T>(
+    uc: &UseCases,
+    stamp: &Stamp,
+    room: &Room,
+    action: &str,
+    participant: Option<&str>,
+    answer: Result<T, roomkeeper_jitsi::Error>,
+) -> Result<T, Error> {
+    let error = match answer {
+        Ok(value) => return Ok(value),
+        Err(error) => error,
+    };
+    let mut detail = serde_json::json!({ "error": error.to_string() });
+    if let Some(id) = participant {
+        detail["participant"] = id.into();
+    }
+    let written = uc
+        .store
+        .record_audit(
+            &stamp.audit(),
+            &format!("{action}_failed"),
+            Some(&room.name),
+            None,
+            &detail.to_string(),
+        )
+        .await;
+    if let Err(e) = written {
+        tracing::warn!(room = %room.name, action, error = %e, "could not record a failed meeting action");
+    }
+    Err(error.into())
+}
+
 /// The display name of a participant, when Jitsi tells it (companion module).
 fn name_in<'m>(meeting: &'m Meeting, participant: &str) -> Option<&'m str> {
     meeting
@@ -80,7 +116,16 @@ pub async fn act(
     let meetings = &uc.meetings;
     let after = match action {
         MeetingAction::Grant(participant) => {
-            let meeting = meetings.set_moderator(&name, participant, true).await?;
+            let answer = meetings.set_moderator(&name, participant, true).await;
+            let meeting = unless_failed(
+                uc,
+                &stamp,
+                room,
+                "grant_moderator",
+                Some(participant),
+                answer,
+            )
+            .await?;
             let who = Some((participant, name_in(&meeting, participant)));
             record(uc, &stamp, room, "grant_moderator", who).await?;
             Some(meeting)
@@ -89,33 +134,50 @@ pub async fn act(
             participant,
             then_grant,
         } => {
-            let mut meeting = meetings.set_moderator(&name, participant, false).await?;
+            let answer = meetings.set_moderator(&name, participant, false).await;
+            let mut meeting = unless_failed(
+                uc,
+                &stamp,
+                room,
+                "revoke_moderator",
+                Some(participant),
+                answer,
+            )
+            .await?;
             let who = Some((participant, name_in(&meeting, participant)));
             record(uc, &stamp, room, "revoke_moderator", who).await?;
             if let Some(successor) = then_grant {
-                meeting = meetings.set_moderator(&name, successor, true).await?;
+                let answer = meetings.set_moderator(&name, successor, true).await;
+                meeting =
+                    unless_failed(uc, &stamp, room, "grant_moderator", Some(successor), answer)
+                        .await?;
                 let who = Some((successor, name_in(&meeting, successor)));
                 record(uc, &stamp, room, "grant_moderator", who).await?;
             }
             Some(meeting)
         }
         MeetingAction::RemovePassword => {
-            let meeting = meetings.remove_password(&name).await?;
+            let answer = meetings.remove_password(&name).await;
+            let meeting = unless_failed(uc, &stamp, room, "remove_password", None, answer).await?;
             record(uc, &stamp, room, "remove_password", None).await?;
             Some(meeting)
         }
         MeetingAction::Kick(participant) => {
             // Asked first: once removed, the person's name is gone from the meeting.
-            let before = meetings.meeting(&name).await?;
-            let meeting = meetings.kick(&name, participant).await?;
+            let answer = meetings.meeting(&name).await;
+            let before = unless_failed(uc, &stamp, room, "kick", Some(participant), answer).await?;
+            let answer = meetings.kick(&name, participant).await;
+            let meeting =
+                unless_failed(uc, &stamp, room, "kick", Some(participant), answer).await?;
             let who = Some((participant, name_in(&before, participant)));
             record(uc, &stamp, room, "kick", who).await?;
             Some(meeting)
         }
         MeetingAction::End => {
-            meetings
+            let answer = meetings
                 .end_meeting(&name, "The meeting was ended by the room's owner.")
-                .await?;
+                .await;
+            unless_failed(uc, &stamp, room, "end_meeting", None, answer).await?;
             record(uc, &stamp, room, "end_meeting", None).await?;
             None
         }
