@@ -325,16 +325,7 @@ async fn all_rooms(
     let page = Page::new(query.page.unwrap_or(1), 50);
     let list = rooms::list(&state.usecases, None, Some(&search), page).await?;
     let pager = Pager::new(&list, "/admin/rooms", &[("q", &search)]);
-    let rooms = Paged {
-        items: list
-            .items
-            .into_iter()
-            .map(|r| RoomView::new(&state, r))
-            .collect(),
-        total: list.total,
-        page: list.page,
-        per_page: list.per_page,
-    };
+    let rooms = list.map(|r| RoomView::new(&state, r));
     Ok(render_with_status(
         StatusCode::OK,
         &RoomsPage {

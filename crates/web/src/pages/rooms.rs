@@ -270,16 +270,7 @@ async fn my_requests(
     let page = Page::new(query.page.unwrap_or(1), 20);
     let list = rooms::own_requests(&state.usecases, &current.user, page).await?;
     let pager = Pager::new(&list, "/requests", &[]);
-    let requests = Paged {
-        items: list
-            .items
-            .into_iter()
-            .map(|r| RequestView::new(&state, r))
-            .collect(),
-        total: list.total,
-        page: list.page,
-        per_page: list.per_page,
-    };
+    let requests = list.map(|r| RequestView::new(&state, r));
     Ok(render_with_status(
         StatusCode::OK,
         &RequestsPage {
