@@ -139,7 +139,7 @@ pub async fn serve(
     if config.email.enabled() {
         let mailer = roomkeeper_mail::Mailer::new(&config.email)?;
         tokio::spawn(roomkeeper_mail::run_outbox(
-            Arc::clone(&state.store),
+            Arc::clone(&state.usecases.store),
             mailer,
             state.clock.clone(),
             Arc::clone(&state.mail_wakeup),

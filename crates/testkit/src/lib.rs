@@ -221,7 +221,7 @@ impl TestApp {
     }
 
     pub fn store(&self) -> &dyn Store {
-        &*self.state.store
+        &*self.state.usecases.store
     }
 
     pub fn clock(&self) -> &Clock {

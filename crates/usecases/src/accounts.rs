@@ -160,6 +160,11 @@ pub async fn user(uc: &UseCases, id: i64) -> Result<User, Error> {
     uc.store.user_by_id(id).await?.ok_or(Error::NotFound)
 }
 
+/// The account with this username, if there is one.
+pub async fn user_by_name(uc: &UseCases, name: &Username) -> Result<Option<User>, Error> {
+    Ok(uc.store.user_by_name(name).await?)
+}
+
 /// A new one-time password for an existing local account; in the same transaction its
 /// sessions end and its API tokens are revoked (whoever may have learned the old
 /// password may have made tokens with it).

@@ -11,6 +11,7 @@ pub mod mail;
 pub mod meetings;
 pub mod recordings;
 pub mod rooms;
+pub mod sessions;
 pub mod signin;
 
 use std::net::IpAddr;
@@ -36,6 +37,17 @@ pub struct UseCases {
     pub mail: mail::Mail,
     /// Recordings: ingest, storage, retention.
     pub recordings: Arc<roomkeeper_recordings::Recordings>,
+}
+
+impl UseCases {
+    /// Does the database answer? For readiness checks.
+    pub async fn database_answers(&self) -> Result<(), Error> {
+        Ok(self.store.ping().await?)
+    }
+
+    pub fn database_backend(&self) -> roomkeeper_store::Backend {
+        self.store.backend()
+    }
 }
 
 /// Who is acting and from where: given once per request, written into every audit

@@ -12,7 +12,7 @@ use axum_extra::extract::CookieJar;
 use roomkeeper_auth::hash_token;
 use roomkeeper_domain::{Action, Actor, Decision, RecordingId, decide};
 use roomkeeper_store::{Recording, Room, RoomRequest, User};
-use roomkeeper_usecases::{recordings, rooms};
+use roomkeeper_usecases::{recordings, rooms, sessions};
 
 use crate::{ApiError, AppState, Error, PageError, session::cookie_name};
 
@@ -84,25 +84,15 @@ pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
 /// A bearer token that does not work is an error rather than "anonymous", so a script
 /// with a revoked token hears about it.
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<CurrentUser>, Error> {
-    let now = state.clock.now();
+    let uc = &state.usecases;
     if parts.headers.contains_key(header::AUTHORIZATION) {
         let token = bearer_token(&parts.headers).ok_or(Error::BadToken)?;
-        let (api_token, user) = state
-            .store
-            .token(&hash_token(token))
+        let (token_id, user) = sessions::token_holder(uc, token)
             .await?
             .ok_or(Error::BadToken)?;
-        if user.disabled || !api_token.is_live(now) {
-            return Err(Error::BadToken);
-        }
-        if api_token.last_used_at.is_none_or(|at| now - at >= 60) {
-            state.store.touch_token(api_token.id, now).await?;
-        }
         return Ok(Some(CurrentUser {
             user,
-            credential: Credential::ApiToken {
-                token_id: api_token.id,
-            },
+            credential: Credential::ApiToken { token_id },
         }));
     }
     let jar = CookieJar::from_headers(&parts.headers);
@@ -110,18 +100,9 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<CurrentU
         return Ok(None);
     };
     let token_hash = hash_token(cookie.value());
-    let Some(session) = state.store.session(&token_hash).await? else {
-        return Ok(None);
-    };
-    if !state.sessions.is_live(&session, now) || session.user.disabled {
-        state.store.delete_session(&token_hash).await?;
-        return Ok(None);
-    }
-    if state.sessions.needs_touch(&session, now) {
-        state.store.touch_session(&token_hash, now).await?;
-    }
-    Ok(Some(CurrentUser {
-        user: session.user,
+    let user = sessions::session_holder(uc, &state.sessions, &token_hash).await?;
+    Ok(user.map(|user| CurrentUser {
+        user,
         credential: Credential::Session { token_hash },
     }))
 }
@@ -282,27 +263,15 @@ pub async fn recheck_room<P: Permission<On = Room>>(
     current: &CurrentUser,
     room_id: i64,
 ) -> Result<(), Error> {
+    let uc = &state.usecases;
     let user = match &current.credential {
         Credential::Session { token_hash } => {
-            let session = state
-                .store
-                .session(token_hash)
+            sessions::session_holder(uc, &state.sessions, token_hash)
                 .await?
-                .ok_or(Error::NotLoggedIn)?;
-            if !state.sessions.is_live(&session, state.clock.now()) {
-                return Err(Error::NotLoggedIn);
-            }
-            session.user
+                .ok_or(Error::NotLoggedIn)?
         }
         Credential::ApiToken { token_id } => {
-            let tokens = state.store.tokens_of(current.user.id).await?;
-            let now = state.clock.now();
-            if !tokens.iter().any(|t| t.id == *token_id && t.is_live(now)) {
-                return Err(Error::BadToken);
-            }
-            state
-                .store
-                .user_by_id(current.user.id)
+            sessions::token_still_works(uc, current.user.id, *token_id)
                 .await?
                 .ok_or(Error::BadToken)?
         }
@@ -310,7 +279,7 @@ pub async fn recheck_room<P: Permission<On = Room>>(
     if user.disabled {
         return Err(Error::NotLoggedIn);
     }
-    let room = rooms::room(&state.usecases, room_id).await?;
+    let room = rooms::room(uc, room_id).await?;
     let current = CurrentUser {
         user,
         credential: current.credential.clone(),

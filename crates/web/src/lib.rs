@@ -139,7 +139,6 @@ pub struct WebConfig {
 pub struct AppState {
     /// What Roomkeeper does; handlers translate HTTP in and out of these.
     pub usecases: roomkeeper_usecases::UseCases,
-    pub store: Arc<dyn Store>,
     pub clock: Clock,
     pub http: Arc<HttpConfig>,
     pub sessions: Arc<SessionConfig>,
@@ -241,10 +240,9 @@ impl AppState {
             oidc: Arc::new(oidc),
             local_login_admins_only: config.login.local_login_admins_only,
             recordings,
-            throttle: LoginThrottle::new(store.clone(), config.login_throttle),
+            throttle: LoginThrottle::new(store, config.login_throttle),
             event_streams: streams::EventStreams::new(config.http.event_streams),
             operator_networks: Arc::new(config.http.operator_networks().unwrap_or_default()),
-            store,
             clock,
             http: Arc::new(config.http),
             sessions: Arc::new(config.sessions),

@@ -120,7 +120,8 @@ async fn readyz(
     request: axum::extract::Request,
 ) -> impl IntoResponse {
     let started = Instant::now();
-    let result = tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await;
+    let result =
+        tokio::time::timeout(Duration::from_secs(2), state.usecases.database_answers()).await;
     let latency_ms = started.elapsed().as_millis() as u64;
     let (ok, detail) = match result {
         Ok(Ok(())) => (true, None),
@@ -143,7 +144,7 @@ async fn readyz(
         "checks": {
             "database": {
                 "ok": ok,
-                "backend": state.store.backend(),
+                "backend": state.usecases.database_backend(),
                 "latency_ms": latency_ms,
                 "error": detail,
             },

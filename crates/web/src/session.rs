@@ -1,16 +1,16 @@
-//! Logging in and out. Sessions are rows in the database keyed by the hash of a random
-//! cookie value, so they survive restarts and work across instances. A session is only
-//! ever created at a successful login, so every login gets a new id and an attacker
-//! cannot plant one beforehand (session fixation).
+//! Logging in and out: the login protocols (throttle, local password, LDAP) and the
+//! session cookie. Sessions themselves are rows in the database keyed by the hash of the
+//! cookie's random value (`usecases::sessions`), so they survive restarts and work across
+//! instances.
 
 use std::net::IpAddr;
 
 use axum_extra::extract::cookie::{Cookie, SameSite};
-use roomkeeper_auth::{PasswordHasher, SecretToken, hash_token};
+use roomkeeper_auth::PasswordHasher;
 use roomkeeper_domain::Username;
 use roomkeeper_store::User;
 
-use roomkeeper_usecases::signin;
+use roomkeeper_usecases::{accounts, sessions, signin};
 
 use crate::{AppState, Error, HttpConfig};
 
@@ -67,7 +67,7 @@ pub async fn log_in(
         });
     }
     let user = match Username::parse(username) {
-        Ok(name) => state.store.user_by_name(&name).await?,
+        Ok(name) => accounts::user_by_name(&state.usecases, &name).await?,
         Err(_) => None,
     };
     let hash = user
@@ -158,31 +158,8 @@ pub async fn start_session_through(
     user: &User,
     through: Option<(&str, &str)>,
 ) -> Result<Cookie<'static>, Error> {
-    let now = state.clock.now();
-    // Expired rows are useless; a login is a natural, infrequent moment to drop them.
-    state
-        .store
-        .delete_expired_sessions(
-            now - state.sessions.idle_s(),
-            now - state.sessions.absolute_s(),
-        )
-        .await?;
-    let token = SecretToken::generate("");
-    state
-        .store
-        .create_session(&token.hash, user.id, now)
-        .await?;
-    if let Some((provider, id_token)) = through {
-        state
-            .store
-            .set_session_provider(&token.hash, provider, id_token)
-            .await?;
-    }
-    Ok(session_cookie(
-        state,
-        token.secret,
-        state.sessions.absolute_s(),
-    ))
+    let secret = sessions::start(&state.usecases, &state.sessions, user, through).await?;
+    Ok(session_cookie(state, secret, state.sessions.absolute_s()))
 }
 
 /// Ends the session the cookie names (if any). Returns the cookie that clears it, and
@@ -194,14 +171,12 @@ pub async fn log_out(
 ) -> Result<(Cookie<'static>, Option<String>), Error> {
     let mut provider_logout = None;
     if let Some(value) = cookie_value {
-        let hash = hash_token(value);
-        if let Some((name, id_token)) = state.store.session_provider(&hash).await? {
+        if let Some((name, id_token)) = sessions::end(&state.usecases, value).await? {
             if let Some(provider) = state.oidc_provider(&name) {
                 let back = format!("{}/login", state.http.base_url());
                 provider_logout = provider.logout_url(&id_token, &back).await;
             }
         }
-        state.store.delete_session(&hash).await?;
     }
     Ok((session_cookie(state, String::new(), 0), provider_logout))
 }

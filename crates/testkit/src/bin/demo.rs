@@ -37,7 +37,7 @@ async fn main() -> anyhow::Result<()> {
     config.initial_admin_password = Some(ADMIN_PASSWORD.into());
     config.jitsi.shards = vec![prosody.shard("local")];
     let state = roomkeeper::prepare(&config, Clock::default()).await?;
-    let store = &state.store;
+    let store = &state.usecases.store;
 
     // The admin may keep the demo password; the lecturer gets an account.
     let hash = PasswordHasher::hash(ADMIN_PASSWORD.into()).await?;

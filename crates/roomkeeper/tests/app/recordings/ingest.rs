@@ -541,7 +541,7 @@ async fn watched_directory_and_rescans() {
     // Taken in: the recordings are listed and Jibri's directory is gone (it is removed
     // after the row is marked ready, so the listing alone may come first).
     let taken_in = |count: usize, session: std::path::PathBuf| {
-        let store = app.state.store.clone();
+        let store = app.state.usecases.store.clone();
         async move {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
             loop {
