@@ -624,3 +624,60 @@ async fn a_followed_room_shows_each_action_to_the_next_read() {
         assert_eq!(now.participants[0].moderator, grant, "turn {turn}");
     }
 }
+
+/// The simulated Jicofo follows AutoOwnerRoleManager: it elects only when its own pick
+/// leaves; then it adopts someone who already has owner rights, and grants only when
+/// nobody has them. A revoke from outside starts no fight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulated_focus_adopts_an_owner_before_it_grants() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let prosody = Prosody::start_with(Companion::Loaded).await.unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
+    let shard = connected(&prosody, Companion::Loaded).await;
+    let logic = room("logic");
+
+    let evil = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "evilstudent", None)
+        .await
+        .unwrap();
+    evil.wait_until(Participant::is_moderator).await.unwrap();
+    assert_eq!(focus.grants_sent(), 1, "the first one in is elected");
+    let lecturer = Participant::join(&prosody, &focus, "logic", "1ec70e70", "Lecturer", None)
+        .await
+        .unwrap();
+    let third = Participant::join(&prosody, &focus, "logic", "c3c3c3c3", "Third", None)
+        .await
+        .unwrap();
+
+    // Revoked from outside: the focus keeps its pick and grants nobody.
+    shard.set_moderator(&logic, "1ec70e70", true).await.unwrap();
+    shard
+        .set_moderator(&logic, "e1e1e1e1", false)
+        .await
+        .unwrap();
+    evil.wait_until(|p| p.role() == "participant")
+        .await
+        .unwrap();
+    let fourth = Participant::join(&prosody, &focus, "logic", "d4d4d4d4", "Fourth", None)
+        .await
+        .unwrap();
+    focus
+        .wait_until_seen("logic", "d4d4d4d4", true)
+        .await
+        .unwrap();
+    assert_eq!(focus.grants_sent(), 1);
+
+    // Its pick leaves: the lecturer already has owner rights and is adopted, not granted.
+    evil.leave().await.unwrap();
+    focus
+        .wait_until_seen("logic", "e1e1e1e1", false)
+        .await
+        .unwrap();
+    assert_eq!(focus.grants_sent(), 1, "an owner in the room is adopted");
+
+    // The adopted owner leaves and nobody else has owner rights: the first participant
+    // still there (not Jibri, not a visitor) is granted.
+    lecturer.leave().await.unwrap();
+    third.wait_until(Participant::is_moderator).await.unwrap();
+    assert_eq!(focus.grants_sent(), 2);
+    assert!(!fourth.is_moderator());
+}

@@ -487,21 +487,42 @@ fn bare(jid: &str) -> String {
 /// What the simulated Jicofo knows of one room.
 #[derive(Default)]
 struct RoomState {
-    /// Occupants in join order: (nick, real JID).
-    members: Vec<(String, String)>,
-    /// The one owner it elected (bare JID), as AutoOwnerRoleManager remembers it.
+    /// Occupants in join order.
+    members: Vec<Member>,
+    /// The one owner it elected or adopted (bare JID), as AutoOwnerRoleManager remembers it.
     owner: Option<String>,
 }
 
-/// Jicofo as far as moderators go: creates each room on first join and makes the first
-/// member moderator; elects again only when the member it chose leaves, and ignores
-/// affiliation changes made by others (so after a revoke nobody is re-granted).
+struct Member {
+    nick: String,
+    /// Real JID.
+    jid: String,
+    /// As the occupant's last presence said.
+    affiliation: String,
+    role: String,
+}
+
+impl Member {
+    /// Jicofo never elects Jibri, Jigasi or a visitor.
+    fn may_be_elected(&self) -> bool {
+        !self.jid.contains("@recorder.") && !self.jid.contains("jigasi") && self.role != "visitor"
+    }
+}
+
+/// Jicofo as far as moderators go (AutoOwnerRoleManager): creates each room on first
+/// join. It elects an owner only when it has none: at the start, and when the member it
+/// chose leaves. It then first adopts a member who already has owner rights, and only if
+/// there is none grants owner to the first member who is not Jibri, Jigasi or a visitor.
+/// It ignores affiliation changes made by others (so after a revoke nobody is
+/// re-granted until its pick leaves).
 pub struct Focus {
     sender: Connection,
     /// One IQ in flight on the focus's connection, as in `XmppShard`: with several,
     /// tokio-xmpp 6 can stall one (seen here as "the focus could not create …").
     one_at_a_time: Arc<tokio::sync::Mutex<()>>,
     rooms: Arc<Mutex<HashMap<String, RoomState>>>,
+    /// Owner grants sent so far (to count them: a guard must not start a fight).
+    grants: Arc<std::sync::atomic::AtomicU64>,
     _connection: ConnectionTask,
     task: tokio::task::JoinHandle<()>,
 }
@@ -549,9 +570,11 @@ impl Focus {
             online(prosody.connector(), jid, FOCUS_PASSWORD).await?;
         let rooms: Arc<Mutex<HashMap<String, RoomState>>> = Arc::default();
         let state = Arc::clone(&rooms);
-        let grants = sender.clone();
+        let granting = sender.clone();
         let one_at_a_time: Arc<tokio::sync::Mutex<()>> = Arc::default();
         let turns = Arc::clone(&one_at_a_time);
+        let grants: Arc<std::sync::atomic::AtomicU64> = Arc::default();
+        let granted = Arc::clone(&grants);
         let task = tokio::spawn(async move {
             while let Some(event) = receiver.recv().await {
                 let Event::Stanza(Stanza::Presence(presence)) = event else {
@@ -563,48 +586,72 @@ impl Focus {
                 let Some((room, nick)) = from.split_once('/') else {
                     continue;
                 };
-                let real = muc_item(&presence)
-                    .and_then(|i| i.attr("jid"))
-                    .map(str::to_owned);
+                let item = muc_item(&presence);
+                let real = item.and_then(|i| i.attr("jid")).map(str::to_owned);
+                let attr = |name: &str| {
+                    item.and_then(|i| i.attr(name))
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                let (affiliation, role) = (attr("affiliation"), attr("role"));
                 let elect = {
                     let mut rooms = state.lock().expect("focus state");
                     let entry = rooms.entry(room.to_owned()).or_default();
-                    match (presence.type_.clone(), real) {
-                        (PresenceType::Unavailable, _) => {
-                            let leaving = entry.members.iter().position(|(n, _)| n == nick);
-                            let left = leaving.map(|i| entry.members.remove(i));
-                            if left.is_some_and(|(_, jid)| Some(bare(&jid)) == entry.owner) {
+                    let known = entry.members.iter().position(|m| m.nick == nick);
+                    match (presence.type_.clone(), real, known) {
+                        (PresenceType::Unavailable, _, Some(i)) => {
+                            let left = entry.members.remove(i);
+                            if Some(bare(&left.jid)) == entry.owner {
                                 entry.owner = None;
                             }
                         }
-                        (PresenceType::None, Some(jid))
-                            if nick != "focus" && !entry.members.iter().any(|(n, _)| n == nick) =>
-                        {
-                            entry.members.push((nick.to_owned(), jid));
+                        (PresenceType::None, _, Some(i)) => {
+                            entry.members[i].affiliation = affiliation;
+                            entry.members[i].role = role;
+                        }
+                        (PresenceType::None, Some(jid), None) if nick != "focus" => {
+                            entry.members.push(Member {
+                                nick: nick.to_owned(),
+                                jid,
+                                affiliation,
+                                role,
+                            });
                         }
                         _ => {}
                     }
-                    // Elect only when nobody holds the owner it chose; Jibri is never chosen.
                     if entry.owner.is_none() {
-                        let candidate = entry
+                        let adopted = entry
                             .members
                             .iter()
-                            .map(|(_, jid)| bare(jid))
-                            .find(|jid| !jid.contains("@recorder."));
-                        entry.owner.clone_from(&candidate);
-                        candidate
+                            .find(|m| m.affiliation == "owner" && m.may_be_elected());
+                        match adopted {
+                            Some(member) => {
+                                entry.owner = Some(bare(&member.jid));
+                                None
+                            }
+                            None => {
+                                let candidate = entry
+                                    .members
+                                    .iter()
+                                    .find(|m| m.may_be_elected())
+                                    .map(|m| bare(&m.jid));
+                                entry.owner.clone_from(&candidate);
+                                candidate
+                            }
+                        }
                     } else {
                         None
                     }
                 };
                 if let Some(jid) = elect {
+                    granted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let iq = element(&format!(
                         "<query xmlns='{MUC_ADMIN}'><item affiliation='owner' jid='{jid}'/></query>"
                     ));
                     if let Ok(to) = room.parse::<Jid>() {
                         // The answer does not matter: the presence that follows tells.
                         let _turn = turns.lock().await;
-                        let answer = grants.iq(to, Request::Set(iq));
+                        let answer = granting.iq(to, Request::Set(iq));
                         drop(tokio::time::timeout(Duration::from_secs(2), answer).await);
                     }
                 }
@@ -614,9 +661,43 @@ impl Focus {
             sender,
             one_at_a_time,
             rooms,
+            grants,
             _connection: connection,
             task,
         })
+    }
+
+    /// Waits (at most 10 s) until the focus has taken in `nick`'s presence in `room`:
+    /// present or gone. Presences arrive in order, so everything before it is in too.
+    pub async fn wait_until_seen(
+        &self,
+        room: &str,
+        nick: &str,
+        present: bool,
+    ) -> anyhow::Result<()> {
+        let room_jid = room_jid(room);
+        let seen = || {
+            self.rooms
+                .lock()
+                .expect("focus state")
+                .get(&room_jid)
+                .is_some_and(|r| r.members.iter().any(|m| m.nick == nick) == present)
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !seen() {
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "the focus did not see {nick} {} {room} within 10 s",
+                if present { "join" } else { "leave" }
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(())
+    }
+
+    /// How many times it has granted owner rights so far.
+    pub fn grants_sent(&self) -> u64 {
+        self.grants.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// What a client's conference request makes Jicofo do: join (and so create) the room.
@@ -850,6 +931,17 @@ impl Participant {
             .send_stanza(message.into())
             .await
             .map_err(anyhow::Error::msg)
+    }
+
+    /// Leaves the meeting as a closing browser tab does: presence unavailable to the room.
+    pub async fn leave(&self) -> anyhow::Result<()> {
+        let presence = Presence::new(PresenceType::Unavailable)
+            .with_to(format!("{}/{}", room_jid(&self.room), self.nick).parse::<Jid>()?);
+        self.sender
+            .send_stanza(presence.into())
+            .await
+            .map_err(anyhow::Error::msg)?;
+        self.wait_until(|p| p.role() == "none").await
     }
 
     /// lib-jitsi-meet's `lockRoom`: submit the secret with password protection and
