@@ -9,6 +9,10 @@
 --
 -- It gives the service what an outsider cannot get through plain MUC administration
 -- (docs/JITSI-SETUP.md):
+--   * join codes: a display name ending in "(RK-CODE)" (Roomkeeper's "Join as moderator"
+--     link puts it there) loses that part before Prosody stores or broadcasts the
+--     presence, so nobody else in the meeting ever sees it; the code goes to the
+--     service alone, once the occupant is in the room;
 --   * the occupants of a room with display names and join times, in one query;
 --   * a real kick (role none, status 307, as the Jitsi web client expects);
 --   * pushed events, so the service need not poll: every occupant change (join, leave,
@@ -21,7 +25,9 @@
 --   iq set  to ROOM  <kick nick='…'/>          -> the room after the kick
 --   (a nick not in the room: error recipient-unavailable; no such room: item-not-found)
 --   iq set  to HOST  <subscribe/>           -> <subscribed owner='1|0' prosody='VERSION'/>;
---   events follow as <message from=HOST><occupant|left|config|destroyed room='ROOM-JID' …/></message>
+--   events follow as <message from=HOST><occupant|left|config|code|destroyed room='ROOM-JID' …/></message>
+--   (config carries by='NICK' when an occupant changed it, service='1' when this account did;
+--   code: a join code found in a display name, see below)
 --   (owner: whether Prosody makes this account owner of every room, which removing a
 --   password and ending a meeting need; Prosody 13 does only with
 --   component_admins_as_room_owners = true)
@@ -47,6 +53,8 @@ local muc = module:depends("muc");
 local subscribers = {};
 -- When each occupant joined, for "time in the meeting": joined_at[room JID][nick].
 local joined_at = {};
+-- Join codes taken from joining occupants, told once they are in: codes[room JID][nick].
+local codes = {};
 
 local function joined(room, nick)
 	local times = joined_at[room.jid];
@@ -81,12 +89,20 @@ local function occupant_element(room, occupant)
 	});
 end
 
-local function config_element(room)
+local function config_element(room, actor)
+	local by, service;
+	if actor then
+		service = accounts:contains(jid.bare(actor)) and "1" or nil;
+		by = jid.resource(room:get_occupant_jid(actor) or "");
+		if by == "" then by = nil; end
+	end
 	return st.stanza("config", {
 		xmlns = NS;
 		room = room.jid;
 		password = flag((room:get_password() or "") ~= "");
 		members_only = flag(room:get_members_only());
+		by = by;
+		service = service;
 	});
 end
 
@@ -214,7 +230,7 @@ end, -100);
 
 -- After Prosody's own handlers (priority 0) have applied the new values.
 local function config_changed(event)
-	push(config_element(event.room));
+	push(config_element(event.room, event.actor));
 end
 module:hook("muc-config-submitted/muc#roomconfig_roomsecret", config_changed, -100);
 module:hook("muc-config-submitted/muc#roomconfig_membersonly", config_changed, -100);
@@ -222,5 +238,54 @@ module:hook("muc-room-created", config_changed, -100);
 
 module:hook("muc-room-destroyed", function(event)
 	joined_at[event.room.jid] = nil;
+	codes[event.room.jid] = nil;
 	push(st.stanza("destroyed", { xmlns = NS; room = event.room.jid }));
 end, -100);
+
+-- Join codes. "(RK-…)" at the end of a display name, as the link's
+-- #userInfo.displayName sets it (the web client may have HTML-escaped the rest of the
+-- name; the code itself has only letters and digits).
+local CODE_PATTERN = "%s*%(RK%-(%w+)%)%s*$";
+
+-- Removes the code from the presence in place (Prosody stores and broadcasts this very
+-- stanza) and answers it.
+local function take_code(stanza)
+	local nick_element = stanza and stanza:get_child("nick", NICK_NS);
+	local name = nick_element and nick_element:get_text();
+	local code = name and name:match(CODE_PATTERN);
+	if not code then return nil; end
+	local stripped = name:gsub(CODE_PATTERN, "", 1);
+	for i = #nick_element, 1, -1 do nick_element[i] = nil; end
+	nick_element:text(stripped);
+	return code;
+end
+
+local function code_element(room, nick, code)
+	return st.stanza("code", { xmlns = NS; room = room.jid; nick = nick; value = code });
+end
+
+-- Before every other handler, so nothing sees the code.
+module:hook("muc-occupant-pre-join", function(event)
+	local code = take_code(event.stanza);
+	if not code then return; end
+	local room_codes = codes[event.room.jid];
+	if not room_codes then room_codes = {}; codes[event.room.jid] = room_codes; end
+	room_codes[jid.resource(event.occupant.nick)] = code;
+end, 1000);
+
+module:hook("muc-occupant-joined", function(event)
+	local room_codes = codes[event.room.jid];
+	local nick = jid.resource(event.nick);
+	local code = room_codes and room_codes[nick];
+	if not code then return; end
+	room_codes[nick] = nil;
+	if next(room_codes) == nil then codes[event.room.jid] = nil; end
+	push(code_element(event.room, nick, code));
+end, -100);
+
+module:hook("muc-occupant-pre-change", function(event)
+	local code = take_code(event.stanza);
+	if code then
+		push(code_element(event.room, jid.resource(event.dest_occupant.nick), code));
+	end
+end, 1000);

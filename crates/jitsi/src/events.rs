@@ -7,6 +7,17 @@ use tokio_xmpp::minidom::Element;
 use crate::stanzas::ROOMKEEPER;
 use crate::{Meeting, Participant, ShardConfig};
 
+/// Who changed a room's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangedBy {
+    /// Not told (the room was created, or someone outside the room changed it).
+    Unknown,
+    /// Roomkeeper's own account.
+    Service,
+    /// The occupant with this participant id.
+    Participant(String),
+}
+
 /// A change in one room (named canonically: `room` or `tenant/room`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoomEvent {
@@ -23,6 +34,15 @@ pub enum RoomEvent {
         room: String,
         password_protected: bool,
         members_only: bool,
+        /// Who submitted the change (the room's creation has nobody).
+        by: ChangedBy,
+    },
+    /// Someone joined with a join code in their display name (taken out of it before
+    /// anyone else saw it); told once they are in the room.
+    JoinCode {
+        room: String,
+        participant: String,
+        code: String,
     },
     Destroyed {
         room: String,
@@ -43,6 +63,7 @@ impl RoomEvent {
             Self::Occupant { room, .. }
             | Self::Left { room, .. }
             | Self::Config { room, .. }
+            | Self::JoinCode { room, .. }
             | Self::Destroyed { room }
             | Self::Snapshot { room, .. } => Some(room),
             Self::Resync => None,
@@ -104,6 +125,16 @@ pub fn parse(payload: &Element, config: &ShardConfig) -> Option<RoomEvent> {
         "config" => Some(RoomEvent::Config {
             password_protected: flag("password"),
             members_only: flag("members_only"),
+            by: match payload.attr("by") {
+                _ if flag("service") => ChangedBy::Service,
+                Some(nick) => ChangedBy::Participant(nick.to_owned()),
+                None => ChangedBy::Unknown,
+            },
+            room,
+        }),
+        "code" => Some(RoomEvent::JoinCode {
+            participant: payload.attr("nick")?.to_owned(),
+            code: payload.attr("value")?.to_owned(),
             room,
         }),
         "destroyed" => Some(RoomEvent::Destroyed { room }),
@@ -124,6 +155,8 @@ pub fn apply(meeting: &mut Meeting, event: &RoomEvent) -> bool {
             true
         }
         RoomEvent::Resync => false,
+        // Not a change of the meeting's state.
+        RoomEvent::JoinCode { .. } => true,
         _ if !meeting.running => false,
         RoomEvent::Occupant { participant, .. } => {
             match meeting

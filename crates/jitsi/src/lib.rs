@@ -17,7 +17,7 @@ use roomkeeper_domain::RoomName;
 use serde::Serialize;
 
 pub use config::{JitsiConfig, ShardConfig, XmppSecurity};
-pub use events::{RoomEvent, apply, parse as parse_event};
+pub use events::{ChangedBy, RoomEvent, apply, parse as parse_event};
 pub use shards::{ShardStatus, Shards};
 pub use watch::{MeetingWatch, RoomFeed, RoomState};
 pub use xmpp::XmppShard;

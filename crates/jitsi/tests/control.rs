@@ -6,7 +6,9 @@
 use std::time::{Duration, Instant};
 
 use roomkeeper_domain::RoomName;
-use roomkeeper_jitsi::{Error, MeetingControl, MeetingWatch, RoomOwnership, XmppShard};
+use roomkeeper_jitsi::{
+    ChangedBy, Error, MeetingControl, MeetingWatch, RoomEvent, RoomOwnership, XmppShard,
+};
 use roomkeeper_testkit::jitsi::{
     Companion, Focus, Participant, Prosody, ProsodyVersion, SERVICE_PASSWORD, Setup,
 };
@@ -680,4 +682,111 @@ async fn the_simulated_focus_adopts_an_owner_before_it_grants() {
     third.wait_until(Participant::is_moderator).await.unwrap();
     assert_eq!(focus.grants_sent(), 2);
     assert!(!fourth.is_moderator());
+}
+
+/// "Join as moderator": a code at the end of a display name goes to Roomkeeper once the
+/// person is in, and no other occupant ever sees it, not even in the first presence.
+/// Configuration changes say who made them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_code_reaches_the_service_and_nobody_else() {
+    for version in [ProsodyVersion::Debian012, ProsodyVersion::V13] {
+        join_code(version).await;
+    }
+}
+
+async fn join_code(version: ProsodyVersion) {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let prosody = Prosody::start_setup(Setup {
+        version,
+        companion: Companion::Loaded,
+        ..Setup::default()
+    })
+    .await
+    .unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
+    let shard = connected(&prosody, Companion::Loaded).await;
+    let mut events = shard.events();
+    let logic = room("logic");
+    let observer = Participant::join(&prosody, &focus, "logic", "0b0b0b0b", "Observer", None)
+        .await
+        .unwrap();
+    let lecturer = Participant::join(
+        &prosody,
+        &focus,
+        "logic",
+        "1ec70e70",
+        "Prof. Ada (RK-K7Q2M9XD)",
+        None,
+    )
+    .await
+    .unwrap();
+
+    let told = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let RoomEvent::JoinCode {
+                room,
+                participant,
+                code,
+            } = events.recv().await.unwrap()
+            {
+                break (room, participant, code);
+            }
+        }
+    })
+    .await
+    .expect("the code is told within 5 s");
+    assert_eq!(told, ("logic".into(), "1ec70e70".into(), "K7Q2M9XD".into()));
+
+    observer
+        .wait_until(|p| {
+            p.presences_of_others()
+                .iter()
+                .any(|x| x.contains("1ec70e70"))
+        })
+        .await
+        .unwrap();
+    let seen = observer.presences_of_others();
+    assert!(
+        seen.iter()
+            .all(|x| !x.contains("RK-") && !x.contains("K7Q2M9XD")),
+        "another occupant saw the code: {seen:?}"
+    );
+    assert!(seen.iter().any(|x| x.contains(">Prof. Ada<")), "{seen:?}");
+    let meeting = shard.meeting(&logic).await.unwrap();
+    let named = meeting.participants.iter().find(|p| p.id == "1ec70e70");
+    assert_eq!(
+        named.and_then(|p| p.display_name.as_deref()),
+        Some("Prof. Ada")
+    );
+
+    // Who changed the configuration: an occupant, then Roomkeeper's account.
+    observer
+        .wait_until(Participant::is_moderator)
+        .await
+        .unwrap();
+    observer.lock("mine").await.unwrap().unwrap();
+    shard.remove_password(&logic).await.unwrap();
+    let mut changers = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while changers.len() < 2 {
+            if let RoomEvent::Config {
+                by,
+                password_protected,
+                ..
+            } = events.recv().await.unwrap()
+            {
+                changers.push((by, password_protected));
+            }
+        }
+    })
+    .await
+    .expect("both changes told within 5 s");
+    assert_eq!(
+        changers,
+        [
+            (ChangedBy::Participant("0b0b0b0b".into()), true),
+            (ChangedBy::Service, false)
+        ]
+    );
+    drop((lecturer, observer, focus));
 }

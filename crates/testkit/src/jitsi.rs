@@ -770,6 +770,8 @@ pub struct Participant {
     /// The status codes of the presence that took this occupant out of the room
     /// (307 kicked, 301 banned).
     exit_codes: watch::Receiver<Vec<String>>,
+    /// Every presence about someone else, as the XML this client received.
+    others: watch::Receiver<Vec<String>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -798,6 +800,7 @@ impl Participant {
         let (role_tx, role) = watch::channel(String::new());
         let (refused_tx, refused) = watch::channel(None);
         let (exit_tx, exit_codes) = watch::channel(Vec::new());
+        let (others_tx, others) = watch::channel(Vec::new());
         let me = format!("{}/{nick}", room_jid(room));
         let task = tokio::spawn(async move {
             while let Some(event) = receiver.recv().await {
@@ -805,6 +808,8 @@ impl Participant {
                     continue;
                 };
                 if presence.from.as_ref().map(ToString::to_string).as_deref() != Some(me.as_str()) {
+                    let xml = String::from(&Element::from(presence));
+                    others_tx.send_modify(|seen| seen.push(xml));
                     continue;
                 }
                 if presence.type_ == PresenceType::Error {
@@ -848,6 +853,7 @@ impl Participant {
             role,
             refused,
             exit_codes,
+            others,
             task,
         };
         participant
@@ -872,6 +878,11 @@ impl Participant {
         self.refused.borrow().clone()
     }
 
+    /// Every presence about someone else this client has received, as XML.
+    pub fn presences_of_others(&self) -> Vec<String> {
+        self.others.borrow().clone()
+    }
+
     pub fn is_moderator(&self) -> bool {
         self.role() == "moderator"
     }
@@ -880,11 +891,13 @@ impl Participant {
     pub async fn wait_until(&self, condition: impl Fn(&Self) -> bool) -> anyhow::Result<()> {
         let mut role = self.role.clone();
         let mut refused = self.refused.clone();
+        let mut others = self.others.clone();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while !condition(self) {
             tokio::select! {
                 _ = role.changed() => {}
                 _ = refused.changed() => {}
+                _ = others.changed() => {}
                 () = tokio::time::sleep_until(deadline) => bail!("{} waited 10 s in vain (role {:?})", self.nick, self.role()),
             }
         }
