@@ -3,6 +3,7 @@
 
 pub mod authz;
 pub mod clock;
+pub mod guard;
 pub mod names;
 pub mod pattern;
 pub mod recording;
@@ -10,6 +11,7 @@ pub mod room;
 
 pub use authz::{Action, Actor, Decision, RecordingFacts, RequestFacts, RoomFacts, decide};
 pub use clock::Clock;
+pub use guard::{GuardError, GuardSettings, JoinCode, ModeratorGuard};
 pub use names::{NewPassword, ParseError, Username};
 pub use pattern::{Pattern, PatternError};
 pub use recording::{RecordingId, RecordingIdError};

@@ -11,15 +11,15 @@ mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use roomkeeper_domain::Username;
+use roomkeeper_domain::{GuardSettings, Username};
 
 pub use error::Conflict;
 pub use error::{Error, Result};
 pub use models::{
-    ApiToken, Audit, AuditEntry, IngestProblem, LoginAttempts, NewEmail, NewRecording, NewRequest,
-    NewUser, Notice, OidcCollision, OidcLogin, OutboxEmail, OutboxStatus, Page, Paged, Recording,
-    RecordingState, RequestFilter, RequestStatus, Room, RoomFilter, RoomRequest, SessionRecord,
-    ShareLink, User, UserPattern, Verdict,
+    ApiToken, Audit, AuditEntry, IngestProblem, LoginAttempts, MeetingModerator, NewEmail,
+    NewRecording, NewRequest, NewUser, Notice, OidcCollision, OidcLogin, OutboxEmail, OutboxStatus,
+    Page, Paged, Recording, RecordingState, RequestFilter, RequestStatus, Room, RoomFilter,
+    RoomRequest, SessionRecord, ShareLink, User, UserPattern, Verdict,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -86,7 +86,15 @@ pub fn redact_url(url: &str) -> String {
 /// traits (`AccountStore`, `RoomStore`) to call their methods on a `dyn Store`.
 #[async_trait]
 pub trait Store:
-    AccountStore + SsoStore + RoomStore + MailStore + RecordingStore + Send + Sync + 'static
+    AccountStore
+    + SsoStore
+    + RoomStore
+    + GuardStore
+    + MailStore
+    + RecordingStore
+    + Send
+    + Sync
+    + 'static
 {
     fn backend(&self) -> Backend;
     /// Applies every migration not yet applied. Safe to run from several instances.
@@ -420,4 +428,55 @@ pub trait RecordingStore: Send + Sync {
     ) -> Result<()>;
     async fn clear_ingest_problem(&self, session: &str) -> Result<()>;
     async fn ingest_problems(&self) -> Result<Vec<IngestProblem>>;
+}
+
+/// The room guard: its settings, join codes, and who is moderator on Roomkeeper's word
+/// in a room's running meeting.
+#[async_trait]
+pub trait GuardStore: Send + Sync {
+    /// The room's guard (the default, guarding nothing, when none was set).
+    async fn guard(&self, room_id: i64) -> Result<GuardSettings>;
+    /// Every room whose guard is not off, with its settings.
+    async fn guarded_rooms(&self) -> Result<Vec<(Room, GuardSettings)>>;
+    /// Stores the settings with their audit entry (`guard_changed`) in one transaction.
+    async fn set_guard(
+        &self,
+        room: &Room,
+        settings: &GuardSettings,
+        audit: &Audit<'_>,
+    ) -> Result<()>;
+    /// A new join code for `username` in the room (stored as its hash). Also drops codes
+    /// that expired before `now`.
+    async fn create_join_code(
+        &self,
+        code_hash: &str,
+        room_id: i64,
+        username: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()>;
+    /// Uses the code for `participant` in the room's meeting: once, before it expires,
+    /// only in the room it was made for. In one transaction: marks it used, records the
+    /// participant as that owner (`meeting_moderators`) and writes `join_as_moderator`.
+    /// Answers the owner's username, or `None` for a code that gives nothing.
+    async fn use_join_code(
+        &self,
+        code_hash: &str,
+        room: &Room,
+        participant: &str,
+        audit: &Audit<'_>,
+    ) -> Result<Option<String>>;
+    /// `username` (an owner, co-owner or admin) made `participant` moderator through
+    /// Roomkeeper: the guard leaves them be.
+    async fn add_meeting_moderator(
+        &self,
+        room_id: i64,
+        participant: &str,
+        username: &str,
+        now: i64,
+    ) -> Result<()>;
+    async fn remove_meeting_moderator(&self, room_id: i64, participant: &str) -> Result<()>;
+    async fn meeting_moderators(&self, room_id: i64) -> Result<Vec<MeetingModerator>>;
+    /// The meeting is over: participant ids are not reused across meetings.
+    async fn forget_meeting_moderators(&self, room_id: i64) -> Result<()>;
 }

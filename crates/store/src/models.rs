@@ -311,6 +311,38 @@ pub struct Notice {
     pub created_at: i64,
 }
 
+/// Someone who is moderator in a room's meeting on Roomkeeper's word.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct MeetingModerator {
+    pub participant: String,
+    /// The owner who joined with a code, or who made this participant moderator.
+    pub username: String,
+    /// This participant is that owner (joined with their code).
+    pub joined_with_code: bool,
+    pub since: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct GuardRow {
+    pub password_guard: bool,
+    pub moderator_guard: String,
+    pub in_use_alert_minutes: Option<i64>,
+}
+
+impl GuardRow {
+    pub(crate) fn settings(&self) -> roomkeeper_domain::GuardSettings {
+        roomkeeper_domain::GuardSettings {
+            password_guard: self.password_guard,
+            // The table's CHECK allows only the known names.
+            moderator_guard: roomkeeper_domain::ModeratorGuard::parse(&self.moderator_guard)
+                .unwrap_or_default(),
+            in_use_alert_minutes: self
+                .in_use_alert_minutes
+                .and_then(|m| u32::try_from(m).ok()),
+        }
+    }
+}
+
 /// Who makes a change, from where, and when: written to the audit log in the same
 /// transaction as the change itself.
 #[derive(Debug, Clone, Copy)]

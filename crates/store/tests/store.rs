@@ -3,7 +3,7 @@
 // A failed step should stop the test right there, loudly.
 #![allow(clippy::unwrap_used)]
 
-use roomkeeper_domain::Username;
+use roomkeeper_domain::{GuardSettings, ModeratorGuard, Username};
 use roomkeeper_store::{
     Audit, Error, NewEmail, NewRecording, NewRequest, NewUser, Page, RecordingState, RequestFilter,
     RequestStatus, RoomFilter, Store, Verdict,
@@ -1287,6 +1287,7 @@ async fn the_outbox_leases_retries_and_gives_up(backend: Backend) {
 }
 
 both_backends!(
+    the_guard_join_codes_and_meeting_moderators,
     recordings_are_stored_shown_shared_and_deleted,
     the_outbox_leases_retries_and_gives_up,
     the_rooms_people_hear_of_changes_made_by_others,
@@ -1305,3 +1306,162 @@ both_backends!(
     login_attempts_are_counted_per_key_and_window,
     migrating_twice_changes_nothing,
 );
+
+async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    let pending = store
+        .create_request(&request("logic", "alice"), None, &audit("alice", 10), &[])
+        .await
+        .unwrap();
+    let room_id = store
+        .decide_request(
+            pending.id,
+            &Verdict::Approve { pattern: None },
+            None,
+            &audit("root", 11),
+            &[],
+        )
+        .await
+        .unwrap()
+        .room_id
+        .unwrap();
+    let room = store.room(room_id).await.unwrap().unwrap();
+
+    // Unguarded until set; the change is audited.
+    assert_eq!(
+        store.guard(room_id).await.unwrap(),
+        GuardSettings::default()
+    );
+    assert!(store.guarded_rooms().await.unwrap().is_empty());
+    let strict = GuardSettings {
+        password_guard: true,
+        moderator_guard: ModeratorGuard::Strict,
+        in_use_alert_minutes: Some(15),
+    };
+    store
+        .set_guard(&room, &strict, &audit("alice", 12))
+        .await
+        .unwrap();
+    assert_eq!(store.guard(room_id).await.unwrap(), strict);
+    let guarded = store.guarded_rooms().await.unwrap();
+    assert_eq!((guarded[0].0.id, guarded[0].1), (room_id, strict));
+    store
+        .set_guard(&room, &GuardSettings::default(), &audit("alice", 13))
+        .await
+        .unwrap();
+    assert!(store.guarded_rooms().await.unwrap().is_empty());
+    let history = store
+        .audit_log(Some("logic"), Page::new(1, 50))
+        .await
+        .unwrap();
+    let changes: Vec<_> = history
+        .items
+        .iter()
+        .filter(|e| e.action == "guard_changed")
+        .map(|e| e.detail.clone())
+        .collect();
+    assert_eq!(changes.len(), 2);
+    assert!(changes[1].contains("strict"), "{changes:?}");
+
+    // A code works once, in its room, before it expires.
+    store
+        .create_join_code("hash-a", room_id, "alice", 100, 1000)
+        .await
+        .unwrap();
+    store
+        .create_join_code("hash-late", room_id, "alice", 100, 200)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .use_join_code("hash-late", &room, "aaaa1111", &audit_system(200))
+            .await
+            .unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(
+        store
+            .use_join_code("hash-a", &room, "1ec70e70", &audit_system(300))
+            .await
+            .unwrap(),
+        Some("alice".into())
+    );
+    assert_eq!(
+        store
+            .use_join_code("hash-a", &room, "bbbb2222", &audit_system(301))
+            .await
+            .unwrap(),
+        None,
+        "used"
+    );
+    let moderators = store.meeting_moderators(room_id).await.unwrap();
+    assert_eq!(moderators.len(), 1);
+    assert_eq!(
+        (
+            moderators[0].participant.as_str(),
+            moderators[0].username.as_str(),
+            moderators[0].joined_with_code
+        ),
+        ("1ec70e70", "alice", true)
+    );
+    let used = store
+        .audit_log(Some("logic"), Page::new(1, 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            used.items[0].action.as_str(),
+            used.items[0].subject.as_deref()
+        ),
+        ("join_as_moderator", Some("alice"))
+    );
+
+    // Someone alice makes moderator; granting her own participant again changes nothing.
+    store
+        .add_meeting_moderator(room_id, "c3c3c3c3", "alice", 310)
+        .await
+        .unwrap();
+    store
+        .add_meeting_moderator(room_id, "1ec70e70", "alice", 311)
+        .await
+        .unwrap();
+    let moderators = store.meeting_moderators(room_id).await.unwrap();
+    assert_eq!(
+        moderators
+            .iter()
+            .map(|m| (m.participant.as_str(), m.joined_with_code))
+            .collect::<Vec<_>>(),
+        [("1ec70e70", true), ("c3c3c3c3", false)]
+    );
+    store
+        .remove_meeting_moderator(room_id, "c3c3c3c3")
+        .await
+        .unwrap();
+    assert_eq!(store.meeting_moderators(room_id).await.unwrap().len(), 1);
+    store.forget_meeting_moderators(room_id).await.unwrap();
+    assert!(store.meeting_moderators(room_id).await.unwrap().is_empty());
+
+    // Releasing the room takes its guard and codes with it.
+    store
+        .set_guard(&room, &strict, &audit("alice", 400))
+        .await
+        .unwrap();
+    store
+        .create_join_code("hash-b", room_id, "alice", 400, 2000)
+        .await
+        .unwrap();
+    store
+        .release_room(room_id, &audit("alice", 401))
+        .await
+        .unwrap();
+    assert!(store.guarded_rooms().await.unwrap().is_empty());
+}
+
+fn audit_system(now: i64) -> Audit<'static> {
+    Audit {
+        actor: None,
+        address: None,
+        now,
+    }
+}

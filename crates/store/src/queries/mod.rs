@@ -13,6 +13,7 @@
 use super::{BACKEND, BEGIN_WRITE, Db, MIGRATOR, SqlStore};
 
 mod accounts;
+mod guard;
 mod mail;
 mod recordings;
 mod rooms;

@@ -1,0 +1,212 @@
+//! The room guard's settings, join codes and the meeting's moderators on Roomkeeper's
+//! word.
+
+use super::{BEGIN_WRITE, SqlStore};
+
+#[async_trait::async_trait]
+impl crate::GuardStore for SqlStore {
+    async fn guard(&self, room_id: i64) -> crate::Result<roomkeeper_domain::GuardSettings> {
+        let row: Option<crate::models::GuardRow> = sqlx::query_as(
+            "SELECT password_guard, moderator_guard, in_use_alert_minutes \
+             FROM room_guards WHERE room_id = $1",
+        )
+        .bind(room_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.settings()).unwrap_or_default())
+    }
+
+    async fn guarded_rooms(
+        &self,
+    ) -> crate::Result<Vec<(crate::Room, roomkeeper_domain::GuardSettings)>> {
+        let rows: Vec<(i64, bool, String, Option<i64>)> = sqlx::query_as(
+            "SELECT room_id, password_guard, moderator_guard, in_use_alert_minutes \
+             FROM room_guards WHERE password_guard OR moderator_guard <> 'off' \
+             OR in_use_alert_minutes IS NOT NULL ORDER BY room_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut guarded = Vec::with_capacity(rows.len());
+        for (room_id, password_guard, moderator_guard, in_use_alert_minutes) in rows {
+            let settings = crate::models::GuardRow {
+                password_guard,
+                moderator_guard,
+                in_use_alert_minutes,
+            }
+            .settings();
+            if let Some(room) = Self::room_in(&mut conn, room_id).await? {
+                guarded.push((room, settings));
+            }
+        }
+        Ok(guarded)
+    }
+
+    async fn set_guard(
+        &self,
+        room: &crate::Room,
+        settings: &roomkeeper_domain::GuardSettings,
+        audit: &crate::Audit<'_>,
+    ) -> crate::Result<()> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        sqlx::query(
+            "INSERT INTO room_guards \
+             (room_id, password_guard, moderator_guard, in_use_alert_minutes, updated_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (room_id) DO UPDATE SET \
+             password_guard = $2, moderator_guard = $3, in_use_alert_minutes = $4, \
+             updated_at = $5",
+        )
+        .bind(room.id)
+        .bind(settings.password_guard)
+        .bind(settings.moderator_guard.as_str())
+        .bind(settings.in_use_alert_minutes.map(i64::from))
+        .bind(audit.now)
+        .execute(&mut *tx)
+        .await?;
+        let detail = serde_json::json!({
+            "password_guard": settings.password_guard,
+            "moderator_guard": settings.moderator_guard.as_str(),
+            "in_use_alert_minutes": settings.in_use_alert_minutes,
+        })
+        .to_string();
+        Self::audit_in(
+            &mut tx,
+            audit,
+            "guard_changed",
+            Some(&room.name),
+            None,
+            &detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_join_code(
+        &self,
+        code_hash: &str,
+        room_id: i64,
+        username: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> crate::Result<()> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        sqlx::query("DELETE FROM join_codes WHERE expires_at < $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO join_codes (code_hash, room_id, username, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(code_hash)
+        .bind(room_id)
+        .bind(username)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn use_join_code(
+        &self,
+        code_hash: &str,
+        room: &crate::Room,
+        participant: &str,
+        audit: &crate::Audit<'_>,
+    ) -> crate::Result<Option<String>> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        // The conditions and the update in one statement: of two uses at the same moment
+        // (two instances told the same join), one finds it already used.
+        let owner: Option<(String,)> = sqlx::query_as(
+            "UPDATE join_codes SET used_at = $1, participant = $2 \
+             WHERE code_hash = $3 AND room_id = $4 AND used_at IS NULL AND expires_at > $1 \
+             RETURNING username",
+        )
+        .bind(audit.now)
+        .bind(participant)
+        .bind(code_hash)
+        .bind(room.id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((username,)) = owner else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "INSERT INTO meeting_moderators (room_id, participant, username, joined_with_code, since) \
+             VALUES ($1, $2, $3, TRUE, $4) ON CONFLICT (room_id, participant) DO UPDATE SET \
+             username = $3, joined_with_code = TRUE, since = $4",
+        )
+        .bind(room.id)
+        .bind(participant)
+        .bind(&username)
+        .bind(audit.now)
+        .execute(&mut *tx)
+        .await?;
+        let detail = serde_json::json!({ "participant": participant }).to_string();
+        Self::audit_in(
+            &mut tx,
+            audit,
+            "join_as_moderator",
+            Some(&room.name),
+            Some(&username),
+            &detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(username))
+    }
+
+    async fn add_meeting_moderator(
+        &self,
+        room_id: i64,
+        participant: &str,
+        username: &str,
+        now: i64,
+    ) -> crate::Result<()> {
+        // An owner who joined with a code stays that owner when someone grants them again.
+        sqlx::query(
+            "INSERT INTO meeting_moderators (room_id, participant, username, joined_with_code, since) \
+             VALUES ($1, $2, $3, FALSE, $4) ON CONFLICT (room_id, participant) DO NOTHING",
+        )
+        .bind(room_id)
+        .bind(participant)
+        .bind(username)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn remove_meeting_moderator(&self, room_id: i64, participant: &str) -> crate::Result<()> {
+        sqlx::query("DELETE FROM meeting_moderators WHERE room_id = $1 AND participant = $2")
+            .bind(room_id)
+            .bind(participant)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn meeting_moderators(
+        &self,
+        room_id: i64,
+    ) -> crate::Result<Vec<crate::MeetingModerator>> {
+        Ok(sqlx::query_as(
+            "SELECT participant, username, joined_with_code, since FROM meeting_moderators \
+             WHERE room_id = $1 ORDER BY since, participant",
+        )
+        .bind(room_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn forget_meeting_moderators(&self, room_id: i64) -> crate::Result<()> {
+        sqlx::query("DELETE FROM meeting_moderators WHERE room_id = $1")
+            .bind(room_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
