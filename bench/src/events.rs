@@ -54,7 +54,7 @@ impl MeetingControl for Replay {
     async fn set_moderator(&self, _: &RoomName, _: &str, _: bool) -> Result<Meeting, Error> {
         Err(Error::NoMeeting)
     }
-    async fn remove_password(&self, _: &RoomName) -> Result<Meeting, Error> {
+    async fn set_password(&self, _: &RoomName, _: &str) -> Result<Meeting, Error> {
         Err(Error::NoMeeting)
     }
     async fn kick(&self, _: &RoomName, _: &str) -> Result<Meeting, Error> {

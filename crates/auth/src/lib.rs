@@ -13,7 +13,7 @@ pub use oidc::{LoginStart, OidcError, OidcIdentity, OidcProvider, OidcProviderCo
 pub use password::{PasswordHasher, hash_password, verify_password};
 pub use session::SessionConfig;
 pub use throttle::{LoginThrottle, ThrottleConfig, Throttled};
-pub use token::{SecretToken, hash_token, new_recording_id, random_password};
+pub use token::{SecretToken, hash_token, new_join_code, new_recording_id, random_password};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

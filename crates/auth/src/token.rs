@@ -40,6 +40,13 @@ pub fn random_password() -> String {
         .collect()
 }
 
+/// A fresh join code ("Join as moderator") from the operating system's generator.
+pub fn new_join_code() -> roomkeeper_domain::JoinCode {
+    let mut bytes = [0u8; roomkeeper_domain::JoinCode::LEN];
+    OsRng.fill_bytes(&mut bytes);
+    roomkeeper_domain::JoinCode::from_random(bytes)
+}
+
 /// A fresh recording id: 128 bits from the operating system's generator, so ids cannot
 /// be guessed from one another.
 pub fn new_recording_id() -> roomkeeper_domain::RecordingId {

@@ -137,7 +137,12 @@ pub trait MeetingControl: Send + Sync {
         participant: &str,
         moderator: bool,
     ) -> Result<Meeting, Error>;
-    async fn remove_password(&self, room: &RoomName) -> Result<Meeting, Error>;
+    /// Sets the meeting's password (an owner's, which the guard keeps); an empty one
+    /// removes it.
+    async fn set_password(&self, room: &RoomName, secret: &str) -> Result<Meeting, Error>;
+    async fn remove_password(&self, room: &RoomName) -> Result<Meeting, Error> {
+        self.set_password(room, "").await
+    }
     /// With the companion module a real kick (status 307, as the web client expects).
     /// Without it "outcast, then none": the person leaves (status 301) and may rejoin.
     async fn kick(&self, room: &RoomName, participant: &str) -> Result<Meeting, Error>;

@@ -150,8 +150,8 @@ impl MeetingControl for Shards {
             .await
     }
 
-    async fn remove_password(&self, room: &RoomName) -> Result<Meeting, Error> {
-        self.shard_for(room).await?.remove_password(room).await
+    async fn set_password(&self, room: &RoomName, secret: &str) -> Result<Meeting, Error> {
+        self.shard_for(room).await?.set_password(room, secret).await
     }
 
     async fn kick(&self, room: &RoomName, participant: &str) -> Result<Meeting, Error> {

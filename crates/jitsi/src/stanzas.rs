@@ -37,14 +37,16 @@ pub fn owner_config() -> String {
     format!("<query xmlns='{MUC_OWNER}'/>")
 }
 
-/// An empty secret is what removes the password; occupants see status 104.
-pub fn remove_password() -> String {
+/// Sets the room's password; an empty secret removes it. Occupants see status 104.
+pub fn room_secret(secret: &str) -> String {
+    let protected = if secret.is_empty() { "0" } else { "1" };
     format!(
         "<query xmlns='{MUC_OWNER}'><x xmlns='jabber:x:data' type='submit'>\
          <field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>\
-         <field var='muc#roomconfig_roomsecret'><value></value></field>\
-         <field var='muc#roomconfig_passwordprotectedroom'><value>0</value></field>\
-         </x></query>"
+         <field var='muc#roomconfig_roomsecret'><value>{}</value></field>\
+         <field var='muc#roomconfig_passwordprotectedroom'><value>{protected}</value></field>\
+         </x></query>",
+        escape(secret)
     )
 }
 

@@ -580,9 +580,9 @@ impl MeetingControl for XmppShard {
         self.meeting(room).await
     }
 
-    async fn remove_password(&self, room: &RoomName) -> Result<Meeting, Error> {
+    async fn set_password(&self, room: &RoomName, secret: &str) -> Result<Meeting, Error> {
         let room_jid = self.config.room_jid(room);
-        self.iq(&room_jid, true, &stanzas::remove_password())
+        self.iq(&room_jid, true, &stanzas::room_secret(secret))
             .await?;
         self.meeting(room).await
     }

@@ -155,6 +155,13 @@ pub async fn serve(
         ));
     }
     tokio::spawn(run_retention((*state.recordings).clone(), jobs.clone()));
+    if !state.meetings.is_empty() {
+        let stop = jobs.clone();
+        tokio::spawn(roomkeeper_usecases::guard::run(
+            state.usecases.clone(),
+            async move { stop.cancelled().await },
+        ));
+    }
     let stopping = state.stopping.clone();
     let shutdown = async move {
         shutdown.await;

@@ -29,6 +29,9 @@ async fn admin_jitsi_page(app: &TestApp) -> String {
 /// other late.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+#[path = "live/guard.rs"]
+mod guard;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
     let _turn = ONE_AT_A_TIME.lock().await;

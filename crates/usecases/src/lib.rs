@@ -7,6 +7,7 @@
 
 pub mod accounts;
 mod error;
+pub mod guard;
 pub mod mail;
 pub mod meetings;
 pub mod recordings;

@@ -95,6 +95,25 @@ async fn unless_failed<T>(
     Err(error.into())
 }
 
+/// Someone an owner made moderator through Roomkeeper: the room's guard leaves them be.
+async fn trust(
+    uc: &UseCases,
+    stamp: &Stamp,
+    room: &Room,
+    participant: &str,
+    acting: &Acting<'_>,
+) -> Result<(), Error> {
+    uc.store
+        .add_meeting_moderator(
+            room.id,
+            participant,
+            &acting.user.username,
+            stamp.audit().now,
+        )
+        .await?;
+    Ok(())
+}
+
 /// The display name of a participant, when Jitsi tells it (companion module).
 fn name_in<'m>(meeting: &'m Meeting, participant: &str) -> Option<&'m str> {
     meeting
@@ -128,6 +147,7 @@ pub async fn act(
             .await?;
             let who = Some((participant, name_in(&meeting, participant)));
             record(uc, &stamp, room, "grant_moderator", who).await?;
+            trust(uc, &stamp, room, participant, acting).await?;
             Some(meeting)
         }
         MeetingAction::Revoke {
@@ -146,6 +166,9 @@ pub async fn act(
             .await?;
             let who = Some((participant, name_in(&meeting, participant)));
             record(uc, &stamp, room, "revoke_moderator", who).await?;
+            uc.store
+                .remove_meeting_moderator(room.id, participant)
+                .await?;
             if let Some(successor) = then_grant {
                 let answer = meetings.set_moderator(&name, successor, true).await;
                 meeting =
@@ -153,6 +176,7 @@ pub async fn act(
                         .await?;
                 let who = Some((successor, name_in(&meeting, successor)));
                 record(uc, &stamp, room, "grant_moderator", who).await?;
+                trust(uc, &stamp, room, successor, acting).await?;
             }
             Some(meeting)
         }

@@ -9,7 +9,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use roomkeeper_jitsi::Meeting;
 use serde::{Deserialize, Serialize};
 
-use super::ApiPath;
+use super::{ApiJson, ApiPath};
 use crate::extract::{Access, ClientAddr, ControlMeeting};
 use crate::{ApiError, AppState, Error};
 use roomkeeper_usecases::meetings::{self, MeetingAction};
@@ -93,6 +93,30 @@ pub async fn remove_password(
     ClientAddr(address): ClientAddr,
 ) -> Result<Json<MeetingView>, ApiError> {
     act(&state, &access, address, MeetingAction::RemovePassword).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    password: String,
+}
+
+/// An owner's password, which the password guard keeps.
+pub async fn set_password(
+    State(state): State<AppState>,
+    access: Access<ControlMeeting>,
+    ClientAddr(address): ClientAddr,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> Result<Json<MeetingView>, ApiError> {
+    let acting = access.current.acting(address);
+    let meeting = roomkeeper_usecases::guard::set_password(
+        &state.usecases,
+        &acting,
+        &access.resource,
+        &body.password,
+    )
+    .await?;
+    Ok(Json(meeting.into()))
 }
 
 pub async fn kick(

@@ -3,6 +3,7 @@
 //! `openapi.json` and fail when one is undocumented.
 
 mod account;
+mod guard;
 mod meeting;
 mod recordings;
 #[cfg(test)]
@@ -99,6 +100,10 @@ pub fn router() -> ApiRoutes {
         .get("/rooms/{id}/events", meeting::events)
         .delete("/rooms/{id}/meeting", meeting::end_meeting)
         .delete("/rooms/{id}/meeting/password", meeting::remove_password)
+        .post("/rooms/{id}/meeting/password", meeting::set_password)
+        .get("/rooms/{id}/guard", guard::get_guard)
+        .put("/rooms/{id}/guard", guard::set_guard)
+        .post("/rooms/{id}/join-codes", guard::create_join_code)
         .put(
             "/rooms/{id}/meeting/participants/{pid}/moderator",
             meeting::grant_moderator,

@@ -1,0 +1,276 @@
+//! The room guard and "Join as moderator" through Roomkeeper's API, against a real
+//! Prosody with the companion module and the simulated Jicofo.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use roomkeeper_testkit::jitsi::{Focus, Participant, Prosody};
+use roomkeeper_testkit::{Backend, TestApp, TestDatabase, error_code, json};
+use serde_json::{Value, json};
+
+use super::ONE_AT_A_TIME;
+
+/// Roomkeeper against this Prosody, with the meeting server's address (join links need it).
+async fn app_against(prosody: &Prosody) -> TestApp {
+    let database = Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
+    let mut config = database.config();
+    config.jitsi.shards = vec![prosody.shard("main")];
+    config.rooms.meeting_urls = vec!["https://meet.test".into()];
+    let app = TestApp::spawn_with(database, config, Default::default())
+        .await
+        .unwrap();
+    assert!(app.state.meetings.wait_ready(Duration::from_secs(10)).await);
+    app
+}
+
+/// The actions in the room's history, newest first.
+async fn history(app: &TestApp, client: &reqwest::Client, room: i64) -> Vec<Value> {
+    json(client.get(app.url(&format!("/api/v1/audit?room_id={room}")))).await["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn actions(entries: &[Value]) -> Vec<String> {
+    entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A join code from the API, and the display name its link carries (decoded).
+async fn join_code(app: &TestApp, client: &reqwest::Client, room: i64) -> (String, String) {
+    let response = client
+        .post(app.url(&format!("/api/v1/rooms/{room}/join-codes")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    let code = created["code"].as_str().unwrap().to_owned();
+    let url = created["join_url"].as_str().unwrap();
+    let (base, hash) = url.split_once("#userInfo.displayName=").unwrap();
+    assert_eq!(base, "https://meet.test/logic");
+    let json_name = percent_decode(hash);
+    let name: String = serde_json::from_str(&json_name).unwrap();
+    assert!(name.ends_with(&format!("(RK-{code})")), "{name}");
+    (code, name)
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let prosody = Prosody::start().await.unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
+    let app = app_against(&prosody).await;
+    for name in ["lecturer", "assistant", "stranger"] {
+        app.passwordless_user(name, false).await.unwrap();
+    }
+    let room = app
+        .registered_room("logic", "lecturer", &["assistant"])
+        .await
+        .unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let assistant = app.client_as("assistant").await.unwrap();
+    let stranger = app.client_as("stranger").await.unwrap();
+    let guard_url = app.url(&format!("/api/v1/rooms/{room}/guard"));
+
+    // Owners and co-owners see and change the guard; strangers do not learn it exists.
+    let off = json(lecturer.get(&guard_url)).await;
+    assert_eq!(
+        off,
+        json!({"password_guard": false, "moderator_guard": "off", "in_use_alert_minutes": null})
+    );
+    let hidden = stranger.get(&guard_url).send().await.unwrap();
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
+    let bad = assistant
+        .put(&guard_url)
+        .json(&json!({"password_guard": true, "moderator_guard": "always", "in_use_alert_minutes": null}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(bad, StatusCode::UNPROCESSABLE_ENTITY).await,
+        "invalid_guard"
+    );
+    let on = json!({"password_guard": true, "moderator_guard": "until_owner", "in_use_alert_minutes": null});
+    let saved = assistant.put(&guard_url).json(&on).send().await.unwrap();
+    assert_eq!(saved.status(), StatusCode::OK);
+    assert_eq!(json(lecturer.get(&guard_url)).await, on);
+
+    // evilstudent arrives first: Jicofo makes him moderator, and he locks the room. The
+    // guard removes the lock and takes his rights, before the lecturer looks.
+    let evil = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "evilstudent", None)
+        .await
+        .unwrap();
+    evil.wait_until(Participant::is_moderator).await.unwrap();
+    let locked = Instant::now();
+    evil.lock("mine").await.unwrap().unwrap();
+    evil.wait_until(|p| p.role() == "participant")
+        .await
+        .unwrap();
+    let took = locked.elapsed();
+    let meeting = json(lecturer.get(app.url(&format!("/api/v1/rooms/{room}/meeting")))).await;
+    assert_eq!(meeting["password_protected"], false, "{meeting}");
+    let entries = history(&app, &lecturer, room).await;
+    let said = actions(&entries);
+    assert!(
+        said.starts_with(&[
+            "guard_revoked_moderator".into(),
+            "guard_removed_password".into()
+        ]),
+        "{said:?}"
+    );
+    assert!(
+        entries[1]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("evilstudent"),
+        "{entries:?}"
+    );
+    assert!(
+        entries[0]["actor"].is_null(),
+        "the guard is nobody's account"
+    );
+    // Generous for a busy machine; `bench/` measures the real figure.
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    // The lecturer opens the link with his code: moderator at once, recorded as him; the
+    // others never see the code.
+    let (code, name) = join_code(&app, &lecturer, room).await;
+    let joined = Instant::now();
+    let me = Participant::join(&prosody, &focus, "logic", "1ec70e70", &name, None)
+        .await
+        .unwrap();
+    me.wait_until(Participant::is_moderator).await.unwrap();
+    let took = joined.elapsed();
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let seen = evil.presences_of_others();
+    assert!(seen.iter().all(|x| !x.contains(&code)), "{seen:?}");
+    let entries = history(&app, &lecturer, room).await;
+    let used = entries
+        .iter()
+        .find(|e| e["action"] == "join_as_moderator")
+        .unwrap();
+    assert_eq!(used["subject"], "lecturer");
+
+    // A used code, and an expired one, give nothing. The co-owner's own code, used after
+    // both, shows that the guard has dealt with them (it takes events in order).
+    let again = Participant::join(&prosody, &focus, "logic", "b0b0b0b0", &name, None)
+        .await
+        .unwrap();
+    let (_, late) = join_code(&app, &lecturer, room).await;
+    app.clock().advance(16 * 60);
+    let too_late = Participant::join(&prosody, &focus, "logic", "c0c0c0c0", &late, None)
+        .await
+        .unwrap();
+    let (_, helper_name) = join_code(&app, &assistant, room).await;
+    let helper = Participant::join(&prosody, &focus, "logic", "a5a5a5a5", &helper_name, None)
+        .await
+        .unwrap();
+    helper.wait_until(Participant::is_moderator).await.unwrap();
+    assert!(!again.is_moderator() && !too_late.is_moderator());
+    let joins = history(&app, &lecturer, room)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "join_as_moderator")
+        .map(|e| e["subject"].as_str().unwrap().to_owned())
+        .collect::<Vec<_>>();
+    assert_eq!(joins, ["assistant", "lecturer"]);
+
+    // An owner's own password is kept.
+    let set = lecturer
+        .post(app.url(&format!("/api/v1/rooms/{room}/meeting/password")))
+        .json(&json!({"password": "lecture"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), StatusCode::OK);
+    let kept = json(lecturer.get(app.url(&format!("/api/v1/rooms/{room}/meeting")))).await;
+    assert_eq!(kept["password_protected"], true);
+    let removed = lecturer
+        .delete(app.url(&format!("/api/v1/rooms/{room}/meeting/password")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), StatusCode::OK);
+
+    // Strict: Jicofo's next pick, when evilstudent leaves with no owner left in the room,
+    // is reverted once, and Jicofo does not try again.
+    let strict =
+        json!({"password_guard": true, "moderator_guard": "strict", "in_use_alert_minutes": null});
+    let saved = lecturer.put(&guard_url).json(&strict).send().await.unwrap();
+    assert_eq!(saved.status(), StatusCode::OK);
+    me.leave().await.unwrap();
+    helper.leave().await.unwrap();
+    let grants_before = focus.grants_sent();
+    evil.leave().await.unwrap();
+    // Jicofo grants the first one left (the used code's holder), the guard reverts it.
+    again.wait_until(Participant::is_moderator).await.unwrap();
+    again
+        .wait_until(|p| p.role() == "participant")
+        .await
+        .unwrap();
+    let late_comer = Participant::join(&prosody, &focus, "logic", "d4d4d4d4", "Late", None)
+        .await
+        .unwrap();
+    focus
+        .wait_until_seen("logic", "d4d4d4d4", true)
+        .await
+        .unwrap();
+    assert_eq!(
+        focus.grants_sent(),
+        grants_before + 1,
+        "no fight with Jicofo"
+    );
+    assert!(!late_comer.is_moderator() && !too_late.is_moderator());
+    let reverted = history(&app, &lecturer, room)
+        .await
+        .into_iter()
+        .filter(|e| {
+            e["action"] == "guard_revoked_moderator"
+                && e["detail"].as_str().unwrap().contains("b0b0b0b0")
+        })
+        .count();
+    assert_eq!(reverted, 1);
+    drop((again, too_late, late_comer, focus));
+}
+
+/// Without the companion module the code would be seen by everyone: no codes then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_codes_need_the_companion_module() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let prosody = Prosody::start_with(roomkeeper_testkit::jitsi::Companion::Absent)
+        .await
+        .unwrap();
+    let app = app_against(&prosody).await;
+    app.passwordless_user("lecturer", false).await.unwrap();
+    let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let refused = lecturer
+        .post(app.url(&format!("/api/v1/rooms/{room}/join-codes")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(refused, StatusCode::CONFLICT).await,
+        "companion_module_missing"
+    );
+}

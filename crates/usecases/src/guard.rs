@@ -1,0 +1,658 @@
+//! The room guard: registered rooms that protect themselves, and "Join as moderator".
+//!
+//! The guard acts on what Prosody pushes through the companion module (a lock, a new
+//! moderator, someone joining with a code) within milliseconds. It never fights Jicofo:
+//! Jicofo elects a moderator only when its own pick leaves (AutoOwnerRoleManager), so
+//! each of its grants is reverted once, and our own revokes and password removals come
+//! back as events that ask for nothing more.
+//!
+//! Who the guard leaves alone is stored (`meeting_moderators`): an owner or co-owner who
+//! joined with their code, and whoever they made moderator through Roomkeeper.
+
+use std::collections::{HashMap, HashSet};
+
+use roomkeeper_auth::{hash_token, new_join_code};
+use roomkeeper_domain::{GuardSettings, JoinCode, ModeratorGuard, RoomName};
+use roomkeeper_jitsi::{ChangedBy, Meeting, RoomEvent};
+use roomkeeper_store::{MeetingModerator, Room};
+use tokio::sync::broadcast;
+
+use crate::meetings::room_name;
+use crate::{Acting, Error, Stamp, UseCases};
+
+/// How long a join code works after it was made.
+pub const JOIN_CODE_LIFETIME_S: i64 = 15 * 60;
+
+pub async fn settings(uc: &UseCases, room: &Room) -> Result<GuardSettings, Error> {
+    Ok(uc.store.guard(room.id).await?)
+}
+
+/// Stores the room's guard (audited) and brings a running meeting in line at once.
+pub async fn set_settings(
+    uc: &UseCases,
+    acting: &Acting<'_>,
+    room: &Room,
+    settings: GuardSettings,
+) -> Result<GuardSettings, Error> {
+    let settings = settings
+        .checked()
+        .map_err(|e| Error::invalid("invalid_guard", e.to_string()))?;
+    let stamp = Stamp::new(uc, acting);
+    uc.store.set_guard(room, &settings, &stamp.audit()).await?;
+    if settings.acts() && uc.meetings.pushes_events() {
+        // A meeting that is running now is not waiting for its next event.
+        if let Err(error) = check(uc, room, &settings, Setter::Unknown).await {
+            tracing::warn!(room = %room.name, %error, "the guard could not check the meeting");
+        }
+    }
+    Ok(settings)
+}
+
+/// A join code for the acting owner, with the meeting link that carries it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NewJoinCode {
+    pub code: String,
+    pub join_url: String,
+    pub expires_at: i64,
+}
+
+/// A personal one-time code: whoever joins the meeting with it in their display name is
+/// made moderator and recorded as the acting owner. It needs the companion module,
+/// which takes the code out of the name before anyone else sees it.
+pub async fn create_join_code(
+    uc: &UseCases,
+    acting: &Acting<'_>,
+    room: &Room,
+) -> Result<NewJoinCode, Error> {
+    if !uc.meetings.pushes_events() {
+        return Err(Error::Conflict {
+            code: "companion_module_missing",
+            message: "Joining as moderator needs Roomkeeper's companion module in Prosody: \
+                      without it the code would be visible to everyone in the meeting."
+                .into(),
+        });
+    }
+    let name = room_name(room)?;
+    let base = uc
+        .meeting_bases
+        .first()
+        .ok_or_else(|| Error::Internal("no meeting server is configured".into()))?;
+    let code = new_join_code();
+    let now = uc.clock.now();
+    let expires_at = now + JOIN_CODE_LIFETIME_S;
+    uc.store
+        .create_join_code(
+            &hash_token(code.as_str()),
+            room.id,
+            &acting.user.username,
+            now,
+            expires_at,
+        )
+        .await?;
+    let person = acting
+        .user
+        .display_name
+        .clone()
+        .unwrap_or_else(|| acting.user.username.clone());
+    Ok(NewJoinCode {
+        join_url: join_url(&name.meeting_url(base), &code.display_name(&person)),
+        code: code.to_string(),
+        expires_at,
+    })
+}
+
+/// The meeting link with the display name in its hash, as the Jitsi web client reads
+/// it: a JSON string, URL-encoded.
+fn join_url(meeting_url: &str, display_name: &str) -> String {
+    let json = serde_json::Value::from(display_name).to_string();
+    let encoded: String = json
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("{meeting_url}#userInfo.displayName={encoded}")
+}
+
+/// An owner sets the meeting's password through Roomkeeper (audited, never the secret
+/// itself); the password guard keeps it.
+pub async fn set_password(
+    uc: &UseCases,
+    acting: &Acting<'_>,
+    room: &Room,
+    password: &str,
+) -> Result<Meeting, Error> {
+    let password = password.trim();
+    if password.is_empty() || password.chars().count() > 100 {
+        return Err(Error::invalid(
+            "invalid_password",
+            "A meeting password has 1 to 100 characters.",
+        ));
+    }
+    let name = room_name(room)?;
+    let stamp = Stamp::new(uc, acting);
+    let meeting = uc.meetings.set_password(&name, password).await?;
+    uc.store
+        .record_audit(&stamp.audit(), "set_password", Some(&room.name), None, "{}")
+        .await?;
+    Ok(meeting)
+}
+
+/// Who set the password the meeting has now, as far as the guard knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Setter {
+    /// Roomkeeper (an owner through the room page or API), or an owner in the meeting.
+    Owner,
+    Participant(String),
+    /// Not told: a change seen by reading the room, or made from outside the meeting.
+    Unknown,
+    /// No news about the password since the guard last judged it (another kind of
+    /// event): it was kept, or its removal is under way.
+    Unchanged,
+}
+
+/// Something the guard does to a meeting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Move {
+    RemovePassword { set_by: Option<String> },
+    Revoke { participant: String, why: Why },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// Set a password the guard removed.
+    Password,
+    /// A moderator the moderator guard does not allow.
+    NotAllowed,
+}
+
+impl Why {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::NotAllowed => "moderator_guard",
+        }
+    }
+}
+
+/// What the guard does about the meeting as it is now. `trusted`: the meeting's
+/// moderators on Roomkeeper's word; `setter`: who set the password, if there is one.
+pub fn moves(
+    settings: &GuardSettings,
+    meeting: &Meeting,
+    trusted: &[MeetingModerator],
+    setter: &Setter,
+) -> Vec<Move> {
+    if !meeting.running {
+        return Vec::new();
+    }
+    let present: HashSet<&str> = meeting.participants.iter().map(|p| p.id.as_str()).collect();
+    let trusted_ids: HashSet<&str> = trusted
+        .iter()
+        .map(|m| m.participant.as_str())
+        .filter(|id| present.contains(id))
+        .collect();
+    let owner_present = trusted
+        .iter()
+        .any(|m| m.joined_with_code && present.contains(m.participant.as_str()));
+    let untrusted_moderators = || {
+        meeting
+            .participants
+            .iter()
+            .filter(|p| p.moderator && !trusted_ids.contains(p.id.as_str()))
+            .map(|p| p.id.clone())
+    };
+    let mut moves = Vec::new();
+    let mut revoked: HashSet<String> = HashSet::new();
+    let mut revoke = |moves: &mut Vec<Move>, participant: String, why: Why| {
+        if revoked.insert(participant.clone()) {
+            moves.push(Move::Revoke { participant, why });
+        }
+    };
+    let setter_is_trusted = match setter {
+        Setter::Owner | Setter::Unchanged => true,
+        Setter::Participant(id) => trusted_ids.contains(id.as_str()),
+        Setter::Unknown => false,
+    };
+    if settings.password_guard && meeting.password_protected && !setter_is_trusted {
+        let set_by = match setter {
+            Setter::Participant(id) => Some(id.clone()),
+            _ => None,
+        };
+        moves.push(Move::RemovePassword {
+            set_by: set_by.clone(),
+        });
+        match set_by {
+            // Only a moderator can lock; that one loses it.
+            Some(id)
+                if meeting
+                    .participants
+                    .iter()
+                    .any(|p| p.id == id && p.moderator) =>
+            {
+                revoke(&mut moves, id, Why::Password);
+            }
+            Some(_) => {}
+            // Not told who: any moderator not on our word could have.
+            None => {
+                for id in untrusted_moderators() {
+                    revoke(&mut moves, id, Why::Password);
+                }
+            }
+        }
+    }
+    let strict_now = match settings.moderator_guard {
+        ModeratorGuard::Off => false,
+        ModeratorGuard::UntilOwner => owner_present,
+        ModeratorGuard::Strict => true,
+    };
+    if strict_now {
+        for id in untrusted_moderators() {
+            revoke(&mut moves, id, Why::NotAllowed);
+        }
+    }
+    moves
+}
+
+/// Reads the meeting and does what the guard asks, each step in the room's history.
+async fn check(
+    uc: &UseCases,
+    room: &Room,
+    settings: &GuardSettings,
+    setter: Setter,
+) -> Result<(), Error> {
+    let name = room_name(room)?;
+    let meeting = uc.meetings.meeting(&name).await?;
+    if !meeting.running {
+        return Ok(());
+    }
+    let trusted = uc.store.meeting_moderators(room.id).await?;
+    for step in moves(settings, &meeting, &trusted, &setter) {
+        perform(uc, room, &name, &meeting, step).await?;
+    }
+    Ok(())
+}
+
+async fn perform(
+    uc: &UseCases,
+    room: &Room,
+    name: &RoomName,
+    meeting: &Meeting,
+    step: Move,
+) -> Result<(), Error> {
+    let stamp = Stamp::system(uc);
+    let name_of = |id: &str| {
+        meeting
+            .participants
+            .iter()
+            .find(|p| p.id == id)
+            .and_then(|p| p.display_name.clone())
+    };
+    let (action, detail) = match &step {
+        Move::RemovePassword { set_by } => {
+            uc.meetings.remove_password(name).await?;
+            let mut detail = serde_json::json!({});
+            if let Some(id) = set_by {
+                detail["participant"] = id.as_str().into();
+                if let Some(display) = name_of(id) {
+                    detail["participant_name"] = display.into();
+                }
+            }
+            ("guard_removed_password", detail)
+        }
+        Move::Revoke { participant, why } => {
+            match uc.meetings.set_moderator(name, participant, false).await {
+                // Gone meanwhile: nothing left to take away.
+                Err(roomkeeper_jitsi::Error::ParticipantGone) => return Ok(()),
+                other => other?,
+            };
+            let mut detail = serde_json::json!({
+                "participant": participant,
+                "why": why.as_str(),
+            });
+            if let Some(display) = name_of(participant) {
+                detail["participant_name"] = display.into();
+            }
+            ("guard_revoked_moderator", detail)
+        }
+    };
+    tracing::info!(room = %room.name, ?step, "room guard");
+    metrics::counter!("guard_actions_total", "action" => action).increment(1);
+    uc.store
+        .record_audit(
+            &stamp.audit(),
+            action,
+            Some(&room.name),
+            None,
+            &detail.to_string(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Someone joined with a code: once, in time, in the room it was made for, they become
+/// moderator as the owner who asked for it. Anything else gives nothing.
+async fn use_join_code(
+    uc: &UseCases,
+    room: &Room,
+    participant: &str,
+    code: &str,
+) -> Result<bool, Error> {
+    let Ok(code) = JoinCode::parse(code) else {
+        return Ok(false);
+    };
+    let stamp = Stamp::system(uc);
+    let owner = uc
+        .store
+        .use_join_code(
+            &hash_token(code.as_str()),
+            room,
+            participant,
+            &stamp.audit(),
+        )
+        .await?;
+    let Some(owner) = owner else {
+        tracing::info!(room = %room.name, participant, "a join code that gives nothing");
+        return Ok(false);
+    };
+    let name = room_name(room)?;
+    uc.meetings.set_moderator(&name, participant, true).await?;
+    tracing::info!(room = %room.name, participant, %owner, "joined as moderator");
+    Ok(true)
+}
+
+/// What the guard remembers of a running meeting between events.
+#[derive(Default)]
+struct Remembered {
+    /// The password the meeting has was set by an owner (through Roomkeeper or in the
+    /// meeting): the guard keeps it.
+    password_kept: bool,
+}
+
+/// Follows every room's events and guards the rooms that have a guard; uses join codes
+/// in every registered room. Runs until `stop`. Without the companion module nothing
+/// is pushed and this does nothing (see `docs/GUARD.md`).
+pub async fn run(uc: UseCases, stop: impl std::future::Future<Output = ()>) {
+    let mut events = uc.meetings.events();
+    let mut remembered: HashMap<String, Remembered> = HashMap::new();
+    tokio::pin!(stop);
+    if uc.meetings.pushes_events() {
+        check_all(&uc, &remembered).await;
+    }
+    loop {
+        let event = tokio::select! {
+            () = &mut stop => return,
+            received = events.recv() => received,
+        };
+        let event = match event {
+            Ok(event) => event,
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(
+                    missed,
+                    "the guard missed events; checking every guarded room"
+                );
+                check_all(&uc, &remembered).await;
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        if let Err(error) = on_event(&uc, &mut remembered, event).await {
+            tracing::warn!(%error, "the room guard could not act");
+        }
+    }
+}
+
+/// Every guarded room, as after missed events: a password counts as an owner's only if
+/// the guard saw an owner set it.
+async fn check_all(uc: &UseCases, remembered: &HashMap<String, Remembered>) {
+    let guarded = match uc.store.guarded_rooms().await {
+        Ok(guarded) => guarded,
+        Err(error) => {
+            tracing::warn!(%error, "the guard could not list the guarded rooms");
+            return;
+        }
+    };
+    for (room, settings) in guarded.iter().filter(|(_, s)| s.acts()) {
+        let setter = match remembered.get(&room.name) {
+            Some(memory) if memory.password_kept => Setter::Owner,
+            _ => Setter::Unknown,
+        };
+        if let Err(error) = check(uc, room, settings, setter).await {
+            tracing::warn!(room = %room.name, %error, "the guard could not check the meeting");
+        }
+    }
+}
+
+async fn on_event(
+    uc: &UseCases,
+    remembered: &mut HashMap<String, Remembered>,
+    event: RoomEvent,
+) -> Result<(), Error> {
+    if event == RoomEvent::Resync {
+        check_all(uc, remembered).await;
+        return Ok(());
+    }
+    let Some(room_key) = event.room() else {
+        return Ok(());
+    };
+    // Rooms nobody registered are not ours to guard.
+    let Some(room) = uc.store.room_by_name(room_key).await? else {
+        return Ok(());
+    };
+    let memory = remembered.entry(room.name.clone()).or_default();
+    let mut setter = Setter::Unchanged;
+    match &event {
+        // The answer to a query (ours included): nothing happened.
+        RoomEvent::Snapshot { .. } => return Ok(()),
+        RoomEvent::JoinCode {
+            participant, code, ..
+        } => {
+            use_join_code(uc, &room, participant, code).await?;
+            // Now an owner may be present: the moderator guard may have work.
+        }
+        RoomEvent::Destroyed { .. } => {
+            remembered.remove(&room.name);
+            uc.store.forget_meeting_moderators(room.id).await?;
+            return Ok(());
+        }
+        RoomEvent::Config {
+            password_protected,
+            by,
+            ..
+        } => {
+            setter = match by {
+                ChangedBy::Service => Setter::Owner,
+                ChangedBy::Participant(id) => Setter::Participant(id.clone()),
+                ChangedBy::Unknown => Setter::Unknown,
+            };
+            if let Setter::Participant(id) = &setter {
+                let trusted = uc.store.meeting_moderators(room.id).await?;
+                if trusted.iter().any(|m| &m.participant == id) {
+                    setter = Setter::Owner;
+                }
+            }
+            memory.password_kept = *password_protected && setter == Setter::Owner;
+        }
+        _ => {}
+    }
+    let settings = uc.store.guard(room.id).await?;
+    if !settings.acts() {
+        return Ok(());
+    }
+    check(uc, &room, &settings, setter).await
+}
+
+#[cfg(test)]
+mod tests {
+    use roomkeeper_jitsi::Participant;
+
+    use super::*;
+
+    fn person(id: &str, moderator: bool) -> Participant {
+        Participant {
+            id: id.into(),
+            display_name: None,
+            moderator,
+            joined_at: None,
+            jid: format!("{id}@guest.meet.test"),
+        }
+    }
+
+    fn meeting(password: bool, people: &[(&str, bool)]) -> Meeting {
+        Meeting {
+            running: true,
+            password_protected: password,
+            members_only: false,
+            participants: people.iter().map(|(id, m)| person(id, *m)).collect(),
+        }
+    }
+
+    fn owner(id: &str) -> MeetingModerator {
+        MeetingModerator {
+            participant: id.into(),
+            username: "lecturer".into(),
+            joined_with_code: true,
+            since: 0,
+        }
+    }
+
+    fn granted(id: &str) -> MeetingModerator {
+        MeetingModerator {
+            joined_with_code: false,
+            ..owner(id)
+        }
+    }
+
+    fn guard(password_guard: bool, moderator_guard: ModeratorGuard) -> GuardSettings {
+        GuardSettings {
+            password_guard,
+            moderator_guard,
+            in_use_alert_minutes: None,
+        }
+    }
+
+    fn revoke(id: &str, why: Why) -> Move {
+        Move::Revoke {
+            participant: id.into(),
+            why,
+        }
+    }
+
+    #[test]
+    fn a_students_lock_is_removed_and_he_loses_moderator() {
+        let now = meeting(true, &[("evil", true), ("other", false)]);
+        let setter = Setter::Participant("evil".into());
+        assert_eq!(
+            moves(&guard(true, ModeratorGuard::Off), &now, &[], &setter),
+            [
+                Move::RemovePassword {
+                    set_by: Some("evil".into())
+                },
+                revoke("evil", Why::Password)
+            ]
+        );
+        // Unguarded: nothing.
+        assert!(moves(&GuardSettings::default(), &now, &[], &setter).is_empty());
+    }
+
+    #[test]
+    fn an_owners_password_is_kept() {
+        let now = meeting(true, &[("lect", true)]);
+        let settings = guard(true, ModeratorGuard::Off);
+        assert!(moves(&settings, &now, &[], &Setter::Owner).is_empty());
+        let in_meeting = Setter::Participant("lect".into());
+        assert!(moves(&settings, &now, &[owner("lect")], &in_meeting).is_empty());
+    }
+
+    #[test]
+    fn no_news_about_the_password_leaves_it_to_the_event_that_set_it() {
+        let now = meeting(true, &[("evil", true)]);
+        let settings = guard(true, ModeratorGuard::Off);
+        assert!(moves(&settings, &now, &[], &Setter::Unchanged).is_empty());
+    }
+
+    #[test]
+    fn a_lock_by_nobody_known_costs_every_untrusted_moderator() {
+        let now = meeting(true, &[("a", true), ("b", true), ("lect", true)]);
+        assert_eq!(
+            moves(
+                &guard(true, ModeratorGuard::Off),
+                &now,
+                &[owner("lect")],
+                &Setter::Unknown
+            ),
+            [
+                Move::RemovePassword { set_by: None },
+                revoke("a", Why::Password),
+                revoke("b", Why::Password)
+            ]
+        );
+    }
+
+    #[test]
+    fn until_owner_waits_for_an_owner() {
+        let settings = guard(false, ModeratorGuard::UntilOwner);
+        let before = meeting(false, &[("pick", true), ("lect", false)]);
+        assert!(moves(&settings, &before, &[], &Setter::Unknown).is_empty());
+        // A trusted moderator who is not an owner does not count as the owner arriving.
+        let helper = meeting(false, &[("pick", true), ("help", true)]);
+        assert!(moves(&settings, &helper, &[granted("help")], &Setter::Unknown).is_empty());
+        let arrived = meeting(false, &[("pick", true), ("lect", true), ("help", true)]);
+        assert_eq!(
+            moves(
+                &settings,
+                &arrived,
+                &[owner("lect"), granted("help")],
+                &Setter::Unknown
+            ),
+            [revoke("pick", Why::NotAllowed)]
+        );
+        // An owner who has left is not present.
+        let left = meeting(false, &[("pick", true)]);
+        assert!(moves(&settings, &left, &[owner("lect")], &Setter::Unknown).is_empty());
+    }
+
+    #[test]
+    fn strict_reverts_every_pick_even_with_nobody_left() {
+        let settings = guard(false, ModeratorGuard::Strict);
+        let now = meeting(false, &[("pick", true), ("other", false)]);
+        assert_eq!(
+            moves(&settings, &now, &[], &Setter::Unknown),
+            [revoke("pick", Why::NotAllowed)]
+        );
+        let calm = meeting(false, &[("pick", false), ("help", true)]);
+        assert!(moves(&settings, &calm, &[granted("help")], &Setter::Unknown).is_empty());
+        assert!(moves(&settings, &Meeting::not_running(), &[], &Setter::Unknown).is_empty());
+    }
+
+    #[test]
+    fn one_revoke_per_person_whatever_the_reasons() {
+        let now = meeting(true, &[("evil", true)]);
+        let setter = Setter::Participant("evil".into());
+        assert_eq!(
+            moves(&guard(true, ModeratorGuard::Strict), &now, &[], &setter),
+            [
+                Move::RemovePassword {
+                    set_by: Some("evil".into())
+                },
+                revoke("evil", Why::Password)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_join_link_carries_the_name_as_json_in_the_hash() {
+        assert_eq!(
+            join_url("https://meet.test/logic", "Prof. Ada (RK-ABCDEFGHJK)"),
+            "https://meet.test/logic#userInfo.displayName=%22Prof.%20Ada%20%28RK-ABCDEFGHJK%29%22"
+        );
+        assert!(
+            join_url("https://meet.test/x", "Zoë \"Z\"")
+                .ends_with("%22Zo%C3%AB%20%5C%22Z%5C%22%22")
+        );
+    }
+}
