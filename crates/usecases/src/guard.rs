@@ -37,6 +37,13 @@ pub async fn set_settings(
     let settings = settings
         .checked()
         .map_err(|e| Error::invalid("invalid_guard", e.to_string()))?;
+    if settings.in_use_alert_minutes.is_some() {
+        // Refused rather than stored and ignored: a script must not believe it is told.
+        return Err(Error::invalid(
+            "alert_not_available",
+            "The \"in use without you\" alert is not available yet: send in_use_alert_minutes: null.",
+        ));
+    }
     let stamp = Stamp::new(uc, acting);
     uc.store.set_guard(room, &settings, &stamp.audit()).await?;
     if settings.acts() && uc.meetings.pushes_events() {

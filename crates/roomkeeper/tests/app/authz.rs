@@ -441,6 +441,47 @@ fn cases() -> Vec<Case> {
             meeting_control,
         ),
         case(
+            M::POST,
+            "/rooms/{id}/meeting/password",
+            "/rooms/{room}/meeting/password",
+            Some(json!({"password": "secret"})),
+            meeting_control,
+        ),
+        // The guard's settings live in the database: no Jitsi needed to read or change them.
+        case(
+            M::GET,
+            "/rooms/{id}/guard",
+            "/rooms/{room}/guard",
+            None,
+            |r| match meeting_control(r) {
+                503 => 200,
+                other => other,
+            },
+        ),
+        case(
+            M::PUT,
+            "/rooms/{id}/guard",
+            "/rooms/{room}/guard",
+            Some(
+                json!({"password_guard": true, "moderator_guard": "strict", "in_use_alert_minutes": null}),
+            ),
+            |r| match meeting_control(r) {
+                503 => 200,
+                other => other,
+            },
+        ),
+        // Join codes need the companion module, which a Roomkeeper without Jitsi lacks.
+        case(
+            M::POST,
+            "/rooms/{id}/join-codes",
+            "/rooms/{room}/join-codes",
+            None,
+            |r| match meeting_control(r) {
+                503 => 409,
+                other => other,
+            },
+        ),
+        case(
             M::PUT,
             "/rooms/{id}/meeting/participants/{pid}/moderator",
             "/rooms/{room}/meeting/participants/abcd1234/moderator",

@@ -110,10 +110,54 @@ async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
         error_code(bad, StatusCode::UNPROCESSABLE_ENTITY).await,
         "invalid_guard"
     );
+    let promise = assistant
+        .put(&guard_url)
+        .json(&json!({"password_guard": true, "moderator_guard": "strict", "in_use_alert_minutes": 10}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(promise, StatusCode::UNPROCESSABLE_ENTITY).await,
+        "alert_not_available"
+    );
+
+    // The room page: the guard in plain words, saved through its form.
+    let page = |client: &reqwest::Client| {
+        let request = client.get(app.url(&format!("/rooms/{room}")));
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let html = page(&lecturer).await;
+    assert!(
+        html.contains("Room guard") && html.contains("Join as moderator"),
+        "{html}"
+    );
+    assert!(!page(&stranger).await.contains("Room guard"));
+    let saved = assistant
+        .post(app.url(&format!("/rooms/{room}/guard")))
+        .form(&[("password_guard", "on"), ("moderator_guard", "until_owner")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     let on = json!({"password_guard": true, "moderator_guard": "until_owner", "in_use_alert_minutes": null});
-    let saved = assistant.put(&guard_url).json(&on).send().await.unwrap();
-    assert_eq!(saved.status(), StatusCode::OK);
     assert_eq!(json(lecturer.get(&guard_url)).await, on);
+    let html = page(&lecturer).await;
+    assert!(
+        html.contains(r#"value="until_owner" checked"#),
+        "the page shows what was saved"
+    );
+    // The button goes straight into the meeting with a fresh code.
+    let join = lecturer
+        .post(app.url(&format!("/rooms/{room}/join")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(join.status(), StatusCode::SEE_OTHER);
+    let location = join.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with("https://meet.test/logic#userInfo.displayName=%22"),
+        "{location}"
+    );
 
     // evilstudent arrives first: Jicofo makes him moderator, and he locks the room. The
     // guard removes the lock and takes his rights, before the lecturer looks.
@@ -273,4 +317,18 @@ async fn join_codes_need_the_companion_module() {
         error_code(refused, StatusCode::CONFLICT).await,
         "companion_module_missing"
     );
+    let html = lecturer
+        .get(app.url(&format!("/rooms/{room}")))
+        .header("accept-language", "de")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Raumschutz") && html.contains("Roomkeeper-Erweiterung"),
+        "the page says what is missing: {html}"
+    );
+    assert!(!html.contains("Als Moderator beitreten</button>"));
 }

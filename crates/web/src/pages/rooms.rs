@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use roomkeeper_store::{Page, Paged, RoomRequest};
-use roomkeeper_usecases::{meetings, recordings, rooms};
+use roomkeeper_usecases::{guard, meetings, recordings, rooms};
 use serde::Deserialize;
 
 use super::{Chrome, PageForm, PagePath, Pager, render_with_status};
@@ -31,6 +31,8 @@ pub fn router() -> Router<AppState> {
         .route("/rooms/{id}/release", post(release))
         .route("/rooms/{id}/meeting", post(meeting_action))
         .route("/rooms/{id}/retention", post(set_retention))
+        .route("/rooms/{id}/guard", post(set_guard))
+        .route("/rooms/{id}/join", post(join_as_moderator))
 }
 
 /// Texts shown after a redirect, chosen by a fixed key in the query string (never
@@ -47,6 +49,7 @@ pub fn flash_text(t: &Tr, key: Option<&str>) -> Option<String> {
         "decided" => "flash-decided",
         "meeting" => "flash-meeting",
         "meeting-ended" => "flash-meeting-ended",
+        "guard" => "flash-guard",
         _ => return None,
     };
     Some(t.t(key))
@@ -314,6 +317,8 @@ struct RoomPage {
     live_links: Vec<LiveLinkView>,
     /// Admins set how long this room's recordings are kept.
     retention: Option<RetentionView>,
+    /// For those who may control the meeting, when Jitsi is configured.
+    guard: Option<roomkeeper_domain::GuardSettings>,
 }
 
 struct RetentionView {
@@ -365,6 +370,11 @@ async fn room_page_with(
     } else {
         None
     };
+    let guard = if can_control && !state.meetings.is_empty() {
+        Some(guard::settings(uc, &room).await?)
+    } else {
+        None
+    };
     let retention = if current.user.is_admin {
         Some(RetentionView {
             days: recordings::retention(uc, &room).await?,
@@ -395,6 +405,7 @@ async fn room_page_with(
             recordings,
             live_links,
             retention,
+            guard,
         },
     ))
 }
@@ -615,4 +626,41 @@ async fn set_retention(
     let acting = access.current.acting(address);
     recordings::set_retention(&state.usecases, &acting, &access.resource, days).await?;
     Ok(Redirect::to(&format!("/rooms/{}", access.resource.id)).into_response())
+}
+
+#[derive(Deserialize)]
+struct GuardForm {
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    password_guard: Option<String>,
+    moderator_guard: String,
+}
+
+async fn set_guard(
+    State(state): State<AppState>,
+    access: Access<crate::extract::ControlMeeting>,
+    ClientAddr(address): ClientAddr,
+    PageForm(form): PageForm<GuardForm>,
+) -> Result<Response, PageError> {
+    let moderator_guard = roomkeeper_domain::ModeratorGuard::parse(&form.moderator_guard)
+        .map_err(|e| Error::invalid("invalid_guard", e.to_string()))?;
+    let settings = roomkeeper_domain::GuardSettings {
+        password_guard: form.password_guard.is_some(),
+        moderator_guard,
+        in_use_alert_minutes: None,
+    };
+    let acting = access.current.acting(address);
+    guard::set_settings(&state.usecases, &acting, &access.resource, settings).await?;
+    Ok(Redirect::to(&format!("/rooms/{}?notice=guard", access.resource.id)).into_response())
+}
+
+/// "Join as moderator": a fresh code, and straight into the meeting with it.
+async fn join_as_moderator(
+    State(state): State<AppState>,
+    access: Access<crate::extract::ControlMeeting>,
+    ClientAddr(address): ClientAddr,
+) -> Result<Response, PageError> {
+    let acting = access.current.acting(address);
+    let code = guard::create_join_code(&state.usecases, &acting, &access.resource).await?;
+    Ok(Redirect::to(&code.join_url).into_response())
 }
