@@ -177,6 +177,7 @@ fn use_cases(
         recordings: Arc::new(recordings),
         store,
         clock,
+        instance: roomkeeper_usecases::UseCases::new_instance_id(),
     })
 }
 

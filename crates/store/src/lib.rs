@@ -479,4 +479,8 @@ pub trait GuardStore: Send + Sync {
     async fn meeting_moderators(&self, room_id: i64) -> Result<Vec<MeetingModerator>>;
     /// The meeting is over: participant ids are not reused across meetings.
     async fn forget_meeting_moderators(&self, room_id: i64) -> Result<()>;
+    /// Takes or renews the lease to act for the room's guard until `until`: granted when
+    /// nobody holds it, `holder` holds it already, or the last lease ended by `now`.
+    /// Of several instances asking at once, one gets it.
+    async fn claim_guard(&self, room_id: i64, holder: &str, now: i64, until: i64) -> Result<bool>;
 }

@@ -1442,6 +1442,32 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
     store.forget_meeting_moderators(room_id).await.unwrap();
     assert!(store.meeting_moderators(room_id).await.unwrap().is_empty());
 
+    // One instance acts for the room at a time; another takes over when its lease ends.
+    assert!(store.claim_guard(room_id, "a", 500, 530).await.unwrap());
+    assert!(!store.claim_guard(room_id, "b", 510, 540).await.unwrap());
+    assert!(
+        store.claim_guard(room_id, "a", 520, 550).await.unwrap(),
+        "renewed"
+    );
+    assert!(!store.claim_guard(room_id, "b", 549, 579).await.unwrap());
+    assert!(
+        store.claim_guard(room_id, "b", 550, 580).await.unwrap(),
+        "a's lease ended"
+    );
+    assert!(!store.claim_guard(room_id, "a", 560, 590).await.unwrap());
+    // Ten instances asking at the same moment for an ended lease: one gets it.
+    let claims = (0..10).map(|i| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_guard(room_id, &format!("i{i}"), 600, 630)
+                .await
+                .unwrap()
+        }
+    });
+    let won = futures::future::join_all(claims).await;
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+
     // Releasing the room takes its guard and codes with it.
     store
         .set_guard(&room, &strict, &audit("alice", 400))

@@ -23,6 +23,10 @@ use crate::{Acting, Error, Stamp, UseCases};
 /// How long a join code works after it was made.
 pub const JOIN_CODE_LIFETIME_S: i64 = 15 * 60;
 
+/// How long one instance acts for a room after its last event there; when it dies,
+/// another takes over at most this much later.
+pub const LEASE_S: i64 = 30;
+
 pub async fn settings(uc: &UseCases, room: &Room) -> Result<GuardSettings, Error> {
     Ok(uc.store.guard(room.id).await?)
 }
@@ -272,6 +276,15 @@ async fn check(
     settings: &GuardSettings,
     setter: Setter,
 ) -> Result<(), Error> {
+    // Several instances hear the same event: the one holding the room's lease acts.
+    let now = uc.clock.now();
+    if !uc
+        .store
+        .claim_guard(room.id, &uc.instance, now, now + LEASE_S)
+        .await?
+    {
+        return Ok(());
+    }
     let name = room_name(room)?;
     let meeting = uc.meetings.meeting(&name).await?;
     if !meeting.running {

@@ -38,9 +38,17 @@ pub struct UseCases {
     pub mail: mail::Mail,
     /// Recordings: ingest, storage, retention.
     pub recordings: Arc<roomkeeper_recordings::Recordings>,
+    /// This process, among several sharing the database (leases name their holder).
+    pub instance: Arc<str>,
 }
 
 impl UseCases {
+    /// A fresh name for this process, for [`UseCases::instance`].
+    pub fn new_instance_id() -> Arc<str> {
+        let token = roomkeeper_auth::SecretToken::generate("");
+        Arc::from(&token.secret[..16])
+    }
+
     /// Does the database answer? For readiness checks.
     pub async fn database_answers(&self) -> Result<(), Error> {
         Ok(self.store.ping().await?)

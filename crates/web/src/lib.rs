@@ -215,6 +215,7 @@ impl AppState {
             watch: watch.clone(),
             mail,
             recordings: recordings.clone(),
+            instance: roomkeeper_usecases::UseCases::new_instance_id(),
         };
         let ldap_admin_group = config.ldap.admin_group_dn.is_some();
         let ldap = config

@@ -14,6 +14,11 @@ use super::ONE_AT_A_TIME;
 /// Roomkeeper against this Prosody, with the meeting server's address (join links need it).
 async fn app_against(prosody: &Prosody) -> TestApp {
     let database = Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
+    instance(prosody, database).await
+}
+
+/// One instance on `database` (several may share it), with its own clock.
+async fn instance(prosody: &Prosody, database: Arc<TestDatabase>) -> TestApp {
     let mut config = database.config();
     config.jitsi.shards = vec![prosody.shard("main")];
     config.rooms.meeting_urls = vec!["https://meet.test".into()];
@@ -294,7 +299,27 @@ async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
         })
         .count();
     assert_eq!(reverted, 1);
-    drop((again, too_late, late_comer, focus));
+
+    // A lobby (members-only room) keeps working under the guard: the lecturer, back with
+    // a new code, turns it on and stays moderator; the guard leaves the setting alone.
+    let (_, name) = join_code(&app, &lecturer, room).await;
+    let back = Participant::join(&prosody, &focus, "logic", "1ec70e71", &name, None)
+        .await
+        .unwrap();
+    back.wait_until(Participant::is_moderator).await.unwrap();
+    back.enable_lobby().await.unwrap().unwrap();
+    let meeting_url = app.url(&format!("/api/v1/rooms/{room}/meeting"));
+    let meeting = json(lecturer.get(&meeting_url)).await;
+    assert_eq!(meeting["members_only"], true, "{meeting}");
+    let outsider = Participant::join(&prosody, &focus, "logic", "0e0e0e0e", "Outsider", None).await;
+    assert!(
+        outsider
+            .err()
+            .is_some_and(|e| e.to_string().contains("registration-required")),
+        "a members-only room turns away someone not admitted"
+    );
+    assert!(back.is_moderator());
+    drop((again, too_late, late_comer, back, focus));
 }
 
 /// Without the companion module the code would be seen by everyone: no codes then.
@@ -331,4 +356,81 @@ async fn join_codes_need_the_companion_module() {
         "the page says what is missing: {html}"
     );
     assert!(!html.contains("Als Moderator beitreten</button>"));
+}
+
+/// Two instances on one PostgreSQL, both connected to Prosody and both told every event.
+/// The one holding the room's lease acts (that only one of several claimers gets it is
+/// the store test's `claim_guard` race); when it dies the other takes over once the lease
+/// has ended, and nothing is done twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_of_two_instances_guards_a_room_and_the_other_takes_over() {
+    if roomkeeper_testkit::skip_without_postgres("one_of_two_instances_guards_a_room") {
+        return;
+    }
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let prosody = Prosody::start().await.unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
+    let database = Arc::new(TestDatabase::new(Backend::Postgres).await.unwrap());
+    let first = instance(&prosody, database.clone()).await;
+    let second = instance(&prosody, database).await;
+    first.passwordless_user("lecturer", false).await.unwrap();
+    let room = first
+        .registered_room("logic", "lecturer", &[])
+        .await
+        .unwrap();
+    let lecturer = second.client_as("lecturer").await.unwrap();
+    let guard =
+        json!({"password_guard": true, "moderator_guard": "off", "in_use_alert_minutes": null});
+    let saved = lecturer
+        .put(second.url(&format!("/api/v1/rooms/{room}/guard")))
+        .json(&guard)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::OK);
+
+    let evil = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "evilstudent", None)
+        .await
+        .unwrap();
+    evil.wait_until(Participant::is_moderator).await.unwrap();
+    evil.lock("mine").await.unwrap().unwrap();
+    evil.wait_until(|p| p.role() == "participant")
+        .await
+        .unwrap();
+
+    // The one acting dies; the other takes over once the lease has run out (its clock
+    // is moved on rather than waited for).
+    let removals = |app: &TestApp| {
+        let request = lecturer.get(app.url(&format!("/api/v1/audit?room_id={room}")));
+        async move {
+            json(request).await["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["action"] == "guard_removed_password")
+                .count()
+        }
+    };
+    first.stop().await.unwrap();
+    second
+        .clock()
+        .advance(roomkeeper_usecases::guard::LEASE_S + 1);
+    let name = roomkeeper_domain::RoomName::parse("logic", &[]).unwrap();
+    roomkeeper_jitsi::MeetingControl::set_moderator(
+        &*second.state.meetings,
+        &name,
+        "e1e1e1e1",
+        true,
+    )
+    .await
+    .unwrap();
+    evil.wait_until(Participant::is_moderator).await.unwrap();
+    evil.lock("again").await.unwrap().unwrap();
+    evil.wait_until(|p| p.role() == "participant")
+        .await
+        .unwrap();
+    // The second instance has handled the first lock's events before the second lock's
+    // (it takes them in order), and the first is gone: two locks, two removals, no more.
+    assert_eq!(removals(&second).await, 2, "each lock removed exactly once");
+    drop((evil, focus));
 }

@@ -209,4 +209,30 @@ impl crate::GuardStore for SqlStore {
             .await?;
         Ok(())
     }
+
+    async fn claim_guard(
+        &self,
+        room_id: i64,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> crate::Result<bool> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        // One statement: PostgreSQL locks the row for the upsert and re-checks the
+        // condition, SQLite has one writer; either way one of two claimers wins.
+        let held: Option<(String,)> = sqlx::query_as(
+            "INSERT INTO guard_leases (room_id, holder, lease_until) VALUES ($1, $2, $3) \
+             ON CONFLICT (room_id) DO UPDATE SET holder = $2, lease_until = $3 \
+             WHERE guard_leases.holder = $2 OR guard_leases.lease_until <= $4 \
+             RETURNING holder",
+        )
+        .bind(room_id)
+        .bind(holder)
+        .bind(until)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(held.is_some())
+    }
 }
