@@ -311,6 +311,47 @@ await german.goto(`${base}/rooms/request`);
 await scan(german, 'de-request-room');
 await shot(german, '12-german');
 
+// --- The room guard protects the seminar room; the lecturer joins as moderator ---
+await lecturer.goto(`${base}/`);
+await submit(lecturer, lecturer.locator('a', { hasText: 'lecturer-seminar' }).first());
+const seminarUrl = lecturer.url();
+await lecturer.locator('#guard').waitFor();
+await lecturer.locator('#guard input[name=password_guard]').check();
+await lecturer.locator('#guard input[value=until_owner]').check();
+await submit(lecturer, lecturer.locator('#guard form[action$="/guard"] button[type=submit]'));
+await lecturer.locator('.notice.ok').waitFor();
+check((await lecturer.locator('#guard input[value=until_owner]').isChecked()), 'the guard setting was not kept');
+await scan(lecturer, 'room-guard');
+await shot(lecturer, '13-room-guard-on');
+// evilstudent comes first and locks: the guard undoes it before the lecturer looks.
+await need('seminar-evilstudent-locks');
+await lecturer.goto(seminarUrl);
+await row(lecturer, 'evilstudent').waitFor();
+check(await row(lecturer, 'evilstudent').locator('.badge.on').count() === 0, 'evilstudent is still moderator under the guard');
+check(await lecturer.locator('#meeting form:has(input[value=remove_password])').count() === 0, 'the guard left the password');
+await lecturer.getByText('The guard removed a password').first().waitFor();
+await shot(lecturer, '14-guard-removed-the-lock');
+// One click: the meeting opens in a new tab with his code; he is moderator once in. (The
+// meeting server is not reachable from here: the link is read from the redirect.)
+await markPage(lecturer);
+const [meetingTab, joinAnswer] = await Promise.all([
+  lecturer.waitForEvent('popup'),
+  lecturer.context().waitForEvent('response', (r) => new URL(r.url()).pathname.endsWith('/join')),
+  lecturer.locator('#guard form[action$="/join"] button').click(),
+]);
+check(joinAnswer.status() === 303, `the button answered ${joinAnswer.status()}`);
+const joinUrl = new URL(joinAnswer.headers()['location']);
+check(joinUrl.href.startsWith('https://meet.example.org/lecturer-seminar#userInfo.displayName='), `the button leads to ${joinUrl.href}`);
+const displayName = JSON.parse(decodeURIComponent(joinUrl.hash.slice('#userInfo.displayName='.length)));
+check(/\(RK-[A-Z0-9]{10}\)$/.test(displayName), `the name carries no code: ${displayName}`);
+await meetingTab.close();
+await need(`join-with ${displayName}`);
+await row(lecturer, '1ec7aaaa').locator('.badge.on').waitFor();
+await stillSamePage(lecturer, 'the lecturer joining as moderator');
+check(!(await lecturer.locator('#meeting').innerText()).includes('RK-'), 'the page shows the code');
+await scan(lecturer, 'room-guard-moderator');
+await shot(lecturer, '15-joined-as-moderator');
+
 // --- Admin pages that need something to show ---
 // A recording of a room nobody registered waits for an admin.
 await need('unassigned-recording');

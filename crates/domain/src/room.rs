@@ -115,6 +115,13 @@ impl MeetingBase {
         &self.base
     }
 
+    /// Scheme and host (with port): `https://meet.example.org`, for security policies.
+    pub fn origin(&self) -> String {
+        let (scheme, rest) = self.base.split_once("://").unwrap_or(("https", &self.base));
+        let host = rest.split('/').next().unwrap_or(rest);
+        format!("{scheme}://{host}")
+    }
+
     /// The base without its scheme: `meet.example.org`.
     fn host_and_path(&self) -> &str {
         self.base
@@ -282,6 +289,18 @@ mod tests {
             MeetingBase::parse("https://meet.example.org/").unwrap(),
             MeetingBase::parse("https://Jitsi.Uni-X.de").unwrap(),
         ]
+    }
+
+    #[test]
+    fn a_meeting_base_has_an_origin_without_its_path() {
+        let base = MeetingBase::parse("HTTPS://Meet.Example.org:8443/jitsi/").unwrap();
+        assert_eq!(base.origin(), "https://meet.example.org:8443");
+        assert_eq!(
+            MeetingBase::parse("https://meet.example.org")
+                .unwrap()
+                .origin(),
+            "https://meet.example.org"
+        );
     }
 
     #[test]

@@ -170,6 +170,38 @@ async fn seed_story(version: ProsodyVersion) {
                     .unwrap();
                 assert_eq!(stored[0].room_id, None);
             }
+            // The seminar room has a guard: evilstudent's lock is undone before anyone looks.
+            "seminar-evilstudent-locks" => {
+                let evil = Participant::join(
+                    &prosody,
+                    &focus,
+                    "lecturer-seminar",
+                    "5e5e5e5e",
+                    "evilstudent",
+                    None,
+                )
+                .await
+                .unwrap();
+                evil.wait_until(Participant::is_moderator).await.unwrap();
+                evil.lock("mine").await.unwrap().unwrap();
+                evil.wait_until(|p| p.role() == "participant")
+                    .await
+                    .unwrap();
+                people.push(evil);
+            }
+            // The link from "Join as moderator", opened: the name carries the code.
+            join if join.starts_with("join-with ") => {
+                let name = &join["join-with ".len()..];
+                let lecturer =
+                    Participant::join(&prosody, &focus, "lecturer-seminar", "1ec7aaaa", name, None)
+                        .await
+                        .unwrap();
+                lecturer
+                    .wait_until(Participant::is_moderator)
+                    .await
+                    .unwrap();
+                people.push(lecturer);
+            }
             other => panic!("the story asked for an unknown event {other:?}"),
         }
         answers.write_all(b"ok\n").await.unwrap();

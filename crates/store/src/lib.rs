@@ -479,6 +479,24 @@ pub trait GuardStore: Send + Sync {
     async fn meeting_moderators(&self, room_id: i64) -> Result<Vec<MeetingModerator>>;
     /// The meeting is over: participant ids are not reused across meetings.
     async fn forget_meeting_moderators(&self, room_id: i64) -> Result<()>;
+    /// Whether the password the room's meeting has now was set by an owner.
+    async fn owner_password(&self, room_id: i64) -> Result<bool>;
+    /// Records whether it was (a no-op for a room without a guard row: unguarded rooms
+    /// keep every password anyway).
+    async fn set_owner_password(&self, room_id: i64, owner: bool) -> Result<()>;
+    /// The owners are told, once per meeting, that it has run without them: in one
+    /// transaction marks the room as told, leaves a notice (`in_use`, the minutes as
+    /// message) for the owner and co-owners, queues `emails` and writes `in_use_alert`.
+    /// `false`: they were told already.
+    async fn alert_in_use(
+        &self,
+        room: &Room,
+        minutes: u32,
+        emails: &[NewEmail],
+        audit: &Audit<'_>,
+    ) -> Result<bool>;
+    /// The meeting has ended: the next one may be reported again.
+    async fn reset_in_use_alert(&self, room_id: i64) -> Result<()>;
     /// Takes or renews the lease to act for the room's guard until `until`: granted when
     /// nobody holds it, `holder` holds it already, or the last lease ended by `now`.
     /// Of several instances asking at once, one gets it.

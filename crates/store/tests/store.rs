@@ -1442,6 +1442,17 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
     store.forget_meeting_moderators(room_id).await.unwrap();
     assert!(store.meeting_moderators(room_id).await.unwrap().is_empty());
 
+    // Whose password the meeting has: stored per guarded room.
+    store
+        .set_guard(&room, &strict, &audit("alice", 450))
+        .await
+        .unwrap();
+    assert!(!store.owner_password(room_id).await.unwrap());
+    store.set_owner_password(room_id, true).await.unwrap();
+    assert!(store.owner_password(room_id).await.unwrap());
+    store.set_owner_password(room_id, false).await.unwrap();
+    assert!(!store.owner_password(room_id).await.unwrap());
+
     // One instance acts for the room at a time; another takes over when its lease ends.
     assert!(store.claim_guard(room_id, "a", 500, 530).await.unwrap());
     assert!(!store.claim_guard(room_id, "b", 510, 540).await.unwrap());

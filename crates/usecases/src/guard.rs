@@ -9,7 +9,7 @@
 //! Who the guard leaves alone is stored (`meeting_moderators`): an owner or co-owner who
 //! joined with their code, and whoever they made moderator through Roomkeeper.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use roomkeeper_auth::{hash_token, new_join_code};
 use roomkeeper_domain::{GuardSettings, JoinCode, ModeratorGuard, RoomName};
@@ -41,19 +41,15 @@ pub async fn set_settings(
     let settings = settings
         .checked()
         .map_err(|e| Error::invalid("invalid_guard", e.to_string()))?;
-    if settings.in_use_alert_minutes.is_some() {
-        // Refused rather than stored and ignored: a script must not believe it is told.
-        return Err(Error::invalid(
-            "alert_not_available",
-            "The \"in use without you\" alert is not available yet: send in_use_alert_minutes: null.",
-        ));
-    }
     let stamp = Stamp::new(uc, acting);
     uc.store.set_guard(room, &settings, &stamp.audit()).await?;
-    if settings.acts() && uc.meetings.pushes_events() {
+    if !settings.is_off() {
         // A meeting that is running now is not waiting for its next event.
-        if let Err(error) = check(uc, room, &settings, Setter::Unknown).await {
-            tracing::warn!(room = %room.name, %error, "the guard could not check the meeting");
+        match check(uc, room, &settings, Setter::Unknown).await {
+            Ok(()) | Err(Error::Meeting(roomkeeper_jitsi::Error::NoShard)) => {}
+            Err(error) => {
+                tracing::warn!(room = %room.name, %error, "the guard could not check the meeting");
+            }
         }
     }
     Ok(settings)
@@ -146,6 +142,8 @@ pub async fn set_password(
     }
     let name = room_name(room)?;
     let stamp = Stamp::new(uc, acting);
+    // Recorded first: the guard must not take it for a student's lock.
+    uc.store.set_owner_password(room.id, true).await?;
     let meeting = uc.meetings.set_password(&name, password).await?;
     uc.store
         .record_audit(&stamp.audit(), "set_password", Some(&room.name), None, "{}")
@@ -207,9 +205,7 @@ pub fn moves(
         .map(|m| m.participant.as_str())
         .filter(|id| present.contains(id))
         .collect();
-    let owner_present = trusted
-        .iter()
-        .any(|m| m.joined_with_code && present.contains(m.participant.as_str()));
+    let owner_present = owner_present(meeting, trusted);
     let untrusted_moderators = || {
         meeting
             .participants
@@ -287,14 +283,79 @@ async fn check(
     }
     let name = room_name(room)?;
     let meeting = uc.meetings.meeting(&name).await?;
+    if !meeting.running || !meeting.password_protected {
+        // Whatever password an owner set is gone with it.
+        uc.store.set_owner_password(room.id, false).await?;
+    }
     if !meeting.running {
+        if settings.in_use_alert_minutes.is_some() {
+            uc.store.reset_in_use_alert(room.id).await?;
+        }
         return Ok(());
     }
+    let setter = match setter {
+        Setter::Unknown if uc.store.owner_password(room.id).await? => Setter::Owner,
+        other => other,
+    };
     let trusted = uc.store.meeting_moderators(room.id).await?;
     for step in moves(settings, &meeting, &trusted, &setter) {
         perform(uc, room, &name, &meeting, step).await?;
     }
+    alert_if_unattended(uc, room, settings, &meeting, &trusted).await
+}
+
+/// How often rooms with the "in use without you" alert are looked at besides their events.
+pub const ALERT_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Has the meeting run `in_use_alert_minutes` without an owner or co-owner in it (one
+/// who joined with their code: display names prove nothing)? Then the owners are told,
+/// once per meeting. The meeting's start is its longest-present participant's join.
+async fn alert_if_unattended(
+    uc: &UseCases,
+    room: &Room,
+    settings: &GuardSettings,
+    meeting: &Meeting,
+    trusted: &[MeetingModerator],
+) -> Result<(), Error> {
+    let Some(minutes) = settings.in_use_alert_minutes else {
+        return Ok(());
+    };
+    if !meeting.running {
+        uc.store.reset_in_use_alert(room.id).await?;
+        return Ok(());
+    }
+    if owner_present(meeting, trusted) {
+        return Ok(());
+    }
+    let Some(started) = meeting
+        .participants
+        .iter()
+        .filter_map(|p| p.joined_at)
+        .min()
+    else {
+        return Ok(());
+    };
+    if uc.clock.now() - started < i64::from(minutes) * 60 {
+        return Ok(());
+    }
+    let emails = crate::mail::in_use(uc, room, minutes).await;
+    let stamp = Stamp::system(uc);
+    if uc
+        .store
+        .alert_in_use(room, minutes, &emails, &stamp.audit())
+        .await?
+    {
+        uc.mail.queued(&emails);
+        tracing::info!(room = %room.name, minutes, "the owners were told their room is in use without them");
+    }
     Ok(())
+}
+
+/// An owner or co-owner who joined with their code is in the meeting.
+fn owner_present(meeting: &Meeting, trusted: &[MeetingModerator]) -> bool {
+    trusted
+        .iter()
+        .any(|m| m.joined_with_code && meeting.participants.iter().any(|p| p.id == m.participant))
 }
 
 async fn perform(
@@ -385,27 +446,40 @@ async fn use_join_code(
     Ok(true)
 }
 
-/// What the guard remembers of a running meeting between events.
-#[derive(Default)]
-struct Remembered {
-    /// The password the meeting has was set by an owner (through Roomkeeper or in the
-    /// meeting): the guard keeps it.
-    password_kept: bool,
-}
+/// Without the companion module nothing is pushed: guarded rooms are read this often.
+pub const POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Follows every room's events and guards the rooms that have a guard; uses join codes
-/// in every registered room. Runs until `stop`. Without the companion module nothing
-/// is pushed and this does nothing (see `docs/GUARD.md`).
+/// in every registered room. Without the companion module it reads the guarded rooms
+/// every [`POLL_EVERY`] instead. Runs until `stop`.
 pub async fn run(uc: UseCases, stop: impl std::future::Future<Output = ()>) {
     let mut events = uc.meetings.events();
-    let mut remembered: HashMap<String, Remembered> = HashMap::new();
+    let mut poll = tokio::time::interval(POLL_EVERY);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut alerts = tokio::time::interval(ALERT_CHECK_EVERY);
+    alerts.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(stop);
     if uc.meetings.pushes_events() {
-        check_all(&uc, &remembered).await;
+        check_all(&uc).await;
     }
     loop {
         let event = tokio::select! {
             () = &mut stop => return,
+            _ = poll.tick() => {
+                // Decided at each tick: the module is found (or lost) at each connect.
+                if !uc.meetings.pushes_events() {
+                    check_all(&uc).await;
+                    metrics::counter!("guard_polls_total").increment(1);
+                }
+                continue;
+            }
+            _ = alerts.tick() => {
+                // A meeting may run on without any event.
+                if uc.meetings.pushes_events() {
+                    check_guarded(&uc, |s| s.in_use_alert_minutes.is_some()).await;
+                }
+                continue;
+            }
             received = events.recv() => received,
         };
         let event = match event {
@@ -415,20 +489,25 @@ pub async fn run(uc: UseCases, stop: impl std::future::Future<Output = ()>) {
                     missed,
                     "the guard missed events; checking every guarded room"
                 );
-                check_all(&uc, &remembered).await;
+                check_all(&uc).await;
                 continue;
             }
             Err(broadcast::error::RecvError::Closed) => return,
         };
-        if let Err(error) = on_event(&uc, &mut remembered, event).await {
+        if let Err(error) = on_event(&uc, event).await {
             tracing::warn!(%error, "the room guard could not act");
         }
     }
 }
 
-/// Every guarded room, as after missed events: a password counts as an owner's only if
-/// the guard saw an owner set it.
-async fn check_all(uc: &UseCases, remembered: &HashMap<String, Remembered>) {
+/// Every guarded room, as after missed events (or at each poll): a password counts as
+/// an owner's only if the guard knows an owner set it.
+async fn check_all(uc: &UseCases) {
+    check_guarded(uc, |_| true).await;
+}
+
+/// The guarded rooms `which` picks.
+async fn check_guarded(uc: &UseCases, which: impl Fn(&GuardSettings) -> bool) {
     let guarded = match uc.store.guarded_rooms().await {
         Ok(guarded) => guarded,
         Err(error) => {
@@ -436,24 +515,16 @@ async fn check_all(uc: &UseCases, remembered: &HashMap<String, Remembered>) {
             return;
         }
     };
-    for (room, settings) in guarded.iter().filter(|(_, s)| s.acts()) {
-        let setter = match remembered.get(&room.name) {
-            Some(memory) if memory.password_kept => Setter::Owner,
-            _ => Setter::Unknown,
-        };
-        if let Err(error) = check(uc, room, settings, setter).await {
+    for (room, settings) in guarded.iter().filter(|(_, s)| !s.is_off() && which(s)) {
+        if let Err(error) = check(uc, room, settings, Setter::Unknown).await {
             tracing::warn!(room = %room.name, %error, "the guard could not check the meeting");
         }
     }
 }
 
-async fn on_event(
-    uc: &UseCases,
-    remembered: &mut HashMap<String, Remembered>,
-    event: RoomEvent,
-) -> Result<(), Error> {
+async fn on_event(uc: &UseCases, event: RoomEvent) -> Result<(), Error> {
     if event == RoomEvent::Resync {
-        check_all(uc, remembered).await;
+        check_all(uc).await;
         return Ok(());
     }
     let Some(room_key) = event.room() else {
@@ -463,7 +534,6 @@ async fn on_event(
     let Some(room) = uc.store.room_by_name(room_key).await? else {
         return Ok(());
     };
-    let memory = remembered.entry(room.name.clone()).or_default();
     let mut setter = Setter::Unchanged;
     match &event {
         // The answer to a query (ours included): nothing happened.
@@ -475,8 +545,9 @@ async fn on_event(
             // Now an owner may be present: the moderator guard may have work.
         }
         RoomEvent::Destroyed { .. } => {
-            remembered.remove(&room.name);
             uc.store.forget_meeting_moderators(room.id).await?;
+            uc.store.set_owner_password(room.id, false).await?;
+            uc.store.reset_in_use_alert(room.id).await?;
             return Ok(());
         }
         RoomEvent::Config {
@@ -495,12 +566,14 @@ async fn on_event(
                     setter = Setter::Owner;
                 }
             }
-            memory.password_kept = *password_protected && setter == Setter::Owner;
+            uc.store
+                .set_owner_password(room.id, *password_protected && setter == Setter::Owner)
+                .await?;
         }
         _ => {}
     }
     let settings = uc.store.guard(room.id).await?;
-    if !settings.acts() {
+    if settings.is_off() {
         return Ok(());
     }
     check(uc, &room, &settings, setter).await

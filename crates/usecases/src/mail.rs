@@ -34,6 +34,8 @@ pub trait Letters: Send + Sync {
         link: &str,
     ) -> Letter;
     fn recording_ready(&self, to: &User, room: &str, link: &str) -> Letter;
+    /// The room's meeting has run `minutes` without its owners.
+    fn room_in_use(&self, to: &User, room: &str, minutes: u32, link: &str) -> Letter;
 }
 
 /// Whether and how email goes out.
@@ -67,6 +69,33 @@ fn email(to: &User, letter: Letter) -> Option<NewEmail> {
         subject: letter.subject,
         body: letter.body,
     })
+}
+
+/// To the room's owner and co-owners with an address: its meeting runs without them.
+pub(crate) async fn in_use(
+    uc: &UseCases,
+    room: &roomkeeper_store::Room,
+    minutes: u32,
+) -> Vec<NewEmail> {
+    if !uc.mail.enabled {
+        return Vec::new();
+    }
+    let link = format!("{}/rooms/{}", uc.mail.base_url, room.id);
+    let mut emails = Vec::new();
+    for username in std::iter::once(&room.owner).chain(&room.co_owners) {
+        let Ok(name) = Username::parse(username) else {
+            continue;
+        };
+        let Ok(Some(user)) = uc.store.user_by_name(&name).await else {
+            continue;
+        };
+        let letter = uc
+            .mail
+            .letters
+            .room_in_use(&user, &display(&room.name), minutes, &link);
+        emails.extend(email(&user, letter));
+    }
+    emails
 }
 
 /// To every administrator with an address: someone asks for a room.

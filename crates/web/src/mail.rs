@@ -72,4 +72,13 @@ impl Letters for Translated {
         let args = [("room", room.to_owned()), ("link", link.to_owned())];
         letter(to, "mail-recording-subject", "mail-recording-body", &args)
     }
+
+    fn room_in_use(&self, to: &User, room: &str, minutes: u32, link: &str) -> Letter {
+        let args = [
+            ("room", room.to_owned()),
+            ("minutes", minutes.to_string()),
+            ("link", link.to_owned()),
+        ];
+        letter(to, "mail-in-use-subject", "mail-in-use-body", &args)
+    }
 }

@@ -133,6 +133,14 @@ fn redacted_uri(uri: &axum::http::Uri) -> String {
     text
 }
 
+/// The policy for a page whose form leads on to another site: Chrome applies
+/// `form-action` to where a form's answer redirects, too ("Join as moderator" answers
+/// with a redirect to the meeting server). `origin` is a scheme, host and port.
+pub fn policy_with_form_target(origin: &str) -> Option<HeaderValue> {
+    let allowed = format!("form-action 'self' {origin};");
+    HeaderValue::from_str(&CONTENT_SECURITY_POLICY.replace("form-action 'self';", &allowed)).ok()
+}
+
 fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }

@@ -115,15 +115,15 @@ async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
         error_code(bad, StatusCode::UNPROCESSABLE_ENTITY).await,
         "invalid_guard"
     );
-    let promise = assistant
+    let zero = assistant
         .put(&guard_url)
-        .json(&json!({"password_guard": true, "moderator_guard": "strict", "in_use_alert_minutes": 10}))
+        .json(&json!({"password_guard": true, "moderator_guard": "strict", "in_use_alert_minutes": 0}))
         .send()
         .await
         .unwrap();
     assert_eq!(
-        error_code(promise, StatusCode::UNPROCESSABLE_ENTITY).await,
-        "alert_not_available"
+        error_code(zero, StatusCode::UNPROCESSABLE_ENTITY).await,
+        "invalid_guard"
     );
 
     // The room page: the guard in plain words, saved through its form.
@@ -131,6 +131,19 @@ async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
         let request = client.get(app.url(&format!("/rooms/{room}")));
         async move { request.send().await.unwrap().text().await.unwrap() }
     };
+    let response = lecturer
+        .get(app.url(&format!("/rooms/{room}")))
+        .send()
+        .await
+        .unwrap();
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.contains("form-action 'self' https://meet.test;"),
+        "the join button's redirect to the meeting server is allowed: {policy}"
+    );
     let html = page(&lecturer).await;
     assert!(
         html.contains("Room guard") && html.contains("Join as moderator"),
@@ -322,13 +335,15 @@ async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
     drop((again, too_late, late_comer, back, focus));
 }
 
-/// Without the companion module the code would be seen by everyone: no codes then.
+/// Without the companion module: no join codes (everyone would see them), and the guard
+/// reads guarded rooms every 2 s instead of acting on pushed events.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn join_codes_need_the_companion_module() {
+async fn without_the_companion_module_the_guard_polls_and_codes_are_refused() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let prosody = Prosody::start_with(roomkeeper_testkit::jitsi::Companion::Absent)
         .await
         .unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
     let app = app_against(&prosody).await;
     app.passwordless_user("lecturer", false).await.unwrap();
     let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
@@ -352,10 +367,156 @@ async fn join_codes_need_the_companion_module() {
         .await
         .unwrap();
     assert!(
-        html.contains("Raumschutz") && html.contains("Roomkeeper-Erweiterung"),
-        "the page says what is missing: {html}"
+        html.contains("Raumschutz")
+            && html.contains("Roomkeeper-Erweiterung")
+            && html.contains("alle 2 Sekunden"),
+        "the page says what is missing and how fast the guard is without it: {html}"
     );
     assert!(!html.contains("Als Moderator beitreten</button>"));
+
+    let guard =
+        json!({"password_guard": true, "moderator_guard": "off", "in_use_alert_minutes": null});
+    let saved = lecturer
+        .put(app.url(&format!("/api/v1/rooms/{room}/guard")))
+        .json(&guard)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::OK);
+    let evil = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "evilstudent", None)
+        .await
+        .unwrap();
+    evil.wait_until(Participant::is_moderator).await.unwrap();
+    evil.lock("mine").await.unwrap().unwrap();
+    // Prosody does not say who locked: every moderator not on an owner's word loses it.
+    evil.wait_until(|p| p.role() == "participant")
+        .await
+        .unwrap();
+    let meeting_url = app.url(&format!("/api/v1/rooms/{room}/meeting"));
+    let unlocked = async {
+        loop {
+            if json(lecturer.get(&meeting_url)).await["password_protected"] == false {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), unlocked)
+        .await
+        .expect("the password is gone");
+
+    // An owner's password is kept, poll after poll.
+    let set = lecturer
+        .post(app.url(&format!("/api/v1/rooms/{room}/meeting/password")))
+        .json(&json!({"password": "lecture"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), StatusCode::OK);
+    let polls = || async {
+        let metrics = reqwest::get(app.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("guard_polls_total "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let before = polls().await;
+    tokio::time::timeout(Duration::from_secs(15), async {
+        while polls().await < before + 2 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the guard polls");
+    assert_eq!(
+        json(lecturer.get(&meeting_url)).await["password_protected"],
+        true
+    );
+    drop((evil, focus));
+}
+
+/// "In use without you": a meeting that runs the set minutes with no owner in it gets the
+/// owners a notice and an email, once per meeting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owners_hear_when_their_room_is_in_use_without_them() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let prosody = Prosody::start().await.unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
+    let smtp = roomkeeper_testkit::SmtpSink::start().await.unwrap();
+    let database = Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
+    let mut config = database.config();
+    config.jitsi.shards = vec![prosody.shard("main")];
+    config.rooms.meeting_urls = vec!["https://meet.test".into()];
+    config.email = smtp.config();
+    let app = TestApp::spawn_with(database, config, Default::default())
+        .await
+        .unwrap();
+    assert!(app.state.meetings.wait_ready(Duration::from_secs(10)).await);
+    let owner = app.passwordless_user("lecturer", false).await.unwrap();
+    app.store()
+        .set_email(owner.id, Some("lecturer@uni.test"))
+        .await
+        .unwrap();
+    let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let saved = lecturer
+        .post(app.url(&format!("/rooms/{room}/guard")))
+        .form(&[("moderator_guard", "off"), ("in_use_alert_minutes", "5")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let guard = json(lecturer.get(app.url(&format!("/api/v1/rooms/{room}/guard")))).await;
+    assert_eq!(guard["in_use_alert_minutes"], 5, "{guard}");
+
+    let alerts = || async {
+        history(&app, &lecturer, room)
+            .await
+            .into_iter()
+            .filter(|e| e["action"] == "in_use_alert")
+            .count()
+    };
+    let student = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "student", None)
+        .await
+        .unwrap();
+    // Four minutes in: nothing yet. (The guard acts on each join; the lecturer's own
+    // code, used last, shows it has dealt with the joins before.)
+    app.clock().advance(4 * 60);
+    let early = Participant::join(&prosody, &focus, "logic", "a1a1a1a1", "Early", None)
+        .await
+        .unwrap();
+    // Six minutes in, and the next change in the room: the owners are told.
+    app.clock().advance(2 * 60);
+    let late = Participant::join(&prosody, &focus, "logic", "b2b2b2b2", "Late", None)
+        .await
+        .unwrap();
+    let mail = smtp.wait_for(1).await.unwrap();
+    assert!(
+        mail[0].contains("lecturer@uni.test") && mail[0].contains("5 minutes"),
+        "{mail:?}"
+    );
+    let notices = json(lecturer.get(app.url("/api/v1/notices"))).await;
+    assert!(
+        notices.to_string().contains("in_use"),
+        "a notice for the owner: {notices}"
+    );
+    // Once per meeting, however many changes follow.
+    let again = Participant::join(&prosody, &focus, "logic", "c3c3c3c3", "Again", None)
+        .await
+        .unwrap();
+    let (_, name) = join_code(&app, &lecturer, room).await;
+    let me = Participant::join(&prosody, &focus, "logic", "1ec70e70", &name, None)
+        .await
+        .unwrap();
+    me.wait_until(Participant::is_moderator).await.unwrap();
+    assert_eq!(alerts().await, 1);
+    assert_eq!(smtp.messages().len(), 1);
+    drop((student, early, late, again, me, focus));
 }
 
 /// Two instances on one PostgreSQL, both connected to Prosody and both told every event.

@@ -235,4 +235,80 @@ impl crate::GuardStore for SqlStore {
         tx.commit().await?;
         Ok(held.is_some())
     }
+
+    async fn owner_password(&self, room_id: i64) -> crate::Result<bool> {
+        let row: Option<(bool,)> =
+            sqlx::query_as("SELECT owner_password FROM room_guards WHERE room_id = $1")
+                .bind(room_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.is_some_and(|(owner,)| owner))
+    }
+
+    async fn set_owner_password(&self, room_id: i64, owner: bool) -> crate::Result<()> {
+        sqlx::query(
+            "UPDATE room_guards SET owner_password = $1 WHERE room_id = $2 AND owner_password <> $1",
+        )
+        .bind(owner)
+        .bind(room_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn alert_in_use(
+        &self,
+        room: &crate::Room,
+        minutes: u32,
+        emails: &[crate::NewEmail],
+        audit: &crate::Audit<'_>,
+    ) -> crate::Result<bool> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let marked = sqlx::query(
+            "UPDATE room_guards SET in_use_alerted_at = $1 \
+             WHERE room_id = $2 AND in_use_alerted_at IS NULL",
+        )
+        .bind(audit.now)
+        .bind(room.id)
+        .execute(&mut *tx)
+        .await?;
+        if marked.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO notices (username, kind, room_name, message, created_at) \
+             SELECT owner, 'in_use', $1, $2, $3 FROM rooms WHERE id = $4 \
+             UNION SELECT username, 'in_use', $1, $2, $3 FROM room_co_owners WHERE room_id = $4",
+        )
+        .bind(&room.name)
+        .bind(minutes.to_string())
+        .bind(audit.now)
+        .bind(room.id)
+        .execute(&mut *tx)
+        .await?;
+        Self::queue_in(&mut tx, emails, audit.now).await?;
+        let detail = serde_json::json!({ "minutes": minutes }).to_string();
+        Self::audit_in(
+            &mut tx,
+            audit,
+            "in_use_alert",
+            Some(&room.name),
+            None,
+            &detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn reset_in_use_alert(&self, room_id: i64) -> crate::Result<()> {
+        sqlx::query(
+            "UPDATE room_guards SET in_use_alerted_at = NULL \
+             WHERE room_id = $1 AND in_use_alerted_at IS NOT NULL",
+        )
+        .bind(room_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
 }

@@ -389,7 +389,12 @@ async fn room_page_with(
         Some((status, message)) => (status, Some(message)),
         None => (StatusCode::OK, None),
     };
-    Ok(render_with_status(
+    // "Join as moderator" redirects to the meeting server, which the page's policy must allow.
+    let join_target = guard
+        .is_some()
+        .then(|| state.meeting_bases.first().map(|base| base.origin()))
+        .flatten();
+    let mut response = render_with_status(
         status,
         &RoomPage {
             page: Chrome::for_user(state, lang, &current.user, &path).await?,
@@ -407,7 +412,13 @@ async fn room_page_with(
             retention,
             guard,
         },
-    ))
+    );
+    if let Some(policy) = join_target.and_then(|o| crate::middleware::policy_with_form_target(&o)) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_SECURITY_POLICY, policy);
+    }
+    Ok(response)
 }
 
 async fn room_page(
@@ -634,6 +645,9 @@ struct GuardForm {
     #[serde(default)]
     password_guard: Option<String>,
     moderator_guard: String,
+    /// Empty: no alert.
+    #[serde(default)]
+    in_use_alert_minutes: String,
 }
 
 async fn set_guard(
@@ -644,10 +658,20 @@ async fn set_guard(
 ) -> Result<Response, PageError> {
     let moderator_guard = roomkeeper_domain::ModeratorGuard::parse(&form.moderator_guard)
         .map_err(|e| Error::invalid("invalid_guard", e.to_string()))?;
+    let in_use_alert_minutes = match form.in_use_alert_minutes.trim() {
+        "" => None,
+        // The range is the domain's rule; here only "is it a number".
+        text => Some(text.parse::<u32>().map_err(|_| {
+            Error::invalid(
+                "invalid_guard",
+                roomkeeper_domain::GuardError::AlertMinutes.to_string(),
+            )
+        })?),
+    };
     let settings = roomkeeper_domain::GuardSettings {
         password_guard: form.password_guard.is_some(),
         moderator_guard,
-        in_use_alert_minutes: None,
+        in_use_alert_minutes,
     };
     let acting = access.current.acting(address);
     guard::set_settings(&state.usecases, &acting, &access.resource, settings).await?;
