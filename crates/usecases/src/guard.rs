@@ -282,6 +282,7 @@ async fn check(
         return Ok(());
     }
     let name = room_name(room)?;
+    metrics::counter!("guard_room_reads_total").increment(1);
     let meeting = uc.meetings.meeting(&name).await?;
     if !meeting.running || !meeting.password_protected {
         // Whatever password an owner set is gone with it.
