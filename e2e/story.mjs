@@ -347,6 +347,8 @@ check(/\(RK-[A-Z0-9]{10}\)$/.test(displayName), `the name carries no code: ${dis
 await meetingTab.close();
 await need(`join-with ${displayName}`);
 await row(lecturer, '1ec7aaaa').locator('.badge.on').waitFor();
+// The history says so as it happens (it was written before he was made moderator).
+await lecturer.locator('#history').getByText('Joined as moderator').first().waitFor();
 await stillSamePage(lecturer, 'the lecturer joining as moderator');
 check(!(await lecturer.locator('#meeting').innerText()).includes('RK-'), 'the page shows the code');
 await scan(lecturer, 'room-guard-moderator');
