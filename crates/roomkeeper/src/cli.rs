@@ -67,6 +67,18 @@ pub enum Command {
         /// The session directory, holding metadata.json and the video files.
         dir: PathBuf,
     },
+    /// Copy the SQLite database into a new FILE while the service runs (a consistent
+    /// snapshot). PostgreSQL: use pg_dump (docs/OPERATIONS.md).
+    Backup {
+        /// Where the copy goes; must not exist yet.
+        file: PathBuf,
+    },
+    /// Put a backup in place of the SQLite database and migrate it. Stop the service
+    /// first; start it again afterwards.
+    Restore {
+        /// A file made by `roomkeeper backup`.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -421,5 +433,31 @@ pub async fn run_ingest(config: &Config, dir: &std::path::Path) -> anyhow::Resul
             recording.source_file
         );
     }
+    Ok(())
+}
+
+/// `roomkeeper backup FILE`.
+pub async fn run_backup(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    store.back_up_to(file).await?;
+    println!("Backed up the database to {}.", file.display());
+    Ok(())
+}
+
+/// `roomkeeper restore FILE`.
+pub async fn run_restore(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    if !config.database.url.trim().starts_with("sqlite:") {
+        anyhow::bail!(
+            "database.url is not SQLite: restore a PostgreSQL dump with pg_restore or psql, \
+             then run `roomkeeper migrate` (docs/OPERATIONS.md)"
+        );
+    }
+    roomkeeper_store::restore_sqlite(&config.database.url, file).await?;
+    // An older backup is brought up to this version's schema.
+    open_store(config).await?;
+    println!(
+        "Restored {} and brought it up to date. Start the service again.",
+        file.display()
+    );
     Ok(())
 }

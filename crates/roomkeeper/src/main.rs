@@ -48,6 +48,8 @@ async fn main() -> ExitCode {
         }),
         Command::User(command) => run_user_command(&config, command).await,
         Command::Ingest { dir } => roomkeeper::cli::run_ingest(&config, &dir).await,
+        Command::Backup { file } => roomkeeper::cli::run_backup(&config, &file).await,
+        Command::Restore { file } => roomkeeper::cli::run_restore(&config, &file).await,
         Command::CheckConfig => Ok(()),
     };
     match result {

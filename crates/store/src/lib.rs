@@ -22,7 +22,7 @@ pub use models::{
     RoomRequest, SessionRecord, ShareLink, User, UserPattern, Verdict,
 };
 pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, restore as restore_sqlite};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -101,6 +101,10 @@ pub trait Store:
     async fn migrate(&self) -> Result<()>;
     /// One round trip, for readiness checks.
     async fn ping(&self) -> Result<()>;
+    /// A consistent copy of the whole database in a new file, taken while the service
+    /// runs (SQLite's `VACUUM INTO`: one read transaction, so every acknowledged change
+    /// up to that moment and nothing half-done). PostgreSQL is backed up with `pg_dump`.
+    async fn back_up_to(&self, file: &std::path::Path) -> Result<()>;
 }
 
 /// Single sign-on: who a provider's (issuer, subject) is here, logins on their way through

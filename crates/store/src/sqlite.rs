@@ -49,3 +49,74 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 }
+
+/// Puts `backup` (a file from `Store::back_up_to`) in place of the SQLite database at
+/// `url`. Only while the service is stopped: a running one keeps the old file open.
+/// The backup is checked first (`PRAGMA integrity_check`, Roomkeeper's migration table),
+/// copied next to the database and renamed over it, so a crash leaves either the old
+/// database or the whole restored one. Run the migrations afterwards (`roomkeeper
+/// restore` does) to bring an older backup up to date.
+pub async fn restore(url: &str, backup: &std::path::Path) -> Result<()> {
+    let target = SqliteConnectOptions::from_str(url)
+        .map_err(|e| Error::Config(format!("database.url {url:?}: {e}")))?
+        .get_filename()
+        .to_owned();
+    let checked = SqliteConnectOptions::new().filename(backup).read_only(true);
+    let mut pool_options = SqlitePoolOptions::new().max_connections(1);
+    pool_options = pool_options.acquire_timeout(Duration::from_secs(5));
+    let pool = pool_options
+        .connect_with(checked)
+        .await
+        .map_err(|e| Error::Config(format!("{}: cannot be opened: {e}", backup.display())))?;
+    let (verdict,): (String,) = sqlx::query_as("PRAGMA integrity_check")
+        .fetch_one(&pool)
+        .await
+        .map_err(|e| {
+            Error::Config(format!(
+                "{} is not an SQLite database: {e}",
+                backup.display()
+            ))
+        })?;
+    if verdict != "ok" {
+        return Err(Error::Config(format!(
+            "{} is damaged ({verdict}): nothing was restored",
+            backup.display()
+        )));
+    }
+    let ours: Option<(String,)> = sqlx::query_as(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_optional(&pool)
+    .await?;
+    pool.close().await;
+    if ours.is_none() {
+        return Err(Error::Config(format!(
+            "{} is not a Roomkeeper database: nothing was restored",
+            backup.display()
+        )));
+    }
+    let io = |what: &str, e: std::io::Error| Error::Config(format!("{what}: {e}"));
+    let staged = target.with_extension("restoring");
+    std::fs::copy(backup, &staged).map_err(|e| io("copying the backup", e))?;
+    std::fs::File::open(&staged)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| io("syncing the copy", e))?;
+    // The old database's write-ahead log belongs to the old file.
+    for suffix in ["-wal", "-shm"] {
+        let mut side = target.clone().into_os_string();
+        side.push(suffix);
+        match std::fs::remove_file(&side) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io("removing the old write-ahead log", e));
+            }
+            _ => {}
+        }
+    }
+    std::fs::rename(&staged, &target).map_err(|e| io("putting the backup in place", e))?;
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io("syncing the directory", e))?;
+    }
+    Ok(())
+}

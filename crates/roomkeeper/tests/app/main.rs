@@ -7,6 +7,7 @@
 mod admin;
 mod api;
 mod authz;
+mod backup;
 mod cli;
 mod ldap;
 mod login;

@@ -1,0 +1,164 @@
+//! Backups of the SQLite database while the service is busy, and putting one back.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use reqwest::StatusCode;
+use roomkeeper_testkit::{Backend, TestApp};
+use serde_json::json;
+
+/// Every table's rows, each as SQLite quotes its values, in rowid order.
+async fn tables(file: &std::path::Path) -> BTreeMap<String, Vec<String>> {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(file)
+        .read_only(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    let names: Vec<(String,)> = sqlx::query_as(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+         ORDER BY name",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut all = BTreeMap::new();
+    for (table,) in names {
+        let columns: Vec<(String,)> =
+            sqlx::query_as(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        let row = columns
+            .iter()
+            .map(|(c,)| format!("quote(\"{c}\")"))
+            .collect::<Vec<_>>()
+            .join(" || ',' || ");
+        let rows: Vec<(String,)> =
+            sqlx::query_as(&format!("SELECT {row} FROM \"{table}\" ORDER BY rowid"))
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        all.insert(table, rows.into_iter().map(|(r,)| r).collect());
+    }
+    pool.close().await;
+    all
+}
+
+fn database_file(app: &TestApp) -> std::path::PathBuf {
+    let url = &app.config.database.url;
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap();
+    std::path::PathBuf::from(path.split('?').next().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_under_load_holds_every_acknowledged_change_and_restores() {
+    let app = Arc::new(TestApp::spawn(Backend::Sqlite).await.unwrap());
+    app.passwordless_user("lecturer", false).await.unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    // Requests go in all the time; each one answered 201 is acknowledged.
+    let acknowledged = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (app, lecturer, acknowledged, stop) = (
+            app.clone(),
+            lecturer.clone(),
+            acknowledged.clone(),
+            stop.clone(),
+        );
+        tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let room = format!("load-{n:05}");
+                let answer = lecturer
+                    .post(app.url("/api/v1/room-requests"))
+                    .json(&json!({"room": room, "reason": "load"}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(answer.status(), StatusCode::CREATED);
+                acknowledged.lock().unwrap().push(room);
+            }
+        })
+    };
+    for i in 0..3 {
+        // Wait for some traffic between backups rather than for time to pass.
+        let until = acknowledged.lock().unwrap().len() + 20;
+        while acknowledged.lock().unwrap().len() < until {
+            tokio::task::yield_now().await;
+        }
+        let before: Vec<String> = acknowledged.lock().unwrap().clone();
+        let file = dir.path().join(format!("backup-{i}.db"));
+        roomkeeper::cli::run_backup(&app.config, &file)
+            .await
+            .unwrap();
+        let copy = tables(&file).await;
+        let requested: Vec<&str> = copy["room_requests"]
+            .iter()
+            .filter_map(|r| r.split(',').nth(1))
+            .collect();
+        for room in &before {
+            assert!(
+                requested.contains(&format!("'{room}'").as_str()),
+                "backup {i} lost {room}, acknowledged before it began"
+            );
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    load.await.unwrap();
+
+    // At rest, a backup is the database, table for table.
+    let last = dir.path().join("last.db");
+    roomkeeper::cli::run_backup(&app.config, &last)
+        .await
+        .unwrap();
+    let live = tables(&database_file(&app)).await;
+    assert_eq!(tables(&last).await, live);
+    assert!(
+        live["room_requests"].len() >= 60,
+        "{}",
+        live["room_requests"].len()
+    );
+    let refused = roomkeeper::cli::run_backup(&app.config, &last).await;
+    assert!(
+        refused.unwrap_err().to_string().contains("exists already"),
+        "a backup never overwrites a file"
+    );
+
+    // Restored into an empty place: the same, table for table, and it serves.
+    let mut elsewhere = app.config.clone();
+    let restored = dir.path().join("restored.db");
+    elsewhere.database.url = format!("sqlite://{}", restored.display());
+    roomkeeper::cli::run_restore(&elsewhere, &last)
+        .await
+        .unwrap();
+    assert_eq!(tables(&restored).await, live);
+
+    // A damaged file or someone else's database changes nothing.
+    let before = tables(&restored).await;
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, b"this is not a database").unwrap();
+    let other = dir.path().join("other.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=rwc", other.display()))
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE t (x)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    for (bad, says) in [
+        (&garbage, "not an SQLite database"),
+        (&other, "not a Roomkeeper database"),
+    ] {
+        let refused = roomkeeper::cli::run_restore(&elsewhere, bad).await;
+        let message = refused.unwrap_err().to_string();
+        assert!(message.contains(says), "{message}");
+        assert_eq!(tables(&restored).await, before, "nothing was restored");
+    }
+}
