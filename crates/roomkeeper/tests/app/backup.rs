@@ -162,3 +162,98 @@ async fn a_backup_taken_under_load_holds_every_acknowledged_change_and_restores(
         assert_eq!(tables(&restored).await, before, "nothing was restored");
     }
 }
+
+/// PostgreSQL's own tools, as docs/OPERATIONS.md says: a `pg_dump` of a live database,
+/// restored into an empty one with `pg_restore`, then `roomkeeper migrate`: every table
+/// the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_dump_restores_and_migrates() {
+    if roomkeeper_testkit::skip_without_postgres("a_postgres_dump_restores_and_migrates") {
+        return;
+    }
+    let app = TestApp::spawn(Backend::Postgres).await.unwrap();
+    app.passwordless_user("lecturer", false).await.unwrap();
+    let room = app
+        .registered_room("logic", "lecturer", &["helper"])
+        .await
+        .unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let guard =
+        json!({"password_guard": true, "moderator_guard": "strict", "in_use_alert_minutes": 15});
+    let saved = lecturer
+        .put(app.url(&format!("/api/v1/rooms/{room}/guard")))
+        .json(&guard)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::OK);
+
+    let bin = postgres_bin();
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("roomkeeper.dump");
+    let dumped = std::process::Command::new(bin.join("pg_dump"))
+        .args(["--format=custom", "--no-owner", "--file"])
+        .arg(&dump)
+        .arg(&app.config.database.url)
+        .status()
+        .unwrap();
+    assert!(dumped.success());
+    let target = roomkeeper_testkit::TestDatabase::new(Backend::Postgres)
+        .await
+        .unwrap();
+    let restored = std::process::Command::new(bin.join("pg_restore"))
+        .args(["--no-owner", "--dbname"])
+        .arg(&target.url)
+        .arg(&dump)
+        .status()
+        .unwrap();
+    assert!(restored.success());
+    let mut config = app.config.clone();
+    config.database.url = target.url.clone();
+    roomkeeper::app::open_store(&config).await.unwrap();
+    assert_eq!(
+        pg_tables(&target.url).await,
+        pg_tables(&app.config.database.url).await
+    );
+}
+
+/// Where Debian keeps PostgreSQL's programs (the newest installed version).
+fn postgres_bin() -> std::path::PathBuf {
+    let mut versions: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .collect();
+    versions.sort_unstable();
+    let newest = versions
+        .last()
+        .expect("PostgreSQL is installed (scripts/test)");
+    std::path::PathBuf::from(format!("/usr/lib/postgresql/{newest}/bin"))
+}
+
+/// Every table of the public schema with a digest of its rows.
+async fn pg_tables(url: &str) -> BTreeMap<String, String> {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let names: Vec<(String,)> = sqlx::query_as(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut all = BTreeMap::new();
+    for (table,) in names {
+        let (digest,): (String,) = sqlx::query_as(&format!(
+            "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM \"{table}\" t"
+        ))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        all.insert(table, digest);
+    }
+    pool.close().await;
+    assert!(
+        all.contains_key("room_guards") && all.contains_key("users"),
+        "{all:?}"
+    );
+    all
+}
