@@ -9,7 +9,7 @@ use roomkeeper_testkit::{Backend, TestApp};
 use serde_json::json;
 
 /// Every table's rows, each as SQLite quotes its values, in rowid order.
-async fn tables(file: &std::path::Path) -> BTreeMap<String, Vec<String>> {
+pub async fn tables(file: &std::path::Path) -> BTreeMap<String, Vec<String>> {
     let options = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(file)
         .read_only(true);

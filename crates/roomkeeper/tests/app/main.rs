@@ -19,6 +19,7 @@ mod recordings;
 mod rooms;
 mod sessions;
 mod streams;
+mod upgrade;
 
 use reqwest::{Client, Response};
 pub use roomkeeper_testkit::error_code;

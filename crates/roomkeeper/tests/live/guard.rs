@@ -482,10 +482,13 @@ async fn a_guarded_room_with_no_meeting_costs_nothing() {
 
     let mut people = Vec::new();
     for nick in ["a1a1a1a1", "b2b2b2b2", "c3c3c3c3"] {
+        // Each one alone in the room: Jicofo makes them moderator; they lock and unlock.
         let person = Participant::join(&prosody, &focus, "physics", nick, "Student", None)
             .await
             .unwrap();
-        person.lock("busy").await.unwrap().ok();
+        person.wait_until(Participant::is_moderator).await.unwrap();
+        person.lock("busy").await.unwrap().unwrap();
+        person.lock("").await.unwrap().unwrap();
         person.leave().await.unwrap();
         people.push(person);
     }
