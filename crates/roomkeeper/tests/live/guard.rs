@@ -44,6 +44,31 @@ fn actions(entries: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// Sets the room's guard through the API, as `client`.
+async fn put_guard(app: &TestApp, client: &reqwest::Client, room: i64, guard: &Value) {
+    let saved = client
+        .put(app.url(&format!("/api/v1/rooms/{room}/guard")))
+        .json(guard)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::OK);
+}
+
+/// evilstudent comes first, Jicofo makes him moderator, he locks the room; answers once
+/// the guard has taken his rights away.
+async fn student_locks(prosody: &Prosody, focus: &Focus, room: &str) -> Participant {
+    let evil = Participant::join(prosody, focus, room, "e1e1e1e1", "evilstudent", None)
+        .await
+        .unwrap();
+    evil.wait_until(Participant::is_moderator).await.unwrap();
+    evil.lock("mine").await.unwrap().unwrap();
+    evil.wait_until(|p| p.role() == "participant")
+        .await
+        .unwrap();
+    evil
+}
+
 /// A join code from the API, and the display name its link carries (decoded).
 async fn join_code(app: &TestApp, client: &reqwest::Client, room: i64) -> (String, String) {
     let response = client
@@ -278,8 +303,7 @@ async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
     // is reverted once, and Jicofo does not try again.
     let strict =
         json!({"password_guard": true, "moderator_guard": "strict", "in_use_alert_minutes": null});
-    let saved = lecturer.put(&guard_url).json(&strict).send().await.unwrap();
-    assert_eq!(saved.status(), StatusCode::OK);
+    put_guard(&app, &lecturer, room, &strict).await;
     me.leave().await.unwrap();
     helper.leave().await.unwrap();
     let grants_before = focus.grants_sent();
@@ -376,22 +400,9 @@ async fn without_the_companion_module_the_guard_polls_and_codes_are_refused() {
 
     let guard =
         json!({"password_guard": true, "moderator_guard": "off", "in_use_alert_minutes": null});
-    let saved = lecturer
-        .put(app.url(&format!("/api/v1/rooms/{room}/guard")))
-        .json(&guard)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(saved.status(), StatusCode::OK);
-    let evil = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "evilstudent", None)
-        .await
-        .unwrap();
-    evil.wait_until(Participant::is_moderator).await.unwrap();
-    evil.lock("mine").await.unwrap().unwrap();
+    put_guard(&app, &lecturer, room, &guard).await;
     // Prosody does not say who locked: every moderator not on an owner's word loses it.
-    evil.wait_until(|p| p.role() == "participant")
-        .await
-        .unwrap();
+    let evil = student_locks(&prosody, &focus, "logic").await;
     let meeting_url = app.url(&format!("/api/v1/rooms/{room}/meeting"));
     let unlocked = async {
         loop {
@@ -471,13 +482,7 @@ async fn a_guarded_room_with_no_meeting_costs_nothing() {
     let lecturer = app.client_as("lecturer").await.unwrap();
     let strict =
         json!({"password_guard": true, "moderator_guard": "strict", "in_use_alert_minutes": null});
-    let saved = lecturer
-        .put(app.url(&format!("/api/v1/rooms/{guarded}/guard")))
-        .json(&strict)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(saved.status(), StatusCode::OK);
+    put_guard(&app, &lecturer, guarded, &strict).await;
     let reads = metric(&app, "guard_room_reads_total").await;
 
     let mut people = Vec::new();
@@ -609,22 +614,8 @@ async fn one_of_two_instances_guards_a_room_and_the_other_takes_over() {
     let lecturer = second.client_as("lecturer").await.unwrap();
     let guard =
         json!({"password_guard": true, "moderator_guard": "off", "in_use_alert_minutes": null});
-    let saved = lecturer
-        .put(second.url(&format!("/api/v1/rooms/{room}/guard")))
-        .json(&guard)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(saved.status(), StatusCode::OK);
-
-    let evil = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "evilstudent", None)
-        .await
-        .unwrap();
-    evil.wait_until(Participant::is_moderator).await.unwrap();
-    evil.lock("mine").await.unwrap().unwrap();
-    evil.wait_until(|p| p.role() == "participant")
-        .await
-        .unwrap();
+    put_guard(&second, &lecturer, room, &guard).await;
+    let evil = student_locks(&prosody, &focus, "logic").await;
 
     // The one acting dies; the other takes over once the lease has run out (its clock
     // is moved on rather than waited for).
