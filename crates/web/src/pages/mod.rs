@@ -378,6 +378,9 @@ impl HistoryEntry {
                 if key == "request_id" {
                     continue;
                 }
+                // Some values are Roomkeeper's own words (a reason, a setting): shown in
+                // the reader's language when there is a text for them.
+                let text = t.get(&format!("detail-{key}-{text}")).unwrap_or(text);
                 let label = t.get(&format!("detail-{key}")).unwrap_or(key);
                 details.push((label, text));
             }
@@ -396,6 +399,26 @@ impl HistoryEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_details_show_our_own_words_in_the_readers_language() {
+        let entry = roomkeeper_store::AuditEntry {
+            id: 1,
+            at: 0,
+            actor: None,
+            address: None,
+            action: "guard_revoked_moderator".into(),
+            room_name: Some("logic".into()),
+            subject: None,
+            detail: r#"{"participant":"e1e1e1e1","why":"password"}"#.into(),
+        };
+        let shown = HistoryEntry::new(&Tr::new(crate::i18n::Lang::De), entry).details;
+        assert!(
+            shown.contains(&("Grund".into(), "hat ein Passwort gesetzt".into())),
+            "{shown:?}"
+        );
+        assert!(shown.iter().any(|(_, v)| v == "e1e1e1e1"), "{shown:?}");
+    }
 
     #[test]
     fn only_local_paths_are_followed_after_login() {
