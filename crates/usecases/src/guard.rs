@@ -528,6 +528,14 @@ async fn on_event(uc: &UseCases, event: RoomEvent) -> Result<(), Error> {
         check_all(uc).await;
         return Ok(());
     }
+    // Most events are presence updates of people who are not moderators (muting, video,
+    // names) and leaves: nothing a guard acts on, so they cost no database lookup. The
+    // answers to queries (ours included) are not changes at all.
+    match &event {
+        RoomEvent::Snapshot { .. } | RoomEvent::Left { .. } => return Ok(()),
+        RoomEvent::Occupant { participant, .. } if !participant.moderator => return Ok(()),
+        _ => {}
+    }
     let Some(room_key) = event.room() else {
         return Ok(());
     };
@@ -537,8 +545,6 @@ async fn on_event(uc: &UseCases, event: RoomEvent) -> Result<(), Error> {
     };
     let mut setter = Setter::Unchanged;
     match &event {
-        // The answer to a query (ours included): nothing happened.
-        RoomEvent::Snapshot { .. } => return Ok(()),
         RoomEvent::JoinCode {
             participant, code, ..
         } => {
