@@ -29,6 +29,11 @@ pub struct RecordingsConfig {
     pub share_link_max_days: i64,
     /// How long a presigned S3 URL handed to a browser stays valid.
     pub presigned_url_seconds: u64,
+    /// With local storage behind nginx: after the access check (and its audit entry),
+    /// answer with `X-Accel-Redirect: {this}{file name}` and let nginx send the file from
+    /// an `internal` location with this prefix that aliases `dir`. Empty: Roomkeeper
+    /// sends files itself (the default).
+    pub x_accel_redirect_location: String,
 }
 
 impl Default for RecordingsConfig {
@@ -45,6 +50,7 @@ impl Default for RecordingsConfig {
             ingest_token: None,
             share_link_max_days: 30,
             presigned_url_seconds: 300,
+            x_accel_redirect_location: String::new(),
         }
     }
 }
@@ -92,6 +98,29 @@ impl RecordingsConfig {
         if self.rescan_seconds < 1 {
             return Err(("recordings.rescan_seconds", "must be at least 1".into()));
         }
+        let location = &self.x_accel_redirect_location;
+        if !location.is_empty() {
+            // The value goes into a response header and nginx matches it against its
+            // locations: a plain path prefix, nothing that could break either.
+            let plain = location
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b));
+            if !location.starts_with('/') || !location.ends_with('/') || !plain {
+                return Err((
+                    "recordings.x_accel_redirect_location",
+                    "must be a path that starts and ends with \"/\" (letters, digits, - _ . /), \
+                     e.g. \"/_roomkeeper_files/\""
+                        .into(),
+                ));
+            }
+            if self.storage != StorageKind::Local {
+                return Err((
+                    "recordings.x_accel_redirect_location",
+                    "works only with storage = \"local\" (S3 downloads are redirects already)"
+                        .into(),
+                ));
+            }
+        }
         if self.storage == StorageKind::S3 {
             if self.s3.bucket.is_empty() {
                 return Err((
@@ -114,5 +143,40 @@ impl RecordingsConfig {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_location(location: &str, storage: StorageKind) -> RecordingsConfig {
+        let mut config = RecordingsConfig {
+            x_accel_redirect_location: location.into(),
+            storage,
+            ..RecordingsConfig::default()
+        };
+        config.s3.bucket = "b".into();
+        config.s3.access_key_id = "k".into();
+        config.s3.secret_access_key_file = Some("/s".into());
+        config
+    }
+
+    #[test]
+    fn the_proxy_location_is_a_plain_prefix_for_local_files() {
+        assert!(with_location("", StorageKind::Local).check().is_ok());
+        assert!(
+            with_location("/_roomkeeper_files/", StorageKind::Local)
+                .check()
+                .is_ok()
+        );
+        for bad in ["_files/", "/files", "/a b/", "/x\r\nSet-Cookie: a/", "/ü/"] {
+            let refused = with_location(bad, StorageKind::Local).check().unwrap_err();
+            assert_eq!(refused.0, "recordings.x_accel_redirect_location", "{bad}");
+        }
+        let refused = with_location("/files/", StorageKind::S3)
+            .check()
+            .unwrap_err();
+        assert!(refused.1.contains("local"), "{}", refused.1);
     }
 }

@@ -31,6 +31,8 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 #[path = "live/guard.rs"]
 mod guard;
+#[path = "live/proxy.rs"]
+mod proxy;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lecturer_takes_back_a_locked_room_through_the_api() {

@@ -22,6 +22,7 @@ pub mod jibri;
 pub mod jitsi;
 pub mod ldap;
 pub mod listening;
+pub mod nginx;
 pub mod oidc;
 pub mod tls;
 

@@ -18,8 +18,10 @@ use tower_http::services::ServeFile;
 use crate::{AppState, Error};
 
 /// The file itself. From local disk: Range, HEAD and If-Modified-Since work, because
-/// tower-http's `ServeFile` answers them. From S3: a redirect to a presigned URL that
-/// expires after `recordings.presigned_url_seconds` (the access check happened here).
+/// tower-http's `ServeFile` answers them, or nginx does when
+/// `recordings.x_accel_redirect_location` hands the sending to it. From S3: a redirect to
+/// a presigned URL that expires after `recordings.presigned_url_seconds` (the access
+/// check happened here).
 pub async fn content(
     state: &AppState,
     recording: &Recording,
@@ -34,8 +36,57 @@ pub async fn content(
         .await?
     {
         Delivery::Redirect(url) => Ok(Redirect::to(&url).into_response()),
-        Delivery::File(path) => serve_file(&path, recording, download, request).await,
+        Delivery::File(path) => {
+            let location = &state.recordings.config.x_accel_redirect_location;
+            if location.is_empty() {
+                serve_file(&path, recording, download, request).await
+            } else {
+                hand_to_proxy(location, &path, recording, download).await
+            }
+        }
     }
+}
+
+/// An empty answer that tells nginx which file to send from its internal location
+/// (checked at start-up to be a plain path prefix). nginx answers Range, HEAD and
+/// conditional requests itself and keeps this answer's Content-Type, Content-Disposition
+/// and Cache-Control.
+async fn hand_to_proxy(
+    location: &str,
+    path: &Path,
+    recording: &Recording,
+    download: bool,
+) -> Result<Response, Error> {
+    if tokio::fs::metadata(path).await.is_err() {
+        return Err(missing_file(recording, path));
+    }
+    let target = HeaderValue::from_str(&format!("{location}{}", recording.id))
+        .map_err(|e| Error::Internal(format!("X-Accel-Redirect for {}: {e}", recording.id)))?;
+    let mut response = StatusCode::OK.into_response();
+    let headers = response.headers_mut();
+    headers.insert("x-accel-redirect", target);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(recording)),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        disposition(download, &download_name(recording)),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    Ok(response)
+}
+
+/// The row says ready but the file is gone: an operator removed it by hand.
+fn missing_file(recording: &Recording, path: &Path) -> Error {
+    Error::Internal(format!(
+        "recording {} has no file at {}",
+        recording.id,
+        path.display()
+    ))
 }
 
 /// Downloads this instance is serving right now; each new one sizes its reads by it.
@@ -101,12 +152,7 @@ async fn serve_file(
         .await
         .map_err(|e| Error::Internal(format!("serving {}: {e}", path.display())))?;
     if response.status() == StatusCode::NOT_FOUND {
-        // The row says ready but the file is gone: an operator removed it by hand.
-        return Err(Error::Internal(format!(
-            "recording {} has no file at {}",
-            recording.id,
-            path.display()
-        )));
+        return Err(missing_file(recording, path));
     }
     let (mut parts, body) = response.into_parts();
     if parts.status.is_success() {

@@ -5,6 +5,7 @@ use axum::extract::{Query, State};
 use std::convert::Infallible;
 
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use roomkeeper_jitsi::Meeting;
 use serde::{Deserialize, Serialize};
@@ -154,7 +155,7 @@ const RIGHTS_RECHECK: std::time::Duration = std::time::Duration::from_secs(3);
 pub async fn events(
     State(state): State<AppState>,
     access: Access<ControlMeeting>,
-) -> Result<Sse<impl futures::Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let room = meetings::room_name(&access.resource)?;
     let slot = state.event_streams.open(access.current.user.id)?;
     let feed = state.watch.follow(&room);
@@ -176,10 +177,15 @@ pub async fn events(
     };
     let stream = futures::stream::unfold(reader, |mut reader| async move {
         let event = reader.next_event().await?;
-        Some((Ok(event), reader))
+        Some((Ok::<_, Infallible>(event), reader))
     });
     let stream = futures::StreamExt::take_until(stream, state.stopping.cancelled_owned());
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    // nginx buffers proxied answers unless told otherwise; this header tells it for this
+    // answer alone, so live views work behind a proxy configured without our site file.
+    Ok((
+        [("x-accel-buffering", "no")],
+        Sse::new(stream).keep_alive(KeepAlive::default()),
+    ))
 }
 
 struct StreamReader {
