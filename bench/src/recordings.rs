@@ -14,7 +14,11 @@
 //! 2. download throughput of a 2 GiB recording over loopback, Roomkeeper vs nginx, each
 //!    fetched whole by curl, five rounds alternating;
 //! 3. the server's memory (VmRSS from /proc) while 100 clients download at once (each
-//!    reads 256 MiB of the 2 GiB file, then hangs up).
+//!    reads 256 MiB of the 2 GiB file, then hangs up);
+//! 4. the same 2 GiB behind the shipped nginx site (`deploy/nginx/roomkeeper.conf`, TLS)
+//!    with `recordings.x_accel_redirect_location`: Roomkeeper checks, nginx sends;
+//!    beside the same nginx serving the file from a plain TLS server block, curl with
+//!    HTTP/1.1 to both, seven rounds alternating.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,9 +29,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use roomkeeper_domain::Username;
 use roomkeeper_store::{Audit, NewRequest, NewUser};
+use roomkeeper_testkit::nginx::{self, HOST, Nginx, SiteFor};
 
 const GIB: u64 = 1 << 30;
 const MEET: &str = "https://meet.example.org";
+const ACCEL_LOCATION: &str = "/_roomkeeper_files/";
 
 struct Killed(Child);
 
@@ -99,9 +105,10 @@ fn session(jibri: &Path, name: &str, size: u64) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// MB/s of one whole download with curl.
-fn curl_speed(url: &str, cookie: Option<&str>) -> anyhow::Result<f64> {
+/// MB/s of one whole download with curl (`extra`: more of curl's arguments).
+fn curl_speed(url: &str, cookie: Option<&str>, extra: &[String]) -> anyhow::Result<f64> {
     let mut command = Command::new("curl");
+    command.args(extra);
     command.args([
         "-s",
         "-f",
@@ -195,16 +202,31 @@ async fn main() -> anyhow::Result<()> {
             store_dir.display()
         ),
     )?;
-    let server = Command::new(&binary)
-        .arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
+    // A second server on the same database and store for step 4, handing files to nginx.
+    let accel_port = free_port()?;
+    let accel_config = work.path().join("roomkeeper-accel.toml");
+    std::fs::write(
+        &accel_config,
+        std::fs::read_to_string(&config)?.replace(
+            &format!("127.0.0.1:{port}"),
+            &format!("127.0.0.1:{accel_port}"),
+        ) + &format!("x_accel_redirect_location = \"{ACCEL_LOCATION}\"\n"),
+    )?;
+    let serve = |config: &Path| {
+        Command::new(&binary)
+            .arg("--config")
+            .arg(config)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+    };
+    let server = serve(&config)?;
     let server_pid = server.id();
     let _server = Killed(server);
     wait_listening(port).await?;
+    let _accel_server = Killed(serve(&accel_config)?);
+    wait_listening(accel_port).await?;
 
     // An owner with a session, and the room.
     let store = roomkeeper_store::connect(&roomkeeper_store::DatabaseConfig {
@@ -318,8 +340,8 @@ async fn main() -> anyhow::Result<()> {
     let theirs = format!("http://127.0.0.1:{nginx_port}/{id}");
     let (mut roomkeeper, mut nginx) = (Vec::new(), Vec::new());
     for _ in 0..5 {
-        roomkeeper.push(curl_speed(&ours, Some(&cookie))?);
-        nginx.push(curl_speed(&theirs, None)?);
+        roomkeeper.push(curl_speed(&ours, Some(&cookie), &[])?);
+        nginx.push(curl_speed(&theirs, None, &[])?);
     }
     let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
     let median = |v: &[f64]| {
@@ -383,6 +405,63 @@ async fn main() -> anyhow::Result<()> {
         before as f64 / 1024.0,
         peak as f64 / 1024.0,
         (peak - before) as f64 / 1024.0
+    );
+
+    // 4. Behind the shipped nginx site: Roomkeeper allows, nginx sends.
+    let tls = work.path().join("tls");
+    std::fs::create_dir_all(&tls)?;
+    let ca = nginx::make_certificate(&tls)?;
+    let upstream = std::net::SocketAddr::from(([127, 0, 0, 1], accel_port));
+    let plain_port = free_port()?;
+    let (_proxy, https_port, _) = Nginx::start(|https_port, http_port| {
+        let site = SiteFor {
+            upstream,
+            https_port,
+            http_port,
+            tls_dir: &tls,
+            recordings_dir: &store_dir,
+        }
+        .render()?;
+        Ok(format!(
+            "{site}\nserver {{ listen 127.0.0.1:{plain_port} ssl; server_name {HOST};\n\
+               ssl_certificate {tls}/{HOST}.crt; ssl_certificate_key {tls}/{HOST}.key;\n\
+               access_log off; root {root}; sendfile on; tcp_nopush on; }}\n",
+            tls = tls.display(),
+            root = store_dir.display(),
+        ))
+    })
+    .await?;
+    let curl_tls = |port: u16| {
+        vec![
+            "--http1.1".to_owned(),
+            "--cacert".to_owned(),
+            ca.display().to_string(),
+            "--resolve".to_owned(),
+            format!("{HOST}:{port}:127.0.0.1"),
+        ]
+    };
+    let through_site = format!("https://{HOST}:{https_port}/api/v1/recordings/{id}/content");
+    let plain = format!("https://{HOST}:{plain_port}/{id}");
+    let (mut accel, mut plain_nginx) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        accel.push(curl_speed(
+            &through_site,
+            Some(&cookie),
+            &curl_tls(https_port),
+        )?);
+        plain_nginx.push(curl_speed(&plain, None, &curl_tls(plain_port))?);
+    }
+    println!(
+        "download 2 GiB over TLS through nginx, MB/s per round: X-Accel-Redirect {:?}, \
+         plain nginx {:?}; median {:.0} vs {:.0} = {:.3}x; best {:.0} vs {:.0} = {:.3}x",
+        accel.iter().map(|v| v.round()).collect::<Vec<_>>(),
+        plain_nginx.iter().map(|v| v.round()).collect::<Vec<_>>(),
+        median(&accel),
+        median(&plain_nginx),
+        median(&accel) / median(&plain_nginx),
+        best(&accel),
+        best(&plain_nginx),
+        best(&accel) / best(&plain_nginx),
     );
     Ok(())
 }

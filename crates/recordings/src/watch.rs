@@ -2,9 +2,15 @@
 //! script: a session directory is ingested when its `metadata.json` appears, and a full
 //! scan every `rescan_seconds` catches what the watcher missed (events are lost when the
 //! kernel queue overflows, on network filesystems, and while Roomkeeper was down).
+//!
+//! Several instances may watch the same directory: the one holding the watcher's lease
+//! in the database ingests, the others wait. The holder renews it at every event and
+//! scan; when it stops, another instance takes over at its first scan after the lease
+//! ran out (two scan periods).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
@@ -14,9 +20,18 @@ use tokio_util::sync::CancellationToken;
 use crate::Recordings;
 use crate::session::METADATA;
 
-/// Runs until `stop`. Ingests one session at a time: Jibri finishes sessions minutes
-/// apart, and one at a time keeps the disk's bandwidth for the one being moved.
-pub async fn run(recordings: Recordings, dir: PathBuf, stop: CancellationToken) {
+/// The watcher's lease in the store's job leases.
+const LEASE: &str = "recording_watcher";
+
+/// Runs until `stop`, as `instance` among those sharing the database. Ingests one
+/// session at a time: Jibri finishes sessions minutes apart, and one at a time keeps the
+/// disk's bandwidth for the one being moved.
+pub async fn run(
+    recordings: Recordings,
+    dir: PathBuf,
+    instance: Arc<str>,
+    stop: CancellationToken,
+) {
     let (found, mut sessions) = mpsc::unbounded_channel::<PathBuf>();
     let watcher = {
         let found = found.clone();
@@ -53,11 +68,36 @@ pub async fn run(recordings: Recordings, dir: PathBuf, stop: CancellationToken) 
             if stop.is_cancelled() {
                 return;
             }
+            // Checked for every session: a long batch must not outlive the lease.
+            if !holds_lease(&recordings, &instance).await {
+                break;
+            }
             // Problems are recorded for admins by ingest_dir itself.
             let _ = recordings.ingest_dir(&session, true).await;
         }
+        if !holds_lease(&recordings, &instance).await {
+            continue;
+        }
         if let Err(error) = recordings.recover().await {
             tracing::warn!(%error, "cannot finish interrupted recordings");
+        }
+    }
+}
+
+/// Takes or renews the lease for two scan periods; false while another instance has it
+/// (or the database cannot say: then nobody ingests, rather than two).
+async fn holds_lease(recordings: &Recordings, instance: &str) -> bool {
+    let now = recordings.clock.now();
+    let period = i64::try_from(recordings.config.rescan_seconds).unwrap_or(i64::MAX / 4);
+    match recordings
+        .store
+        .claim_job_lease(LEASE, instance, now, now.saturating_add(2 * period))
+        .await
+    {
+        Ok(held) => held,
+        Err(error) => {
+            tracing::warn!(%error, "cannot claim the recordings watcher's lease");
+            false
         }
     }
 }

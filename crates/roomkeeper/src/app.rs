@@ -151,6 +151,7 @@ pub async fn serve(
         tokio::spawn(roomkeeper_recordings::watch::run(
             (*state.recordings).clone(),
             dir.clone(),
+            Arc::clone(&state.usecases.instance),
             jobs.clone(),
         ));
     }

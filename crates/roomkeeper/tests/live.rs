@@ -31,6 +31,8 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 #[path = "live/guard.rs"]
 mod guard;
+#[path = "live/instances.rs"]
+mod instances;
 #[path = "live/proxy.rs"]
 mod proxy;
 

@@ -401,6 +401,9 @@ pub trait RecordingStore: Send + Sync {
     async fn retention_of(&self, room_id: i64) -> Result<Option<i64>>;
     /// True for exactly one caller per `job` and `day`, however many instances ask.
     async fn claim_daily_job(&self, job: &str, day: i64) -> Result<bool>;
+    /// Takes or renews `job`'s lease for `holder` until `until`: true when `holder` has
+    /// it now (it held it, or the other holder's lease ran out by `now`).
+    async fn claim_job_lease(&self, job: &str, holder: &str, now: i64, until: i64) -> Result<bool>;
 
     /// The creator is `audit.actor`.
     async fn create_share_link(

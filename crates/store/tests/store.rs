@@ -1206,6 +1206,25 @@ async fn recordings_are_stored_shown_shared_and_deleted(backend: Backend) {
             .await
             .unwrap()
     );
+    // The directory watcher's lease: one instance at a time, another after it ran out.
+    let lease = |holder: &'static str, now: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_job_lease("recording_watcher", holder, now, now + 60)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(lease("a", 100).await);
+    assert!(!lease("b", 130).await);
+    assert!(lease("a", 150).await, "renewed until 210");
+    assert!(!lease("b", 209).await);
+    assert!(lease("b", 210).await, "a's lease ran out");
+    assert!(!lease("a", 220).await);
+    let racing = ["c", "d", "e", "f", "g", "h", "i", "j"].map(|holder| lease(holder, 300));
+    let won = futures::future::join_all(racing).await;
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
 
     // Deleting: hidden at once, the row goes after the file.
     let deleting = store

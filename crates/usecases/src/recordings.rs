@@ -20,6 +20,12 @@ pub async fn unassigned(uc: &UseCases) -> Result<(Vec<Recording>, Vec<IngestProb
     ))
 }
 
+/// How many Jibri sessions wait for an administrator because they could not be taken in
+/// (the metric operators alert on; the same on every instance).
+pub async fn ingest_problem_count(uc: &UseCases) -> Result<usize, Error> {
+    Ok(uc.store.ingest_problems().await?.len())
+}
+
 pub async fn delete(
     uc: &UseCases,
     acting: &Acting<'_>,

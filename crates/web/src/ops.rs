@@ -182,6 +182,12 @@ async fn prometheus(
     }
     metrics::gauge!("jitsi_rooms_followed").set(state.watch.followed() as f64);
     metrics::counter!("jitsi_room_changes_total").absolute(state.watch.changes_received());
+    // Left out when the database does not answer: /readyz and its alert say that.
+    if let Ok(problems) =
+        roomkeeper_usecases::recordings::ingest_problem_count(&state.usecases).await
+    {
+        metrics::gauge!("recordings_ingest_problems").set(problems as f64);
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,

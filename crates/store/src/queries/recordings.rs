@@ -326,6 +326,31 @@ impl crate::RecordingStore for SqlStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn claim_job_lease(
+        &self,
+        job: &str,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> crate::Result<bool> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        // One statement, as for the guard's leases: one of two claimers wins.
+        let held: Option<(String,)> = sqlx::query_as(
+            "INSERT INTO job_leases (job, holder, lease_until) VALUES ($1, $2, $3) \
+             ON CONFLICT (job) DO UPDATE SET holder = $2, lease_until = $3 \
+             WHERE job_leases.holder = $2 OR job_leases.lease_until <= $4 \
+             RETURNING holder",
+        )
+        .bind(job)
+        .bind(holder)
+        .bind(until)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(held.is_some())
+    }
+
     async fn create_share_link(
         &self,
         recording_id: &str,
