@@ -2,8 +2,10 @@
 //! measured from outside with wrk, as the figures were:
 //!
 //!     cargo build --release -p roomkeeper
-//!     cargo run --release -p roomkeeper-bench --bin throughput [-- SECONDS]
+//!     cargo run --release -p roomkeeper-bench --bin throughput [-- SECONDS [PATH]]
 //!
+//! With PATH (e.g. `/api/v1/rooms`) only that one is measured: for a profiler attached
+//! to the server meanwhile (its pid is printed).
 //! Runs the real binary (`target/release/roomkeeper serve`, SQLite on the project's disk)
 //! as its own process. A lecturer owns 20 rooms (each with a co-owner) among 1,000 others;
 //! wrk (Debian's; `apt install wrk`) runs with 2 threads and 64 connections, SECONDS each
@@ -161,7 +163,8 @@ async fn main() -> anyhow::Result<()> {
             work.path().join("recordings").display()
         ),
     )?;
-    let _server = Killed(
+    let only = std::env::args().nth(2);
+    let server = Killed(
         Command::new(&binary)
             .arg("--config")
             .arg(&config)
@@ -170,6 +173,7 @@ async fn main() -> anyhow::Result<()> {
             .stderr(Stdio::null())
             .spawn()?,
     );
+    println!("server pid {}", server.0.id());
     wait_listening(port).await?;
     let base = format!("http://127.0.0.1:{port}");
     let bearer = format!("authorization: Bearer {}", token.secret);
@@ -190,15 +194,25 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .text()
         .await?;
-    ensure!(home.contains("lecturer-room-0019"), "the home page lists the rooms");
+    ensure!(
+        home.contains("lecturer-room-0019"),
+        "the home page lists the rooms"
+    );
 
     println!("wrk -t2 -c64 -d{seconds}s, {MINE} rooms of the lecturer among {OTHERS} others:");
     for (what, path, header) in [
         ("/healthz", "/healthz", None),
         ("/api/v1/me, token", "/api/v1/me", Some(bearer.as_str())),
-        ("/api/v1/rooms, token", "/api/v1/rooms", Some(bearer.as_str())),
+        (
+            "/api/v1/rooms, token",
+            "/api/v1/rooms",
+            Some(bearer.as_str()),
+        ),
         ("/ (home page), session", "/", Some(cookie.as_str())),
     ] {
+        if only.as_deref().is_some_and(|only| only != path) {
+            continue;
+        }
         let figures = wrk(&format!("{base}{path}"), header, seconds)?;
         println!("  {what:<24} {figures}");
     }

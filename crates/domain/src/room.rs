@@ -51,6 +51,18 @@ pub enum RoomNameError {
 
 /// Jitsi's `getBackendSafeRoomName` for one path segment.
 pub fn jitsi_normalize(segment: &str) -> String {
+    // Lowercase letters, digits and `-_.~` come out of `every_step` unchanged; most
+    // names are just that, and every page shows many (the steps cost 2 % of a page).
+    if segment
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.~".contains(&b))
+    {
+        return segment.to_owned();
+    }
+    every_step(segment)
+}
+
+fn every_step(segment: &str) -> String {
     let decoded = decode_uri_component(segment).unwrap_or_else(|| segment.to_owned());
     let folded: String = decoded.nfkc().collect::<String>().to_lowercase();
     utf8_percent_encode(&folded, URI_COMPONENT)
@@ -283,6 +295,14 @@ impl fmt::Display for RoomName {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_short_cut_gives_what_every_step_gives(name in "[a-z0-9._~-]{0,40}") {
+            prop_assert_eq!(&every_step(&name), &name);
+            prop_assert_eq!(&jitsi_normalize(&name), &name);
+        }
+    }
 
     fn bases() -> Vec<MeetingBase> {
         vec![

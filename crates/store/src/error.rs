@@ -11,6 +11,9 @@ pub enum Error {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the request reads on SQLite (sqlite_reads.rs).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -63,11 +66,19 @@ impl Error {
     /// The database could not be reached (pool timeout, connection refused or lost),
     /// as opposed to a query that failed: callers answer 503, not 500.
     pub fn is_unreachable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             Error::Database(
-                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
-            )
-        )
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed,
+            ) => true,
+            Error::Sqlite(error) => matches!(
+                error.sqlite_error_code(),
+                Some(
+                    rusqlite::ErrorCode::DatabaseBusy
+                        | rusqlite::ErrorCode::DatabaseLocked
+                        | rusqlite::ErrorCode::CannotOpen
+                )
+            ),
+            _ => false,
+        }
     }
 }

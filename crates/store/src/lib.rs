@@ -5,8 +5,10 @@
 mod error;
 mod models;
 mod postgres;
+mod postgres_reads;
 mod sql;
 mod sqlite;
+mod sqlite_reads;
 
 use std::sync::Arc;
 
@@ -92,6 +94,7 @@ pub trait Store:
     + GuardStore
     + MailStore
     + RecordingStore
+    + RequestReads
     + Send
     + Sync
     + 'static
@@ -157,6 +160,25 @@ pub trait SsoStore: Send + Sync {
     async fn session_provider(&self, token_hash: &str) -> Result<Option<(String, String)>>;
 }
 
+/// The reads behind almost every request: who holds this session or API token, and the
+/// rooms a person sees. A part of their own because SQLite answers them another way
+/// than everything else: through rusqlite, in the asking task (`sqlite_reads.rs` says
+/// why); PostgreSQL through sqlx (`postgres_reads.rs`).
+#[async_trait]
+pub trait RequestReads: Send + Sync {
+    /// The session with this cookie hash and its account (ended or not: callers judge).
+    async fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>>;
+    /// The API token with this hash and its account (expired or not: callers judge).
+    async fn token(&self, token_hash: &str) -> Result<Option<(ApiToken, User)>>;
+    /// Rooms by name, with their co-owners, and how many match in all.
+    async fn list_rooms(&self, filter: &RoomFilter, page: Page) -> Result<Paged<Room>>;
+    /// Requests in the order the filter asks for, and how many match in all.
+    async fn list_requests(&self, filter: &RequestFilter, page: Page)
+    -> Result<Paged<RoomRequest>>;
+    /// Unread notices of a user, newest first.
+    async fn notices_of(&self, username: &str) -> Result<Vec<Notice>>;
+}
+
 /// Accounts, sessions, API tokens, login throttling.
 #[async_trait]
 pub trait AccountStore: Send + Sync {
@@ -190,7 +212,6 @@ pub trait AccountStore: Send + Sync {
 
     // Sessions (keyed by the hash of the cookie value)
     async fn create_session(&self, token_hash: &str, user_id: i64, now: i64) -> Result<()>;
-    async fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>>;
     async fn touch_session(&self, token_hash: &str, now: i64) -> Result<()>;
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
     async fn delete_sessions_of(&self, user_id: i64) -> Result<()>;
@@ -211,7 +232,6 @@ pub trait AccountStore: Send + Sync {
     async fn tokens_of(&self, user_id: i64) -> Result<Vec<ApiToken>>;
     /// Returns whether a token of that user with that id existed.
     async fn delete_token(&self, user_id: i64, token_id: i64) -> Result<bool>;
-    async fn token(&self, token_hash: &str) -> Result<Option<(ApiToken, User)>>;
     async fn touch_token(&self, token_id: i64, now: i64) -> Result<()>;
 
     // Login throttling
@@ -249,8 +269,6 @@ pub trait RoomStore: Send + Sync {
     async fn pending_request_for(&self, room_name: &str) -> Result<Option<RoomRequest>>;
     /// The approved request that made this registration, if it came from one.
     async fn request_of_room(&self, room_id: i64) -> Result<Option<RoomRequest>>;
-    async fn list_requests(&self, filter: &RequestFilter, page: Page)
-    -> Result<Paged<RoomRequest>>;
     async fn count_pending_requests(&self) -> Result<i64>;
     /// Only a pending request can be withdrawn ([`Conflict::AlreadyDecided`] otherwise).
     async fn withdraw_request(&self, id: i64, audit: &Audit<'_>) -> Result<RoomRequest>;
@@ -268,7 +286,6 @@ pub trait RoomStore: Send + Sync {
 
     async fn room(&self, id: i64) -> Result<Option<Room>>;
     async fn room_by_name(&self, name: &str) -> Result<Option<Room>>;
-    async fn list_rooms(&self, filter: &RoomFilter, page: Page) -> Result<Paged<Room>>;
     /// Every room as (id, canonical name, owner): for matching patterns against.
     async fn room_names(&self) -> Result<Vec<(i64, String, String)>>;
     /// (owner, canonical name) of every room that one of `owners` owns, or whose name
@@ -322,8 +339,6 @@ pub trait RoomStore: Send + Sync {
         page: Page,
     ) -> Result<Paged<AuditEntry>>;
 
-    /// Unread notices of a user, newest first.
-    async fn notices_of(&self, username: &str) -> Result<Vec<Notice>>;
     async fn dismiss_notice(&self, username: &str, id: i64, now: i64) -> Result<bool>;
 }
 

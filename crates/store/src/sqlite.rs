@@ -21,6 +21,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// The embedded default: one file, no server.
 pub struct SqliteStore {
     pool: sqlx::SqlitePool,
+    /// The reads of every request (`RequestReads`), on connections of their own.
+    pub(crate) readers: crate::sqlite_reads::Readers,
 }
 
 impl SqliteStore {
@@ -34,7 +36,15 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        if let Some(dir) = options.get_filename().parent() {
+        let file = options.get_filename().to_owned();
+        // The request reads open the file again (sqlite_reads.rs): a database in memory
+        // would be another, empty one for them.
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return Err(Error::Config(format!(
+                "database.url {url:?}: an in-memory database is not supported; name a file"
+            )));
+        }
+        if let Some(dir) = file.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| {
                     Error::Config(format!("cannot create directory {}: {e}", dir.display()))
@@ -46,7 +56,10 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            readers: crate::sqlite_reads::Readers::new(file),
+        })
     }
 }
 

@@ -530,6 +530,22 @@ async fn the_queue_is_paginated_oldest_first(backend: Backend) {
         .unwrap();
     assert_eq!(last.items.len(), 5);
     assert_eq!(last.items[4].room_name, "room-24");
+    // A page past the end is empty and still says how many there are.
+    let beyond = store
+        .list_requests(&filter, Page::new(9, 10))
+        .await
+        .unwrap();
+    assert_eq!((beyond.total, beyond.items.len()), (25, 0));
+    let newest = RequestFilter {
+        requester: Some("alice".into()),
+        newest_first: true,
+        ..Default::default()
+    };
+    let mine = store.list_requests(&newest, Page::new(1, 5)).await.unwrap();
+    assert_eq!(
+        (mine.total, mine.items[0].room_name.as_str()),
+        (25, "room-24")
+    );
     assert_eq!(store.count_pending_requests().await.unwrap(), 25);
 }
 
@@ -570,6 +586,11 @@ async fn rooms_are_listed_searched_and_changed_with_an_audit_trail(backend: Back
     let alices = store.list_rooms(&alice, Page::new(1, 50)).await.unwrap();
     assert_eq!(alices.items.len(), 1);
     assert_eq!(alices.items[0].co_owners, ["carol", "dave"]);
+    let beyond = store.list_rooms(&carol, Page::new(4, 1)).await.unwrap();
+    assert_eq!((beyond.total, beyond.items.len()), (3, 0));
+    let second = store.list_rooms(&carol, Page::new(2, 1)).await.unwrap();
+    assert_eq!((second.total, second.items.len()), (3, 1));
+    assert_eq!(second.items[0].co_owners, ["carol", "dave"]);
     // `_` and `%` in a search are literal characters.
     let search = RoomFilter {
         search_name: Some("r_s".into()),

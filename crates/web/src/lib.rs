@@ -134,9 +134,22 @@ pub struct WebConfig {
     pub oidc: Vec<roomkeeper_auth::OidcProviderConfig>,
 }
 
-/// What every handler can reach. Cheap to clone.
+/// Everything a handler may reach, shared by all requests. Cloned by every extractor
+/// that takes it, so it is one `Arc`: a clone is one counter, not twenty
+/// (docs/PERFORMANCE.md, "Where a request's time went").
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub struct Shared {
     /// What Roomkeeper does; handlers translate HTTP in and out of these.
     pub usecases: roomkeeper_usecases::UseCases,
     pub clock: Clock,
@@ -234,7 +247,7 @@ impl AppState {
                     .map(Arc::new)
             })
             .collect();
-        Self {
+        Self(Arc::new(Shared {
             usecases,
             ldap,
             ldap_admin_group,
@@ -253,7 +266,7 @@ impl AppState {
             watch,
             meetings,
             stopping: tokio_util::sync::CancellationToken::new(),
-        }
+        }))
     }
 }
 

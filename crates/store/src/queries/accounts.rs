@@ -205,20 +205,6 @@ impl crate::AccountStore for SqlStore {
         Ok(())
     }
 
-    async fn session(&self, token_hash: &str) -> crate::Result<Option<crate::SessionRecord>> {
-        let sql = format!(
-            "SELECT sessions.created_at AS session_created_at, \
-             sessions.last_seen_at AS session_last_seen_at, {} \
-             FROM sessions JOIN users ON users.id = sessions.user_id \
-             WHERE sessions.token_hash = $1",
-            crate::sql::USER_COLUMNS
-        );
-        Ok(sqlx::query_as(&sql)
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
-
     async fn touch_session(&self, token_hash: &str, now: i64) -> crate::Result<()> {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
             .bind(now)
@@ -305,26 +291,6 @@ impl crate::AccountStore for SqlStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
-    }
-
-    async fn token(
-        &self,
-        token_hash: &str,
-    ) -> crate::Result<Option<(crate::ApiToken, crate::User)>> {
-        let sql = format!(
-            "SELECT api_tokens.id AS token_id, api_tokens.name AS token_name, \
-             api_tokens.created_at AS token_created_at, \
-             api_tokens.last_used_at AS token_last_used_at, \
-             api_tokens.expires_at AS token_expires_at, {} \
-             FROM api_tokens JOIN users ON users.id = api_tokens.user_id \
-             WHERE api_tokens.token_hash = $1",
-            crate::sql::USER_COLUMNS
-        );
-        let row: Option<crate::models::TokenWithUser> = sqlx::query_as(&sql)
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(crate::models::TokenWithUser::split))
     }
 
     async fn touch_token(&self, token_id: i64, now: i64) -> crate::Result<()> {

@@ -78,7 +78,7 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(super) async fn co_owners_in(
+    pub(crate) async fn co_owners_in(
         conn: &mut <Db as sqlx::Database>::Connection,
         room_ids: &[i64],
     ) -> crate::Result<std::collections::HashMap<i64, Vec<String>>> {
@@ -306,44 +306,6 @@ impl crate::RoomStore for SqlStore {
         Ok(row.map(Into::into))
     }
 
-    async fn list_requests(
-        &self,
-        filter: &crate::RequestFilter,
-        page: crate::Page,
-    ) -> crate::Result<crate::Paged<crate::RoomRequest>> {
-        let push_conditions = |query: &mut sqlx::QueryBuilder<'_, Db>| {
-            query.push(" WHERE 1 = 1");
-            if let Some(status) = filter.status {
-                query.push(" AND status = ").push_bind(status.as_str());
-            }
-            if let Some(requester) = &filter.requester {
-                query.push(" AND requester = ").push_bind(requester.clone());
-            }
-        };
-        let order = if filter.newest_first { "DESC" } else { "ASC" };
-        let mut count = sqlx::QueryBuilder::<Db>::new("SELECT COUNT(*) FROM room_requests");
-        push_conditions(&mut count);
-        let (total,): (i64,) = count.build_query_as().fetch_one(&self.pool).await?;
-        let mut select = sqlx::QueryBuilder::<Db>::new(format!(
-            "SELECT {} FROM room_requests",
-            crate::sql::REQUEST_COLUMNS
-        ));
-        push_conditions(&mut select);
-        select.push(format!(" ORDER BY created_at {order}, id {order} LIMIT "));
-        select
-            .push_bind(page.limit())
-            .push(" OFFSET ")
-            .push_bind(page.offset());
-        let rows: Vec<crate::models::RequestRow> =
-            select.build_query_as().fetch_all(&self.pool).await?;
-        Ok(crate::Paged {
-            items: rows.into_iter().map(Into::into).collect(),
-            total,
-            page: page.number,
-            per_page: page.size,
-        })
-    }
-
     async fn count_pending_requests(&self) -> crate::Result<i64> {
         let (count,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM room_requests WHERE status = 'pending'")
@@ -504,84 +466,6 @@ impl crate::RoomStore for SqlStore {
             Some((id,)) => self.room(id).await,
             None => Ok(None),
         }
-    }
-
-    async fn list_rooms(
-        &self,
-        filter: &crate::RoomFilter,
-        page: crate::Page,
-    ) -> crate::Result<crate::Paged<crate::Room>> {
-        // Conditions are added only when filtering: an "any" placeholder such as
-        // `$1 = '' OR owner = $1` would keep the database from using its indexes.
-        let push_conditions = |query: &mut sqlx::QueryBuilder<'_, Db>| {
-            query.push(" WHERE 1 = 1");
-            if let Some(me) = &filter.visible_to {
-                // A UNION rather than `owner = x OR id IN (...)`: PostgreSQL then
-                // uses both indexes instead of scanning every room.
-                query
-                    .push(" AND id IN (SELECT id FROM rooms WHERE owner = ")
-                    .push_bind(me.clone());
-                query.push(" UNION SELECT room_id FROM room_co_owners WHERE username = ");
-                query.push_bind(me.clone()).push(")");
-            }
-            let name_like = filter.search_name.as_deref().map(crate::sql::like_fragment);
-            let owner_like = filter
-                .search_owner
-                .as_deref()
-                .map(crate::sql::like_fragment);
-            match (name_like, owner_like) {
-                (Some(name), Some(owner)) => {
-                    query
-                        .push(" AND (name LIKE ")
-                        .push_bind(name)
-                        .push(" ESCAPE '\\'");
-                    query
-                        .push(" OR owner LIKE ")
-                        .push_bind(owner)
-                        .push(" ESCAPE '\\')");
-                }
-                (Some(name), None) => {
-                    query
-                        .push(" AND name LIKE ")
-                        .push_bind(name)
-                        .push(" ESCAPE '\\'");
-                }
-                (None, Some(owner)) => {
-                    query
-                        .push(" AND owner LIKE ")
-                        .push_bind(owner)
-                        .push(" ESCAPE '\\'");
-                }
-                (None, None) => {}
-            }
-        };
-        let mut conn = self.pool.acquire().await?;
-        let mut count = sqlx::QueryBuilder::<Db>::new("SELECT COUNT(*) FROM rooms");
-        push_conditions(&mut count);
-        let (total,): (i64,) = count.build_query_as().fetch_one(&mut *conn).await?;
-        let mut select = sqlx::QueryBuilder::<Db>::new(format!(
-            "SELECT {} FROM rooms",
-            crate::sql::ROOM_COLUMNS
-        ));
-        push_conditions(&mut select);
-        select.push(" ORDER BY name LIMIT ").push_bind(page.limit());
-        select.push(" OFFSET ").push_bind(page.offset());
-        let rows: Vec<crate::models::RoomRow> =
-            select.build_query_as().fetch_all(&mut *conn).await?;
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let mut co = Self::co_owners_in(&mut conn, &ids).await?;
-        Ok(crate::Paged {
-            items: rows
-                .into_iter()
-                .map(|row| {
-                    let co_owners = co.remove(&row.id).unwrap_or_default();
-                    row.with_co_owners(co_owners)
-                })
-                .collect(),
-            total,
-            page: page.number,
-            per_page: page.size,
-        })
     }
 
     async fn room_names(&self) -> crate::Result<Vec<(i64, String, String)>> {
@@ -840,16 +724,6 @@ impl crate::RoomStore for SqlStore {
             page: page.number,
             per_page: page.size,
         })
-    }
-
-    async fn notices_of(&self, username: &str) -> crate::Result<Vec<crate::Notice>> {
-        Ok(sqlx::query_as(
-            "SELECT id, username, kind, room_name, message, created_at FROM notices \
-             WHERE username = $1 AND read_at IS NULL ORDER BY id DESC",
-        )
-        .bind(username)
-        .fetch_all(&self.pool)
-        .await?)
     }
 
     async fn dismiss_notice(&self, username: &str, id: i64, now: i64) -> crate::Result<bool> {

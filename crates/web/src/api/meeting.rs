@@ -179,7 +179,7 @@ pub async fn events(
         let event = reader.next_event().await?;
         Some((Ok::<_, Infallible>(event), reader))
     });
-    let stream = futures::StreamExt::take_until(stream, state.stopping.cancelled_owned());
+    let stream = futures::StreamExt::take_until(stream, state.stopping.clone().cancelled_owned());
     // nginx buffers proxied answers unless told otherwise; this header tells it for this
     // answer alone, so live views work behind a proxy configured without our site file.
     Ok((

@@ -1,0 +1,277 @@
+//! [`RequestReads`](crate::RequestReads) on SQLite, through rusqlite in the asking task.
+//!
+//! Why not sqlx like every other query: its SQLite driver runs each connection on a
+//! thread of its own and hands every statement and every row across a channel. Profiled
+//! under load (`perf record` on the release binary answering `/api/v1/rooms`,
+//! docs/PERFORMANCE.md), those hand-overs (futex waits, wake-ups, context switches) were
+//! most of the time, SQLite's own work 3 %. These reads are short and use indexes, and
+//! in WAL mode a reader never waits for the writer, so they run where they are asked, on
+//! read-only connections of their own. Writes stay with sqlx: they may wait for the
+//! write lock, which must not happen on the server's worker threads.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params_from_iter};
+
+use crate::models::{RequestRow, split_lines};
+use crate::sql::{REQUEST_COLUMNS, ROOM_COLUMNS, USER_COLUMNS, like_fragment};
+use crate::{ApiToken, Paged, Result, Room, SessionRecord, SqliteStore, User};
+
+/// Idle connections kept for the next reads: about one per server thread, with room for
+/// a burst.
+const KEEP_IDLE: usize = 8;
+
+/// Read-only connections to the database file, opened when first needed.
+pub(crate) struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn read<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let idle = self.idle.lock().map(|mut idle| idle.pop()).ok().flatten();
+        let connection = match idle {
+            Some(connection) => connection,
+            None => self.open()?,
+        };
+        let answer = read(&connection);
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < KEEP_IDLE {
+                idle.push(connection);
+            }
+        }
+        Ok(answer?)
+    }
+
+    fn open(&self) -> rusqlite::Result<Connection> {
+        let connection = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // Only while a checkpoint resets the log; the same patience as the writers'.
+        connection.busy_timeout(Duration::from_secs(5))?;
+        Ok(connection)
+    }
+}
+
+/// `USER_COLUMNS` in their order, from column `at` on.
+fn user_at(row: &Row<'_>, at: usize) -> rusqlite::Result<User> {
+    Ok(User {
+        id: row.get(at)?,
+        username: row.get(at + 1)?,
+        display_name: row.get(at + 2)?,
+        password_hash: row.get(at + 3)?,
+        is_admin: row.get(at + 4)?,
+        disabled: row.get(at + 5)?,
+        must_change_password: row.get(at + 6)?,
+        language: row.get(at + 7)?,
+        email: row.get(at + 8)?,
+        created_at: row.get(at + 9)?,
+    })
+}
+
+#[async_trait::async_trait]
+impl crate::RequestReads for SqliteStore {
+    async fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
+        self.readers.read(|db| {
+            db.prepare_cached(&format!(
+                "SELECT sessions.created_at, sessions.last_seen_at, {USER_COLUMNS} \
+                 FROM sessions JOIN users ON users.id = sessions.user_id \
+                 WHERE sessions.token_hash = ?1"
+            ))?
+            .query_row([token_hash], |row| {
+                Ok(SessionRecord {
+                    session_created_at: row.get(0)?,
+                    session_last_seen_at: row.get(1)?,
+                    user: user_at(row, 2)?,
+                })
+            })
+            .optional()
+        })
+    }
+
+    async fn token(&self, token_hash: &str) -> Result<Option<(ApiToken, User)>> {
+        self.readers.read(|db| {
+            db.prepare_cached(&format!(
+                "SELECT api_tokens.id, api_tokens.name, api_tokens.created_at, \
+                 api_tokens.last_used_at, api_tokens.expires_at, {USER_COLUMNS} \
+                 FROM api_tokens JOIN users ON users.id = api_tokens.user_id \
+                 WHERE api_tokens.token_hash = ?1"
+            ))?
+            .query_row([token_hash], |row| {
+                let user = user_at(row, 5)?;
+                let token = ApiToken {
+                    id: row.get(0)?,
+                    user_id: user.id,
+                    name: row.get(1)?,
+                    created_at: row.get(2)?,
+                    last_used_at: row.get(3)?,
+                    expires_at: row.get(4)?,
+                };
+                Ok((token, user))
+            })
+            .optional()
+        })
+    }
+
+    async fn list_rooms(
+        &self,
+        filter: &crate::RoomFilter,
+        page: crate::Page,
+    ) -> Result<Paged<Room>> {
+        // The same conditions as on PostgreSQL (postgres_reads.rs), added only when
+        // filtering so that the indexes are used.
+        let mut conditions = String::from(" WHERE 1 = 1");
+        let mut values: Vec<String> = Vec::new();
+        if let Some(me) = &filter.visible_to {
+            conditions.push_str(
+                " AND id IN (SELECT id FROM rooms WHERE owner = ? \
+                 UNION SELECT room_id FROM room_co_owners WHERE username = ?)",
+            );
+            values.extend([me.clone(), me.clone()]);
+        }
+        let name_like = filter.search_name.as_deref().map(like_fragment);
+        let owner_like = filter.search_owner.as_deref().map(like_fragment);
+        match (name_like, owner_like) {
+            (Some(name), Some(owner)) => {
+                conditions.push_str(" AND (name LIKE ? ESCAPE '\\' OR owner LIKE ? ESCAPE '\\')");
+                values.extend([name, owner]);
+            }
+            (Some(name), None) => {
+                conditions.push_str(" AND name LIKE ? ESCAPE '\\'");
+                values.push(name);
+            }
+            (None, Some(owner)) => {
+                conditions.push_str(" AND owner LIKE ? ESCAPE '\\'");
+                values.push(owner);
+            }
+            (None, None) => {}
+        }
+        let (limit, offset) = (page.limit(), page.offset());
+        self.readers.read(|db| {
+            // One statement: the page, how many match in all, and each room's co-owners
+            // (usernames hold no line breaks).
+            let mut total = None;
+            let items: Vec<Room> = db
+                .prepare_cached(&format!(
+                    "SELECT {ROOM_COLUMNS}, COUNT(*) OVER (), \
+                     (SELECT group_concat(username, char(10) ORDER BY username) \
+                      FROM room_co_owners WHERE room_id = rooms.id) \
+                     FROM rooms{conditions} ORDER BY name LIMIT {limit} OFFSET {offset}"
+                ))?
+                .query_map(params_from_iter(&values), |row| {
+                    total = Some(row.get::<_, i64>(5)?);
+                    let co_owners: Option<String> = row.get(6)?;
+                    Ok(Room {
+                        id: row.get(0)?,
+                        name: row.get(1)?,
+                        owner: row.get(2)?,
+                        co_owners: co_owners.as_deref().map(split_lines).unwrap_or_default(),
+                        created_at: row.get(3)?,
+                        last_activity_at: row.get(4)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let total = match total {
+                Some(total) => total,
+                // A page past the end has no row to carry the count.
+                None => db
+                    .prepare_cached(&format!("SELECT COUNT(*) FROM rooms{conditions}"))?
+                    .query_row(params_from_iter(&values), |row| row.get(0))?,
+            };
+            Ok(Paged {
+                items,
+                total,
+                page: page.number,
+                per_page: page.size,
+            })
+        })
+    }
+
+    async fn list_requests(
+        &self,
+        filter: &crate::RequestFilter,
+        page: crate::Page,
+    ) -> Result<Paged<crate::RoomRequest>> {
+        let mut conditions = String::from(" WHERE 1 = 1");
+        let mut values: Vec<String> = Vec::new();
+        if let Some(status) = filter.status {
+            conditions.push_str(" AND status = ?");
+            values.push(status.as_str().to_owned());
+        }
+        if let Some(requester) = &filter.requester {
+            conditions.push_str(" AND requester = ?");
+            values.push(requester.clone());
+        }
+        let order = if filter.newest_first { "DESC" } else { "ASC" };
+        let (limit, offset) = (page.limit(), page.offset());
+        self.readers.read(|db| {
+            let mut total = None;
+            let items: Vec<crate::RoomRequest> = db
+                .prepare_cached(&format!(
+                    "SELECT {REQUEST_COLUMNS}, COUNT(*) OVER () FROM room_requests{conditions} \
+                     ORDER BY created_at {order}, id {order} LIMIT {limit} OFFSET {offset}"
+                ))?
+                .query_map(params_from_iter(&values), |row| {
+                    total = Some(row.get::<_, i64>(12)?);
+                    Ok(RequestRow {
+                        id: row.get(0)?,
+                        room_name: row.get(1)?,
+                        requester: row.get(2)?,
+                        reason: row.get(3)?,
+                        co_owners: row.get(4)?,
+                        status: row.get(5)?,
+                        decided_by: row.get(6)?,
+                        decision_message: row.get(7)?,
+                        auto_pattern: row.get(8)?,
+                        created_at: row.get(9)?,
+                        decided_at: row.get(10)?,
+                        room_id: row.get(11)?,
+                    }
+                    .into())
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let total = match total {
+                Some(total) => total,
+                None => db
+                    .prepare_cached(&format!("SELECT COUNT(*) FROM room_requests{conditions}"))?
+                    .query_row(params_from_iter(&values), |row| row.get(0))?,
+            };
+            Ok(Paged {
+                items,
+                total,
+                page: page.number,
+                per_page: page.size,
+            })
+        })
+    }
+
+    async fn notices_of(&self, username: &str) -> Result<Vec<crate::Notice>> {
+        self.readers.read(|db| {
+            db.prepare_cached(
+                "SELECT id, username, kind, room_name, message, created_at FROM notices \
+                 WHERE username = ?1 AND read_at IS NULL ORDER BY id DESC",
+            )?
+            .query_map([username], |row| {
+                Ok(crate::Notice {
+                    id: row.get(0)?,
+                    username: row.get(1)?,
+                    kind: row.get(2)?,
+                    room_name: row.get(3)?,
+                    message: row.get(4)?,
+                    created_at: row.get(5)?,
+                })
+            })?
+            .collect()
+        })
+    }
+}
