@@ -957,6 +957,15 @@ impl Participant {
         self.wait_until(|p| p.role() == "none").await
     }
 
+    /// A new display name, as Jitsi's "rename yourself" sends it: a presence update.
+    pub async fn rename(&self, display_name: &str) -> anyhow::Result<()> {
+        let presence = occupant_presence(&self.room, &self.nick, display_name, None)?;
+        self.sender
+            .send_stanza(presence.into())
+            .await
+            .map_err(anyhow::Error::msg)
+    }
+
     /// lib-jitsi-meet's `lockRoom`: submit the secret with password protection and
     /// whois=anyone. `Err` carries Prosody's refusal (e.g. `Forbidden` for non-owners).
     pub async fn lock(&self, secret: &str) -> anyhow::Result<Result<(), String>> {
