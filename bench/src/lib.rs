@@ -1,4 +1,5 @@
-//! What the benchmarks share: percentiles and how figures are printed.
+//! What the benchmarks share: percentiles, how figures are printed, and the release
+//! binary run as a process of its own.
 
 use std::time::Duration;
 
@@ -58,4 +59,30 @@ pub fn cpu_time() -> Duration {
 
 pub fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// A child process (the service, nginx) killed and reaped when dropped.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until something accepts connections on 127.0.0.1:`port` (at most 30 s).
+pub async fn wait_listening(port: u16) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "nothing listens on {port}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
 }

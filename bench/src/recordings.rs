@@ -21,12 +21,13 @@
 //!    HTTP/1.1 to both, seven rounds alternating.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
+use roomkeeper_bench::{Killed, wait_listening};
 use roomkeeper_domain::Username;
 use roomkeeper_store::{Audit, NewRequest, NewUser};
 use roomkeeper_testkit::nginx::{self, HOST, Nginx, SiteFor};
@@ -34,15 +35,6 @@ use roomkeeper_testkit::nginx::{self, HOST, Nginx, SiteFor};
 const GIB: u64 = 1 << 30;
 const MEET: &str = "https://meet.example.org";
 const ACCEL_LOCATION: &str = "/_roomkeeper_files/";
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
@@ -162,18 +154,6 @@ fn nginx(root: &Path, port: u16, work: &Path) -> anyhow::Result<Killed> {
         .spawn()
         .context("nginx")?;
     Ok(Killed(child))
-}
-
-async fn wait_listening(port: u16) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        ensure!(Instant::now() < deadline, "nothing listens on {port}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Ok(())
 }
 
 #[tokio::main]

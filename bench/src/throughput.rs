@@ -13,24 +13,15 @@
 //! `/api/v1/rooms` with the lecturer's API token, and the home page `/` with the
 //! lecturer's session.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail, ensure};
+use roomkeeper_bench::{Killed, wait_listening};
 use roomkeeper_domain::Username;
 use roomkeeper_store::{Audit, NewRequest, NewUser, Store};
 
 const MINE: usize = 20;
 const OTHERS: usize = 1_000;
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn now() -> i64 {
     std::time::SystemTime::now()
@@ -101,18 +92,6 @@ fn wrk(url: &str, header: Option<&str>, seconds: u64) -> anyhow::Result<String> 
         pick("90%"),
         pick("99%"),
     ))
-}
-
-async fn wait_listening(port: u16) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        ensure!(Instant::now() < deadline, "nothing listens on {port}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Ok(())
 }
 
 #[tokio::main]
