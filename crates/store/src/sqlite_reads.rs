@@ -79,6 +79,35 @@ fn user_at(row: &Row<'_>, at: usize) -> rusqlite::Result<User> {
     })
 }
 
+/// One page (`page_sql`) and how many rows `FROM {from}` has in all, in one read
+/// transaction so the two agree. A count of its own rather than `COUNT(*) OVER ()` in
+/// the page: a window makes SQLite read every matching row, which for an admin's 10,000
+/// rooms costs more than a second statement.
+fn counted_page<T>(
+    db: &Connection,
+    from: &str,
+    page_sql: &str,
+    values: &[String],
+    page: crate::Page,
+    item: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Paged<T>> {
+    let tx = db.unchecked_transaction()?;
+    let total: i64 = tx
+        .prepare_cached(&format!("SELECT COUNT(*) FROM {from}"))?
+        .query_row(params_from_iter(values), |row| row.get(0))?;
+    let items = tx
+        .prepare_cached(page_sql)?
+        .query_map(params_from_iter(values), item)?
+        .collect::<rusqlite::Result<_>>()?;
+    tx.finish()?;
+    Ok(Paged {
+        items,
+        total,
+        page: page.number,
+        per_page: page.size,
+    })
+}
+
 #[async_trait::async_trait]
 impl crate::RequestReads for SqliteStore {
     async fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
@@ -157,40 +186,25 @@ impl crate::RequestReads for SqliteStore {
             (None, None) => {}
         }
         let (limit, offset) = (page.limit(), page.offset());
+        let from = format!("rooms{conditions}");
+        // Each room's co-owners in the same statement (usernames hold no line breaks).
+        let page_sql = format!(
+            "SELECT {ROOM_COLUMNS}, \
+             (SELECT group_concat(username, char(10) ORDER BY username) \
+              FROM room_co_owners WHERE room_id = rooms.id) \
+             FROM {from} ORDER BY name LIMIT {limit} OFFSET {offset}"
+        );
         self.readers.read(|db| {
-            // A count of its own rather than `COUNT(*) OVER ()`: a window makes SQLite
-            // read every matching row, which for an admin's 10,000 rooms costs more than
-            // a second statement. One read transaction, so the two agree.
-            let tx = db.unchecked_transaction()?;
-            let total: i64 = tx
-                .prepare_cached(&format!("SELECT COUNT(*) FROM rooms{conditions}"))?
-                .query_row(params_from_iter(&values), |row| row.get(0))?;
-            // Each room's co-owners in the same statement (usernames hold no line breaks).
-            let items: Vec<Room> = tx
-                .prepare_cached(&format!(
-                    "SELECT {ROOM_COLUMNS}, \
-                     (SELECT group_concat(username, char(10) ORDER BY username) \
-                      FROM room_co_owners WHERE room_id = rooms.id) \
-                     FROM rooms{conditions} ORDER BY name LIMIT {limit} OFFSET {offset}"
-                ))?
-                .query_map(params_from_iter(&values), |row| {
-                    let co_owners: Option<String> = row.get(5)?;
-                    Ok(Room {
-                        id: row.get(0)?,
-                        name: row.get(1)?,
-                        owner: row.get(2)?,
-                        co_owners: co_owners.as_deref().map(split_lines).unwrap_or_default(),
-                        created_at: row.get(3)?,
-                        last_activity_at: row.get(4)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            tx.finish()?;
-            Ok(Paged {
-                items,
-                total,
-                page: page.number,
-                per_page: page.size,
+            counted_page(db, &from, &page_sql, &values, page, |row| {
+                let co_owners: Option<String> = row.get(5)?;
+                Ok(Room {
+                    id: row.get(0)?,
+                    name: row.get(1)?,
+                    owner: row.get(2)?,
+                    co_owners: co_owners.as_deref().map(split_lines).unwrap_or_default(),
+                    created_at: row.get(3)?,
+                    last_activity_at: row.get(4)?,
+                })
             })
         })
     }
@@ -212,41 +226,28 @@ impl crate::RequestReads for SqliteStore {
         }
         let order = if filter.newest_first { "DESC" } else { "ASC" };
         let (limit, offset) = (page.limit(), page.offset());
+        let from = format!("room_requests{conditions}");
+        let page_sql = format!(
+            "SELECT {REQUEST_COLUMNS} FROM {from} \
+             ORDER BY created_at {order}, id {order} LIMIT {limit} OFFSET {offset}"
+        );
         self.readers.read(|db| {
-            // As for rooms: a count of its own, in one read transaction with the page.
-            let tx = db.unchecked_transaction()?;
-            let total: i64 = tx
-                .prepare_cached(&format!("SELECT COUNT(*) FROM room_requests{conditions}"))?
-                .query_row(params_from_iter(&values), |row| row.get(0))?;
-            let items: Vec<crate::RoomRequest> = tx
-                .prepare_cached(&format!(
-                    "SELECT {REQUEST_COLUMNS} FROM room_requests{conditions} \
-                     ORDER BY created_at {order}, id {order} LIMIT {limit} OFFSET {offset}"
-                ))?
-                .query_map(params_from_iter(&values), |row| {
-                    Ok(RequestRow {
-                        id: row.get(0)?,
-                        room_name: row.get(1)?,
-                        requester: row.get(2)?,
-                        reason: row.get(3)?,
-                        co_owners: row.get(4)?,
-                        status: row.get(5)?,
-                        decided_by: row.get(6)?,
-                        decision_message: row.get(7)?,
-                        auto_pattern: row.get(8)?,
-                        created_at: row.get(9)?,
-                        decided_at: row.get(10)?,
-                        room_id: row.get(11)?,
-                    }
-                    .into())
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            tx.finish()?;
-            Ok(Paged {
-                items,
-                total,
-                page: page.number,
-                per_page: page.size,
+            counted_page(db, &from, &page_sql, &values, page, |row| {
+                Ok(RequestRow {
+                    id: row.get(0)?,
+                    room_name: row.get(1)?,
+                    requester: row.get(2)?,
+                    reason: row.get(3)?,
+                    co_owners: row.get(4)?,
+                    status: row.get(5)?,
+                    decided_by: row.get(6)?,
+                    decision_message: row.get(7)?,
+                    auto_pattern: row.get(8)?,
+                    created_at: row.get(9)?,
+                    decided_at: row.get(10)?,
+                    room_id: row.get(11)?,
+                }
+                .into())
             })
         })
     }
