@@ -8,15 +8,15 @@ use std::fmt;
 
 use crate::room::{RoomName, jitsi_normalize};
 
-pub const MAX_PATTERN_CHARS: usize = 200;
 /// No room name (with its tenant) is longer, so no longer pattern can match one.
-const MAX_CANONICAL_BYTES: usize = crate::room::MAX_ROOM_BYTES + 1 + crate::room::MAX_TENANT_BYTES;
+pub const MAX_CANONICAL_BYTES: usize =
+    crate::room::MAX_ROOM_BYTES + 1 + crate::room::MAX_TENANT_BYTES;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PatternError {
     #[error("A pattern needs at least one character besides * and ?.")]
     NoLiteral,
-    #[error("A pattern may have at most {max} characters.")]
+    #[error("A pattern may be at most as long as a room name ({max} bytes once encoded).")]
     TooLong { max: usize },
     #[error("A pattern has at most one / (between tenant and room).")]
     TooManyParts,
@@ -31,10 +31,13 @@ pub struct Pattern(String);
 impl Pattern {
     pub fn parse(input: &str) -> Result<Self, PatternError> {
         let input = input.trim().trim_matches('/');
-        // Bytes first: counting characters (and normalising) is work on the whole input.
-        if input.len() > 4 * MAX_PATTERN_CHARS || input.chars().count() > MAX_PATTERN_CHARS {
+        // Bytes first, before normalising. The bound is on the stored (canonical) form,
+        // so a stored pattern always parses again: a bound on the characters typed did
+        // not, and a long pattern in Cyrillic then stopped approving anything.
+        // Percent-decoding shrinks by three at most, so no longer input can pass below.
+        if input.len() > 3 * MAX_CANONICAL_BYTES {
             return Err(PatternError::TooLong {
-                max: MAX_PATTERN_CHARS,
+                max: MAX_CANONICAL_BYTES,
             });
         }
         if input.matches('/').count() > 1 {
@@ -63,7 +66,7 @@ impl Pattern {
         // pattern longer than any room name could only slow the overlap check down.
         if canonical.len() > MAX_CANONICAL_BYTES {
             return Err(PatternError::TooLong {
-                max: MAX_PATTERN_CHARS,
+                max: MAX_CANONICAL_BYTES,
             });
         }
         Ok(Self(canonical))
@@ -184,12 +187,23 @@ mod tests {
         assert_eq!(Pattern::parse("*"), Err(PatternError::NoLiteral));
         assert_eq!(Pattern::parse("*/?*"), Err(PatternError::NoLiteral));
         assert_eq!(Pattern::parse("a/b/c*"), Err(PatternError::TooManyParts));
-        assert!(Pattern::parse(&"a".repeat(201)).is_err());
+        assert!(Pattern::parse(&"a".repeat(MAX_CANONICAL_BYTES + 1)).is_err());
         // Huge input is refused by its size before any normalising; a short one that
         // normalisation blows up past any room name's length is refused after.
         assert!(Pattern::parse(&"\u{FDFA}".repeat(300_000)).is_err());
         assert!(Pattern::parse(&"\u{FDFA}".repeat(150)).is_err());
         assert!(Pattern::parse(&format!("{}*", "\u{FDFA}".repeat(5))).is_ok());
+    }
+
+    /// Stored patterns are parsed again before each use (approving, overlaps): a long one
+    /// in Cyrillic was accepted, then refused as stored (more than 200 characters once
+    /// encoded), and silently approved nothing.
+    #[test]
+    fn a_stored_pattern_parses_again() {
+        let typed = format!("{}-*", "д".repeat(150));
+        let stored = Pattern::parse(&typed).unwrap();
+        assert_eq!(Pattern::parse(stored.as_str()).as_ref(), Ok(&stored));
+        assert!(stored.matches(&room(&format!("{}-1", "д".repeat(150)))));
     }
 
     #[test]

@@ -47,6 +47,11 @@ pub enum RoomNameError {
     TooManyParts,
     #[error("{host} is not a meeting server of this Roomkeeper (accepted: {accepted}).")]
     ForeignHost { host: String, accepted: String },
+    #[error(
+        "Jitsi would open another room from this room's own link (it reorders these accents \
+         only the second time); choose a name without this combination of accents."
+    )]
+    Unstable,
 }
 
 /// Jitsi's `getBackendSafeRoomName` for one path segment.
@@ -171,6 +176,13 @@ impl RoomName {
                 max: MAX_ROOM_BYTES,
             });
         }
+        // A browser removes tabs and line breaks from a URL before anything else (the
+        // WHATWG URL parser), so a pasted link broken across lines opens the room without
+        // them; a text field drops them too.
+        let input: String = input
+            .chars()
+            .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+            .collect();
         let input = input.trim();
         let input = input.split(['?', '#']).next().unwrap_or_default();
         let path = if input.contains("://") {
@@ -227,6 +239,12 @@ impl RoomName {
                 max: MAX_ROOM_BYTES,
             });
         }
+        // Jitsi lowercases after NFKC, and lowercasing can leave combining marks out of
+        // canonical order (`İ` becomes `i` + U+0307): the room's own link, normalised
+        // again when opened, then names another room. Such a name cannot be kept.
+        if jitsi_normalize(&room) != room {
+            return Err(RoomNameError::Unstable);
+        }
         // encodeURIComponent leaves ' alone, but XMPP forbids it in a localpart.
         if let Some(found) = room.chars().find(|c| *c == '\'') {
             return Err(RoomNameError::Character { found });
@@ -270,12 +288,23 @@ impl RoomName {
         }
     }
 
-    /// For people: percent-escapes decoded (`müller`, `my room`).
+    /// For people: percent-escapes decoded (`müller`, `my room`). A name shown is one
+    /// people copy and type again, so it must read back as the same room; where the
+    /// decoded form would not (an escaped `/`, `?`, `#` or `%`, a space at the edge, a
+    /// control character), the stored form is shown.
     pub fn display(&self) -> String {
+        if !self.room.contains('%') {
+            return self.canonical();
+        }
         let room = decode_uri_component(&self.room).unwrap_or_else(|| self.room.clone());
-        match &self.tenant {
+        let shown = match &self.tenant {
             Some(tenant) => format!("{tenant}/{room}"),
             None => room,
+        };
+        if Self::from_canonical(&shown).as_ref() == Ok(self) {
+            shown
+        } else {
+            self.canonical()
         }
     }
 
@@ -320,6 +349,36 @@ mod tests {
                 .unwrap()
                 .origin(),
             "https://meet.example.org"
+        );
+    }
+
+    /// Found by the hostile-input properties (`roomkeeper/tests/hostile.rs`).
+    #[test]
+    fn pasted_line_breaks_and_shown_names_read_back_as_the_same_room() {
+        let bases = bases();
+        // A browser drops them from a link, so Jitsi opens `logic`.
+        let broken = RoomName::parse("https://meet.example.org/lo\ngi\tc\r", &bases).unwrap();
+        assert_eq!(broken.canonical(), "logic");
+        // Shown decoded, these would read back as another room (or none).
+        for stored in ["a%3fb", "a%2fb", "%20a", "a%0a", "a%23b", "a%25b"] {
+            let name = RoomName::from_canonical(stored).unwrap();
+            assert_eq!(
+                RoomName::from_canonical(&name.display()),
+                Ok(name.clone()),
+                "{stored}"
+            );
+        }
+        let umlaut = RoomName::from_canonical("m%c3%bcller%20seminar").unwrap();
+        assert_eq!(umlaut.display(), "müller seminar");
+        // Jitsi addresses `İ𐨍` as `i` U+0307 U+10A0D, and that name's own link as
+        // `i` U+10A0D U+0307: a room that cannot be registered.
+        assert_eq!(
+            RoomName::parse("İ\u{10a0d}", &bases),
+            Err(RoomNameError::Unstable)
+        );
+        assert_eq!(
+            RoomName::parse("İstanbul", &bases).unwrap().canonical(),
+            "i%cc%87stanbul"
         );
     }
 

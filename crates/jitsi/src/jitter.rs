@@ -1,7 +1,11 @@
-//! Jitter for reconnects. tokio-xmpp reconnects by itself (after 1 s, doubling up to
-//! 30 s), but at the same moments for every client: after a Prosody restart, every
-//! Roomkeeper instance would knock at once, again and again. This connector waits a
-//! random part of the current backoff before each attempt.
+//! Reconnects. tokio-xmpp reconnects by itself, after 1 s, doubling up to 30 s, and at
+//! the same moments for every client. Both are wrong for us: after a Prosody restart
+//! every Roomkeeper instance would knock at once, again and again; and after an outage
+//! of a minute the next attempt could be 30 s after Prosody is back, while lecturers
+//! wait for their buttons. So this connector keeps trying itself while Prosody cannot be
+//! reached (connection refused, reset, name not resolved), a random wait of at most 2 s
+//! before each attempt: back within about 2 s of Prosody, and spread out. Other failures
+//! (TLS, login) go back to tokio-xmpp's backoff: those wait for an operator.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
@@ -38,10 +42,20 @@ impl<C> Jittered<C> {
     }
 }
 
-/// The longest wait before an attempt: a quarter of the backoff tokio-xmpp has just
-/// waited (250 ms before the first, up to 7.5 s once the backoff reaches 30 s).
+/// The longest wait before an attempt: 250 ms before the first, doubling with each
+/// failure up to 2 s.
 pub fn max_jitter(failures: u32) -> Duration {
-    Duration::from_millis(250 * (1u64 << failures.min(7))).min(Duration::from_millis(7500))
+    Duration::from_millis(250 * (1u64 << failures.min(7))).min(MAX_WAIT)
+}
+
+const MAX_WAIT: Duration = Duration::from_secs(2);
+
+/// Prosody is not there (stopped, restarting, the network down): try again soon.
+fn unreachable(error: &tokio_xmpp::Error) -> bool {
+    matches!(
+        error,
+        tokio_xmpp::Error::Io(_) | tokio_xmpp::Error::DnsNet(_) | tokio_xmpp::Error::Disconnected
+    )
 }
 
 /// A random wait up to `max_jitter`. The standard library's per-instance random hasher
@@ -63,14 +77,27 @@ impl<C: ServerConnector + Sync> ServerConnector for Jittered<C> {
         ns: &'static str,
         timeouts: Timeouts,
     ) -> Result<(PendingFeaturesRecv<Self::Stream>, ChannelBinding), tokio_xmpp::Error> {
-        tokio::time::sleep(jitter(self.failures.load(Ordering::Relaxed))).await;
-        let attempt = self.inner.connect(jid, ns, timeouts).await;
-        if attempt.is_ok() {
-            self.failures.store(0, Ordering::Relaxed);
-        } else {
-            self.failures.fetch_add(1, Ordering::Relaxed);
+        loop {
+            tokio::time::sleep(jitter(self.failures.load(Ordering::Relaxed))).await;
+            let attempt = self.inner.connect(jid, ns, timeouts).await;
+            match &attempt {
+                Ok(_) => {
+                    self.failures.store(0, Ordering::Relaxed);
+                    return attempt;
+                }
+                Err(error) if unreachable(error) => {
+                    let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+                    // Once, then every ~minute: an outage should not flood the log.
+                    if failures == 1 || failures % 60 == 0 {
+                        tracing::warn!(%error, failures, "Prosody cannot be reached; trying again");
+                    }
+                }
+                Err(_) => {
+                    self.failures.fetch_add(1, Ordering::Relaxed);
+                    return attempt;
+                }
+            }
         }
-        attempt
     }
 }
 
@@ -82,8 +109,8 @@ mod tests {
     fn the_wait_grows_with_failures_and_stays_within_bounds() {
         assert_eq!(max_jitter(0), Duration::from_millis(250));
         assert_eq!(max_jitter(2), Duration::from_secs(1));
-        assert_eq!(max_jitter(5), Duration::from_millis(7500));
-        assert_eq!(max_jitter(40), Duration::from_millis(7500));
+        assert_eq!(max_jitter(3), Duration::from_secs(2));
+        assert_eq!(max_jitter(40), Duration::from_secs(2));
         let waits: Vec<Duration> = (0..200).map(|_| jitter(3)).collect();
         assert!(waits.iter().all(|w| *w <= max_jitter(3)));
         // Spread out, not one value for everyone.

@@ -20,7 +20,7 @@ pub use config::{JitsiConfig, ShardConfig, XmppSecurity};
 pub use events::{ChangedBy, RoomEvent, apply, parse as parse_event};
 pub use shards::{ShardStatus, Shards};
 pub use watch::{MeetingWatch, RoomFeed, RoomState};
-pub use xmpp::XmppShard;
+pub use xmpp::{XmppShard, refusal};
 
 /// Someone in a meeting, as the meeting page shows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

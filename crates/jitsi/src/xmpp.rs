@@ -491,8 +491,9 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Prosody's error condition in words.
-fn refusal(error: &StanzaError) -> Error {
+/// Prosody's error condition in words (shown on the room page: a sentence of ours,
+/// never the answer's own text).
+pub fn refusal(error: &StanzaError) -> Error {
     match error.defined_condition {
         // A room just destroyed answers `gone` for a while: no meeting either way.
         DefinedCondition::ItemNotFound | DefinedCondition::Gone { .. } => Error::NoMeeting,

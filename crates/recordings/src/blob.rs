@@ -99,6 +99,14 @@ impl BlobStore {
         })
     }
 
+    /// The directory of a store on local disk.
+    pub fn local_root(&self) -> Option<&Path> {
+        match &self.kind {
+            Kind::Local { root } => Some(root),
+            Kind::S3 { .. } => None,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match &self.kind {
             Kind::Local { root } => format!("local disk {}", root.display()),

@@ -19,7 +19,7 @@ use roomkeeper_store::{Audit, NewEmail, NewRecording, Recording, RecordingState,
 use crate::blob::{BlobStore, Labels, file_checksum};
 use crate::config::RecordingsConfig;
 use crate::session::{self, METADATA, Metadata};
-use crate::{Error, mp4};
+use crate::{Error, mp4, staging};
 
 /// Composes the "your recording is ready" emails (the web crate knows the texts and each
 /// recipient's language).
@@ -267,6 +267,7 @@ impl Recordings {
             RecordingState::Storing => {}
         }
         let download = download_name(&recording);
+        let _writing = staging::writing(&self.config.dir).await?;
         self.blobs
             .store_file(
                 path,
@@ -296,9 +297,15 @@ impl Recordings {
         Ok(recording)
     }
 
-    /// Finishes what a crash interrupted: rows whose file was stored are made ready (after
+    /// Finishes what a crash interrupted: temporary files are removed (`staging`), rows
+    /// whose file was stored are made ready (after
     /// checking size and checksum), deletions are completed.
     pub async fn recover(&self) -> Result<(), Error> {
+        match staging::sweep(&self.config.dir, self.blobs.local_root()).await? {
+            Some(0) => {}
+            Some(removed) => tracing::info!(removed, "removed temporary files a crash left"),
+            None => tracing::info!("temporary files not swept: another process is writing"),
+        }
         for recording in self.store.unfinished_recordings().await? {
             match recording.state {
                 RecordingState::Deleting => self.finish_delete(&recording.id).await?,

@@ -8,6 +8,7 @@ pub mod config;
 mod ingest;
 pub mod mp4;
 pub mod session;
+pub mod staging;
 pub mod watch;
 
 pub use blob::{BlobStore, Delivery};

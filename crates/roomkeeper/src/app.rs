@@ -171,19 +171,21 @@ pub async fn serve(
     let app = roomkeeper_web::router(state);
     let header_read_timeout =
         std::time::Duration::from_secs(config.http.header_read_timeout_seconds);
-    let served = accept_loop(listener, app, header_read_timeout, shutdown).await;
+    let grace = std::time::Duration::from_secs(config.http.shutdown_grace_seconds);
+    let served = accept_loop(listener, app, header_read_timeout, grace, shutdown).await;
     jobs.cancel();
     served
 }
 
-/// Accepts connections until `shutdown`, then waits for the requests in flight. Written
-/// out instead of `axum::serve` because that one installs no timer in hyper, so hyper's
-/// header read timeout never fires and a client that sends its headers a byte at a time
-/// keeps a connection (and its memory) for ever.
+/// Accepts connections until `shutdown`, then waits up to `grace` for the requests in
+/// flight. Written out instead of `axum::serve` because that one installs no timer in
+/// hyper, so hyper's header read timeout never fires and a client that sends its
+/// headers a byte at a time keeps a connection (and its memory) for ever.
 async fn accept_loop(
     listener: TcpListener,
     app: axum::Router,
     header_read_timeout: std::time::Duration,
+    grace: std::time::Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -231,7 +233,16 @@ async fn accept_loop(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        // Long downloads, mostly; clients resume them with Range after the restart.
+        tracing::warn!(
+            seconds = grace.as_secs(),
+            "requests still in flight after the shutdown grace; their connections are cut"
+        );
+    }
     Ok(())
 }
 

@@ -297,8 +297,18 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
     /// Stops the server and starts it again on the same port and data (accounts stay;
     /// rooms, kept in memory as in Jitsi, are gone).
     pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop();
+        self.start_again().await
+    }
+
+    /// Kills the server (`kill -9`: gone, as a crashed or unplugged Prosody is).
+    pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Starts a stopped server again on the same port and data.
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
         self.child = Command::new(self.version.program("prosody"))
             .arg("--config")
             .arg(self.dir.path().join("prosody.cfg.lua"))

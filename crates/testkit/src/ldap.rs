@@ -133,8 +133,32 @@ impl Slapd {
 
     /// Freezes the server (SIGSTOP to its process id): connections are accepted by the
     /// kernel but never answered, as with a hung directory. `resume` thaws it.
+    /// Returns once every thread of slapd is stopped: the signal is delivered to each
+    /// thread when it next runs, and on a busy machine a worker answered one more bind
+    /// after `kill` had returned.
     pub fn pause(&self) -> anyhow::Result<()> {
-        self.signal("-STOP")
+        self.signal("-STOP")?;
+        let pid = self.child.as_ref().context("slapd is not running")?.id();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let stopped = std::fs::read_dir(format!("/proc/{pid}/task"))?
+                .flatten()
+                .all(|task| {
+                    // `PID (comm) STATE ...`; comm may hold spaces, the state follows ')'.
+                    std::fs::read_to_string(task.path().join("stat"))
+                        .ok()
+                        .and_then(|stat| {
+                            stat.rsplit_once(')')
+                                .and_then(|(_, rest)| rest.trim_start().chars().next())
+                        })
+                        .is_some_and(|state| state == 'T' || state == 't')
+                });
+            if stopped {
+                return Ok(());
+            }
+            ensure!(std::time::Instant::now() < deadline, "slapd did not stop");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
 
     pub fn resume(&self) -> anyhow::Result<()> {

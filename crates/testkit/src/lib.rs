@@ -24,6 +24,8 @@ pub mod ldap;
 pub mod listening;
 pub mod nginx;
 pub mod oidc;
+pub mod postgres;
+pub mod served;
 pub mod tls;
 
 /// The variable `scripts/test` sets to a PostgreSQL superuser URL.

@@ -47,6 +47,14 @@ pub enum Error {
     CrossSite,
     #[error("{0}")]
     Unavailable(String),
+    /// The database does not answer (503, code `unavailable` like any missing
+    /// dependency); pages name it, so people know it is not their Jitsi.
+    #[error("{0}")]
+    DatabaseUnreachable(String),
+    /// Where recordings are kept has no space left (507): the sender keeps its files and
+    /// tries again later.
+    #[error("{0}")]
+    StorageFull(String),
     /// Logged with its cause; the client sees only a generic sentence.
     #[error("Something went wrong on our side. Please try again.")]
     Internal(String),
@@ -72,7 +80,10 @@ impl Error {
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::ProsodyRefused(_) => StatusCode::BAD_GATEWAY,
             Error::Throttled { .. } | Error::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
-            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable(_) | Error::DatabaseUnreachable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Error::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -92,7 +103,8 @@ impl Error {
             Error::TooManyStreams(_) => "too_many_streams",
             Error::PasswordChangeRequired => "password_change_required",
             Error::CrossSite => "cross_site",
-            Error::Unavailable(_) => "unavailable",
+            Error::Unavailable(_) | Error::DatabaseUnreachable(_) => "unavailable",
+            Error::StorageFull(_) => "storage_full",
             Error::Internal(_) => "internal",
         }
     }
@@ -107,7 +119,10 @@ impl Error {
     fn log(&self) {
         match self {
             Error::Internal(cause) => tracing::error!(%cause, "request failed"),
-            Error::Unavailable(cause) => tracing::warn!(%cause, "dependency unavailable"),
+            Error::Unavailable(cause) | Error::DatabaseUnreachable(cause) => {
+                tracing::warn!(%cause, "dependency unavailable")
+            }
+            Error::StorageFull(cause) => tracing::error!(%cause, "recordings storage is full"),
             _ => {}
         }
     }
@@ -122,7 +137,7 @@ impl From<roomkeeper_store::Error> for Error {
                 message: kind.to_string(),
             },
             S::NotFound => Error::NotFound,
-            unreachable if unreachable.is_unreachable() => Error::Unavailable(format!(
+            unreachable if unreachable.is_unreachable() => Error::DatabaseUnreachable(format!(
                 "The database is not reachable right now ({unreachable}). Try again in a minute."
             )),
             other => Error::Internal(other.to_string()),
@@ -263,7 +278,10 @@ impl IntoResponse for PageError {
             Error::PasswordChangeRequired => Redirect::to("/profile").into_response(),
             _ => {
                 let t = Tr::new(i18n::current());
-                let key = format!("error-{}", err.code());
+                let key = match err {
+                    Error::DatabaseUnreachable(_) => "error-database-unreachable".to_owned(),
+                    _ => format!("error-{}", err.code()),
+                };
                 let message = t.get(&key).unwrap_or_else(|| err.to_string());
                 let page = crate::pages::ErrorPage {
                     page: Chrome::anonymous(t, &self.path),

@@ -52,6 +52,10 @@ pub struct HttpConfig {
     /// closed: a client that dribbles them (slowloris) would otherwise hold a connection
     /// for ever.
     pub header_read_timeout_seconds: u64,
+    /// On SIGTERM, how long requests in flight may take to finish before their
+    /// connections are cut and the process exits (a download cut this way resumes with
+    /// `Range`). Below systemd's 90 s stop timeout, so the exit is ours, not a SIGKILL.
+    pub shutdown_grace_seconds: u64,
     /// Limits on open live views (event streams) per instance.
     pub event_streams: streams::StreamLimits,
     /// Networks (`address/prefix`) whose direct, unproxied requests see the details of
@@ -67,6 +71,7 @@ impl Default for HttpConfig {
             public_url: None,
             trust_forwarded_for: false,
             header_read_timeout_seconds: 10,
+            shutdown_grace_seconds: 20,
             event_streams: streams::StreamLimits::default(),
             operator_networks: vec!["127.0.0.0/8".into(), "::1/128".into()],
         }

@@ -201,11 +201,12 @@ fn serve_starts_on_the_embedded_default_and_stops_on_sigterm() {
         .current_dir(dir.path())
         .args(["serve", "--listen", &listen, "--log-format", "json"])
         .env_remove("ROOMKEEPER_INITIAL_ADMIN_PASSWORD")
-        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // The log is on stderr (stdout is for commands' output).
     let (lines_tx, lines) = std::sync::mpsc::channel();
-    let out = child.stdout.take().unwrap();
+    let out = child.stderr.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
             let _ = lines_tx.send(line);

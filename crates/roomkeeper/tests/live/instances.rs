@@ -3,7 +3,7 @@
 //! instances behind a load balancer promise (docs/OPERATIONS.md, "Several instances").
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use roomkeeper_auth::PasswordHasher;
 use roomkeeper_domain::Username;
 use roomkeeper_store::{Audit, NewRequest, NewUser, Store};
 use roomkeeper_testkit::jitsi::{Focus, Participant, Prosody};
-use roomkeeper_testkit::listening::{self, NotListening};
+use roomkeeper_testkit::served::Served;
 use roomkeeper_testkit::{Backend, MeetingEvents, SmtpSink, TestDatabase, jibri, json};
 
 use super::ONE_AT_A_TIME;
@@ -21,64 +21,33 @@ const MEET: &str = "https://meet.test";
 const PASSWORD: &str = "a long test password";
 const INGEST_TOKEN: &str = "an-ingest-token-of-more-than-32-characters";
 
-/// `roomkeeper serve` as its own process; `kill -9` when dropped.
+/// `roomkeeper serve` as its own process, with a staging directory of its own.
 struct Instance {
-    child: Child,
-    base: String,
+    served: Served,
     _staging: tempfile::TempDir,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Instance {
     /// Starts the binary with `config` (TOML, without `[http]`) on a free port.
     async fn start(config: &str, dir: &Path, name: &str) -> Self {
         let staging = tempfile::tempdir().unwrap();
-        let mut attempt = 1;
-        loop {
-            let port = listening::free_port().unwrap();
-            let file = dir.join(format!("{name}.toml"));
-            std::fs::write(
-                &file,
-                format!("{config}\n[http]\nlisten = \"127.0.0.1:{port}\"\n")
-                    .replace("STAGING_DIR", &staging.path().display().to_string()),
-            )
-            .unwrap();
-            let mut child = Command::new(env!("CARGO_BIN_EXE_roomkeeper"))
-                .arg("--config")
-                .arg(&file)
-                .arg("serve")
-                .env_remove("ROOMKEEPER_CONFIG")
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(dir.join(format!("{name}.log"))).unwrap())
-                .spawn()
-                .unwrap();
-            match listening::wait_until_listening(&mut child, port, name).await {
-                Ok(()) => {
-                    return Self {
-                        child,
-                        base: format!("http://127.0.0.1:{port}"),
-                        _staging: staging,
-                    };
-                }
-                Err(NotListening::Exited { .. }) if attempt < listening::ATTEMPTS => {
-                    attempt += 1;
-                }
-                Err(other) => panic!(
-                    "{other}: {}",
-                    std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default()
-                ),
-            }
+        let config = config.replace("STAGING_DIR", &staging.path().display().to_string());
+        let served = Served::start(
+            env!("CARGO_BIN_EXE_roomkeeper").as_ref(),
+            &config,
+            dir,
+            name,
+        )
+        .await
+        .unwrap();
+        Self {
+            served,
+            _staging: staging,
         }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        self.served.url(path)
     }
 
     /// Waits until this instance is connected to both shards (its /readyz says so).
@@ -556,8 +525,7 @@ async fn two_instances_share_everything_and_survive_one_killed() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let mut a = a;
-    a.child.kill().unwrap();
-    a.child.wait().unwrap();
+    a.served.kill().unwrap();
     flood.await.unwrap();
     let acknowledged = acknowledged.lock().unwrap().clone();
     let pending = json(root.get(b.url("/api/v1/room-requests?status=pending&per_page=200"))).await;

@@ -98,6 +98,7 @@ error-forbidden = Das dürfen Sie nicht.
 error-cross_site = Diese Anfrage kam von einer anderen Website und wurde abgelehnt. Gehen Sie zurück, laden Sie die Seite neu und versuchen Sie es erneut.
 error-internal = Bei uns ist etwas schiefgegangen. Bitte versuchen Sie es erneut; wenn es wieder passiert, wenden Sie sich an Ihre Administration.
 error-unavailable = Ein Dienst, den Roomkeeper braucht, ist gerade nicht erreichbar. Bitte versuchen Sie es in einer Minute erneut.
+error-database-unreachable = Die Datenbank von Roomkeeper ist gerade nicht erreichbar. Gespeichertes geht nicht verloren; bitte versuchen Sie es in einer Minute erneut.
 error-bad_request = Die Anfrage war unverständlich.
 error-back-home = Zurück zur Startseite
 

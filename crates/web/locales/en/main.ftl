@@ -98,6 +98,7 @@ error-forbidden = You are not allowed to do this.
 error-cross_site = This request came from another website and was refused. Go back, reload the page and try again.
 error-internal = Something went wrong on our side. Please try again; if it keeps happening, tell your administrator.
 error-unavailable = A service Roomkeeper depends on is not reachable right now. Please try again in a minute.
+error-database-unreachable = Roomkeeper's database is not reachable right now. Nothing you saved is lost; please try again in a minute.
 error-bad_request = The request could not be understood.
 error-back-home = Back to the start page
 

@@ -6,6 +6,7 @@ use axum::extract::{FromRequest, Multipart, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use roomkeeper_auth::hash_token;
+use roomkeeper_recordings::staging;
 use roomkeeper_store::IngestProblem;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
@@ -224,7 +225,26 @@ fn check_ingest_token(state: &AppState, headers: &HeaderMap) -> Result<(), Error
 
 async fn ingest_upload(state: &AppState, mut multipart: Multipart) -> Result<Ingested, Error> {
     let bad = |message: String| Error::invalid("bad_upload", message);
-    let incoming = state.recordings.config.dir.join(".incoming");
+    let _writing = staging::writing(&state.recordings.config.dir).await?;
+    let incoming = staging::incoming(&state.recordings.config.dir);
+    let staging_failed = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            Error::StorageFull(format!(
+                "No space left to take in this recording ({e}); keep the files and try again later."
+            ))
+        } else {
+            Error::Internal(format!("staging: {e}"))
+        }
+    };
+    tokio::fs::create_dir_all(&incoming)
+        .await
+        .map_err(staging_failed)?;
+    // One directory per upload (two tries of one session never share files), removed
+    // when the request ends, however it ends; a killed process leaves it to start-up.
+    let upload = tempfile::Builder::new()
+        .prefix("upload-")
+        .tempdir_in(&incoming)
+        .map_err(staging_failed)?;
     let mut session: Option<String> = None;
     let mut metadata: Option<Vec<u8>> = None;
     let mut videos = 0;
@@ -255,7 +275,7 @@ async fn ingest_upload(state: &AppState, mut multipart: Multipart) -> Result<Ing
                     .ok_or_else(|| bad("a video part needs a file name".into()))?
                     .to_owned();
                 roomkeeper_recordings::session::check_file_name(&file_name)?;
-                let dir = incoming.join(session);
+                let dir = upload.path().join(session);
                 tokio::fs::create_dir_all(&dir)
                     .await
                     .map_err(|e| Error::Internal(format!("staging {}: {e}", dir.display())))?;
@@ -268,16 +288,12 @@ async fn ingest_upload(state: &AppState, mut multipart: Multipart) -> Result<Ing
                     .await
                     .map_err(|e| bad(format!("the upload broke off: {e}")))?
                 {
-                    file.write_all(&chunk)
-                        .await
-                        .map_err(|e| Error::Internal(format!("staging: {e}")))?;
+                    file.write_all(&chunk).await.map_err(staging_failed)?;
                 }
-                file.flush()
-                    .await
-                    .map_err(|e| Error::Internal(format!("staging: {e}")))?;
+                file.flush().await.map_err(staging_failed)?;
                 tokio::fs::rename(&staged, dir.join(&file_name))
                     .await
-                    .map_err(|e| Error::Internal(format!("staging: {e}")))?;
+                    .map_err(staging_failed)?;
                 videos += 1;
             }
             _ => {}
@@ -288,14 +304,14 @@ async fn ingest_upload(state: &AppState, mut multipart: Multipart) -> Result<Ing
     if videos == 0 {
         return Err(bad("no video part".into()));
     }
-    let dir = incoming.join(&session);
+    let dir = upload.path().join(&session);
     // Written last: a staged session counts only once its metadata is there.
     tokio::fs::write(
         dir.join(roomkeeper_recordings::session::METADATA),
         &metadata,
     )
     .await
-    .map_err(|e| Error::Internal(format!("staging: {e}")))?;
+    .map_err(staging_failed)?;
     let stored = state.recordings.ingest_dir(&dir, true).await?;
     Ok(Ingested {
         recordings: stored.into_iter().map(|r| r.id).collect(),

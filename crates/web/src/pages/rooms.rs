@@ -595,7 +595,10 @@ async fn meeting_action(
             Redirect::to(&format!("/rooms/{}?notice={notice}", access.resource.id)).into_response(),
         ),
         Err(
-            error @ (Error::Conflict { .. } | Error::ProsodyRefused(_) | Error::Unavailable(_)),
+            error @ (Error::Conflict { .. }
+            | Error::ProsodyRefused(_)
+            | Error::Unavailable(_)
+            | Error::DatabaseUnreachable(_)),
         ) => {
             let message = error.to_string();
             room_page_with(

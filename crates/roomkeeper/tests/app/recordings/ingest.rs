@@ -506,6 +506,11 @@ async fn ingest_killed_midway_then_completed() {
     let shown = store.recordings_of_room(room_id).await.unwrap();
     assert_eq!(shown.len(), 1);
     assert_eq!(shown[0].id, row.id, "the same recording, not a second one");
+    // Its output is for scripts: one line per recording, the logs go to stderr.
+    assert_eq!(
+        String::from_utf8_lossy(&done.stdout),
+        format!("{} logic {}\n", row.id, shown[0].source_file)
+    );
     assert_eq!(shown[0].size_bytes as usize, bytes.len());
     assert_eq!(s3.objects(), std::slice::from_ref(&row.id));
     assert!(!session.exists());

@@ -1,0 +1,153 @@
+//! A PostgreSQL server of a test's own (Debian's, on a free loopback port), which the
+//! test may stop and start again: for what an outage of the database does. Other
+//! PostgreSQL tests share the server `scripts/with-postgres` starts.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use anyhow::{Context, bail};
+
+use crate::listening;
+
+pub struct PostgresServer {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    pub port: u16,
+    running: bool,
+}
+
+impl Drop for PostgresServer {
+    fn drop(&mut self) {
+        if self.running {
+            let _ = self.pg_ctl(&["-m", "immediate", "stop"]);
+        }
+    }
+}
+
+impl PostgresServer {
+    /// `None` when PostgreSQL is not installed (`scripts/test` installs it).
+    pub fn installed() -> Option<PathBuf> {
+        let mut bins: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .flatten()
+            .map(|e| e.path().join("bin"))
+            .filter(|bin| bin.join("initdb").exists())
+            .collect();
+        bins.sort();
+        bins.pop()
+    }
+
+    pub async fn start() -> anyhow::Result<Self> {
+        let bin = Self::installed().context("PostgreSQL is not installed")?;
+        let dir = tempfile::Builder::new()
+            .prefix("roomkeeper-pg-")
+            .tempdir()?;
+        let mut server = Self {
+            bin,
+            dir,
+            port: 0,
+            running: false,
+        };
+        if as_root() {
+            // PostgreSQL refuses to run as root; it runs as the postgres system user.
+            let owned = Command::new("chown")
+                .arg("postgres")
+                .arg(server.dir.path())
+                .status()?;
+            anyhow::ensure!(owned.success(), "chown postgres (is PostgreSQL installed?)");
+        }
+        server.run(
+            "initdb",
+            &[
+                "-D",
+                &server.data(),
+                "-U",
+                "roomkeeper",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+            ],
+        )?;
+        for _ in 0..listening::ATTEMPTS {
+            server.port = listening::free_port()?;
+            if server.start_again().is_ok() {
+                return Ok(server);
+            }
+        }
+        bail!("PostgreSQL did not start: {}", server.log())
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+    }
+
+    /// A superuser URL for database `postgres`.
+    pub fn url(&self) -> String {
+        format!("postgres://roomkeeper@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> anyhow::Result<Output> {
+        let program = self.bin.join(program);
+        let mut command = if as_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(&program);
+            command
+        } else {
+            Command::new(&program)
+        };
+        let output = command.args(args).output()?;
+        if !output.status.success() {
+            bail!(
+                "{} {args:?}: {}{}",
+                program.display(),
+                String::from_utf8_lossy(&output.stderr),
+                self.log()
+            );
+        }
+        Ok(output)
+    }
+
+    fn pg_ctl(&self, args: &[&str]) -> anyhow::Result<Output> {
+        let data = self.data();
+        let log = self.dir.path().join("log").display().to_string();
+        let mut all = vec!["-D", &data, "-l", &log, "-w", "-t", "60"];
+        all.extend_from_slice(args);
+        self.run("pg_ctl", &all)
+    }
+
+    /// Stops the server the way an outage looks to clients: connections are cut.
+    pub fn stop(&mut self) -> anyhow::Result<()> {
+        self.pg_ctl(&["-m", "fast", "stop"])?;
+        self.running = false;
+        Ok(())
+    }
+
+    /// Starts it again on the same port, with the same data.
+    pub fn start_again(&mut self) -> anyhow::Result<()> {
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {}",
+            self.port,
+            self.dir.path().display()
+        );
+        self.pg_ctl(&["-o", &options, "start"])?;
+        self.running = true;
+        Ok(())
+    }
+}
+
+/// Whether this process runs as root (its effective user id, from /proc).
+fn as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1).map(|uid| uid == "0"))
+        })
+        .unwrap_or(false)
+}
