@@ -179,10 +179,16 @@ impl RoomName {
         // A browser removes tabs and line breaks from a URL before anything else (the
         // WHATWG URL parser), so a pasted link broken across lines opens the room without
         // them; a text field drops them too.
-        let input: String = input
-            .chars()
-            .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
-            .collect();
+        let without_breaks: String;
+        let input = if input.contains(['\t', '\n', '\r']) {
+            without_breaks = input
+                .chars()
+                .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+                .collect();
+            &without_breaks
+        } else {
+            input
+        };
         let input = input.trim();
         let input = input.split(['?', '#']).next().unwrap_or_default();
         let path = if input.contains("://") {

@@ -189,6 +189,20 @@ impl Recordings {
         };
         let metadata = session::parse_metadata(&text, &self.bases)?;
         let videos = session::video_files(dir)?;
+        if videos.is_empty() {
+            // Killed after its last video was stored (and Jibri's file removed) but
+            // before metadata.json went: the session is done, and a retry says so.
+            let stored = self.store.ready_recordings_of_session(&session).await?;
+            if stored.is_empty() {
+                return Err(Error::Session(format!(
+                    "{} holds no video file",
+                    dir.display()
+                )));
+            }
+            let _ = tokio::fs::remove_file(&metadata_path).await;
+            let _ = tokio::fs::remove_dir(dir).await;
+            return Ok(stored);
+        }
         let mut recordings = Vec::new();
         for video in &videos {
             recordings.push(

@@ -134,12 +134,6 @@ pub fn video_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
         }
     }
     videos.sort();
-    if videos.is_empty() {
-        return Err(Error::Session(format!(
-            "{} holds no video file",
-            dir.display()
-        )));
-    }
     Ok(videos)
 }
 

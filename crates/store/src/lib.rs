@@ -384,6 +384,8 @@ pub trait RecordingStore: Send + Sync {
     async fn recording(&self, id: &str) -> Result<Option<Recording>>;
     /// A room's ready recordings, newest first.
     async fn recordings_of_room(&self, room_id: i64) -> Result<Vec<Recording>>;
+    /// The ready recordings a Jibri session gave, by file name.
+    async fn ready_recordings_of_session(&self, session: &str) -> Result<Vec<Recording>>;
     /// Ready recordings of no registered room, newest first.
     async fn unassigned_recordings(&self) -> Result<Vec<Recording>>;
     /// Rows left 'storing' or 'deleting' (by a crash): what recovery finishes.

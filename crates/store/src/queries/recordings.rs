@@ -158,6 +158,24 @@ impl crate::RecordingStore for SqlStore {
         .await
     }
 
+    async fn ready_recordings_of_session(
+        &self,
+        session: &str,
+    ) -> crate::Result<Vec<crate::Recording>> {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE r.session = $1 AND r.state = 'ready' ORDER BY r.source_file",
+            crate::sql::RECORDING_COLUMNS,
+            crate::sql::RECORDING_FROM
+        );
+        Ok(sqlx::query_as::<_, crate::models::RecordingRow>(&sql)
+            .bind(session)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
     async fn unassigned_recordings(&self) -> crate::Result<Vec<crate::Recording>> {
         self.recordings_where(
             "r.room_id IS NULL AND r.state = 'ready'",

@@ -235,6 +235,44 @@ async fn same_session_twice_and_unassigned(backend: Backend) {
     assert_eq!(list[0]["id"], first[0].id.as_str());
 }
 
+/// Killed after its last video was stored and Jibri's file removed, before
+/// metadata.json went (seen in the kill -9 test, tests/faults/crash.rs): taking the
+/// session in again answers with its recordings, cleans up, and reports no problem.
+async fn a_session_left_with_only_its_metadata_is_done(backend: Backend) {
+    let app = app(backend, false).await;
+    let start = jibri::an_hour_before(app.clock().now());
+    let jibri_dir = tempfile::tempdir().unwrap();
+    let session = jibri::record(
+        jibri_dir.path(),
+        "interrupted",
+        "logic",
+        &format!("{MEET}/logic"),
+        start,
+        &[1, 1],
+    )
+    .unwrap();
+    let metadata = std::fs::read(session.dir.join("metadata.json")).unwrap();
+    let first = ingest(&app, &session.dir).await;
+    assert_eq!(first.len(), 2);
+    // What the kill left.
+    std::fs::create_dir(&session.dir).unwrap();
+    std::fs::write(session.dir.join("metadata.json"), metadata).unwrap();
+    let again = app
+        .state
+        .recordings
+        .ingest_dir(&session.dir, true)
+        .await
+        .unwrap();
+    let ids = |list: &[roomkeeper_store::Recording]| {
+        let mut ids: Vec<String> = list.iter().map(|r| r.id.clone()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&again), ids(&first));
+    assert!(!session.dir.exists());
+    assert!(app.store().ingest_problems().await.unwrap().is_empty());
+}
+
 async fn bad_sessions_are_kept_and_shown(backend: Backend) {
     let app = app(backend, false).await;
     let start = jibri::an_hour_before(app.clock().now());
@@ -699,6 +737,7 @@ async fn finalize_script_uploads_over_http() {
 both_backends!(
     ingest_recording_flow,
     same_session_twice_and_unassigned,
+    a_session_left_with_only_its_metadata_is_done,
     bad_sessions_are_kept_and_shown,
     interrupted_ingest_completes,
 );
