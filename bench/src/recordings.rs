@@ -178,7 +178,8 @@ async fn main() -> anyhow::Result<()> {
         format!(
             "initial_admin_password = \"bench admin password\"\n\
              [http]\nlisten = \"127.0.0.1:{port}\"\n[database]\nurl = \"{database}\"\n\
-             [rooms]\nmeeting_urls = [\"{MEET}\"]\n[recordings]\ndir = \"{}\"\n",
+             [rooms]\nmeeting_urls = [\"{MEET}\"]\n[log]\nlevel = \"warn\"\n\
+             [recordings]\ndir = \"{}\"\n",
             store_dir.display()
         ),
     )?;
@@ -306,7 +307,7 @@ async fn main() -> anyhow::Result<()> {
         "{}",
         String::from_utf8_lossy(&ingested.stderr)
     );
-    // `roomkeeper ingest` prints "ID ROOM FILE" per recording, among its log lines.
+    // `roomkeeper ingest` prints "ID ROOM FILE" per recording (its log is on stderr).
     let id = String::from_utf8(ingested.stdout)?
         .lines()
         .filter_map(|line| line.split_whitespace().next())

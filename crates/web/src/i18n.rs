@@ -118,6 +118,39 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
     }
 }
 
+/// Every text, resolved once per language (without arguments) and sorted by key. A page
+/// asks for dozens; through fluent each lookup negotiated the language, hashed the key
+/// in several maps and formatted the pattern again (about 5 % of the home page's time
+/// under load, docs/PERFORMANCE.md).
+type Texts = Vec<(String, String)>;
+static TEXTS: std::sync::OnceLock<(Texts, Texts)> = std::sync::OnceLock::new();
+
+fn texts() -> (Texts, Texts) {
+    // Both files' keys for both languages: a key missing in one falls back to English,
+    // as fluent's own lookup does.
+    let keys: std::collections::BTreeSet<&str> =
+        message_keys(include_str!("../locales/en/main.ftl"))
+            .chain(message_keys(include_str!("../locales/de/main.ftl")))
+            .collect();
+    let resolve = |lang: Lang| -> Texts {
+        keys.iter()
+            .filter_map(|key| {
+                LOCALES
+                    .try_lookup(&lang.id(), key)
+                    .map(|text| ((*key).to_owned(), text))
+            })
+            .collect()
+    };
+    (resolve(Lang::En), resolve(Lang::De))
+}
+
+/// The message keys of a `.ftl` file (`key = text` at the start of a line).
+fn message_keys(ftl: &str) -> impl Iterator<Item = &str> {
+    ftl.lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_lowercase()))
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim()))
+}
+
 /// Translations for one language, handed to templates as `t`.
 #[derive(Debug, Clone, Copy)]
 pub struct Tr {
@@ -140,7 +173,14 @@ impl Tr {
     }
 
     pub fn get(&self, key: &str) -> Option<String> {
-        LOCALES.try_lookup(&self.lang.id(), key)
+        let texts = match self.lang {
+            Lang::En => &TEXTS.get_or_init(texts).0,
+            Lang::De => &TEXTS.get_or_init(texts).1,
+        };
+        texts
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|at| texts[at].1.clone())
     }
 
     /// A text whose key is built from a fixed prefix and a value (`status-` + `pending`).
@@ -195,10 +235,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     fn keys(ftl: &str) -> BTreeSet<String> {
-        ftl.lines()
-            .filter(|l| l.starts_with(|c: char| c.is_ascii_lowercase()))
-            .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim().to_owned()))
-            .collect()
+        message_keys(ftl).map(str::to_owned).collect()
     }
 
     #[test]
