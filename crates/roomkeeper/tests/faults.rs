@@ -120,8 +120,8 @@ impl Installation {
     }
 }
 
-/// An API token of `username`, made through the API as a script's owner would.
-async fn api_token(served: &Served, username: &str) -> String {
+/// A client logged in as `username` (its session cookie kept), as a browser would be.
+async fn logged_in(served: &Served, username: &str) -> reqwest::Client {
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .build()
@@ -133,7 +133,13 @@ async fn api_token(served: &Served, username: &str) -> String {
         .await
         .unwrap();
     assert_eq!(login.status(), StatusCode::OK);
-    let made = client
+    client
+}
+
+/// An API token of `username`, made through the API as a script's owner would.
+async fn api_token(served: &Served, username: &str) -> String {
+    let made = logged_in(served, username)
+        .await
         .post(served.url("/api/v1/tokens"))
         .json(&serde_json::json!({"name": "faults"}))
         .send()

@@ -7,6 +7,32 @@ use std::process::Command;
 
 use anyhow::{Context, ensure};
 
+/// A real MP4 that does not compress: one second of noise at `size` (`1280x720` gives
+/// about 48 MiB, `320x240` about 4 MiB), lossless H.264. For tests that need a file
+/// bigger than the sockets' buffers or than the space left on a disk.
+pub fn make_big_video(path: &Path, size: &str) -> anyhow::Result<u64> {
+    let status = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .arg(format!(
+            "testsrc2=size={size}:rate=25:duration=1,noise=alls=100:allf=t"
+        ))
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"])
+        .args(["-pix_fmt", "yuv420p"])
+        .arg(path)
+        .status()
+        .context("ffmpeg is needed to make test videos (scripts/test installs it)")?;
+    ensure!(status.success(), "ffmpeg failed to make {}", path.display());
+    Ok(std::fs::metadata(path)?.len())
+}
+
 /// A small real MP4 (test pattern and tone) of `seconds`, H.264/AAC as Jibri records.
 pub fn make_video(path: &Path, seconds: u32) -> anyhow::Result<()> {
     let status = Command::new("ffmpeg")

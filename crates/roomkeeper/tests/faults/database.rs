@@ -28,17 +28,7 @@ async fn thirty_seconds_without_the_database_lose_nothing() {
     let lecturer = api_token(&served, "lecturer").await;
     let root = api_token(&served, "root").await;
     registered_room(&served, &lecturer, &root, "lecture").await;
-    let pages = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let login = pages
-        .post(served.url("/api/v1/session"))
-        .json(&json!({"username": "lecturer", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), StatusCode::OK);
+    let pages = logged_in(&served, "lecturer").await;
 
     let client = reqwest::Client::new();
     let request = |room: String| {

@@ -28,33 +28,13 @@ fn mount_small_disk(at: &Path, bytes: u64) -> Option<Mounted> {
     mounted.status.success().then(|| Mounted(at.to_owned()))
 }
 
-/// A real video of about 4 MiB (a second of noise, lossless): more than the room left on
-/// the small disk.
-fn video(path: &Path) -> Vec<u8> {
-    let made = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg("testsrc2=size=320x240:rate=25:duration=1,noise=alls=100:allf=t")
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"])
-        .args(["-pix_fmt", "yuv420p"])
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(made.success());
-    std::fs::read(path).unwrap()
-}
-
+/// The files under `dir`, but the writers' lock file (`.lock`, empty, made by the first
+/// write): what holds data.
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = walk(dir)
         .into_iter()
         .map(|p| p.strip_prefix(dir).unwrap().display().to_string())
+        .filter(|name| name != ".lock")
         .collect();
     names.sort();
     names
@@ -92,7 +72,9 @@ async fn a_full_disk_fails_the_ingest_cleanly_and_the_next_try_succeeds() {
     let session = installation.dir().join("jibri").join("session");
     std::fs::create_dir_all(&session).unwrap();
     let file = session.join(jibri::file_name("lecture", now - 3600));
-    let content = video(&file);
+    // About 4 MiB: more than the room left on the small disk.
+    jibri::make_big_video(&file, "320x240").unwrap();
+    let content = std::fs::read(&file).unwrap();
     jibri::write_metadata(&session, &format!("{MEET}/lecture")).unwrap();
     let jibri_files = files_in(&session);
 

@@ -32,17 +32,7 @@ async fn a_minute_without_prosody_answers_503_and_comes_back_by_itself() {
         .await
         .unwrap();
     assert_eq!(guarded.status(), StatusCode::OK);
-    let pages = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let login = pages
-        .post(served.url("/api/v1/session"))
-        .json(&json!({"username": "lecturer", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), StatusCode::OK);
+    let pages = logged_in(&served, "lecturer").await;
 
     let meeting_read = || async {
         client

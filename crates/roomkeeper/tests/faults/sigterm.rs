@@ -16,30 +16,6 @@ use super::*;
 /// Seconds the shutdown waits for requests in flight here (20 by default).
 const GRACE: u64 = 3;
 
-/// A real video larger than the sockets' buffers on loopback (a few MiB), so a download
-/// that is not read stays in flight: a second of 720p noise, lossless, about 48 MiB.
-fn big_video(path: &Path) {
-    let made = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg("testsrc2=size=1280x720:rate=25:duration=1,noise=alls=100:allf=t")
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"])
-        .args(["-pix_fmt", "yuv420p"])
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(made.success());
-    let len = std::fs::metadata(path).unwrap().len();
-    assert!(len > 32 << 20, "only {len} bytes");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_what_is_in_flight_and_a_cut_download_resumes() {
     let prosody = Prosody::start().await.unwrap();
@@ -60,7 +36,10 @@ async fn sigterm_finishes_what_is_in_flight_and_a_cut_download_resumes() {
     let session = jibri.join("session");
     std::fs::create_dir_all(&session).unwrap();
     let video = session.join(roomkeeper_testkit::jibri::file_name("lecture", now - 3600));
-    big_video(&video);
+    // Larger than the sockets' buffers on loopback (a few MiB), so a download that is
+    // not read stays in flight.
+    let len = roomkeeper_testkit::jibri::make_big_video(&video, "1280x720").unwrap();
+    assert!(len > 32 << 20, "only {len} bytes");
     let whole = std::fs::read(&video).unwrap();
     roomkeeper_testkit::jibri::write_metadata(&session, &format!("{MEET}/lecture")).unwrap();
     let ingested = installation.cli(&["ingest", &session.display().to_string()], "");
