@@ -36,9 +36,11 @@ fn lock_file(dir: &Path) -> Result<File, Error> {
         .map_err(|e| Error::Storage(format!("cannot open {}: {e}", path.display())))
 }
 
-/// Held while writing temporary files under `recordings.dir`.
+/// Held while writing temporary files under `recordings.dir`; the lock goes with it.
 #[derive(Debug)]
-pub struct Writing(#[allow(dead_code)] File);
+pub struct Writing {
+    _lock: File,
+}
 
 /// Takes the writers' shared lock (waiting only while a sweep runs, a moment).
 pub async fn writing(dir: &Path) -> Result<Writing, Error> {
@@ -47,7 +49,7 @@ pub async fn writing(dir: &Path) -> Result<Writing, Error> {
         let file = lock_file(&dir)?;
         flock(&file, FlockOperation::LockShared)
             .map_err(|e| Error::Storage(format!("cannot lock {}/.lock: {e}", dir.display())))?;
-        Ok(Writing(file))
+        Ok(Writing { _lock: file })
     })
     .await
     .map_err(|e| Error::Storage(e.to_string()))?
