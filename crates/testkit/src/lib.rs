@@ -61,6 +61,20 @@ pub enum Backend {
     Postgres,
 }
 
+/// Whether this process runs as root (its effective user id, from /proc): PostgreSQL
+/// must then run as another user, and a test may mount a filesystem.
+pub fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1).map(|uid| uid == "0"))
+        })
+        .unwrap_or(false)
+}
+
 /// A database nobody else uses. Keeps its temporary directory alive (SQLite).
 pub struct TestDatabase {
     pub url: String,

@@ -48,7 +48,7 @@ impl PostgresServer {
             port: 0,
             running: false,
         };
-        if as_root() {
+        if crate::running_as_root() {
             // PostgreSQL refuses to run as root; it runs as the postgres system user.
             let owned = Command::new("chown")
                 .arg("postgres")
@@ -92,7 +92,7 @@ impl PostgresServer {
 
     fn run(&self, program: &str, args: &[&str]) -> anyhow::Result<Output> {
         let program = self.bin.join(program);
-        let mut command = if as_root() {
+        let mut command = if crate::running_as_root() {
             let mut command = Command::new("runuser");
             command.args(["-u", "postgres", "--"]).arg(&program);
             command
@@ -137,17 +137,4 @@ impl PostgresServer {
         self.running = true;
         Ok(())
     }
-}
-
-/// Whether this process runs as root (its effective user id, from /proc).
-fn as_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().nth(1).map(|uid| uid == "0"))
-        })
-        .unwrap_or(false)
 }
