@@ -104,7 +104,11 @@ process.on('uncaughtException', async (error) => {
 async function logIn(page, username) {
   await page.goto(`${base}/login`);
   await scan(page, 'login');
-  const focused = await page.evaluate(() => document.activeElement?.id);
+  // Chromium applies `autofocus` at the page's next rendering, which on a busy machine
+  // can come after the load event: wait for it (failing if it never comes).
+  const focused = await page
+    .waitForFunction(() => document.activeElement?.id === 'username', null, { timeout: 10000 })
+    .then(() => 'username', () => page.evaluate(() => document.activeElement?.id));
   check(focused === 'username', `the login page starts with the focus on ${focused}, not the username`);
   await page.keyboard.type(username);
   await page.keyboard.press('Tab');
