@@ -92,44 +92,58 @@ fn next_session(parent: &Path, prefix: &str, counter: &mut usize, video: &Video)
     )
 }
 
+/// The service's answer when it is the `expected` one; `None` when the service was
+/// killed meanwhile. Any other answer is written down as wrong (a running service must
+/// not give it).
+fn answered(
+    sent: reqwest::Result<reqwest::Response>,
+    expected: StatusCode,
+    what: &str,
+    told: &Shared,
+) -> Option<reqwest::Response> {
+    let answer = sent.ok()?;
+    if answer.status() != expected {
+        told.lock()
+            .unwrap()
+            .wrong
+            .push(format!("{what}: {}", answer.status()));
+        return None;
+    }
+    Some(answer)
+}
+
 async fn requesting(base: String, lecturer: String, root: String, cycle: usize, told: Shared) {
     let client = reqwest::Client::new();
     for i in 0.. {
-        let Ok(made) = client
-            .post(format!("{base}/api/v1/room-requests"))
-            .bearer_auth(&lecturer)
-            .json(&json!({"room": format!("c{cycle}-{i}"), "reason": "kill -9 test"}))
-            .send()
-            .await
-        else {
+        let Some(made) = answered(
+            client
+                .post(format!("{base}/api/v1/room-requests"))
+                .bearer_auth(&lecturer)
+                .json(&json!({"room": format!("c{cycle}-{i}"), "reason": "kill -9 test"}))
+                .send()
+                .await,
+            StatusCode::CREATED,
+            "request",
+            &told,
+        ) else {
             return;
         };
-        if made.status() != StatusCode::CREATED {
-            told.lock()
-                .unwrap()
-                .wrong
-                .push(format!("request: {}", made.status()));
-            return;
-        }
         let Ok(made) = made.json::<Value>().await else {
             return;
         };
         let id = made["id"].as_i64().unwrap();
-        let Ok(approved) = client
-            .post(format!("{base}/api/v1/room-requests/{id}/approve"))
-            .bearer_auth(&root)
-            .send()
-            .await
-        else {
+        let Some(approved) = answered(
+            client
+                .post(format!("{base}/api/v1/room-requests/{id}/approve"))
+                .bearer_auth(&root)
+                .send()
+                .await,
+            StatusCode::OK,
+            "approve",
+            &told,
+        ) else {
             return;
         };
-        if approved.status() != StatusCode::OK {
-            told.lock()
-                .unwrap()
-                .wrong
-                .push(format!("approve: {}", approved.status()));
-            return;
-        }
         if approved.bytes().await.is_ok() {
             told.lock().unwrap().approved.push(id);
         }
@@ -161,22 +175,19 @@ async fn uploading(base: String, parent: PathBuf, video: Arc<Video>, told: Share
                 reqwest::multipart::Part::bytes(std::fs::read(&path).unwrap()).file_name(file_name),
             );
         }
-        let Ok(answer) = client
-            .post(format!("{base}/api/v1/recordings/ingest"))
-            .bearer_auth(INGEST_TOKEN)
-            .multipart(form)
-            .send()
-            .await
-        else {
+        let Some(answer) = answered(
+            client
+                .post(format!("{base}/api/v1/recordings/ingest"))
+                .bearer_auth(INGEST_TOKEN)
+                .multipart(form)
+                .send()
+                .await,
+            StatusCode::OK,
+            "upload",
+            &told,
+        ) else {
             return;
         };
-        if answer.status() != StatusCode::OK {
-            told.lock()
-                .unwrap()
-                .wrong
-                .push(format!("upload: {}", answer.status()));
-            return;
-        }
         let Ok(answer) = answer.json::<Value>().await else {
             return;
         };
@@ -246,22 +257,19 @@ async fn sharing(base: String, lecturer: String, told: Shared, mut moments: Mome
             tokio::time::sleep(Duration::from_millis(5)).await;
             continue;
         };
-        let Ok(made) = client
-            .post(format!("{base}/api/v1/recordings/{recording}/links"))
-            .bearer_auth(&lecturer)
-            .json(&json!({"expires_in_s": 86_400}))
-            .send()
-            .await
-        else {
+        let Some(made) = answered(
+            client
+                .post(format!("{base}/api/v1/recordings/{recording}/links"))
+                .bearer_auth(&lecturer)
+                .json(&json!({"expires_in_s": 86_400}))
+                .send()
+                .await,
+            StatusCode::CREATED,
+            "link",
+            &told,
+        ) else {
             return;
         };
-        if made.status() != StatusCode::CREATED {
-            told.lock()
-                .unwrap()
-                .wrong
-                .push(format!("link: {}", made.status()));
-            return;
-        }
         let Ok(made) = made.json::<Value>().await else {
             return;
         };
