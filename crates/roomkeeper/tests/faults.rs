@@ -153,25 +153,19 @@ async fn api_token(served: &Served, username: &str) -> String {
 /// `name` requested by `lecturer` and approved by `root` (tokens); its id.
 async fn registered_room(served: &Served, lecturer: &str, root: &str, name: &str) -> i64 {
     let client = reqwest::Client::new();
-    let made: serde_json::Value = client
-        .post(served.url("/api/v1/room-requests"))
-        .bearer_auth(lecturer)
-        .json(&serde_json::json!({"room": name, "reason": "a lecture"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let approved: serde_json::Value = client
-        .post(served.url(&format!("/api/v1/room-requests/{}/approve", made["id"])))
-        .bearer_auth(root)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let made = roomkeeper_testkit::json(
+        client
+            .post(served.url("/api/v1/room-requests"))
+            .bearer_auth(lecturer)
+            .json(&serde_json::json!({"room": name, "reason": "a lecture"})),
+    )
+    .await;
+    let approved = roomkeeper_testkit::json(
+        client
+            .post(served.url(&format!("/api/v1/room-requests/{}/approve", made["id"])))
+            .bearer_auth(root),
+    )
+    .await;
     approved["room_id"].as_i64().unwrap()
 }
 

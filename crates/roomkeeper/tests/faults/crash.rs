@@ -345,16 +345,15 @@ async fn everything_told_is_true(
         assert_eq!(recording.sha256, video.sha256, "recording {id}");
     }
     // What the room shows: every recording whole, the ones told among them.
-    let listed: Vec<Value> = client
-        .get(served.url(&format!("/api/v1/rooms/{room}/recordings")))
-        .bearer_auth(lecturer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = roomkeeper_testkit::json(
+        client
+            .get(served.url(&format!("/api/v1/rooms/{room}/recordings")))
+            .bearer_auth(lecturer),
+    )
+    .await;
     let listed: BTreeSet<String> = listed
+        .as_array()
+        .unwrap()
         .iter()
         .map(|r| r["id"].as_str().unwrap().to_owned())
         .collect();

@@ -113,26 +113,20 @@ async fn thirty_seconds_without_the_database_lose_nothing() {
     let recovered = started.elapsed();
     // Everything answered before is there; nothing refused was written.
     for id in &told {
-        let request: Value = client
-            .get(served.url(&format!("/api/v1/room-requests/{id}")))
-            .bearer_auth(&lecturer)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let request: Value = roomkeeper_testkit::json(
+            client
+                .get(served.url(&format!("/api/v1/room-requests/{id}")))
+                .bearer_auth(&lecturer),
+        )
+        .await;
         assert_eq!(request["status"], "pending", "{request}");
     }
-    let all: Value = client
-        .get(served.url("/api/v1/room-requests"))
-        .bearer_auth(&root)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all: Value = roomkeeper_testkit::json(
+        client
+            .get(served.url("/api/v1/room-requests"))
+            .bearer_auth(&root),
+    )
+    .await;
     assert_eq!(all["total"], told.len() + 1, "{all}");
     let page = pages.get(served.url("/")).send().await.unwrap();
     assert_eq!(

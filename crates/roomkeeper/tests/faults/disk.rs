@@ -142,15 +142,8 @@ async fn a_full_disk_fails_the_ingest_cleanly_and_the_next_try_succeeds() {
             lecturer.clone(),
         );
         async move {
-            let list: Value = reqwest::Client::new()
-                .get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let list: Value =
+                roomkeeper_testkit::json(reqwest::Client::new().get(url).bearer_auth(token)).await;
             list.as_array().unwrap().len()
         }
     };
