@@ -40,7 +40,12 @@ pub fn rss_bytes() -> u64 {
 /// CPU time this process has used (all threads), from /proc; Linux counts it in ticks
 /// of 1/100 s on every architecture Roomkeeper runs on.
 pub fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_time_of("self")
+}
+
+/// CPU time the process `pid` ("self" for this one) has used, as [`cpu_time`].
+pub fn cpu_time_of(pid: &str) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which is in parentheses and may hold spaces).
     let fields: Vec<&str> = stat
         .rsplit_once(')')
