@@ -20,8 +20,8 @@ pub use error::{Error, Result};
 pub use models::{
     ApiToken, Audit, AuditEntry, IngestProblem, LoginAttempts, MeetingModerator, NewEmail,
     NewRecording, NewRequest, NewUser, Notice, OidcCollision, OidcLogin, OutboxEmail, OutboxStatus,
-    Page, Paged, Recording, RecordingState, RequestFilter, RequestStatus, Room, RoomFilter,
-    RoomRequest, SessionRecord, ShareLink, User, UserPattern, Verdict,
+    Overview, Page, Paged, Recording, RecordingState, RequestFilter, RequestStatus, Room,
+    RoomFilter, RoomRequest, SessionRecord, ShareLink, User, UserPattern, Verdict,
 };
 pub use postgres::PgStore;
 pub use sqlite::{SqliteStore, restore as restore_sqlite};
@@ -177,6 +177,11 @@ pub trait RequestReads: Send + Sync {
     -> Result<Paged<RoomRequest>>;
     /// Unread notices of a user, newest first.
     async fn notices_of(&self, username: &str) -> Result<Vec<Notice>>;
+    /// What `username`'s home page shows: a page of the rooms they own or co-own, their
+    /// `latest_requests` newest requests, their unread notices. On SQLite in one read
+    /// transaction (each costs file locks); PostgreSQL asks one after the other.
+    async fn overview(&self, username: &str, rooms: Page, latest_requests: u32)
+    -> Result<Overview>;
 }
 
 /// Accounts, sessions, API tokens, login throttling.

@@ -299,6 +299,16 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// What a user's home page shows, read at once: one page of their rooms (owned or
+/// co-owned), their latest requests and their unread notices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overview {
+    pub rooms: Paged<Room>,
+    /// Newest first.
+    pub latest_requests: Vec<RoomRequest>,
+    pub notices: Vec<Notice>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct Notice {
     pub id: i64,
@@ -375,6 +385,23 @@ impl Page {
 
     pub(crate) fn limit(self) -> i64 {
         i64::from(self.size)
+    }
+
+    /// How many rows a list asks for: one more than the page holds, so that a page with
+    /// room to spare tells how many there are in all ([`Page::total_from`]).
+    pub(crate) fn limit_and_one(self) -> i64 {
+        self.limit() + 1
+    }
+
+    /// How many rows match in all, known without counting them when `fetched` (the
+    /// rows of a query limited to [`Page::limit_and_one`]) ends on this page: then they
+    /// are the last ones. `None` when there are more, or when a page past the first is
+    /// empty (then only a count knows). Most people's lists fit on one page, so most
+    /// lists are one statement instead of two.
+    pub(crate) fn total_from(self, fetched: usize) -> Option<i64> {
+        let fetched = i64::try_from(fetched).ok()?;
+        let ends_here = fetched <= self.limit() && (fetched > 0 || self.number == 1);
+        ends_here.then(|| self.offset() + fetched)
     }
 }
 
@@ -578,4 +605,23 @@ pub struct IngestProblem {
     pub problem: String,
     pub first_seen_at: i64,
     pub last_seen_at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Page;
+
+    #[test]
+    fn a_page_with_room_to_spare_tells_the_total() {
+        // Fetched with one more row than the page holds.
+        assert_eq!(Page::new(1, 20).total_from(0), Some(0));
+        assert_eq!(Page::new(1, 20).total_from(7), Some(7));
+        assert_eq!(Page::new(1, 20).total_from(20), Some(20));
+        assert_eq!(Page::new(3, 20).total_from(5), Some(45));
+        // More than a page: only a count knows.
+        assert_eq!(Page::new(1, 20).total_from(21), None);
+        assert_eq!(Page::new(2, 20).total_from(21), None);
+        // Past the end: the rows may end anywhere before this page.
+        assert_eq!(Page::new(4, 20).total_from(0), None);
+    }
 }

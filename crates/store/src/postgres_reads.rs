@@ -91,18 +91,27 @@ impl crate::RequestReads for PgStore {
             }
         };
         let mut conn = self.pool.acquire().await?;
-        let mut count = sqlx::QueryBuilder::<Db>::new("SELECT COUNT(*) FROM rooms");
-        push_conditions(&mut count);
-        let (total,): (i64,) = count.build_query_as().fetch_one(&mut *conn).await?;
         let mut select = sqlx::QueryBuilder::<Db>::new(format!(
             "SELECT {} FROM rooms",
             crate::sql::ROOM_COLUMNS
         ));
         push_conditions(&mut select);
-        select.push(" ORDER BY name LIMIT ").push_bind(page.limit());
+        select
+            .push(" ORDER BY name LIMIT ")
+            .push_bind(page.limit_and_one());
         select.push(" OFFSET ").push_bind(page.offset());
-        let rows: Vec<crate::models::RoomRow> =
+        let mut rows: Vec<crate::models::RoomRow> =
             select.build_query_as().fetch_all(&mut *conn).await?;
+        let total = match page.total_from(rows.len()) {
+            Some(total) => total,
+            None => {
+                let mut count = sqlx::QueryBuilder::<Db>::new("SELECT COUNT(*) FROM rooms");
+                push_conditions(&mut count);
+                let (total,): (i64,) = count.build_query_as().fetch_one(&mut *conn).await?;
+                total
+            }
+        };
+        rows.truncate(page.size as usize);
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let mut co = Self::co_owners_in(&mut conn, &ids).await?;
         Ok(crate::Paged {
@@ -134,9 +143,6 @@ impl crate::RequestReads for PgStore {
             }
         };
         let order = if filter.newest_first { "DESC" } else { "ASC" };
-        let mut count = sqlx::QueryBuilder::<Db>::new("SELECT COUNT(*) FROM room_requests");
-        push_conditions(&mut count);
-        let (total,): (i64,) = count.build_query_as().fetch_one(&self.pool).await?;
         let mut select = sqlx::QueryBuilder::<Db>::new(format!(
             "SELECT {} FROM room_requests",
             crate::sql::REQUEST_COLUMNS
@@ -144,11 +150,21 @@ impl crate::RequestReads for PgStore {
         push_conditions(&mut select);
         select.push(format!(" ORDER BY created_at {order}, id {order} LIMIT "));
         select
-            .push_bind(page.limit())
+            .push_bind(page.limit_and_one())
             .push(" OFFSET ")
             .push_bind(page.offset());
-        let rows: Vec<crate::models::RequestRow> =
+        let mut rows: Vec<crate::models::RequestRow> =
             select.build_query_as().fetch_all(&self.pool).await?;
+        let total = match page.total_from(rows.len()) {
+            Some(total) => total,
+            None => {
+                let mut count = sqlx::QueryBuilder::<Db>::new("SELECT COUNT(*) FROM room_requests");
+                push_conditions(&mut count);
+                let (total,): (i64,) = count.build_query_as().fetch_one(&self.pool).await?;
+                total
+            }
+        };
+        rows.truncate(page.size as usize);
         Ok(crate::Paged {
             items: rows.into_iter().map(Into::into).collect(),
             total,
@@ -165,5 +181,31 @@ impl crate::RequestReads for PgStore {
         .bind(username)
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    async fn overview(
+        &self,
+        username: &str,
+        rooms: crate::Page,
+        latest: u32,
+    ) -> crate::Result<crate::Overview> {
+        let mine = crate::RoomFilter {
+            visible_to: Some(username.to_owned()),
+            ..Default::default()
+        };
+        let latest_requests: Vec<crate::models::RequestRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM room_requests WHERE requester = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT $2",
+            crate::sql::REQUEST_COLUMNS
+        ))
+        .bind(username)
+        .bind(i64::from(latest))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(crate::Overview {
+            rooms: self.list_rooms(&mine, rooms).await?,
+            latest_requests: latest_requests.into_iter().map(Into::into).collect(),
+            notices: self.notices_of(username).await?,
+        })
     }
 }

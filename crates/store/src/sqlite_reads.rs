@@ -98,31 +98,173 @@ fn user_at(row: &Row<'_>, at: usize) -> rusqlite::Result<User> {
     })
 }
 
-/// One page (`page_sql`) and how many rows `FROM {from}` has in all (in the caller's
-/// read transaction, so the two agree). A count of its own rather than `COUNT(*) OVER ()`
-/// in the page: a window makes SQLite read every matching row, which for an admin's
-/// 10,000 rooms costs more than a second statement.
+/// One page of `select` (a `SELECT … FROM {from} … ORDER BY …` without a limit) and
+/// how many rows `FROM {from}` has in all, in the caller's read transaction so the two
+/// agree. The count is a statement of its own, run only when the page does not tell
+/// ([`crate::Page::total_from`]); not `COUNT(*) OVER ()` in the page: a window makes
+/// SQLite read every matching row, which for an admin's 10,000 rooms costs more.
 fn counted_page<T>(
     db: &Connection,
     from: &str,
-    page_sql: &str,
+    select: &str,
     values: &[String],
     page: crate::Page,
     item: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<Paged<T>> {
-    let total: i64 = db
-        .prepare_cached(&format!("SELECT COUNT(*) FROM {from}"))?
-        .query_row(params_from_iter(values), |row| row.get(0))?;
-    let items = db
-        .prepare_cached(page_sql)?
+    let mut items: Vec<T> = db
+        .prepare_cached(&format!(
+            "{select} LIMIT {} OFFSET {}",
+            page.limit_and_one(),
+            page.offset()
+        ))?
         .query_map(params_from_iter(values), item)?
         .collect::<rusqlite::Result<_>>()?;
+    let total = match page.total_from(items.len()) {
+        Some(total) => total,
+        None => db
+            .prepare_cached(&format!("SELECT COUNT(*) FROM {from}"))?
+            .query_row(params_from_iter(values), |row| row.get(0))?,
+    };
+    items.truncate(page.size as usize);
     Ok(Paged {
         items,
         total,
         page: page.number,
         per_page: page.size,
     })
+}
+
+fn rooms_page(
+    db: &Connection,
+    filter: &crate::RoomFilter,
+    page: crate::Page,
+) -> rusqlite::Result<Paged<Room>> {
+    // The same conditions as on PostgreSQL (postgres_reads.rs), added only when
+    // filtering so that the indexes are used. `UNION ALL`: `IN` drops repeats
+    // anyway, and a plain `UNION` made SQLite build a second temporary B-tree.
+    let mut conditions = String::from(" WHERE 1 = 1");
+    let mut values: Vec<String> = Vec::new();
+    if let Some(me) = &filter.visible_to {
+        conditions.push_str(
+            " AND id IN (SELECT id FROM rooms WHERE owner = ? \
+             UNION ALL SELECT room_id FROM room_co_owners WHERE username = ?)",
+        );
+        values.extend([me.clone(), me.clone()]);
+    }
+    let name_like = filter.search_name.as_deref().map(like_fragment);
+    let owner_like = filter.search_owner.as_deref().map(like_fragment);
+    match (name_like, owner_like) {
+        (Some(name), Some(owner)) => {
+            conditions.push_str(" AND (name LIKE ? ESCAPE '\\' OR owner LIKE ? ESCAPE '\\')");
+            values.extend([name, owner]);
+        }
+        (Some(name), None) => {
+            conditions.push_str(" AND name LIKE ? ESCAPE '\\'");
+            values.push(name);
+        }
+        (None, Some(owner)) => {
+            conditions.push_str(" AND owner LIKE ? ESCAPE '\\'");
+            values.push(owner);
+        }
+        (None, None) => {}
+    }
+    let from = format!("rooms{conditions}");
+    // Each room's co-owners in the same statement (usernames hold no line breaks),
+    // sorted here: `group_concat(… ORDER BY …)` opens a temporary B-tree for every
+    // room, which was most of the room list's time (docs/PERFORMANCE.md). Rust's
+    // string order is SQLite's BINARY collation: both compare bytes.
+    let select = format!(
+        "SELECT {ROOM_COLUMNS}, \
+         (SELECT group_concat(username, char(10)) \
+          FROM room_co_owners WHERE room_id = rooms.id) \
+         FROM {from} ORDER BY name"
+    );
+    counted_page(db, &from, &select, &values, page, |row| {
+        let co_owners: Option<String> = row.get(5)?;
+        let mut co_owners = co_owners.as_deref().map(split_lines).unwrap_or_default();
+        co_owners.sort_unstable();
+        Ok(Room {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            owner: row.get(2)?,
+            co_owners,
+            created_at: row.get(3)?,
+            last_activity_at: row.get(4)?,
+        })
+    })
+}
+
+/// The requests `filter` picks, in its order: the `FROM …` part, the whole `SELECT`
+/// without a limit, and the values to bind.
+fn requests_query(filter: &crate::RequestFilter) -> (String, String, Vec<String>) {
+    let mut conditions = String::from(" WHERE 1 = 1");
+    let mut values: Vec<String> = Vec::new();
+    if let Some(status) = filter.status {
+        conditions.push_str(" AND status = ?");
+        values.push(status.as_str().to_owned());
+    }
+    if let Some(requester) = &filter.requester {
+        conditions.push_str(" AND requester = ?");
+        values.push(requester.clone());
+    }
+    let order = if filter.newest_first { "DESC" } else { "ASC" };
+    let from = format!("room_requests{conditions}");
+    let select =
+        format!("SELECT {REQUEST_COLUMNS} FROM {from} ORDER BY created_at {order}, id {order}");
+    (from, select, values)
+}
+
+/// `REQUEST_COLUMNS` in their order.
+fn request_at(row: &Row<'_>) -> rusqlite::Result<crate::RoomRequest> {
+    Ok(RequestRow {
+        id: row.get(0)?,
+        room_name: row.get(1)?,
+        requester: row.get(2)?,
+        reason: row.get(3)?,
+        co_owners: row.get(4)?,
+        status: row.get(5)?,
+        decided_by: row.get(6)?,
+        decision_message: row.get(7)?,
+        auto_pattern: row.get(8)?,
+        created_at: row.get(9)?,
+        decided_at: row.get(10)?,
+        room_id: row.get(11)?,
+    }
+    .into())
+}
+
+/// The newest `count` requests of `requester`, without counting the others.
+fn latest_requests(
+    db: &Connection,
+    requester: &str,
+    count: u32,
+) -> rusqlite::Result<Vec<crate::RoomRequest>> {
+    let (_, select, values) = requests_query(&crate::RequestFilter {
+        requester: Some(requester.to_owned()),
+        newest_first: true,
+        ..Default::default()
+    });
+    db.prepare_cached(&format!("{select} LIMIT {count}"))?
+        .query_map(params_from_iter(values), request_at)?
+        .collect()
+}
+
+fn notices(db: &Connection, username: &str) -> rusqlite::Result<Vec<crate::Notice>> {
+    db.prepare_cached(
+        "SELECT id, username, kind, room_name, message, created_at FROM notices \
+         WHERE username = ?1 AND read_at IS NULL ORDER BY id DESC",
+    )?
+    .query_map([username], |row| {
+        Ok(crate::Notice {
+            id: row.get(0)?,
+            username: row.get(1)?,
+            kind: row.get(2)?,
+            room_name: row.get(3)?,
+            message: row.get(4)?,
+            created_at: row.get(5)?,
+        })
+    })?
+    .collect()
 }
 
 #[async_trait::async_trait]
@@ -174,62 +316,7 @@ impl crate::RequestReads for SqliteStore {
         filter: &crate::RoomFilter,
         page: crate::Page,
     ) -> Result<Paged<Room>> {
-        // The same conditions as on PostgreSQL (postgres_reads.rs), added only when
-        // filtering so that the indexes are used. `UNION ALL`: `IN` drops repeats
-        // anyway, and a plain `UNION` made SQLite build a second temporary B-tree.
-        let mut conditions = String::from(" WHERE 1 = 1");
-        let mut values: Vec<String> = Vec::new();
-        if let Some(me) = &filter.visible_to {
-            conditions.push_str(
-                " AND id IN (SELECT id FROM rooms WHERE owner = ? \
-                 UNION ALL SELECT room_id FROM room_co_owners WHERE username = ?)",
-            );
-            values.extend([me.clone(), me.clone()]);
-        }
-        let name_like = filter.search_name.as_deref().map(like_fragment);
-        let owner_like = filter.search_owner.as_deref().map(like_fragment);
-        match (name_like, owner_like) {
-            (Some(name), Some(owner)) => {
-                conditions.push_str(" AND (name LIKE ? ESCAPE '\\' OR owner LIKE ? ESCAPE '\\')");
-                values.extend([name, owner]);
-            }
-            (Some(name), None) => {
-                conditions.push_str(" AND name LIKE ? ESCAPE '\\'");
-                values.push(name);
-            }
-            (None, Some(owner)) => {
-                conditions.push_str(" AND owner LIKE ? ESCAPE '\\'");
-                values.push(owner);
-            }
-            (None, None) => {}
-        }
-        let (limit, offset) = (page.limit(), page.offset());
-        let from = format!("rooms{conditions}");
-        // Each room's co-owners in the same statement (usernames hold no line breaks),
-        // sorted here: `group_concat(… ORDER BY …)` opens a temporary B-tree for every
-        // room, which was most of the room list's time (docs/PERFORMANCE.md). Rust's
-        // string order is SQLite's BINARY collation: both compare bytes.
-        let page_sql = format!(
-            "SELECT {ROOM_COLUMNS}, \
-             (SELECT group_concat(username, char(10)) \
-              FROM room_co_owners WHERE room_id = rooms.id) \
-             FROM {from} ORDER BY name LIMIT {limit} OFFSET {offset}"
-        );
-        self.readers.read(|db| {
-            counted_page(db, &from, &page_sql, &values, page, |row| {
-                let co_owners: Option<String> = row.get(5)?;
-                let mut co_owners = co_owners.as_deref().map(split_lines).unwrap_or_default();
-                co_owners.sort_unstable();
-                Ok(Room {
-                    id: row.get(0)?,
-                    name: row.get(1)?,
-                    owner: row.get(2)?,
-                    co_owners,
-                    created_at: row.get(3)?,
-                    last_activity_at: row.get(4)?,
-                })
-            })
-        })
+        self.readers.read(|db| rooms_page(db, filter, page))
     }
 
     async fn list_requests(
@@ -237,61 +324,31 @@ impl crate::RequestReads for SqliteStore {
         filter: &crate::RequestFilter,
         page: crate::Page,
     ) -> Result<Paged<crate::RoomRequest>> {
-        let mut conditions = String::from(" WHERE 1 = 1");
-        let mut values: Vec<String> = Vec::new();
-        if let Some(status) = filter.status {
-            conditions.push_str(" AND status = ?");
-            values.push(status.as_str().to_owned());
-        }
-        if let Some(requester) = &filter.requester {
-            conditions.push_str(" AND requester = ?");
-            values.push(requester.clone());
-        }
-        let order = if filter.newest_first { "DESC" } else { "ASC" };
-        let (limit, offset) = (page.limit(), page.offset());
-        let from = format!("room_requests{conditions}");
-        let page_sql = format!(
-            "SELECT {REQUEST_COLUMNS} FROM {from} \
-             ORDER BY created_at {order}, id {order} LIMIT {limit} OFFSET {offset}"
-        );
-        self.readers.read(|db| {
-            counted_page(db, &from, &page_sql, &values, page, |row| {
-                Ok(RequestRow {
-                    id: row.get(0)?,
-                    room_name: row.get(1)?,
-                    requester: row.get(2)?,
-                    reason: row.get(3)?,
-                    co_owners: row.get(4)?,
-                    status: row.get(5)?,
-                    decided_by: row.get(6)?,
-                    decision_message: row.get(7)?,
-                    auto_pattern: row.get(8)?,
-                    created_at: row.get(9)?,
-                    decided_at: row.get(10)?,
-                    room_id: row.get(11)?,
-                }
-                .into())
-            })
-        })
+        let (from, select, values) = requests_query(filter);
+        self.readers
+            .read(|db| counted_page(db, &from, &select, &values, page, request_at))
     }
 
     async fn notices_of(&self, username: &str) -> Result<Vec<crate::Notice>> {
+        self.readers.read(|db| notices(db, username))
+    }
+
+    async fn overview(
+        &self,
+        username: &str,
+        rooms: crate::Page,
+        latest: u32,
+    ) -> Result<crate::Overview> {
+        let mine = crate::RoomFilter {
+            visible_to: Some(username.to_owned()),
+            ..Default::default()
+        };
         self.readers.read(|db| {
-            db.prepare_cached(
-                "SELECT id, username, kind, room_name, message, created_at FROM notices \
-                 WHERE username = ?1 AND read_at IS NULL ORDER BY id DESC",
-            )?
-            .query_map([username], |row| {
-                Ok(crate::Notice {
-                    id: row.get(0)?,
-                    username: row.get(1)?,
-                    kind: row.get(2)?,
-                    room_name: row.get(3)?,
-                    message: row.get(4)?,
-                    created_at: row.get(5)?,
-                })
-            })?
-            .collect()
+            Ok(crate::Overview {
+                rooms: rooms_page(db, &mine, rooms)?,
+                latest_requests: latest_requests(db, username, latest)?,
+                notices: notices(db, username)?,
+            })
         })
     }
 }

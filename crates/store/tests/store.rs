@@ -549,6 +549,130 @@ async fn the_queue_is_paginated_oldest_first(backend: Backend) {
     assert_eq!(store.count_pending_requests().await.unwrap(), 25);
 }
 
+/// The home page's read, and the lists' totals: taken from a page with room to spare,
+/// counted when the page is full or past the end.
+async fn the_overview_pages_rooms_and_counts_only_when_the_page_is_full(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    for i in 0..7 {
+        store
+            .create_request(
+                &request(&format!("alice-{i}"), "alice"),
+                Some("alice-*"),
+                &audit("alice", 10 + i),
+                &[],
+            )
+            .await
+            .unwrap();
+    }
+    // Co-owned by alice, co-owners given out of order.
+    let shared = NewRequest {
+        co_owners: vec!["zed".into(), "alice".into()],
+        ..request("bobs-room", "bob")
+    };
+    store
+        .create_request(&shared, Some("bobs-*"), &audit("bob", 20), &[])
+        .await
+        .unwrap();
+    store
+        .create_request(
+            &request("others", "bob"),
+            Some("o*"),
+            &audit("bob", 21),
+            &[],
+        )
+        .await
+        .unwrap();
+    let waiting = store
+        .create_request(&request("physics", "alice"), None, &audit("alice", 30), &[])
+        .await
+        .unwrap();
+    let decided = store
+        .create_request(
+            &request("chemistry", "alice"),
+            None,
+            &audit("alice", 31),
+            &[],
+        )
+        .await
+        .unwrap();
+    store
+        .decide_request(
+            decided.id,
+            &Verdict::Reject,
+            Some("no"),
+            &audit("root", 40),
+            &[],
+        )
+        .await
+        .unwrap();
+
+    let overview = store.overview("alice", Page::new(1, 3), 2).await.unwrap();
+    let names = |rooms: &roomkeeper_store::Paged<roomkeeper_store::Room>| {
+        rooms
+            .items
+            .iter()
+            .map(|r| r.name.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(overview.rooms.total, 8);
+    assert_eq!(names(&overview.rooms), ["alice-0", "alice-1", "alice-2"]);
+    let ids: Vec<i64> = overview.latest_requests.iter().map(|r| r.id).collect();
+    assert_eq!(ids, [decided.id, waiting.id]);
+    assert_eq!(overview.notices, store.notices_of("alice").await.unwrap());
+    assert_eq!(overview.notices[0].kind, "rejected");
+
+    let alice = RoomFilter {
+        visible_to: Some("alice".into()),
+        ..Default::default()
+    };
+    // (page, size) -> (rooms on it, total): the last page and a page the rows fill
+    // exactly say the total themselves; a full page and one past the end count.
+    for (number, size, on_page, total) in [
+        (3, 3, 2, 8),
+        (1, 8, 8, 8),
+        (1, 7, 7, 8),
+        (2, 4, 4, 8),
+        (4, 3, 0, 8),
+        (9, 1, 0, 8),
+    ] {
+        let page = Page::new(number, size);
+        let listed = store.list_rooms(&alice, page).await.unwrap();
+        assert_eq!(
+            (listed.items.len(), listed.total),
+            (on_page, total),
+            "page {number} of {size}"
+        );
+        assert_eq!(
+            store.overview("alice", page, 2).await.unwrap().rooms,
+            listed
+        );
+    }
+    let last = store.list_rooms(&alice, Page::new(3, 3)).await.unwrap();
+    assert_eq!(names(&last), ["alice-6", "bobs-room"]);
+    assert_eq!(last.items[1].co_owners, ["alice", "zed"]);
+    // Someone with nothing yet.
+    let nobody = store.overview("nobody", Page::new(1, 20), 5).await.unwrap();
+    assert_eq!((nobody.rooms.total, nobody.rooms.items.len()), (0, 0));
+    assert!(nobody.latest_requests.is_empty() && nobody.notices.is_empty());
+    // The requests' list follows the same rule.
+    let mine = RequestFilter {
+        requester: Some("alice".into()),
+        newest_first: true,
+        ..Default::default()
+    };
+    for (number, size, on_page) in [(1, 9, 9), (1, 10, 9), (2, 5, 4), (1, 3, 3), (5, 3, 0)] {
+        let listed = store
+            .list_requests(&mine, Page::new(number, size))
+            .await
+            .unwrap();
+        assert_eq!(
+            (listed.items.len(), listed.total),
+            (on_page, 9),
+            "requests page {number} of {size}"
+        );
+    }
+}
+
 async fn rooms_are_listed_searched_and_changed_with_an_audit_trail(backend: Backend) {
     let (_db, store) = store(backend).await;
     for (room, owner) in [
@@ -1336,6 +1460,7 @@ both_backends!(
     auto_approval_rejection_and_withdrawal,
     the_queue_is_paginated_oldest_first,
     rooms_are_listed_searched_and_changed_with_an_audit_trail,
+    the_overview_pages_rooms_and_counts_only_when_the_page_is_full,
     patterns_are_per_user_and_audited,
     the_audit_log_is_append_only,
     users_are_unique_and_found_by_name_and_id,

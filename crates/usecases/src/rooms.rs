@@ -3,8 +3,8 @@
 
 use roomkeeper_domain::{Pattern, RoomName, Username};
 use roomkeeper_store::{
-    AuditEntry, NewRequest, Notice, Page, Paged, RequestFilter, RequestStatus, Room, RoomFilter,
-    RoomRequest, User, UserPattern, Verdict,
+    AuditEntry, NewRequest, Notice, Overview, Page, Paged, RequestFilter, RequestStatus, Room,
+    RoomFilter, RoomRequest, User, UserPattern, Verdict,
 };
 use serde::Serialize;
 
@@ -204,6 +204,20 @@ pub async fn own_requests(
         ..Default::default()
     };
     Ok(uc.store.list_requests(&filter, page).await?)
+}
+
+/// What `user`'s home page shows: a page of their rooms (owned or co-owned), their
+/// newest `latest_requests` requests and their unread notices.
+pub async fn overview(
+    uc: &UseCases,
+    user: &User,
+    rooms: Page,
+    latest_requests: u32,
+) -> Result<Overview, Error> {
+    Ok(uc
+        .store
+        .overview(&user.username, rooms, latest_requests)
+        .await?)
 }
 
 /// How many requests wait for a decision.

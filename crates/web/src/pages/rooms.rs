@@ -105,13 +105,11 @@ async fn home(
         return Ok(Redirect::to("/profile").into_response());
     }
     let me = &current.user.username;
-    let uc = &state.usecases;
     let page = Page::new(query.page.unwrap_or(1), 20);
-    let list = rooms::list(uc, Some(me), None, page).await?;
-    let pager = Pager::new(&list, "/", &[]);
-    let recent = rooms::own_requests(uc, &current.user, Page::new(1, 5)).await?;
-    let notices = rooms::notices(uc, &current.user)
-        .await?
+    let overview = rooms::overview(&state.usecases, &current.user, page, 5).await?;
+    let pager = Pager::new(&overview.rooms, "/", &[]);
+    let notices = overview
+        .notices
         .into_iter()
         .map(|n| {
             let change: serde_json::Value = serde_json::from_str(&n.message).unwrap_or_default();
@@ -133,10 +131,10 @@ async fn home(
             page: Chrome::for_user(&state, lang, &current.user, "/").await?,
             username: me.clone(),
             notices,
-            rooms: list.map(|r| RoomView::new(&state, r)),
+            rooms: overview.rooms.map(|r| RoomView::new(&state, r)),
             pager,
-            requests: recent
-                .items
+            requests: overview
+                .latest_requests
                 .into_iter()
                 .map(|r| RequestView::new(&state, r))
                 .collect(),
