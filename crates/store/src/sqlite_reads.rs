@@ -98,14 +98,14 @@ fn user_at(row: &Row<'_>, at: usize) -> rusqlite::Result<User> {
     })
 }
 
-/// One page of `select` (a `SELECT … FROM {from} … ORDER BY …` without a limit) and
-/// how many rows `FROM {from}` has in all, in the caller's read transaction so the two
-/// agree. The count is a statement of its own, run only when the page does not tell
-/// ([`crate::Page::total_from`]); not `COUNT(*) OVER ()` in the page: a window makes
-/// SQLite read every matching row, which for an admin's 10,000 rooms costs more.
+/// One page of `select` (a whole `SELECT … ORDER BY …` without a limit) and how many
+/// rows it has in all (`count`, with the same values), in the caller's read transaction
+/// so the two agree. The count runs only when the page does not tell
+/// ([`crate::Page::total_from`]); it is not `COUNT(*) OVER ()` in the page: a window
+/// makes SQLite read every matching row, which for an admin's 10,000 rooms costs more.
 fn counted_page<T>(
     db: &Connection,
-    from: &str,
+    count: &str,
     select: &str,
     values: &[String],
     page: crate::Page,
@@ -122,7 +122,7 @@ fn counted_page<T>(
     let total = match page.total_from(items.len()) {
         Some(total) => total,
         None => db
-            .prepare_cached(&format!("SELECT COUNT(*) FROM {from}"))?
+            .prepare_cached(count)?
             .query_row(params_from_iter(values), |row| row.get(0))?,
     };
     items.truncate(page.size as usize);
@@ -139,49 +139,68 @@ fn rooms_page(
     filter: &crate::RoomFilter,
     page: crate::Page,
 ) -> rusqlite::Result<Paged<Room>> {
-    // The same conditions as on PostgreSQL (postgres_reads.rs), added only when
-    // filtering so that the indexes are used. `UNION ALL`: `IN` drops repeats
-    // anyway, and a plain `UNION` made SQLite build a second temporary B-tree.
-    let mut conditions = String::from(" WHERE 1 = 1");
-    let mut values: Vec<String> = Vec::new();
-    if let Some(me) = &filter.visible_to {
-        conditions.push_str(
-            " AND id IN (SELECT id FROM rooms WHERE owner = ? \
-             UNION ALL SELECT room_id FROM room_co_owners WHERE username = ?)",
-        );
-        values.extend([me.clone(), me.clone()]);
-    }
+    // A search (`q`) narrows whichever rooms are listed; added only when searching, so
+    // that the indexes are used.
+    let mut search = String::new();
+    let mut search_values: Vec<String> = Vec::new();
     let name_like = filter.search_name.as_deref().map(like_fragment);
     let owner_like = filter.search_owner.as_deref().map(like_fragment);
     match (name_like, owner_like) {
         (Some(name), Some(owner)) => {
-            conditions.push_str(" AND (name LIKE ? ESCAPE '\\' OR owner LIKE ? ESCAPE '\\')");
-            values.extend([name, owner]);
+            search.push_str(" AND (name LIKE ? ESCAPE '\\' OR owner LIKE ? ESCAPE '\\')");
+            search_values.extend([name, owner]);
         }
         (Some(name), None) => {
-            conditions.push_str(" AND name LIKE ? ESCAPE '\\'");
-            values.push(name);
+            search.push_str(" AND name LIKE ? ESCAPE '\\'");
+            search_values.push(name);
         }
         (None, Some(owner)) => {
-            conditions.push_str(" AND owner LIKE ? ESCAPE '\\'");
-            values.push(owner);
+            search.push_str(" AND owner LIKE ? ESCAPE '\\'");
+            search_values.push(owner);
         }
         (None, None) => {}
     }
-    let from = format!("rooms{conditions}");
     // Each room's co-owners in the same statement (usernames hold no line breaks),
-    // sorted here: `group_concat(… ORDER BY …)` opens a temporary B-tree for every
-    // room, which was most of the room list's time (docs/PERFORMANCE.md). Rust's
-    // string order is SQLite's BINARY collation: both compare bytes.
-    let select = format!(
-        "SELECT {ROOM_COLUMNS}, \
-         (SELECT group_concat(username, char(10)) \
-          FROM room_co_owners WHERE room_id = rooms.id) \
-         FROM {from} ORDER BY name"
+    // sorted below: `group_concat(… ORDER BY …)` opens a temporary B-tree for every
+    // room, which was most of the room list's time (docs/PERFORMANCE.md).
+    let columns = format!(
+        "{ROOM_COLUMNS}, (SELECT group_concat(username, char(10)) \
+         FROM room_co_owners WHERE room_id = rooms.id)"
     );
-    counted_page(db, &from, &select, &values, page, |row| {
+    let (count, select, values) = match &filter.visible_to {
+        // Someone's own rooms come in name order from the index on (owner, name), and
+        // SQLite merges them with the (few) rooms they co-own: the same list as
+        // `id IN (owned UNION co-owned) ORDER BY name`, which sorted every time and cost
+        // twice as much. `owner <> ?` keeps a room that lists its owner as co-owner once.
+        Some(me) => {
+            let owned = format!("FROM rooms WHERE owner = ?{search}");
+            let co_owned = format!(
+                "FROM room_co_owners JOIN rooms ON rooms.id = room_co_owners.room_id \
+                 WHERE room_co_owners.username = ? AND rooms.owner <> ?{search}"
+            );
+            let mut values = vec![me.clone()];
+            values.extend(search_values.iter().cloned());
+            values.extend([me.clone(), me.clone()]);
+            values.extend(search_values);
+            (
+                format!("SELECT (SELECT COUNT(*) {owned}) + (SELECT COUNT(*) {co_owned})"),
+                format!(
+                    "SELECT {columns} {owned} UNION ALL SELECT {columns} {co_owned} \
+                     ORDER BY name"
+                ),
+                values,
+            )
+        }
+        None => (
+            format!("SELECT COUNT(*) FROM rooms WHERE 1 = 1{search}"),
+            format!("SELECT {columns} FROM rooms WHERE 1 = 1{search} ORDER BY name"),
+            search_values,
+        ),
+    };
+    counted_page(db, &count, &select, &values, page, |row| {
         let co_owners: Option<String> = row.get(5)?;
         let mut co_owners = co_owners.as_deref().map(split_lines).unwrap_or_default();
+        // Rust's string order is SQLite's BINARY collation: both compare bytes.
         co_owners.sort_unstable();
         Ok(Room {
             id: row.get(0)?,
@@ -194,8 +213,8 @@ fn rooms_page(
     })
 }
 
-/// The requests `filter` picks, in its order: the `FROM …` part, the whole `SELECT`
-/// without a limit, and the values to bind.
+/// The requests `filter` picks: the statement counting them, the one selecting them in
+/// the filter's order (without a limit), and the values both bind.
 fn requests_query(filter: &crate::RequestFilter) -> (String, String, Vec<String>) {
     let mut conditions = String::from(" WHERE 1 = 1");
     let mut values: Vec<String> = Vec::new();
@@ -208,10 +227,12 @@ fn requests_query(filter: &crate::RequestFilter) -> (String, String, Vec<String>
         values.push(requester.clone());
     }
     let order = if filter.newest_first { "DESC" } else { "ASC" };
-    let from = format!("room_requests{conditions}");
-    let select =
-        format!("SELECT {REQUEST_COLUMNS} FROM {from} ORDER BY created_at {order}, id {order}");
-    (from, select, values)
+    let count = format!("SELECT COUNT(*) FROM room_requests{conditions}");
+    let select = format!(
+        "SELECT {REQUEST_COLUMNS} FROM room_requests{conditions} \
+         ORDER BY created_at {order}, id {order}"
+    );
+    (count, select, values)
 }
 
 /// `REQUEST_COLUMNS` in their order.
@@ -324,9 +345,9 @@ impl crate::RequestReads for SqliteStore {
         filter: &crate::RequestFilter,
         page: crate::Page,
     ) -> Result<Paged<crate::RoomRequest>> {
-        let (from, select, values) = requests_query(filter);
+        let (count, select, values) = requests_query(filter);
         self.readers
-            .read(|db| counted_page(db, &from, &select, &values, page, request_at))
+            .read(|db| counted_page(db, &count, &select, &values, page, request_at))
     }
 
     async fn notices_of(&self, username: &str) -> Result<Vec<crate::Notice>> {

@@ -650,6 +650,27 @@ async fn the_overview_pages_rooms_and_counts_only_when_the_page_is_full(backend:
     let last = store.list_rooms(&alice, Page::new(3, 3)).await.unwrap();
     assert_eq!(names(&last), ["alice-6", "bobs-room"]);
     assert_eq!(last.items[1].co_owners, ["alice", "zed"]);
+    // A room listing its owner among the co-owners (the store allows it) is hers once.
+    let own = overview.rooms.items[0].id;
+    store
+        .set_co_owners(own, &["alice".into(), "carol".into()], &audit("alice", 50))
+        .await
+        .unwrap();
+    let again = store.list_rooms(&alice, Page::new(1, 20)).await.unwrap();
+    assert_eq!((again.total, again.items.len()), (8, 8));
+    let twice = store.list_rooms(&alice, Page::new(1, 3)).await.unwrap();
+    assert_eq!((twice.total, names(&twice)[1].as_str()), (8, "alice-1"));
+    // A search narrows someone's own and co-owned rooms alike.
+    let searching = RoomFilter {
+        visible_to: Some("alice".into()),
+        search_name: Some("o".into()),
+        search_owner: Some("bob".into()),
+    };
+    let found = store.list_rooms(&searching, Page::new(1, 1)).await.unwrap();
+    assert_eq!(
+        (found.total, names(&found)),
+        (1, vec!["bobs-room".to_owned()])
+    );
     // Someone with nothing yet.
     let nobody = store.overview("nobody", Page::new(1, 20), 5).await.unwrap();
     assert_eq!((nobody.rooms.total, nobody.rooms.items.len()), (0, 0));
