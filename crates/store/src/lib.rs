@@ -21,7 +21,7 @@ pub use models::{
     ApiToken, Audit, AuditEntry, IngestProblem, LoginAttempts, MeetingModerator, NewEmail,
     NewRecording, NewRequest, NewUser, Notice, OidcCollision, OidcLogin, OutboxEmail, OutboxStatus,
     Overview, Page, Paged, Recording, RecordingState, RequestFilter, RequestStatus, Room,
-    RoomFilter, RoomRequest, SessionRecord, ShareLink, User, UserPattern, Verdict,
+    RoomEntry, RoomFilter, RoomRequest, SessionRecord, ShareLink, User, UserPattern, Verdict,
 };
 pub use postgres::PgStore;
 pub use sqlite::{SqliteStore, restore as restore_sqlite};

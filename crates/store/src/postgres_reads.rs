@@ -202,8 +202,16 @@ impl crate::RequestReads for PgStore {
         .bind(i64::from(latest))
         .fetch_all(&self.pool)
         .await?;
+        let rooms = self
+            .list_rooms(&mine, rooms)
+            .await?
+            .map(|room| crate::RoomEntry {
+                id: room.id,
+                name: room.name,
+                owner: room.owner,
+            });
         Ok(crate::Overview {
-            rooms: self.list_rooms(&mine, rooms).await?,
+            rooms,
             latest_requests: latest_requests.into_iter().map(Into::into).collect(),
             notices: self.notices_of(username).await?,
         })

@@ -134,11 +134,9 @@ fn counted_page<T>(
     })
 }
 
-fn rooms_page(
-    db: &Connection,
-    filter: &crate::RoomFilter,
-    page: crate::Page,
-) -> rusqlite::Result<Paged<Room>> {
+/// The rooms `filter` picks, by name, each as `columns` (of `rooms`): the statement
+/// counting them, the one selecting them (without a limit), and the values both bind.
+fn rooms_query(filter: &crate::RoomFilter, columns: &str) -> (String, String, Vec<String>) {
     // A search (`q`) narrows whichever rooms are listed; added only when searching, so
     // that the indexes are used.
     let mut search = String::new();
@@ -160,14 +158,7 @@ fn rooms_page(
         }
         (None, None) => {}
     }
-    // Each room's co-owners in the same statement (usernames hold no line breaks),
-    // sorted below: `group_concat(… ORDER BY …)` opens a temporary B-tree for every
-    // room, which was most of the room list's time (docs/PERFORMANCE.md).
-    let columns = format!(
-        "{ROOM_COLUMNS}, (SELECT group_concat(username, char(10)) \
-         FROM room_co_owners WHERE room_id = rooms.id)"
-    );
-    let (count, select, values) = match &filter.visible_to {
+    match &filter.visible_to {
         // Someone's own rooms come in name order from the index on (owner, name), and
         // SQLite merges them with the (few) rooms they co-own: the same list as
         // `id IN (owned UNION co-owned) ORDER BY name`, which sorted every time and cost
@@ -196,7 +187,24 @@ fn rooms_page(
             format!("SELECT {columns} FROM rooms WHERE 1 = 1{search} ORDER BY name"),
             search_values,
         ),
-    };
+    }
+}
+
+fn rooms_page(
+    db: &Connection,
+    filter: &crate::RoomFilter,
+    page: crate::Page,
+) -> rusqlite::Result<Paged<Room>> {
+    // Each room's co-owners in the same statement (usernames hold no line breaks),
+    // sorted below: `group_concat(… ORDER BY …)` opens a temporary B-tree for every
+    // room, which was most of the room list's time (docs/PERFORMANCE.md).
+    let (count, select, values) = rooms_query(
+        filter,
+        &format!(
+            "{ROOM_COLUMNS}, (SELECT group_concat(username, char(10)) \
+             FROM room_co_owners WHERE room_id = rooms.id)"
+        ),
+    );
     counted_page(db, &count, &select, &values, page, |row| {
         let co_owners: Option<String> = row.get(5)?;
         let mut co_owners = co_owners.as_deref().map(split_lines).unwrap_or_default();
@@ -209,6 +217,26 @@ fn rooms_page(
             co_owners,
             created_at: row.get(3)?,
             last_activity_at: row.get(4)?,
+        })
+    })
+}
+
+/// A page of the rooms `username` owns or co-owns, without their co-owners.
+fn room_entries(
+    db: &Connection,
+    username: &str,
+    page: crate::Page,
+) -> rusqlite::Result<Paged<crate::RoomEntry>> {
+    let mine = crate::RoomFilter {
+        visible_to: Some(username.to_owned()),
+        ..Default::default()
+    };
+    let (count, select, values) = rooms_query(&mine, "id, name, owner");
+    counted_page(db, &count, &select, &values, page, |row| {
+        Ok(crate::RoomEntry {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            owner: row.get(2)?,
         })
     })
 }
@@ -360,13 +388,9 @@ impl crate::RequestReads for SqliteStore {
         rooms: crate::Page,
         latest: u32,
     ) -> Result<crate::Overview> {
-        let mine = crate::RoomFilter {
-            visible_to: Some(username.to_owned()),
-            ..Default::default()
-        };
         self.readers.read(|db| {
             Ok(crate::Overview {
-                rooms: rooms_page(db, &mine, rooms)?,
+                rooms: room_entries(db, username, rooms)?,
                 latest_requests: latest_requests(db, username, latest)?,
                 notices: notices(db, username)?,
             })

@@ -3,7 +3,7 @@
 
 use roomkeeper_domain::RoomName;
 use roomkeeper_recordings::download_name;
-use roomkeeper_store::{Recording, RequestStatus, Room, RoomRequest, ShareLink};
+use roomkeeper_store::{Recording, RequestStatus, Room, RoomEntry, RoomRequest, ShareLink};
 use serde::Serialize;
 
 use crate::AppState;
@@ -69,6 +69,26 @@ impl RoomView {
             co_owners: room.co_owners,
             created_at: room.created_at,
             last_activity_at: room.last_activity_at,
+        }
+    }
+}
+
+/// A line of someone's room list on their home page: the room and its owner.
+pub struct RoomLineView {
+    pub id: i64,
+    pub display_name: String,
+    pub meeting_url: Option<String>,
+    pub owner: String,
+}
+
+impl RoomLineView {
+    pub fn new(state: &AppState, room: RoomEntry) -> Self {
+        let (display_name, meeting_url) = describe(state, &room.name);
+        RoomLineView {
+            id: room.id,
+            display_name,
+            meeting_url,
+            owner: room.owner,
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::extract::{
     Access, ClientAddr, CurrentUser, ManageRoom, MaybeUser, SeeRoom, WithdrawRequest,
 };
 use crate::i18n::{Lang, Tr};
-use crate::views::{self, RequestView, RoomView};
+use crate::views::{self, RequestView, RoomLineView, RoomView};
 use crate::{AppState, Error, PageError};
 
 pub fn router() -> Router<AppState> {
@@ -87,7 +87,7 @@ struct HomePage {
     page: Chrome,
     username: String,
     notices: Vec<NoticeView>,
-    rooms: Paged<RoomView>,
+    rooms: Paged<RoomLineView>,
     pager: Pager,
     requests: Vec<RequestView>,
 }
@@ -131,7 +131,7 @@ async fn home(
             page: Chrome::for_user(&state, lang, &current.user, "/").await?,
             username: me.clone(),
             notices,
-            rooms: overview.rooms.map(|r| RoomView::new(&state, r)),
+            rooms: overview.rooms.map(|r| RoomLineView::new(&state, r)),
             pager,
             requests: overview
                 .latest_requests
