@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params_from_iter};
 
-use crate::models::{RequestRow, split_lines};
+use crate::models::RequestRow;
 use crate::sql::{REQUEST_COLUMNS, ROOM_COLUMNS, USER_COLUMNS, like_fragment};
 use crate::{ApiToken, Paged, Result, Room, SessionRecord, SqliteStore, User};
 
@@ -162,7 +162,9 @@ fn rooms_query(filter: &crate::RoomFilter, columns: &str) -> (String, String, Ve
         // Someone's own rooms come in name order from the index on (owner, name), and
         // SQLite merges them with the (few) rooms they co-own: the same list as
         // `id IN (owned UNION co-owned) ORDER BY name`, which sorted every time and cost
-        // twice as much. `owner <> ?` keeps a room that lists its owner as co-owner once.
+        // twice as much. `owner <> ?`: a room is listed once even if its owner were
+        // among its co-owners (the store does not let that happen; the list need not
+        // rely on it).
         Some(me) => {
             let owned = format!("FROM rooms WHERE owner = ?{search}");
             let co_owned = format!(
@@ -195,29 +197,54 @@ fn rooms_page(
     filter: &crate::RoomFilter,
     page: crate::Page,
 ) -> rusqlite::Result<Paged<Room>> {
-    // Each room's co-owners in the same statement (usernames hold no line breaks),
-    // sorted below: `group_concat(… ORDER BY …)` opens a temporary B-tree for every
-    // room, which was most of the room list's time (docs/PERFORMANCE.md).
-    let (count, select, values) = rooms_query(
-        filter,
-        &format!(
-            "{ROOM_COLUMNS}, (SELECT group_concat(username, char(10)) \
-             FROM room_co_owners WHERE room_id = rooms.id)"
-        ),
+    let (count, select, values) = rooms_query(filter, ROOM_COLUMNS);
+    // The page's rooms joined with their co-owners: a row per co-owner (one with none
+    // for a room without). A subquery per room (`group_concat`) cost a third more, and
+    // with `ORDER BY` inside, which opens a temporary B-tree each time, most of the
+    // list's time (docs/PERFORMANCE.md).
+    let sql = format!(
+        "SELECT page.*, room_co_owners.username FROM ({select} LIMIT {} OFFSET {}) AS page \
+         LEFT JOIN room_co_owners ON room_co_owners.room_id = page.id",
+        page.limit_and_one(),
+        page.offset()
     );
-    counted_page(db, &count, &select, &values, page, |row| {
-        let co_owners: Option<String> = row.get(5)?;
-        let mut co_owners = co_owners.as_deref().map(split_lines).unwrap_or_default();
-        // Rust's string order is SQLite's BINARY collation: both compare bytes.
-        co_owners.sort_unstable();
-        Ok(Room {
-            id: row.get(0)?,
-            name: row.get(1)?,
-            owner: row.get(2)?,
-            co_owners,
-            created_at: row.get(3)?,
-            last_activity_at: row.get(4)?,
-        })
+    let mut statement = db.prepare_cached(&sql)?;
+    let mut rows = statement.query(params_from_iter(&values))?;
+    let mut items: Vec<Room> = Vec::new();
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let co_owner: Option<String> = row.get(5)?;
+        match items.iter_mut().rev().find(|room| room.id == id) {
+            Some(room) => room.co_owners.extend(co_owner),
+            None => items.push(Room {
+                id,
+                name: row.get(1)?,
+                owner: row.get(2)?,
+                co_owners: co_owner.into_iter().collect(),
+                created_at: row.get(3)?,
+                last_activity_at: row.get(4)?,
+            }),
+        }
+    }
+    // Only the inner query orders: put back its order (names are unique) and each
+    // room's co-owners in theirs. Rust's string order is SQLite's BINARY collation:
+    // both compare bytes.
+    items.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    for room in &mut items {
+        room.co_owners.sort_unstable();
+    }
+    let total = match page.total_from(items.len()) {
+        Some(total) => total,
+        None => db
+            .prepare_cached(&count)?
+            .query_row(params_from_iter(&values), |row| row.get(0))?,
+    };
+    items.truncate(page.size as usize);
+    Ok(Paged {
+        items,
+        total,
+        page: page.number,
+        per_page: page.size,
     })
 }
 

@@ -658,7 +658,7 @@ async fn the_overview_pages_rooms_and_counts_only_when_the_page_is_full(backend:
     let last = store.list_rooms(&alice, Page::new(3, 3)).await.unwrap();
     assert_eq!(names(&last), ["alice-6", "bobs-room"]);
     assert_eq!(last.items[1].co_owners, ["alice", "zed"]);
-    // A room listing its owner among the co-owners (the store allows it) is hers once.
+    // Naming the owner among the co-owners changes nothing: the store drops her.
     let own = overview.rooms.items[0].id;
     store
         .set_co_owners(own, &["alice".into(), "carol".into()], &audit("alice", 50))
@@ -668,6 +668,19 @@ async fn the_overview_pages_rooms_and_counts_only_when_the_page_is_full(backend:
     assert_eq!((again.total, again.items.len()), (8, 8));
     let twice = store.list_rooms(&alice, Page::new(1, 3)).await.unwrap();
     assert_eq!((twice.total, names(&twice)[1].as_str()), (8, "alice-1"));
+    assert_eq!(twice.items[0].co_owners, ["carol"]);
+    // A room without co-owners is listed too.
+    store
+        .set_co_owners(own, &[], &audit("alice", 51))
+        .await
+        .unwrap();
+    let alone = store.list_rooms(&alice, Page::new(1, 2)).await.unwrap();
+    assert_eq!(
+        (alone.total, names(&alone)),
+        (8, vec!["alice-0".to_owned(), "alice-1".to_owned()])
+    );
+    assert!(alone.items[0].co_owners.is_empty());
+    assert_eq!(alone.items[1].co_owners, ["carol", "dave"]);
     // A search narrows someone's own and co-owned rooms alike.
     let searching = RoomFilter {
         visible_to: Some("alice".into()),
