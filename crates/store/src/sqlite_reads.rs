@@ -111,7 +111,7 @@ fn counted_page<T>(
     page: crate::Page,
     item: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<Paged<T>> {
-    let mut items: Vec<T> = db
+    let items: Vec<T> = db
         .prepare_cached(&format!(
             "{select} LIMIT {} OFFSET {}",
             page.limit_and_one(),
@@ -119,6 +119,18 @@ fn counted_page<T>(
         ))?
         .query_map(params_from_iter(values), item)?
         .collect::<rusqlite::Result<_>>()?;
+    into_page(db, count, values, page, items)
+}
+
+/// `items`, fetched with a limit of [`crate::Page::limit_and_one`], as the page with the
+/// total: from the page where it tells, else from `count` (with `values`).
+fn into_page<T>(
+    db: &Connection,
+    count: &str,
+    values: &[String],
+    page: crate::Page,
+    mut items: Vec<T>,
+) -> rusqlite::Result<Paged<T>> {
     let total = match page.total_from(items.len()) {
         Some(total) => total,
         None => db
@@ -233,19 +245,7 @@ fn rooms_page(
     for room in &mut items {
         room.co_owners.sort_unstable();
     }
-    let total = match page.total_from(items.len()) {
-        Some(total) => total,
-        None => db
-            .prepare_cached(&count)?
-            .query_row(params_from_iter(&values), |row| row.get(0))?,
-    };
-    items.truncate(page.size as usize);
-    Ok(Paged {
-        items,
-        total,
-        page: page.number,
-        per_page: page.size,
-    })
+    into_page(db, &count, &values, page, items)
 }
 
 /// A page of the rooms `username` owns or co-owns, without their co-owners.
