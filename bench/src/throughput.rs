@@ -11,7 +11,9 @@
 //! wrk (Debian's; `apt install wrk`) runs with 2 threads and 64 connections, SECONDS each
 //! (default 10), against `/healthz` (the stack's ceiling), `/api/v1/me` and
 //! `/api/v1/rooms` with the lecturer's API token, and the home page `/` with the
-//! lecturer's session.
+//! lecturer's session. Besides wrk's figures it prints the server's CPU time per
+//! answer, which moves less with the machine's speed; `bench/instructions-per-answer`
+//! counts instructions per answer, which do not move at all.
 
 use std::process::{Command, Stdio};
 
@@ -97,7 +99,7 @@ fn wrk(url: &str, header: Option<&str>, seconds: u64, server_pid: &str) -> anyho
         .and_then(|(count, _)| count.parse().ok())
         .context("wrk printed no count of requests")?;
     Ok(format!(
-        "{:>9} req/s, p50 {:>8}, p90 {:>8}, p99 {:>8}, server {:>4.0} µs CPU/answer",
+        "{:>9} req/s, p50 {:>8}, p90 {:>8}, p99 {:>8}, server {:>4.0} µs CPU/answer, {answers} answers",
         pick("Requests/sec:"),
         pick("50%"),
         pick("90%"),
