@@ -5,47 +5,14 @@ use crate::PgStore;
 
 type Db = sqlx::Postgres;
 
-#[async_trait::async_trait]
-impl crate::RequestReads for PgStore {
-    async fn session(&self, token_hash: &str) -> crate::Result<Option<crate::SessionRecord>> {
-        let sql = format!(
-            "SELECT sessions.created_at AS session_created_at, \
-             sessions.last_seen_at AS session_last_seen_at, {} \
-             FROM sessions JOIN users ON users.id = sessions.user_id \
-             WHERE sessions.token_hash = $1",
-            crate::sql::USER_COLUMNS
-        );
-        Ok(sqlx::query_as(&sql)
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
-
-    async fn token(
-        &self,
-        token_hash: &str,
-    ) -> crate::Result<Option<(crate::ApiToken, crate::User)>> {
-        let sql = format!(
-            "SELECT api_tokens.id AS token_id, api_tokens.name AS token_name, \
-             api_tokens.created_at AS token_created_at, \
-             api_tokens.last_used_at AS token_last_used_at, \
-             api_tokens.expires_at AS token_expires_at, {} \
-             FROM api_tokens JOIN users ON users.id = api_tokens.user_id \
-             WHERE api_tokens.token_hash = $1",
-            crate::sql::USER_COLUMNS
-        );
-        let row: Option<crate::models::TokenWithUser> = sqlx::query_as(&sql)
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(crate::models::TokenWithUser::split))
-    }
-
-    async fn list_rooms(
-        &self,
+impl PgStore {
+    /// A page of the rooms `filter` picks, by name, without their co-owners, and how
+    /// many there are in all.
+    async fn room_rows(
+        conn: &mut sqlx::pool::PoolConnection<Db>,
         filter: &crate::RoomFilter,
         page: crate::Page,
-    ) -> crate::Result<crate::Paged<crate::Room>> {
+    ) -> crate::Result<crate::Paged<crate::models::RoomRow>> {
         // Conditions are added only when filtering: an "any" placeholder such as
         // `$1 = '' OR owner = $1` would keep the database from using its indexes.
         let push_conditions = |query: &mut sqlx::QueryBuilder<'_, Db>| {
@@ -90,7 +57,6 @@ impl crate::RequestReads for PgStore {
                 (None, None) => {}
             }
         };
-        let mut conn = self.pool.acquire().await?;
         let mut select = sqlx::QueryBuilder::<Db>::new(format!(
             "SELECT {} FROM rooms",
             crate::sql::ROOM_COLUMNS
@@ -101,31 +67,75 @@ impl crate::RequestReads for PgStore {
             .push_bind(page.limit_and_one());
         select.push(" OFFSET ").push_bind(page.offset());
         let mut rows: Vec<crate::models::RoomRow> =
-            select.build_query_as().fetch_all(&mut *conn).await?;
+            select.build_query_as().fetch_all(&mut **conn).await?;
         let total = match page.total_from(rows.len()) {
             Some(total) => total,
             None => {
                 let mut count = sqlx::QueryBuilder::<Db>::new("SELECT COUNT(*) FROM rooms");
                 push_conditions(&mut count);
-                let (total,): (i64,) = count.build_query_as().fetch_one(&mut *conn).await?;
+                let (total,): (i64,) = count.build_query_as().fetch_one(&mut **conn).await?;
                 total
             }
         };
         rows.truncate(page.size as usize);
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let mut co = Self::co_owners_in(&mut conn, &ids).await?;
         Ok(crate::Paged {
-            items: rows
-                .into_iter()
-                .map(|row| {
-                    let co_owners = co.remove(&row.id).unwrap_or_default();
-                    row.with_co_owners(co_owners)
-                })
-                .collect(),
+            items: rows,
             total,
             page: page.number,
             per_page: page.size,
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::RequestReads for PgStore {
+    async fn session(&self, token_hash: &str) -> crate::Result<Option<crate::SessionRecord>> {
+        let sql = format!(
+            "SELECT sessions.created_at AS session_created_at, \
+             sessions.last_seen_at AS session_last_seen_at, {} \
+             FROM sessions JOIN users ON users.id = sessions.user_id \
+             WHERE sessions.token_hash = $1",
+            crate::sql::USER_COLUMNS
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn token(
+        &self,
+        token_hash: &str,
+    ) -> crate::Result<Option<(crate::ApiToken, crate::User)>> {
+        let sql = format!(
+            "SELECT api_tokens.id AS token_id, api_tokens.name AS token_name, \
+             api_tokens.created_at AS token_created_at, \
+             api_tokens.last_used_at AS token_last_used_at, \
+             api_tokens.expires_at AS token_expires_at, {} \
+             FROM api_tokens JOIN users ON users.id = api_tokens.user_id \
+             WHERE api_tokens.token_hash = $1",
+            crate::sql::USER_COLUMNS
+        );
+        let row: Option<crate::models::TokenWithUser> = sqlx::query_as(&sql)
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(crate::models::TokenWithUser::split))
+    }
+
+    async fn list_rooms(
+        &self,
+        filter: &crate::RoomFilter,
+        page: crate::Page,
+    ) -> crate::Result<crate::Paged<crate::Room>> {
+        let mut conn = self.pool.acquire().await?;
+        let rows = Self::room_rows(&mut conn, filter, page).await?;
+        let ids: Vec<i64> = rows.items.iter().map(|r| r.id).collect();
+        let mut co = Self::co_owners_in(&mut conn, &ids).await?;
+        Ok(rows.map(|row| {
+            let co_owners = co.remove(&row.id).unwrap_or_default();
+            row.with_co_owners(co_owners)
+        }))
     }
 
     async fn list_requests(
@@ -202,14 +212,15 @@ impl crate::RequestReads for PgStore {
         .bind(i64::from(latest))
         .fetch_all(&self.pool)
         .await?;
-        let rooms = self
-            .list_rooms(&mine, rooms)
+        let mut conn = self.pool.acquire().await?;
+        let rooms = Self::room_rows(&mut conn, &mine, rooms)
             .await?
             .map(|room| crate::RoomEntry {
                 id: room.id,
                 name: room.name,
                 owner: room.owner,
             });
+        drop(conn);
         Ok(crate::Overview {
             rooms,
             latest_requests: latest_requests.into_iter().map(Into::into).collect(),
