@@ -3,7 +3,9 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum XmppSecurity {
-    /// STARTTLS with the system's roots (Prosody's default on port 5222).
+    /// STARTTLS (Prosody's default on port 5222), trusting the system's certificate
+    /// store and `ca_file`; a self-signed certificate that is itself trusted there (as
+    /// jitsi-meet's packages make and trust it) is accepted for the name it carries.
     #[default]
     Starttls,
     /// Plain TCP: only to Prosody on this machine (127.0.0.1).
@@ -20,8 +22,9 @@ pub struct ShardConfig {
     pub xmpp_address: String,
     #[serde(default)]
     pub security: XmppSecurity,
-    /// A PEM file of CA certificates trusted for STARTTLS besides the system's roots
-    /// (a Prosody with a certificate from an internal CA).
+    /// A PEM file of certificates trusted for STARTTLS besides the system's store: an
+    /// internal CA, or Prosody's own self-signed certificate (on a jitsi-meet machine
+    /// `/etc/prosody/certs/auth.DOMAIN.crt`).
     pub ca_file: Option<PathBuf>,
     /// The Jitsi domain, e.g. `meet.example.org`.
     pub domain: String,
@@ -146,7 +149,7 @@ impl JitsiConfig {
                     ));
                 }
                 let dns = tokio_xmpp::connect::DnsConfig::addr(&shard.xmpp_address);
-                if let Err(problem) = crate::tls::StartTlsWithCa::new(dns, ca_file) {
+                if let Err(problem) = crate::tls::StartTls::new(dns, Some(ca_file)) {
                     return Err((
                         "jitsi.shards.ca_file",
                         format!("shard {:?}: {problem}", shard.name),

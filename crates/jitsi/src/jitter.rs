@@ -17,9 +17,13 @@ use tokio_xmpp::connect::ServerConnector;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::xmlstream::{PendingFeaturesRecv, Timeouts};
 
+use crate::reach::{Attempts, ConnectProblem};
+
 #[derive(Clone)]
 pub struct Jittered<C> {
     inner: C,
+    /// What each attempt found, for the shard's status and its errors.
+    attempts: Attempts,
     /// Attempts that failed since the last success.
     failures: Arc<AtomicU32>,
 }
@@ -34,9 +38,10 @@ impl<C: std::fmt::Debug> std::fmt::Debug for Jittered<C> {
 }
 
 impl<C> Jittered<C> {
-    pub fn new(inner: C) -> Self {
+    pub fn new(inner: C, attempts: Attempts) -> Self {
         Self {
             inner,
+            attempts,
             failures: Arc::default(),
         }
     }
@@ -49,14 +54,6 @@ pub fn max_jitter(failures: u32) -> Duration {
 }
 
 const MAX_WAIT: Duration = Duration::from_secs(2);
-
-/// Prosody is not there (stopped, restarting, the network down): try again soon.
-fn unreachable(error: &tokio_xmpp::Error) -> bool {
-    matches!(
-        error,
-        tokio_xmpp::Error::Io(_) | tokio_xmpp::Error::DnsNet(_) | tokio_xmpp::Error::Disconnected
-    )
-}
 
 /// A random wait up to `max_jitter`. The standard library's per-instance random hasher
 /// keys are random enough for spreading reconnects (this is no secret).
@@ -77,26 +74,31 @@ impl<C: ServerConnector + Sync> ServerConnector for Jittered<C> {
         ns: &'static str,
         timeouts: Timeouts,
     ) -> Result<(PendingFeaturesRecv<Self::Stream>, ChannelBinding), tokio_xmpp::Error> {
+        let account = jid.to_bare().to_string();
         loop {
             tokio::time::sleep(jitter(self.failures.load(Ordering::Relaxed))).await;
-            let attempt = self.inner.connect(jid, ns, timeouts).await;
-            match &attempt {
-                Ok(_) => {
+            self.attempts.starting(&account);
+            let error = match self.inner.connect(jid, ns, timeouts).await {
+                Ok(connected) => {
                     self.failures.store(0, Ordering::Relaxed);
-                    return attempt;
+                    self.attempts.connected();
+                    return Ok(connected);
                 }
-                Err(error) if unreachable(error) => {
-                    let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
-                    // Once, then every ~minute: an outage should not flood the log.
-                    if failures == 1 || failures % 60 == 0 {
-                        tracing::warn!(%error, failures, "Prosody cannot be reached; trying again");
-                    }
-                }
-                Err(_) => {
-                    self.failures.fetch_add(1, Ordering::Relaxed);
-                    return attempt;
-                }
+                Err(error) => error,
+            };
+            let problem = ConnectProblem::of(&error, &account);
+            let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+            if problem.needs_operator() {
+                // Once per failure, spaced out by tokio-xmpp's backoff (up to 30 s).
+                tracing::error!(%problem, "Prosody answers, but Roomkeeper cannot connect");
+                self.attempts.failed(problem);
+                return Err(error);
             }
+            // Once, then every ~minute: an outage should not flood the log.
+            if failures == 1 || failures % 60 == 0 {
+                tracing::warn!(%error, failures, "Prosody cannot be reached; trying again");
+            }
+            self.attempts.failed(problem);
         }
     }
 }

@@ -6,9 +6,10 @@ mod config;
 pub mod connection;
 mod events;
 mod jitter;
+mod reach;
 mod shards;
 mod stanzas;
-mod tls;
+pub mod tls;
 mod watch;
 mod xmpp;
 
@@ -18,6 +19,7 @@ use serde::Serialize;
 
 pub use config::{JitsiConfig, ShardConfig, XmppSecurity};
 pub use events::{ChangedBy, RoomEvent, apply, parse as parse_event};
+pub use reach::ConnectProblem;
 pub use shards::{ShardStatus, Shards};
 pub use watch::{MeetingWatch, RoomFeed, RoomState};
 pub use xmpp::{XmppShard, refusal};
@@ -122,6 +124,10 @@ pub enum Error {
     Unreachable(String),
     #[error("This room is not on any Jitsi server Roomkeeper is connected to.")]
     NoShard,
+    /// Prosody answers, but Roomkeeper cannot connect: its certificate is not trusted,
+    /// or it refuses the login. The text says which and how to fix it.
+    #[error("{0}")]
+    NotConnected(ConnectProblem),
 }
 
 /// What Roomkeeper can do to a running meeting. The real one is [`XmppShard`]; there is

@@ -8,7 +8,7 @@ use roomkeeper_domain::RoomName;
 
 use tokio::sync::broadcast;
 
-use crate::{Error, Meeting, MeetingControl, RoomEvent, RoomOwnership, XmppShard};
+use crate::{ConnectProblem, Error, Meeting, MeetingControl, RoomEvent, RoomOwnership, XmppShard};
 
 pub struct Shards {
     shards: Vec<Arc<XmppShard>>,
@@ -37,6 +37,8 @@ pub struct ShardStatus {
     pub room_ownership: RoomOwnership,
     /// As the companion module tells it.
     pub prosody_version: Option<String>,
+    /// While not online: why (unreachable, certificate, login), in words that name the fix.
+    pub problem: Option<ConnectProblem>,
 }
 
 impl Shards {
@@ -93,6 +95,7 @@ impl Shards {
                 companion_module: s.has_companion(),
                 room_ownership: s.room_ownership(),
                 prosody_version: s.prosody_version(),
+                problem: s.problem(),
             })
             .collect()
     }
@@ -107,7 +110,9 @@ impl Shards {
             match shard.meeting(room).await {
                 Ok(meeting) if meeting.running => return Ok((Arc::clone(shard), meeting)),
                 Ok(_) => {}
-                Err(error @ Error::Unreachable(_)) => unreachable = Some(error),
+                Err(error @ (Error::Unreachable(_) | Error::NotConnected(_))) => {
+                    unreachable = Some(error);
+                }
                 Err(other) => return Err(other),
             }
         }

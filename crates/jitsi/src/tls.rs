@@ -1,7 +1,8 @@
-//! STARTTLS to Prosody trusting the system's roots plus an operator's CA file (a Jitsi
-//! deployment with an internal CA). tokio-xmpp 6's own STARTTLS connector builds its
-//! root store from the system only, so the `<starttls/>` exchange is done here, with
-//! tokio-xmpp's public stream pieces, and TLS with our own root store.
+//! STARTTLS to Prosody trusting what the operator trusts ([`roomkeeper_tls::OperatorTrust`]):
+//! the system's store and an optional CA file, and a self-signed certificate that is
+//! itself trusted, as jitsi-meet's packages make it. tokio-xmpp 6's own STARTTLS
+//! connector checks with webpki's rules and the system's roots only, so the
+//! `<starttls/>` exchange is done here, with tokio-xmpp's public stream pieces.
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -25,23 +26,23 @@ use tokio_xmpp::xmlstream::{
 };
 
 #[derive(Clone)]
-pub struct StartTlsWithCa {
+pub struct StartTls {
     dns: DnsConfig,
     tls: Arc<ClientConfig>,
 }
 
-impl std::fmt::Debug for StartTlsWithCa {
+impl std::fmt::Debug for StartTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StartTlsWithCa")
+        f.debug_struct("StartTls")
             .field("dns", &self.dns)
             .finish_non_exhaustive()
     }
 }
 
-impl StartTlsWithCa {
-    /// The system's roots and every certificate in the PEM file `ca_file`.
-    pub fn new(dns: DnsConfig, ca_file: &Path) -> Result<Self, String> {
-        let tls = roomkeeper_tls::client_config_with_ca(ca_file)?;
+impl StartTls {
+    /// The system's roots and, when given, every certificate in the PEM file `ca_file`.
+    pub fn new(dns: DnsConfig, ca_file: Option<&Path>) -> Result<Self, String> {
+        let tls = roomkeeper_tls::client_config(ca_file)?;
         Ok(Self {
             dns,
             tls: Arc::new(tls),
@@ -57,7 +58,7 @@ fn header(jid: &Jid) -> StreamHeader<'_> {
     }
 }
 
-impl ServerConnector for StartTlsWithCa {
+impl ServerConnector for StartTls {
     type Stream = BufStream<TlsStream<TcpStream>>;
 
     async fn connect(

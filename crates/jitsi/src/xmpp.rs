@@ -12,7 +12,7 @@ use std::time::Duration;
 use roomkeeper_domain::RoomName;
 use tokio::sync::{broadcast, mpsc};
 use tokio_xmpp::Stanza;
-use tokio_xmpp::connect::{DnsConfig, StartTlsServerConnector, TcpServerConnector};
+use tokio_xmpp::connect::{DnsConfig, TcpServerConnector};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::stanza_error::{DefinedCondition, StanzaError};
@@ -21,8 +21,9 @@ use tokio_xmpp::xmlstream::Timeouts;
 use crate::connection::{Connection, ConnectionTask, Event, Request};
 use crate::events::{self, RoomEvent};
 use crate::jitter::Jittered;
+use crate::reach::{Attempts, ConnectProblem};
 use crate::stanzas::{self, DISCO_ITEMS, MUC_ADMIN, ROOMKEEPER};
-use crate::tls::StartTlsWithCa;
+use crate::tls::StartTls;
 use crate::{
     Error, Meeting, MeetingControl, Participant, RoomOwnership, ShardConfig, XmppSecurity,
     not_owner_help,
@@ -58,6 +59,8 @@ struct Link {
     /// Connected and the companion module asked for: ready for actions.
     ready: tokio::sync::watch::Sender<bool>,
     address: String,
+    /// Why the connection is down, as the last attempt found.
+    attempts: Attempts,
     /// `ShardConfig::answer_timeout_ms`.
     answer_timeout: Duration,
     /// Told by the companion module at connect, or learnt from the first owner query.
@@ -88,7 +91,9 @@ impl XmppShard {
         let shared: Arc<OnceLock<Arc<Link>>> = Arc::default();
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let (connected, mut connects) = mpsc::unbounded_channel();
+        let attempts = Attempts::default();
         let on_event = {
+            let attempts = attempts.clone();
             let shared = Arc::clone(&shared);
             let events = events.clone();
             let config = config.clone();
@@ -97,6 +102,7 @@ impl XmppShard {
                 let Some(link) = shared.get() else { return };
                 match event {
                     Event::Online { bound_jid } => {
+                        attempts.online();
                         link.online.store(true, Ordering::SeqCst);
                         *link
                             .bound_jid
@@ -142,23 +148,21 @@ impl XmppShard {
                 }
             }
         };
-        let (connection, task) = match (config.security, &config.ca_file) {
-            (XmppSecurity::Plain, _) => Connection::start(
-                Jittered::new(TcpServerConnector::from(dns)),
+        let (connection, task) = match config.security {
+            XmppSecurity::Plain => Connection::start(
+                Jittered::new(TcpServerConnector::from(dns), attempts.clone()),
                 jid,
                 password,
                 timeouts,
                 on_event,
             ),
-            (XmppSecurity::Starttls, None) => Connection::start(
-                Jittered::new(StartTlsServerConnector::from(dns)),
-                jid,
-                password,
-                timeouts,
-                on_event,
-            ),
-            (XmppSecurity::Starttls, Some(ca_file)) => Connection::start(
-                Jittered::new(StartTlsWithCa::new(dns, ca_file).map_err(Error::Unreachable)?),
+            XmppSecurity::Starttls => Connection::start(
+                Jittered::new(
+                    StartTls::new(dns, config.ca_file.as_deref()).map_err(|problem| {
+                        Error::NotConnected(ConnectProblem::Certificate(problem))
+                    })?,
+                    attempts.clone(),
+                ),
                 jid,
                 password,
                 timeouts,
@@ -173,6 +177,7 @@ impl XmppShard {
             ready: tokio::sync::watch::Sender::new(false),
             bound_jid: Mutex::default(),
             address: config.xmpp_address.clone(),
+            attempts,
             answer_timeout: Duration::from_millis(config.answer_timeout_ms),
             ownership: Mutex::new(RoomOwnership::Unknown),
             prosody_version: Mutex::default(),
@@ -228,6 +233,41 @@ impl XmppShard {
 
     pub fn is_online(&self) -> bool {
         self.link.online.load(Ordering::SeqCst)
+    }
+
+    /// Why the connection is down (`None` while it is up, or before the first attempt
+    /// has ended).
+    pub fn problem(&self) -> Option<ConnectProblem> {
+        if self.is_online() {
+            return None;
+        }
+        self.link.attempts.problem()
+    }
+
+    /// Waits until the shard is online (`Ok`), or an attempt found a problem an operator
+    /// must fix (`Err`); `Ok(false)` when neither happened within `limit`.
+    pub async fn wait_online_or_problem(&self, limit: Duration) -> Result<bool, ConnectProblem> {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut ready = self.link.ready.subscribe();
+        loop {
+            if *ready.borrow_and_update() {
+                return Ok(true);
+            }
+            if let Some(problem) = self.problem().filter(ConnectProblem::needs_operator) {
+                return Err(problem);
+            }
+            // Attempts are not announced: look again every 50 ms.
+            let step = (tokio::time::Instant::now() + Duration::from_millis(50)).min(deadline);
+            if tokio::time::timeout_at(step, ready.changed())
+                .await
+                .is_ok_and(|r| r.is_err())
+            {
+                return Ok(false);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(*ready.borrow());
+            }
+        }
     }
 
     /// Whether the companion module is loaded (known shortly after connecting).
@@ -387,6 +427,17 @@ impl XmppShard {
 }
 
 impl Link {
+    /// What is wrong while the connection is down: its last attempt's problem.
+    fn not_connected(&self) -> Error {
+        match self.attempts.problem() {
+            Some(problem @ ConnectProblem::Unreachable(_)) => {
+                Error::Unreachable(format!("{}: {}", self.address, problem_detail(&problem)))
+            }
+            Some(problem) => Error::NotConnected(problem),
+            None => Error::Unreachable(format!("connecting to {}", self.address)),
+        }
+    }
+
     /// A plain MUC query or action: all of them need the account to be owner (or admin)
     /// of the room, so a refusal says how to make it one.
     async fn iq(&self, to: &str, set: bool, payload: &str) -> Result<Option<Element>, Error> {
@@ -450,10 +501,7 @@ impl Link {
         payload: &str,
     ) -> Result<Result<Option<Element>, StanzaError>, Error> {
         if !self.online.load(Ordering::SeqCst) {
-            return Err(Error::Unreachable(format!(
-                "no connection to {}",
-                self.address
-            )));
+            return Err(self.not_connected());
         }
         let element: Element = payload
             .parse()
@@ -482,6 +530,15 @@ impl Link {
             Ok(Err(failure)) => Err(Error::Unreachable(format!("{}: {failure}", self.address))),
             Ok(Ok(answer)) => Ok(answer),
         }
+    }
+}
+
+fn problem_detail(problem: &ConnectProblem) -> &str {
+    match problem {
+        ConnectProblem::Unreachable(detail)
+        | ConnectProblem::Certificate(detail)
+        | ConnectProblem::Login(detail)
+        | ConnectProblem::Protocol(detail) => detail,
     }
 }
 

@@ -362,7 +362,8 @@ pub fn describe(config: &Config) -> String {
 
 /// `check-config`'s look at each configured Prosody it can reach within `limit`: connected,
 /// companion module, version, and whether the service account owns the rooms (with the
-/// line to add when not). `Ok(false)` when a reachable Prosody is misconfigured.
+/// line to add when not). `Ok(false)` when a Prosody that answers is misconfigured or
+/// cannot be used: a certificate nothing here trusts, a refused login.
 pub async fn check_prosody(
     config: &Config,
     limit: std::time::Duration,
@@ -378,13 +379,26 @@ pub async fn check_prosody(
             "jitsi {} ({})",
             shard_config.name, shard_config.xmpp_address
         );
-        if !shard.wait_online(limit).await {
-            writeln!(
-                out,
-                "{label}: not reachable within {} s, not checked",
-                limit.as_secs()
-            )?;
-            continue;
+        match shard.wait_online_or_problem(limit).await {
+            // Connected; the module and ownership are asked right after.
+            Ok(true) if shard.wait_online(limit).await => {}
+            Ok(_) => {
+                let why = shard
+                    .problem()
+                    .map_or_else(String::new, |problem| format!(" ({problem})"));
+                writeln!(
+                    out,
+                    "{label}: not reachable within {} s, not checked{why}",
+                    limit.as_secs()
+                )?;
+                continue;
+            }
+            // It answers, but cannot be trusted or logged in to: not "down".
+            Err(problem) => {
+                fine = false;
+                writeln!(out, "{label}: {problem}")?;
+                continue;
+            }
         }
         let ownership = match shard.room_ownership() {
             RoomOwnership::Owner => "yes",

@@ -169,19 +169,6 @@ async fn registered_room(served: &Served, lecturer: &str, root: &str, name: &str
     approved["room_id"].as_i64().unwrap()
 }
 
-/// The `[[jitsi.shards]]` entry for a test Prosody.
-fn shard_config(prosody: &roomkeeper_testkit::jitsi::Prosody, name: &str) -> String {
-    let shard = prosody.shard(name);
-    format!(
-        "[[jitsi.shards]]\nname = \"{name}\"\nxmpp_address = \"{}\"\nsecurity = \"plain\"\n\
-         domain = \"{}\"\naccount = \"{}\"\npassword = \"{}\"\n",
-        shard.xmpp_address,
-        shard.domain,
-        shard.account,
-        shard.password.unwrap(),
-    )
-}
-
 fn sha256_hex(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes)
         .iter()

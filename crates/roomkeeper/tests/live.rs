@@ -35,6 +35,8 @@ mod guard;
 mod instances;
 #[path = "live/proxy.rs"]
 mod proxy;
+#[path = "live/tls.rs"]
+mod tls;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lecturer_takes_back_a_locked_room_through_the_api() {

@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 
 use crate::listening::{ATTEMPTS, free_port, listens};
 use roomkeeper_jitsi::connection::{Connection, ConnectionTask, Event, Request};
+use roomkeeper_jitsi::tls::StartTls;
 use roomkeeper_jitsi::{ShardConfig, XmppSecurity};
 use tokio::sync::{mpsc, watch};
 use tokio_xmpp::Stanza;
@@ -64,14 +65,28 @@ impl ProsodyVersion {
     }
 }
 
+/// How Roomkeeper's account reaches the test Prosody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// As jitsi-meet's packages leave it: `prosodyctl cert generate` made the
+    /// certificates of `DOMAIN` and `auth.DOMAIN` (self-signed, `CA:TRUE`), the auth host
+    /// requires encryption (Prosody's default), the main host does not. Roomkeeper trusts
+    /// the auth host's certificate through `ca_file` ([`Prosody::auth_certificate`]).
+    JitsiMeet,
+    /// STARTTLS required, the auth host's certificate issued by a CA made for this server
+    /// ([`Prosody::ca_file`]), as a university's internal CA would.
+    InternalCa,
+    /// Plain XMPP (`security = "plain"`, loopback only): for tests of that option.
+    Plain,
+}
+
 /// How a test Prosody is set up; [`Setup::default`] is a jitsi-meet-like deployment on
-/// Debian's Prosody with the companion module.
+/// Debian's Prosody with the companion module, reached over STARTTLS.
 #[derive(Debug, Clone, Copy)]
 pub struct Setup {
     pub version: ProsodyVersion,
     pub companion: Companion,
-    /// STARTTLS required, see [`Prosody::start_tls`].
-    pub tls: bool,
+    pub transport: Transport,
     /// `component_admins_as_room_owners = true` on the MUC components, as jitsi-meet's
     /// template has it. Prosody 13 defaults to false (0.12 behaved as true).
     pub admins_as_owners: bool,
@@ -85,7 +100,7 @@ impl Default for Setup {
         Self {
             version: ProsodyVersion::Debian012,
             companion: Companion::Loaded,
-            tls: false,
+            transport: Transport::JitsiMeet,
             admins_as_owners: true,
             module_serves_someone_else: false,
         }
@@ -97,6 +112,7 @@ pub struct Prosody {
     pub port: u16,
     pub companion: Companion,
     pub version: ProsodyVersion,
+    pub transport: Transport,
     dir: tempfile::TempDir,
     child: Child,
 }
@@ -127,17 +143,27 @@ impl Prosody {
 
     /// With the module and STARTTLS required, the certificate of `auth.meet.test` issued
     /// by a CA made for this server ([`Prosody::ca_file`]), as an internal CA would.
-    pub async fn start_tls() -> anyhow::Result<Self> {
+    pub async fn start_internal_ca() -> anyhow::Result<Self> {
         Self::start_setup(Setup {
-            tls: true,
+            transport: Transport::InternalCa,
             ..Setup::default()
         })
         .await
     }
 
-    /// The CA that issued the server's certificate (with [`Prosody::start_tls`]).
+    /// The CA that issued the server's certificate (with [`Transport::InternalCa`]).
     pub fn ca_file(&self) -> std::path::PathBuf {
-        self.dir.path().join("ca.crt")
+        self.dir.path().join("certs").join("ca.crt")
+    }
+
+    /// The auth host's own certificate, as `prosodyctl cert generate` made it (with
+    /// [`Transport::JitsiMeet`]); on a jitsi-meet machine
+    /// `/etc/prosody/certs/auth.DOMAIN.crt`.
+    pub fn auth_certificate(&self) -> std::path::PathBuf {
+        self.dir
+            .path()
+            .join("certs")
+            .join(format!("auth.{DOMAIN}.crt"))
     }
 
     pub async fn start_setup(setup: Setup) -> anyhow::Result<Self> {
@@ -145,28 +171,52 @@ impl Prosody {
         let Setup {
             version,
             companion,
-            tls,
+            transport,
             admins_as_owners,
             module_serves_someone_else,
         } = setup;
         let dir = tempfile::tempdir()?;
         let path = dir.path();
+        let certs = path.join("certs");
         std::fs::create_dir_all(path.join("data"))?;
-        if tls {
-            let host = format!("auth.{DOMAIN}");
-            crate::tls::make_certificates(path, &host, &format!("DNS:{host}"))?;
-        }
-        let (encryption, modules) = if tls {
-            (
-                "c2s_require_encryption = true\nmodules_disabled = { \"s2s\" }",
-                r#""roster"; "saslauth"; "disco"; "ping"; "tls""#,
+        std::fs::create_dir_all(&certs)?;
+        let auth_host = format!("auth.{DOMAIN}");
+        // Per host, as jitsi-meet's template and postinst write them.
+        let ssl = |host: &str| {
+            format!(
+                "    ssl = {{ key = \"{certs}/{host}.key\"; certificate = \"{certs}/{host}.crt\"; }}",
+                certs = certs.display()
             )
-        } else {
-            (
+        };
+        let (encryption, modules, main_host, auth_host_tls) = match transport {
+            Transport::JitsiMeet => {
+                for host in [DOMAIN, auth_host.as_str()] {
+                    generate_certificate(version, &certs, host)?;
+                }
+                (
+                    "modules_disabled = { \"s2s\" }".to_owned(),
+                    r#""roster"; "saslauth"; "disco"; "ping"; "tls""#,
+                    format!("{}\n    c2s_require_encryption = false", ssl(DOMAIN)),
+                    ssl(&auth_host),
+                )
+            }
+            Transport::InternalCa => {
+                crate::tls::make_certificates(&certs, &auth_host, &format!("DNS:{auth_host}"))?;
+                (
+                    "c2s_require_encryption = true\nmodules_disabled = { \"s2s\" }".to_owned(),
+                    r#""roster"; "saslauth"; "disco"; "ping"; "tls""#,
+                    String::new(),
+                    ssl(&auth_host),
+                )
+            }
+            Transport::Plain => (
                 "c2s_require_encryption = false\nallow_unencrypted_plain_auth = true\n\
-                 modules_disabled = { \"s2s\"; \"tls\" }",
+                 modules_disabled = { \"s2s\"; \"tls\" }"
+                    .to_owned(),
                 r#""roster"; "saslauth"; "disco"; "ping""#,
-            )
+                String::new(),
+                String::new(),
+            ),
         };
         let plugins = concat!(env!("CARGO_MANIFEST_DIR"), "/../../prosody");
         let module = match companion {
@@ -189,7 +239,7 @@ plugin_paths = {{ "{plugins}" }}
 pidfile = "{dir}/prosody.pid"
 data_path = "{dir}/data"
 admin_socket = "{dir}/prosody.sock"
-certificates = "{dir}"
+certificates = "{dir}/certs"
 interfaces = {{ "127.0.0.1" }}
 c2s_ports = {{ {port} }}
 c2s_direct_tls_ports = {{ }}
@@ -202,9 +252,11 @@ log = {{ {{ levels = {{ min = "{log_level}" }}, to = "file", filename = "{dir}/p
 
 VirtualHost "{DOMAIN}"
     authentication = "anonymous"
+{main_host}
 
 VirtualHost "auth.{DOMAIN}"
     authentication = "internal_hashed"
+{auth_host_tls}
 
 -- As in a Debian jitsi-meet install, plus Roomkeeper's service account among the
 -- admins (docs/JITSI-SETUP.md).
@@ -274,6 +326,7 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
             port,
             companion,
             version,
+            transport,
             dir,
             child,
         };
@@ -340,22 +393,114 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
         std::fs::read_to_string(self.dir.path().join("prosody.log")).unwrap_or_default()
     }
 
-    /// How Roomkeeper reaches this Prosody.
+    /// How Roomkeeper reaches this Prosody: over STARTTLS trusting what its operator
+    /// would trust, or plain for [`Transport::Plain`].
     pub fn shard(&self, name: &str) -> ShardConfig {
-        shard_at(self.port, name)
+        let mut shard = shard_at(self.port, name);
+        match self.transport {
+            Transport::JitsiMeet => {
+                shard.security = XmppSecurity::Starttls;
+                shard.ca_file = Some(self.auth_certificate());
+            }
+            Transport::InternalCa => {
+                shard.security = XmppSecurity::Starttls;
+                shard.ca_file = Some(self.ca_file());
+            }
+            Transport::Plain => {}
+        }
+        shard
+    }
+
+    /// The `[[jitsi.shards]]` entry an operator would write for this Prosody (the
+    /// password inline: tests only), ending with a line break.
+    pub fn shard_toml(&self, name: &str) -> String {
+        let shard = self.shard(name);
+        let security = match shard.security {
+            XmppSecurity::Starttls => "starttls",
+            XmppSecurity::Plain => "plain",
+        };
+        let ca_file = shard.ca_file.map_or_else(String::new, |f| {
+            format!("ca_file = {:?}\n", f.display().to_string())
+        });
+        format!(
+            "[[jitsi.shards]]\nname = \"{name}\"\nxmpp_address = \"{}\"\nsecurity = \"{security}\"\n\
+             {ca_file}domain = \"{}\"\naccount = \"{}\"\npassword = \"{}\"\n",
+            shard.xmpp_address,
+            shard.domain,
+            shard.account,
+            shard.password.unwrap_or_default(),
+        )
     }
 
     /// A second connection as Roomkeeper's service account, for measuring raw IQs
     /// beside Roomkeeper's own.
     pub async fn service_connection(&self) -> anyhow::Result<(Connection, ConnectionTask)> {
         let jid: Jid = format!("roomkeeper@auth.{DOMAIN}/raw").parse()?;
-        let (connection, task, _events) = online(self.connector(), jid, SERVICE_PASSWORD).await?;
+        let (connection, task, _events) = self.auth_online(jid, SERVICE_PASSWORD).await?;
         Ok((connection, task))
     }
 
+    /// Logs in an account of the auth host (the focus, the service account): over
+    /// STARTTLS where the auth host requires it, as Jicofo connects.
+    async fn auth_online(
+        &self,
+        jid: Jid,
+        password: &str,
+    ) -> anyhow::Result<(Connection, ConnectionTask, mpsc::UnboundedReceiver<Event>)> {
+        let dns = DnsConfig::addr(&format!("127.0.0.1:{}", self.port));
+        let trusted = match self.transport {
+            Transport::JitsiMeet => self.auth_certificate(),
+            Transport::InternalCa => self.ca_file(),
+            Transport::Plain => return online(self.connector(), jid, password).await,
+        };
+        let tls = StartTls::new(dns, Some(&trusted)).map_err(anyhow::Error::msg)?;
+        online(tls, jid, password).await
+    }
+
+    /// For anonymous participants on the main host, which does not require encryption
+    /// (jitsi-meet's template); browsers reach it over BOSH or websockets behind nginx.
     fn connector(&self) -> TcpServerConnector {
         connector_at(self.port)
     }
+}
+
+/// `echo | prosodyctl cert generate HOST`, as jitsi-meet-prosody's postinst runs it.
+fn generate_certificate(
+    version: ProsodyVersion,
+    certs: &std::path::Path,
+    host: &str,
+) -> anyhow::Result<()> {
+    let config = certs.join("generate.cfg.lua");
+    std::fs::write(
+        &config,
+        // prosodyctl makes certificates only for hosts its configuration has, and writes
+        // them to `certificates` as root, to `data_path` otherwise.
+        format!(
+            "run_as_root = true\ncertificates = \"{dir}\"\ndata_path = \"{dir}\"\nVirtualHost \"{host}\"\n",
+            dir = certs.display()
+        ),
+    )?;
+    let mut child = Command::new(version.program("prosodyctl"))
+        .arg("--config")
+        .arg(&config)
+        .args(["cert", "generate", host])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot run prosodyctl {version:?} (scripts/test installs it)"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write;
+        stdin.write_all(b"\n")?;
+    }
+    let status = child.wait()?;
+    let crt = certs.join(format!("{host}.crt"));
+    anyhow::ensure!(
+        status.success() && crt.exists(),
+        "prosodyctl cert generate {host} failed ({status})"
+    );
+    std::fs::remove_file(&config)?;
+    Ok(())
 }
 
 fn connector_at(port: u16) -> TcpServerConnector {
@@ -545,8 +690,8 @@ impl Drop for Focus {
 
 /// Starts the connection task and waits (at most 10 s) for the session; the events
 /// after that arrive on the returned channel.
-async fn online(
-    connector: TcpServerConnector,
+async fn online<C: tokio_xmpp::connect::ServerConnector>(
+    connector: C,
     jid: Jid,
     password: &str,
 ) -> anyhow::Result<(Connection, ConnectionTask, mpsc::UnboundedReceiver<Event>)> {
@@ -576,8 +721,7 @@ async fn online(
 impl Focus {
     pub async fn start(prosody: &Prosody) -> anyhow::Result<Self> {
         let jid: Jid = format!("focus@auth.{DOMAIN}/focus").parse()?;
-        let (sender, connection, mut receiver) =
-            online(prosody.connector(), jid, FOCUS_PASSWORD).await?;
+        let (sender, connection, mut receiver) = prosody.auth_online(jid, FOCUS_PASSWORD).await?;
         let rooms: Arc<Mutex<HashMap<String, RoomState>>> = Arc::default();
         let state = Arc::clone(&rooms);
         let granting = sender.clone();

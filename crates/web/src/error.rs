@@ -159,7 +159,7 @@ impl From<roomkeeper_jitsi::Error> for Error {
                 message,
             },
             J::Refused(_) => Error::ProsodyRefused(message),
-            J::Unreachable(_) | J::NoShard => Error::Unavailable(message),
+            J::Unreachable(_) | J::NotConnected(_) | J::NoShard => Error::Unavailable(message),
         }
     }
 }

@@ -178,6 +178,12 @@ async fn prometheus(
             RoomOwnership::Unknown => -1.0,
         };
         metrics::gauge!("jitsi_shard_room_owner", "shard" => shard.name.clone()).set(owner);
+        // 1 while the connection is down for this reason (certificate, login, ...).
+        for kind in ["unreachable", "certificate", "login", "protocol"] {
+            let now = shard.problem.as_ref().is_some_and(|p| p.kind() == kind);
+            metrics::gauge!("jitsi_shard_problem", "shard" => shard.name.clone(), "kind" => kind)
+                .set(flag(now));
+        }
         metrics::gauge!("jitsi_shard_online", "shard" => shard.name).set(flag(shard.online));
     }
     metrics::gauge!("jitsi_rooms_followed").set(state.watch.followed() as f64);

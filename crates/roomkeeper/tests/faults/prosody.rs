@@ -15,7 +15,7 @@ const GONE: Duration = Duration::from_secs(60);
 async fn a_minute_without_prosody_answers_503_and_comes_back_by_itself() {
     let mut prosody = Prosody::start().await.unwrap();
     let focus = Focus::start(&prosody).await.unwrap();
-    let installation = Installation::new(&shard_config(&prosody, "main"));
+    let installation = Installation::new(&prosody.shard_toml("main"));
     installation.user("lecturer", false);
     installation.user("root", true);
     let served = installation.serve("prosody").await;

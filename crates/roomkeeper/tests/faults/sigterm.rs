@@ -21,7 +21,7 @@ async fn sigterm_finishes_what_is_in_flight_and_a_cut_download_resumes() {
     let prosody = Prosody::start().await.unwrap();
     let installation = Installation::new(&format!(
         "{}[http]\nshutdown_grace_seconds = {GRACE}\n",
-        shard_config(&prosody, "main")
+        prosody.shard_toml("main")
     ));
     installation.user("lecturer", false);
     installation.user("root", true);

@@ -196,15 +196,7 @@ async fn two_instances_share_everything_and_survive_one_killed() {
         .unwrap();
     let s3_config = s3.config();
     let shard = |prosody: &Prosody, name: &str| {
-        format!(
-            "[[jitsi.shards]]\nname = \"{name}\"\nxmpp_address = \"127.0.0.1:{}\"\n\
-             security = \"plain\"\ndomain = \"{}\"\naccount = \"{}\"\npassword = \"{}\"\n\
-             answer_timeout_ms = 30000\n",
-            prosody.port,
-            prosody.shard(name).domain,
-            prosody.shard(name).account,
-            prosody.shard(name).password.unwrap(),
-        )
+        format!("{}answer_timeout_ms = 30000\n", prosody.shard_toml(name))
     };
     let config = format!(
         "initial_admin_password = \"{PASSWORD}\"\n\

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use roomkeeper_jitsi::{RoomOwnership, ShardStatus};
+use roomkeeper_jitsi::{ConnectProblem, RoomOwnership, ShardStatus};
 
 use super::{Chrome, render_with_status};
 use crate::extract::Admin;
