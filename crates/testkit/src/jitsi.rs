@@ -1221,3 +1221,303 @@ impl Crowd {
         while self.events.try_recv().is_ok() {}
     }
 }
+
+/// Where jitsi-meet's own Prosody plugins and configuration template are (unmodified,
+/// beside the repository: `../shared/jitsi-meet/`, or `JITSI_MEET_DIR`); `None`, with
+/// what is missing said on stderr, when they are not there and the run allows skipping
+/// (under `scripts/test` a missing folder fails the case).
+pub fn jitsi_meet_files(case: &str) -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("JITSI_MEET_DIR").map_or_else(
+        || {
+            std::path::PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/jitsi-meet"
+            ))
+        },
+        std::path::PathBuf::from,
+    );
+    let template = dir.join("debian/prosody.cfg.lua-jvb.example");
+    if template.exists() && dir.join("prosody-plugins/mod_muc_lobby_rooms.lua").exists() {
+        return Some(dir);
+    }
+    let missing = format!(
+        "{case} needs jitsi-meet's Prosody plugins and template at {} (or JITSI_MEET_DIR), \
+         and they are not there",
+        dir.display()
+    );
+    assert!(
+        std::env::var_os(crate::REQUIRE_SERVERS_VAR).is_none(),
+        "{missing}"
+    );
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: {missing}");
+    None
+}
+
+/// A [`JitsiMeetSite`]'s files: the main configuration, jitsi-meet's site file in
+/// `conf.avail/`, and the prosodyctl of its version.
+#[derive(Debug, Clone)]
+pub struct SitePaths {
+    /// Everything of the site is below it (a test may put its own files there too).
+    pub dir: std::path::PathBuf,
+    pub prosody_config: std::path::PathBuf,
+    pub site_config: std::path::PathBuf,
+    pub prosodyctl: std::path::PathBuf,
+}
+
+/// How an operator's jitsi-meet site file differs from the current template.
+#[derive(Debug, Clone, Copy)]
+pub struct SiteEdits {
+    /// The template's first lines, "needed for prosody 13.0".
+    pub owners_line: bool,
+    /// The operator put Roomkeeper's account into the conference component's admins
+    /// and its module into that component's modules by hand (the old manual setup).
+    pub set_up_by_hand: bool,
+}
+
+impl Default for SiteEdits {
+    fn default() -> Self {
+        Self {
+            owners_line: true,
+            set_up_by_hand: false,
+        }
+    }
+}
+
+/// A Prosody configured the way the `jitsi-meet-prosody` package configures it:
+/// Debian's `prosody.cfg.lua` (here with this test's ports and paths) including
+/// `conf.d/DOMAIN.cfg.lua`, a link to `conf.avail/DOMAIN.cfg.lua` made from jitsi-meet's
+/// own template with the lines current installs add, its certificates made with
+/// `prosodyctl cert generate`, jitsi-meet's own plugins and the focus registered.
+/// Roomkeeper's part is left to `roomkeeper-prosody-setup`; [`JitsiMeetSite::start`]
+/// then starts Prosody on the result.
+pub struct JitsiMeetSite {
+    pub version: ProsodyVersion,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl JitsiMeetSite {
+    pub fn new(
+        version: ProsodyVersion,
+        files: &std::path::Path,
+        edits: SiteEdits,
+    ) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path();
+        for sub in ["data", "certs", "conf.avail", "conf.d"] {
+            std::fs::create_dir_all(path.join(sub))?;
+        }
+        let certs = path.join("certs");
+        for host in [DOMAIN.to_owned(), format!("auth.{DOMAIN}")] {
+            generate_certificate(version, &certs, &host)?;
+        }
+        let template = std::fs::read_to_string(files.join("debian/prosody.cfg.lua-jvb.example"))?;
+        let site = site_from_template(&template, &files.join("prosody-plugins"), &certs, edits)?;
+        let site_file = path.join(format!("conf.avail/{DOMAIN}.cfg.lua"));
+        std::fs::write(&site_file, site)?;
+        std::os::unix::fs::symlink(&site_file, path.join(format!("conf.d/{DOMAIN}.cfg.lua")))?;
+        let mut site = Self {
+            version,
+            dir,
+            port: free_port()?,
+        };
+        site.write_main_config()?;
+        let status = Command::new(version.program("prosodyctl"))
+            .arg("--config")
+            .arg(site.prosody_config())
+            .args([
+                "register",
+                "focus",
+                &format!("auth.{DOMAIN}"),
+                FOCUS_PASSWORD,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        anyhow::ensure!(status.success(), "prosodyctl register focus failed");
+        Ok(site)
+    }
+
+    /// Debian's main configuration, reduced to what a test on loopback needs.
+    fn write_main_config(&mut self) -> anyhow::Result<()> {
+        let dir = self.dir.path().display().to_string();
+        std::fs::write(
+            self.prosody_config(),
+            format!(
+                r#"-- As Debian's /etc/prosody/prosody.cfg.lua, on this test's ports and paths.
+run_as_root = true
+pidfile = "{dir}/prosody.pid"
+data_path = "{dir}/data"
+admin_socket = "{dir}/prosody.sock"
+certificates = "{dir}/certs"
+interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {port} }}
+c2s_direct_tls_ports = {{ }}
+s2s_ports = {{ }}
+http_ports = {{ }}
+https_ports = {{ }}
+c2s_require_encryption = true
+modules_enabled = {{ "roster"; "saslauth"; "tls"; "disco"; "ping"; "admin_shell" }}
+modules_disabled = {{ "s2s" }}
+log = {{ {{ levels = {{ min = "info" }}, to = "file", filename = "{dir}/prosody.log" }} }}
+
+Include "{dir}/conf.d/*.cfg.lua"
+"#,
+                port = self.port
+            ),
+        )?;
+        Ok(())
+    }
+
+    pub fn prosody_config(&self) -> std::path::PathBuf {
+        self.dir.path().join("prosody.cfg.lua")
+    }
+
+    /// Where its files are; they stay where they are once Prosody runs on them.
+    pub fn paths(&self) -> SitePaths {
+        SitePaths {
+            dir: self.dir.path().to_owned(),
+            prosody_config: self.prosody_config(),
+            site_config: self.dir.path().join(format!("conf.avail/{DOMAIN}.cfg.lua")),
+            prosodyctl: self.version.program("prosodyctl"),
+        }
+    }
+
+    /// Where the package installs the companion module: here, the repository's.
+    pub fn plugin_dir() -> std::path::PathBuf {
+        std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../prosody/"))
+    }
+
+    /// Starts Prosody on the configuration as it is now.
+    pub async fn start(mut self) -> anyhow::Result<Prosody> {
+        let log = self.dir.path().join("prosody.log");
+        let mut attempt = 1;
+        let child = loop {
+            let mut child = Command::new(self.version.program("prosody"))
+                .arg("--config")
+                .arg(self.prosody_config())
+                .arg("-F")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("cannot start prosody")?;
+            match wait_until_listening(&mut child, self.port, &log).await {
+                Ok(()) => break child,
+                Err(Taken::Port) if attempt < ATTEMPTS => {
+                    attempt += 1;
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    self.port = free_port()?;
+                    self.write_main_config()?;
+                    std::fs::write(&log, "")?;
+                }
+                Err(Taken::Port) => bail!("prosody found no free port in {ATTEMPTS} tries"),
+                Err(Taken::Other(error)) => return Err(error),
+            }
+        };
+        let site_text = std::fs::read_to_string(self.paths().site_config)?;
+        Ok(Prosody {
+            port: self.port,
+            companion: if site_text.contains("\"roomkeeper\"") {
+                Companion::Loaded
+            } else {
+                Companion::Absent
+            },
+            version: self.version,
+            transport: Transport::JitsiMeet,
+            dir: self.dir,
+            child,
+        })
+    }
+}
+
+/// jitsi-meet's template as its package installs it today (the lines its README lists
+/// as current), with this test's paths for the plugins and certificates.
+fn site_from_template(
+    template: &str,
+    plugins: &std::path::Path,
+    certs: &std::path::Path,
+    edits: SiteEdits,
+) -> anyhow::Result<String> {
+    let replace = |text: String, from: &str, to: &str| -> anyhow::Result<String> {
+        anyhow::ensure!(
+            text.contains(from),
+            "jitsi-meet's template has no {from:?} any more"
+        );
+        Ok(text.replace(from, to))
+    };
+    let mut site = template
+        .replace("jitmeet.example.com", DOMAIN)
+        .replace("focusUser", "focus");
+    site = site.replace("__turnSecret__", "turn-secret");
+    site = replace(
+        site,
+        "plugin_paths = { \"/usr/share/jitsi-meet/prosody-plugins/\" }",
+        &format!("plugin_paths = {{ \"{}/\" }}", plugins.display()),
+    )?;
+    site = site.replace("/etc/prosody/certs/", &format!("{}/", certs.display()));
+    if edits.owners_line {
+        site = format!(
+            "-- We need this for prosody 13.0\ncomponent_admins_as_room_owners = true\n\n{site}"
+        );
+    }
+    let (modules, admins) = if edits.set_up_by_hand {
+        (
+            "        \"muc_hide_all\";\n        \"muc_password_whitelist\";\n        \"roomkeeper\";\n",
+            format!("admins = {{ \"focus@auth.{DOMAIN}\", \"roomkeeper@auth.{DOMAIN}\" }}"),
+        )
+    } else {
+        (
+            "        \"muc_hide_all\";\n        \"muc_password_whitelist\";\n",
+            format!("admins = {{ \"focus@auth.{DOMAIN}\" }}"),
+        )
+    };
+    site = replace(
+        site,
+        "        \"muc_domain_mapper\";\n",
+        &format!("        \"muc_domain_mapper\";\n{modules}"),
+    )?;
+    site = replace(
+        site,
+        &format!("    admins = {{ \"focus@auth.{DOMAIN}\" }}\n    muc_room_locking = false"),
+        &format!(
+            "    {admins}\n    muc_password_whitelist = {{ \"focus@auth.{DOMAIN}\" }}\n    muc_room_locking = false"
+        ),
+    )?;
+    site = replace(
+        site,
+        &format!("VirtualHost \"auth.{DOMAIN}\"\n"),
+        &format!(
+            "VirtualHost \"auth.{DOMAIN}\"\n    ssl = {{\n        key = \"{certs}/auth.{DOMAIN}.key\";\n        certificate = \"{certs}/auth.{DOMAIN}.crt\";\n    }}\n",
+            certs = certs.display()
+        ),
+    )?;
+    site.push_str(&format!(
+        r#"
+Component "breakout.{DOMAIN}" "muc"
+    restrict_room_creation = true
+    storage = "memory"
+    modules_enabled = {{
+        "muc_meeting_id";
+        "polls";
+    }}
+    admins = {{ "focus@auth.{DOMAIN}" }}
+    muc_room_locking = false
+    muc_room_default_public_jids = true
+
+Component "metadata.{DOMAIN}" "room_metadata_component"
+    muc_component = "conference.{DOMAIN}"
+    breakout_rooms_component = "breakout.{DOMAIN}"
+
+Component "polls.{DOMAIN}" "polls_component"
+
+VirtualHost "recorder.{DOMAIN}"
+    modules_enabled = {{
+        "smacks";
+    }}
+    authentication = "internal_hashed"
+"#
+    ));
+    Ok(site)
+}
