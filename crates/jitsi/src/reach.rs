@@ -3,7 +3,9 @@
 //! cannot be trusted or logged in to is not "down", and saying "no connection" for all
 //! three sent operators looking in the wrong place.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use tokio::sync::watch;
 
 /// What the last attempt to connect found.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, thiserror::Error)]
@@ -68,55 +70,66 @@ fn login_help(account: &str, why: &str) -> String {
     )
 }
 
-/// The connection's attempts as the connector sees them, shared with the shard.
-#[derive(Debug, Clone, Default)]
-pub struct Attempts(Arc<Mutex<Seen>>);
+/// The connection's attempts as the connector sees them, shared with the shard, which
+/// can wait for the next one to end.
+#[derive(Debug, Clone)]
+pub struct Attempts(Arc<watch::Sender<Seen>>);
+
+impl Default for Attempts {
+    fn default() -> Self {
+        Self(Arc::new(watch::Sender::new(Seen::default())))
+    }
+}
 
 #[derive(Debug, Default)]
-struct Seen {
+pub(crate) struct Seen {
     problem: Option<ConnectProblem>,
     /// The last attempt got through TCP and TLS; the session has not started yet.
     logging_in: bool,
 }
 
 impl Attempts {
-    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    pub fn problem(&self) -> Option<ConnectProblem> {
+        self.0.borrow().problem.clone()
     }
 
-    pub fn problem(&self) -> Option<ConnectProblem> {
-        self.seen().problem.clone()
+    /// Told each time an attempt ends or the session starts.
+    pub(crate) fn changes(&self) -> watch::Receiver<Seen> {
+        self.0.subscribe()
     }
 
     /// Before an attempt: tokio-xmpp logs a failed login and tries again without telling
     /// anyone, so an attempt that got through TLS and is followed by another, without
     /// the session starting in between, was refused at login (SASL or bind).
     pub fn starting(&self, account: &str) {
-        let mut seen = self.seen();
-        if std::mem::take(&mut seen.logging_in) {
+        self.0.send_if_modified(|seen| {
+            if !std::mem::take(&mut seen.logging_in) {
+                return false;
+            }
             seen.problem = Some(ConnectProblem::Login(login_help(
                 account,
                 "Prosody did not accept the login",
             )));
-        }
+            true
+        });
     }
 
     pub fn connected(&self) {
-        self.seen().logging_in = true;
+        self.0.send_modify(|seen| seen.logging_in = true);
     }
 
     pub fn failed(&self, problem: ConnectProblem) {
-        let mut seen = self.seen();
-        seen.logging_in = false;
-        seen.problem = Some(problem);
+        self.0.send_modify(|seen| {
+            seen.logging_in = false;
+            seen.problem = Some(problem);
+        });
     }
 
     /// The session started.
     pub fn online(&self) {
-        let mut seen = self.seen();
-        seen.logging_in = false;
-        seen.problem = None;
+        self.0.send_modify(|seen| {
+            seen.logging_in = false;
+            seen.problem = None;
+        });
     }
 }

@@ -247,27 +247,29 @@ impl XmppShard {
     /// Waits until the shard is online (`Ok`), or an attempt found a problem an operator
     /// must fix (`Err`); `Ok(false)` when neither happened within `limit`.
     pub async fn wait_online_or_problem(&self, limit: Duration) -> Result<bool, ConnectProblem> {
-        let deadline = tokio::time::Instant::now() + limit;
         let mut ready = self.link.ready.subscribe();
-        loop {
-            if *ready.borrow_and_update() {
-                return Ok(true);
+        let mut attempts = self.link.attempts.changes();
+        let until_told = async {
+            loop {
+                attempts.borrow_and_update();
+                if *ready.borrow_and_update() {
+                    return Ok(true);
+                }
+                if let Some(problem) = self.problem().filter(ConnectProblem::needs_operator) {
+                    return Err(problem);
+                }
+                let changed = tokio::select! {
+                    changed = ready.changed() => changed,
+                    changed = attempts.changed() => changed,
+                };
+                if changed.is_err() {
+                    return Ok(false);
+                }
             }
-            if let Some(problem) = self.problem().filter(ConnectProblem::needs_operator) {
-                return Err(problem);
-            }
-            // Attempts are not announced: look again every 50 ms.
-            let step = (tokio::time::Instant::now() + Duration::from_millis(50)).min(deadline);
-            if tokio::time::timeout_at(step, ready.changed())
-                .await
-                .is_ok_and(|r| r.is_err())
-            {
-                return Ok(false);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Ok(*ready.borrow());
-            }
-        }
+        };
+        tokio::time::timeout(limit, until_told)
+            .await
+            .unwrap_or(Ok(false))
     }
 
     /// Whether the companion module is loaded (known shortly after connecting).
