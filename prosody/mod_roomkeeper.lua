@@ -27,7 +27,8 @@
 --   iq set  to HOST  <subscribe/>           -> <subscribed owner='1|0' prosody='VERSION'/>;
 --   events follow as <message from=HOST><occupant|left|config|code|destroyed room='ROOM-JID' …/></message>
 --   (config carries by='NICK' when an occupant changed it, service='1' when this account did;
---   code: a join code found in a display name, see below)
+--   code: a join code found in a display name, with session = the connection that sent
+--   it, see below; occupant: session = the occupant's connection)
 --   (owner: whether Prosody makes this account owner of every room, which removing a
 --   password and ending a meeting need; Prosody 13 does only with
 --   component_admins_as_room_owners = true)
@@ -82,6 +83,9 @@ local function occupant_element(room, occupant)
 		room = room.jid;
 		nick = nick;
 		jid = occupant.bare_jid;
+		-- The occupant's connection: who this is, which the nick (chosen by the client)
+		-- is not. Roomkeeper's trust belongs to it and ends with it.
+		session = occupant.jid;
 		role = occupant.role or "none";
 		affiliation = room:get_affiliation(occupant.bare_jid) or "none";
 		joined = since and tostring(since) or nil;
@@ -260,32 +264,36 @@ local function take_code(stanza)
 	return code;
 end
 
-local function code_element(room, nick, code)
-	return st.stanza("code", { xmlns = NS; room = room.jid; nick = nick; value = code });
+local function code_element(room, nick, code, session)
+	return st.stanza("code", { xmlns = NS; room = room.jid; nick = nick; value = code; session = session });
 end
 
--- Before every other handler, so nothing sees the code.
+-- Before every other handler, so nothing sees the code. The code waits for the join to
+-- be accepted (a password, the lobby or a ban may still refuse it), and belongs to the
+-- connection that sent it: whoever joins next under the same nick does not get it.
 module:hook("muc-occupant-pre-join", function(event)
 	local code = take_code(event.stanza);
 	if not code then return; end
 	local room_codes = codes[event.room.jid];
 	if not room_codes then room_codes = {}; codes[event.room.jid] = room_codes; end
-	room_codes[jid.resource(event.occupant.nick)] = code;
+	room_codes[jid.resource(event.occupant.nick)] = { code = code; session = event.stanza.attr.from };
 end, 1000);
 
 module:hook("muc-occupant-joined", function(event)
 	local room_codes = codes[event.room.jid];
 	local nick = jid.resource(event.nick);
-	local code = room_codes and room_codes[nick];
-	if not code then return; end
+	local waiting = room_codes and room_codes[nick];
+	if not waiting then return; end
 	room_codes[nick] = nil;
 	if next(room_codes) == nil then codes[event.room.jid] = nil; end
-	push(code_element(event.room, nick, code));
+	local session = event.stanza and event.stanza.attr.from;
+	if session ~= waiting.session then return; end
+	push(code_element(event.room, nick, waiting.code, session));
 end, -100);
 
 module:hook("muc-occupant-pre-change", function(event)
 	local code = take_code(event.stanza);
 	if code then
-		push(code_element(event.room, jid.resource(event.dest_occupant.nick), code));
+		push(code_element(event.room, jid.resource(event.dest_occupant.nick), code, event.stanza.attr.from));
 	end
 end, 1000);

@@ -136,7 +136,8 @@ async fn main() -> anyhow::Result<()> {
                     display_name: Some(format!("Person {p}")),
                     moderator: p == 0,
                     joined_at: Some(1_795_856_000),
-                    jid: format!("guest{p}@{}/r", config.domain),
+                    jid: format!("guest{p}@{}", config.domain),
+                    session: format!("guest{p}@{}/r", config.domain),
                 })
                 .collect();
             let meeting = Meeting {

@@ -43,6 +43,8 @@ pub enum RoomEvent {
         room: String,
         participant: String,
         code: String,
+        /// The connection that joined with it (empty from a module that does not say).
+        session: String,
     },
     Destroyed {
         room: String,
@@ -87,6 +89,9 @@ pub(crate) fn participant(element: &Element, config: &ShardConfig) -> Option<Par
         moderator: element.attr("role") == Some("moderator"),
         joined_at: element.attr("joined").and_then(|t| t.parse().ok()),
         jid: jid.to_owned(),
+        // A module older than `session` tells none: the participant then matches no
+        // trust (empty never equals a stored connection).
+        session: element.attr("session").unwrap_or_default().to_owned(),
     })
 }
 
@@ -135,6 +140,7 @@ pub fn parse(payload: &Element, config: &ShardConfig) -> Option<RoomEvent> {
         "code" => Some(RoomEvent::JoinCode {
             participant: payload.attr("nick")?.to_owned(),
             code: payload.attr("value")?.to_owned(),
+            session: payload.attr("session").unwrap_or_default().to_owned(),
             room,
         }),
         "destroyed" => Some(RoomEvent::Destroyed { room }),

@@ -39,6 +39,11 @@ pub struct Participant {
     /// The real JID, to address affiliation changes. Not shown to people.
     #[serde(skip)]
     pub jid: String,
+    /// The occupant's connection (its full real JID): who this is. The nick (`id`) is
+    /// chosen by the client and may be taken by someone else once this one has left;
+    /// anything Roomkeeper trusts an occupant with belongs to this. Not shown to people.
+    #[serde(skip)]
+    pub session: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

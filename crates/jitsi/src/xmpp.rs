@@ -371,6 +371,7 @@ impl XmppShard {
                 display_name: None,
                 moderator: role == "moderator",
                 joined_at: None,
+                session: jid.clone(),
                 jid,
             })
             .collect();

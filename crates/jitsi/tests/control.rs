@@ -822,14 +822,16 @@ async fn join_code(version: ProsodyVersion) {
                 room,
                 participant,
                 code,
+                session,
             } = events.recv().await.unwrap()
             {
-                break (room, participant, code);
+                break (room, participant, code, session);
             }
         }
     })
     .await
     .expect("the code is told within 5 s");
+    let (told, session) = ((told.0, told.1, told.2), told.3);
     assert_eq!(told, ("logic".into(), "1ec70e70".into(), "K7Q2M9XD".into()));
 
     observer
@@ -853,6 +855,9 @@ async fn join_code(version: ProsodyVersion) {
         named.and_then(|p| p.display_name.as_deref()),
         Some("Prof. Ada")
     );
+    // The code belongs to the connection that joined with it, as the room shows it.
+    assert!(session.contains("@meet.test/"), "{session}");
+    assert_eq!(named.map(|p| p.session.as_str()), Some(session.as_str()));
 
     // Who changed the configuration: an occupant, then Roomkeeper's account.
     observer

@@ -493,14 +493,16 @@ pub trait GuardStore: Send + Sync {
         code_hash: &str,
         room: &Room,
         participant: &str,
+        occupant: &str,
         audit: &Audit<'_>,
     ) -> Result<Option<String>>;
-    /// `username` (an owner, co-owner or admin) made `participant` moderator through
-    /// Roomkeeper: the guard leaves them be.
+    /// `username` (an owner, co-owner or admin) made `participant` (the occupant on the
+    /// connection `occupant`) moderator through Roomkeeper: the guard leaves them be.
     async fn add_meeting_moderator(
         &self,
         room_id: i64,
         participant: &str,
+        occupant: &str,
         username: &str,
         now: i64,
     ) -> Result<()>;

@@ -336,6 +336,9 @@ pub struct Notice {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct MeetingModerator {
     pub participant: String,
+    /// The occupant's connection (full real JID) the trust belongs to: only the occupant
+    /// with this nick *and* this connection is meant.
+    pub occupant: String,
     /// The owner who joined with a code, or who made this participant moderator.
     pub username: String,
     /// This participant is that owner (joined with their code).

@@ -1581,7 +1581,13 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
         .unwrap();
     assert_eq!(
         store
-            .use_join_code("hash-late", &room, "aaaa1111", &audit_system(200))
+            .use_join_code(
+                "hash-late",
+                &room,
+                "aaaa1111",
+                "a@meet.test/1",
+                &audit_system(200)
+            )
             .await
             .unwrap(),
         None,
@@ -1589,14 +1595,26 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
     );
     assert_eq!(
         store
-            .use_join_code("hash-a", &room, "1ec70e70", &audit_system(300))
+            .use_join_code(
+                "hash-a",
+                &room,
+                "1ec70e70",
+                "ada@meet.test/1",
+                &audit_system(300)
+            )
             .await
             .unwrap(),
         Some("alice".into())
     );
     assert_eq!(
         store
-            .use_join_code("hash-a", &room, "bbbb2222", &audit_system(301))
+            .use_join_code(
+                "hash-a",
+                &room,
+                "bbbb2222",
+                "b@meet.test/1",
+                &audit_system(301)
+            )
             .await
             .unwrap(),
         None,
@@ -1607,10 +1625,11 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
     assert_eq!(
         (
             moderators[0].participant.as_str(),
+            moderators[0].occupant.as_str(),
             moderators[0].username.as_str(),
             moderators[0].joined_with_code
         ),
-        ("1ec70e70", "alice", true)
+        ("1ec70e70", "ada@meet.test/1", "alice", true)
     );
     let used = store
         .audit_log(Some("logic"), Page::new(1, 1))
@@ -1626,11 +1645,11 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
 
     // Someone alice makes moderator; granting her own participant again changes nothing.
     store
-        .add_meeting_moderator(room_id, "c3c3c3c3", "alice", 310)
+        .add_meeting_moderator(room_id, "c3c3c3c3", "c@meet.test/1", "alice", 310)
         .await
         .unwrap();
     store
-        .add_meeting_moderator(room_id, "1ec70e70", "alice", 311)
+        .add_meeting_moderator(room_id, "1ec70e70", "ada@meet.test/1", "alice", 311)
         .await
         .unwrap();
     let moderators = store.meeting_moderators(room_id).await.unwrap();
@@ -1640,6 +1659,27 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
             .map(|m| (m.participant.as_str(), m.joined_with_code))
             .collect::<Vec<_>>(),
         [("1ec70e70", true), ("c3c3c3c3", false)]
+    );
+    // Someone else (another connection) granted under the owner's old nick replaces the
+    // entry: the trust is theirs, and not an owner's.
+    store
+        .add_meeting_moderator(room_id, "1ec70e70", "other@meet.test/9", "alice", 312)
+        .await
+        .unwrap();
+    let moderators = store.meeting_moderators(room_id).await.unwrap();
+    assert_eq!(
+        moderators
+            .iter()
+            .map(|m| (
+                m.participant.as_str(),
+                m.occupant.as_str(),
+                m.joined_with_code
+            ))
+            .collect::<Vec<_>>(),
+        [
+            ("c3c3c3c3", "c@meet.test/1", false),
+            ("1ec70e70", "other@meet.test/9", false)
+        ]
     );
     store
         .remove_meeting_moderator(room_id, "c3c3c3c3")

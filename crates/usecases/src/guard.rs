@@ -7,7 +7,10 @@
 //! back as events that ask for nothing more.
 //!
 //! Who the guard leaves alone is stored (`meeting_moderators`): an owner or co-owner who
-//! joined with their code, and whoever they made moderator through Roomkeeper.
+//! joined with their code, and whoever they made moderator through Roomkeeper. Trust
+//! belongs to that occupant's connection (its full real JID, which Prosody vouches for),
+//! never to a nick: any client picks its own nick, and a student who joins under the
+//! lecturer's nick after the lecturer dropped out is not the lecturer ([`trusted_present`]).
 
 use std::collections::HashSet;
 
@@ -199,12 +202,7 @@ pub fn moves(
     if !meeting.running {
         return Vec::new();
     }
-    let present: HashSet<&str> = meeting.participants.iter().map(|p| p.id.as_str()).collect();
-    let trusted_ids: HashSet<&str> = trusted
-        .iter()
-        .map(|m| m.participant.as_str())
-        .filter(|id| present.contains(id))
-        .collect();
+    let trusted_ids = trusted_present(meeting, trusted, false);
     let owner_present = owner_present(meeting, trusted);
     let untrusted_moderators = || {
         meeting
@@ -354,9 +352,31 @@ async fn alert_if_unattended(
 
 /// An owner or co-owner who joined with their code is in the meeting.
 fn owner_present(meeting: &Meeting, trusted: &[MeetingModerator]) -> bool {
-    trusted
+    !trusted_present(meeting, trusted, true).is_empty()
+}
+
+/// The participants in the meeting now that the guard trusts (with `owners_only`, only
+/// owners who joined with their code): the very occupant that was trusted, its nick
+/// *and* its connection. An empty connection (a row from before connections were
+/// stored, a module that does not tell them) matches nobody.
+fn trusted_present<'m>(
+    meeting: &'m Meeting,
+    trusted: &[MeetingModerator],
+    owners_only: bool,
+) -> HashSet<&'m str> {
+    meeting
+        .participants
         .iter()
-        .any(|m| m.joined_with_code && meeting.participants.iter().any(|p| p.id == m.participant))
+        .filter(|p| {
+            !p.session.is_empty()
+                && trusted.iter().any(|m| {
+                    (m.joined_with_code || !owners_only)
+                        && m.participant == p.id
+                        && m.occupant == p.session
+                })
+        })
+        .map(|p| p.id.as_str())
+        .collect()
 }
 
 async fn perform(
@@ -422,11 +442,24 @@ async fn use_join_code(
     uc: &UseCases,
     room: &Room,
     participant: &str,
+    session: &str,
     code: &str,
 ) -> Result<bool, Error> {
     let Ok(code) = JoinCode::parse(code) else {
         return Ok(false);
     };
+    // The code is for the connection that joined with it, and only while that very
+    // occupant is in: not for whoever has the nick now.
+    let name = room_name(room)?;
+    let meeting = uc.meetings.meeting(&name).await?;
+    let is_in = meeting
+        .participants
+        .iter()
+        .any(|p| p.id == participant && !session.is_empty() && p.session == session);
+    if !is_in {
+        tracing::info!(room = %room.name, participant, "a join code whose occupant is not in the meeting (or a companion module too old to tell who)");
+        return Ok(false);
+    }
     let stamp = Stamp::system(uc);
     let owner = uc
         .store
@@ -434,6 +467,7 @@ async fn use_join_code(
             &hash_token(code.as_str()),
             room,
             participant,
+            session,
             &stamp.audit(),
         )
         .await?;
@@ -441,7 +475,6 @@ async fn use_join_code(
         tracing::info!(room = %room.name, participant, "a join code that gives nothing");
         return Ok(false);
     };
-    let name = room_name(room)?;
     uc.meetings.set_moderator(&name, participant, true).await?;
     tracing::info!(room = %room.name, participant, %owner, "joined as moderator");
     Ok(true)
@@ -529,10 +562,18 @@ async fn on_event(uc: &UseCases, event: RoomEvent) -> Result<(), Error> {
         return Ok(());
     }
     // Most events are presence updates of people who are not moderators (muting, video,
-    // names) and leaves: nothing a guard acts on, so they cost no database lookup. The
-    // answers to queries (ours included) are not changes at all.
+    // names): nothing a guard acts on, so they cost no database lookup. The answers to
+    // queries (ours included) are not changes at all.
     match &event {
-        RoomEvent::Snapshot { .. } | RoomEvent::Left { .. } => return Ok(()),
+        RoomEvent::Snapshot { .. } => return Ok(()),
+        // Trust ends with the occupant (a leave, a kick): a later connection never
+        // matches it anyway, but a rejoin on the same one must not inherit it either.
+        RoomEvent::Left { room, id } => {
+            if let Some(room) = uc.store.room_by_name(room).await? {
+                uc.store.remove_meeting_moderator(room.id, id).await?;
+            }
+            return Ok(());
+        }
         RoomEvent::Occupant { participant, .. } if !participant.moderator => return Ok(()),
         _ => {}
     }
@@ -546,9 +587,12 @@ async fn on_event(uc: &UseCases, event: RoomEvent) -> Result<(), Error> {
     let mut setter = Setter::Unchanged;
     match &event {
         RoomEvent::JoinCode {
-            participant, code, ..
+            participant,
+            code,
+            session,
+            ..
         } => {
-            use_join_code(uc, &room, participant, code).await?;
+            use_join_code(uc, &room, participant, session, code).await?;
             // Now an owner may be present: the moderator guard may have work.
         }
         RoomEvent::Destroyed { .. } => {
@@ -568,9 +612,14 @@ async fn on_event(uc: &UseCases, event: RoomEvent) -> Result<(), Error> {
                 ChangedBy::Unknown => Setter::Unknown,
             };
             if let Setter::Participant(id) = &setter {
+                // Looked at only when the nick is among the trusted ones; then whether
+                // the occupant with it now is the one trusted.
                 let trusted = uc.store.meeting_moderators(room.id).await?;
                 if trusted.iter().any(|m| &m.participant == id) {
-                    setter = Setter::Owner;
+                    let meeting = uc.meetings.meeting(&room_name(&room)?).await?;
+                    if trusted_present(&meeting, &trusted, false).contains(id.as_str()) {
+                        setter = Setter::Owner;
+                    }
                 }
             }
             uc.store
@@ -599,6 +648,7 @@ mod tests {
             moderator,
             joined_at: None,
             jid: format!("{id}@guest.meet.test"),
+            session: format!("{id}@guest.meet.test/connection"),
         }
     }
 
@@ -614,6 +664,7 @@ mod tests {
     fn owner(id: &str) -> MeetingModerator {
         MeetingModerator {
             participant: id.into(),
+            occupant: person(id, true).session,
             username: "lecturer".into(),
             joined_with_code: true,
             since: 0,
@@ -640,6 +691,53 @@ mod tests {
             participant: id.into(),
             why,
         }
+    }
+
+    /// The lecturer joined with his code as `lect`, then dropped out; a student joins as
+    /// `lect` (any client picks its nick), Jicofo makes him moderator, he locks the room.
+    /// He is not the lecturer: his lock goes, strict mode takes his rights, and "until an
+    /// owner arrives" does not count him as the owner.
+    #[test]
+    fn someone_else_under_a_trusted_nick_is_not_trusted() {
+        let mut now = meeting(true, &[("lect", true)]);
+        now.participants[0].session = "x7y8z9@meet.test/other-connection".into();
+        let trusted = [owner("lect")];
+        let setter = Setter::Participant("lect".into());
+        assert_eq!(
+            moves(
+                &guard(true, ModeratorGuard::Strict),
+                &now,
+                &trusted,
+                &setter
+            ),
+            [
+                Move::RemovePassword {
+                    set_by: Some("lect".into())
+                },
+                revoke("lect", Why::Password),
+            ]
+        );
+        assert!(!owner_present(&now, &trusted));
+        let unlocked = meeting(false, &[("lect", true), ("student", true)]);
+        let mut impostor = unlocked.clone();
+        impostor.participants[0].session = "x7y8z9@meet.test/other-connection".into();
+        // With the real lecturer there, Jicofo's pick loses his rights; with the impostor
+        // the owner has not arrived and nobody is revoked.
+        let until_owner = guard(false, ModeratorGuard::UntilOwner);
+        assert_eq!(
+            moves(&until_owner, &unlocked, &trusted, &Setter::Unchanged),
+            [revoke("student", Why::NotAllowed)]
+        );
+        assert_eq!(
+            moves(&until_owner, &impostor, &trusted, &Setter::Unchanged),
+            []
+        );
+        // A row without a connection (from before they were stored) trusts nobody.
+        let old_row = [MeetingModerator {
+            occupant: String::new(),
+            ..owner("lect")
+        }];
+        assert!(!owner_present(&unlocked, &old_row));
     }
 
     #[test]

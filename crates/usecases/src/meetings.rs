@@ -95,18 +95,26 @@ async fn unless_failed<T>(
     Err(error.into())
 }
 
-/// Someone an owner made moderator through Roomkeeper: the room's guard leaves them be.
+/// Someone an owner made moderator through Roomkeeper: the room's guard leaves them be,
+/// that occupant (its connection, as the meeting after the grant shows it), not whoever
+/// has its nick later.
 async fn trust(
     uc: &UseCases,
     stamp: &Stamp,
     room: &Room,
+    meeting: &Meeting,
     participant: &str,
     acting: &Acting<'_>,
 ) -> Result<(), Error> {
+    let Some(occupant) = meeting.participants.iter().find(|p| p.id == participant) else {
+        // Gone already: nobody to trust.
+        return Ok(());
+    };
     uc.store
         .add_meeting_moderator(
             room.id,
             participant,
+            &occupant.session,
             &acting.user.username,
             stamp.audit().now,
         )
@@ -147,7 +155,7 @@ pub async fn act(
             .await?;
             let who = Some((participant, name_in(&meeting, participant)));
             record(uc, &stamp, room, "grant_moderator", who).await?;
-            trust(uc, &stamp, room, participant, acting).await?;
+            trust(uc, &stamp, room, &meeting, participant, acting).await?;
             Some(meeting)
         }
         MeetingAction::Revoke {
@@ -176,7 +184,7 @@ pub async fn act(
                         .await?;
                 let who = Some((successor, name_in(&meeting, successor)));
                 record(uc, &stamp, room, "grant_moderator", who).await?;
-                trust(uc, &stamp, room, successor, acting).await?;
+                trust(uc, &stamp, room, &meeting, successor, acting).await?;
             }
             Some(meeting)
         }

@@ -656,3 +656,130 @@ async fn one_of_two_instances_guards_a_room_and_the_other_takes_over() {
     assert_eq!(removals(&second).await, 2, "each lock removed exactly once");
     drop((evil, focus));
 }
+
+/// The attack an outside review found (issue 27, point 1): trust was keyed by nick. The
+/// lecturer joins with his code and drops out; a student joins under the lecturer's nick
+/// (any client picks its own), Jicofo makes him moderator (its pick left), and he locks
+/// the room. He is not the lecturer: the lock goes and so do his rights.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_student_under_the_lecturers_nick_is_not_the_lecturer() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let prosody = Prosody::start().await.unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
+    let app = app_against(&prosody).await;
+    app.passwordless_user("lecturer", false).await.unwrap();
+    let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    put_guard(
+        &app,
+        &lecturer,
+        room,
+        &json!({"password_guard": true, "moderator_guard": "until_owner", "in_use_alert_minutes": null}),
+    )
+    .await;
+    let (_, name) = join_code(&app, &lecturer, room).await;
+    let ada = Participant::join(&prosody, &focus, "logic", "1ec70e70", &name, None)
+        .await
+        .unwrap();
+    ada.wait_until(Participant::is_moderator).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !actions(&history(&app, &lecturer, room).await).contains(&"join_as_moderator".into()) {
+        assert!(Instant::now() < deadline, "the code was not used");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(ada);
+    focus
+        .wait_until_seen("logic", "1ec70e70", false)
+        .await
+        .unwrap();
+
+    let student = Participant::join(&prosody, &focus, "logic", "1ec70e70", "student", None)
+        .await
+        .unwrap();
+    student.wait_until(Participant::is_moderator).await.unwrap();
+    student.lock("mine").await.unwrap().unwrap();
+    student
+        .wait_until(|p| p.role() == "participant")
+        .await
+        .unwrap();
+    let url = app.url(&format!("/api/v1/rooms/{room}/meeting"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while json(lecturer.get(&url)).await["password_protected"] == true {
+        assert!(Instant::now() < deadline, "the student's password stayed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let done = actions(&history(&app, &lecturer, room).await);
+    assert!(done.contains(&"guard_removed_password".into()), "{done:?}");
+    assert_eq!(
+        done.iter().filter(|a| *a == "join_as_moderator").count(),
+        1,
+        "{done:?}"
+    );
+}
+
+/// A code in a join Prosody refuses (here: the owner's own password, which the lecturer's
+/// link does not carry) is not kept for whoever joins next under that nick (point 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_in_a_refused_join_is_nobody_elses() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let prosody = Prosody::start().await.unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
+    let app = app_against(&prosody).await;
+    app.passwordless_user("lecturer", false).await.unwrap();
+    let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    put_guard(
+        &app,
+        &lecturer,
+        room,
+        &json!({"password_guard": true, "moderator_guard": "until_owner", "in_use_alert_minutes": null}),
+    )
+    .await;
+    let first = Participant::join(&prosody, &focus, "logic", "f1f1f1f1", "early", None)
+        .await
+        .unwrap();
+    first.wait_until(Participant::is_moderator).await.unwrap();
+    let set = lecturer
+        .post(app.url(&format!("/api/v1/rooms/{room}/meeting/password")))
+        .json(&json!({"password": "lecture"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), StatusCode::OK);
+    let (_, name) = join_code(&app, &lecturer, room).await;
+    let refused = Participant::join(&prosody, &focus, "logic", "1ec70e70", &name, None).await;
+    assert!(
+        refused.is_err(),
+        "the password keeps the lecturer's link out"
+    );
+    let removed = lecturer
+        .delete(app.url(&format!("/api/v1/rooms/{room}/meeting/password")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), StatusCode::OK);
+
+    let student = Participant::join(&prosody, &focus, "logic", "1ec70e70", "student", None)
+        .await
+        .unwrap();
+    // Events come in order: once a later join is seen, the student's was dealt with.
+    let (_, helper) = join_code(&app, &lecturer, room).await;
+    let later = Participant::join(&prosody, &focus, "logic", "2ec70e70", &helper, None)
+        .await
+        .unwrap();
+    later.wait_until(Participant::is_moderator).await.unwrap();
+    assert!(
+        !student.is_moderator(),
+        "the student got the lecturer's code"
+    );
+    let joins: Vec<Value> = history(&app, &lecturer, room)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "join_as_moderator")
+        .collect();
+    assert_eq!(joins.len(), 1, "{joins:?}");
+    assert!(
+        joins[0]["detail"].to_string().contains("2ec70e70"),
+        "{joins:?}"
+    );
+}

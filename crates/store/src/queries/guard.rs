@@ -115,6 +115,7 @@ impl crate::GuardStore for SqlStore {
         code_hash: &str,
         room: &crate::Room,
         participant: &str,
+        occupant: &str,
         audit: &crate::Audit<'_>,
     ) -> crate::Result<Option<String>> {
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
@@ -135,12 +136,14 @@ impl crate::GuardStore for SqlStore {
             return Ok(None);
         };
         sqlx::query(
-            "INSERT INTO meeting_moderators (room_id, participant, username, joined_with_code, since) \
-             VALUES ($1, $2, $3, TRUE, $4) ON CONFLICT (room_id, participant) DO UPDATE SET \
-             username = $3, joined_with_code = TRUE, since = $4",
+            "INSERT INTO meeting_moderators \
+             (room_id, participant, occupant, username, joined_with_code, since) \
+             VALUES ($1, $2, $3, $4, TRUE, $5) ON CONFLICT (room_id, participant) DO UPDATE SET \
+             occupant = $3, username = $4, joined_with_code = TRUE, since = $5",
         )
         .bind(room.id)
         .bind(participant)
+        .bind(occupant)
         .bind(&username)
         .bind(audit.now)
         .execute(&mut *tx)
@@ -163,16 +166,23 @@ impl crate::GuardStore for SqlStore {
         &self,
         room_id: i64,
         participant: &str,
+        occupant: &str,
         username: &str,
         now: i64,
     ) -> crate::Result<()> {
-        // An owner who joined with a code stays that owner when someone grants them again.
+        // An owner who joined with a code stays that owner when someone grants them again;
+        // someone else under the same nick (another connection) replaces the old entry.
         sqlx::query(
-            "INSERT INTO meeting_moderators (room_id, participant, username, joined_with_code, since) \
-             VALUES ($1, $2, $3, FALSE, $4) ON CONFLICT (room_id, participant) DO NOTHING",
+            "INSERT INTO meeting_moderators \
+             (room_id, participant, occupant, username, joined_with_code, since) \
+             VALUES ($1, $2, $3, $4, FALSE, $5) ON CONFLICT (room_id, participant) DO UPDATE SET \
+             occupant = excluded.occupant, username = excluded.username, \
+             joined_with_code = FALSE, since = excluded.since \
+             WHERE meeting_moderators.occupant <> excluded.occupant",
         )
         .bind(room_id)
         .bind(participant)
+        .bind(occupant)
         .bind(username)
         .bind(now)
         .execute(&self.pool)
@@ -194,7 +204,7 @@ impl crate::GuardStore for SqlStore {
         room_id: i64,
     ) -> crate::Result<Vec<crate::MeetingModerator>> {
         Ok(sqlx::query_as(
-            "SELECT participant, username, joined_with_code, since FROM meeting_moderators \
+            "SELECT participant, occupant, username, joined_with_code, since FROM meeting_moderators \
              WHERE room_id = $1 ORDER BY since, participant",
         )
         .bind(room_id)
