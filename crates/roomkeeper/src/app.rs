@@ -177,6 +177,30 @@ pub async fn serve(
     served
 }
 
+/// Whether the client sends, within `limit`, enough to tell HTTP/1 from HTTP/2: a byte
+/// that HTTP/2's preface does not start with, or the whole preface. hyper-util's auto
+/// builder reads that much before any of hyper's timers run, so a client that sent
+/// nothing, or part of the preface, held its connection (and a file descriptor) for ever.
+async fn tells_its_protocol(tcp: &tokio::net::TcpStream, limit: std::time::Duration) -> bool {
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let decided = async {
+        let mut start = [0u8; PREFACE.len()];
+        loop {
+            let seen = match tcp.peek(&mut start).await {
+                Ok(0) | Err(_) => return false,
+                Ok(seen) => seen,
+            };
+            if seen == PREFACE.len() || start[..seen] != PREFACE[..seen] {
+                return true;
+            }
+            // Part of the preface: `peek` answers at once while those bytes wait, so
+            // look again a little later for the rest.
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(limit, decided).await.unwrap_or(false)
+}
+
 /// Accepts connections until `shutdown`, then waits up to `grace` for the requests in
 /// flight. Written out instead of `axum::serve` because that one installs no timer in
 /// hyper, so hyper's header read timeout never fires and a client that sends its
@@ -196,7 +220,13 @@ async fn accept_loop(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout);
-    builder.http2().timer(TokioTimer::new());
+    // An HTTP/2 client that goes silent (after its preface, say) answers no ping and is
+    // dropped; hyper has no header timer for HTTP/2.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(header_read_timeout))
+        .keep_alive_timeout(header_read_timeout);
     let mut make_service = app.into_make_service_with_connect_info::<SocketAddr>();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -219,15 +249,19 @@ async fn accept_loop(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
         let Ok(service) = tower::Service::call(&mut make_service, remote).await;
-        let connection = builder
-            .serve_connection_with_upgrades(
-                TokioIo::new(tcp),
-                hyper_util::service::TowerToHyperService::new(service),
-            )
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            if !tells_its_protocol(&tcp, header_read_timeout).await {
+                return;
+            }
+            let connection = builder
+                .serve_connection_with_upgrades(
+                    TokioIo::new(tcp),
+                    hyper_util::service::TowerToHyperService::new(service),
+                )
+                .into_owned();
+            if let Err(error) = watcher.watch(connection).await {
                 tracing::debug!(%error, %remote, "connection ended with an error");
             }
         });

@@ -40,6 +40,42 @@ async fn unfinished_headers_are_cut_off() {
     assert_eq!(answer.status(), StatusCode::OK);
 }
 
+/// Connections that send nothing, only HTTP/2's preface, or half of it, are closed too
+/// (telling HTTP/1 from HTTP/2 waited without a timer, and such a connection was held
+/// for ever), and 500 of them do not keep the service from answering meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_are_closed_and_the_service_answers_meanwhile() {
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let app = app_with(|c| c.http.header_read_timeout_seconds = 1).await;
+    let mut silent = Vec::new();
+    for _ in 0..500 {
+        silent.push(tokio::net::TcpStream::connect(app.address).await.unwrap());
+    }
+    for sent in [PREFACE, &PREFACE[..10]] {
+        let mut connection = tokio::net::TcpStream::connect(app.address).await.unwrap();
+        connection.write_all(sent).await.unwrap();
+        silent.push(connection);
+    }
+    let answer = app.client().get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    // The server's close is the event waited for (after its own HTTP/2 greeting, for
+    // the preface); 30 s only stops a test that fails.
+    let all_closed = async {
+        for connection in &mut silent {
+            let mut whatever = Vec::new();
+            let _ = connection.read_to_end(&mut whatever).await;
+        }
+    };
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_secs(30), all_closed)
+            .await
+            .is_ok(),
+        "a silent connection was not closed"
+    );
+    let answer = app.client().get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+}
+
 async fn open_events(client: &reqwest::Client, app: &TestApp, room: i64) -> reqwest::Response {
     client
         .get(app.url(&format!("/api/v1/rooms/{room}/events")))
