@@ -191,6 +191,12 @@ impl Config {
                 message,
             });
         }
+        if let Err(message) = self.http.trusted_proxies() {
+            return Err(ConfigError::Value {
+                key: "http.trusted_proxies",
+                message,
+            });
+        }
         let url = self.database.url.trim();
         if !(url.starts_with("sqlite:")
             || url.starts_with("postgres://")

@@ -207,27 +207,55 @@ impl FromRequestParts<AppState> for ClientAddr {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if state.http.trust_forwarded_for {
-            // The proxy appends the address it saw; earlier entries are the client's word.
-            let forwarded = parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .next_back()
-                .and_then(|last| last.trim().parse().ok());
-            if forwarded.is_some() {
-                return Ok(ClientAddr(forwarded));
-            }
-        }
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip()),
-        ))
+        let Some(peer) = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+        else {
+            return Ok(ClientAddr(None));
+        };
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','));
+        Ok(ClientAddr(Some(client_address(
+            peer,
+            forwarded,
+            &state.trusted_proxies,
+            state.http.trust_forwarded_for,
+        ))))
     }
+}
+
+/// Who sent a request: every proxy appends the address it saw to `X-Forwarded-For`, so
+/// the header is read from the right, hop by hop, as long as the hop is a trusted proxy
+/// (`trusted`; with `one_proxy`, the connection's peer counts as one, whatever its
+/// address: `http.trust_forwarded_for`). The first untrusted hop is the client; entries
+/// further left are that client's own word and never read. An entry that is not an
+/// address stops the walk at the proxy that passed it on.
+pub fn client_address<'h>(
+    peer: IpAddr,
+    forwarded: impl DoubleEndedIterator<Item = &'h str>,
+    trusted: &[crate::ops::Network],
+    one_proxy: bool,
+) -> IpAddr {
+    let is_proxy = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !one_proxy && !is_proxy(peer) {
+        return peer;
+    }
+    let mut client = peer;
+    for hop in forwarded.rev() {
+        let Ok(hop) = hop.trim().parse::<IpAddr>() else {
+            break;
+        };
+        client = hop;
+        if !is_proxy(hop) {
+            break;
+        }
+    }
+    client
 }
 
 /// The numeric `{id}` of the route, or a clear 400.
@@ -444,5 +472,60 @@ impl<P: Permission + Send + Sync> FromRequestParts<AppState> for Access<P> {
         }
         .await;
         result.map_err(|e: Error| reject(parts, e))
+    }
+}
+
+#[cfg(test)]
+mod client_address_tests {
+    use super::*;
+    use crate::ops::Network;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    }
+
+    fn networks(list: &[&str]) -> Vec<Network> {
+        list.iter().filter_map(|n| Network::parse(n)).collect()
+    }
+
+    fn client(peer: &str, header: &str, trusted: &[&str], one_proxy: bool) -> IpAddr {
+        let entries = header.split(',').filter(|e| !e.trim().is_empty());
+        client_address(ip(peer), entries, &networks(trusted), one_proxy)
+    }
+
+    #[test]
+    fn the_client_is_the_first_untrusted_hop_from_the_right() {
+        // A load balancer (10.0.0.5) before nginx (127.0.0.1): both trusted; what the
+        // client wrote (6.6.6.6) is left of its own address and never read.
+        let chain = "6.6.6.6, 198.51.100.7, 10.0.0.5";
+        let proxies = ["127.0.0.1", "10.0.0.0/24"];
+        assert_eq!(
+            client("127.0.0.1", chain, &proxies, false),
+            ip("198.51.100.7")
+        );
+        // Without the list, the old rule: one proxy, the last entry (the balancer).
+        assert_eq!(client("127.0.0.1", chain, &[], true), ip("10.0.0.5"));
+        // A request from an untrusted address is taken at its own address.
+        assert_eq!(
+            client("203.0.113.9", chain, &proxies, false),
+            ip("203.0.113.9")
+        );
+        // Only trusted hops: the leftmost address is as far as we can see.
+        assert_eq!(
+            client("127.0.0.1", "10.0.0.7, 10.0.0.5", &proxies, false),
+            ip("10.0.0.7")
+        );
+        // No header: the peer.
+        assert_eq!(client("127.0.0.1", "", &proxies, false), ip("127.0.0.1"));
+        // Not an address: the proxy that passed it on.
+        assert_eq!(
+            client("127.0.0.1", "junk, 10.0.0.5", &proxies, false),
+            ip("10.0.0.5")
+        );
+        // IPv6 and v4-mapped peers.
+        assert_eq!(
+            client("::ffff:127.0.0.1", "2001:db8::1", &proxies, false),
+            ip("2001:db8::1")
+        );
     }
 }

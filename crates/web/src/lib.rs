@@ -44,10 +44,15 @@ pub struct HttpConfig {
     /// The address people open, e.g. `https://rooms.example.org`. When it starts with
     /// https, cookies get `Secure` and the `__Host-` prefix.
     pub public_url: Option<String>,
-    /// Take the client address from the last `X-Forwarded-For` entry. Turn on only
-    /// behind a reverse proxy that sets it; otherwise clients could pick their address
-    /// and dodge the login throttle.
+    /// Take the client address from the last `X-Forwarded-For` entry: one reverse proxy
+    /// in front (a local nginx). Turn on only behind a proxy that sets it; otherwise
+    /// clients could pick their address and dodge the login throttle.
     pub trust_forwarded_for: bool,
+    /// The proxies in front (addresses or `address/prefix` networks), for more than one
+    /// hop (a load balancer before nginx): the client is the first address, read from the
+    /// right of `X-Forwarded-For`, that is not one of them. Requests from elsewhere are
+    /// taken at their connection's address whatever they say.
+    pub trusted_proxies: Vec<String>,
     /// How long a client may take to send a request's headers before the connection is
     /// closed: a client that dribbles them (slowloris) would otherwise hold a connection
     /// for ever.
@@ -70,6 +75,7 @@ impl Default for HttpConfig {
             listen: "127.0.0.1:8080".into(),
             public_url: None,
             trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
             header_read_timeout_seconds: 10,
             shutdown_grace_seconds: 20,
             event_streams: streams::StreamLimits::default(),
@@ -89,13 +95,12 @@ impl HttpConfig {
 
     /// `operator_networks`, parsed; the first entry that does not parse, as an error.
     pub fn operator_networks(&self) -> Result<Vec<ops::Network>, String> {
-        self.operator_networks
-            .iter()
-            .map(|n| {
-                ops::Network::parse(n)
-                    .ok_or_else(|| format!("{n:?} is not an address/prefix such as 10.0.0.0/8"))
-            })
-            .collect()
+        ops::Network::parse_all(&self.operator_networks)
+    }
+
+    /// `trusted_proxies`, parsed; the first entry that does not parse, as an error.
+    pub fn trusted_proxies(&self) -> Result<Vec<ops::Network>, String> {
+        ops::Network::parse_all(&self.trusted_proxies)
     }
 
     pub fn is_https(&self) -> bool {
@@ -187,6 +192,8 @@ pub struct Shared {
     pub event_streams: streams::EventStreams,
     /// `http.operator_networks`, parsed once (start-up refused bad entries).
     pub operator_networks: Arc<Vec<ops::Network>>,
+    /// `http.trusted_proxies`, parsed once (start-up refused bad entries).
+    pub trusted_proxies: Arc<Vec<ops::Network>>,
 }
 
 impl AppState {
@@ -262,6 +269,7 @@ impl AppState {
             throttle: LoginThrottle::new(store, config.login_throttle),
             event_streams: streams::EventStreams::new(config.http.event_streams),
             operator_networks: Arc::new(config.http.operator_networks().unwrap_or_default()),
+            trusted_proxies: Arc::new(config.http.trusted_proxies().unwrap_or_default()),
             clock,
             http: Arc::new(config.http),
             sessions: Arc::new(config.sessions),

@@ -58,6 +58,18 @@ pub struct Network {
 }
 
 impl Network {
+    /// Every entry, or the first that does not parse, in words.
+    pub fn parse_all(entries: &[String]) -> Result<Vec<Self>, String> {
+        entries
+            .iter()
+            .map(|n| {
+                Self::parse(n).ok_or_else(|| {
+                    format!("{n:?} is not an address or address/prefix such as 10.0.0.0/8")
+                })
+            })
+            .collect()
+    }
+
     pub fn parse(text: &str) -> Option<Self> {
         let (address, prefix) = match text.trim().split_once('/') {
             Some((address, prefix)) => (address.parse().ok()?, prefix.parse().ok()?),

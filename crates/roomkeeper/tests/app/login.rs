@@ -358,3 +358,58 @@ both_backends!(
     parallel_attempts_cannot_outrun_the_throttle,
     disabled_users_cannot_log_in,
 );
+
+/// Behind a load balancer and nginx every request comes from nginx with the balancer's
+/// address last in `X-Forwarded-For`: with only the last entry read, the whole campus
+/// shared one address and a few students' typos locked everyone out. With both proxies
+/// in `http.trusted_proxies`, each client is throttled on its own address, and what a
+/// client writes into the header itself changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_several_proxies_each_client_is_throttled_on_its_own_address() {
+    let database = std::sync::Arc::new(
+        roomkeeper_testkit::TestDatabase::new(Backend::Sqlite)
+            .await
+            .unwrap(),
+    );
+    let mut config = database.config();
+    config.login_throttle.max_failures_per_user = 100;
+    config.login_throttle.max_failures_per_address = 2;
+    config.http.trusted_proxies = vec!["127.0.0.1".into(), "10.0.0.0/24".into()];
+    let app = TestApp::spawn_with(database, config, Default::default())
+        .await
+        .unwrap();
+    app.user("alice", PASSWORD, false).await.unwrap();
+    let client = app.client();
+    let attempt = |forwarded: &'static str, password: &'static str| {
+        client
+            .post(app.url("/api/v1/session"))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"username": "alice", "password": password}))
+            .send()
+    };
+    // One student, whatever he puts in front of his own address.
+    for forwarded in [
+        "198.51.100.7, 10.0.0.5",
+        "192.0.2.1, 198.51.100.7, 10.0.0.5",
+    ] {
+        assert_eq!(
+            attempt(forwarded, "wrong").await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let paused = attempt("203.0.113.50, 198.51.100.7, 10.0.0.5", PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(paused, StatusCode::TOO_MANY_REQUESTS).await,
+        "throttled"
+    );
+    // Another client through the same balancer is not.
+    assert_eq!(
+        attempt("198.51.100.8, 10.0.0.5", PASSWORD)
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+}
