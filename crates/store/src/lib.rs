@@ -136,11 +136,13 @@ pub trait SsoStore: Send + Sync {
     /// Refused logins waiting for an administrator, newest first.
     async fn oidc_collisions(&self) -> Result<Vec<OidcCollision>>;
     /// Removes the waiting entry; with `link_to`, links the identity to that account in
-    /// the same transaction. `NotFound` when nothing waits for (issuer, subject).
+    /// the same transaction. `NotFound` when nothing waits for (issuer, subject) asking
+    /// for `username` (a later refused login may have changed what it asks for).
     async fn resolve_oidc_collision(
         &self,
         issuer: &str,
         subject: &str,
+        username: &str,
         link_to: Option<i64>,
         now: i64,
     ) -> Result<OidcCollision>;

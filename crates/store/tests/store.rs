@@ -991,8 +991,15 @@ async fn single_sign_on_identities_renames_and_logins(backend: Backend) {
             .collect::<Vec<_>>(),
         [("2002", 10, 12, 2), ("3003", 11, 11, 1)]
     );
+    // An answer about another account than the entry asks for now resolves nothing.
+    assert!(matches!(
+        store
+            .resolve_oidc_collision("https://idp", "2002", "carl", Some(ada.id), 13)
+            .await,
+        Err(Error::NotFound)
+    ));
     let linked = store
-        .resolve_oidc_collision("https://idp", "2002", Some(ada.id), 13)
+        .resolve_oidc_collision("https://idp", "2002", "ada", Some(ada.id), 13)
         .await
         .unwrap();
     assert_eq!(linked.attempts, 2);
@@ -1006,13 +1013,13 @@ async fn single_sign_on_identities_renames_and_logins(backend: Backend) {
         "an administrator may link a second identity"
     );
     store
-        .resolve_oidc_collision("https://idp", "3003", None, 13)
+        .resolve_oidc_collision("https://idp", "3003", "ada", None, 13)
         .await
         .unwrap();
     assert!(store.oidc_collisions().await.unwrap().is_empty());
     assert!(matches!(
         store
-            .resolve_oidc_collision("https://idp", "3003", None, 14)
+            .resolve_oidc_collision("https://idp", "3003", "ada", None, 14)
             .await,
         Err(Error::NotFound)
     ));

@@ -351,11 +351,15 @@ pub enum SignInAnswer {
 /// Resolves a refused login and writes the answer into the audit log. Answers what was
 /// resolved and, when linked, the account it now logs in to. `NotFound` when nothing
 /// waits for (issuer, subject) any more, or the account to link to is gone.
+/// `Conflict` (`sign_in_changed`) when the entry no longer asks for `shown_username`,
+/// the account the administrator saw and decided about: every new refused login of
+/// that identity overwrites it, so without this a click could link another account.
 pub async fn resolve_sign_in(
     uc: &UseCases,
     acting: &Acting<'_>,
     issuer: &str,
     subject: &str,
+    shown_username: &str,
     answer: SignInAnswer,
 ) -> Result<(roomkeeper_store::OidcCollision, Option<User>), Error> {
     let waiting = uc.store.oidc_collisions().await?;
@@ -363,6 +367,16 @@ pub async fn resolve_sign_in(
         .iter()
         .find(|c| c.issuer == issuer && c.subject == subject)
         .ok_or(Error::NotFound)?;
+    if entry.username != shown_username {
+        return Err(Error::Conflict {
+            code: "sign_in_changed",
+            message: format!(
+                "This sign-in changed since it was shown: it now asks for the account {:?}. \
+                 Look at it again before answering.",
+                entry.username
+            ),
+        });
+    }
     let link_to = match answer {
         SignInAnswer::Link => {
             let name = Username::parse(&entry.username).map_err(|_| Error::NotFound)?;
@@ -375,6 +389,7 @@ pub async fn resolve_sign_in(
         .resolve_oidc_collision(
             &entry.issuer,
             &entry.subject,
+            &entry.username,
             link_to.as_ref().map(|u| u.id),
             uc.clock.now(),
         )

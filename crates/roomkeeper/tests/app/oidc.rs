@@ -259,24 +259,51 @@ async fn logins_through_providers_make_link_and_refresh_accounts() {
         .unwrap();
     assert!(users_page.contains("Sign-ins refused"), "{users_page}");
     assert!(users_page.contains("subject u-1002"), "{users_page}");
+    assert!(
+        users_page.contains(r#"name="username" value="bob""#),
+        "the answer carries the account the administrator saw: {users_page}"
+    );
     // ...and, knowing it is the same bob, links it (the confirmation box is needed).
+    let resolve_as =
+        |action: &'static str, subject: &'static str, confirm: bool, shown: &'static str| {
+            let mut form = vec![
+                ("issuer", guests.issuer.clone()),
+                ("subject", subject.to_owned()),
+                ("username", shown.to_owned()),
+                ("action", action.to_owned()),
+            ];
+            if confirm {
+                form.push(("confirm", "yes".to_owned()));
+            }
+            root.post(app.url("/admin/users/sign-ins"))
+                .header("origin", app.url(""))
+                .form(&form)
+                .send()
+        };
     let resolve = |action: &'static str, subject: &'static str, confirm: bool| {
-        let mut form = vec![
-            ("issuer", guests.issuer.clone()),
-            ("subject", subject.to_owned()),
-            ("action", action.to_owned()),
-        ];
-        if confirm {
-            form.push(("confirm", "yes".to_owned()));
-        }
-        root.post(app.url("/admin/users/sign-ins"))
-            .header("origin", app.url(""))
-            .form(&form)
-            .send()
+        resolve_as(action, subject, confirm, "bob")
     };
     assert_eq!(
         resolve("link", "u-1002", false).await.unwrap().status(),
         StatusCode::BAD_REQUEST
+    );
+    // The entry asks for bob; a click made on a page that showed another account (a
+    // later refused login had overwritten it meanwhile) links nothing.
+    let stale = resolve_as("link", "u-1002", true, "root").await.unwrap();
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+    assert!(
+        stale
+            .text()
+            .await
+            .unwrap()
+            .contains("changed since the page was shown")
+    );
+    assert!(
+        app.store()
+            .user_by_oidc(&guests.issuer, "u-1002")
+            .await
+            .unwrap()
+            .is_none()
     );
     assert_eq!(
         resolve("link", "u-1002", true).await.unwrap().status(),

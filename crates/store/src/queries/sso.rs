@@ -156,17 +156,19 @@ impl crate::SsoStore for SqlStore {
         &self,
         issuer: &str,
         subject: &str,
+        username: &str,
         link_to: Option<i64>,
         now: i64,
     ) -> crate::Result<crate::OidcCollision> {
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
         let taken: Option<crate::OidcCollision> = sqlx::query_as(
-            "DELETE FROM oidc_collisions WHERE issuer = $1 AND subject = $2 \
+            "DELETE FROM oidc_collisions WHERE issuer = $1 AND subject = $2 AND username = $3 \
              RETURNING issuer, subject, provider, username, first_seen, last_seen, \
              attempts",
         )
         .bind(issuer)
         .bind(subject)
+        .bind(username)
         .fetch_optional(&mut *tx)
         .await?;
         let taken = taken.ok_or(crate::Error::NotFound)?;

@@ -386,6 +386,7 @@ admin-sign-ins-dismiss = Verwerfen
 admin-sign-ins-linked = Die Anmeldung ist jetzt mit { $username } verknüpft: die nächste Anmeldung über { $provider } öffnet dieses Konto.
 admin-sign-ins-dismissed = Verworfen. Ein weiterer Versuch wird abgelehnt und wieder aufgeführt.
 admin-sign-ins-gone = Dieser Eintrag wurde schon bearbeitet, oder das Konto gibt es nicht mehr.
+admin-sign-ins-changed = Diese Anmeldung hat sich geändert, seit die Seite angezeigt wurde: Sie verlangt jetzt ein anderes Konto. Es wurde nichts verknüpft; sehen Sie sie unten noch einmal an.
 profile-token-expires = Läuft ab
 profile-token-days-30 = in 30 Tagen
 profile-token-days-90 = in 90 Tagen

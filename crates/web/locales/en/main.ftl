@@ -386,6 +386,7 @@ admin-sign-ins-dismiss = Dismiss
 admin-sign-ins-linked = The sign-in is now linked to { $username }: their next login through { $provider } opens that account.
 admin-sign-ins-dismissed = Dismissed. A further try is refused and listed again.
 admin-sign-ins-gone = That entry was already resolved, or the account no longer exists.
+admin-sign-ins-changed = This sign-in changed since the page was shown: it now asks for another account. Nothing was linked; look at it again below.
 profile-token-expires = Expires
 profile-token-days-30 = in 30 days
 profile-token-days-90 = in 90 days

@@ -309,6 +309,8 @@ async fn reset_password(
 struct SignInForm {
     issuer: String,
     subject: String,
+    /// The account the administrator saw: what the answer is about.
+    username: String,
     action: String,
     confirm: Option<String>,
 }
@@ -338,6 +340,7 @@ async fn resolve_sign_in(
         &acting,
         &form.issuer,
         &form.subject,
+        &form.username,
         answer,
     )
     .await;
@@ -353,6 +356,16 @@ async fn resolve_sign_in(
                 ..Flash::default()
             };
             return users_page(&state, lang, &admin.user, StatusCode::NOT_FOUND, flash).await;
+        }
+        Err(roomkeeper_usecases::Error::Conflict {
+            code: "sign_in_changed",
+            ..
+        }) => {
+            let flash = Flash {
+                error: Some(t.t("admin-sign-ins-changed")),
+                ..Flash::default()
+            };
+            return users_page(&state, lang, &admin.user, StatusCode::CONFLICT, flash).await;
         }
         Err(other) => return Err(Error::from(other).into()),
     };
