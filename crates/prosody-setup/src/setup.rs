@@ -509,13 +509,14 @@ fn register(options: &Options, account: &str, password: &str) -> anyhow::Result<
 
 /// Restarts Prosody when it runs under systemd; says what to do otherwise.
 fn restart(options: &Options) {
-    println!("Restarting Prosody to load the change: this ends the meetings running on it.");
     if options.no_restart {
         println!(
-            "  (--no-restart) Restart it yourself when no meeting runs: systemctl restart prosody"
+            "Prosody must be restarted to load the change, which ends the meetings running \
+             on it: restart it yourself when no meeting runs (systemctl restart prosody)."
         );
         return;
     }
+    println!("Restarting Prosody to load the change: this ends the meetings running on it.");
     let restarted = Command::new("systemctl")
         .args(["try-restart", "prosody.service"])
         .stdin(Stdio::null())
