@@ -282,7 +282,7 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
             )
         };
         let config_path = path.join("prosody.cfg.lua");
-        let mut port = free_port()?;
+        let port = free_port()?;
         std::fs::write(&config_path, config(port))?;
         for (user, password) in [("focus", FOCUS_PASSWORD), ("roomkeeper", SERVICE_PASSWORD)] {
             let status = Command::new(version.program("prosodyctl"))
@@ -297,31 +297,14 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
                 })?;
             anyhow::ensure!(status.success(), "prosodyctl register {user} failed");
         }
-        let log = path.join("prosody.log");
-        let mut attempt = 1;
-        let child = loop {
-            let mut child = Command::new(version.program("prosody"))
-                .arg("--config")
-                .arg(&config_path)
-                .arg("-F")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .context("cannot start prosody")?;
-            match wait_until_listening(&mut child, port, &log).await {
-                Ok(()) => break child,
-                Err(Taken::Port) if attempt < ATTEMPTS => {
-                    attempt += 1;
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    port = free_port()?;
-                    std::fs::write(&config_path, config(port))?;
-                    std::fs::write(&log, "")?;
-                }
-                Err(Taken::Port) => bail!("prosody found no free port in {ATTEMPTS} tries"),
-                Err(Taken::Other(error)) => return Err(error),
-            }
-        };
+        let (child, port) = start_on_a_free_port(
+            version,
+            &config_path,
+            &path.join("prosody.log"),
+            port,
+            |port| std::fs::write(&config_path, config(port)),
+        )
+        .await?;
         let server = Self {
             port,
             companion,
@@ -555,6 +538,41 @@ fn trace_xmpp_if_asked() {
                 .with_test_writer()
                 .try_init();
         });
+    }
+}
+
+/// Starts Prosody on `config`, listening on `port`; when another process has that
+/// port, `move_to` writes the configuration for a fresh one and it tries again.
+async fn start_on_a_free_port(
+    version: ProsodyVersion,
+    config: &std::path::Path,
+    log: &std::path::Path,
+    mut port: u16,
+    mut move_to: impl FnMut(u16) -> std::io::Result<()>,
+) -> anyhow::Result<(Child, u16)> {
+    let mut attempt = 1;
+    loop {
+        let mut child = Command::new(version.program("prosody"))
+            .arg("--config")
+            .arg(config)
+            .arg("-F")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start prosody")?;
+        match wait_until_listening(&mut child, port, log).await {
+            Ok(()) => return Ok((child, port)),
+            Err(Taken::Port) if attempt < ATTEMPTS => {
+                attempt += 1;
+                let _ = child.kill();
+                let _ = child.wait();
+                port = free_port()?;
+                move_to(port)?;
+                std::fs::write(log, "")?;
+            }
+            Err(Taken::Port) => bail!("prosody found no free port in {ATTEMPTS} tries"),
+            Err(Taken::Other(error)) => return Err(error),
+        }
     }
 }
 
@@ -1317,7 +1335,7 @@ impl JitsiMeetSite {
         let site_file = path.join(format!("conf.avail/{DOMAIN}.cfg.lua"));
         std::fs::write(&site_file, site)?;
         std::os::unix::fs::symlink(&site_file, path.join(format!("conf.d/{DOMAIN}.cfg.lua")))?;
-        let mut site = Self {
+        let site = Self {
             version,
             dir,
             port: free_port()?,
@@ -1340,7 +1358,7 @@ impl JitsiMeetSite {
     }
 
     /// Debian's main configuration, reduced to what a test on loopback needs.
-    fn write_main_config(&mut self) -> anyhow::Result<()> {
+    fn write_main_config(&self) -> std::io::Result<()> {
         let dir = self.dir.path().display().to_string();
         std::fs::write(
             self.prosody_config(),
@@ -1392,30 +1410,13 @@ Include "{dir}/conf.d/*.cfg.lua"
     /// Starts Prosody on the configuration as it is now.
     pub async fn start(mut self) -> anyhow::Result<Prosody> {
         let log = self.dir.path().join("prosody.log");
-        let mut attempt = 1;
-        let child = loop {
-            let mut child = Command::new(self.version.program("prosody"))
-                .arg("--config")
-                .arg(self.prosody_config())
-                .arg("-F")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .context("cannot start prosody")?;
-            match wait_until_listening(&mut child, self.port, &log).await {
-                Ok(()) => break child,
-                Err(Taken::Port) if attempt < ATTEMPTS => {
-                    attempt += 1;
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    self.port = free_port()?;
-                    self.write_main_config()?;
-                    std::fs::write(&log, "")?;
-                }
-                Err(Taken::Port) => bail!("prosody found no free port in {ATTEMPTS} tries"),
-                Err(Taken::Other(error)) => return Err(error),
-            }
-        };
+        let config = self.prosody_config();
+        let (child, port) = start_on_a_free_port(self.version, &config, &log, self.port, |port| {
+            self.port = port;
+            self.write_main_config()
+        })
+        .await?;
+        self.port = port;
         let site_text = std::fs::read_to_string(self.paths().site_config)?;
         Ok(Prosody {
             port: self.port,

@@ -657,13 +657,9 @@ async fn one_of_two_instances_guards_a_room_and_the_other_takes_over() {
     drop((evil, focus));
 }
 
-/// The attack an outside review found (issue 27, point 1): trust was keyed by nick. The
-/// lecturer joins with his code and drops out; a student joins under the lecturer's nick
-/// (any client picks its own), Jicofo makes him moderator (its pick left), and he locks
-/// the room. He is not the lecturer: the lock goes and so do his rights.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_student_under_the_lecturers_nick_is_not_the_lecturer() {
-    let _turn = ONE_AT_A_TIME.lock().await;
+/// `logic`, the lecturer's, guarding passwords and moderators until an owner arrives,
+/// on a fresh Prosody with Jicofo; with the lecturer's client and the room's id.
+async fn guarded_until_owner() -> (Prosody, Focus, TestApp, reqwest::Client, i64) {
     let prosody = Prosody::start().await.unwrap();
     let focus = Focus::start(&prosody).await.unwrap();
     let app = app_against(&prosody).await;
@@ -677,6 +673,17 @@ async fn a_student_under_the_lecturers_nick_is_not_the_lecturer() {
         &json!({"password_guard": true, "moderator_guard": "until_owner", "in_use_alert_minutes": null}),
     )
     .await;
+    (prosody, focus, app, lecturer, room)
+}
+
+/// The attack an outside review found (issue 27, point 1): trust was keyed by nick. The
+/// lecturer joins with his code and drops out; a student joins under the lecturer's nick
+/// (any client picks its own), Jicofo makes him moderator (its pick left), and he locks
+/// the room. He is not the lecturer: the lock goes and so do his rights.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_student_under_the_lecturers_nick_is_not_the_lecturer() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (prosody, focus, app, lecturer, room) = guarded_until_owner().await;
     let (_, name) = join_code(&app, &lecturer, room).await;
     let ada = Participant::join(&prosody, &focus, "logic", "1ec70e70", &name, None)
         .await
@@ -722,19 +729,7 @@ async fn a_student_under_the_lecturers_nick_is_not_the_lecturer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_in_a_refused_join_is_nobody_elses() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let prosody = Prosody::start().await.unwrap();
-    let focus = Focus::start(&prosody).await.unwrap();
-    let app = app_against(&prosody).await;
-    app.passwordless_user("lecturer", false).await.unwrap();
-    let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
-    let lecturer = app.client_as("lecturer").await.unwrap();
-    put_guard(
-        &app,
-        &lecturer,
-        room,
-        &json!({"password_guard": true, "moderator_guard": "until_owner", "in_use_alert_minutes": null}),
-    )
-    .await;
+    let (prosody, focus, app, lecturer, room) = guarded_until_owner().await;
     let first = Participant::join(&prosody, &focus, "logic", "f1f1f1f1", "early", None)
         .await
         .unwrap();
