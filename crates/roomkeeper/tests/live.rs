@@ -68,12 +68,7 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
     let mut events = MeetingEvents::new(response);
     let first = events.next().await.unwrap();
     assert_eq!(first["running"], false);
-    let ready: Value = reqwest::get(app.url("/readyz"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready = json(app.client().get(app.url("/readyz"))).await;
     assert_eq!(ready["checks"]["jitsi"][0]["online"], true, "{ready}");
     assert_eq!(
         ready["checks"]["jitsi"][0]["room_ownership"], "owner",
@@ -404,12 +399,7 @@ async fn prosody_13_without_the_owner_option_is_shown_with_the_line_to_add() {
         page.contains("Prosody 13."),
         "the version the module told: {page}"
     );
-    let ready: Value = reqwest::get(app.url("/readyz"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready = json(app.client().get(app.url("/readyz"))).await;
     assert_eq!(
         ready["checks"]["jitsi"][0]["room_ownership"], "not_owner",
         "{ready}"

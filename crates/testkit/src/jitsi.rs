@@ -234,18 +234,8 @@ impl Prosody {
         };
         let config = |port: u16| {
             format!(
-                r#"run_as_root = true
+                r#"{loopback}
 plugin_paths = {{ "{plugins}" }}
-pidfile = "{dir}/prosody.pid"
-data_path = "{dir}/data"
-admin_socket = "{dir}/prosody.sock"
-certificates = "{dir}/certs"
-interfaces = {{ "127.0.0.1" }}
-c2s_ports = {{ {port} }}
-c2s_direct_tls_ports = {{ }}
-s2s_ports = {{ }}
-http_ports = {{ }}
-https_ports = {{ }}
 {encryption}
 modules_enabled = {{ {modules} }}
 log = {{ {{ levels = {{ min = "{log_level}" }}, to = "file", filename = "{dir}/prosody.log" }} }}
@@ -277,6 +267,7 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
     admins = {{ "focus@auth.{DOMAIN}", "roomkeeper@auth.{DOMAIN}" }}
 {owners}
 "#,
+                loopback = loopback_server(path, port),
                 dir = path.display(),
                 log_level = std::env::var("TEST_PROSODY_LOG").unwrap_or_else(|_| "info".into()),
             )
@@ -539,6 +530,24 @@ fn trace_xmpp_if_asked() {
                 .try_init();
         });
     }
+}
+
+/// A test Prosody's own files under `dir`, and its one client port on loopback.
+fn loopback_server(dir: &std::path::Path, port: u16) -> String {
+    format!(
+        r#"run_as_root = true
+pidfile = "{dir}/prosody.pid"
+data_path = "{dir}/data"
+admin_socket = "{dir}/prosody.sock"
+certificates = "{dir}/certs"
+interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {port} }}
+c2s_direct_tls_ports = {{ }}
+s2s_ports = {{ }}
+http_ports = {{ }}
+https_ports = {{ }}"#,
+        dir = dir.display()
+    )
 }
 
 /// Starts Prosody on `config`, listening on `port`; when another process has that
@@ -1364,17 +1373,7 @@ impl JitsiMeetSite {
             self.prosody_config(),
             format!(
                 r#"-- As Debian's /etc/prosody/prosody.cfg.lua, on this test's ports and paths.
-run_as_root = true
-pidfile = "{dir}/prosody.pid"
-data_path = "{dir}/data"
-admin_socket = "{dir}/prosody.sock"
-certificates = "{dir}/certs"
-interfaces = {{ "127.0.0.1" }}
-c2s_ports = {{ {port} }}
-c2s_direct_tls_ports = {{ }}
-s2s_ports = {{ }}
-http_ports = {{ }}
-https_ports = {{ }}
+{loopback}
 c2s_require_encryption = true
 modules_enabled = {{ "roster"; "saslauth"; "tls"; "disco"; "ping"; "admin_shell" }}
 modules_disabled = {{ "s2s" }}
@@ -1382,7 +1381,7 @@ log = {{ {{ levels = {{ min = "info" }}, to = "file", filename = "{dir}/prosody.
 
 Include "{dir}/conf.d/*.cfg.lua"
 "#,
-                port = self.port
+                loopback = loopback_server(self.dir.path(), self.port),
             ),
         )?;
         Ok(())

@@ -174,12 +174,7 @@ async fn jitsi_meets_own_certificate_is_trusted_as_jitsi_meet_trusts_it_and_refu
             && page.contains("/etc/prosody/certs/auth.meet.test.crt"),
         "{page}"
     );
-    let ready: Value = reqwest::get(app.url("/readyz"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready = json(app.client().get(app.url("/readyz"))).await;
     assert_eq!(
         ready["checks"]["jitsi"][0]["problem"]["kind"], "certificate",
         "{ready}"
