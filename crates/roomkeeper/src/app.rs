@@ -156,13 +156,13 @@ pub async fn serve(
         ));
     }
     tokio::spawn(run_retention((*state.recordings).clone(), jobs.clone()));
-    if !state.meetings.is_empty() {
+    let guard = (!state.meetings.is_empty()).then(|| {
         let stop = jobs.clone();
         tokio::spawn(roomkeeper_usecases::guard::run(
             state.usecases.clone(),
             async move { stop.cancelled().await },
-        ));
-    }
+        ))
+    });
     let stopping = state.stopping.clone();
     let shutdown = async move {
         shutdown.await;
@@ -174,6 +174,18 @@ pub async fn serve(
     let grace = std::time::Duration::from_secs(config.http.shutdown_grace_seconds);
     let served = accept_loop(listener, app, header_read_timeout, grace, shutdown).await;
     jobs.cancel();
+    if let Some(guard) = guard {
+        // It gives its rooms' leases up on its way out, so that the next instance acts
+        // at once: worth a moment, not a hang.
+        if tokio::time::timeout(std::time::Duration::from_secs(5), guard)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "the room guard did not stop within 5 s; its leases run out by themselves"
+            );
+        }
+    }
     served
 }
 

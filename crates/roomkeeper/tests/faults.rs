@@ -23,6 +23,8 @@ mod database;
 mod disk;
 #[path = "faults/prosody.rs"]
 mod prosody;
+#[path = "faults/restart.rs"]
+mod restart;
 #[path = "faults/sigterm.rs"]
 mod sigterm;
 

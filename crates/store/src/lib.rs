@@ -18,10 +18,10 @@ use roomkeeper_domain::{GuardSettings, Username};
 pub use error::Conflict;
 pub use error::{Error, Result};
 pub use models::{
-    ApiToken, Audit, AuditEntry, IngestProblem, LoginAttempts, MeetingModerator, NewEmail,
-    NewRecording, NewRequest, NewUser, Notice, OidcCollision, OidcLogin, OutboxEmail, OutboxStatus,
-    Overview, Page, Paged, Recording, RecordingState, RequestFilter, RequestStatus, Room,
-    RoomEntry, RoomFilter, RoomRequest, SessionRecord, ShareLink, User, UserPattern, Verdict,
+    ApiToken, Audit, AuditEntry, GuardClaim, IngestProblem, LoginAttempts, MeetingModerator,
+    NewEmail, NewRecording, NewRequest, NewUser, Notice, OidcCollision, OidcLogin, OutboxEmail,
+    OutboxStatus, Overview, Page, Paged, Recording, RecordingState, RequestFilter, RequestStatus,
+    Room, RoomEntry, RoomFilter, RoomRequest, SessionRecord, ShareLink, User, UserPattern, Verdict,
 };
 pub use postgres::PgStore;
 pub use sqlite::{SqliteStore, restore as restore_sqlite};
@@ -533,5 +533,14 @@ pub trait GuardStore: Send + Sync {
     /// Takes or renews the lease to act for the room's guard until `until`: granted when
     /// nobody holds it, `holder` holds it already, or the last lease ended by `now`.
     /// Of several instances asking at once, one gets it.
-    async fn claim_guard(&self, room_id: i64, holder: &str, now: i64, until: i64) -> Result<bool>;
+    async fn claim_guard(
+        &self,
+        room_id: i64,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<GuardClaim>;
+    /// Gives up every room's lease `holder` has (an instance shutting down): the next
+    /// instance to hear of a room acts at once instead of after the lease's term.
+    async fn release_guard_leases(&self, holder: &str) -> Result<u64>;
 }

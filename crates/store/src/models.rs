@@ -346,6 +346,24 @@ pub struct MeetingModerator {
     pub since: i64,
 }
 
+/// What asking for a room's guard lease gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardClaim {
+    /// This holder had it and has it for longer now.
+    Renewed,
+    /// This holder has it now and did not before (nobody had it, or another holder's
+    /// lease had ended, or was released): events may have gone unjudged meanwhile.
+    Won,
+    /// Another holder has it until then.
+    HeldUntil(i64),
+}
+
+impl GuardClaim {
+    pub fn granted(self) -> bool {
+        !matches!(self, Self::HeldUntil(_))
+    }
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct GuardRow {
     pub password_guard: bool,

@@ -1708,18 +1708,39 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
     assert!(!store.owner_password(room_id).await.unwrap());
 
     // One instance acts for the room at a time; another takes over when its lease ends.
-    assert!(store.claim_guard(room_id, "a", 500, 530).await.unwrap());
-    assert!(!store.claim_guard(room_id, "b", 510, 540).await.unwrap());
-    assert!(
-        store.claim_guard(room_id, "a", 520, 550).await.unwrap(),
-        "renewed"
+    use roomkeeper_store::GuardClaim::{HeldUntil, Renewed, Won};
+    assert_eq!(
+        store.claim_guard(room_id, "a", 500, 530).await.unwrap(),
+        Won
     );
-    assert!(!store.claim_guard(room_id, "b", 549, 579).await.unwrap());
-    assert!(
+    assert_eq!(
+        store.claim_guard(room_id, "b", 510, 540).await.unwrap(),
+        HeldUntil(530)
+    );
+    assert_eq!(
+        store.claim_guard(room_id, "a", 520, 550).await.unwrap(),
+        Renewed
+    );
+    assert_eq!(
+        store.claim_guard(room_id, "b", 549, 579).await.unwrap(),
+        HeldUntil(550)
+    );
+    assert_eq!(
         store.claim_guard(room_id, "b", 550, 580).await.unwrap(),
+        Won,
         "a's lease ended"
     );
-    assert!(!store.claim_guard(room_id, "a", 560, 590).await.unwrap());
+    assert_eq!(
+        store.claim_guard(room_id, "a", 560, 590).await.unwrap(),
+        HeldUntil(580)
+    );
+    // An instance shutting down gives its leases up: the next claimer wins at once.
+    assert_eq!(store.release_guard_leases("a").await.unwrap(), 0);
+    assert_eq!(store.release_guard_leases("b").await.unwrap(), 1);
+    assert_eq!(
+        store.claim_guard(room_id, "a", 561, 591).await.unwrap(),
+        Won
+    );
     // Ten instances asking at the same moment for an ended lease: one gets it.
     let claims = (0..10).map(|i| {
         let store = store.clone();
@@ -1731,7 +1752,8 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
         }
     });
     let won = futures::future::join_all(claims).await;
-    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    assert_eq!(won.iter().filter(|w| w.granted()).count(), 1, "{won:?}");
+    assert!(won.contains(&Won), "{won:?}");
 
     // Releasing the room takes its guard and codes with it.
     store

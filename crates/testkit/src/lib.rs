@@ -175,6 +175,8 @@ impl TestApp {
         clock: Clock,
     ) -> anyhow::Result<Self> {
         config.database.url = database.url.clone();
+        // Where it listens names the instance (several may share a database).
+        config.http.listen = listener.local_addr()?.to_string();
         let mut recordings_dir = None;
         if config.recordings.dir == roomkeeper_recordings::RecordingsConfig::default().dir {
             let dir = tempfile::tempdir()?;

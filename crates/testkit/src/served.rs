@@ -12,6 +12,10 @@ use crate::listening::{self, NotListening};
 /// A running `roomkeeper serve`; `kill -9` when dropped.
 pub struct Served {
     child: Child,
+    binary: PathBuf,
+    config: PathBuf,
+    name: String,
+    port: u16,
     pub base: String,
     pub log: PathBuf,
 }
@@ -45,23 +49,15 @@ impl Served {
                 None => format!("{config}\n[http]\n{listen}"),
             };
             std::fs::write(&file, text)?;
-            let stderr = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&log)?;
-            let mut child = Command::new(binary)
-                .arg("--config")
-                .arg(&file)
-                .arg("serve")
-                .env_remove("ROOMKEEPER_CONFIG")
-                .stdout(Stdio::null())
-                .stderr(stderr)
-                .spawn()
-                .context("cannot start roomkeeper serve")?;
+            let mut child = spawn(binary, &file, &log)?;
             match listening::wait_until_listening(&mut child, port, name).await {
                 Ok(()) => {
                     return Ok(Self {
                         child,
+                        binary: binary.to_owned(),
+                        config: file,
+                        name: name.to_owned(),
+                        port,
                         base: format!("http://127.0.0.1:{port}"),
                         log,
                     });
@@ -75,6 +71,21 @@ impl Served {
                 ),
             }
         }
+    }
+
+    /// Starts the same installation again on the same address (after [`Served::kill`] or
+    /// [`Served::terminate`] and [`Served::exited`]), as systemd restarts the service.
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
+        if self.child.try_wait()?.is_none() {
+            self.kill()?;
+        }
+        self.child = spawn(&self.binary, &self.config, &self.log)?;
+        if let Err(error) =
+            listening::wait_until_listening(&mut self.child, self.port, &self.name).await
+        {
+            anyhow::bail!("{error}: {}", self.log_text());
+        }
+        Ok(())
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -120,4 +131,21 @@ impl Served {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
+
+/// `binary --config config serve`, its stderr appended to `log`.
+fn spawn(binary: &Path, config: &Path, log: &Path) -> anyhow::Result<Child> {
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
+    Command::new(binary)
+        .arg("--config")
+        .arg(config)
+        .arg("serve")
+        .env_remove("ROOMKEEPER_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .context("cannot start roomkeeper serve")
 }

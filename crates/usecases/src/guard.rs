@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use roomkeeper_auth::{hash_token, new_join_code};
 use roomkeeper_domain::{GuardSettings, JoinCode, ModeratorGuard, RoomName};
 use roomkeeper_jitsi::{ChangedBy, Meeting, RoomEvent};
-use roomkeeper_store::{MeetingModerator, Room};
+use roomkeeper_store::{GuardClaim, MeetingModerator, Room};
 use tokio::sync::broadcast;
 
 use crate::meetings::room_name;
@@ -26,9 +26,14 @@ use crate::{Acting, Error, Stamp, UseCases};
 /// How long a join code works after it was made.
 pub const JOIN_CODE_LIFETIME_S: i64 = 15 * 60;
 
-/// How long one instance acts for a room after its last event there; when it dies,
-/// another takes over at most this much later.
+/// How long one instance acts for a room after its last event there; when it dies
+/// without giving its leases up (a crash, kill -9), another takes over at most this much
+/// later, and the same instance restarted at once.
 pub const LEASE_S: i64 = 30;
+
+/// How often an instance looks whether a lease another one held has ended, to judge the
+/// room itself: the holder may have died with a lock in the room and no event to come.
+pub const LEASE_WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub async fn settings(uc: &UseCases, room: &Room) -> Result<GuardSettings, Error> {
     Ok(uc.store.guard(room.id).await?)
@@ -49,7 +54,7 @@ pub async fn set_settings(
     if !settings.is_off() {
         // A meeting that is running now is not waiting for its next event.
         match check(uc, room, &settings, Setter::Unknown).await {
-            Ok(()) | Err(Error::Meeting(roomkeeper_jitsi::Error::NoShard)) => {}
+            Ok(_) | Err(Error::Meeting(roomkeeper_jitsi::Error::NoShard)) => {}
             Err(error) => {
                 tracing::warn!(room = %room.name, %error, "the guard could not check the meeting");
             }
@@ -263,22 +268,36 @@ pub fn moves(
     moves
 }
 
+/// What a check did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checked {
+    Done,
+    /// Another instance holds the room's lease until then: it acts, unless it is gone.
+    LeftTo {
+        until: i64,
+    },
+}
+
 /// Reads the meeting and does what the guard asks, each step in the room's history.
 async fn check(
     uc: &UseCases,
     room: &Room,
     settings: &GuardSettings,
     setter: Setter,
-) -> Result<(), Error> {
+) -> Result<Checked, Error> {
     // Several instances hear the same event: the one holding the room's lease acts.
     let now = uc.clock.now();
-    if !uc
+    let setter = match uc
         .store
         .claim_guard(room.id, &uc.instance, now, now + LEASE_S)
         .await?
     {
-        return Ok(());
-    }
+        GuardClaim::HeldUntil(until) => return Ok(Checked::LeftTo { until }),
+        // Events may have gone by while nobody held the lease (its holder died, or
+        // this instance was down): "no news about the password" would be a guess.
+        GuardClaim::Won if setter == Setter::Unchanged => Setter::Unknown,
+        GuardClaim::Won | GuardClaim::Renewed => setter,
+    };
     let name = room_name(room)?;
     metrics::counter!("guard_room_reads_total").increment(1);
     let meeting = uc.meetings.meeting(&name).await?;
@@ -290,7 +309,7 @@ async fn check(
         if settings.in_use_alert_minutes.is_some() {
             uc.store.reset_in_use_alert(room.id).await?;
         }
-        return Ok(());
+        return Ok(Checked::Done);
     }
     let setter = match setter {
         Setter::Unknown if uc.store.owner_password(room.id).await? => Setter::Owner,
@@ -300,7 +319,8 @@ async fn check(
     for step in moves(settings, &meeting, &trusted, &setter) {
         perform(uc, room, &name, &meeting, step).await?;
     }
-    alert_if_unattended(uc, room, settings, &meeting, &trusted).await
+    alert_if_unattended(uc, room, settings, &meeting, &trusted).await?;
+    Ok(Checked::Done)
 }
 
 /// How often rooms with the "in use without you" alert are looked at besides their events.
@@ -485,24 +505,27 @@ pub const POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Follows every room's events and guards the rooms that have a guard; uses join codes
 /// in every registered room. Without the companion module it reads the guarded rooms
-/// every [`POLL_EVERY`] instead. Runs until `stop`.
+/// every [`POLL_EVERY`] instead. Runs until `stop`, then gives up its leases.
 pub async fn run(uc: UseCases, stop: impl std::future::Future<Output = ()>) {
     let mut events = uc.meetings.events();
     let mut poll = tokio::time::interval(POLL_EVERY);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut alerts = tokio::time::interval(ALERT_CHECK_EVERY);
     alerts.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut lease_watch = tokio::time::interval(LEASE_WATCH_EVERY);
+    lease_watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut elsewhere = LeasesElsewhere::default();
     tokio::pin!(stop);
     if uc.meetings.pushes_events() {
-        check_all(&uc).await;
+        check_all(&uc, &mut elsewhere).await;
     }
     loop {
         let event = tokio::select! {
-            () = &mut stop => return,
+            () = &mut stop => break,
             _ = poll.tick() => {
                 // Decided at each tick: the module is found (or lost) at each connect.
                 if !uc.meetings.pushes_events() {
-                    check_all(&uc).await;
+                    check_all(&uc, &mut elsewhere).await;
                     metrics::counter!("guard_polls_total").increment(1);
                 }
                 continue;
@@ -510,8 +533,13 @@ pub async fn run(uc: UseCases, stop: impl std::future::Future<Output = ()>) {
             _ = alerts.tick() => {
                 // A meeting may run on without any event.
                 if uc.meetings.pushes_events() {
-                    check_guarded(&uc, |s| s.in_use_alert_minutes.is_some()).await;
+                    check_guarded(&uc, &mut elsewhere, |_, s| s.in_use_alert_minutes.is_some())
+                        .await;
                 }
+                continue;
+            }
+            _ = lease_watch.tick(), if !elsewhere.0.is_empty() => {
+                check_ended_leases(&uc, &mut elsewhere).await;
                 continue;
             }
             received = events.recv() => received,
@@ -523,25 +551,69 @@ pub async fn run(uc: UseCases, stop: impl std::future::Future<Output = ()>) {
                     missed,
                     "the guard missed events; checking every guarded room"
                 );
-                check_all(&uc).await;
+                check_all(&uc, &mut elsewhere).await;
                 continue;
             }
-            Err(broadcast::error::RecvError::Closed) => return,
+            Err(broadcast::error::RecvError::Closed) => break,
         };
-        if let Err(error) = on_event(&uc, event).await {
+        if let Err(error) = on_event(&uc, &mut elsewhere, event).await {
             tracing::warn!(%error, "the room guard could not act");
+        }
+    }
+    // Whoever hears of these rooms next (another instance, or this one restarted) acts
+    // at once instead of after the leases' term: a lock set meanwhile would stay.
+    match uc.store.release_guard_leases(&uc.instance).await {
+        Ok(released) => tracing::debug!(released, "the guard gave up its leases"),
+        Err(error) => tracing::warn!(%error, "the guard could not give up its leases"),
+    }
+}
+
+/// Rooms whose lease another instance held when this one last heard of them, and until
+/// when. If that instance died, nobody would look at them again before their next event.
+#[derive(Debug, Default)]
+struct LeasesElsewhere(std::collections::HashMap<i64, i64>);
+
+impl LeasesElsewhere {
+    fn note(&mut self, room: &Room, checked: Checked) {
+        match checked {
+            Checked::LeftTo { until } => {
+                self.0.insert(room.id, until);
+            }
+            Checked::Done => {
+                self.0.remove(&room.id);
+            }
         }
     }
 }
 
+/// Judges the rooms whose other holder's lease has ended (it renews on every event there).
+async fn check_ended_leases(uc: &UseCases, elsewhere: &mut LeasesElsewhere) {
+    let now = uc.clock.now();
+    let ended: HashSet<i64> = elsewhere
+        .0
+        .iter()
+        .filter(|(_, until)| **until <= now)
+        .map(|(room, _)| *room)
+        .collect();
+    if ended.is_empty() {
+        return;
+    }
+    elsewhere.0.retain(|room, _| !ended.contains(room));
+    check_guarded(uc, elsewhere, |room, _| ended.contains(&room.id)).await;
+}
+
 /// Every guarded room, as after missed events (or at each poll): a password counts as
 /// an owner's only if the guard knows an owner set it.
-async fn check_all(uc: &UseCases) {
-    check_guarded(uc, |_| true).await;
+async fn check_all(uc: &UseCases, elsewhere: &mut LeasesElsewhere) {
+    check_guarded(uc, elsewhere, |_, _| true).await;
 }
 
 /// The guarded rooms `which` picks.
-async fn check_guarded(uc: &UseCases, which: impl Fn(&GuardSettings) -> bool) {
+async fn check_guarded(
+    uc: &UseCases,
+    elsewhere: &mut LeasesElsewhere,
+    which: impl Fn(&Room, &GuardSettings) -> bool,
+) {
     let guarded = match uc.store.guarded_rooms().await {
         Ok(guarded) => guarded,
         Err(error) => {
@@ -549,16 +621,26 @@ async fn check_guarded(uc: &UseCases, which: impl Fn(&GuardSettings) -> bool) {
             return;
         }
     };
-    for (room, settings) in guarded.iter().filter(|(_, s)| !s.is_off() && which(s)) {
-        if let Err(error) = check(uc, room, settings, Setter::Unknown).await {
-            tracing::warn!(room = %room.name, %error, "the guard could not check the meeting");
+    for (room, settings) in guarded
+        .iter()
+        .filter(|(room, s)| !s.is_off() && which(room, s))
+    {
+        match check(uc, room, settings, Setter::Unknown).await {
+            Ok(checked) => elsewhere.note(room, checked),
+            Err(error) => {
+                tracing::warn!(room = %room.name, %error, "the guard could not check the meeting");
+            }
         }
     }
 }
 
-async fn on_event(uc: &UseCases, event: RoomEvent) -> Result<(), Error> {
+async fn on_event(
+    uc: &UseCases,
+    elsewhere: &mut LeasesElsewhere,
+    event: RoomEvent,
+) -> Result<(), Error> {
     if event == RoomEvent::Resync {
-        check_all(uc).await;
+        check_all(uc, elsewhere).await;
         return Ok(());
     }
     // Most events are presence updates of people who are not moderators (muting, video,
@@ -632,7 +714,9 @@ async fn on_event(uc: &UseCases, event: RoomEvent) -> Result<(), Error> {
     if settings.is_off() {
         return Ok(());
     }
-    check(uc, &room, &settings, setter).await
+    let checked = check(uc, &room, &settings, setter).await?;
+    elsewhere.note(&room, checked);
+    Ok(())
 }
 
 #[cfg(test)]

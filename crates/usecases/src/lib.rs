@@ -43,10 +43,27 @@ pub struct UseCases {
 }
 
 impl UseCases {
-    /// A fresh name for this process, for [`UseCases::instance`].
+    /// A fresh name for this process, for [`UseCases::instance`], when it serves
+    /// nothing (a command).
     pub fn new_instance_id() -> Arc<str> {
         let token = roomkeeper_auth::SecretToken::generate("");
         Arc::from(&token.secret[..16])
+    }
+
+    /// The name of the instance serving on `listen`: the machine's name and that
+    /// address. No two running instances share it, and a restarted one keeps it, so it
+    /// recognises the leases it held before a crash (kill -9 gives none up) instead of
+    /// waiting out their term with a lock in the room. Without a fixed port, a fresh one.
+    pub fn instance_id(listen: &str) -> Arc<str> {
+        match listen.parse::<std::net::SocketAddr>() {
+            Ok(address) if address.port() != 0 => {
+                let host = hostname::get()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                Arc::from(format!("{host}/{address}"))
+            }
+            _ => Self::new_instance_id(),
+        }
     }
 
     /// Does the database answer? For readiness checks.
@@ -113,5 +130,24 @@ impl Stamp {
             address: self.address.as_deref(),
             now: self.now,
         }
+    }
+}
+
+#[cfg(test)]
+mod instance_tests {
+    use super::UseCases;
+
+    #[test]
+    fn an_instance_is_named_by_its_machine_and_address_and_keeps_the_name() {
+        let first = UseCases::instance_id("0.0.0.0:8080");
+        assert_eq!(first, UseCases::instance_id("0.0.0.0:8080"), "restarted");
+        assert!(first.ends_with("/0.0.0.0:8080"), "{first}");
+        assert_ne!(first, UseCases::instance_id("0.0.0.0:8081"));
+        // No fixed port: nothing to recognise it by after a restart, and nothing it
+        // may share with another.
+        assert_ne!(
+            UseCases::instance_id("127.0.0.1:0"),
+            UseCases::instance_id("127.0.0.1:0")
+        );
     }
 }

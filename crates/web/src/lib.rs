@@ -240,7 +240,7 @@ impl AppState {
             watch: watch.clone(),
             mail,
             recordings: recordings.clone(),
-            instance: roomkeeper_usecases::UseCases::new_instance_id(),
+            instance: roomkeeper_usecases::UseCases::instance_id(&config.http.listen),
         };
         let ldap_admin_group = config.ldap.admin_group_dn.is_some();
         let ldap = config

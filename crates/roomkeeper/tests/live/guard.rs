@@ -596,8 +596,8 @@ async fn the_owners_hear_when_their_room_is_in_use_without_them() {
 
 /// Two instances on one PostgreSQL, both connected to Prosody and both told every event.
 /// The one holding the room's lease acts (that only one of several claimers gets it is
-/// the store test's `claim_guard` race); when it dies the other takes over once the lease
-/// has ended, and nothing is done twice.
+/// the store test's `claim_guard` race); when it stops it gives its leases up and the
+/// other acts at once, and nothing is done twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_of_two_instances_guards_a_room_and_the_other_takes_over() {
     if roomkeeper_testkit::skip_without_postgres("one_of_two_instances_guards_a_room") {
@@ -614,14 +614,13 @@ async fn one_of_two_instances_guards_a_room_and_the_other_takes_over() {
         .registered_room("logic", "lecturer", &[])
         .await
         .unwrap();
-    let lecturer = second.client_as("lecturer").await.unwrap();
+    let lecturer = first.client_as("lecturer").await.unwrap();
     let guard =
         json!({"password_guard": true, "moderator_guard": "off", "in_use_alert_minutes": null});
-    put_guard(&second, &lecturer, room, &guard).await;
+    // Saved through the first, which looks at the room at once: the lease is its.
+    put_guard(&first, &lecturer, room, &guard).await;
     let evil = student_locks(&prosody, &focus, "logic").await;
 
-    // The one acting dies; the other takes over once the lease has run out (its clock
-    // is moved on rather than waited for).
     let removals = |app: &TestApp| {
         let request = lecturer.get(app.url(&format!("/api/v1/audit?room_id={room}")));
         async move {
@@ -633,10 +632,10 @@ async fn one_of_two_instances_guards_a_room_and_the_other_takes_over() {
                 .count()
         }
     };
+    assert_eq!(removals(&second).await, 1);
+    // The one acting stops (and gives its leases up); the other acts on the next lock
+    // at once, its clock where it was.
     first.stop().await.unwrap();
-    second
-        .clock()
-        .advance(roomkeeper_usecases::guard::LEASE_S + 1);
     let name = roomkeeper_domain::RoomName::parse("logic", &[]).unwrap();
     roomkeeper_jitsi::MeetingControl::set_moderator(
         &*second.state.meetings,
@@ -654,6 +653,71 @@ async fn one_of_two_instances_guards_a_room_and_the_other_takes_over() {
     // The second instance has handled the first lock's events before the second lock's
     // (it takes them in order), and the first is gone: two locks, two removals, no more.
     assert_eq!(removals(&second).await, 2, "each lock removed exactly once");
+    drop((evil, focus));
+}
+
+/// An instance that died without giving its lease up (kill -9, a lost machine) leaves a
+/// lock in the room: the others hear the lock but leave it to the lease's holder. When
+/// the lease ends, one of them judges the room by itself, with no further event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_instances_lease_is_taken_over_when_it_ends() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let prosody = Prosody::start().await.unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
+    let app = app_against(&prosody).await;
+    app.passwordless_user("lecturer", false).await.unwrap();
+    let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    put_guard(
+        &app,
+        &lecturer,
+        room,
+        &json!({"password_guard": true, "moderator_guard": "off", "in_use_alert_minutes": null}),
+    )
+    .await;
+    let now = app.clock().now();
+    // The dead instance renewed its lease (as every event there does) 28 s ago: it
+    // ends in 2 s, after the lock below has been heard and left to it.
+    app.store()
+        .release_guard_leases(&app.state.usecases.instance)
+        .await
+        .unwrap();
+    let claimed = app
+        .store()
+        .claim_guard(room, "a-dead-instance", now, now + 2)
+        .await
+        .unwrap();
+    assert_eq!(claimed, roomkeeper_store::GuardClaim::Won);
+    let evil = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "evilstudent", None)
+        .await
+        .unwrap();
+    evil.wait_until(Participant::is_moderator).await.unwrap();
+    evil.lock("mine").await.unwrap().unwrap();
+    let meeting_url = app.url(&format!("/api/v1/rooms/{room}/meeting"));
+    let locked = json(lecturer.get(&meeting_url)).await;
+    assert_eq!(locked["password_protected"], true, "{locked}");
+
+    evil.wait_until(|p| p.role() == "participant")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let meeting = json(lecturer.get(&meeting_url)).await;
+        if meeting["password_protected"] == false {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the lock stayed: {meeting}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let history = actions(&history(&app, &lecturer, room).await);
+    assert_eq!(
+        history
+            .iter()
+            .filter(|a| *a == "guard_removed_password")
+            .count(),
+        1,
+        "{history:?}"
+    );
     drop((evil, focus));
 }
 

@@ -226,10 +226,15 @@ impl crate::GuardStore for SqlStore {
         holder: &str,
         now: i64,
         until: i64,
-    ) -> crate::Result<bool> {
+    ) -> crate::Result<crate::GuardClaim> {
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        // One statement: PostgreSQL locks the row for the upsert and re-checks the
-        // condition, SQLite has one writer; either way one of two claimers wins.
+        let before: Option<(String,)> =
+            sqlx::query_as("SELECT holder FROM guard_leases WHERE room_id = $1")
+                .bind(room_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        // One statement decides: PostgreSQL locks the row for the upsert and re-checks
+        // the condition, SQLite has one writer; either way one of two claimers wins.
         let held: Option<(String,)> = sqlx::query_as(
             "INSERT INTO guard_leases (room_id, holder, lease_until) VALUES ($1, $2, $3) \
              ON CONFLICT (room_id) DO UPDATE SET holder = $2, lease_until = $3 \
@@ -242,8 +247,29 @@ impl crate::GuardStore for SqlStore {
         .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
+        let claim = if held.is_some() {
+            match before {
+                Some((previous,)) if previous == holder => crate::GuardClaim::Renewed,
+                _ => crate::GuardClaim::Won,
+            }
+        } else {
+            let (until,): (i64,) =
+                sqlx::query_as("SELECT lease_until FROM guard_leases WHERE room_id = $1")
+                    .bind(room_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            crate::GuardClaim::HeldUntil(until)
+        };
         tx.commit().await?;
-        Ok(held.is_some())
+        Ok(claim)
+    }
+
+    async fn release_guard_leases(&self, holder: &str) -> crate::Result<u64> {
+        let released = sqlx::query("DELETE FROM guard_leases WHERE holder = $1")
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        Ok(released.rows_affected())
     }
 
     async fn owner_password(&self, room_id: i64) -> crate::Result<bool> {
