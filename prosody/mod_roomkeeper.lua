@@ -1,18 +1,24 @@
 -- Roomkeeper's companion module for Prosody (0.12 and later). Optional, recommended.
 --
--- Load it on the MUC component of a Jitsi deployment. Only Roomkeeper's service account
--- may use it (roomkeeper@auth.<domain> unless roomkeeper_accounts says otherwise):
+-- Load it on the MUC component of a Jitsi deployment, and on every other MUC component
+-- where a display name is shown (jitsi-meet's lobby and breakout rooms): there it only
+-- takes join codes out of names, as nobody subscribes to its events. Only Roomkeeper's
+-- service account may use it (roomkeeper@auth.<domain> unless roomkeeper_accounts says
+-- otherwise):
 --
 --   Component "conference.meet.example.org" "muc"
 --       modules_enabled = { ...; "roomkeeper" }
 --       -- roomkeeper_accounts = { "roomkeeper@auth.meet.example.org" }
+--   Component "lobby.meet.example.org" "muc"
+--       modules_enabled = { "roomkeeper" }
 --
 -- It gives the service what an outsider cannot get through plain MUC administration
 -- (docs/JITSI-SETUP.md):
 --   * join codes: a display name ending in "(RK-CODE)" (Roomkeeper's "Join as moderator"
 --     link puts it there) loses that part before Prosody stores or broadcasts the
---     presence, so nobody else in the meeting ever sees it; the code goes to the
---     service alone, once the occupant is in the room;
+--     presence, so nobody else in the meeting (or its lobby) ever sees it; the code goes
+--     to the service alone, once the occupant is in the room, and once per occupant
+--     (the client keeps it in every presence update);
 --   * the occupants of a room with display names and join times, in one query;
 --   * a real kick (role none, status 307, as the Jitsi web client expects);
 --   * pushed events, so the service need not poll: every occupant change (join, leave,
@@ -56,6 +62,11 @@ local subscribers = {};
 local joined_at = {};
 -- Join codes taken from joining occupants, told once they are in: codes[room JID][nick].
 local codes = {};
+-- Codes told per occupant connection: told[room JID][session] = { count = n; [code] = true }.
+local told = {};
+-- More codes than an owner with a fresh link ever sends: the rest of a flood is dropped
+-- here, before it costs the service anything.
+local MAX_CODES_PER_OCCUPANT = 3;
 
 local function joined(room, nick)
 	local times = joined_at[room.jid];
@@ -224,6 +235,7 @@ module:hook("muc-broadcast-presence", function(event)
 	local times = joined_at[room.jid];
 	if occupant.role == nil then
 		if times then times[nick] = nil; end
+		if told[room.jid] then told[room.jid][occupant.jid] = nil; end
 		push(st.stanza("left", { xmlns = NS; room = room.jid; nick = nick }));
 		return;
 	end
@@ -243,6 +255,7 @@ module:hook("muc-room-created", config_changed, -100);
 module:hook("muc-room-destroyed", function(event)
 	joined_at[event.room.jid] = nil;
 	codes[event.room.jid] = nil;
+	told[event.room.jid] = nil;
 	push(st.stanza("destroyed", { xmlns = NS; room = event.room.jid }));
 end, -100);
 
@@ -264,8 +277,24 @@ local function take_code(stanza)
 	return code;
 end
 
-local function code_element(room, nick, code, session)
-	return st.stanza("code", { xmlns = NS; room = room.jid; nick = nick; value = code; session = session });
+-- Tells the service about a code, once per occupant connection and code, and at most
+-- MAX_CODES_PER_OCCUPANT codes per occupant.
+local function tell_code(room, nick, code, session)
+	local room_told = told[room.jid];
+	if not room_told then room_told = {}; told[room.jid] = room_told; end
+	local mine = room_told[session];
+	if not mine then mine = { count = 0 }; room_told[session] = mine; end
+	if mine[code] then return; end
+	if mine.count >= MAX_CODES_PER_OCCUPANT then
+		if not mine.warned then
+			mine.warned = true;
+			module:log("warn", "%s sent more than %d join codes in %s; the rest are dropped", session, MAX_CODES_PER_OCCUPANT, room.jid);
+		end
+		return;
+	end
+	mine[code] = true;
+	mine.count = mine.count + 1;
+	push(st.stanza("code", { xmlns = NS; room = room.jid; nick = nick; value = code; session = session }));
 end
 
 -- Before every other handler, so nothing sees the code. The code waits for the join to
@@ -288,12 +317,12 @@ module:hook("muc-occupant-joined", function(event)
 	if next(room_codes) == nil then codes[event.room.jid] = nil; end
 	local session = event.stanza and event.stanza.attr.from;
 	if session ~= waiting.session then return; end
-	push(code_element(event.room, nick, waiting.code, session));
+	tell_code(event.room, nick, waiting.code, session);
 end, -100);
 
 module:hook("muc-occupant-pre-change", function(event)
 	local code = take_code(event.stanza);
 	if code then
-		push(code_element(event.room, jid.resource(event.dest_occupant.nick), code, event.stanza.attr.from));
+		tell_code(event.room, jid.resource(event.dest_occupant.nick), code, event.stanza.attr.from);
 	end
 end, 1000);

@@ -888,5 +888,34 @@ async fn join_code(version: ProsodyVersion) {
             (ChangedBy::Service, false)
         ]
     );
+
+    // The client keeps the code in its name, so every presence update carries it: told
+    // once. A client making up codes is told about three in all, no more.
+    lecturer.rename("Prof. Ada (RK-K7Q2M9XD)").await.unwrap();
+    for i in 0..10 {
+        lecturer
+            .rename(&format!("Prof. Ada (RK-FL00D{i:03})"))
+            .await
+            .unwrap();
+    }
+    lecturer.rename("Prof. Ada, done").await.unwrap();
+    let mut codes = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match events.recv().await.unwrap() {
+                RoomEvent::JoinCode { code, .. } => codes.push(code),
+                // Sent last, on the same connection: everything before it has been told.
+                RoomEvent::Occupant { participant, .. }
+                    if participant.display_name.as_deref() == Some("Prof. Ada, done") =>
+                {
+                    break;
+                }
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the renames told within 5 s");
+    assert_eq!(codes, ["FL00D000", "FL00D001"]);
     drop((lecturer, observer, focus));
 }

@@ -255,15 +255,17 @@ pub fn plan(
                 "admins",
                 &account,
             )?;
+            // Everywhere a display name is shown: in the lobby and breakout rooms the
+            // module only takes join codes out of names.
+            add(
+                &mut site_config,
+                &site.file,
+                Some(&component),
+                "modules_enabled",
+                "roomkeeper",
+            )?;
         }
     }
-    add(
-        &mut site_config,
-        &site.file,
-        Some(&conference),
-        "modules_enabled",
-        "roomkeeper",
-    )?;
 
     // Prosody 13 (or one whose version cannot be told) needs this for the account to own
     // the rooms; global, at the top, where no section can swallow it.

@@ -99,15 +99,16 @@ async fn set_up_and_run_the_story(version: ProsodyVersion, edits: SiteEdits) {
             "the focus stays an admin: {part}"
         );
     }
-    assert_eq!(
-        count(component(&text, "conference.meet.test"), "\"roomkeeper\""),
-        1
-    );
-    assert_eq!(
-        count(&text, "\"roomkeeper\""),
-        1,
-        "loaded once, on the conference component"
-    );
+    // Loaded wherever a display name is shown: the meetings, their lobbies and their
+    // breakout rooms.
+    for name in [
+        "conference.meet.test",
+        "lobby.meet.test",
+        "breakout.meet.test",
+    ] {
+        assert_eq!(count(component(&text, name), "\"roomkeeper\""), 1, "{name}");
+    }
+    assert_eq!(count(&text, "\"roomkeeper\""), 3, "{text}");
     // Prosody 13's line: global, once, whether the template had it or not (0.12 needs
     // none: it is added only where it was missing on 13).
     let owners_lines = count(&text, "component_admins_as_room_owners = true");
@@ -212,7 +213,33 @@ async fn set_up_and_run_the_story(version: ProsodyVersion, edits: SiteEdits) {
         evil.lock("again").await.unwrap().is_err(),
         "refused by Prosody"
     );
-    drop((evil, lecturer, focus, shard));
+
+    // With jitsi-meet's lobby on, the owner's client knocks with "Name (RK-CODE)" at the
+    // lobby room: the moderators there (whoever they are) see the name, never the code.
+    lecturer.enable_lobby().await.unwrap().unwrap();
+    lecturer.watch_lobby().await.unwrap();
+    let knocking = Participant::knock(&prosody, "logic", "b2b2b2b2", "Prof. Ada (RK-K7Q2M9XD)")
+        .await
+        .unwrap();
+    lecturer
+        .wait_until(|p| {
+            p.presences_of_others()
+                .iter()
+                .any(|x| x.contains("lobby.meet.test/b2b2b2b2"))
+        })
+        .await
+        .unwrap();
+    let seen = lecturer.presences_of_others();
+    assert!(
+        seen.iter().any(|x| x.contains(">Prof. Ada<")),
+        "the knocker's name is shown: {seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .all(|x| !x.contains("RK-") && !x.contains("K7Q2M9XD")),
+        "a moderator saw the code in the lobby: {seen:?}"
+    );
+    drop((knocking, evil, lecturer, focus, shard));
     // Stopped, not dropped: the site's files go with it.
     let mut prosody = prosody;
     prosody.stop();

@@ -640,7 +640,7 @@ fn element(xml: &str) -> Element {
 /// An occupant's presence to `room` as `nick` with a display name, as Jitsi clients send
 /// it; `muc_x` (the MUC `<x/>`, with a password if any) makes it a join.
 fn occupant_presence(
-    room: &str,
+    room_jid: &str,
     nick: &str,
     display_name: &str,
     muc_x: Option<&str>,
@@ -650,7 +650,7 @@ fn occupant_presence(
         "<nick xmlns='http://jabber.org/protocol/nick'>{display_name}</nick>"
     )));
     Ok(Presence::new(PresenceType::None)
-        .with_to(format!("{}/{nick}", room_jid(room)).parse::<Jid>()?)
+        .with_to(format!("{room_jid}/{nick}").parse::<Jid>()?)
         .with_payloads(payloads))
 }
 
@@ -941,6 +941,7 @@ impl Focus {
 /// display name in `<nick>`, locks and unlocks rooms like `lockRoom`.
 pub struct Participant {
     pub nick: String,
+    /// The room's JID (a meeting's, or its lobby's).
     pub room: String,
     sender: Connection,
     _connection: ConnectionTask,
@@ -973,6 +974,35 @@ impl Participant {
         password: Option<&str>,
     ) -> anyhow::Result<Self> {
         focus.ensure_room(room).await?;
+        Self::enter(prosody, &room_jid(room), nick, display_name, password).await
+    }
+
+    /// Knocks at the meeting's lobby as the Jitsi web client does when the meeting is
+    /// members-only: joins the room of the same name on jitsi-meet's lobby component
+    /// (`lobby.DOMAIN`, made by its `muc_lobby_rooms` plugin).
+    pub async fn knock(
+        prosody: &Prosody,
+        room: &str,
+        nick: &str,
+        display_name: &str,
+    ) -> anyhow::Result<Self> {
+        Self::enter(
+            prosody,
+            &format!("{room}@lobby.{DOMAIN}"),
+            nick,
+            display_name,
+            None,
+        )
+        .await
+    }
+
+    async fn enter(
+        prosody: &Prosody,
+        room: &str,
+        nick: &str,
+        display_name: &str,
+        password: Option<&str>,
+    ) -> anyhow::Result<Self> {
         // The host is anonymous-only, so SASL ANONYMOUS is chosen and Prosody hands out a
         // random JID, as for Jitsi's guests; the node only satisfies tokio-xmpp, which
         // wants one.
@@ -982,7 +1012,7 @@ impl Participant {
         let (refused_tx, refused) = watch::channel(None);
         let (exit_tx, exit_codes) = watch::channel(Vec::new());
         let (others_tx, others) = watch::channel(Vec::new());
-        let me = format!("{}/{nick}", room_jid(room));
+        let me = format!("{room}/{nick}");
         let task = tokio::spawn(async move {
             while let Some(event) = receiver.recv().await {
                 let Event::Stanza(Stanza::Presence(presence)) = event else {
@@ -1086,10 +1116,9 @@ impl Participant {
     }
 
     async fn owner_iq(&self, payload: &str) -> anyhow::Result<Result<(), String>> {
-        let answer = self.sender.iq(
-            room_jid(&self.room).parse()?,
-            Request::Set(element(payload)),
-        );
+        let answer = self
+            .sender
+            .iq(self.room.parse()?, Request::Set(element(payload)));
         let answer = tokio::time::timeout(Duration::from_secs(5), answer)
             .await?
             .map_err(anyhow::Error::msg)?;
@@ -1130,12 +1159,37 @@ impl Participant {
     /// Leaves the meeting as a closing browser tab does: presence unavailable to the room.
     pub async fn leave(&self) -> anyhow::Result<()> {
         let presence = Presence::new(PresenceType::Unavailable)
-            .with_to(format!("{}/{}", room_jid(&self.room), self.nick).parse::<Jid>()?);
+            .with_to(format!("{}/{}", self.room, self.nick).parse::<Jid>()?);
         self.sender
             .send_stanza(presence.into())
             .await
             .map_err(anyhow::Error::msg)?;
         self.wait_until(|p| p.role() == "none").await
+    }
+
+    /// Joins the meeting's lobby room on this connection, as a moderator's Jitsi web
+    /// client does to see who knocks (jitsi-meet's lobby shows knockers to the main
+    /// room's owners only); answers once in. Presences from there count as others'.
+    pub async fn watch_lobby(&self) -> anyhow::Result<()> {
+        let lobby = self.room.replacen("@conference.", "@lobby.", 1);
+        let presence = occupant_presence(
+            &lobby,
+            &self.nick,
+            "lobby watch",
+            Some(&format!("<x xmlns='{MUC}'/>")),
+        )?;
+        self.sender
+            .send_stanza(presence.into())
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let me_there = format!("from=\"{lobby}/{}\"", self.nick);
+        let me_there_quoted = format!("from='{lobby}/{}'", self.nick);
+        self.wait_until(|p| {
+            p.presences_of_others()
+                .iter()
+                .any(|x| x.contains(&me_there) || x.contains(&me_there_quoted))
+        })
+        .await
     }
 
     /// A new display name, as Jitsi's "rename yourself" sends it: a presence update.
