@@ -18,10 +18,12 @@ use roomkeeper_auth::{hash_token, new_join_code};
 use roomkeeper_domain::{GuardSettings, JoinCode, ModeratorGuard, RoomName};
 use roomkeeper_jitsi::{ChangedBy, Meeting, RoomEvent};
 use roomkeeper_store::{GuardClaim, MeetingModerator, Room};
-use tokio::sync::broadcast;
 
 use crate::meetings::room_name;
 use crate::{Acting, Error, Stamp, UseCases};
+
+mod follow;
+pub use follow::run;
 
 /// How long a join code works after it was made.
 pub const JOIN_CODE_LIFETIME_S: i64 = 15 * 60;
@@ -503,168 +505,26 @@ async fn use_join_code(
 /// Without the companion module nothing is pushed: guarded rooms are read this often.
 pub const POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Follows every room's events and guards the rooms that have a guard; uses join codes
-/// in every registered room. Without the companion module it reads the guarded rooms
-/// every [`POLL_EVERY`] instead. Runs until `stop`, then gives up its leases.
-pub async fn run(uc: UseCases, stop: impl std::future::Future<Output = ()>) {
-    let mut events = uc.meetings.events();
-    let mut poll = tokio::time::interval(POLL_EVERY);
-    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut alerts = tokio::time::interval(ALERT_CHECK_EVERY);
-    alerts.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut lease_watch = tokio::time::interval(LEASE_WATCH_EVERY);
-    lease_watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut elsewhere = LeasesElsewhere::default();
-    tokio::pin!(stop);
-    if uc.meetings.pushes_events() {
-        check_all(&uc, &mut elsewhere).await;
-    }
-    loop {
-        let event = tokio::select! {
-            () = &mut stop => break,
-            _ = poll.tick() => {
-                // Decided at each tick: the module is found (or lost) at each connect.
-                if !uc.meetings.pushes_events() {
-                    check_all(&uc, &mut elsewhere).await;
-                    metrics::counter!("guard_polls_total").increment(1);
-                }
-                continue;
-            }
-            _ = alerts.tick() => {
-                // A meeting may run on without any event.
-                if uc.meetings.pushes_events() {
-                    check_guarded(&uc, &mut elsewhere, |_, s| s.in_use_alert_minutes.is_some())
-                        .await;
-                }
-                continue;
-            }
-            _ = lease_watch.tick(), if !elsewhere.0.is_empty() => {
-                check_ended_leases(&uc, &mut elsewhere).await;
-                continue;
-            }
-            received = events.recv() => received,
-        };
-        let event = match event {
-            Ok(event) => event,
-            Err(broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::warn!(
-                    missed,
-                    "the guard missed events; checking every guarded room"
-                );
-                check_all(&uc, &mut elsewhere).await;
-                continue;
-            }
-            Err(broadcast::error::RecvError::Closed) => break,
-        };
-        if let Err(error) = on_event(&uc, &mut elsewhere, event).await {
-            tracing::warn!(%error, "the room guard could not act");
-        }
-    }
-    // Whoever hears of these rooms next (another instance, or this one restarted) acts
-    // at once instead of after the leases' term: a lock set meanwhile would stay.
-    match uc.store.release_guard_leases(&uc.instance).await {
-        Ok(released) => tracing::debug!(released, "the guard gave up its leases"),
-        Err(error) => tracing::warn!(%error, "the guard could not give up its leases"),
-    }
-}
-
-/// Rooms whose lease another instance held when this one last heard of them, and until
-/// when. If that instance died, nobody would look at them again before their next event.
-#[derive(Debug, Default)]
-struct LeasesElsewhere(std::collections::HashMap<i64, i64>);
-
-impl LeasesElsewhere {
-    fn note(&mut self, room: &Room, checked: Checked) {
-        match checked {
-            Checked::LeftTo { until } => {
-                self.0.insert(room.id, until);
-            }
-            Checked::Done => {
-                self.0.remove(&room.id);
-            }
-        }
-    }
-}
-
-/// Judges the rooms whose other holder's lease has ended (it renews on every event there).
-async fn check_ended_leases(uc: &UseCases, elsewhere: &mut LeasesElsewhere) {
-    let now = uc.clock.now();
-    let ended: HashSet<i64> = elsewhere
-        .0
-        .iter()
-        .filter(|(_, until)| **until <= now)
-        .map(|(room, _)| *room)
-        .collect();
-    if ended.is_empty() {
-        return;
-    }
-    elsewhere.0.retain(|room, _| !ended.contains(room));
-    check_guarded(uc, elsewhere, |room, _| ended.contains(&room.id)).await;
-}
-
-/// Every guarded room, as after missed events (or at each poll): a password counts as
-/// an owner's only if the guard knows an owner set it.
-async fn check_all(uc: &UseCases, elsewhere: &mut LeasesElsewhere) {
-    check_guarded(uc, elsewhere, |_, _| true).await;
-}
-
-/// The guarded rooms `which` picks.
-async fn check_guarded(
-    uc: &UseCases,
-    elsewhere: &mut LeasesElsewhere,
-    which: impl Fn(&Room, &GuardSettings) -> bool,
-) {
-    let guarded = match uc.store.guarded_rooms().await {
-        Ok(guarded) => guarded,
-        Err(error) => {
-            tracing::warn!(%error, "the guard could not list the guarded rooms");
-            return;
-        }
-    };
-    for (room, settings) in guarded
-        .iter()
-        .filter(|(room, s)| !s.is_off() && which(room, s))
-    {
-        match check(uc, room, settings, Setter::Unknown).await {
-            Ok(checked) => elsewhere.note(room, checked),
-            Err(error) => {
-                tracing::warn!(room = %room.name, %error, "the guard could not check the meeting");
-            }
-        }
-    }
-}
-
-async fn on_event(
-    uc: &UseCases,
-    elsewhere: &mut LeasesElsewhere,
-    event: RoomEvent,
-) -> Result<(), Error> {
-    if event == RoomEvent::Resync {
-        check_all(uc, elsewhere).await;
-        return Ok(());
-    }
-    // Most events are presence updates of people who are not moderators (muting, video,
-    // names): nothing a guard acts on, so they cost no database lookup. The answers to
-    // queries (ours included) are not changes at all.
+/// What an event asks of the guard; the room it judged and how, if it did.
+async fn on_event(uc: &UseCases, event: RoomEvent) -> Result<Option<(Room, Checked)>, Error> {
     match &event {
-        RoomEvent::Snapshot { .. } => return Ok(()),
         // Trust ends with the occupant (a leave, a kick): a later connection never
         // matches it anyway, but a rejoin on the same one must not inherit it either.
         RoomEvent::Left { room, id } => {
             if let Some(room) = uc.store.room_by_name(room).await? {
                 uc.store.remove_meeting_moderator(room.id, id).await?;
             }
-            return Ok(());
+            return Ok(None);
         }
-        RoomEvent::Occupant { participant, .. } if !participant.moderator => return Ok(()),
+        RoomEvent::Occupant { participant, .. } if !participant.moderator => return Ok(None),
         _ => {}
     }
     let Some(room_key) = event.room() else {
-        return Ok(());
+        return Ok(None);
     };
     // Rooms nobody registered are not ours to guard.
     let Some(room) = uc.store.room_by_name(room_key).await? else {
-        return Ok(());
+        return Ok(None);
     };
     let mut setter = Setter::Unchanged;
     match &event {
@@ -681,7 +541,7 @@ async fn on_event(
             uc.store.forget_meeting_moderators(room.id).await?;
             uc.store.set_owner_password(room.id, false).await?;
             uc.store.reset_in_use_alert(room.id).await?;
-            return Ok(());
+            return Ok(None);
         }
         RoomEvent::Config {
             password_protected,
@@ -712,11 +572,10 @@ async fn on_event(
     }
     let settings = uc.store.guard(room.id).await?;
     if settings.is_off() {
-        return Ok(());
+        return Ok(None);
     }
     let checked = check(uc, &room, &settings, setter).await?;
-    elsewhere.note(&room, checked);
-    Ok(())
+    Ok(Some((room, checked)))
 }
 
 #[cfg(test)]

@@ -842,3 +842,71 @@ async fn a_code_in_a_refused_join_is_nobody_elses() {
         "{joins:?}"
     );
 }
+
+/// A student flooding one room with presence updates as its moderator (each of which the
+/// guard must look at) does not hold up the guard in another room: each room has its
+/// own worker, and what queued up for a room is one reading of its meeting. Before, the
+/// events were taken one at a time, and a lock elsewhere waited for the flood's
+/// (~1.7 s here, bounded only by the event channel overflowing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_in_one_room_does_not_hold_up_the_guard_in_another() {
+    const FLOOD: usize = 10_000;
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let prosody = Prosody::start().await.unwrap();
+    let focus = Focus::start(&prosody).await.unwrap();
+    let app = app_against(&prosody).await;
+    app.passwordless_user("lecturer", false).await.unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let guard =
+        json!({"password_guard": true, "moderator_guard": "off", "in_use_alert_minutes": null});
+    for name in ["flooded", "calm", "quiet"] {
+        let room = app.registered_room(name, "lecturer", &[]).await.unwrap();
+        put_guard(&app, &lecturer, room, &guard).await;
+    }
+    // From a student's lock to his rights gone.
+    let lock_removed = |room: &'static str, nick: &'static str| {
+        let (prosody, focus) = (&prosody, &focus);
+        async move {
+            let evil = Participant::join(prosody, focus, room, nick, "evilstudent", None)
+                .await
+                .unwrap();
+            evil.wait_until(Participant::is_moderator).await.unwrap();
+            let locked = Instant::now();
+            evil.lock("mine").await.unwrap().unwrap();
+            evil.wait_until(|p| p.role() == "participant")
+                .await
+                .unwrap();
+            locked.elapsed()
+        }
+    };
+    // The same on this machine as it is now, with no flood.
+    let calm = lock_removed("calm", "c1c1c1c1").await;
+
+    let flooder = Participant::join(&prosody, &focus, "flooded", "f1f1f1f1", "flooder", None)
+        .await
+        .unwrap();
+    flooder.wait_until(Participant::is_moderator).await.unwrap();
+    let evil = Participant::join(&prosody, &focus, "quiet", "e1e1e1e1", "evilstudent", None)
+        .await
+        .unwrap();
+    evil.wait_until(Participant::is_moderator).await.unwrap();
+    // Presence updates as a moderator, as fast as the connection takes them; then a lock
+    // in the other room.
+    for i in 0..FLOOD {
+        flooder.rename(&format!("flooder {i}")).await.unwrap();
+    }
+    let locked = Instant::now();
+    evil.lock("mine").await.unwrap().unwrap();
+    evil.wait_until(|p| p.role() == "participant")
+        .await
+        .unwrap();
+    let flooded = locked.elapsed();
+    assert!(
+        flooded < calm + Duration::from_millis(700),
+        "the lock in the quiet room waited {flooded:?} behind the flood ({calm:?} without)"
+    );
+    println!(
+        "a lock removed after {calm:?}; with {FLOOD} presence updates in another room, after {flooded:?}"
+    );
+    drop((flooder, evil, focus));
+}
