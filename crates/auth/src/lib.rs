@@ -11,7 +11,7 @@ mod token;
 pub use ldap::{Identity, Ldap, LdapConfig, LdapError, LoginConfig};
 pub use oidc::{LoginStart, OidcError, OidcIdentity, OidcProvider, OidcProviderConfig};
 pub use password::{PasswordHasher, hash_password, verify_password};
-pub use session::SessionConfig;
+pub use session::{SessionConfig, TOKEN_MAX_DAYS_LIMIT};
 pub use throttle::{LoginThrottle, ThrottleConfig, Throttled};
 pub use token::{SecretToken, hash_token, new_join_code, new_recording_id, random_password};
 

@@ -216,6 +216,15 @@ impl Config {
                 message: "timeouts must be at least 1".into(),
             });
         }
+        if !(1..=roomkeeper_auth::TOKEN_MAX_DAYS_LIMIT).contains(&self.sessions.token_max_days) {
+            return Err(ConfigError::Value {
+                key: "sessions.token_max_days",
+                message: format!(
+                    "must be 1 to {} (days)",
+                    roomkeeper_auth::TOKEN_MAX_DAYS_LIMIT
+                ),
+            });
+        }
         if self.login_throttle.window_minutes == 0 || self.login_throttle.max_failures_per_user == 0
         {
             return Err(ConfigError::Value {
@@ -373,6 +382,15 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("http.listen"), "{err}");
+        for days in ["0", "3661"] {
+            let err = load(
+                &format!("[sessions]\ntoken_max_days = {days}\n"),
+                &[],
+                &Overrides::default(),
+            )
+            .unwrap_err();
+            assert!(err.contains("sessions.token_max_days"), "{err}");
+        }
         let err = load(
             "[database]\nurl = \"mysql://x\"\n",
             &[],

@@ -53,7 +53,10 @@ async fn seed_story(version: ProsodyVersion) {
     let app = TestApp::spawn_on(listener, database, config, Default::default())
         .await
         .unwrap();
-    let start = jibri::an_hour_before(app.clock().now());
+    // The lecture's recording starts after the story has registered the room (a
+    // recording belongs to the room registered when it started): on a whole minute, ten
+    // minutes on, whatever the machine's speed.
+    let start = (app.clock().now() / 60 + 10) * 60;
     assert!(app.state.meetings.wait_ready(Duration::from_secs(10)).await);
     for (name, admin) in [("root", true), ("lecturer", false), ("assistant", false)] {
         app.user(name, PASSWORD, admin).await.unwrap();

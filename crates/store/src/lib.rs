@@ -377,7 +377,8 @@ pub trait MailStore: Send + Sync {
 pub trait RecordingStore: Send + Sync {
     /// Writes the row of a recording about to be stored (not shown to anyone yet), or
     /// returns the row an earlier ingest of the same session file wrote. The room is the
-    /// registered room named `meeting_room`, if any.
+    /// room named `meeting_room` if it was registered by `started_at` (registered later,
+    /// it was someone else's or nobody's then: the recording waits for an admin).
     async fn begin_recording(&self, new: &NewRecording, now: i64) -> Result<Recording>;
     /// Shows the recording, and the first time only leaves its room's owner and
     /// co-owners a notice and queues `emails`. Returns whether this call did it.

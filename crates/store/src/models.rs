@@ -79,15 +79,10 @@ pub struct ApiToken {
     pub name: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
-    /// Unix seconds after which the token no longer works; `None`: never.
+    /// Unix seconds after which the token no longer works, as it was made (`None`:
+    /// no expiry of its own). The operator's limit may end it sooner:
+    /// `SessionConfig::token_ends_at`, which the use cases apply to what they answer.
     pub expires_at: Option<i64>,
-}
-
-impl ApiToken {
-    /// Whether the token still works at `now` (it may never expire).
-    pub fn is_live(&self, now: i64) -> bool {
-        self.expires_at.is_none_or(|at| at > now)
-    }
 }
 
 /// An API token row joined with its user, as one query returns it.

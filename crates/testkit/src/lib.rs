@@ -135,6 +135,9 @@ fn random_suffix() -> String {
     roomkeeper_auth::SecretToken::generate("").hash[..16].to_owned()
 }
 
+/// How long before the app's clock [`TestApp::registered_room`] registers a room.
+pub const REGISTERED_BEFORE_S: i64 = 86_400;
+
 /// The whole app, serving on 127.0.0.1 at a port the OS chose.
 pub struct TestApp {
     pub address: SocketAddr,
@@ -309,17 +312,31 @@ impl TestApp {
     }
 
     /// Registers `room` for `owner` (with `co_owners`) as an approved request would,
-    /// audited as the owner's; returns the room's id.
+    /// audited as the owner's, a day before the app's clock: before any recording a test
+    /// makes (they start an hour before now, and a recording belongs to the room that
+    /// was registered when it was made). Returns the room's id.
     pub async fn registered_room(
         &self,
         room: &str,
         owner: &str,
         co_owners: &[&str],
     ) -> anyhow::Result<i64> {
+        let at = self.clock().now() - REGISTERED_BEFORE_S;
+        self.registered_room_at(room, owner, co_owners, at).await
+    }
+
+    /// [`TestApp::registered_room`] at `at` (Unix seconds).
+    pub async fn registered_room_at(
+        &self,
+        room: &str,
+        owner: &str,
+        co_owners: &[&str],
+        at: i64,
+    ) -> anyhow::Result<i64> {
         let audit = roomkeeper_store::Audit {
             actor: Some(owner),
             address: None,
-            now: self.clock().now(),
+            now: at,
         };
         let request = roomkeeper_store::NewRequest {
             room_name: room.into(),

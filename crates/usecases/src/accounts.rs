@@ -1,7 +1,7 @@
 //! Accounts: made by an admin, passwords changed and reset, admin rights, disabling
 //! (with what becomes of the person's rooms), email addresses and API tokens.
 
-use roomkeeper_auth::{PasswordHasher, SecretToken, random_password};
+use roomkeeper_auth::{PasswordHasher, SecretToken, SessionConfig, random_password};
 use roomkeeper_domain::{NewPassword, Username};
 use roomkeeper_store::{ApiToken, NewUser, Room, User};
 
@@ -46,23 +46,26 @@ impl From<roomkeeper_auth::Error> for PasswordChangeError {
 }
 
 /// Checks the current password, stores the new one and ends every session of the user
-/// in the same transaction (whoever else was logged in as them is out). The caller
-/// starts a new session.
+/// in the same transaction (whoever else was logged in as them is out), and their API
+/// tokens too with `end_tokens` (someone who fears the password was known may fear the
+/// same of a token made with it). The caller starts a new session.
 pub async fn change_password(
     uc: &UseCases,
     user: &User,
     current: String,
     new: &str,
+    end_tokens: bool,
 ) -> Result<(), PasswordChangeError> {
     let new = NewPassword::parse(new).map_err(PasswordChangeError::Invalid)?;
     if !PasswordHasher::verify(current, user.password_hash.clone()).await? {
         return Err(PasswordChangeError::WrongCurrent);
     }
     let hash = PasswordHasher::hash(new.expose().to_owned()).await?;
-    uc.store
-        .set_password_hash(user.id, &hash, false, false)
+    let revoked = uc
+        .store
+        .set_password_hash(user.id, &hash, false, end_tokens)
         .await?;
-    tracing::info!(username = %user.username, "password changed");
+    tracing::info!(username = %user.username, tokens_revoked = revoked, "password changed");
     Ok(())
 }
 
@@ -82,13 +85,12 @@ pub async fn set_password(
 
 pub const TOKEN_NAME_MAX: usize = 100;
 
-/// The longest a token may be made to last when it expires at all (a token that never
-/// expires is chosen by leaving the expiry out).
-pub const TOKEN_DAYS_MAX: i64 = 3660;
-
-/// A new API token; the secret is returned once and only its hash is kept.
+/// A new API token; the secret is returned once and only its hash is kept. It lasts
+/// `expires_in_days`, or left out, as long as the operator allows
+/// (`sessions.token_max_days`); asking for longer is refused.
 pub async fn create_token(
     uc: &UseCases,
+    config: &SessionConfig,
     user: &User,
     name: &str,
     expires_in_days: Option<i64>,
@@ -100,14 +102,15 @@ pub async fn create_token(
             format!("Give the token a name of 1 to {TOKEN_NAME_MAX} characters."),
         ));
     }
-    if expires_in_days.is_some_and(|days| !(1..=TOKEN_DAYS_MAX).contains(&days)) {
+    let longest = i64::from(config.token_max_days);
+    if expires_in_days.is_some_and(|days| !(1..=longest).contains(&days)) {
         return Err(Error::invalid(
             "invalid_token_expiry",
-            format!("A token expires after 1 to {TOKEN_DAYS_MAX} days, or never."),
+            format!("A token expires after 1 to {longest} days on this server."),
         ));
     }
     let now = uc.clock.now();
-    let expires_at = expires_in_days.map(|days| now + days * 86_400);
+    let expires_at = Some(now + expires_in_days.unwrap_or(longest) * 86_400);
     let secret = SecretToken::generate("rk_");
     let token = uc
         .store
@@ -117,8 +120,18 @@ pub async fn create_token(
     Ok((token, secret.secret))
 }
 
-pub async fn tokens(uc: &UseCases, user: &User) -> Result<Vec<ApiToken>, Error> {
-    Ok(uc.store.tokens_of(user.id).await?)
+/// The user's tokens, each with the moment it stops working (its own expiry or the
+/// operator's limit, whichever comes first).
+pub async fn tokens(
+    uc: &UseCases,
+    config: &SessionConfig,
+    user: &User,
+) -> Result<Vec<ApiToken>, Error> {
+    let mut tokens = uc.store.tokens_of(user.id).await?;
+    for token in &mut tokens {
+        token.expires_at = Some(config.token_ends_at(token.created_at, token.expires_at));
+    }
+    Ok(tokens)
 }
 
 pub async fn delete_token(uc: &UseCases, user: &User, id: i64) -> Result<(), Error> {

@@ -7,14 +7,19 @@ use roomkeeper_store::User;
 
 use crate::{Error, UseCases};
 
-/// The account an API token stands for, with the token's id, while the token is live and
-/// the account enabled. `None` for any token that does not work.
-pub async fn token_holder(uc: &UseCases, token: &str) -> Result<Option<(i64, User)>, Error> {
+/// The account an API token stands for, with the token's id, while the token is live (its
+/// own expiry and the operator's `token_max_days`) and the account enabled. `None` for any
+/// token that does not work.
+pub async fn token_holder(
+    uc: &UseCases,
+    config: &SessionConfig,
+    token: &str,
+) -> Result<Option<(i64, User)>, Error> {
     let now = uc.clock.now();
     let Some((api_token, user)) = uc.store.token(&hash_token(token)).await? else {
         return Ok(None);
     };
-    if user.disabled || !api_token.is_live(now) {
+    if user.disabled || config.token_ends_at(api_token.created_at, api_token.expires_at) <= now {
         return Ok(None);
     }
     // A write per request would make every script call a write; a minute is precise
@@ -50,12 +55,16 @@ pub async fn session_holder(
 /// For something long-lived (an event stream) that asks again.
 pub async fn token_still_works(
     uc: &UseCases,
+    config: &SessionConfig,
     user_id: i64,
     token_id: i64,
 ) -> Result<Option<User>, Error> {
     let now = uc.clock.now();
     let tokens = uc.store.tokens_of(user_id).await?;
-    if !tokens.iter().any(|t| t.id == token_id && t.is_live(now)) {
+    if !tokens
+        .iter()
+        .any(|t| t.id == token_id && config.token_ends_at(t.created_at, t.expires_at) > now)
+    {
         return Ok(None);
     }
     Ok(uc.store.user_by_id(user_id).await?)

@@ -87,7 +87,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<CurrentU
     let uc = &state.usecases;
     if parts.headers.contains_key(header::AUTHORIZATION) {
         let token = bearer_token(&parts.headers).ok_or(Error::BadToken)?;
-        let (token_id, user) = sessions::token_holder(uc, token)
+        let (token_id, user) = sessions::token_holder(uc, &state.sessions, token)
             .await?
             .ok_or(Error::BadToken)?;
         return Ok(Some(CurrentUser {
@@ -299,7 +299,7 @@ pub async fn recheck_room<P: Permission<On = Room>>(
                 .ok_or(Error::NotLoggedIn)?
         }
         Credential::ApiToken { token_id } => {
-            sessions::token_still_works(uc, current.user.id, *token_id)
+            sessions::token_still_works(uc, &state.sessions, current.user.id, *token_id)
                 .await?
                 .ok_or(Error::BadToken)?
         }

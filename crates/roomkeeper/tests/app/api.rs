@@ -285,7 +285,119 @@ async fn openapi_describes_every_route() {
     );
 }
 
+/// The operator caps how long a token works (`sessions.token_max_days`, a year unless
+/// set): a token made without an expiry gets the cap, a longer one is refused, and a
+/// token from before the cap (stored with no expiry) stops at it. A password change ends
+/// the account's sessions and, when asked, its tokens.
+async fn tokens_end_at_the_operators_limit_and_with_the_password_when_asked(backend: Backend) {
+    let database = std::sync::Arc::new(
+        roomkeeper_testkit::TestDatabase::new(backend)
+            .await
+            .unwrap(),
+    );
+    let mut config = database.config();
+    config.sessions.token_max_days = 30;
+    let app = TestApp::spawn_with(database, config, Default::default())
+        .await
+        .unwrap();
+    let alice = app.user("alice", PASSWORD, false).await.unwrap();
+    let browser = app.client();
+    app.log_in(&browser, "alice", PASSWORD).await.unwrap();
+    let make = |body: Value| browser.post(app.url("/api/v1/tokens")).json(&body).send();
+    let made: Value = make(json!({"name": "no expiry asked"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        made["expires_at"].as_i64().unwrap(),
+        made["created_at"].as_i64().unwrap() + 30 * 86_400,
+        "{made}"
+    );
+    let too_long = make(json!({"name": "a year", "expires_in_days": 31}))
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(too_long, StatusCode::UNPROCESSABLE_ENTITY).await,
+        "invalid_token_expiry"
+    );
+    // A token made before the operator's limit, with no expiry of its own.
+    let now = app.clock().now();
+    let old = roomkeeper_auth::SecretToken::generate("rk_");
+    app.store()
+        .create_token(alice.id, "from before", &old.hash, now - 29 * 86_400, None)
+        .await
+        .unwrap();
+    let script = reqwest::Client::new();
+    let me_with = |token: &str| script.get(app.url("/api/v1/me")).bearer_auth(token).send();
+    assert_eq!(me_with(&old.secret).await.unwrap().status(), StatusCode::OK);
+    let listed: Value = browser
+        .get(app.url("/api/v1/tokens"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let from_before = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "from before")
+        .unwrap();
+    assert_eq!(
+        from_before["expires_at"].as_i64().unwrap(),
+        now + 86_400,
+        "listed with the limit as its end"
+    );
+    app.clock().advance(86_400);
+    assert_eq!(
+        error_code(
+            me_with(&old.secret).await.unwrap(),
+            StatusCode::UNAUTHORIZED
+        )
+        .await,
+        "invalid_token"
+    );
+
+    // A password change: the tokens stay unless the person asks.
+    let secret = made["token"].as_str().unwrap().to_owned();
+    let change = |new: &str, revoke: Option<bool>| {
+        let current = if new == "a second long password" {
+            PASSWORD
+        } else {
+            "a second long password"
+        };
+        let mut body = json!({"current_password": current, "new_password": new});
+        if let Some(revoke) = revoke {
+            body["revoke_tokens"] = revoke.into();
+        }
+        script
+            .put(app.url("/api/v1/me/password"))
+            .bearer_auth(&secret)
+            .json(&body)
+            .send()
+    };
+    let changed = change("a second long password", None).await.unwrap();
+    assert_eq!(changed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(me_with(&secret).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        error_code(me(&app, &browser).await, StatusCode::UNAUTHORIZED).await,
+        "not_logged_in",
+        "the browser's session ended with the password"
+    );
+    let changed = change("a third long password!", Some(true)).await.unwrap();
+    assert_eq!(changed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        error_code(me_with(&secret).await.unwrap(), StatusCode::UNAUTHORIZED).await,
+        "invalid_token"
+    );
+    assert!(app.store().tokens_of(alice.id).await.unwrap().is_empty());
+}
+
 both_backends!(
+    tokens_end_at_the_operators_limit_and_with_the_password_when_asked,
     tokens_are_shown_once_stored_hashed_and_revocable,
     cross_site_posts_are_refused_and_change_nothing,
     bad_input_gets_a_clear_json_error,

@@ -536,7 +536,10 @@ async fn a_new_registration_starts_a_new_history(backend: Backend) {
     assert!(released.status().is_success(), "{}", released.status());
     // Later, bob gets the name.
     app.clock().advance(60);
-    let second = app.registered_room("logic", "bob", &[]).await.unwrap();
+    let second = app
+        .registered_room_at("logic", "bob", &[], app.clock().now())
+        .await
+        .unwrap();
     app.passwordless_user("bob", false).await.unwrap();
     let bob = app.client_as("bob").await.unwrap();
     let history = |client: reqwest::Client| {

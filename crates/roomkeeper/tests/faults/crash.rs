@@ -88,7 +88,8 @@ fn next_session(parent: &Path, prefix: &str, counter: &mut usize, video: &Video)
         parent,
         &format!("{prefix}-{:06}", *counter),
         video,
-        now - 3600,
+        // After the room was registered: a recording belongs to the room of its time.
+        now,
     )
 }
 

@@ -80,7 +80,8 @@ async fn a_full_disk_fails_the_ingest_cleanly_and_the_next_try_succeeds() {
     let now = roomkeeper_domain::Clock::default().now();
     let session = installation.dir().join("jibri").join("session");
     std::fs::create_dir_all(&session).unwrap();
-    let file = session.join(jibri::file_name("lecture", now - 3600));
+    // Recorded after the room was registered (a recording belongs to the room of its time).
+    let file = session.join(jibri::file_name("lecture", now));
     // About 4 MiB: more than the room left on the small disk.
     jibri::make_big_video(&file, "320x240").unwrap();
     let content = std::fs::read(&file).unwrap();

@@ -35,7 +35,8 @@ async fn sigterm_finishes_what_is_in_flight_and_a_cut_download_resumes() {
     let now = roomkeeper_domain::Clock::default().now();
     let session = jibri.join("session");
     std::fs::create_dir_all(&session).unwrap();
-    let video = session.join(roomkeeper_testkit::jibri::file_name("lecture", now - 3600));
+    // Recorded after the room was registered (a recording belongs to the room of its time).
+    let video = session.join(roomkeeper_testkit::jibri::file_name("lecture", now));
     // Larger than the sockets' buffers on loopback (a few MiB), so a download that is
     // not read stays in flight.
     let len = roomkeeper_testkit::jibri::make_big_video(&video, "1280x720").unwrap();

@@ -88,11 +88,13 @@ async fn user(store: &dyn Store, name: &str, admin: bool, email: &str) {
     store.set_email(user.id, Some(email)).await.unwrap();
 }
 
+/// `name`, the lecturer's, registered a week ago: before the recordings the test makes
+/// (the oldest three days ago), which go to the room registered when they were made.
 async fn room(store: &dyn Store, name: &str) -> i64 {
     let audit = Audit {
         actor: Some("lecturer"),
         address: None,
-        now: now(),
+        now: now() - 7 * 86_400,
     };
     let request = NewRequest {
         room_name: name.into(),

@@ -51,10 +51,14 @@ impl crate::RecordingStore for SqlStore {
         now: i64,
     ) -> crate::Result<crate::Recording> {
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        // The room as it was registered when the recording was made: an upload that
+        // comes late (a retry, a re-ingest) after the name was released and registered
+        // again belongs to nobody's room but an admin's decision, not to the new owner.
         let room_id: Option<(i64,)> = match &new.meeting_room {
             Some(name) => {
-                sqlx::query_as("SELECT id FROM rooms WHERE name = $1")
+                sqlx::query_as("SELECT id FROM rooms WHERE name = $1 AND created_at <= $2")
                     .bind(name)
+                    .bind(new.started_at)
                     .fetch_optional(&mut *tx)
                     .await?
             }

@@ -172,6 +172,7 @@ impl RoomWorkers {
     /// who are not moderators (muting, video, names): nothing a guard acts on, so they
     /// cost nothing. The answers to queries (ours included) are not changes at all.
     fn take(&mut self, event: RoomEvent) {
+        metrics::counter!("guard_events_total").increment(1);
         match &event {
             RoomEvent::Snapshot { .. } => return,
             RoomEvent::Occupant { participant, .. } if !participant.moderator => return,

@@ -73,6 +73,9 @@ pub async fn me(AnyUser(current): AnyUser) -> Json<Me> {
 pub struct PasswordBody {
     current_password: String,
     new_password: String,
+    /// Also revoke the account's API tokens (the one making this request included).
+    #[serde(default)]
+    revoke_tokens: bool,
 }
 
 /// Ends every session of the user; a browser that asked gets a fresh one, a script with
@@ -88,6 +91,7 @@ pub async fn change_password(
         &current.user,
         body.current_password,
         &body.new_password,
+        body.revoke_tokens,
     )
     .await
     .map_err(Error::from)?;
@@ -103,7 +107,7 @@ pub async fn list_tokens(
     current: CurrentUser,
 ) -> Result<Json<Vec<ApiToken>>, ApiError> {
     Ok(Json(
-        accounts::tokens(&state.usecases, &current.user).await?,
+        accounts::tokens(&state.usecases, &state.sessions, &current.user).await?,
     ))
 }
 
@@ -111,7 +115,7 @@ pub async fn list_tokens(
 #[serde(deny_unknown_fields)]
 pub struct NewTokenBody {
     name: String,
-    /// Days until the token stops working; left out: it never expires.
+    /// Days until the token stops working; left out: as long as the operator allows.
     #[serde(default)]
     expires_in_days: Option<i64>,
 }
@@ -123,6 +127,7 @@ pub async fn create_token(
 ) -> Result<impl IntoResponse, ApiError> {
     let (token, secret) = accounts::create_token(
         &state.usecases,
+        &state.sessions,
         &current.user,
         &body.name,
         body.expires_in_days,

@@ -32,6 +32,10 @@ struct ProfilePage {
     page: Chrome,
     user: User,
     tokens: Vec<ApiToken>,
+    /// The expiries the token form offers (days), the operator's limit last.
+    token_days: Vec<u32>,
+    /// The one chosen at first: 90 days, or the limit when that is shorter.
+    token_default: u32,
     new_token: Option<String>,
     notice: Option<String>,
     error: Option<String>,
@@ -52,14 +56,20 @@ async fn profile_page(
     status: StatusCode,
     flash: Flash,
 ) -> Result<Response, PageError> {
-    let tokens = accounts::tokens(&state.usecases, &user).await?;
+    let tokens = accounts::tokens(&state.usecases, &state.sessions, &user).await?;
     let page = Chrome::for_user(state, lang, &user, "/profile").await?;
+    let longest = state.sessions.token_max_days;
+    let mut token_days: Vec<u32> = [30, 90, 365].into_iter().filter(|d| *d < longest).collect();
+    token_days.push(longest);
+    let token_default = if longest > 90 { 90 } else { longest };
     Ok(render_with_status(
         status,
         &ProfilePage {
             page,
             user,
             tokens,
+            token_days,
+            token_default,
             new_token: flash.new_token,
             notice: flash.notice,
             error: flash.error,
@@ -97,6 +107,9 @@ struct PasswordForm {
     current: String,
     new: String,
     confirm: String,
+    /// Ticked: the account's API tokens end with the old password.
+    #[serde(default)]
+    end_tokens: Option<String>,
 }
 
 async fn change_password(
@@ -111,7 +124,10 @@ async fn change_password(
         Some(t.t("profile-password-mismatch"))
     } else {
         let uc = &state.usecases;
-        match accounts::change_password(uc, &current.user, form.current, &form.new).await {
+        let end_tokens = form.end_tokens.is_some();
+        match accounts::change_password(uc, &current.user, form.current, &form.new, end_tokens)
+            .await
+        {
             Ok(()) => None,
             Err(PasswordChangeError::WrongCurrent) => Some(t.t("profile-password-wrong")),
             Err(PasswordChangeError::Invalid(ParseError::PasswordTooLong { .. })) => {
@@ -147,7 +163,7 @@ async fn change_password(
 #[derive(Deserialize)]
 struct TokenForm {
     name: String,
-    /// Empty: never expires.
+    /// Empty: as long as the operator allows.
     #[serde(default)]
     expires_in_days: String,
 }
@@ -166,7 +182,15 @@ async fn create_token(
                 .map_err(|_| Error::BadRequest(format!("{days:?} is not a number of days")))?,
         ),
     };
-    match accounts::create_token(&state.usecases, &current.user, &form.name, days).await {
+    let made = accounts::create_token(
+        &state.usecases,
+        &state.sessions,
+        &current.user,
+        &form.name,
+        days,
+    )
+    .await;
+    match made {
         Ok((_, secret)) => {
             let flash = Flash {
                 new_token: Some(secret),
@@ -174,9 +198,17 @@ async fn create_token(
             };
             profile_page(&state, lang, current.user, StatusCode::CREATED, flash).await
         }
-        Err(roomkeeper_usecases::Error::Invalid { .. }) => {
+        Err(roomkeeper_usecases::Error::Invalid { code, .. }) => {
+            let error = if code == "invalid_token_expiry" {
+                t.with(
+                    "profile-token-expiry-invalid",
+                    [("days", state.sessions.token_max_days.to_string())],
+                )
+            } else {
+                t.t("profile-token-name-invalid")
+            };
             let flash = Flash {
-                error: Some(t.t("profile-token-name-invalid")),
+                error: Some(error),
                 ..Flash::default()
             };
             profile_page(

@@ -367,7 +367,7 @@ async fn interrupted_ingest_completes(backend: Backend) {
         source_file: video.file_name().unwrap().to_str().unwrap().into(),
         meeting_room: Some("logic".into()),
         meeting_url: format!("{MEET}/logic"),
-        started_at: 0,
+        started_at: start,
         duration_ms: None,
         size_bytes: size as i64,
         sha256,
@@ -734,7 +734,62 @@ async fn finalize_script_uploads_over_http() {
     assert_eq!(list(lecturer).await, 2);
 }
 
+/// A recording belongs to the room as it was registered when it was made: an upload
+/// that arrives late (a retried finalize script, a re-ingest) after the name was released
+/// and registered by someone else does not reach the new owner; it waits, unassigned,
+/// for an admin. The new owner's own recordings are theirs.
+async fn a_late_upload_goes_to_the_room_of_its_time(backend: Backend) {
+    let app = app(backend, false).await;
+    let recorded = jibri::an_hour_before(app.clock().now());
+    let jibri_dir = tempfile::tempdir().unwrap();
+    let lecture = |session: &str, start: i64| {
+        jibri::record(
+            jibri_dir.path(),
+            session,
+            "logic",
+            &format!("{MEET}/logic"),
+            start,
+            &[1],
+        )
+        .unwrap()
+    };
+    let old_lecture = lecture("old-lecture", recorded);
+    // The lecturer gives the name up; a student registers it now.
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let logic = app.store().room_by_name("logic").await.unwrap().unwrap();
+    let released = lecturer
+        .delete(app.url(&format!("/api/v1/rooms/{}", logic.id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(released.status(), StatusCode::NO_CONTENT);
+    let now = app.clock().now();
+    let students = app
+        .registered_room_at("logic", "student", &[], now)
+        .await
+        .unwrap();
+    // The lecturer's recording arrives late.
+    let late = ingest(&app, &old_lecture.dir).await;
+    assert_eq!(late[0].room_id, None, "not the new owner's");
+    let student = app.client_as("student").await.unwrap();
+    let theirs = json(student.get(app.url(&format!("/api/v1/rooms/{students}/recordings")))).await;
+    assert!(theirs.as_array().unwrap().is_empty(), "{theirs}");
+    let root = app.client_as("root").await.unwrap();
+    let unassigned = json(root.get(app.url("/api/v1/recordings/unassigned"))).await;
+    assert_eq!(
+        unassigned["recordings"][0]["id"],
+        late[0].id.as_str(),
+        "{unassigned}"
+    );
+    // What the student records in the room now is theirs.
+    app.clock().advance(3600);
+    let own = lecture("own", now + 60);
+    let own = ingest(&app, &own.dir).await;
+    assert_eq!(own[0].room_id, Some(students));
+}
+
 both_backends!(
+    a_late_upload_goes_to_the_room_of_its_time,
     ingest_recording_flow,
     same_session_twice_and_unassigned,
     a_session_left_with_only_its_metadata_is_done,
