@@ -9,21 +9,23 @@
 //! binary (`target/release/roomkeeper serve`, SQLite) as its own process against a real
 //! Prosody with the companion module, the simulated Jicofo and one student per room
 //! (all on this machine). Per room, the clock runs from the student's lock (the
-//! muc#owner IQ lib-jitsi-meet sends) until his own client is told he is no longer
-//! moderator: the guard has then removed the password and taken his rights, in that
-//! order. Every room's meeting is read through the API at the end: no lock may be
-//! left. The server's CPU time per event it was told (`guard_events_total`) and its
+//! muc#owner IQ lib-jitsi-meet sends) until Prosody tells a second connection of the
+//! service account that Roomkeeper removed the password ("gone"), and until the
+//! student's own client is told he is no longer moderator (the guard's second step).
+//! Every room's meeting is read through the API at the end: no lock may be left. The server's CPU time per event it was told (`guard_events_total`) and its
 //! memory are read from /proc. The catch-up: Prosody restarts, and the clock runs from
 //! Roomkeeper being connected again until it has read every guarded room
 //! (`guard_room_reads_total`).
 
+use std::collections::HashMap;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use roomkeeper_bench::{Killed, cpu_time_of, mib, summary, wait_listening};
 use roomkeeper_domain::{GuardSettings, ModeratorGuard, Username};
+use roomkeeper_jitsi::{ChangedBy, MeetingControl, RoomEvent, XmppShard};
 use roomkeeper_store::{Audit, NewRequest, NewUser};
 use roomkeeper_testkit::jitsi::{Focus, Participant, Prosody};
 
@@ -173,7 +175,7 @@ async fn main() -> anyhow::Result<()> {
             .arg(&config)
             .arg("serve")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(work.path().join("roomkeeper.log"))?)
             .spawn()?,
     );
     let pid = server.0.id();
@@ -189,6 +191,39 @@ async fn main() -> anyhow::Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+
+    // Who removed which room's password, and when, as Prosody tells the service account.
+    let mut observer_config = prosody.shard("observer");
+    let password = observer_config
+        .password
+        .take()
+        .context("the service password")?;
+    let observer = XmppShard::connect(observer_config, password)?;
+    ensure!(
+        observer
+            .wait_online_or_problem(Duration::from_secs(10))
+            .await
+            == Ok(true),
+        "the observer did not connect"
+    );
+    let gone: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let mut told = observer.events();
+    let noted = Arc::clone(&gone);
+    let watching = tokio::spawn(async move {
+        while let Ok(event) = told.recv().await {
+            if let RoomEvent::Config {
+                room,
+                password_protected: false,
+                by: ChangedBy::Service,
+                ..
+            } = event
+            {
+                if let Ok(mut gone) = noted.lock() {
+                    gone.entry(room).or_insert_with(Instant::now);
+                }
+            }
+        }
+    });
 
     // Eight o'clock: a student comes first to each room, Jicofo makes him moderator, he
     // locks the room.
@@ -208,6 +243,8 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("{room}: the student's join"))?;
             student.wait_until(Participant::is_moderator).await?;
             let locked = Instant::now();
+            let locked_wall = std::time::SystemTime::now();
+            let room_key = room.clone();
             student
                 .lock("mine")
                 .await?
@@ -216,16 +253,36 @@ async fn main() -> anyhow::Result<()> {
                 .wait_until(|p| p.role() == "participant")
                 .await
                 .with_context(|| format!("{room}: the student kept his rights"))?;
-            anyhow::Ok((locked.elapsed(), student))
+            anyhow::Ok((room_key, locked, locked_wall, locked.elapsed(), student))
         });
     }
     let results = futures::future::join_all(students).await;
-    let mut took = Vec::with_capacity(rooms);
+    let mut to_gone = Vec::with_capacity(rooms);
+    let mut to_rights = Vec::with_capacity(rooms);
     let mut kept = Vec::with_capacity(rooms);
+    let mut slowest = Vec::new();
     for result in results {
-        let (elapsed, student) = result?;
-        took.push(elapsed);
+        let (room, locked, locked_wall, elapsed, student) = result?;
+        let removed = gone
+            .lock()
+            .ok()
+            .and_then(|gone| gone.get(&room).copied())
+            .with_context(|| format!("{room}: nobody was told of the password's removal"))?;
+        to_gone.push(removed.saturating_duration_since(locked));
+        slowest.push((removed.saturating_duration_since(locked), room, locked_wall));
+        to_rights.push(elapsed);
         kept.push(student);
+    }
+    watching.abort();
+    slowest.sort();
+    for (took, room, at) in slowest.iter().rev().take(3) {
+        let at = at.duration_since(std::time::UNIX_EPOCH)?;
+        println!(
+            "slowest: {room} locked at {}.{:03} s, gone {} ms later",
+            at.as_secs(),
+            at.subsec_millis(),
+            took.as_millis()
+        );
     }
     let span = started.elapsed();
     let cpu = cpu_time_of(&pid.to_string()) - cpu_before;
@@ -251,9 +308,10 @@ async fn main() -> anyhow::Result<()> {
         "{rooms} guarded rooms starting within {:.0} s, a student's lock in each: every lock gone",
         span.as_secs_f64()
     );
+    println!("lock to password gone: {}", summary(&mut to_gone));
     println!(
-        "lock to password gone and rights taken: {}",
-        summary(&mut took)
+        "lock to the student's rights gone: {}",
+        summary(&mut to_rights)
     );
     println!(
         "server: {events} events told, {:.0} µs CPU per event ({:.2} s CPU in all); \
@@ -290,5 +348,28 @@ async fn main() -> anyhow::Result<()> {
         (reconnected - restarted).as_millis(),
     );
     drop(server);
+    // What the server logged (warnings: a slow guard, a lost connection).
+    let log = std::fs::read_to_string(work.path().join("roomkeeper.log")).unwrap_or_default();
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("WARN") && !l.contains("first administrator"))
+        .collect();
+    println!("server warnings: {}", warnings.len());
+    let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
+    for line in &warnings {
+        // Without its time and the room: what happened.
+        let message = line.split_once(" WARN").map_or(*line, |(_, rest)| rest);
+        let kind: String = message
+            .split(" room")
+            .next()
+            .unwrap_or(message)
+            .chars()
+            .take(100)
+            .collect();
+        *kinds.entry(kind).or_default() += 1;
+    }
+    for (kind, count) in kinds {
+        println!("  {count} x {kind}");
+    }
     Ok(())
 }

@@ -162,4 +162,7 @@ pub trait MeetingControl: Send + Sync {
     fn events(&self) -> tokio::sync::broadcast::Receiver<RoomEvent>;
     /// Whether every change arrives as an event, so rooms need not be polled.
     fn pushes_events(&self) -> bool;
+    /// Whether a meeting could be read now (a shard is connected): reading every
+    /// guarded room while Prosody is away only fails, once per room.
+    fn connected(&self) -> bool;
 }

@@ -174,4 +174,8 @@ impl MeetingControl for Shards {
     fn pushes_events(&self) -> bool {
         !self.shards.is_empty() && self.shards.iter().all(|s| s.has_companion())
     }
+
+    fn connected(&self) -> bool {
+        self.shards.iter().any(|s| s.is_online())
+    }
 }

@@ -686,4 +686,8 @@ impl MeetingControl for XmppShard {
     fn pushes_events(&self) -> bool {
         self.has_companion()
     }
+
+    fn connected(&self) -> bool {
+        self.is_online()
+    }
 }

@@ -288,6 +288,7 @@ async fn check(
     setter: Setter,
 ) -> Result<Checked, Error> {
     // Several instances hear the same event: the one holding the room's lease acts.
+    let started = std::time::Instant::now();
     let now = uc.clock.now();
     let setter = match uc
         .store
@@ -301,8 +302,10 @@ async fn check(
         GuardClaim::Won | GuardClaim::Renewed => setter,
     };
     let name = room_name(room)?;
-    metrics::counter!("guard_room_reads_total").increment(1);
+    let claimed = started.elapsed();
     let meeting = uc.meetings.meeting(&name).await?;
+    metrics::counter!("guard_room_reads_total").increment(1);
+    let read = started.elapsed();
     if !meeting.running || !meeting.password_protected {
         // Whatever password an owner set is gone with it.
         uc.store.set_owner_password(room.id, false).await?;
@@ -318,12 +321,27 @@ async fn check(
         other => other,
     };
     let trusted = uc.store.meeting_moderators(room.id).await?;
+    let judged = started.elapsed();
     for step in moves(settings, &meeting, &trusted, &setter) {
         perform(uc, room, &name, &meeting, step).await?;
     }
     alert_if_unattended(uc, room, settings, &meeting, &trusted).await?;
+    let done = started.elapsed();
+    if done > SLOW_CHECK {
+        tracing::warn!(
+            room = %room.name,
+            lease_ms = claimed.as_millis(),
+            read_ms = (read - claimed).as_millis(),
+            judge_ms = (judged - read).as_millis(),
+            act_ms = (done - judged).as_millis(),
+            "the guard was slow"
+        );
+    }
     Ok(Checked::Done)
 }
+
+/// A check that takes longer is logged, with where the time went.
+const SLOW_CHECK: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// How often rooms with the "in use without you" alert are looked at besides their events.
 pub const ALERT_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(30);

@@ -16,7 +16,7 @@ use roomkeeper_store::Room;
 use tokio::sync::{Semaphore, broadcast, mpsc};
 
 use super::{ALERT_CHECK_EVERY, Checked, LEASE_WATCH_EVERY, POLL_EVERY, Setter, check, on_event};
-use crate::UseCases;
+use crate::{Error, UseCases};
 
 /// Rooms worked on at the same moment, at most (each holds a database connection for a
 /// moment and asks Prosody once).
@@ -46,7 +46,8 @@ pub async fn run(uc: UseCases, stop: impl std::future::Future<Output = ()>) {
             () = &mut stop => break,
             _ = poll.tick() => {
                 // Decided at each tick: the module is found (or lost) at each connect.
-                if !uc.meetings.pushes_events() {
+                // Not while Prosody is away: the connect's resync reads every room then.
+                if !uc.meetings.pushes_events() && uc.meetings.connected() {
                     rooms.check_guarded(|_, _| true).await;
                     metrics::counter!("guard_polls_total").increment(1);
                 }
@@ -321,6 +322,12 @@ async fn do_work(uc: &UseCases, elsewhere: &Mutex<LeasesElsewhere>, work: Work) 
             let (room, settings) = *judge;
             match check(uc, &room, &settings, Setter::Unknown).await {
                 Ok(checked) => (room, checked),
+                // Said once by the connection itself, and every room is read again at
+                // the reconnect: not once per guarded room.
+                Err(Error::Meeting(
+                    roomkeeper_jitsi::Error::Unreachable(_)
+                    | roomkeeper_jitsi::Error::NotConnected(_),
+                )) => return,
                 Err(error) => {
                     tracing::warn!(room = %room.name, %error, "the guard could not check the meeting");
                     return;
