@@ -192,11 +192,8 @@ impl Ldap {
             .unwrap_or(Err(LdapError::Timeout))
     }
 
-    async fn authenticate_inner(
-        &self,
-        username: &Username,
-        password: &str,
-    ) -> Result<Identity, LdapError> {
+    /// A connection to the directory (TLS as configured).
+    async fn connect(&self) -> Result<ldap3::Ldap, LdapError> {
         let config = &self.config;
         let mut settings = LdapConnSettings::new()
             .set_conn_timeout(Duration::from_secs(config.timeout_seconds))
@@ -204,41 +201,86 @@ impl Ldap {
         if let Some(tls) = &self.tls {
             settings = settings.set_config(tls.clone());
         }
-        let (connection, mut ldap) = LdapConnAsync::with_settings(settings, config.url.trim())
+        let (connection, ldap) = LdapConnAsync::with_settings(settings, config.url.trim())
             .await
             .map_err(|e| LdapError::Unreachable(e.to_string()))?;
         ldap3::drive!(connection);
+        Ok(ldap)
+    }
+
+    /// The entries the search filter finds for `username`, searched as the service
+    /// account (search mode only).
+    async fn search_person(
+        &self,
+        ldap: &mut ldap3::Ldap,
+        username: &Username,
+    ) -> Result<Vec<ldap3::ResultEntry>, LdapError> {
+        let config = &self.config;
+        if let Some(dn) = &config.service_bind_dn {
+            let service_password = config.service_password.as_deref().unwrap_or_default();
+            ldap.simple_bind(dn, service_password)
+                .await
+                .and_then(ldap3::LdapResult::success)
+                .map_err(|e| LdapError::Refused(format!("service account bind: {e}")))?;
+        }
+        let filter = config
+            .search_filter
+            .replace("{username}", &ldap_escape(username.as_str()));
+        let (entries, _) = ldap
+            .search(
+                config.search_base.as_deref().unwrap_or_default(),
+                Scope::Subtree,
+                &filter,
+                vec!["1.1"],
+            )
+            .await
+            .and_then(ldap3::SearchResult::success)
+            .map_err(|e| LdapError::Refused(e.to_string()))?;
+        Ok(entries)
+    }
+
+    /// Whether the directory has a person of this name, asked as the service account.
+    /// `None` with `bind_dn_template`: there is nobody to ask as but the person (an
+    /// anonymous read proves nothing: a directory that hides entries from anonymous
+    /// readers answers "no such object" for people it has, as Debian's slapd does).
+    pub async fn knows(&self, username: &Username) -> Result<Option<bool>, LdapError> {
+        if self.config.bind_dn_template.is_some() {
+            return Ok(None);
+        }
+        let limit = Duration::from_secs(self.config.timeout_seconds);
+        let asked = async {
+            let mut ldap = self.connect().await?;
+            let entries = self.search_person(&mut ldap, username).await?;
+            let _ = ldap.unbind().await;
+            Ok(Some(!entries.is_empty()))
+        };
+        tokio::time::timeout(limit, asked)
+            .await
+            .unwrap_or(Err(LdapError::Timeout))
+    }
+
+    async fn authenticate_inner(
+        &self,
+        username: &Username,
+        password: &str,
+    ) -> Result<Identity, LdapError> {
+        let config = &self.config;
+        let mut ldap = self.connect().await?;
         let refused = |e: ldap3::LdapError| LdapError::Refused(e.to_string());
         let user_dn = match &config.bind_dn_template {
             Some(template) => template.replace("{username}", &dn_escape(username.as_str())),
             None => {
-                if let Some(dn) = &config.service_bind_dn {
-                    let service_password = config.service_password.as_deref().unwrap_or_default();
-                    ldap.simple_bind(dn, service_password)
-                        .await
-                        .and_then(ldap3::LdapResult::success)
-                        .map_err(|e| LdapError::Refused(format!("service account bind: {e}")))?;
-                }
-                let filter = config
-                    .search_filter
-                    .replace("{username}", &ldap_escape(username.as_str()));
-                let (entries, _) = ldap
-                    .search(
-                        config.search_base.as_deref().unwrap_or_default(),
-                        Scope::Subtree,
-                        &filter,
-                        vec!["1.1"],
-                    )
-                    .await
-                    .and_then(ldap3::SearchResult::success)
-                    .map_err(refused)?;
+                let entries = self.search_person(&mut ldap, username).await?;
                 match entries.as_slice() {
                     [entry] => SearchEntry::construct(entry.clone()).dn,
                     [] => return Err(LdapError::NoSuchPerson),
                     _ => {
                         return Err(LdapError::Refused(format!(
-                            "{} entries match {filter}; expected one",
-                            entries.len()
+                            "{} entries match {}; expected one",
+                            entries.len(),
+                            config
+                                .search_filter
+                                .replace("{username}", &ldap_escape(username.as_str()))
                         )));
                     }
                 }

@@ -66,6 +66,13 @@ pub enum Action<'a> {
     /// See a recording's details and delete it. Same as watching, except that admins
     /// handle recordings no room has claimed (see, assign, delete) without watching them.
     HandleRecording(RecordingFacts<'a>),
+    /// Give an unassigned recording to `room`: admins. Where admins may not watch
+    /// recordings, not to a room they own or co-own: that would be a way to watch it
+    /// (another administrator, whose act the room's people are told of, may).
+    AssignRecordingTo {
+        room: RoomFacts<'a>,
+        admins_may_watch: bool,
+    },
 }
 
 /// The answer to "may this actor do this?", with the reason when not.
@@ -163,6 +170,14 @@ pub fn decide(actor: Actor<'_>, action: Action<'_>) -> Decision {
         Action::HandleRecording(recording) => match recording.room {
             None => allowed_if(is_admin, Decision::Hidden),
             Some(_) => decide(actor, Action::WatchRecording(recording)),
+        },
+        Action::AssignRecordingTo {
+            room,
+            admins_may_watch,
+        } => match room_role(username, is_admin, room) {
+            _ if !is_admin => Decision::Hidden,
+            RoomRole::Owner | RoomRole::CoOwner if !admins_may_watch => Decision::Forbidden,
+            _ => Decision::Allowed,
         },
     }
 }
@@ -271,6 +286,39 @@ mod tests {
             for (actor, want) in actors.iter().zip(row) {
                 assert_eq!(decide(*actor, *action), want, "{actor:?} {action:?}");
             }
+        }
+    }
+
+    #[test]
+    fn an_admin_assigns_a_recording_to_a_room_of_his_own_only_where_admins_may_watch() {
+        let theirs = RoomFacts {
+            owner: "owner",
+            co_owners: &[],
+        };
+        let co = ["root".to_owned()];
+        let co_owned = RoomFacts {
+            owner: "owner",
+            co_owners: &co,
+        };
+        let own = RoomFacts {
+            owner: "root",
+            co_owners: &[],
+        };
+        for (room, admins_may_watch, admin, owner) in [
+            (theirs, false, Allowed, Hidden),
+            (theirs, true, Allowed, Hidden),
+            (co_owned, false, Forbidden, Hidden),
+            (co_owned, true, Allowed, Hidden),
+            (own, false, Forbidden, Hidden),
+            (own, true, Allowed, Hidden),
+        ] {
+            let action = Action::AssignRecordingTo {
+                room,
+                admins_may_watch,
+            };
+            assert_eq!(decide(ADMIN, action), admin, "{action:?}");
+            assert_eq!(decide(OWNER, action), owner, "{action:?}");
+            assert_eq!(decide(ANONYMOUS, action), NeedsLogin);
         }
     }
 

@@ -122,6 +122,10 @@ pub enum UserCommand {
     },
     /// Enable a disabled account again.
     Enable { username: String },
+    /// Let the directory (LDAP) log in to an account it did not make, e.g. one an OpenID
+    /// provider made for the same person. Only after checking that it is that person:
+    /// the account's rooms and rights become theirs.
+    LinkDirectory { username: String },
     /// List all accounts.
     List,
 }
@@ -304,6 +308,15 @@ pub async fn run_user_command(config: &Config, command: UserCommand) -> anyhow::
             accounts::enable(&uc, user.id).await?;
             println!("{} is enabled", user.username);
         }
+        UserCommand::LinkDirectory { username } => {
+            let user = find(store, &username).await?;
+            match accounts::link_directory(&uc, user.id).await {
+                Err(roomkeeper_usecases::Error::Conflict { message, .. }) => bail!("{message}"),
+                Ok(true) => println!("{} now logs in through the directory", user.username),
+                Ok(false) => println!("{} already logs in through the directory", user.username),
+                Err(other) => return Err(other.into()),
+            }
+        }
         UserCommand::List => {
             println!("{:<32} {:<8} {:<8} NAME", "USERNAME", "ADMIN", "STATUS");
             for user in store.list_users().await? {
@@ -328,7 +341,7 @@ pub fn describe(config: &Config) -> String {
          http.public_url      = {}\n\
          database.url         = {}\n\
          recordings.dir       = {}\n\
-         sessions             = idle {} min, absolute {} h\n\
+         sessions             = idle {} min, absolute {} h, API tokens at most {} days\n\
          login_throttle       = {} per user / {} per address in {} min\n\
          rooms.meeting_urls   = {}\n\
          email                = {}\n\
@@ -339,6 +352,7 @@ pub fn describe(config: &Config) -> String {
         config.recordings.dir.display(),
         config.sessions.idle_timeout_minutes,
         config.sessions.absolute_timeout_hours,
+        config.sessions.token_max_days,
         config.login_throttle.max_failures_per_user,
         config.login_throttle.max_failures_per_address,
         config.login_throttle.window_minutes,

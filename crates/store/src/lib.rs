@@ -160,6 +160,15 @@ pub trait SsoStore: Send + Sync {
     ) -> Result<()>;
     /// The provider and ID token of a session that came through a provider.
     async fn session_provider(&self, token_hash: &str) -> Result<Option<(String, String)>>;
+    /// An account for someone the directory vouched for, the directory's from the start
+    /// (one transaction). Conflict when the name is taken.
+    async fn create_directory_user(&self, new: &NewUser, now: i64) -> Result<User>;
+    /// Whether the directory may log in to this account (it made it, or an
+    /// administrator linked it).
+    async fn is_directory_account(&self, user_id: i64) -> Result<bool>;
+    /// An administrator lets the directory log in to this account: `false` when it
+    /// could already.
+    async fn link_directory(&self, user_id: i64, now: i64) -> Result<bool>;
 }
 
 /// The reads behind almost every request: who holds this session or API token, and the

@@ -961,6 +961,22 @@ async fn single_sign_on_identities_renames_and_logins(backend: Backend) {
             .await
             .unwrap()
     );
+    // The directory enters the accounts it made, and those an administrator linked.
+    let dora = store
+        .create_directory_user(&new_user("dora", false), 3)
+        .await
+        .unwrap();
+    assert!(store.is_directory_account(dora.id).await.unwrap());
+    assert!(matches!(
+        store
+            .create_directory_user(&new_user("dora", false), 3)
+            .await,
+        Err(Error::Conflict(_))
+    ));
+    assert!(!store.is_directory_account(carl.id).await.unwrap());
+    assert!(store.link_directory(carl.id, 4).await.unwrap());
+    assert!(!store.link_directory(carl.id, 5).await.unwrap(), "once");
+    assert!(store.is_directory_account(carl.id).await.unwrap());
     // Refused logins wait for an administrator, counted per (issuer, subject).
     let collision = |subject: &str, at: i64| roomkeeper_store::OidcCollision {
         issuer: "https://idp".into(),

@@ -195,6 +195,25 @@ pub async fn reset_password(uc: &UseCases, user_id: i64) -> Result<(User, String
     Ok((user, password))
 }
 
+/// Lets the directory (LDAP) log in to this account: an administrator's decision, for an
+/// account another sign-in made that belongs to the directory's person of that name.
+/// `false` when it could already.
+pub async fn link_directory(uc: &UseCases, user_id: i64) -> Result<bool, Error> {
+    let user = user(uc, user_id).await?;
+    if user.password_hash.is_some() {
+        return Err(Error::conflict(
+            "local_password",
+            format!(
+                "{} has a local password and logs in with it, never through the directory.",
+                user.username
+            ),
+        ));
+    }
+    let linked = uc.store.link_directory(user.id, uc.clock.now()).await?;
+    tracing::info!(username = %user.username, linked, "the directory may log in to this account");
+    Ok(linked)
+}
+
 /// Someone must always be able to administer: the last active admin keeps the role.
 pub async fn refuse_losing_last_admin(uc: &UseCases, user_id: i64) -> Result<User, Error> {
     let user = user(uc, user_id).await?;

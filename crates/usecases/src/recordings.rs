@@ -67,6 +67,24 @@ pub async fn assign(
                 format!("{} is not a registered room.", name.display()),
             )
         })?;
+    let actor = Actor::User {
+        username: &acting.user.username,
+        is_admin: acting.user.is_admin,
+    };
+    let assigning = Action::AssignRecordingTo {
+        room: target.facts(),
+        admins_may_watch: uc.recordings.config.admins_can_view_recordings,
+    };
+    if decide(actor, assigning) != Decision::Allowed {
+        return Err(Error::conflict(
+            "own_room",
+            format!(
+                "Administrators do not watch recordings here, and {} is yours: another \
+                 administrator must assign this recording to it.",
+                name.display()
+            ),
+        ));
+    }
     let stamp = Stamp::new(uc, acting);
     Ok(uc
         .store

@@ -13,6 +13,12 @@ use crate::{Error, UseCases};
 /// password), administrator exactly when the directory's admin group says so
 /// (`admin_group`: `ldap.admin_group_dn` is set). A disabled account, or one with a local
 /// password, stays shut (`Disabled`).
+///
+/// An account belongs to the identities linked to it: the directory logs in to an
+/// account it made or that an administrator linked to it (`roomkeeper user
+/// link-directory`), never to one of the same name an OpenID provider made. A guest
+/// provider's user may have picked that name, and the directory's admin rights would
+/// then reach his sessions (`NameTaken`).
 pub async fn directory_account(
     uc: &UseCases,
     identity: &roomkeeper_auth::Identity,
@@ -24,19 +30,25 @@ pub async fn directory_account(
         None => match uc.store.user_by_name(&identity.username).await? {
             Some(user) => user,
             None => {
-                let made = uc
-                    .store
-                    .create_user(
-                        &roomkeeper_store::NewUser {
-                            username: identity.username.clone(),
-                            display_name: identity.display_name.clone(),
-                            password_hash: None,
-                            is_admin: identity.is_admin,
-                            must_change_password: false,
-                        },
-                        uc.clock.now(),
-                    )
-                    .await?;
+                let new = roomkeeper_store::NewUser {
+                    username: identity.username.clone(),
+                    display_name: identity.display_name.clone(),
+                    password_hash: None,
+                    is_admin: identity.is_admin,
+                    must_change_password: false,
+                };
+                let made = match uc.store.create_directory_user(&new, uc.clock.now()).await {
+                    Ok(made) => made,
+                    // Made by another login meanwhile: whose it is is decided below.
+                    Err(roomkeeper_store::Error::Conflict(
+                        roomkeeper_store::Conflict::UsernameTaken,
+                    )) => uc
+                        .store
+                        .user_by_name(&identity.username)
+                        .await?
+                        .ok_or(SignInRefusal::Disabled)?,
+                    Err(other) => return Err(other.into()),
+                };
                 if let Some(email) = &identity.email {
                     uc.store.set_email(made.id, Some(email)).await?;
                 }
@@ -46,6 +58,10 @@ pub async fn directory_account(
     };
     if user.disabled || user.password_hash.is_some() {
         return Err(SignInRefusal::Disabled);
+    }
+    if !uc.store.is_directory_account(user.id).await? {
+        tracing::warn!(username = %user.username, "a directory login for an account another sign-in made: refused until an administrator links it (roomkeeper user link-directory)");
+        return Err(SignInRefusal::NameTaken(user.username.clone()));
     }
     let admin = admin_group.then_some(identity.is_admin);
     refresh_account(uc, &user, identity.display_name.as_deref(), admin).await?;
@@ -96,10 +112,16 @@ impl<E: Into<Error>> From<E> for SignInRefusal {
 ///   the provider is `authoritative_usernames` and the account is linked to no identity
 ///   yet. Otherwise the login is refused and kept for an administrator
 ///   (top of `/admin/users`): a second subject calling itself `alice` is not alice.
+///
+/// A provider that is not authoritative for names (a guest provider: its users pick
+/// them) cannot make an account of a name the directory has (`directory`, asked as its
+/// service account): grants made by that name (co-owners, patterns) are meant for the
+/// directory's person. The login is refused and kept for an administrator.
 pub async fn oidc_account(
     uc: &UseCases,
     provider: &roomkeeper_auth::OidcProvider,
     identity: &roomkeeper_auth::OidcIdentity,
+    directory: Option<&roomkeeper_auth::Ldap>,
 ) -> Result<User, SignInRefusal> {
     let store = &uc.store;
     let now = uc.clock.now();
@@ -142,6 +164,11 @@ pub async fn oidc_account(
         None => {
             let existing = match store.user_by_name(name).await? {
                 Some(existing) => Some(existing),
+                None if !provider.authoritative_usernames()
+                    && directory_has(directory, name).await? =>
+                {
+                    return Err(collision().await);
+                }
                 None => match store
                     .create_user(
                         &roomkeeper_store::NewUser {
@@ -183,6 +210,27 @@ pub async fn oidc_account(
         }
     };
     finish_oidc_account(uc, user, identity).await
+}
+
+/// Whether the directory has a person of this name. Unreachable, it cannot say no: the
+/// login fails (and may be tried again) rather than hand the name out.
+async fn directory_has(
+    directory: Option<&roomkeeper_auth::Ldap>,
+    name: &roomkeeper_domain::Username,
+) -> Result<bool, Error> {
+    let Some(directory) = directory else {
+        return Ok(false);
+    };
+    match directory.knows(name).await {
+        Ok(known) => Ok(known == Some(true)),
+        Err(error) => {
+            tracing::error!(username = %name, %error, "the directory could not say whether it has this name");
+            Err(Error::Internal(
+                "The directory could not be asked whether this name is taken; try again later."
+                    .into(),
+            ))
+        }
+    }
 }
 
 async fn finish_oidc_account(

@@ -91,6 +91,16 @@ pub async fn log_in(
                     {
                         Ok(user) => user,
                         Err(signin::SignInRefusal::Failed(error)) => return Err(error.into()),
+                        // The directory confirmed the password, so saying why reveals
+                        // nothing new.
+                        Err(signin::SignInRefusal::NameTaken(_)) => {
+                            return Err(Error::invalid(
+                                "directory_not_linked",
+                                "An account with your username was made through another \
+                                 sign-in. An administrator must link it to your directory \
+                                 account before you can log in with it.",
+                            ));
+                        }
                         Err(_) => return Err(Error::WrongCredentials),
                     };
                 state.throttle.record_success(&name, address).await?;

@@ -31,7 +31,15 @@ fn help_explains_every_command() {
         assert!(help.contains(command), "--help lacks {command}: {help}");
     }
     let help = stdout(&roomkeeper(&dir, &["user", "--help"]));
-    for command in ["add", "set-password", "admin", "disable", "enable", "list"] {
+    for command in [
+        "add",
+        "set-password",
+        "admin",
+        "disable",
+        "enable",
+        "list",
+        "link-directory",
+    ] {
         assert!(
             help.contains(command),
             "user --help lacks {command}: {help}"
@@ -180,6 +188,14 @@ fn user_commands_manage_local_accounts() {
     let output = run(&["user", "set-password", "nobody"]);
     assert!(
         stderr(&output).contains("no account nobody"),
+        "{}",
+        stderr(&output)
+    );
+    // An account with a local password never logs in through the directory.
+    let output = run(&["user", "link-directory", "max"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("max has a local password"),
         "{}",
         stderr(&output)
     );

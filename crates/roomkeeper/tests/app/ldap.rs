@@ -82,6 +82,70 @@ async fn directory_logins_with_a_dn_template_and_with_a_search() {
     }
 }
 
+/// An account belongs to the identities linked to it. A guest provider (its users pick
+/// their own names) made "bob" before the directory's bob, an administrator there, ever
+/// logged in: his directory login does not enter that account, or the guest's sessions
+/// would share bob's admin rights. An administrator who has checked links it; then the
+/// directory's bob logs in to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_directory_logs_in_only_to_accounts_it_made_or_an_admin_linked() {
+    let slapd = Slapd::start().await.unwrap();
+    let app = app_with(slapd.search_config()).await;
+    // What a guest provider's first login leaves behind: an account of the chosen name,
+    // linked to that provider's subject, with no local password.
+    let guest = app.passwordless_user("bob", false).await.unwrap();
+    app.store()
+        .link_oidc(
+            "https://guests.example",
+            "guest-1",
+            guest.id,
+            app.clock().now(),
+        )
+        .await
+        .unwrap();
+    let password = format!("bob{PASSWORD_SUFFIX}");
+    let answer = login(&app, "bob", &password).await;
+    assert_eq!(
+        error_code(answer, StatusCode::UNPROCESSABLE_ENTITY).await,
+        "directory_not_linked"
+    );
+    let untouched = app.store().user_by_id(guest.id).await.unwrap().unwrap();
+    assert!(
+        !untouched.is_admin,
+        "the directory's admin rights reached the guest's account"
+    );
+    // The login page says why (the directory confirmed the password: nothing new).
+    let page = app
+        .client()
+        .post(app.url("/login"))
+        .form(&[
+            ("username", "bob"),
+            ("password", password.as_str()),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let text = page.text().await.unwrap();
+    assert!(text.contains("An administrator must link it"), "{text}");
+
+    // Linked by an administrator (`roomkeeper user link-directory bob`): his now.
+    let linked = roomkeeper_usecases::accounts::link_directory(&app.state.usecases, guest.id)
+        .await
+        .unwrap();
+    assert!(linked);
+    let bob = app.client();
+    app.log_in(&bob, "bob", &password).await.unwrap();
+    let me = json(bob.get(app.url("/api/v1/me"))).await;
+    assert_eq!(me["is_admin"], true);
+    // An account the directory made is its own from the start.
+    let ada = app.client();
+    app.log_in(&ada, "ada", &format!("ada{PASSWORD_SUFFIX}"))
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn directory_changes_and_outages() {
     let mut slapd = Slapd::start().await.unwrap();

@@ -120,6 +120,60 @@ async fn assert_logged_out(app: &TestApp, browser: &Client) {
     assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// A guest provider's users pick their own names. A first login under a name the
+/// directory has (its ada, who has not logged in here yet) makes no account: grants
+/// made by that name (co-owners, patterns) wait for the directory's ada. A name the
+/// directory does not have is the guest's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_cannot_take_a_name_the_directory_has() {
+    let slapd = roomkeeper_testkit::ldap::Slapd::start().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let guests = OidcServer::start(&base, "guests").await.unwrap();
+    let database = std::sync::Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
+    let mut config = database.config();
+    config.http.public_url = Some(base);
+    // Asked as the service account: with a DN template there is nobody to ask as.
+    config.ldap = slapd.search_config();
+    config.oidc = vec![guests.config("guests", "Guest accounts")];
+    let app = TestApp::spawn_on(listener, database, config, Default::default())
+        .await
+        .unwrap();
+    // Someone names ada as a co-owner before she ever logged in.
+    app.passwordless_user("lecturer", false).await.unwrap();
+    app.registered_room("logic", "lecturer", &["ada"])
+        .await
+        .unwrap();
+
+    let browser = app.client();
+    let answer = sso_log_in(&app, &browser, "guests", "ada").await;
+    assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+    assert_logged_out(&app, &browser).await;
+    let ada = roomkeeper_domain::Username::parse("ada").unwrap();
+    assert!(app.store().user_by_name(&ada).await.unwrap().is_none());
+    // The directory's ada logs in and has her room.
+    let real = app.client();
+    app.log_in(
+        &real,
+        "ada",
+        &format!("ada{}", roomkeeper_testkit::ldap::PASSWORD_SUFFIX),
+    )
+    .await
+    .unwrap();
+    let rooms = json(real.get(app.url("/api/v1/rooms"))).await;
+    assert_eq!(rooms["total"], 1, "{rooms}");
+
+    // A name the directory does not have.
+    guests
+        .set_claim("u-1003", "preferred_username", "guest-dora")
+        .await
+        .unwrap();
+    let guest = app.client();
+    let answer = sso_log_in(&app, &guest, "guests", "carol").await;
+    assert!(answer.status().is_redirection(), "{}", answer.status());
+    assert_eq!(me(&app, &guest).await["username"], "guest-dora");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logins_through_providers_make_link_and_refresh_accounts() {
     let (app, uni, guests) = app_with_providers().await;

@@ -22,6 +22,17 @@ async fn this_version_starts_on_the_released_database_with_nothing_lost() {
         .foreign_keys(false);
     let pool = sqlx::SqlitePool::connect_with(loading).await.unwrap();
     sqlx::raw_sql(RELEASED).execute(&pool).await.unwrap();
+    // Two accounts without a local password, as the released version left them: one the
+    // directory made, one an OpenID provider made (it has an identity).
+    sqlx::raw_sql(
+        "INSERT INTO users (id, username, is_admin, disabled, must_change_password, created_at) \
+         VALUES (90, 'from-directory', 0, 0, 0, 1), (91, 'from-provider', 0, 0, 0, 1); \
+         INSERT INTO oidc_identities (issuer, subject, user_id, created_at) \
+         VALUES ('https://guests.example', 'g-1', 91, 1);",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     pool.close().await;
     let before = tables(&file).await;
 
@@ -47,6 +58,14 @@ async fn this_version_starts_on_the_released_database_with_nothing_lost() {
         }
     }
     assert!(after["_sqlx_migrations"].len() > before["_sqlx_migrations"].len());
+    // Migration 0014: the directory keeps entering the accounts only it can have made.
+    for (id, directory) in [(90, true), (91, false), (2, false)] {
+        assert_eq!(
+            app.store().is_directory_account(id).await.unwrap(),
+            directory,
+            "account {id}"
+        );
+    }
 
     // And it works: the released accounts log in, their rooms, requests and recordings
     // are there, and the new features work on old rooms.

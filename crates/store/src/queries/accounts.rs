@@ -1,26 +1,11 @@
 //! Users, sessions, API tokens and sign-in throttling.
 
-use super::{BEGIN_WRITE, SqlStore};
+use super::{BEGIN_WRITE, Db, SqlStore};
 
 #[async_trait::async_trait]
 impl crate::AccountStore for SqlStore {
     async fn create_user(&self, new: &crate::NewUser, now: i64) -> crate::Result<crate::User> {
-        let sql = format!(
-            "INSERT INTO users (username, display_name, password_hash, is_admin, \
-             must_change_password, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
-             RETURNING {}",
-            crate::sql::USER_COLUMNS
-        );
-        sqlx::query_as(&sql)
-            .bind(new.username.as_str())
-            .bind(new.display_name.as_deref())
-            .bind(new.password_hash.as_deref())
-            .bind(new.is_admin)
-            .bind(new.must_change_password)
-            .bind(now)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| crate::Error::conflict_with(e, crate::Conflict::UsernameTaken))
+        Self::insert_user(&self.pool, new, now).await
     }
 
     async fn user_by_id(&self, id: i64) -> crate::Result<Option<crate::User>> {
@@ -359,5 +344,34 @@ impl crate::AccountStore for SqlStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
+    }
+}
+
+impl SqlStore {
+    /// A new account's row; Conflict when the name is taken.
+    pub(super) async fn insert_user<'e, E>(
+        executor: E,
+        new: &crate::NewUser,
+        now: i64,
+    ) -> crate::Result<crate::User>
+    where
+        E: sqlx::Executor<'e, Database = Db>,
+    {
+        let sql = format!(
+            "INSERT INTO users (username, display_name, password_hash, is_admin, \
+             must_change_password, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             RETURNING {}",
+            crate::sql::USER_COLUMNS
+        );
+        sqlx::query_as(&sql)
+            .bind(new.username.as_str())
+            .bind(new.display_name.as_deref())
+            .bind(new.password_hash.as_deref())
+            .bind(new.is_admin)
+            .bind(new.must_change_password)
+            .bind(now)
+            .fetch_one(executor)
+            .await
+            .map_err(|e| crate::Error::conflict_with(e, crate::Conflict::UsernameTaken))
     }
 }

@@ -224,6 +224,12 @@ impl crate::RecordingStore for SqlStore {
             &format!("recording {id}"),
         )
         .await?;
+        // The room's people hear that someone gave their room a recording (an admin
+        // who does so for a room of his own is its owner then, and not told).
+        let room = Self::room_in(&mut tx, room_id)
+            .await?
+            .ok_or(crate::Error::NotFound)?;
+        Self::notify_people_in(&mut tx, &room, audit, "recording_assigned", None).await?;
         tx.commit().await?;
         Ok(recording)
     }

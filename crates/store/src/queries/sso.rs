@@ -255,4 +255,41 @@ impl crate::SsoStore for SqlStore {
         .fetch_optional(&self.pool)
         .await?)
     }
+
+    async fn create_directory_user(
+        &self,
+        new: &crate::NewUser,
+        now: i64,
+    ) -> crate::Result<crate::User> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let user = Self::insert_user(&mut *tx, new, now).await?;
+        sqlx::query("INSERT INTO directory_accounts (user_id, linked_at) VALUES ($1, $2)")
+            .bind(user.id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn is_directory_account(&self, user_id: i64) -> crate::Result<bool> {
+        let found: Option<(i64,)> =
+            sqlx::query_as("SELECT user_id FROM directory_accounts WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    async fn link_directory(&self, user_id: i64, now: i64) -> crate::Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO directory_accounts (user_id, linked_at) VALUES ($1, $2) \
+             ON CONFLICT (user_id) DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
 }

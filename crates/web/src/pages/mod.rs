@@ -289,6 +289,13 @@ async fn login(
                 return Ok((jar, Redirect::to(target)).into_response());
             }
             Err(Error::WrongCredentials) => (StatusCode::UNAUTHORIZED, t.t("login-failed")),
+            Err(Error::Invalid {
+                code: "directory_not_linked",
+                ..
+            }) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                t.t("login-directory-not-linked"),
+            ),
             Err(Error::Throttled { retry_after_s }) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 t.with(

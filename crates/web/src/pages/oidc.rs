@@ -177,13 +177,14 @@ async fn callback(
             return Ok(refusal(&state, t, jar, status, message));
         }
     };
-    let user = match signin::oidc_account(&state.usecases, &provider, &identity).await {
+    let directory = state.ldap.as_deref();
+    let user = match signin::oidc_account(&state.usecases, &provider, &identity, directory).await {
         Ok(user) => user,
         Err(SignInRefusal::Failed(error)) => return Err(Error::from(error).into()),
         Err(refusal_reason) => {
             let message = match refusal_reason {
                 SignInRefusal::NameTaken(username) => {
-                    tracing::warn!(provider = %name, %username, issuer = %identity.issuer, subject = %identity.subject, "OpenID login refused: the username belongs to an account not linked to this identity; waiting for an administrator on /admin/users");
+                    tracing::warn!(provider = %name, %username, issuer = %identity.issuer, subject = %identity.subject, "OpenID login refused: the username belongs to an account not linked to this identity, or to the directory; waiting for an administrator on /admin/users");
                     t.with("oidc-name-taken", &[("username", username)])
                 }
                 _ => {

@@ -260,4 +260,99 @@ async fn recording_pages() {
     assert!(app.store().recording(&id).await.unwrap().is_none());
 }
 
-both_backends!(who_gets_recordings,);
+/// Where admins may not watch recordings, an admin cannot get one by giving an
+/// unassigned recording to a room of his own (another admin must); whoever gives a room a
+/// recording, or makes himself its co-owner, is named to the room's people.
+async fn an_admin_does_not_watch_through_his_own_room(backend: Backend) {
+    for admins_may_watch in [false, true] {
+        let app = app(backend, admins_may_watch).await;
+        app.passwordless_user("root2", true).await.unwrap();
+        app.registered_room("mine", "root", &[]).await.unwrap();
+        // Recorded in a room nobody had registered: unassigned.
+        let jibri_dir = tempfile::tempdir().unwrap();
+        let session = jibri::record(
+            jibri_dir.path(),
+            "s1",
+            "elsewhere",
+            &format!("{MEET}/elsewhere"),
+            jibri::an_hour_before(app.clock().now()),
+            &[1],
+        )
+        .unwrap();
+        let recording = ingest(&app, &session.dir).await.remove(0);
+        assert_eq!(recording.room_id, None);
+        let assign = |client: reqwest::Client| {
+            let url = app.url(&format!("/api/v1/recordings/{}/assign", recording.id));
+            async move {
+                client
+                    .post(url)
+                    .json(&serde_json::json!({"room": "mine"}))
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let root = app.client_as("root").await.unwrap();
+        let own = assign(root.clone()).await;
+        if admins_may_watch {
+            assert_eq!(own.status(), StatusCode::OK);
+            continue;
+        }
+        assert_eq!(
+            roomkeeper_testkit::error_code(own, StatusCode::CONFLICT).await,
+            "own_room"
+        );
+        let content = app.url(&format!("/api/v1/recordings/{}/content", recording.id));
+        assert_eq!(
+            root.get(&content).send().await.unwrap().status(),
+            StatusCode::NOT_FOUND
+        );
+        // Another admin may; the room's owner is told who, and may watch it now.
+        let other = assign(app.client_as("root2").await.unwrap()).await;
+        assert_eq!(other.status(), StatusCode::OK);
+        let notices = app.store().notices_of("root").await.unwrap();
+        assert!(
+            notices
+                .iter()
+                .any(|n| n.kind == "recording_assigned" && n.message.contains("root2")),
+            "{notices:?}"
+        );
+        assert_eq!(
+            root.get(&content).send().await.unwrap().status(),
+            StatusCode::OK
+        );
+        let home = root
+            .get(app.url("/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            home.contains("root2 gave mine a recording that no room had"),
+            "{home}"
+        );
+        // Making himself a co-owner is an admin's right; the owner hears of it.
+        let logic = app.store().room_by_name("logic").await.unwrap().unwrap();
+        let joined = root
+            .put(app.url(&format!("/api/v1/rooms/{}/co-owners", logic.id)))
+            .json(&serde_json::json!({"usernames": ["colleague", "root"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(joined.status(), StatusCode::OK);
+        let lecturer = app.store().notices_of("lecturer").await.unwrap();
+        assert!(
+            lecturer
+                .iter()
+                .any(|n| n.kind == "co_owners_changed" && n.message.contains("root")),
+            "{lecturer:?}"
+        );
+    }
+}
+
+both_backends!(
+    who_gets_recordings,
+    an_admin_does_not_watch_through_his_own_room,
+);
