@@ -364,12 +364,29 @@ pub async fn users_page(
     Ok(uc.store.users_page(search, page).await?)
 }
 
-/// OpenID logins refused because their username belongs to another account, waiting
-/// for an administrator.
-pub async fn refused_sign_ins(
-    uc: &UseCases,
-) -> Result<Vec<roomkeeper_store::OidcCollision>, Error> {
-    Ok(uc.store.oidc_collisions().await?)
+/// A refused OpenID login waiting for an administrator, and whether an account of its
+/// name exists (if not, the name is one the directory has or may have).
+#[derive(Debug, Clone)]
+pub struct RefusedSignIn {
+    pub entry: roomkeeper_store::OidcCollision,
+    pub account_exists: bool,
+}
+
+/// OpenID logins refused because their username belongs to another account (or to the
+/// directory), waiting for an administrator.
+pub async fn refused_sign_ins(uc: &UseCases) -> Result<Vec<RefusedSignIn>, Error> {
+    let mut refused = Vec::new();
+    for entry in uc.store.oidc_collisions().await? {
+        let account_exists = match Username::parse(&entry.username) {
+            Ok(name) => uc.store.user_by_name(&name).await?.is_some(),
+            Err(_) => false,
+        };
+        refused.push(RefusedSignIn {
+            entry,
+            account_exists,
+        });
+    }
+    Ok(refused)
 }
 
 /// An administrator's answer to a refused OpenID login: link that identity to the
@@ -412,7 +429,25 @@ pub async fn resolve_sign_in(
     let link_to = match answer {
         SignInAnswer::Link => {
             let name = Username::parse(&entry.username).map_err(|_| Error::NotFound)?;
-            Some(uc.store.user_by_name(&name).await?.ok_or(Error::NotFound)?)
+            match uc.store.user_by_name(&name).await? {
+                Some(user) => Some(user),
+                // A name no account has (the directory has, or may have, it): the
+                // administrator who knows who this is makes it theirs.
+                None => Some(
+                    uc.store
+                        .create_user(
+                            &NewUser {
+                                username: name,
+                                display_name: None,
+                                password_hash: None,
+                                is_admin: false,
+                                must_change_password: false,
+                            },
+                            uc.clock.now(),
+                        )
+                        .await?,
+                ),
+            }
         }
         SignInAnswer::Dismiss => None,
     };

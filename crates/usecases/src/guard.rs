@@ -56,7 +56,13 @@ pub async fn set_settings(
     if !settings.is_off() {
         // A meeting that is running now is not waiting for its next event.
         match check(uc, room, &settings, Setter::Unknown).await {
-            Ok(_) | Err(Error::Meeting(roomkeeper_jitsi::Error::NoShard)) => {}
+            // Not connected: the connect's resync reads every guarded room.
+            Ok(_)
+            | Err(Error::Meeting(
+                roomkeeper_jitsi::Error::NoShard
+                | roomkeeper_jitsi::Error::Unreachable(_)
+                | roomkeeper_jitsi::Error::NotConnected(_),
+            )) => {}
             Err(error) => {
                 tracing::warn!(room = %room.name, %error, "the guard could not check the meeting");
             }

@@ -212,8 +212,10 @@ pub async fn oidc_account(
     finish_oidc_account(uc, user, identity).await
 }
 
-/// Whether the directory has a person of this name. Unreachable, it cannot say no: the
-/// login fails (and may be tried again) rather than hand the name out.
+/// Whether the directory has (or may have) a person of this name. Unreachable, it
+/// cannot say no: the login fails (and may be tried again) rather than hand the name out.
+/// A directory that cannot be asked (`bind_dn_template`: no service account) may have
+/// anyone: the name waits for an administrator, who may create the account.
 async fn directory_has(
     directory: Option<&roomkeeper_auth::Ldap>,
     name: &roomkeeper_domain::Username,
@@ -222,7 +224,11 @@ async fn directory_has(
         return Ok(false);
     };
     match directory.knows(name).await {
-        Ok(known) => Ok(known == Some(true)),
+        Ok(Some(known)) => Ok(known),
+        Ok(None) => {
+            tracing::warn!(username = %name, "a new name from a provider that is not authoritative for names, and the directory cannot be asked (bind_dn_template): it waits for an administrator; with search_base Roomkeeper asks");
+            Ok(true)
+        }
         Err(error) => {
             tracing::error!(username = %name, %error, "the directory could not say whether it has this name");
             Err(Error::Internal(

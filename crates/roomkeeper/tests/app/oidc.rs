@@ -174,6 +174,66 @@ async fn a_guest_cannot_take_a_name_the_directory_has() {
     assert_eq!(me(&app, &guest).await["username"], "guest-dora");
 }
 
+/// With a DN template the directory cannot be asked whether it has a name (there is no
+/// service account, and an anonymous read proves nothing), so every new name from a
+/// guest provider waits for an administrator, who can create the account after checking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_name_waits_for_an_admin_when_the_directory_cannot_be_asked() {
+    let slapd = roomkeeper_testkit::ldap::Slapd::start().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let guests = OidcServer::start(&base, "guests").await.unwrap();
+    let database = std::sync::Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
+    let mut config = database.config();
+    config.http.public_url = Some(base);
+    config.ldap = slapd.template_config();
+    config.oidc = vec![guests.config("guests", "Guest accounts")];
+    let app = TestApp::spawn_on(listener, database, config, Default::default())
+        .await
+        .unwrap();
+    guests
+        .set_claim("u-1003", "preferred_username", "guest-dora")
+        .await
+        .unwrap();
+    let guest = app.client();
+    let answer = sso_log_in(&app, &guest, "guests", "carol").await;
+    assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+    assert_logged_out(&app, &guest).await;
+
+    // The administrator sees it, knows who this is, and creates the account.
+    app.passwordless_user("root", true).await.unwrap();
+    let root = app.client_as("root").await.unwrap();
+    let page = root
+        .get(app.url("/admin/users"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("guest-dora") && page.contains("Create the account for them"),
+        "{page}"
+    );
+    let entry = &app.store().oidc_collisions().await.unwrap()[0];
+    let created = root
+        .post(app.url("/admin/users/sign-ins"))
+        .form(&[
+            ("issuer", entry.issuer.as_str()),
+            ("subject", entry.subject.as_str()),
+            ("username", "guest-dora"),
+            ("action", "link"),
+            ("confirm", "yes"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::OK);
+    let answer = sso_log_in(&app, &guest, "guests", "carol").await;
+    assert!(answer.status().is_redirection(), "{}", answer.status());
+    assert_eq!(me(&app, &guest).await["username"], "guest-dora");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logins_through_providers_make_link_and_refresh_accounts() {
     let (app, uni, guests) = app_with_providers().await;

@@ -31,8 +31,8 @@ struct UsersPage {
     page: Chrome,
     me_id: i64,
     users: roomkeeper_store::Paged<User>,
-    /// OpenID logins refused because their name belongs to another account.
-    sign_ins: Vec<roomkeeper_store::OidcCollision>,
+    /// OpenID logins refused because their name is (or may be) someone else's.
+    sign_ins: Vec<accounts::RefusedSignIn>,
     pager: super::Pager,
     query: String,
     notice: Option<String>,
