@@ -120,6 +120,23 @@ async fn assert_logged_out(app: &TestApp, browser: &Client) {
     assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// Roomkeeper with the directory `ldap` and the provider `guests`, which is not
+/// authoritative for names (its users pick them).
+async fn app_with_directory_and_guests(ldap: roomkeeper_auth::LdapConfig) -> (TestApp, OidcServer) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let guests = OidcServer::start(&base, "guests").await.unwrap();
+    let database = std::sync::Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
+    let mut config = database.config();
+    config.http.public_url = Some(base);
+    config.ldap = ldap;
+    config.oidc = vec![guests.config("guests", "Guest accounts")];
+    let app = TestApp::spawn_on(listener, database, config, Default::default())
+        .await
+        .unwrap();
+    (app, guests)
+}
+
 /// A guest provider's users pick their own names. A first login under a name the
 /// directory has (its ada, who has not logged in here yet) makes no account: grants
 /// made by that name (co-owners, patterns) wait for the directory's ada. A name the
@@ -127,18 +144,8 @@ async fn assert_logged_out(app: &TestApp, browser: &Client) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_cannot_take_a_name_the_directory_has() {
     let slapd = roomkeeper_testkit::ldap::Slapd::start().await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let guests = OidcServer::start(&base, "guests").await.unwrap();
-    let database = std::sync::Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
-    let mut config = database.config();
-    config.http.public_url = Some(base);
     // Asked as the service account: with a DN template there is nobody to ask as.
-    config.ldap = slapd.search_config();
-    config.oidc = vec![guests.config("guests", "Guest accounts")];
-    let app = TestApp::spawn_on(listener, database, config, Default::default())
-        .await
-        .unwrap();
+    let (app, guests) = app_with_directory_and_guests(slapd.search_config()).await;
     // Someone names ada as a co-owner before she ever logged in.
     app.passwordless_user("lecturer", false).await.unwrap();
     app.registered_room("logic", "lecturer", &["ada"])
@@ -180,17 +187,7 @@ async fn a_guest_cannot_take_a_name_the_directory_has() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_name_waits_for_an_admin_when_the_directory_cannot_be_asked() {
     let slapd = roomkeeper_testkit::ldap::Slapd::start().await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let guests = OidcServer::start(&base, "guests").await.unwrap();
-    let database = std::sync::Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
-    let mut config = database.config();
-    config.http.public_url = Some(base);
-    config.ldap = slapd.template_config();
-    config.oidc = vec![guests.config("guests", "Guest accounts")];
-    let app = TestApp::spawn_on(listener, database, config, Default::default())
-        .await
-        .unwrap();
+    let (app, guests) = app_with_directory_and_guests(slapd.template_config()).await;
     guests
         .set_claim("u-1003", "preferred_username", "guest-dora")
         .await

@@ -662,16 +662,7 @@ async fn one_of_two_instances_guards_a_room_and_the_other_takes_over() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_instances_lease_is_taken_over_when_it_ends() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let prosody = Prosody::start().await.unwrap();
-    let focus = Focus::start(&prosody).await.unwrap();
-    let app = app_against(&prosody).await;
-    app.passwordless_user("lecturer", false).await.unwrap();
-    let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
-    let lecturer = app.client_as("lecturer").await.unwrap();
-    put_guard(
-        &app,
-        &lecturer,
-        room,
+    let (prosody, focus, app, lecturer, room) = guarded(
         &json!({"password_guard": true, "moderator_guard": "off", "in_use_alert_minutes": null}),
     )
     .await;
@@ -724,19 +715,20 @@ async fn a_dead_instances_lease_is_taken_over_when_it_ends() {
 /// `logic`, the lecturer's, guarding passwords and moderators until an owner arrives,
 /// on a fresh Prosody with Jicofo; with the lecturer's client and the room's id.
 async fn guarded_until_owner() -> (Prosody, Focus, TestApp, reqwest::Client, i64) {
+    guarded(&json!({"password_guard": true, "moderator_guard": "until_owner", "in_use_alert_minutes": null}))
+        .await
+}
+
+/// `logic`, the lecturer's, with `guard`, on a fresh Prosody with Jicofo; with the
+/// lecturer's client and the room's id.
+async fn guarded(guard: &Value) -> (Prosody, Focus, TestApp, reqwest::Client, i64) {
     let prosody = Prosody::start().await.unwrap();
     let focus = Focus::start(&prosody).await.unwrap();
     let app = app_against(&prosody).await;
     app.passwordless_user("lecturer", false).await.unwrap();
     let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
     let lecturer = app.client_as("lecturer").await.unwrap();
-    put_guard(
-        &app,
-        &lecturer,
-        room,
-        &json!({"password_guard": true, "moderator_guard": "until_owner", "in_use_alert_minutes": null}),
-    )
-    .await;
+    put_guard(&app, &lecturer, room, guard).await;
     (prosody, focus, app, lecturer, room)
 }
 
