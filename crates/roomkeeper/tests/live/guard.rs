@@ -37,6 +37,30 @@ async fn history(app: &TestApp, client: &reqwest::Client, room: i64) -> Vec<Valu
         .clone()
 }
 
+/// The room's history once `ready` holds for it (or after 10 s, for the assertions that
+/// follow to show what is there): the guard acts first and records after, so a
+/// participant can see its move before the history does.
+async fn history_when(
+    app: &TestApp,
+    client: &reqwest::Client,
+    room: i64,
+    ready: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let entries = history(app, client, room).await;
+        if ready(&entries) || Instant::now() > deadline {
+            return entries;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Whether the history has `count` or more entries for `action`.
+fn has(entries: &[Value], action: &str, count: usize) -> bool {
+    entries.iter().filter(|e| e["action"] == action).count() >= count
+}
+
 fn actions(entries: &[Value]) -> Vec<String> {
     entries
         .iter()
@@ -216,7 +240,10 @@ async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
     let took = locked.elapsed();
     let meeting = json(lecturer.get(app.url(&format!("/api/v1/rooms/{room}/meeting")))).await;
     assert_eq!(meeting["password_protected"], false, "{meeting}");
-    let entries = history(&app, &lecturer, room).await;
+    let entries = history_when(&app, &lecturer, room, |e| {
+        has(e, "guard_revoked_moderator", 1) && has(e, "guard_removed_password", 1)
+    })
+    .await;
     let said = actions(&entries);
     assert!(
         said.starts_with(&[
@@ -251,7 +278,7 @@ async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
     assert!(took < Duration::from_secs(5), "{took:?}");
     let seen = evil.presences_of_others();
     assert!(seen.iter().all(|x| !x.contains(&code)), "{seen:?}");
-    let entries = history(&app, &lecturer, room).await;
+    let entries = history_when(&app, &lecturer, room, |e| has(e, "join_as_moderator", 1)).await;
     let used = entries
         .iter()
         .find(|e| e["action"] == "join_as_moderator")
@@ -274,7 +301,7 @@ async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
         .unwrap();
     helper.wait_until(Participant::is_moderator).await.unwrap();
     assert!(!again.is_moderator() && !too_late.is_moderator());
-    let joins = history(&app, &lecturer, room)
+    let joins = history_when(&app, &lecturer, room, |e| has(e, "join_as_moderator", 2))
         .await
         .into_iter()
         .filter(|e| e["action"] == "join_as_moderator")
@@ -327,14 +354,19 @@ async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
         "no fight with Jicofo"
     );
     assert!(!late_comer.is_moderator() && !too_late.is_moderator());
-    let reverted = history(&app, &lecturer, room)
-        .await
-        .into_iter()
-        .filter(|e| {
+    let reverted = history_when(&app, &lecturer, room, |e| {
+        e.iter().any(|e| {
             e["action"] == "guard_revoked_moderator"
                 && e["detail"].as_str().unwrap().contains("b0b0b0b0")
         })
-        .count();
+    })
+    .await
+    .into_iter()
+    .filter(|e| {
+        e["action"] == "guard_revoked_moderator"
+            && e["detail"].as_str().unwrap().contains("b0b0b0b0")
+    })
+    .count();
     assert_eq!(reverted, 1);
 
     // A lobby (members-only room) keeps working under the guard: the lecturer, back with
@@ -700,7 +732,12 @@ async fn a_dead_instances_lease_is_taken_over_when_it_ends() {
         assert!(Instant::now() < deadline, "the lock stayed: {meeting}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let history = actions(&history(&app, &lecturer, room).await);
+    let history = actions(
+        &history_when(&app, &lecturer, room, |e| {
+            has(e, "guard_removed_password", 1)
+        })
+        .await,
+    );
     assert_eq!(
         history
             .iter()
@@ -745,11 +782,8 @@ async fn a_student_under_the_lecturers_nick_is_not_the_lecturer() {
         .await
         .unwrap();
     ada.wait_until(Participant::is_moderator).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !actions(&history(&app, &lecturer, room).await).contains(&"join_as_moderator".into()) {
-        assert!(Instant::now() < deadline, "the code was not used");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let used = history_when(&app, &lecturer, room, |e| has(e, "join_as_moderator", 1)).await;
+    assert!(has(&used, "join_as_moderator", 1), "the code was not used");
     drop(ada);
     focus
         .wait_until_seen("logic", "1ec70e70", false)
@@ -771,7 +805,12 @@ async fn a_student_under_the_lecturers_nick_is_not_the_lecturer() {
         assert!(Instant::now() < deadline, "the student's password stayed");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let done = actions(&history(&app, &lecturer, room).await);
+    let done = actions(
+        &history_when(&app, &lecturer, room, |e| {
+            has(e, "guard_removed_password", 1)
+        })
+        .await,
+    );
     assert!(done.contains(&"guard_removed_password".into()), "{done:?}");
     assert_eq!(
         done.iter().filter(|a| *a == "join_as_moderator").count(),
@@ -823,11 +862,15 @@ async fn a_code_in_a_refused_join_is_nobody_elses() {
         !student.is_moderator(),
         "the student got the lecturer's code"
     );
-    let joins: Vec<Value> = history(&app, &lecturer, room)
-        .await
-        .into_iter()
-        .filter(|e| e["action"] == "join_as_moderator")
-        .collect();
+    let joins: Vec<Value> = history_when(&app, &lecturer, room, |e| {
+        e.iter().any(|e| {
+            e["action"] == "join_as_moderator" && e["detail"].to_string().contains("2ec70e70")
+        })
+    })
+    .await
+    .into_iter()
+    .filter(|e| e["action"] == "join_as_moderator")
+    .collect();
     assert_eq!(joins.len(), 1, "{joins:?}");
     assert!(
         joins[0]["detail"].to_string().contains("2ec70e70"),
