@@ -19,6 +19,16 @@ use rustix::fs::{FlockOperation, flock};
 
 use crate::Error;
 
+/// The space left on, and the size of, the filesystem holding `dir` (bytes), for the
+/// metrics operators alert on before ingests fail with "no space left".
+pub fn disk_space(dir: &Path) -> Option<(u64, u64)> {
+    let stats = rustix::fs::statvfs(dir).ok()?;
+    Some((
+        stats.f_bavail.saturating_mul(stats.f_frsize),
+        stats.f_blocks.saturating_mul(stats.f_frsize),
+    ))
+}
+
 /// Where HTTP uploads are staged.
 pub fn incoming(dir: &Path) -> PathBuf {
     dir.join(".incoming")

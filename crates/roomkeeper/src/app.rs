@@ -136,6 +136,22 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let jobs = CancellationToken::new();
+    let header_read_timeout =
+        std::time::Duration::from_secs(config.http.header_read_timeout_seconds);
+    let grace = std::time::Duration::from_secs(config.http.shutdown_grace_seconds);
+    if let Some(address) = &config.http.metrics_listen {
+        let listener = TcpListener::bind(address).await.map_err(|e| {
+            anyhow::anyhow!("cannot listen on {address} (http.metrics_listen): {e}")
+        })?;
+        let stop = jobs.clone();
+        tokio::spawn(accept_loop(
+            listener,
+            roomkeeper_web::operations_router(state.clone()),
+            header_read_timeout,
+            grace,
+            async move { stop.cancelled().await },
+        ));
+    }
     if config.email.enabled() {
         let mailer = roomkeeper_mail::Mailer::new(&config.email)?;
         tokio::spawn(roomkeeper_mail::run_outbox(
@@ -169,9 +185,6 @@ pub async fn serve(
         stopping.cancel();
     };
     let app = roomkeeper_web::router(state);
-    let header_read_timeout =
-        std::time::Duration::from_secs(config.http.header_read_timeout_seconds);
-    let grace = std::time::Duration::from_secs(config.http.shutdown_grace_seconds);
     let served = accept_loop(listener, app, header_read_timeout, grace, shutdown).await;
     jobs.cancel();
     if let Some(guard) = guard {

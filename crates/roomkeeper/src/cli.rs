@@ -24,7 +24,7 @@ use crate::config::{Config, LogFormat, Overrides};
     long_about = "Roomkeeper lets lecturers register their Jitsi-Meet rooms and, for a running \
         meeting, see who is moderator, revoke or grant moderator and remove a password from \
         outside the meeting. With no configuration it uses SQLite in ./data and listens on \
-        127.0.0.1:8080."
+        127.0.0.1:8470."
 )]
 pub struct Cli {
     /// TOML configuration file (see deploy/roomkeeper.example.toml).
@@ -36,7 +36,7 @@ pub struct Cli {
         value_name = "FILE"
     )]
     pub config: Option<PathBuf>,
-    /// Overrides http.listen, e.g. 127.0.0.1:8080.
+    /// Overrides http.listen, e.g. 127.0.0.1:8470.
     #[arg(long, global = true, value_name = "ADDR:PORT")]
     pub listen: Option<String>,
     /// Overrides database.url: sqlite://PATH or postgres://USER:PASS@HOST/DB.

@@ -172,10 +172,20 @@ impl Config {
             return Err(ConfigError::Value {
                 key: "http.listen",
                 message: format!(
-                    "{:?} is not an address and port such as 127.0.0.1:8080",
+                    "{:?} is not an address and port such as 127.0.0.1:8470",
                     self.http.listen
                 ),
             });
+        }
+        if let Some(metrics) = &self.http.metrics_listen {
+            if metrics.parse::<std::net::SocketAddr>().is_err() {
+                return Err(ConfigError::Value {
+                    key: "http.metrics_listen",
+                    message: format!(
+                        "{metrics:?} is not an address and port such as 10.0.0.5:9470"
+                    ),
+                });
+            }
         }
         if let Some(url) = &self.http.public_url {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -310,7 +320,7 @@ mod tests {
     fn no_file_gives_the_embedded_defaults() {
         Jail::expect_with(|_| {
             let config = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
-            assert_eq!(config.http.listen, "127.0.0.1:8080");
+            assert_eq!(config.http.listen, "127.0.0.1:8470");
             assert_eq!(config.database.url, "sqlite://./data/roomkeeper.db");
             assert_eq!(config.recordings.dir, PathBuf::from("./data/recordings"));
             Ok(())

@@ -27,6 +27,8 @@ mod prosody;
 mod restart;
 #[path = "faults/sigterm.rs"]
 mod sigterm;
+#[path = "faults/spool.rs"]
+mod spool;
 
 const MEET: &str = "https://meet.test";
 const PASSWORD: &str = "a long test password";

@@ -21,7 +21,8 @@ pub use models::{
     ApiToken, Audit, AuditEntry, GuardClaim, IngestProblem, LoginAttempts, MeetingModerator,
     NewEmail, NewRecording, NewRequest, NewUser, Notice, OidcCollision, OidcLogin, OutboxEmail,
     OutboxStatus, Overview, Page, Paged, Recording, RecordingState, RequestFilter, RequestStatus,
-    Room, RoomEntry, RoomFilter, RoomRequest, SessionRecord, ShareLink, User, UserPattern, Verdict,
+    Room, RoomEntry, RoomFilter, RoomRequest, SessionRecord, ShareLink, SpooledSession, User,
+    UserPattern, Verdict,
 };
 pub use postgres::PgStore;
 pub use sqlite::{SqliteStore, restore as restore_sqlite};
@@ -469,6 +470,9 @@ pub trait RecordingStore: Send + Sync {
     ) -> Result<()>;
     async fn clear_ingest_problem(&self, session: &str) -> Result<()>;
     async fn ingest_problems(&self) -> Result<Vec<IngestProblem>>;
+    /// What Jibri machine `host`'s spool still holds, as its uploader reported it: these
+    /// become its problems (spooled on `host`), and its earlier ones not among them go.
+    async fn report_spool(&self, host: &str, waiting: &[SpooledSession], now: i64) -> Result<()>;
 }
 
 /// The room guard: its settings, join codes, and who is moderator on Roomkeeper's word

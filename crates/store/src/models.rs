@@ -632,6 +632,21 @@ pub struct IngestProblem {
     pub problem: String,
     pub first_seen_at: i64,
     pub last_seen_at: i64,
+    /// The Jibri machine whose spool holds the session, waiting to be delivered; `None`
+    /// for a session this service could not take in.
+    pub spooled_on: Option<String>,
+}
+
+/// A session in a Jibri machine's spool that its uploader could not deliver yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpooledSession {
+    pub session: String,
+    /// Where it lies on the Jibri machine.
+    pub location: String,
+    /// Why the last attempt failed, with how many there were.
+    pub problem: String,
+    /// When Jibri finished it.
+    pub since: i64,
 }
 
 #[cfg(test)]

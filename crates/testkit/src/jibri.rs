@@ -140,6 +140,161 @@ pub fn write_metadata(dir: &Path, meeting_url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `deploy/jibri/finalize.sh` as a Jibri machine runs it: its own spool, settings from
+/// the environment only (never the machine's `/etc/jitsi/jibri/`), retries a second
+/// apart. The uploader it leaves in the background is killed when this is dropped.
+pub struct Finalize {
+    spool: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+/// The script in this checkout.
+pub const FINALIZE_SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../deploy/jibri/finalize.sh"
+);
+
+impl Finalize {
+    /// Delivering to `roomkeeper_url` with the token in `token_file`.
+    pub fn new(roomkeeper_url: &str, token_file: &Path) -> anyhow::Result<Self> {
+        let spool = tempfile::tempdir()?;
+        let env = vec![
+            ("ROOMKEEPER_URL".into(), roomkeeper_url.into()),
+            (
+                "ROOMKEEPER_INGEST_TOKEN_FILE".into(),
+                token_file.display().to_string(),
+            ),
+            (
+                "ROOMKEEPER_SPOOL".into(),
+                spool.path().display().to_string(),
+            ),
+            ("ROOMKEEPER_FINALIZE_ENV".into(), "/nonexistent".into()),
+            ("ROOMKEEPER_RETRY_SECONDS".into(), "1".into()),
+            ("ROOMKEEPER_SPOOL_HOST".into(), "jibri-test".into()),
+        ];
+        Ok(Self { spool, env })
+    }
+
+    /// Another setting (`CURL_CA_BUNDLE`, `PATH`, ...).
+    pub fn with_env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn spool(&self) -> &Path {
+        self.spool.path()
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(FINALIZE_SCRIPT);
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
+    }
+
+    /// What Jibri does when a recording stopped: the script with the session directory.
+    /// Answers its output and how long Jibri waited for it.
+    pub fn finalize(
+        &self,
+        session_dir: &Path,
+    ) -> anyhow::Result<(std::process::Output, std::time::Duration)> {
+        let started = std::time::Instant::now();
+        let output = self.command().arg(session_dir).output()?;
+        Ok((output, started.elapsed()))
+    }
+
+    /// The uploader run to its end in the foreground, as the timer unit runs it: after a
+    /// running one finished, it delivers what is spooled; it returns once the spool is
+    /// empty (or, for a test gone wrong, after `limit`).
+    pub fn drain(&self, limit: std::time::Duration) -> anyhow::Result<std::process::Output> {
+        let mut command = Command::new("timeout");
+        command
+            .arg(limit.as_secs().max(1).to_string())
+            .arg(FINALIZE_SCRIPT)
+            .arg("--drain")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        Ok(command.output()?)
+    }
+
+    /// Waits until the spool is empty and no uploader runs: what the background uploader
+    /// does after a finalize, awaited (an error after `limit`, with its log).
+    pub async fn delivered(&self, limit: std::time::Duration) -> anyhow::Result<()> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if self.spooled().is_empty() && self.uploader().is_none() {
+                return Ok(());
+            }
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "still spooled after {limit:?}: {:?}; the uploader's log:\n{}",
+                self.spooled(),
+                self.log()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The sessions the spool holds.
+    pub fn spooled(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.spool.path())
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|name| !name.starts_with('.'))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// The background uploader's process id while one runs (it is its process group's
+    /// leader: killing the group takes its curl too).
+    pub fn uploader(&self) -> Option<i32> {
+        let lock = self.spool.path().join(".running");
+        let free = Command::new("flock")
+            .arg("-n")
+            .arg(&lock)
+            .arg("true")
+            .status()
+            .is_ok_and(|s| s.success());
+        if free {
+            return None;
+        }
+        std::fs::read_to_string(&lock).ok()?.trim().parse().ok()
+    }
+
+    /// Kills the background uploader and its children (as a reboot or an OOM kill would).
+    pub fn kill_uploader(&self) -> bool {
+        match self.uploader() {
+            Some(pid) => send_signal(-pid, 9),
+            None => false,
+        }
+    }
+
+    /// The uploader's log (what it wrote while started by the script).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.spool.path().join(".uploader.log")).unwrap_or_default()
+    }
+}
+
+/// `kill(pid, signal)` through the `kill` command: whether it succeeded.
+fn send_signal(pid: i32, signal: i32) -> bool {
+    Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg("--")
+        .arg(pid.to_string())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+impl Drop for Finalize {
+    fn drop(&mut self) {
+        self.kill_uploader();
+    }
+}
+
 /// A real S3-compatible server: `s3s-fs` (crates.io, installed by `scripts/test`), which
 /// checks AWS signatures, on a free loopback port, serving one bucket from a temporary
 /// directory. Stopped (by its process id) when dropped.

@@ -29,7 +29,7 @@ impl SiteFor<'_> {
         let tls = self.tls_dir.display();
         let replacements = [
             (
-                "server 127.0.0.1:8080;",
+                "server 127.0.0.1:8470;",
                 format!("server {};", self.upstream),
             ),
             (

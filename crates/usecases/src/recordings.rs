@@ -4,7 +4,9 @@
 use roomkeeper_auth::{SecretToken, hash_token};
 use roomkeeper_domain::Username;
 use roomkeeper_domain::authz::{Action, Actor, Decision, RecordingFacts, decide};
-use roomkeeper_store::{IngestProblem, Recording, RecordingState, Room, ShareLink, User};
+use roomkeeper_store::{
+    IngestProblem, Recording, RecordingState, Room, ShareLink, SpooledSession, User,
+};
 
 use crate::{Acting, Error, Stamp, UseCases, rooms};
 
@@ -20,10 +22,89 @@ pub async fn unassigned(uc: &UseCases) -> Result<(Vec<Recording>, Vec<IngestProb
     ))
 }
 
-/// How many Jibri sessions wait for an administrator because they could not be taken in
-/// (the metric operators alert on; the same on every instance).
-pub async fn ingest_problem_count(uc: &UseCases) -> Result<usize, Error> {
-    Ok(uc.store.ingest_problems().await?.len())
+/// How many Jibri sessions wait for an administrator because they could not be taken in,
+/// and how many wait in Jibri machines' spools (the metrics operators alert on; the same
+/// on every instance).
+pub async fn ingest_problem_counts(uc: &UseCases) -> Result<(usize, usize), Error> {
+    let problems = uc.store.ingest_problems().await?;
+    let spooled = problems.iter().filter(|p| p.spooled_on.is_some()).count();
+    Ok((problems.len() - spooled, spooled))
+}
+
+/// The most sessions one spool report may list (a Jibri machine records a few a day).
+pub const SPOOL_REPORT_MAX: usize = 1000;
+
+/// One session as a Jibri machine's uploader reports it (deploy/jibri/finalize.sh).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpoolEntry {
+    pub session: String,
+    /// The session directory on the Jibri machine.
+    #[serde(default)]
+    pub directory: String,
+    /// When Jibri finished it (Unix seconds).
+    pub since: i64,
+    pub attempts: u32,
+    #[serde(default)]
+    pub last_error: String,
+}
+
+/// What a Jibri machine's spool still holds after its uploader's last pass: shown to
+/// administrators with the sessions this service could not take in. An empty list says
+/// everything was delivered. Sent with the ingest token; nothing in it is trusted
+/// beyond being shown (names are checked, text is cut short).
+pub async fn report_spool(uc: &UseCases, host: &str, waiting: &[SpoolEntry]) -> Result<(), Error> {
+    let host_fine = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !host_fine {
+        return Err(Error::invalid(
+            "bad_spool_report",
+            "host must be a host name (letters, digits, '-', '_', '.')",
+        ));
+    }
+    if waiting.len() > SPOOL_REPORT_MAX {
+        return Err(Error::invalid(
+            "bad_spool_report",
+            format!("a report lists at most {SPOOL_REPORT_MAX} sessions"),
+        ));
+    }
+    let cut = |text: &str, at: usize| -> String {
+        text.chars().filter(|c| !c.is_control()).take(at).collect()
+    };
+    let mut sessions = Vec::with_capacity(waiting.len());
+    for entry in waiting {
+        roomkeeper_recordings::session::check_session_name(&entry.session)
+            .map_err(|e| Error::invalid("bad_spool_report", e.to_string()))?;
+        let problem = if entry.last_error.is_empty() {
+            format!("not delivered yet ({} attempts)", entry.attempts)
+        } else {
+            format!(
+                "not delivered yet ({} attempts): {}",
+                entry.attempts,
+                cut(&entry.last_error, 300)
+            )
+        };
+        sessions.push(SpooledSession {
+            session: entry.session.clone(),
+            location: format!("{host}:{}", cut(&entry.directory, 300)),
+            problem,
+            since: entry.since,
+        });
+    }
+    uc.store
+        .report_spool(host, &sessions, uc.clock.now())
+        .await?;
+    if !sessions.is_empty() {
+        tracing::warn!(
+            host,
+            waiting = sessions.len(),
+            "Jibri sessions wait in a spool to be delivered"
+        );
+    }
+    Ok(())
 }
 
 pub async fn delete(

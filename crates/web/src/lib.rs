@@ -67,12 +67,17 @@ pub struct HttpConfig {
     /// `/readyz` (Prosody addresses, database errors) and `/metrics`. Everyone else gets
     /// a plain status.
     pub operator_networks: Vec<String>,
+    /// A second address that serves only `/healthz`, `/readyz` and `/metrics`, for a
+    /// Prometheus on another machine while `listen` stays on loopback behind nginx (whose
+    /// requests are never an operator's). Its requests are checked against
+    /// `operator_networks` too.
+    pub metrics_listen: Option<String>,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
-            listen: "127.0.0.1:8080".into(),
+            listen: "127.0.0.1:8470".into(),
             public_url: None,
             trust_forwarded_for: false,
             trusted_proxies: Vec::new(),
@@ -80,6 +85,7 @@ impl Default for HttpConfig {
             shutdown_grace_seconds: 20,
             event_streams: streams::StreamLimits::default(),
             operator_networks: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            metrics_listen: None,
         }
     }
 }
@@ -287,6 +293,13 @@ impl AppState {
     pub fn oidc_provider(&self, name: &str) -> Option<&Arc<roomkeeper_auth::OidcProvider>> {
         self.oidc.iter().find(|p| p.name() == name)
     }
+}
+
+/// What `http.metrics_listen` serves: health, readiness and metrics, nothing else.
+pub fn operations_router(state: AppState) -> Router {
+    ops::router()
+        .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
+        .with_state(state)
 }
 
 /// The whole application. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`

@@ -201,10 +201,18 @@ async fn prometheus(
     metrics::gauge!("jitsi_rooms_followed").set(state.watch.followed() as f64);
     metrics::counter!("jitsi_room_changes_total").absolute(state.watch.changes_received());
     // Left out when the database does not answer: /readyz and its alert say that.
-    if let Ok(problems) =
-        roomkeeper_usecases::recordings::ingest_problem_count(&state.usecases).await
+    if let Ok((problems, spooled)) =
+        roomkeeper_usecases::recordings::ingest_problem_counts(&state.usecases).await
     {
         metrics::gauge!("recordings_ingest_problems").set(problems as f64);
+        metrics::gauge!("recordings_spool_waiting").set(spooled as f64);
+    }
+    // Where recordings are stored (local) or staged (S3 uploads).
+    if let Some((free, size)) =
+        roomkeeper_recordings::staging::disk_space(&state.recordings.config.dir)
+    {
+        metrics::gauge!("recordings_disk_free_bytes").set(free as f64);
+        metrics::gauge!("recordings_disk_size_bytes").set(size as f64);
     }
     (
         [(

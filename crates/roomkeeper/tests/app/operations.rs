@@ -175,3 +175,64 @@ both_backends!(
     every_response_carries_the_security_headers,
     health_readiness_and_metrics
 );
+
+/// A Prometheus on another machine scrapes `http.metrics_listen`, a second address that
+/// serves health, readiness and metrics only, while the service stays on loopback behind
+/// nginx. Its requests are held against `operator_networks` like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_have_an_address_of_their_own_for_a_prometheus_elsewhere() {
+    let database = std::sync::Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
+    let mut config = database.config();
+    let port = roomkeeper_testkit::listening::free_port().unwrap();
+    config.http.metrics_listen = Some(format!("127.0.0.1:{port}"));
+    let app = TestApp::spawn_with(database, config, Default::default())
+        .await
+        .unwrap();
+    let metrics_url = format!("http://127.0.0.1:{port}");
+    let scraped = reqwest::get(format!("{metrics_url}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), StatusCode::OK);
+    let text = scraped.text().await.unwrap();
+    for metric in [
+        "recordings_ingest_problems 0",
+        "recordings_spool_waiting 0",
+        "recordings_disk_free_bytes ",
+        "recordings_disk_size_bytes ",
+    ] {
+        assert!(text.contains(metric), "{metric} missing:\n{text}");
+    }
+    let ready: Value = reqwest::get(format!("{metrics_url}/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["checks"]["database"]["ok"], true);
+    // Nothing else is served there: no pages, no API, no login.
+    for path in ["/login", "/api/v1/session", "/"] {
+        let other = reqwest::get(format!("{metrics_url}{path}")).await.unwrap();
+        assert_eq!(other.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(
+        reqwest::get(app.url("/login")).await.unwrap().status(),
+        StatusCode::OK
+    );
+}
+
+/// A metrics address outside every operator network answers 403, as the main one does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_address_is_for_operator_networks_only() {
+    let database = std::sync::Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
+    let mut config = database.config();
+    let port = roomkeeper_testkit::listening::free_port().unwrap();
+    config.http.metrics_listen = Some(format!("127.0.0.1:{port}"));
+    config.http.operator_networks = vec!["192.0.2.0/24".into()];
+    let _app = TestApp::spawn_with(database, config, Default::default())
+        .await
+        .unwrap();
+    let scraped = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), StatusCode::FORBIDDEN);
+}

@@ -179,22 +179,15 @@ async fn behind_nginx_everything_works_and_nginx_sends_the_files() {
     let original = std::fs::read(&video).unwrap();
     let token_file = jibri_dir.path().join("token");
     std::fs::write(&token_file, INGEST_TOKEN).unwrap();
-    let finalize = std::process::Command::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../deploy/jibri/finalize.sh"
-    ))
-    .arg(&session.dir)
-    .env("ROOMKEEPER_URL", &base)
-    .env("ROOMKEEPER_INGEST_TOKEN_FILE", &token_file)
-    .env("CURL_CA_BUNDLE", &ca)
-    .output()
-    .unwrap();
-    assert!(
-        finalize.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&finalize.stdout),
-        String::from_utf8_lossy(&finalize.stderr)
-    );
+    let finalize = jibri::Finalize::new(&base, &token_file)
+        .unwrap()
+        .with_env("CURL_CA_BUNDLE", &ca.display().to_string());
+    let (done, _) = finalize.finalize(&session.dir).unwrap();
+    assert!(done.status.success(), "{done:?}");
+    finalize
+        .delivered(std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
     let listed = json(lecturer.get(url(&format!("/api/v1/rooms/{room}/recordings")))).await;
     let id = listed[0]["id"].as_str().unwrap().to_owned();
     assert_eq!(listed[0]["size_bytes"], original.len(), "{listed}");

@@ -528,10 +528,51 @@ impl crate::RecordingStore for SqlStore {
 
     async fn ingest_problems(&self) -> crate::Result<Vec<crate::IngestProblem>> {
         Ok(sqlx::query_as(
-            "SELECT session, location, problem, first_seen_at, last_seen_at \
+            "SELECT session, location, problem, first_seen_at, last_seen_at, spooled_on \
              FROM ingest_problems ORDER BY last_seen_at DESC",
         )
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    async fn report_spool(
+        &self,
+        host: &str,
+        waiting: &[crate::SpooledSession],
+        now: i64,
+    ) -> crate::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let earlier: Vec<(String,)> =
+            sqlx::query_as("SELECT session FROM ingest_problems WHERE spooled_on = $1")
+                .bind(host)
+                .fetch_all(&mut *tx)
+                .await?;
+        for (session,) in earlier {
+            if !waiting.iter().any(|w| w.session == session) {
+                sqlx::query("DELETE FROM ingest_problems WHERE session = $1")
+                    .bind(&session)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        for spooled in waiting {
+            sqlx::query(
+                "INSERT INTO ingest_problems (session, location, problem, first_seen_at, \
+                 last_seen_at, spooled_on) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (session) DO UPDATE SET location = excluded.location, \
+                 problem = excluded.problem, last_seen_at = excluded.last_seen_at, \
+                 spooled_on = excluded.spooled_on",
+            )
+            .bind(&spooled.session)
+            .bind(&spooled.location)
+            .bind(&spooled.problem)
+            .bind(spooled.since.min(now))
+            .bind(now)
+            .bind(host)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }

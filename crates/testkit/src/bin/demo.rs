@@ -1,7 +1,7 @@
 //! Live control without a Jitsi installation: a local Prosody with simulated meetings
 //! (evilstudent has locked `logic`), and Roomkeeper configured against it.
 //!
-//!     cargo run -p roomkeeper-testkit --bin demo [-- --listen 127.0.0.1:8080]
+//!     cargo run -p roomkeeper-testkit --bin demo [-- --listen 127.0.0.1:8470]
 //!
 //! Needs Debian's `prosody` package (scripts/test installs it). Everything lives in a
 //! temporary directory and is gone when you press Ctrl-C.
@@ -22,7 +22,7 @@ async fn main() -> anyhow::Result<()> {
     let listen = std::env::args()
         .skip_while(|a| a != "--listen")
         .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8080".into());
+        .unwrap_or_else(|| "127.0.0.1:8470".into());
     // Taken first, so that no server started below can be handed the same port.
     let listener = tokio::net::TcpListener::bind(&listen)
         .await

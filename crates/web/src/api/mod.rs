@@ -121,6 +121,7 @@ pub fn router() -> ApiRoutes {
             // Recordings are gigabytes; the upload streams to disk.
             post(recordings::ingest).layer(axum::extract::DefaultBodyLimit::disable()),
         )
+        .post("/recordings/spool", recordings::report_spool)
         .get("/recordings/unassigned", recordings::unassigned)
         .get("/recordings/{rid}", recordings::get_recording)
         .delete("/recordings/{rid}", recordings::delete_recording)

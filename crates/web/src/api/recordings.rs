@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{FromRequest, Multipart, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use roomkeeper_auth::hash_token;
 use roomkeeper_recordings::staging;
@@ -198,9 +198,9 @@ const MAX_METADATA: usize = 1024 * 1024;
 /// recordings, so the script may retry until it gets a 200.
 pub async fn ingest(
     State(state): State<AppState>,
+    _jibri: Jibri,
     request: Request,
 ) -> Result<Json<Ingested>, ApiError> {
-    check_ingest_token(&state, request.headers())?;
     // Read only once the token is right: nobody else gets their upload parsed.
     let multipart = Multipart::from_request(request, &state)
         .await
@@ -208,19 +208,47 @@ pub async fn ingest(
     Ok(Json(ingest_upload(&state, multipart).await?))
 }
 
-fn check_ingest_token(state: &AppState, headers: &HeaderMap) -> Result<(), Error> {
-    let expected = state
-        .recordings
-        .config
-        .ingest_token
-        .as_deref()
-        .ok_or(Error::Forbidden)?;
-    let given = crate::extract::bearer_token(headers).ok_or(Error::BadToken)?;
-    // Compared as hashes: equal length, so the comparison time says nothing of the token.
-    if hash_token(given) != hash_token(expected) {
-        return Err(Error::BadToken);
+/// A caller with the ingest token: a Jibri machine's finalize script.
+pub struct Jibri;
+
+impl axum::extract::FromRequestParts<AppState> for Jibri {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let expected = state
+            .recordings
+            .config
+            .ingest_token
+            .as_deref()
+            .ok_or(Error::Forbidden)?;
+        let given = crate::extract::bearer_token(&parts.headers).ok_or(Error::BadToken)?;
+        // Compared as hashes: equal length, so the comparison time says nothing of the token.
+        if hash_token(given) != hash_token(expected) {
+            return Err(Error::BadToken.into());
+        }
+        Ok(Jibri)
     }
-    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpoolReport {
+    host: String,
+    waiting: Vec<recordings::SpoolEntry>,
+}
+
+/// A Jibri machine's uploader tells what its spool still holds after a pass (an empty
+/// list once everything was delivered).
+pub async fn report_spool(
+    State(state): State<AppState>,
+    _jibri: Jibri,
+    ApiJson(report): ApiJson<SpoolReport>,
+) -> Result<StatusCode, ApiError> {
+    recordings::report_spool(&state.usecases, &report.host, &report.waiting).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn ingest_upload(state: &AppState, mut multipart: Multipart) -> Result<Ingested, Error> {

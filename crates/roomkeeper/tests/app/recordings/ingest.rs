@@ -611,7 +611,8 @@ async fn watched_directory_and_rescans() {
     taken_in(2, during.clone()).await;
 }
 
-/// `deploy/jibri/finalize.sh` in HTTP mode, as Jibri would run it, twice (a retry).
+/// `deploy/jibri/finalize.sh` as Jibri runs it: it spools the session and returns, its
+/// uploader delivers; a session finalized twice (a retry) gives its recordings once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finalize_script_uploads_over_http() {
     let database = std::sync::Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
@@ -628,10 +629,6 @@ async fn finalize_script_uploads_over_http() {
     app.passwordless_user("lecturer", false).await.unwrap();
     let room_id = app.registered_room("logic", "lecturer", &[]).await.unwrap();
     let jibri_dir = tempfile::tempdir().unwrap();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../deploy/jibri/finalize.sh"
-    );
     // curl as the script runs it, but first writing down its arguments, which anyone on
     // the machine can read (ps): the token must not be among them.
     let spy = tempfile::tempdir().unwrap();
@@ -663,15 +660,9 @@ async fn finalize_script_uploads_over_http() {
         spy.path().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let run = |dir: std::path::PathBuf, token_file: std::path::PathBuf| {
-        std::process::Command::new(script)
-            .arg(dir)
-            .env("ROOMKEEPER_URL", &app.base_url)
-            .env("ROOMKEEPER_INGEST_TOKEN_FILE", token_file)
-            .env("PATH", &path)
-            .output()
-            .unwrap()
-    };
+    let finalize = jibri::Finalize::new(&app.base_url, &token_file)
+        .unwrap()
+        .with_env("PATH", &path);
     let session = jibri::record(
         jibri_dir.path(),
         "up",
@@ -685,7 +676,7 @@ async fn finalize_script_uploads_over_http() {
     for video in &session.videos {
         std::fs::copy(video, kept.path().join(video.file_name().unwrap())).unwrap();
     }
-    // A wrong token: refused, files kept (one attempt is enough to see it).
+    // A wrong token: refused, before the body is read.
     let refused = reqwest::Client::new()
         .post(app.url("/api/v1/recordings/ingest"))
         .bearer_auth("x".repeat(40))
@@ -694,12 +685,16 @@ async fn finalize_script_uploads_over_http() {
         .await
         .unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-    let done = run(session.dir.clone(), token_file.clone());
+    let (done, _) = finalize.finalize(&session.dir).unwrap();
     assert!(
         done.status.success(),
         "{}",
         String::from_utf8_lossy(&done.stderr)
     );
+    finalize
+        .delivered(std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
     assert!(!session.dir.exists(), "removed after the 200");
     let arguments = std::fs::read_to_string(&seen_arguments).unwrap();
     assert!(
@@ -719,18 +714,19 @@ async fn finalize_script_uploads_over_http() {
         }
     };
     assert_eq!(list(lecturer.clone()).await, 2);
-    // The script retried after a lost answer: the same session again, nothing twice.
+    // Jibri ran the script again for the same session: nothing twice.
     std::fs::create_dir(&session.dir).unwrap();
     for video in &session.videos {
         std::fs::copy(kept.path().join(video.file_name().unwrap()), video).unwrap();
     }
     jibri::write_metadata(&session.dir, &format!("{MEET}/logic")).unwrap();
-    let again = run(session.dir.clone(), token_file);
-    assert!(
-        again.status.success(),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
+    let (again, _) = finalize.finalize(&session.dir).unwrap();
+    assert!(again.status.success(), "{again:?}");
+    finalize
+        .delivered(std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(!session.dir.exists());
     assert_eq!(list(lecturer).await, 2);
 }
 
