@@ -93,9 +93,18 @@ async fn ensure_an_admin(store: &dyn Store, config: &Config, clock: &Clock) -> a
         );
         return Ok(());
     }
-    let (password, from_config) = match &config.initial_admin_password {
-        Some(password) => (password.clone(), true),
-        None => (random_password(), false),
+    let (password, from_config) = match (
+        &config.initial_admin_password,
+        &config.initial_admin_password_file,
+    ) {
+        (Some(password), _) => (password.clone(), true),
+        (None, Some(missing)) => anyhow::bail!(
+            "no administrator exists yet and initial_admin_password_file {} is missing: \
+             write a one-time password into it, or make an administrator with \
+             `roomkeeper user add NAME --admin`",
+            missing.display()
+        ),
+        (None, None) => (random_password(), false),
     };
     let hash = PasswordHasher::hash(password.clone()).await?;
     let created = store

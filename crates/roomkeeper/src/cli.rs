@@ -1,7 +1,7 @@
 //! The command line: `serve`, `migrate`, `check-config`, `ingest` and `user …`.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -138,7 +138,20 @@ pub struct PasswordSource {
     password_stdin: bool,
 }
 
+/// Where the Debian package puts the configuration: what commands read when neither
+/// `--config` nor `ROOMKEEPER_CONFIG` names one (an operator running `roomkeeper backup`
+/// as root in /root must not get a new empty database in ./data).
+pub const INSTALLED_CONFIG: &str = "/etc/roomkeeper/roomkeeper.toml";
+
 impl Cli {
+    /// The configuration file to read: the one named, else `installed` if it exists,
+    /// else none (built-in defaults: SQLite in ./data).
+    pub fn config_file(&self, installed: &Path) -> Option<PathBuf> {
+        self.config
+            .clone()
+            .or_else(|| installed.exists().then(|| installed.to_owned()))
+    }
+
     pub fn overrides(&self) -> Overrides {
         Overrides {
             listen: self.listen.clone(),
@@ -480,12 +493,34 @@ pub async fn run_restore(config: &Config, file: &std::path::Path) -> anyhow::Res
              then run `roomkeeper migrate` (docs/OPERATIONS.md)"
         );
     }
+    // Brought up to this version's schema, with the replaced database's owner and mode.
     roomkeeper_store::restore_sqlite(&config.database.url, file).await?;
-    // An older backup is brought up to this version's schema.
-    open_store(config).await?;
     println!(
         "Restored {} and brought it up to date. Start the service again.",
         file.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_read_the_installed_configuration_unless_another_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let installed = dir.path().join("roomkeeper.toml");
+        let cli = Cli::try_parse_from(["roomkeeper", "backup", "copy.db"]).unwrap();
+        // Nothing installed (a developer's checkout): built-in defaults.
+        assert_eq!(cli.config_file(&installed), None);
+        std::fs::write(&installed, "").unwrap();
+        assert_eq!(cli.config_file(&installed), Some(installed.clone()));
+        let named =
+            Cli::try_parse_from(["roomkeeper", "--config", "mine.toml", "backup", "copy.db"])
+                .unwrap();
+        assert_eq!(
+            named.config_file(&installed),
+            Some(PathBuf::from("mine.toml"))
+        );
+    }
 }

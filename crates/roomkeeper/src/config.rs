@@ -162,7 +162,13 @@ impl Config {
             self.email.password = Some(read_secret("email.password_file", path)?);
         }
         if let Some(path) = &self.initial_admin_password_file {
-            self.initial_admin_password = Some(read_secret("initial_admin_password_file", path)?);
+            // A one-time password: operators delete it after the first login, and the
+            // packaged configuration still names it. Needed only while no administrator
+            // exists (start-up says so then).
+            if path.exists() {
+                self.initial_admin_password =
+                    Some(read_secret("initial_admin_password_file", path)?);
+            }
         }
         Ok(())
     }
@@ -462,16 +468,22 @@ mod tests {
         );
         let config = load(&toml, &[], &Overrides::default()).unwrap();
         assert_eq!(config.database.url, "postgres://rk:s3cret@db/rk");
-        let err = load(
+        // The one-time password file is deleted after the first login: its absence is
+        // fine (start-up refuses only while no administrator exists)...
+        let gone = load(
             "initial_admin_password_file = \"/nonexistent/pw\"\n",
             &[],
             &Overrides::default(),
         )
-        .unwrap_err();
-        assert!(
-            err.contains("initial_admin_password_file") && err.contains("/nonexistent/pw"),
-            "{err}"
+        .unwrap();
+        assert_eq!(gone.initial_admin_password, None);
+        // ...one that cannot be read is not.
+        let unreadable = format!(
+            "initial_admin_password_file = {:?}\n",
+            dir.path().display().to_string()
         );
+        let err = load(&unreadable, &[], &Overrides::default()).unwrap_err();
+        assert!(err.contains("initial_admin_password_file"), "{err}");
     }
 
     /// Every key path in a figment dictionary, dotted.

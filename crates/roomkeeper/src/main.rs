@@ -23,7 +23,15 @@ fn init_logging(config: &Config) {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::load(cli.config.as_deref(), &cli.overrides()) {
+    let file = cli.config_file(std::path::Path::new(roomkeeper::cli::INSTALLED_CONFIG));
+    let source = match &file {
+        Some(file) => file.display().to_string(),
+        None => format!(
+            "none (--config, ROOMKEEPER_CONFIG or {}): built-in defaults",
+            roomkeeper::cli::INSTALLED_CONFIG
+        ),
+    };
+    let config = match Config::load(file.as_deref(), &cli.overrides()) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("roomkeeper: {e}");
@@ -31,6 +39,7 @@ async fn main() -> ExitCode {
         }
     };
     if let Command::CheckConfig = cli.command {
+        println!("configuration: {source}");
         println!("{}", describe(&config));
         // Prosody that is up is asked too; one that is not is only mentioned.
         let mut out = std::io::stdout();
@@ -45,6 +54,8 @@ async fn main() -> ExitCode {
         };
     }
     init_logging(&config);
+    // Which database a command works on follows from this: said before it does anything.
+    tracing::info!(configuration = %source, "configuration");
     let result = match cli.command {
         Command::Serve => serve(&config).await,
         Command::Migrate => roomkeeper::app::open_store(&config).await.map(|store| {

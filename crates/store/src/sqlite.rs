@@ -67,13 +67,44 @@ impl SqliteStore {
 /// `url`. Only while the service is stopped: a running one keeps the old file open.
 /// The backup is checked first (`PRAGMA integrity_check`, Roomkeeper's migration table),
 /// copied next to the database and renamed over it, so a crash leaves either the old
-/// database or the whole restored one. Run the migrations afterwards (`roomkeeper
-/// restore` does) to bring an older backup up to date.
+/// database or the whole restored one. The copy is brought up to this version's schema
+/// before it is put in place, and it gets the owner and mode of the database it replaces
+/// (or, for a first one, the directory's owner and 0600): run as root, as operators do,
+/// it stays the service's. Run as another user than the database's owner, it refuses.
 pub async fn restore(url: &str, backup: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
     let target = SqliteConnectOptions::from_str(url)
         .map_err(|e| Error::Config(format!("database.url {url:?}: {e}")))?
         .get_filename()
         .to_owned();
+    let dir = target
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."))
+        .to_owned();
+    let (uid, gid, mode) = match std::fs::metadata(&target) {
+        Ok(m) => (m.uid(), m.gid(), m.mode() & 0o7777),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(Error::Config(format!(
+                "{}: {e}: run restore as root or as the database's owner \
+                 (sudo -u roomkeeper roomkeeper restore FILE); nothing was restored",
+                target.display()
+            )));
+        }
+        Err(_) => {
+            let m = std::fs::metadata(&dir)
+                .map_err(|e| Error::Config(format!("{}: {e}", dir.display())))?;
+            (m.uid(), m.gid(), 0o600)
+        }
+    };
+    let me = rustix::process::geteuid().as_raw();
+    if me != 0 && me != uid {
+        return Err(Error::Config(format!(
+            "{} belongs to user id {uid}, not to you: run restore as root or as that user \
+             (sudo -u roomkeeper roomkeeper restore FILE); nothing was restored",
+            target.display()
+        )));
+    }
     let checked = SqliteConnectOptions::new().filename(backup).read_only(true);
     let mut pool_options = SqlitePoolOptions::new().max_connections(1);
     pool_options = pool_options.acquire_timeout(Duration::from_secs(5));
@@ -111,6 +142,33 @@ pub async fn restore(url: &str, backup: &std::path::Path) -> Result<()> {
     let io = |what: &str, e: std::io::Error| Error::Config(format!("{what}: {e}"));
     let staged = target.with_extension("restoring");
     std::fs::copy(backup, &staged).map_err(|e| io("copying the backup", e))?;
+    // An older backup is brought up to date on the copy, which is then closed (its
+    // write-ahead log folded in), so no file of the database is left to whoever ran this.
+    let migrated = async {
+        let migrating = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                SqliteConnectOptions::new()
+                    .filename(&staged)
+                    .journal_mode(SqliteJournalMode::Delete)
+                    .foreign_keys(true),
+            )
+            .await?;
+        let run = MIGRATOR.run(&migrating).await;
+        migrating.close().await;
+        run.map_err(|e| Error::Config(format!("bringing {} up to date: {e}", backup.display())))
+    }
+    .await;
+    if let Err(e) = migrated {
+        let _ = std::fs::remove_file(&staged);
+        return Err(e);
+    }
+    std::fs::set_permissions(&staged, std::os::unix::fs::PermissionsExt::from_mode(mode))
+        .map_err(|e| io("setting the copy's mode", e))?;
+    if me == 0 {
+        std::os::unix::fs::chown(&staged, Some(uid), Some(gid))
+            .map_err(|e| io("giving the copy to the database's owner", e))?;
+    }
     std::fs::File::open(&staged)
         .and_then(|f| f.sync_all())
         .map_err(|e| io("syncing the copy", e))?;

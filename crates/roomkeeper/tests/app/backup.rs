@@ -124,6 +124,9 @@ async fn a_backup_taken_under_load_holds_every_acknowledged_change_and_restores(
         "{}",
         live["room_requests"].len()
     );
+    // Password hashes and tokens: for whoever took the backup only.
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    assert_eq!(std::fs::metadata(&last).unwrap().mode() & 0o777, 0o600);
     let refused = roomkeeper::cli::run_backup(&app.config, &last).await;
     assert!(
         refused.unwrap_err().to_string().contains("exists already"),
@@ -138,6 +141,32 @@ async fn a_backup_taken_under_load_holds_every_acknowledged_change_and_restores(
         .await
         .unwrap();
     assert_eq!(tables(&restored).await, live);
+    assert_eq!(std::fs::metadata(&restored).unwrap().mode() & 0o777, 0o600);
+
+    // Restored over a database of the service's (here: nobody's) by root, as operators
+    // do: the service's it stays, with its mode, and no file of it is root's.
+    if rustix::process::geteuid().is_root() {
+        let service = 65534;
+        std::os::unix::fs::chown(&restored, Some(service), Some(service)).unwrap();
+        std::fs::set_permissions(&restored, std::fs::Permissions::from_mode(0o640)).unwrap();
+        roomkeeper::cli::run_restore(&elsewhere, &last)
+            .await
+            .unwrap();
+        let kept = std::fs::metadata(&restored).unwrap();
+        assert_eq!(
+            (kept.uid(), kept.gid(), kept.mode() & 0o777),
+            (service, service, 0o640)
+        );
+        for side in ["restored.db-wal", "restored.db-shm", "restored.restoring"] {
+            let path = dir.path().join(side);
+            assert!(
+                std::fs::metadata(&path).map_or(true, |m| m.uid() == service),
+                "{side} is root's"
+            );
+        }
+    } else {
+        println!("not root: the restore by root over the service's database is not tried");
+    }
 
     // A damaged file or someone else's database changes nothing.
     let before = tables(&restored).await;

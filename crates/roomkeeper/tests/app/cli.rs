@@ -100,6 +100,48 @@ fn a_bad_config_is_refused_with_the_key_and_the_file() {
 }
 
 #[test]
+fn a_deleted_one_time_password_file_matters_only_while_there_is_no_administrator() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("site.toml"),
+        "initial_admin_password_file = \"initial-admin-password\"\n\
+         [database]\nurl = \"sqlite://site.db\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    let config = ["--config", "site.toml"];
+    // No administrator and no password: the start says what to do and stops (a serve
+    // that ran instead is stopped by timeout, and the test fails on its message).
+    let output = Command::new("timeout")
+        .current_dir(dir.path())
+        .args(["60", BIN, "--config", "site.toml", "serve"])
+        .env_remove("ROOMKEEPER_CONFIG")
+        .env_remove("ROOMKEEPER_INITIAL_ADMIN_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("initial-admin-password is missing")
+            && message.contains("roomkeeper user add NAME --admin"),
+        "{message}"
+    );
+    // Once there is one, the missing file is fine: check-config and migrate pass.
+    let output = roomkeeper(
+        &dir,
+        &[&config[..], &["user", "add", "erika", "--admin"]].concat(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = roomkeeper(&dir, &[&config[..], &["check-config"]].concat());
+    assert!(
+        stdout(&output).contains("configuration: site.toml"),
+        "{}",
+        stdout(&output)
+    );
+    let output = roomkeeper(&dir, &[&config[..], &["migrate"]].concat());
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
 fn user_commands_manage_local_accounts() {
     let dir = tempfile::tempdir().unwrap();
     let db = ["--database-url", "sqlite://accounts.db"];

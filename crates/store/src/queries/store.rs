@@ -19,6 +19,7 @@ impl crate::Store for SqlStore {
     }
 
     async fn back_up_to(&self, file: &std::path::Path) -> crate::Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
         if BACKEND != crate::Backend::Sqlite {
             return Err(crate::Error::Config(
                 "a PostgreSQL database is backed up with pg_dump (docs/OPERATIONS.md)".into(),
@@ -34,10 +35,22 @@ impl crate::Store for SqlStore {
         let target = file.to_str().ok_or_else(|| {
             crate::Error::Config(format!("{} is not a UTF-8 path", file.display()))
         })?;
-        sqlx::query("VACUUM INTO $1")
+        // Password hashes, tokens and addresses: readable by whoever runs the backup only
+        // (VACUUM INTO would make it 0644). It fills the empty file made here.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(file)
+            .map_err(|e| crate::Error::Config(format!("{}: {e}", file.display())))?;
+        if let Err(e) = sqlx::query("VACUUM INTO $1")
             .bind(target)
             .execute(&self.pool)
-            .await?;
+            .await
+        {
+            let _ = std::fs::remove_file(file);
+            return Err(e.into());
+        }
         // Durable before we say it is done.
         std::fs::File::open(file)
             .and_then(|f| f.sync_all())
