@@ -295,7 +295,7 @@ impl Drop for Finalize {
     }
 }
 
-/// A real S3-compatible server: `s3s-fs` (crates.io, installed by `scripts/test`), which
+/// A real S3-compatible server: `s3s-fs` (installed with `cargo install` by `scripts/test`), which
 /// checks AWS signatures, on a free loopback port, serving one bucket from a temporary
 /// directory. Stopped (by its process id) when dropped.
 pub struct S3Server {
