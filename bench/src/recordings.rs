@@ -401,6 +401,7 @@ async fn main() -> anyhow::Result<()> {
             http_port,
             tls_dir: &tls,
             recordings_dir: &store_dir,
+            access_log: &tls.join("access.log"),
         }
         .render()?;
         Ok(format!(

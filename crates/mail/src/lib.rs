@@ -33,6 +33,9 @@ pub struct MailConfig {
     pub smtp_host: String,
     pub smtp_port: u16,
     pub security: SmtpSecurity,
+    /// Allows `security = "none"` to a relay on another machine (campus relays inside
+    /// the network often speak plain SMTP). Logged at every start.
+    pub allow_unencrypted_relay: bool,
     pub username: Option<String>,
     pub password: Option<String>,
     pub password_file: Option<PathBuf>,
@@ -46,6 +49,7 @@ impl Default for MailConfig {
             smtp_host: String::new(),
             smtp_port: 587,
             security: SmtpSecurity::Starttls,
+            allow_unencrypted_relay: false,
             username: None,
             password: None,
             password_file: None,
@@ -57,6 +61,20 @@ impl Default for MailConfig {
 impl MailConfig {
     pub fn enabled(&self) -> bool {
         !self.smtp_host.trim().is_empty()
+    }
+
+    /// Mail that crosses the network in the clear (what the start warns about).
+    pub fn unencrypted_off_this_machine(&self) -> bool {
+        let host = self
+            .smtp_host
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let loopback = host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        self.enabled() && self.security == SmtpSecurity::None && !loopback
     }
 
     /// Problems an operator must fix before start, as (key, message).
@@ -73,12 +91,25 @@ impl MailConfig {
                 ),
             ));
         }
-        let loopback = matches!(self.smtp_host.as_str(), "localhost" | "127.0.0.1" | "::1");
-        if self.security == SmtpSecurity::None && !loopback {
-            return Err((
-                "email.security",
-                "\"none\" sends passwords and mail unencrypted; it is allowed only for a mail server on 127.0.0.1".into(),
-            ));
+        if self.unencrypted_off_this_machine() {
+            if !self.allow_unencrypted_relay {
+                return Err((
+                    "email.security",
+                    "\"none\" sends mail unencrypted over the network; it is allowed for a mail \
+                     server on 127.0.0.1, or for a relay inside your network with \
+                     allow_unencrypted_relay = true"
+                        .into(),
+                ));
+            }
+            if self.username.is_some() {
+                return Err((
+                    "email.username",
+                    "a password is never sent unencrypted over the network: with \
+                     security = \"none\" to another machine, leave username and password out \
+                     (a relay that takes mail from this machine's address), or use \"starttls\""
+                        .into(),
+                ));
+            }
         }
         if self.username.is_some() != self.password.is_some() {
             return Err((
@@ -228,8 +259,21 @@ mod tests {
             ..MailConfig::default()
         };
         assert_eq!(config.check().unwrap_err().0, "email.security");
-        config.smtp_host = "127.0.0.1".into();
+        // A campus relay inside the network, chosen on purpose: allowed, without a
+        // password (which would cross the network in the clear).
+        config.allow_unencrypted_relay = true;
         assert!(config.check().is_ok());
+        assert!(config.unencrypted_off_this_machine());
+        assert!(Mailer::new(&config).is_ok());
+        config.username = Some("roomkeeper".into());
+        config.password = Some("secret".into());
+        assert_eq!(config.check().unwrap_err().0, "email.username");
+        config.allow_unencrypted_relay = false;
+        for this_machine in ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"] {
+            config.smtp_host = this_machine.into();
+            assert!(config.check().is_ok(), "{this_machine}");
+            assert!(!config.unencrypted_off_this_machine(), "{this_machine}");
+        }
         config.from = "not an address".into();
         assert_eq!(config.check().unwrap_err().0, "email.from");
     }

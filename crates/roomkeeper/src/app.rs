@@ -29,6 +29,10 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 
 /// Everything `serve` needs: database open and migrated, first admin in place.
 pub async fn prepare(config: &Config, clock: Clock) -> anyhow::Result<AppState> {
+    // Refused now, with the cure, rather than every ingest failing later.
+    for place in crate::paths::written_dirs(config) {
+        crate::paths::check_writable(&place, true).map_err(anyhow::Error::msg)?;
+    }
     let store = open_store(config).await?;
     ensure_an_admin(&*store, config, &clock).await?;
     let mut shards = Vec::new();
@@ -162,6 +166,13 @@ pub async fn serve(
         ));
     }
     if config.email.enabled() {
+        if config.email.unencrypted_off_this_machine() {
+            tracing::warn!(
+                host = %config.email.smtp_host,
+                port = config.email.smtp_port,
+                "email goes to the relay unencrypted (email.allow_unencrypted_relay)"
+            );
+        }
         let mailer = roomkeeper_mail::Mailer::new(&config.email)?;
         tokio::spawn(roomkeeper_mail::run_outbox(
             Arc::clone(&state.usecases.store),

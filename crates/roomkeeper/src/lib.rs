@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod paths;
 
 pub use app::{prepare, serve, shutdown_signal};
 pub use config::{Config, LogFormat, Overrides};

@@ -41,12 +41,13 @@ async fn main() -> ExitCode {
     if let Command::CheckConfig = cli.command {
         println!("configuration: {source}");
         println!("{}", describe(&config));
-        // Prosody that is up is asked too; one that is not is only mentioned.
         let mut out = std::io::stdout();
+        let storage = roomkeeper::paths::report(&config, &mut out).unwrap_or(false);
+        // Prosody that is up is asked too; one that is not is only mentioned.
         return match roomkeeper::cli::check_prosody(&config, Duration::from_secs(5), &mut out).await
         {
-            Ok(true) => ExitCode::SUCCESS,
-            Ok(false) => ExitCode::FAILURE,
+            Ok(true) if storage => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::FAILURE,
             Err(e) => {
                 eprintln!("roomkeeper: {e:#}");
                 ExitCode::FAILURE

@@ -25,7 +25,7 @@ pub use models::{
     UserPattern, Verdict,
 };
 pub use postgres::PgStore;
-pub use sqlite::{SqliteStore, restore as restore_sqlite};
+pub use sqlite::{SqliteStore, restore as restore_sqlite, sqlite_file};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -63,6 +63,16 @@ impl SqliteStore {
     }
 }
 
+/// The database file an SQLite `url` names (None for another backend or a bad URL).
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if !url.trim().starts_with("sqlite:") {
+        return None;
+    }
+    SqliteConnectOptions::from_str(url)
+        .ok()
+        .map(|o| o.get_filename().to_owned())
+}
+
 /// Puts `backup` (a file from `Store::back_up_to`) in place of the SQLite database at
 /// `url`. Only while the service is stopped: a running one keeps the old file open.
 /// The backup is checked first (`PRAGMA integrity_check`, Roomkeeper's migration table),

@@ -68,6 +68,19 @@ pub async fn wait_until_listening(
     }
 }
 
+/// Waits (up to 20 s) until this process listens on `port`: a server a test started in
+/// a task of its own binds its socket a moment later.
+pub async fn until_this_process_listens(port: u16) -> std::io::Result<bool> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !listens(std::process::id(), port)? {
+        if Instant::now() > deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(true)
+}
+
 /// Whether process `pid` holds a socket listening on 127.0.0.1:`port` (or any address).
 pub fn listens(pid: u32, port: u16) -> std::io::Result<bool> {
     let mut inodes = Vec::new();

@@ -22,6 +22,8 @@ pub struct SiteFor<'a> {
     pub http_port: u16,
     pub tls_dir: &'a Path,
     pub recordings_dir: &'a Path,
+    /// Where the site's access log goes (its own format, which leaves secrets out).
+    pub access_log: &'a Path,
 }
 
 impl SiteFor<'_> {
@@ -55,7 +57,12 @@ impl SiteFor<'_> {
                 format!("alias {}/;", self.recordings_dir.display()),
             ),
         ];
-        let mut site = SITE.to_owned();
+        let log = "/var/log/nginx/roomkeeper.access.log";
+        ensure!(
+            SITE.matches(log).count() == 2,
+            "deploy/nginx/roomkeeper.conf: expected the access log in both servers"
+        );
+        let mut site = SITE.replace(log, &self.access_log.display().to_string());
         for (from, to) in replacements {
             ensure!(
                 site.matches(from).count() == 1,
@@ -84,7 +91,8 @@ pub fn make_certificate(dir: &Path) -> anyhow::Result<PathBuf> {
 /// of its own. Stopped (by its pid) when dropped.
 pub struct Nginx {
     child: Child,
-    work: tempfile::TempDir,
+    // Its configuration, logs and temporary files: kept while nginx runs.
+    _work: tempfile::TempDir,
 }
 
 impl Nginx {
@@ -128,7 +136,7 @@ impl Nginx {
                 .context("cannot start nginx (scripts/test installs it)")?;
             match crate::listening::wait_until_listening(&mut child, https_port, "nginx").await {
                 Ok(()) => {
-                    let nginx = Self { child, work };
+                    let nginx = Self { child, _work: work };
                     return Ok((nginx, https_port, http_port));
                 }
                 Err(crate::listening::NotListening::Exited { .. })
@@ -143,11 +151,6 @@ impl Nginx {
                 }
             }
         }
-    }
-
-    /// What nginx logged about each request (its access log).
-    pub fn access_log(&self) -> String {
-        std::fs::read_to_string(self.work.path().join("access.log")).unwrap_or_default()
     }
 }
 

@@ -38,6 +38,16 @@ impl PostgresServer {
     }
 
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_configured(None).await
+    }
+
+    /// With TLS on (`ssl = on`), its certificate the one `tls::make_certificates` made
+    /// for `host` in `certs`, as a university's database with its own CA is.
+    pub async fn start_with_tls(certs: &std::path::Path, host: &str) -> anyhow::Result<Self> {
+        Self::start_configured(Some((certs, host))).await
+    }
+
+    async fn start_configured(tls: Option<(&std::path::Path, &str)>) -> anyhow::Result<Self> {
         let bin = Self::installed().context("PostgreSQL is not installed")?;
         let dir = tempfile::Builder::new()
             .prefix("roomkeeper-pg-")
@@ -68,6 +78,33 @@ impl PostgresServer {
                 "UTF8",
             ],
         )?;
+        if let Some((certs, host)) = tls {
+            let data = PathBuf::from(server.data());
+            for (from, to) in [
+                (format!("{host}.crt"), "server.crt"),
+                (format!("{host}.key"), "server.key"),
+            ] {
+                std::fs::copy(certs.join(from), data.join(to))?;
+                std::fs::set_permissions(
+                    data.join(to),
+                    std::os::unix::fs::PermissionsExt::from_mode(0o600),
+                )?;
+                if crate::running_as_root() {
+                    let owned = Command::new("chown")
+                        .arg("postgres")
+                        .arg(data.join(to))
+                        .status()?;
+                    anyhow::ensure!(owned.success(), "chown postgres {to}");
+                }
+            }
+            let mut conf = std::fs::OpenOptions::new()
+                .append(true)
+                .open(data.join("postgresql.conf"))?;
+            std::io::Write::write_all(
+                &mut conf,
+                b"ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
+            )?;
+        }
         for _ in 0..listening::ATTEMPTS {
             server.port = listening::free_port()?;
             if server.start_again().is_ok() {

@@ -578,6 +578,14 @@ fn cases() -> Vec<Case> {
             None,
             |_| 403,
         ),
+        // The uploader's report of what waits in a Jibri's spool: the ingest token only.
+        case(
+            M::POST,
+            "/recordings/spool",
+            "/recordings/spool",
+            Some(json!({"host": "jibri1", "waiting": []})),
+            |_| 403,
+        ),
         case(
             M::GET,
             "/recordings/unassigned",

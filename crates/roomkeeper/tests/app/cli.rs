@@ -142,6 +142,48 @@ fn a_deleted_one_time_password_file_matters_only_while_there_is_no_administrator
 }
 
 #[test]
+fn a_storage_directory_the_service_cannot_write_stops_the_start_with_the_cure() {
+    let dir = tempfile::tempdir().unwrap();
+    // Root may write anywhere: a path under a file is what fails for everyone.
+    std::fs::write(dir.path().join("a-file"), "").unwrap();
+    std::fs::write(
+        dir.path().join("site.toml"),
+        "[database]\nurl = \"sqlite://db/site.db\"\n[recordings]\ndir = \"a-file/recordings\"\n",
+    )
+    .unwrap();
+    let output = roomkeeper(&dir, &["--config", "site.toml", "check-config"]);
+    assert!(!output.status.success());
+    let report = stdout(&output);
+    assert!(
+        report.contains("recordings.dir a-file/recordings is not writable")
+            && report.contains("ReadWritePaths=a-file/recordings"),
+        "{report}"
+    );
+    // The check changes nothing: the database's directory is made by the start only.
+    assert!(
+        report.contains("database.url db: made at start"),
+        "{report}"
+    );
+    assert!(!dir.path().join("db").exists());
+    let output = Command::new("timeout")
+        .current_dir(dir.path())
+        .args(["60", BIN, "--config", "site.toml", "serve"])
+        .env_remove("ROOMKEEPER_CONFIG")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("recordings.dir a-file/recordings is not writable"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        !dir.path().join("db/site.db").exists(),
+        "refused before the database"
+    );
+}
+
+#[test]
 fn user_commands_manage_local_accounts() {
     let dir = tempfile::tempdir().unwrap();
     let db = ["--database-url", "sqlite://accounts.db"];

@@ -9,6 +9,7 @@ mod api;
 mod authz;
 mod backup;
 mod cli;
+mod database;
 mod ldap;
 mod login;
 mod mail;

@@ -188,6 +188,11 @@ async fn metrics_have_an_address_of_their_own_for_a_prometheus_elsewhere() {
     let app = TestApp::spawn_with(database, config, Default::default())
         .await
         .unwrap();
+    assert!(
+        roomkeeper_testkit::listening::until_this_process_listens(port)
+            .await
+            .unwrap()
+    );
     let metrics_url = format!("http://127.0.0.1:{port}");
     let scraped = reqwest::get(format!("{metrics_url}/metrics"))
         .await
@@ -231,6 +236,12 @@ async fn the_metrics_address_is_for_operator_networks_only() {
     let _app = TestApp::spawn_with(database, config, Default::default())
         .await
         .unwrap();
+    // Its socket is bound by the serving task, a moment after the app is up.
+    assert!(
+        roomkeeper_testkit::listening::until_this_process_listens(port)
+            .await
+            .unwrap()
+    );
     let scraped = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
         .await
         .unwrap();

@@ -45,6 +45,7 @@ async fn behind_nginx_everything_works_and_nginx_sends_the_files() {
     let ca = nginx::make_certificate(tls.path()).unwrap();
     let recordings = tempfile::tempdir().unwrap();
     let store_dir = recordings.path().join("store");
+    let access_log = tls.path().join("roomkeeper.access.log");
     // Each must know the other's address: Roomkeeper's socket is bound first.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let upstream = listener.local_addr().unwrap();
@@ -55,6 +56,7 @@ async fn behind_nginx_everything_works_and_nginx_sends_the_files() {
             http_port,
             tls_dir: tls.path(),
             recordings_dir: &store_dir,
+            access_log: &access_log,
         }
         .render()
     })
@@ -206,6 +208,22 @@ async fn behind_nginx_everything_works_and_nginx_sends_the_files() {
         "{:?}",
         whole.headers()
     );
+    // nginx sends the file, and Roomkeeper's security headers with it.
+    for header in [
+        "strict-transport-security",
+        "content-security-policy",
+        "x-content-type-options",
+        "x-frame-options",
+        "referrer-policy",
+        "cross-origin-opener-policy",
+    ] {
+        assert!(
+            whole.headers().contains_key(header),
+            "{header} missing: {:?}",
+            whole.headers()
+        );
+    }
+    assert_eq!(whole.headers()["x-content-type-options"], "nosniff");
     assert!(whole.bytes().await.unwrap() == original);
     let part = lecturer
         .get(&content)
@@ -265,11 +283,50 @@ async fn behind_nginx_everything_works_and_nginx_sends_the_files() {
         .find(|e| e.action == "share_link_used")
         .unwrap();
     assert_eq!(use_of_link.address.as_deref(), Some("127.0.0.2"));
-    assert!(
-        proxy.access_log().contains("GET /shared/"),
-        "{}",
-        proxy.access_log()
-    );
+
+    // Large bodies are for Jibri's uploads only: 20 MiB to the login form is refused by
+    // nginx before it reaches Roomkeeper (or nginx's disk).
+    let large = anonymous
+        .post(url("/login"))
+        .header("origin", &base)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(vec![b'a'; 20 << 20])
+        .send()
+        .await;
+    // nginx answers, or cuts the upload off; Roomkeeper's own 413 would come after
+    // nginx had taken in the whole body.
+    if let Ok(large) = large {
+        assert_eq!(large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let page = large.text().await.unwrap_or_default();
+        assert!(page.contains("nginx"), "not nginx's answer: {page}");
+    }
+    // An OpenID answer's code and state are secrets as well.
+    let _ = anonymous
+        .get(url(
+            "/login/oidc/uni/callback?code=SECRET-CODE&state=SECRET-STATE",
+        ))
+        .send()
+        .await
+        .unwrap();
+
+    // The access log has the requests and none of the secrets.
+    let token = link["url"].as_str().unwrap().rsplit('/').next().unwrap();
+    let log = std::fs::read_to_string(&access_log).unwrap();
+    for (request, status) in [
+        ("GET /shared/[secret] ", "200"),
+        ("POST /login ", "413"),
+        ("GET /login/oidc/uni/callback ", ""),
+    ] {
+        assert!(
+            log.lines()
+                .any(|line| line.contains(request) && line.contains(&format!("\" {status}"))),
+            "{request} {status} not in the log:\n{log}"
+        );
+    }
+    for secret in [token, "SECRET-CODE", "SECRET-STATE"] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
+    drop(proxy);
 }
 
 /// Appends an MP4 `free` box of `size` bytes (players skip it): a real video as large
