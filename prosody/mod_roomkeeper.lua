@@ -30,7 +30,7 @@
 --   iq set  to ROOM  <moderator nick grant/>   -> the room after granting (grant='1') or revoking
 --   iq set  to ROOM  <kick nick='…'/>          -> the room after the kick
 --   (a nick not in the room: error recipient-unavailable; no such room: item-not-found)
---   iq set  to HOST  <subscribe/>           -> <subscribed owner='1|0' prosody='VERSION'/>;
+--   iq set  to HOST  <subscribe/>           -> <subscribed owner='1|0' prosody='VERSION' revision='N'/>;
 --   events follow as <message from=HOST><occupant|left|config|code|destroyed room='ROOM-JID' …/></message>
 --   (config carries by='NICK' when an occupant changed it, service='1' when this account did;
 --   code: a join code found in a display name, with session = the connection that sent
@@ -43,6 +43,10 @@ local st = require "util.stanza";
 local jid = require "util.jid";
 
 local NS = "urn:roomkeeper:prosody:1";
+-- What this module does for the service, raised whenever that changes (occupant-keyed
+-- trust, codes only for occupants who are in, ...). Roomkeeper compares it with the one
+-- it was built with and says when roomkeeper-prosody is of another version.
+local REVISION = "2";
 local NICK_NS = "http://jabber.org/protocol/nick";
 
 -- By default the account Roomkeeper's docs suggest, on the auth host next to this
@@ -156,6 +160,7 @@ module:hook("iq-set/host/" .. NS .. ":subscribe", function(event)
 		xmlns = NS;
 		owner = flag(owns_every_room(jid.bare(event.stanza.attr.from)));
 		prosody = prosody.version;
+		revision = REVISION;
 	}));
 	return true;
 end);

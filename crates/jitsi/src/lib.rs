@@ -96,6 +96,25 @@ pub enum RoomOwnership {
     NotOwner,
 }
 
+/// The companion module's revision this Roomkeeper was built with
+/// (`REVISION` in `prosody/mod_roomkeeper.lua`, the same source tree).
+pub const MODULE_REVISION: &str = "2";
+
+/// What is wrong when the companion module Prosody runs is of another revision than
+/// this Roomkeeper's (`told`: what the module said; None from a module older than
+/// revisions): the roomkeeper-prosody package and Roomkeeper were upgraded apart.
+pub fn module_mismatch(told: Option<&str>) -> Option<String> {
+    if told == Some(MODULE_REVISION) {
+        return None;
+    }
+    Some(format!(
+        "the companion module on this Prosody is revision {}, this Roomkeeper needs \
+         revision {MODULE_REVISION}: install roomkeeper-prosody of Roomkeeper's version on \
+         the Prosody machine and restart Prosody",
+        told.unwrap_or("1 (older than revisions)")
+    ))
+}
+
 /// What the operator changes when Prosody does not make the account owner of its rooms.
 pub fn not_owner_help(prosody_version: Option<&str>) -> String {
     let owners = "`component_admins_as_room_owners = true` on the MUC component \
@@ -165,4 +184,25 @@ pub trait MeetingControl: Send + Sync {
     /// Whether a meeting could be read now (a shard is connected): reading every
     /// guarded room while Prosody is away only fails, once per room.
     fn connected(&self) -> bool;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The module and the service are built from one tree: a change to one side's
+    /// revision without the other fails here.
+    #[test]
+    fn the_module_in_this_tree_is_the_revision_roomkeeper_expects() {
+        let module = include_str!("../../../prosody/mod_roomkeeper.lua");
+        let line = format!("local REVISION = \"{MODULE_REVISION}\";");
+        assert!(
+            module.contains(&line),
+            "prosody/mod_roomkeeper.lua lacks {line}"
+        );
+        assert_eq!(module_mismatch(Some(MODULE_REVISION)), None);
+        let older = module_mismatch(None).unwrap();
+        assert!(older.contains("install roomkeeper-prosody"), "{older}");
+        assert!(module_mismatch(Some("3")).unwrap().contains("revision 3"));
+    }
 }

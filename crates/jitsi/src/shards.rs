@@ -37,6 +37,8 @@ pub struct ShardStatus {
     pub room_ownership: RoomOwnership,
     /// As the companion module tells it.
     pub prosody_version: Option<String>,
+    /// The companion module is of another revision than this Roomkeeper: what to do.
+    pub module_mismatch: Option<String>,
     /// While not online: why (unreachable, certificate, login), in words that name the fix.
     pub problem: Option<ConnectProblem>,
 }
@@ -95,6 +97,7 @@ impl Shards {
                 companion_module: s.has_companion(),
                 room_ownership: s.room_ownership(),
                 prosody_version: s.prosody_version(),
+                module_mismatch: s.module_mismatch(),
                 problem: s.problem(),
             })
             .collect()

@@ -67,6 +67,9 @@ struct Link {
     ownership: Mutex<RoomOwnership>,
     /// Told by the companion module.
     prosody_version: Mutex<Option<String>>,
+    /// The companion module's revision, as it tells it (none from one older than
+    /// revisions).
+    module_revision: Mutex<Option<String>>,
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -181,6 +184,7 @@ impl XmppShard {
             answer_timeout: Duration::from_millis(config.answer_timeout_ms),
             ownership: Mutex::new(RoomOwnership::Unknown),
             prosody_version: Mutex::default(),
+            module_revision: Mutex::default(),
         });
         let _ = shared.set(Arc::clone(&link));
         // After every connect: ask for events (which tells whether the module is there),
@@ -205,6 +209,11 @@ impl XmppShard {
                             let subscribed = subscribed.filter(|s| s.is("subscribed", ROOMKEEPER));
                             let version = subscribed.as_ref().and_then(|s| s.attr("prosody"));
                             *lock(&link.prosody_version) = version.map(str::to_owned);
+                            let revision = subscribed.as_ref().and_then(|s| s.attr("revision"));
+                            *lock(&link.module_revision) = revision.map(str::to_owned);
+                            if let Some(problem) = crate::module_mismatch(revision) {
+                                tracing::warn!(shard = %name, "{problem}");
+                            }
                             match subscribed.as_ref().and_then(|s| s.attr("owner")) {
                                 Some(owner) => link.learn_ownership(owner == "1"),
                                 None => *lock(&link.ownership) = RoomOwnership::Unknown,
@@ -213,6 +222,7 @@ impl XmppShard {
                         Err(error) => {
                             tracing::info!(shard = %name, %error, "no companion module: rooms are polled");
                             *lock(&link.prosody_version) = None;
+                            *lock(&link.module_revision) = None;
                             link.probe_ownership(&muc).await;
                         }
                     }
@@ -299,6 +309,15 @@ impl XmppShard {
     /// Prosody's version, as the companion module tells it.
     pub fn prosody_version(&self) -> Option<String> {
         lock(&self.link.prosody_version).clone()
+    }
+
+    /// Why the companion module does not fit this Roomkeeper (see [`crate::module_mismatch`]);
+    /// None while it fits or is not there.
+    pub fn module_mismatch(&self) -> Option<String> {
+        if !self.has_companion() {
+            return None;
+        }
+        crate::module_mismatch(lock(&self.link.module_revision).as_deref())
     }
 
     /// Waits until the connection is up and the companion module has been asked for

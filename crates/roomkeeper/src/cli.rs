@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `check-config`, `ingest` and `user …`.
+//! The command line: `serve`, `migrate`, `check-config`, `ingest`, `backup`, `restore`,
+//! `migrate-to` and `user …`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -78,6 +79,13 @@ pub enum Command {
     Restore {
         /// A file made by `roomkeeper backup`.
         file: PathBuf,
+    },
+    /// Copy this installation's SQLite database into an empty PostgreSQL database, then
+    /// point database.url at it (docs/OPERATIONS.md). Stop the service first.
+    MigrateTo {
+        /// A file holding the PostgreSQL URL (it holds a password: not on the command
+        /// line, where `ps` shows it).
+        url_file: PathBuf,
     },
 }
 
@@ -445,6 +453,10 @@ pub async fn check_prosody(
                 "missing"
             },
         )?;
+        if let Some(mismatch) = shard.module_mismatch() {
+            fine = false;
+            writeln!(out, "  {mismatch}")?;
+        }
         if shard.room_ownership() == RoomOwnership::NotOwner {
             fine = false;
             writeln!(
@@ -482,6 +494,35 @@ pub async fn run_backup(config: &Config, file: &std::path::Path) -> anyhow::Resu
     let store = open_store(config).await?;
     store.back_up_to(file).await?;
     println!("Backed up the database to {}.", file.display());
+    Ok(())
+}
+
+/// `roomkeeper migrate-to URL_FILE`.
+pub async fn run_migrate_to(config: &Config, url_file: &Path) -> anyhow::Result<()> {
+    if roomkeeper_store::sqlite_file(&config.database.url).is_none() {
+        bail!("database.url is not SQLite: there is nothing to move to PostgreSQL");
+    }
+    let target = std::fs::read_to_string(url_file)
+        .with_context(|| format!("cannot read {}", url_file.display()))?;
+    let target = target.trim();
+    if !(target.starts_with("postgres://") || target.starts_with("postgresql://")) {
+        bail!(
+            "{} does not hold a postgres:// URL: nothing was copied",
+            url_file.display()
+        );
+    }
+    let copied = roomkeeper_store::transfer::sqlite_to_postgres(&config.database.url, target)
+        .await
+        .with_context(|| format!("copying to {}", roomkeeper_store::redact_url(target)))?;
+    for (table, rows) in &copied.tables {
+        println!("{table}: {rows} rows");
+    }
+    println!(
+        "Copied to {}. Now set `[database] url_file = \"{}\"` and start the service; \
+         keep the SQLite file until you are content.",
+        roomkeeper_store::redact_url(target),
+        url_file.display()
+    );
     Ok(())
 }
 

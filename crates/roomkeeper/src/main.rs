@@ -66,6 +66,9 @@ async fn main() -> ExitCode {
         Command::Ingest { dir } => roomkeeper::cli::run_ingest(&config, &dir).await,
         Command::Backup { file } => roomkeeper::cli::run_backup(&config, &file).await,
         Command::Restore { file } => roomkeeper::cli::run_restore(&config, &file).await,
+        Command::MigrateTo { url_file } => {
+            roomkeeper::cli::run_migrate_to(&config, &url_file).await
+        }
         Command::CheckConfig => Ok(()),
     };
     match result {

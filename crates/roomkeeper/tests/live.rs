@@ -38,6 +38,40 @@ mod proxy;
 #[path = "live/tls.rs"]
 mod tls;
 
+/// roomkeeper-prosody and Roomkeeper upgraded apart: the module of another release is
+/// named, with what to do, on /admin/jitsi, in /readyz and by check-config (which fails);
+/// the module's events still arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_of_another_release_is_named_on_the_admin_page_and_by_check_config() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let prosody = Prosody::start_setup(Setup {
+        module_revision: Some("1"),
+        ..Setup::default()
+    })
+    .await
+    .unwrap();
+    let app = TestApp::spawn_against(&prosody).await.unwrap();
+    assert!(app.state.meetings.wait_ready(Duration::from_secs(10)).await);
+    let page = admin_jitsi_page(&app).await;
+    assert!(page.contains("Module of another version"), "{page}");
+    let ready = json(app.client().get(app.url("/readyz"))).await;
+    let mismatch = ready["checks"]["jitsi"][0]["module_mismatch"]
+        .as_str()
+        .unwrap_or("");
+    assert!(mismatch.contains("install roomkeeper-prosody"), "{ready}");
+    let mut config = roomkeeper::Config::default();
+    config.jitsi.shards = vec![prosody.shard("main")];
+    let mut out = Vec::new();
+    let fine = roomkeeper::cli::check_prosody(&config, Duration::from_secs(10), &mut out)
+        .await
+        .unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        !fine && out.contains("revision 1, this Roomkeeper needs revision"),
+        "{out}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
     let _turn = ONE_AT_A_TIME.lock().await;
@@ -81,7 +115,10 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
         .await
         .unwrap();
     let out = String::from_utf8(out).unwrap();
-    assert!(fine && out.contains("owner of the rooms: yes"), "{out}");
+    assert!(
+        fine && out.contains("owner of the rooms: yes") && !out.contains("revision"),
+        "{out}"
+    );
     let metrics = reqwest::get(app.url("/metrics"))
         .await
         .unwrap()

@@ -9,6 +9,7 @@ mod postgres_reads;
 mod sql;
 mod sqlite;
 mod sqlite_reads;
+pub mod transfer;
 
 use std::sync::Arc;
 

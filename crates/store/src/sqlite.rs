@@ -20,7 +20,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 /// The embedded default: one file, no server.
 pub struct SqliteStore {
-    pool: sqlx::SqlitePool,
+    pub(crate) pool: sqlx::SqlitePool,
     /// The reads of every request (`RequestReads`), on connections of their own.
     pub(crate) readers: crate::sqlite_reads::Readers,
 }

@@ -93,6 +93,9 @@ pub struct Setup {
     /// The companion module set to serve another account (`roomkeeper_accounts`), so it
     /// refuses Roomkeeper's: an operator's typo.
     pub module_serves_someone_else: bool,
+    /// The companion module as another release of roomkeeper-prosody would be: its
+    /// `REVISION` line set to this (a copy of the module is loaded).
+    pub module_revision: Option<&'static str>,
 }
 
 impl Default for Setup {
@@ -103,6 +106,7 @@ impl Default for Setup {
             transport: Transport::JitsiMeet,
             admins_as_owners: true,
             module_serves_someone_else: false,
+            module_revision: None,
         }
     }
 }
@@ -174,6 +178,7 @@ impl Prosody {
             transport,
             admins_as_owners,
             module_serves_someone_else,
+            module_revision,
         } = setup;
         let dir = tempfile::tempdir()?;
         let path = dir.path();
@@ -218,7 +223,22 @@ impl Prosody {
                 String::new(),
             ),
         };
-        let plugins = concat!(env!("CARGO_MANIFEST_DIR"), "/../../prosody");
+        let mut plugins = concat!(env!("CARGO_MANIFEST_DIR"), "/../../prosody").to_owned();
+        if let Some(revision) = module_revision {
+            let module = std::fs::read_to_string(format!("{plugins}/mod_roomkeeper.lua"))?;
+            let line = format!(
+                "local REVISION = \"{}\";",
+                roomkeeper_jitsi::MODULE_REVISION
+            );
+            anyhow::ensure!(module.contains(&line), "mod_roomkeeper.lua lacks {line}");
+            let other = path.join("other-release");
+            std::fs::create_dir_all(&other)?;
+            std::fs::write(
+                other.join("mod_roomkeeper.lua"),
+                module.replace(&line, &format!("local REVISION = \"{revision}\";")),
+            )?;
+            plugins = other.display().to_string();
+        }
         let module = match companion {
             // The module's default account is roomkeeper@auth.DOMAIN, as here.
             Companion::Loaded if module_serves_someone_else => format!(
