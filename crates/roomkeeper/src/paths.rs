@@ -186,7 +186,7 @@ pub fn report(config: &Config, out: &mut impl std::io::Write) -> std::io::Result
     if rustix::process::geteuid().is_root() {
         writeln!(
             out,
-            "(checked as root, who may write anywhere: `sudo -u roomkeeper roomkeeper \
+            "(checked as root, who may write anywhere: `runuser -u roomkeeper -- roomkeeper \
              check-config` checks as the service)"
         )?;
     }

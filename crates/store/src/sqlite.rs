@@ -97,7 +97,7 @@ pub async fn restore(url: &str, backup: &std::path::Path) -> Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             return Err(Error::Config(format!(
                 "{}: {e}: run restore as root or as the database's owner \
-                 (sudo -u roomkeeper roomkeeper restore FILE); nothing was restored",
+                 (runuser -u roomkeeper -- roomkeeper restore FILE); nothing was restored",
                 target.display()
             )));
         }
@@ -111,7 +111,7 @@ pub async fn restore(url: &str, backup: &std::path::Path) -> Result<()> {
     if me != 0 && me != uid {
         return Err(Error::Config(format!(
             "{} belongs to user id {uid}, not to you: run restore as root or as that user \
-             (sudo -u roomkeeper roomkeeper restore FILE); nothing was restored",
+             (runuser -u roomkeeper -- roomkeeper restore FILE); nothing was restored",
             target.display()
         )));
     }
