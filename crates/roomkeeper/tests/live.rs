@@ -16,6 +16,34 @@ use serde_json::Value;
 
 use roomkeeper_testkit::{error_code, json};
 
+/// The series the alert rules in docs/OPERATIONS.md ask for (Roomkeeper's own, not
+/// Prometheus's `up`).
+fn alert_rule_series() -> Vec<String> {
+    let operations = include_str!("../../../docs/OPERATIONS.md");
+    let rules = operations
+        .split("\n    rules:\n")
+        .nth(1)
+        .expect("docs/OPERATIONS.md has alert rules")
+        .split("\n\n")
+        .next()
+        .unwrap();
+    let mut names: Vec<String> = rules
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.contains("summary:"))
+        .flat_map(|l| l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+        .filter(|w| {
+            ["recordings_", "jitsi_", "http_"]
+                .iter()
+                .any(|p| w.starts_with(p))
+        })
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    assert!(names.len() >= 5, "{names:?}");
+    names
+}
+
 /// `/admin/jitsi` as an administrator sees it.
 async fn admin_jitsi_page(app: &TestApp) -> String {
     app.passwordless_user("operator", true).await.unwrap();
@@ -125,6 +153,16 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
         .text()
         .await
         .unwrap();
+    // Every series docs/OPERATIONS.md's alert rules ask for is one this service exports
+    // (a renamed metric would leave an alert that never fires).
+    for name in alert_rule_series() {
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))),
+            "the alert rules ask for {name}, which /metrics lacks:\n{metrics}"
+        );
+    }
     assert!(
         metrics.contains("jitsi_shard_online{shard=\"main\"} 1")
             && metrics.contains("jitsi_shard_companion_module{shard=\"main\"} 1")
