@@ -135,16 +135,6 @@ impl Prosody {
         .await
     }
 
-    /// Prosody 13, configured as jitsi-meet's template does.
-    pub async fn start_13(companion: Companion) -> anyhow::Result<Self> {
-        Self::start_setup(Setup {
-            version: ProsodyVersion::V13,
-            companion,
-            ..Setup::default()
-        })
-        .await
-    }
-
     /// With the module and STARTTLS required, the certificate of `auth.meet.test` issued
     /// by a CA made for this server ([`Prosody::ca_file`]), as an internal CA would.
     pub async fn start_internal_ca() -> anyhow::Result<Self> {
