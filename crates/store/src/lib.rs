@@ -20,10 +20,10 @@ pub use error::Conflict;
 pub use error::{Error, Result};
 pub use models::{
     ApiToken, Audit, AuditEntry, GuardClaim, IngestProblem, LoginAttempts, MeetingModerator,
-    NewEmail, NewRecording, NewRequest, NewUser, Notice, OidcCollision, OidcLogin, OutboxEmail,
-    OutboxStatus, Overview, Page, Paged, Recording, RecordingState, RequestFilter, RequestStatus,
-    Room, RoomEntry, RoomFilter, RoomRequest, SessionRecord, ShareLink, SpooledSession, User,
-    UserPattern, Verdict,
+    ModeratorTrust, NewEmail, NewRecording, NewRequest, NewUser, Notice, OidcCollision, OidcLogin,
+    OutboxEmail, OutboxStatus, Overview, Page, Paged, Recording, RecordingState, RequestFilter,
+    RequestStatus, Room, RoomEntry, RoomFilter, RoomRequest, SessionRecord, ShareLink,
+    SpooledSession, User, UserPattern, Verdict,
 };
 pub use postgres::PgStore;
 pub use sqlite::{SqliteStore, restore as restore_sqlite, sqlite_file};
@@ -513,15 +513,17 @@ pub trait GuardStore: Send + Sync {
         occupant: &str,
         audit: &Audit<'_>,
     ) -> Result<Option<String>>;
-    /// `username` (an owner, co-owner or admin) made `participant` (the occupant on the
-    /// connection `occupant`) moderator through Roomkeeper: the guard leaves them be.
-    async fn add_meeting_moderator(
+    /// A moderator change made through Roomkeeper (`action`: grant or revoke, `detail`
+    /// its history detail) and what it means for the guard's trust in `participant`, in
+    /// one transaction: the history never shows a change whose trust was not recorded.
+    async fn record_moderator_change(
         &self,
-        room_id: i64,
+        audit: &Audit<'_>,
+        room: &Room,
+        action: &str,
+        detail: &str,
         participant: &str,
-        occupant: &str,
-        username: &str,
-        now: i64,
+        trust: ModeratorTrust<'_>,
     ) -> Result<()>;
     async fn remove_meeting_moderator(&self, room_id: i64, participant: &str) -> Result<()>;
     async fn meeting_moderators(&self, room_id: i64) -> Result<Vec<MeetingModerator>>;

@@ -389,6 +389,23 @@ pub struct Audit<'a> {
     pub now: i64,
 }
 
+/// What a moderator change made through Roomkeeper means for the guard's trust in the
+/// participant ([`crate::GuardStore::record_moderator_change`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModeratorTrust<'a> {
+    /// `username` (an owner, co-owner or admin) made them moderator, on the connection
+    /// `occupant`: the guard leaves them be. Someone else under the same nick (another
+    /// connection) replaces an older entry; the same occupant keeps theirs.
+    Trusted {
+        occupant: &'a str,
+        username: &'a str,
+    },
+    /// Their rights were taken: no longer trusted.
+    Forgotten,
+    /// Nothing to record (they left before the answer came).
+    Unchanged,
+}
+
 /// One page of a long list; `number` counts from 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {

@@ -5,8 +5,8 @@
 
 use roomkeeper_domain::{GuardSettings, ModeratorGuard, Username};
 use roomkeeper_store::{
-    Audit, Error, NewEmail, NewRecording, NewRequest, NewUser, Page, RecordingState, RequestFilter,
-    RequestStatus, RoomFilter, Store, Verdict,
+    Audit, Error, ModeratorTrust, NewEmail, NewRecording, NewRequest, NewUser, Page,
+    RecordingState, RequestFilter, RequestStatus, RoomFilter, Store, Verdict,
 };
 use roomkeeper_testkit::{Backend, TestDatabase, both_backends};
 
@@ -1668,11 +1668,31 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
 
     // Someone alice makes moderator; granting her own participant again changes nothing.
     store
-        .add_meeting_moderator(room_id, "c3c3c3c3", "c@meet.test/1", "alice", 310)
+        .record_moderator_change(
+            &audit("alice", 310),
+            &room,
+            "grant_moderator",
+            "{}",
+            "c3c3c3c3",
+            ModeratorTrust::Trusted {
+                occupant: "c@meet.test/1",
+                username: "alice",
+            },
+        )
         .await
         .unwrap();
     store
-        .add_meeting_moderator(room_id, "1ec70e70", "ada@meet.test/1", "alice", 311)
+        .record_moderator_change(
+            &audit("alice", 311),
+            &room,
+            "grant_moderator",
+            "{}",
+            "1ec70e70",
+            ModeratorTrust::Trusted {
+                occupant: "ada@meet.test/1",
+                username: "alice",
+            },
+        )
         .await
         .unwrap();
     let moderators = store.meeting_moderators(room_id).await.unwrap();
@@ -1686,7 +1706,17 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
     // Someone else (another connection) granted under the owner's old nick replaces the
     // entry: the trust is theirs, and not an owner's.
     store
-        .add_meeting_moderator(room_id, "1ec70e70", "other@meet.test/9", "alice", 312)
+        .record_moderator_change(
+            &audit("alice", 312),
+            &room,
+            "grant_moderator",
+            "{}",
+            "1ec70e70",
+            ModeratorTrust::Trusted {
+                occupant: "other@meet.test/9",
+                username: "alice",
+            },
+        )
         .await
         .unwrap();
     let moderators = store.meeting_moderators(room_id).await.unwrap();
@@ -1709,6 +1739,32 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(store.meeting_moderators(room_id).await.unwrap().len(), 1);
+    // A grant is written with its history entry or not at all: one whose trust cannot be
+    // recorded (a room that is gone) leaves no entry saying it happened.
+    let gone = roomkeeper_store::Room {
+        id: room.id + 1000,
+        name: "gone".into(),
+        ..room.clone()
+    };
+    let refused = store
+        .record_moderator_change(
+            &audit("alice", 313),
+            &gone,
+            "grant_moderator",
+            "{}",
+            "d4d4d4d4",
+            ModeratorTrust::Trusted {
+                occupant: "d@meet.test/1",
+                username: "alice",
+            },
+        )
+        .await;
+    assert!(refused.is_err());
+    let history = store
+        .audit_log(Some("gone"), Page::new(1, 10))
+        .await
+        .unwrap();
+    assert!(history.items.is_empty(), "{:?}", history.items);
     store.forget_meeting_moderators(room_id).await.unwrap();
     assert!(store.meeting_moderators(room_id).await.unwrap().is_empty());
 

@@ -3,7 +3,7 @@
 
 use roomkeeper_domain::RoomName;
 use roomkeeper_jitsi::Meeting;
-use roomkeeper_store::Room;
+use roomkeeper_store::{ModeratorTrust, Room};
 
 use crate::{Acting, Error, Stamp, UseCases};
 
@@ -45,18 +45,28 @@ async fn record(
     action: &str,
     participant: Option<(&str, Option<&str>)>,
 ) -> Result<(), Error> {
-    let detail = match participant {
+    uc.store
+        .record_audit(
+            &stamp.audit(),
+            action,
+            Some(&room.name),
+            None,
+            &detail(participant),
+        )
+        .await?;
+    Ok(())
+}
+
+/// The history's detail of an action on a participant (with the display name Jitsi told).
+fn detail(participant: Option<(&str, Option<&str>)>) -> String {
+    match participant {
         Some((id, Some(name))) => {
             serde_json::json!({ "participant": id, "participant_name": name })
         }
         Some((id, None)) => serde_json::json!({ "participant": id }),
         None => serde_json::json!({}),
     }
-    .to_string();
-    uc.store
-        .record_audit(&stamp.audit(), action, Some(&room.name), None, &detail)
-        .await?;
-    Ok(())
+    .to_string()
 }
 
 /// Passes Jitsi's answer on. A refusal or an unreachable Prosody is first written into
@@ -95,10 +105,10 @@ async fn unless_failed<T>(
     Err(error.into())
 }
 
-/// Someone an owner made moderator through Roomkeeper: the room's guard leaves them be,
-/// that occupant (its connection, as the meeting after the grant shows it), not whoever
-/// has its nick later.
-async fn trust(
+/// A grant through Roomkeeper, written into the history together with the guard's trust
+/// in that occupant (its connection, as the meeting after the grant shows it), not
+/// whoever has its nick later: the room's guard leaves them be.
+async fn granted(
     uc: &UseCases,
     stamp: &Stamp,
     room: &Room,
@@ -106,17 +116,23 @@ async fn trust(
     participant: &str,
     acting: &Acting<'_>,
 ) -> Result<(), Error> {
-    let Some(occupant) = meeting.participants.iter().find(|p| p.id == participant) else {
+    let trust = match meeting.participants.iter().find(|p| p.id == participant) {
+        Some(occupant) => ModeratorTrust::Trusted {
+            occupant: &occupant.session,
+            username: &acting.user.username,
+        },
         // Gone already: nobody to trust.
-        return Ok(());
+        None => ModeratorTrust::Unchanged,
     };
+    let who = Some((participant, name_in(meeting, participant)));
     uc.store
-        .add_meeting_moderator(
-            room.id,
+        .record_moderator_change(
+            &stamp.audit(),
+            room,
+            "grant_moderator",
+            &detail(who),
             participant,
-            &occupant.session,
-            &acting.user.username,
-            stamp.audit().now,
+            trust,
         )
         .await?;
     Ok(())
@@ -153,9 +169,7 @@ pub async fn act(
                 answer,
             )
             .await?;
-            let who = Some((participant, name_in(&meeting, participant)));
-            record(uc, &stamp, room, "grant_moderator", who).await?;
-            trust(uc, &stamp, room, &meeting, participant, acting).await?;
+            granted(uc, &stamp, room, &meeting, participant, acting).await?;
             Some(meeting)
         }
         MeetingAction::Revoke {
@@ -173,18 +187,22 @@ pub async fn act(
             )
             .await?;
             let who = Some((participant, name_in(&meeting, participant)));
-            record(uc, &stamp, room, "revoke_moderator", who).await?;
             uc.store
-                .remove_meeting_moderator(room.id, participant)
+                .record_moderator_change(
+                    &stamp.audit(),
+                    room,
+                    "revoke_moderator",
+                    &detail(who),
+                    participant,
+                    ModeratorTrust::Forgotten,
+                )
                 .await?;
             if let Some(successor) = then_grant {
                 let answer = meetings.set_moderator(&name, successor, true).await;
                 meeting =
                     unless_failed(uc, &stamp, room, "grant_moderator", Some(successor), answer)
                         .await?;
-                let who = Some((successor, name_in(&meeting, successor)));
-                record(uc, &stamp, room, "grant_moderator", who).await?;
-                trust(uc, &stamp, room, &meeting, successor, acting).await?;
+                granted(uc, &stamp, room, &meeting, successor, acting).await?;
             }
             Some(meeting)
         }

@@ -162,31 +162,50 @@ impl crate::GuardStore for SqlStore {
         Ok(Some(username))
     }
 
-    async fn add_meeting_moderator(
+    async fn record_moderator_change(
         &self,
-        room_id: i64,
+        audit: &crate::Audit<'_>,
+        room: &crate::Room,
+        action: &str,
+        detail: &str,
         participant: &str,
-        occupant: &str,
-        username: &str,
-        now: i64,
+        trust: crate::ModeratorTrust<'_>,
     ) -> crate::Result<()> {
-        // An owner who joined with a code stays that owner when someone grants them again;
-        // someone else under the same nick (another connection) replaces the old entry.
-        sqlx::query(
-            "INSERT INTO meeting_moderators \
-             (room_id, participant, occupant, username, joined_with_code, since) \
-             VALUES ($1, $2, $3, $4, FALSE, $5) ON CONFLICT (room_id, participant) DO UPDATE SET \
-             occupant = excluded.occupant, username = excluded.username, \
-             joined_with_code = FALSE, since = excluded.since \
-             WHERE meeting_moderators.occupant <> excluded.occupant",
-        )
-        .bind(room_id)
-        .bind(participant)
-        .bind(occupant)
-        .bind(username)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        match trust {
+            crate::ModeratorTrust::Trusted { occupant, username } => {
+                // An owner who joined with a code stays that owner when someone grants
+                // them again; someone else under the same nick (another connection)
+                // replaces the old entry.
+                sqlx::query(
+                    "INSERT INTO meeting_moderators \
+                     (room_id, participant, occupant, username, joined_with_code, since) \
+                     VALUES ($1, $2, $3, $4, FALSE, $5) ON CONFLICT (room_id, participant) \
+                     DO UPDATE SET occupant = excluded.occupant, username = excluded.username, \
+                     joined_with_code = FALSE, since = excluded.since \
+                     WHERE meeting_moderators.occupant <> excluded.occupant",
+                )
+                .bind(room.id)
+                .bind(participant)
+                .bind(occupant)
+                .bind(username)
+                .bind(audit.now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            crate::ModeratorTrust::Forgotten => {
+                sqlx::query(
+                    "DELETE FROM meeting_moderators WHERE room_id = $1 AND participant = $2",
+                )
+                .bind(room.id)
+                .bind(participant)
+                .execute(&mut *tx)
+                .await?;
+            }
+            crate::ModeratorTrust::Unchanged => {}
+        }
+        Self::audit_in(&mut tx, audit, action, Some(&room.name), None, detail).await?;
+        tx.commit().await?;
         Ok(())
     }
 
