@@ -44,6 +44,17 @@ fn alert_rule_series() -> Vec<String> {
     names
 }
 
+/// What `roomkeeper check-config` says of one shard: whether it passes, and its words.
+async fn check_config_of(shard: roomkeeper_jitsi::ShardConfig, limit: Duration) -> (bool, String) {
+    let mut config = roomkeeper::Config::default();
+    config.jitsi.shards = vec![shard];
+    let mut out = Vec::new();
+    let fine = roomkeeper::cli::check_prosody(&config, limit, &mut out)
+        .await
+        .unwrap();
+    (fine, String::from_utf8(out).unwrap())
+}
+
 /// `/admin/jitsi` as an administrator sees it.
 async fn admin_jitsi_page(app: &TestApp) -> String {
     app.passwordless_user("operator", true).await.unwrap();
@@ -87,13 +98,7 @@ async fn a_module_of_another_release_is_named_on_the_admin_page_and_by_check_con
         .as_str()
         .unwrap_or("");
     assert!(mismatch.contains("install roomkeeper-prosody"), "{ready}");
-    let mut config = roomkeeper::Config::default();
-    config.jitsi.shards = vec![prosody.shard("main")];
-    let mut out = Vec::new();
-    let fine = roomkeeper::cli::check_prosody(&config, Duration::from_secs(10), &mut out)
-        .await
-        .unwrap();
-    let out = String::from_utf8(out).unwrap();
+    let (fine, out) = check_config_of(prosody.shard("main"), Duration::from_secs(10)).await;
     assert!(
         !fine && out.contains("revision 1, this Roomkeeper needs revision"),
         "{out}"
@@ -136,13 +141,7 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
         ready["checks"]["jitsi"][0]["room_ownership"], "owner",
         "{ready}"
     );
-    let mut config = roomkeeper::Config::default();
-    config.jitsi.shards = vec![prosody.shard("main")];
-    let mut out = Vec::new();
-    let fine = roomkeeper::cli::check_prosody(&config, Duration::from_secs(10), &mut out)
-        .await
-        .unwrap();
-    let out = String::from_utf8(out).unwrap();
+    let (fine, out) = check_config_of(prosody.shard("main"), Duration::from_secs(10)).await;
     assert!(
         fine && out.contains("owner of the rooms: yes") && !out.contains("revision"),
         "{out}"
@@ -492,13 +491,7 @@ async fn prosody_13_without_the_owner_option_is_shown_with_the_line_to_add() {
 
     // `roomkeeper check-config` asks a reachable Prosody too, and fails on this one;
     // one that is down is only mentioned.
-    let mut config = roomkeeper::Config::default();
-    config.jitsi.shards = vec![prosody.shard("main")];
-    let mut out = Vec::new();
-    let fine = roomkeeper::cli::check_prosody(&config, Duration::from_secs(10), &mut out)
-        .await
-        .unwrap();
-    let out = String::from_utf8(out).unwrap();
+    let (fine, out) = check_config_of(prosody.shard("main"), Duration::from_secs(10)).await;
     assert!(!fine, "{out}");
     assert!(
         out.contains("owner of the rooms: NO") && out.contains(line),
@@ -506,12 +499,7 @@ async fn prosody_13_without_the_owner_option_is_shown_with_the_line_to_add() {
     );
     let mut down = prosody.shard("down");
     down.xmpp_address = "127.0.0.1:9".into();
-    config.jitsi.shards = vec![down];
-    let mut out = Vec::new();
-    let fine = roomkeeper::cli::check_prosody(&config, Duration::from_secs(1), &mut out)
-        .await
-        .unwrap();
-    let out = String::from_utf8(out).unwrap();
+    let (fine, out) = check_config_of(down, Duration::from_secs(1)).await;
     assert!(
         fine && out.contains("jitsi down (127.0.0.1:9): not reachable"),
         "{out}"
