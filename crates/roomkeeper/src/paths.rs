@@ -66,14 +66,12 @@ pub fn written_dirs(config: &Config) -> Vec<WrittenDir> {
 /// instead. The error names the key, the directory and the cure.
 pub fn check_writable(place: &WrittenDir, make: bool) -> Result<(), String> {
     let tried = (|| {
-        let mut dir = place.dir.as_path();
+        let mut dir = place.dir.clone();
         if place.made_if_missing {
             if make {
-                std::fs::create_dir_all(dir)?;
+                std::fs::create_dir_all(&dir)?;
             } else {
-                while !dir.exists() {
-                    dir = dir.parent().unwrap_or(Path::new("/"));
-                }
+                dir = nearest_existing(&dir);
             }
         }
         let probe = dir.join(format!(".roomkeeper-write-check-{}", std::process::id()));
@@ -91,6 +89,20 @@ pub fn check_writable(place: &WrittenDir, make: bool) -> Result<(), String> {
             dir = place.dir.display(),
         )
     })
+}
+
+/// `dir`, or the nearest of its parents that exists (where it would be made).
+fn nearest_existing(dir: &Path) -> PathBuf {
+    let mut dir = dir;
+    while !dir.exists() {
+        dir = match dir.parent() {
+            // A relative path's last parent is "": the working directory.
+            Some(parent) if parent.as_os_str().is_empty() => Path::new("."),
+            Some(parent) => parent,
+            None => Path::new("/"),
+        };
+    }
+    dir.to_owned()
 }
 
 /// The paths the installed unit may write (`ReadWritePaths=` of the unit and its
@@ -268,6 +280,13 @@ mod tests {
         check_writable(&writable, true).unwrap();
         assert!(writable.dir.is_dir());
         assert_eq!(std::fs::read_dir(&writable.dir).unwrap().count(), 0);
+        // A relative path whose directory does not exist yet is tried in the working
+        // directory, not in `/`.
+        assert_eq!(nearest_existing(Path::new("db")), PathBuf::from("."));
+        assert_eq!(
+            nearest_existing(Path::new("data/recordings")),
+            PathBuf::from(".")
+        );
         // Under a file (what root, who may write anywhere, can still fail on).
         std::fs::write(root.path().join("a-file"), "").unwrap();
         let blocked = WrittenDir {
