@@ -15,6 +15,20 @@ fn roomkeeper(dir: &tempfile::TempDir, args: &[&str]) -> Output {
         .expect("the roomkeeper binary runs")
 }
 
+/// `roomkeeper --config CONFIG serve` in `dir`, for a start that must refuse: one that
+/// serves instead is stopped after 60 s (and the test fails on its message).
+fn serve_refused(dir: &tempfile::TempDir, config: &str) -> Output {
+    let output = Command::new("timeout")
+        .current_dir(dir.path())
+        .args(["60", BIN, "--config", config, "serve"])
+        .env_remove("ROOMKEEPER_CONFIG")
+        .env_remove("ROOMKEEPER_INITIAL_ADMIN_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    output
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -109,16 +123,8 @@ fn a_deleted_one_time_password_file_matters_only_while_there_is_no_administrator
     )
     .unwrap();
     let config = ["--config", "site.toml"];
-    // No administrator and no password: the start says what to do and stops (a serve
-    // that ran instead is stopped by timeout, and the test fails on its message).
-    let output = Command::new("timeout")
-        .current_dir(dir.path())
-        .args(["60", BIN, "--config", "site.toml", "serve"])
-        .env_remove("ROOMKEEPER_CONFIG")
-        .env_remove("ROOMKEEPER_INITIAL_ADMIN_PASSWORD")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
+    // No administrator and no password: the start says what to do and stops.
+    let output = serve_refused(&dir, "site.toml");
     let message = stderr(&output);
     assert!(
         message.contains("initial-admin-password is missing")
@@ -165,13 +171,7 @@ fn a_storage_directory_the_service_cannot_write_stops_the_start_with_the_cure() 
         "{report}"
     );
     assert!(!dir.path().join("db").exists());
-    let output = Command::new("timeout")
-        .current_dir(dir.path())
-        .args(["60", BIN, "--config", "site.toml", "serve"])
-        .env_remove("ROOMKEEPER_CONFIG")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
+    let output = serve_refused(&dir, "site.toml");
     assert!(
         stderr(&output).contains("recordings.dir a-file/recordings is not writable"),
         "{}",

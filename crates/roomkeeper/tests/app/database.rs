@@ -47,8 +47,6 @@ async fn postgres_over_tls_with_the_universitys_own_ca() {
     assert!(message.to_lowercase().contains("certificate"), "{message}");
 }
 
-const RELEASED: &str = include_str!("../fixtures/upgrade-0.1.0.sql");
-
 /// Every row of a table, read by the column types PostgreSQL has for them (SQLite keeps
 /// booleans as integers), in a comparable form and order.
 fn rows_as_text<R>(columns: &[(String, String)], table: &str, rows: &[R]) -> Vec<String>
@@ -96,13 +94,10 @@ async fn an_installation_moves_from_sqlite_to_postgres_with_nothing_lost() {
     let work = tempfile::tempdir().unwrap();
     let sqlite_file = work.path().join("roomkeeper.db");
     let sqlite_url = format!("sqlite://{}", sqlite_file.display());
-    let loading = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&sqlite_file)
-        .create_if_missing(true)
-        .foreign_keys(false);
-    let pool = sqlx::SqlitePool::connect_with(loading).await.unwrap();
-    sqlx::raw_sql(RELEASED).execute(&pool).await.unwrap();
-    pool.close().await;
+    crate::upgrade::load_released(&sqlite_file)
+        .await
+        .close()
+        .await;
     let postgres = roomkeeper_testkit::TestDatabase::new(roomkeeper_testkit::Backend::Postgres)
         .await
         .unwrap();
@@ -194,10 +189,14 @@ async fn an_installation_moves_from_sqlite_to_postgres_with_nothing_lost() {
     assert!(id > max_user_id, "{id} <= {max_user_id}");
 
     // Into a used database: refused, nothing changed.
-    let (count_before,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
-        .fetch_one(&target)
-        .await
-        .unwrap();
+    let users = || async {
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+            .fetch_one(&target)
+            .await
+            .unwrap();
+        count
+    };
+    let count_before = users().await;
     let again = roomkeeper(&sqlite_url, &["migrate-to", url_file.to_str().unwrap()]);
     assert!(!again.status.success());
     assert!(
@@ -205,9 +204,5 @@ async fn an_installation_moves_from_sqlite_to_postgres_with_nothing_lost() {
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
-    let (count_after,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
-        .fetch_one(&target)
-        .await
-        .unwrap();
-    assert_eq!(count_before, count_after);
+    assert_eq!(count_before, users().await);
 }

@@ -11,17 +11,24 @@ use crate::backup::tables;
 
 const RELEASED: &str = include_str!("../fixtures/upgrade-0.1.0.sql");
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn this_version_starts_on_the_released_database_with_nothing_lost() {
-    let database = Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
-    let file = std::path::PathBuf::from(database.url.trim_start_matches("sqlite://"));
+/// The released version's database (the fixture) loaded into the SQLite file `file`,
+/// as it left it: not migrated yet.
+pub async fn load_released(file: &std::path::Path) -> sqlx::SqlitePool {
     // A dump lists tables by name, so rows may come before the rows they refer to.
     let loading = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&file)
+        .filename(file)
         .create_if_missing(true)
         .foreign_keys(false);
     let pool = sqlx::SqlitePool::connect_with(loading).await.unwrap();
     sqlx::raw_sql(RELEASED).execute(&pool).await.unwrap();
+    pool
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn this_version_starts_on_the_released_database_with_nothing_lost() {
+    let database = Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
+    let file = std::path::PathBuf::from(database.url.trim_start_matches("sqlite://"));
+    let pool = load_released(&file).await;
     // Two accounts without a local password, as the released version left them: one the
     // directory made, one an OpenID provider made (it has an identity).
     sqlx::raw_sql(
