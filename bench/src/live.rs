@@ -246,7 +246,7 @@ async fn latency_and_freshness(options: &Options) -> anyhow::Result<()> {
                 app.store()
                     .record_audit(
                         &audit,
-                        "grant_moderator",
+                        roomkeeper_domain::AuditAction::GrantModerator,
                         Some("logic"),
                         None,
                         r#"{"participant":"b2b2b2b2"}"#,

@@ -1,18 +1,23 @@
 //! Pure rules of Roomkeeper. Nothing here does I/O or knows a framework, so every
 //! rule can be tested on its own and reused by pages, API and command line alike.
 
+pub mod audit;
 pub mod authz;
 pub mod clock;
+mod coded;
 pub mod guard;
 pub mod names;
 pub mod pattern;
 pub mod recording;
+pub mod refusal;
 pub mod room;
 
+pub use audit::{AuditAction, MeetingStep};
 pub use authz::{Action, Actor, Decision, RecordingFacts, RequestFacts, RoomFacts, decide};
 pub use clock::Clock;
 pub use guard::{GuardError, GuardSettings, JoinCode, ModeratorGuard};
 pub use names::{NewPassword, ParseError, Username};
 pub use pattern::{Pattern, PatternError};
 pub use recording::{RecordingId, RecordingIdError};
+pub use refusal::{Refusal, RefusalKind};
 pub use room::{MeetingBase, RoomName, RoomNameError};

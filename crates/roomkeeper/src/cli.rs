@@ -1,6 +1,7 @@
 //! The command line: `serve`, `migrate`, `check-config`, `ingest`, `backup`, `restore`,
 //! `migrate-to` and `user …`.
 
+use roomkeeper_domain::Refusal;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -304,12 +305,12 @@ pub async fn run_user_command(config: &Config, command: UserCommand) -> anyhow::
             };
             // The command line acts as the system: the audit log shows no person.
             match accounts::disable(&uc, None, user.id, rooms).await {
-                Err(roomkeeper_usecases::Error::Conflict {
-                    code: "owns_rooms",
+                Err(roomkeeper_usecases::Error::Refused {
+                    refusal: Refusal::OwnsRooms,
                     message,
                 }) => bail!("{message} (--transfer-rooms-to USERNAME or --release-rooms)"),
-                Err(roomkeeper_usecases::Error::Invalid {
-                    code: "transfer_to_self",
+                Err(roomkeeper_usecases::Error::Refused {
+                    refusal: Refusal::TransferToSelf,
                     ..
                 }) => bail!("--transfer-rooms-to must name someone else"),
                 other => other?,
@@ -332,7 +333,7 @@ pub async fn run_user_command(config: &Config, command: UserCommand) -> anyhow::
         UserCommand::LinkDirectory { username } => {
             let user = find(store, &username).await?;
             match accounts::link_directory(&uc, user.id).await {
-                Err(roomkeeper_usecases::Error::Conflict { message, .. }) => bail!("{message}"),
+                Err(roomkeeper_usecases::Error::Refused { message, .. }) => bail!("{message}"),
                 Ok(true) => println!("{} now logs in through the directory", user.username),
                 Ok(false) => println!("{} already logs in through the directory", user.username),
                 Err(other) => return Err(other.into()),

@@ -39,15 +39,20 @@ pub enum Conflict {
 }
 
 impl Conflict {
-    pub fn code(self) -> &'static str {
+    pub fn refusal(self) -> roomkeeper_domain::Refusal {
+        use roomkeeper_domain::Refusal;
         match self {
-            Conflict::RoomTaken => "room_taken",
-            Conflict::AlreadyDecided => "already_decided",
-            Conflict::UsernameTaken => "username_taken",
-            Conflict::PatternExists => "pattern_exists",
-            Conflict::IdentityLinked => "identity_linked",
-            Conflict::SecretExists => "secret_exists",
+            Conflict::RoomTaken => Refusal::RoomTaken,
+            Conflict::AlreadyDecided => Refusal::AlreadyDecided,
+            Conflict::UsernameTaken => Refusal::UsernameTaken,
+            Conflict::PatternExists => Refusal::PatternExists,
+            Conflict::IdentityLinked => Refusal::IdentityLinked,
+            Conflict::SecretExists => Refusal::SecretExists,
         }
+    }
+
+    pub fn code(self) -> &'static str {
+        self.refusal().code()
     }
 }
 

@@ -14,7 +14,7 @@ pub mod transfer;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use roomkeeper_domain::{GuardSettings, Username};
+use roomkeeper_domain::{AuditAction, GuardSettings, Username};
 
 pub use error::Conflict;
 pub use error::{Error, Result};
@@ -338,7 +338,7 @@ pub trait RoomStore: Send + Sync {
     async fn record_audit(
         &self,
         audit: &Audit<'_>,
-        action: &str,
+        action: AuditAction,
         room_name: Option<&str>,
         subject: Option<&str>,
         detail: &str,
@@ -520,7 +520,7 @@ pub trait GuardStore: Send + Sync {
         &self,
         audit: &Audit<'_>,
         room: &Room,
-        action: &str,
+        action: AuditAction,
         detail: &str,
         participant: &str,
         trust: ModeratorTrust<'_>,

@@ -288,7 +288,8 @@ pub struct AuditEntry {
     pub at: i64,
     pub actor: Option<String>,
     pub address: Option<String>,
-    pub action: String,
+    #[sqlx(try_from = "String")]
+    pub action: roomkeeper_domain::AuditAction,
     pub room_name: Option<String>,
     pub subject: Option<String>,
     pub detail: String,

@@ -494,11 +494,11 @@ async fn auto_approval_rejection_and_withdrawal(backend: Backend) {
         .audit_log(Some("physics"), Page::new(1, 50))
         .await
         .unwrap();
-    let actions: Vec<_> = log.items.iter().map(|e| e.action.as_str()).collect();
+    let actions: Vec<_> = log.items.iter().map(|e| e.action.code()).collect();
     assert_eq!(actions, ["withdraw", "request", "reject", "request"]);
     assert_eq!(log.items[0].address.as_deref(), Some("192.0.2.1"));
     let all = store.audit_log(None, Page::new(1, 50)).await.unwrap();
-    assert!(all.items.iter().any(|e| e.action == "auto_approve"));
+    assert!(all.items.iter().any(|e| e.action.code() == "auto_approve"));
 }
 
 async fn the_queue_is_paginated_oldest_first(backend: Backend) {
@@ -824,7 +824,7 @@ async fn rooms_are_listed_searched_and_changed_with_an_audit_trail(backend: Back
         .audit_log(Some("logic"), Page::new(1, 50))
         .await
         .unwrap();
-    let actions: Vec<_> = log.items.iter().map(|e| e.action.as_str()).collect();
+    let actions: Vec<_> = log.items.iter().map(|e| e.action.code()).collect();
     assert_eq!(
         actions,
         [
@@ -876,7 +876,7 @@ async fn patterns_are_per_user_and_audited(backend: Backend) {
     let actions: Vec<_> = log
         .items
         .iter()
-        .map(|e| (e.action.as_str(), e.subject.as_deref()))
+        .map(|e| (e.action.code(), e.subject.as_deref()))
         .collect();
     assert_eq!(
         actions,
@@ -1587,7 +1587,7 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
     let changes: Vec<_> = history
         .items
         .iter()
-        .filter(|e| e.action == "guard_changed")
+        .filter(|e| e.action.code() == "guard_changed")
         .map(|e| e.detail.clone())
         .collect();
     assert_eq!(changes.len(), 2);
@@ -1660,7 +1660,7 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
         .unwrap();
     assert_eq!(
         (
-            used.items[0].action.as_str(),
+            used.items[0].action.code(),
             used.items[0].subject.as_deref()
         ),
         ("join_as_moderator", Some("alice"))
@@ -1671,7 +1671,7 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
         .record_moderator_change(
             &audit("alice", 310),
             &room,
-            "grant_moderator",
+            roomkeeper_domain::AuditAction::GrantModerator,
             "{}",
             "c3c3c3c3",
             ModeratorTrust::Trusted {
@@ -1685,7 +1685,7 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
         .record_moderator_change(
             &audit("alice", 311),
             &room,
-            "grant_moderator",
+            roomkeeper_domain::AuditAction::GrantModerator,
             "{}",
             "1ec70e70",
             ModeratorTrust::Trusted {
@@ -1709,7 +1709,7 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
         .record_moderator_change(
             &audit("alice", 312),
             &room,
-            "grant_moderator",
+            roomkeeper_domain::AuditAction::GrantModerator,
             "{}",
             "1ec70e70",
             ModeratorTrust::Trusted {
@@ -1750,7 +1750,7 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
         .record_moderator_change(
             &audit("alice", 313),
             &gone,
-            "grant_moderator",
+            roomkeeper_domain::AuditAction::GrantModerator,
             "{}",
             "d4d4d4d4",
             ModeratorTrust::Trusted {

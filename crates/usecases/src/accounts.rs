@@ -2,6 +2,7 @@
 //! (with what becomes of the person's rooms), email addresses and API tokens.
 
 use roomkeeper_auth::{PasswordHasher, SecretToken, SessionConfig, random_password};
+use roomkeeper_domain::{AuditAction, Refusal};
 use roomkeeper_domain::{NewPassword, Username};
 use roomkeeper_store::{ApiToken, NewUser, Room, User};
 
@@ -19,9 +20,11 @@ impl From<PasswordChangeError> for Error {
     fn from(err: PasswordChangeError) -> Self {
         match err {
             PasswordChangeError::WrongCurrent => {
-                Error::invalid("wrong_password", "The current password is not right.")
+                Error::refused(Refusal::WrongPassword, "The current password is not right.")
             }
-            PasswordChangeError::Invalid(e) => Error::invalid("invalid_password", e.to_string()),
+            PasswordChangeError::Invalid(e) => {
+                Error::refused(Refusal::InvalidPassword, e.to_string())
+            }
             PasswordChangeError::Other(e) => e,
         }
     }
@@ -97,15 +100,15 @@ pub async fn create_token(
 ) -> Result<(ApiToken, String), Error> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > TOKEN_NAME_MAX {
-        return Err(Error::invalid(
-            "invalid_token_name",
+        return Err(Error::refused(
+            Refusal::InvalidTokenName,
             format!("Give the token a name of 1 to {TOKEN_NAME_MAX} characters."),
         ));
     }
     let longest = i64::from(config.token_max_days);
     if expires_in_days.is_some_and(|days| !(1..=longest).contains(&days)) {
-        return Err(Error::invalid(
-            "invalid_token_expiry",
+        return Err(Error::refused(
+            Refusal::InvalidTokenExpiry,
             format!("A token expires after 1 to {longest} days on this server."),
         ));
     }
@@ -201,8 +204,8 @@ pub async fn reset_password(uc: &UseCases, user_id: i64) -> Result<(User, String
 pub async fn link_directory(uc: &UseCases, user_id: i64) -> Result<bool, Error> {
     let user = user(uc, user_id).await?;
     if user.password_hash.is_some() {
-        return Err(Error::conflict(
-            "local_password",
+        return Err(Error::refused(
+            Refusal::LocalPassword,
             format!(
                 "{} has a local password and logs in with it, never through the directory.",
                 user.username
@@ -218,8 +221,8 @@ pub async fn link_directory(uc: &UseCases, user_id: i64) -> Result<bool, Error> 
 pub async fn refuse_losing_last_admin(uc: &UseCases, user_id: i64) -> Result<User, Error> {
     let user = user(uc, user_id).await?;
     if user.is_admin && !user.disabled && uc.store.count_active_admins().await? <= 1 {
-        return Err(Error::conflict(
-            "last_admin",
+        return Err(Error::refused(
+            Refusal::LastAdmin,
             "The last active administrator cannot lose that role or be disabled.",
         ));
     }
@@ -274,8 +277,8 @@ pub async fn disable(
         };
         match rooms {
             OwnedRooms::Refuse => {
-                return Err(Error::conflict(
-                    "owns_rooms",
+                return Err(Error::refused(
+                    Refusal::OwnsRooms,
                     format!(
                         "{} owns {} rooms ({}): transfer them to someone or release them first.",
                         user.username,
@@ -291,8 +294,8 @@ pub async fn disable(
             OwnedRooms::TransferTo(to) => {
                 let to = Username::parse(to)?;
                 if to.as_str() == user.username {
-                    return Err(Error::invalid(
-                        "transfer_to_self",
+                    return Err(Error::refused(
+                        Refusal::TransferToSelf,
                         "The rooms must go to someone else.",
                     ));
                 }
@@ -345,8 +348,8 @@ pub async fn set_email(uc: &UseCases, user: &User, email: &str) -> Result<(), Er
             .chars()
             .any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',');
     if !shaped {
-        return Err(Error::invalid(
-            "invalid_email",
+        return Err(Error::refused(
+            Refusal::InvalidEmail,
             format!("{email:?} is not an email address."),
         ));
     }
@@ -417,8 +420,8 @@ pub async fn resolve_sign_in(
         .find(|c| c.issuer == issuer && c.subject == subject)
         .ok_or(Error::NotFound)?;
     if entry.username != shown_username {
-        return Err(Error::Conflict {
-            code: "sign_in_changed",
+        return Err(Error::Refused {
+            refusal: Refusal::SignInChanged,
             message: format!(
                 "This sign-in changed since it was shown: it now asks for the account {:?}. \
                  Look at it again before answering.",
@@ -462,9 +465,9 @@ pub async fn resolve_sign_in(
         )
         .await?;
     let action = if link_to.is_some() {
-        "sign_in_linked"
+        AuditAction::SignInLinked
     } else {
-        "sign_in_dismissed"
+        AuditAction::SignInDismissed
     };
     let stamp = Stamp::new(uc, acting);
     uc.store
@@ -479,7 +482,7 @@ pub async fn resolve_sign_in(
             ),
         )
         .await?;
-    tracing::info!(admin = %acting.user.username, username = %resolved.username, issuer = %resolved.issuer, subject = %resolved.subject, action, "refused OpenID login resolved");
+    tracing::info!(admin = %acting.user.username, username = %resolved.username, issuer = %resolved.issuer, subject = %resolved.subject, %action, "refused OpenID login resolved");
     Ok((resolved, link_to))
 }
 

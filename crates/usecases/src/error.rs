@@ -1,15 +1,15 @@
+use roomkeeper_domain::Refusal;
+
 /// Why a use case did not happen. The web layer turns each into a status and a stable
 /// `code`; nothing matches on the message.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("Not found, or not yours to see.")]
     NotFound,
-    /// Understood but invalid; `code` names the rule that was broken.
+    /// Understood, and refused: the input broke a rule or the world is not in the state
+    /// the use case needs. `refusal` says which; `message` says it to a person.
     #[error("{message}")]
-    Invalid { code: &'static str, message: String },
-    /// The world is not in the state the use case needs; `code` says which.
-    #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Refused { refusal: Refusal, message: String },
     #[error(transparent)]
     Store(#[from] roomkeeper_store::Error),
     #[error(transparent)]
@@ -26,17 +26,19 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
-        Error::Invalid {
-            code,
+    pub fn refused(refusal: Refusal, message: impl Into<String>) -> Self {
+        Error::Refused {
+            refusal,
             message: message.into(),
         }
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Error::Conflict {
-            code,
-            message: message.into(),
+    /// The refusal, whether a use case decided it or the store's rules did.
+    pub fn refusal(&self) -> Option<Refusal> {
+        match self {
+            Error::Refused { refusal, .. } => Some(*refusal),
+            Error::Store(roomkeeper_store::Error::Conflict(conflict)) => Some(conflict.refusal()),
+            _ => None,
         }
     }
 }

@@ -12,6 +12,7 @@
 //! never to a nick: any client picks its own nick, and a student who joins under the
 //! lecturer's nick after the lecturer dropped out is not the lecturer ([`trusted_present`]).
 
+use roomkeeper_domain::{AuditAction, Refusal};
 use std::collections::HashSet;
 
 use roomkeeper_auth::{hash_token, new_join_code};
@@ -50,7 +51,7 @@ pub async fn set_settings(
 ) -> Result<GuardSettings, Error> {
     let settings = settings
         .checked()
-        .map_err(|e| Error::invalid("invalid_guard", e.to_string()))?;
+        .map_err(|e| Error::refused(Refusal::InvalidGuard, e.to_string()))?;
     let stamp = Stamp::new(uc, acting);
     uc.store.set_guard(room, &settings, &stamp.audit()).await?;
     if !settings.is_off() {
@@ -88,8 +89,8 @@ pub async fn create_join_code(
     room: &Room,
 ) -> Result<NewJoinCode, Error> {
     if !uc.meetings.pushes_events() {
-        return Err(Error::Conflict {
-            code: "companion_module_missing",
+        return Err(Error::Refused {
+            refusal: Refusal::CompanionModuleMissing,
             message: "Joining as moderator needs Roomkeeper's companion module in Prosody: \
                       without it the code would be visible to everyone in the meeting."
                 .into(),
@@ -151,8 +152,8 @@ pub async fn set_password(
 ) -> Result<Meeting, Error> {
     let password = password.trim();
     if password.is_empty() || password.chars().count() > 100 {
-        return Err(Error::invalid(
-            "invalid_password",
+        return Err(Error::refused(
+            Refusal::InvalidPassword,
             "A meeting password has 1 to 100 characters.",
         ));
     }
@@ -162,7 +163,13 @@ pub async fn set_password(
     uc.store.set_owner_password(room.id, true).await?;
     let meeting = uc.meetings.set_password(&name, password).await?;
     uc.store
-        .record_audit(&stamp.audit(), "set_password", Some(&room.name), None, "{}")
+        .record_audit(
+            &stamp.audit(),
+            AuditAction::SetPassword,
+            Some(&room.name),
+            None,
+            "{}",
+        )
         .await?;
     Ok(meeting)
 }
@@ -450,7 +457,7 @@ async fn perform(
                     detail["participant_name"] = display.into();
                 }
             }
-            ("guard_removed_password", detail)
+            (AuditAction::GuardRemovedPassword, detail)
         }
         Move::Revoke { participant, why } => {
             match uc.meetings.set_moderator(name, participant, false).await {
@@ -465,11 +472,11 @@ async fn perform(
             if let Some(display) = name_of(participant) {
                 detail["participant_name"] = display.into();
             }
-            ("guard_revoked_moderator", detail)
+            (AuditAction::GuardRevokedModerator, detail)
         }
     };
     tracing::info!(room = %room.name, ?step, "room guard");
-    metrics::counter!("guard_actions_total", "action" => action).increment(1);
+    metrics::counter!("guard_actions_total", "action" => action.code()).increment(1);
     uc.store
         .record_audit(
             &stamp.audit(),

@@ -1,7 +1,7 @@
 //! Running meetings: what is going on in a room, and the owners' actions on it, each
 //! written into the room's history with who did it, from where and to whom.
 
-use roomkeeper_domain::RoomName;
+use roomkeeper_domain::{AuditAction, MeetingStep, RoomName};
 use roomkeeper_jitsi::Meeting;
 use roomkeeper_store::{ModeratorTrust, Room};
 
@@ -42,7 +42,7 @@ async fn record(
     uc: &UseCases,
     stamp: &Stamp,
     room: &Room,
-    action: &str,
+    action: AuditAction,
     participant: Option<(&str, Option<&str>)>,
 ) -> Result<(), Error> {
     uc.store
@@ -70,14 +70,14 @@ fn detail(participant: Option<(&str, Option<&str>)>) -> String {
 }
 
 /// Passes Jitsi's answer on. A refusal or an unreachable Prosody is first written into
-/// the room's history as `{action}_failed` with the error: "I took his rights away" and
+/// the room's history as the step's failure with the error: "I took his rights away" and
 /// "I tried and it did not work" both belong there. Failing to write that entry does not
 /// hide Jitsi's error, which is what the person needs to hear.
 async fn unless_failed<T>(
     uc: &UseCases,
     stamp: &Stamp,
     room: &Room,
-    action: &str,
+    step: MeetingStep,
     participant: Option<&str>,
     answer: Result<T, roomkeeper_jitsi::Error>,
 ) -> Result<T, Error> {
@@ -93,14 +93,14 @@ async fn unless_failed<T>(
         .store
         .record_audit(
             &stamp.audit(),
-            &format!("{action}_failed"),
+            step.failed(),
             Some(&room.name),
             None,
             &detail.to_string(),
         )
         .await;
     if let Err(e) = written {
-        tracing::warn!(room = %room.name, action, error = %e, "could not record a failed meeting action");
+        tracing::warn!(room = %room.name, ?step, error = %e, "could not record a failed meeting action");
     }
     Err(error.into())
 }
@@ -129,7 +129,7 @@ async fn granted(
         .record_moderator_change(
             &stamp.audit(),
             room,
-            "grant_moderator",
+            AuditAction::GrantModerator,
             &detail(who),
             participant,
             trust,
@@ -164,7 +164,7 @@ pub async fn act(
                 uc,
                 &stamp,
                 room,
-                "grant_moderator",
+                MeetingStep::GrantModerator,
                 Some(participant),
                 answer,
             )
@@ -181,7 +181,7 @@ pub async fn act(
                 uc,
                 &stamp,
                 room,
-                "revoke_moderator",
+                MeetingStep::RevokeModerator,
                 Some(participant),
                 answer,
             )
@@ -191,7 +191,7 @@ pub async fn act(
                 .record_moderator_change(
                     &stamp.audit(),
                     room,
-                    "revoke_moderator",
+                    AuditAction::RevokeModerator,
                     &detail(who),
                     participant,
                     ModeratorTrust::Forgotten,
@@ -199,36 +199,58 @@ pub async fn act(
                 .await?;
             if let Some(successor) = then_grant {
                 let answer = meetings.set_moderator(&name, successor, true).await;
-                meeting =
-                    unless_failed(uc, &stamp, room, "grant_moderator", Some(successor), answer)
-                        .await?;
+                meeting = unless_failed(
+                    uc,
+                    &stamp,
+                    room,
+                    MeetingStep::GrantModerator,
+                    Some(successor),
+                    answer,
+                )
+                .await?;
                 granted(uc, &stamp, room, &meeting, successor, acting).await?;
             }
             Some(meeting)
         }
         MeetingAction::RemovePassword => {
             let answer = meetings.remove_password(&name).await;
-            let meeting = unless_failed(uc, &stamp, room, "remove_password", None, answer).await?;
-            record(uc, &stamp, room, "remove_password", None).await?;
+            let meeting =
+                unless_failed(uc, &stamp, room, MeetingStep::RemovePassword, None, answer).await?;
+            record(uc, &stamp, room, AuditAction::RemovePassword, None).await?;
             Some(meeting)
         }
         MeetingAction::Kick(participant) => {
             // Asked first: once removed, the person's name is gone from the meeting.
             let answer = meetings.meeting(&name).await;
-            let before = unless_failed(uc, &stamp, room, "kick", Some(participant), answer).await?;
+            let before = unless_failed(
+                uc,
+                &stamp,
+                room,
+                MeetingStep::Kick,
+                Some(participant),
+                answer,
+            )
+            .await?;
             let answer = meetings.kick(&name, participant).await;
-            let meeting =
-                unless_failed(uc, &stamp, room, "kick", Some(participant), answer).await?;
+            let meeting = unless_failed(
+                uc,
+                &stamp,
+                room,
+                MeetingStep::Kick,
+                Some(participant),
+                answer,
+            )
+            .await?;
             let who = Some((participant, name_in(&before, participant)));
-            record(uc, &stamp, room, "kick", who).await?;
+            record(uc, &stamp, room, AuditAction::Kick, who).await?;
             Some(meeting)
         }
         MeetingAction::End => {
             let answer = meetings
                 .end_meeting(&name, "The meeting was ended by the room's owner.")
                 .await;
-            unless_failed(uc, &stamp, room, "end_meeting", None, answer).await?;
-            record(uc, &stamp, room, "end_meeting", None).await?;
+            unless_failed(uc, &stamp, room, MeetingStep::EndMeeting, None, answer).await?;
+            record(uc, &stamp, room, AuditAction::EndMeeting, None).await?;
             None
         }
     };

@@ -4,6 +4,7 @@
 use roomkeeper_auth::{SecretToken, hash_token};
 use roomkeeper_domain::Username;
 use roomkeeper_domain::authz::{Action, Actor, Decision, RecordingFacts, decide};
+use roomkeeper_domain::{AuditAction, Refusal};
 use roomkeeper_store::{
     IngestProblem, Recording, RecordingState, Room, ShareLink, SpooledSession, User,
 };
@@ -60,14 +61,14 @@ pub async fn report_spool(uc: &UseCases, host: &str, waiting: &[SpoolEntry]) -> 
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     if !host_fine {
-        return Err(Error::invalid(
-            "bad_spool_report",
+        return Err(Error::refused(
+            Refusal::BadSpoolReport,
             "host must be a host name (letters, digits, '-', '_', '.')",
         ));
     }
     if waiting.len() > SPOOL_REPORT_MAX {
-        return Err(Error::invalid(
-            "bad_spool_report",
+        return Err(Error::refused(
+            Refusal::BadSpoolReport,
             format!("a report lists at most {SPOOL_REPORT_MAX} sessions"),
         ));
     }
@@ -77,7 +78,7 @@ pub async fn report_spool(uc: &UseCases, host: &str, waiting: &[SpoolEntry]) -> 
     let mut sessions = Vec::with_capacity(waiting.len());
     for entry in waiting {
         roomkeeper_recordings::session::check_session_name(&entry.session)
-            .map_err(|e| Error::invalid("bad_spool_report", e.to_string()))?;
+            .map_err(|e| Error::refused(Refusal::BadSpoolReport, e.to_string()))?;
         let problem = if entry.last_error.is_empty() {
             format!("not delivered yet ({} attempts)", entry.attempts)
         } else {
@@ -132,8 +133,8 @@ pub async fn assign(
     room: &str,
 ) -> Result<Recording, Error> {
     if recording.room_id.is_some() {
-        return Err(Error::conflict(
-            "already_assigned",
+        return Err(Error::refused(
+            Refusal::AlreadyAssigned,
             "This recording already belongs to a room.",
         ));
     }
@@ -143,8 +144,8 @@ pub async fn assign(
         .room_by_name(&name.canonical())
         .await?
         .ok_or_else(|| {
-            Error::invalid(
-                "unknown_room",
+            Error::refused(
+                Refusal::UnknownRoom,
                 format!("{} is not a registered room.", name.display()),
             )
         })?;
@@ -157,8 +158,8 @@ pub async fn assign(
         admins_may_watch: uc.recordings.config.admins_can_view_recordings,
     };
     if decide(actor, assigning) != Decision::Allowed {
-        return Err(Error::conflict(
-            "own_room",
+        return Err(Error::refused(
+            Refusal::OwnRoom,
             format!(
                 "Administrators do not watch recordings here, and {} is yours: another \
                  administrator must assign this recording to it.",
@@ -185,8 +186,8 @@ pub async fn set_retention(
     days: Option<i64>,
 ) -> Result<(), Error> {
     if days.is_some_and(|d| !(1..=36_500).contains(&d)) {
-        return Err(Error::invalid(
-            "bad_retention",
+        return Err(Error::refused(
+            Refusal::BadRetention,
             "Keep recordings 1 to 36,500 days.",
         ));
     }
@@ -219,8 +220,8 @@ pub async fn create_link(
 ) -> Result<(ShareLink, String), Error> {
     let max_days = uc.recordings.config.share_link_max_days;
     if !(60..=max_days * 86_400).contains(&seconds) {
-        return Err(Error::invalid(
-            "bad_lifetime",
+        return Err(Error::refused(
+            Refusal::BadLifetime,
             format!("A share link lives between one minute and {max_days} days."),
         ));
     }
@@ -279,7 +280,7 @@ pub async fn shared(
         uc.store
             .record_audit(
                 &stamp.audit(),
-                "share_link_used",
+                AuditAction::ShareLinkUsed,
                 recording.room_name.as_deref(),
                 Some(&link.created_by),
                 &format!("recording {}, link {}", recording.id, link.id),

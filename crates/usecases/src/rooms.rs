@@ -1,6 +1,7 @@
 //! Room registration: requests and decisions, patterns, co-owners, transfer and release,
 //! and what people see of rooms, requests and history.
 
+use roomkeeper_domain::Refusal;
 use roomkeeper_domain::{Pattern, RoomName, Username};
 use roomkeeper_store::{
     AuditEntry, NewRequest, Notice, Overview, Page, Paged, RequestFilter, RequestStatus, Room,
@@ -15,7 +16,7 @@ pub const DECISION_MESSAGE_MAX_CHARS: usize = 2000;
 
 pub fn parse_room(uc: &UseCases, input: &str) -> Result<RoomName, Error> {
     RoomName::parse(input, &uc.meeting_bases)
-        .map_err(|e| Error::invalid("invalid_room", e.to_string()))
+        .map_err(|e| Error::refused(Refusal::InvalidRoom, e.to_string()))
 }
 
 /// Usernames as typed (one per entry; entries may hold several separated by commas,
@@ -29,7 +30,7 @@ pub fn parse_usernames<S: AsRef<str>>(inputs: &[S], except: &str) -> Result<Vec<
             .filter(|p| !p.trim().is_empty())
         {
             let name = Username::parse(piece)
-                .map_err(|e| Error::invalid("invalid_username", format!("{piece:?}: {e}")))?;
+                .map_err(|e| Error::refused(Refusal::InvalidUsername, format!("{piece:?}: {e}")))?;
             if name.as_str() != except && !names.iter().any(|n: &String| n == name.as_str()) {
                 names.push(name.as_str().to_owned());
             }
@@ -39,14 +40,14 @@ pub fn parse_usernames<S: AsRef<str>>(inputs: &[S], except: &str) -> Result<Vec<
 }
 
 pub fn parse_pattern(input: &str) -> Result<Pattern, Error> {
-    Pattern::parse(input).map_err(|e| Error::invalid("invalid_pattern", e.to_string()))
+    Pattern::parse(input).map_err(|e| Error::refused(Refusal::InvalidPattern, e.to_string()))
 }
 
 fn checked_message(message: Option<&str>) -> Result<Option<String>, Error> {
     let message = message.map(str::trim).filter(|m| !m.is_empty());
     if message.is_some_and(|m| m.chars().count() > DECISION_MESSAGE_MAX_CHARS) {
-        return Err(Error::invalid(
-            "invalid_message",
+        return Err(Error::refused(
+            Refusal::InvalidMessage,
             format!("A message may have at most {DECISION_MESSAGE_MAX_CHARS} characters."),
         ));
     }
@@ -65,14 +66,14 @@ pub async fn request(
     let name = parse_room(uc, room)?;
     let reason = reason.trim();
     if reason.is_empty() {
-        return Err(Error::invalid(
-            "invalid_reason",
+        return Err(Error::refused(
+            Refusal::InvalidReason,
             "Tell the administrators why this room should be yours: they may not know you.",
         ));
     }
     if reason.chars().count() > REASON_MAX_CHARS {
-        return Err(Error::invalid(
-            "invalid_reason",
+        return Err(Error::refused(
+            Refusal::InvalidReason,
             format!("The reason may have at most {REASON_MAX_CHARS} characters."),
         ));
     }
@@ -80,8 +81,8 @@ pub async fn request(
     let canonical = name.canonical();
     if let Some(pending) = uc.store.pending_request_for(&canonical).await? {
         if pending.requester == requester.username {
-            return Err(Error::conflict(
-                "already_requested",
+            return Err(Error::refused(
+                Refusal::AlreadyRequested,
                 "You have already asked for this room; your request is waiting for approval.",
             ));
         }

@@ -2,6 +2,8 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use roomkeeper_domain::{Refusal, RefusalKind};
+
 use crate::i18n::{self, Tr};
 use crate::pages::{Chrome, render};
 
@@ -21,14 +23,11 @@ pub enum Error {
     NotFound,
     #[error("{0}")]
     BadRequest(String),
-    /// Understood but invalid (422); `code` names the rule that was broken.
+    /// Understood and refused: invalid input (422), or the world is not in the state the
+    /// request needs (409: the room is taken, the request already decided, no meeting
+    /// runs). `refusal` says which; nothing matches on `message`.
     #[error("{message}")]
-    Invalid { code: &'static str, message: String },
-    /// The world is not in the state the request needs (409): the room is taken, the
-    /// request already decided, no meeting runs. `code` says which; nothing matches on
-    /// `message`.
-    #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Refused { refusal: Refusal, message: String },
     /// Prosody answered, but refused the action (502); the text says what to change.
     #[error("{0}")]
     ProsodyRefused(String),
@@ -76,8 +75,10 @@ impl Error {
             }
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::Refused { refusal, .. } => match refusal.kind() {
+                RefusalKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+                RefusalKind::Conflict => StatusCode::CONFLICT,
+            },
             Error::ProsodyRefused(_) => StatusCode::BAD_GATEWAY,
             Error::Throttled { .. } | Error::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) | Error::DatabaseUnreachable(_) => {
@@ -96,8 +97,7 @@ impl Error {
             Error::Forbidden => "forbidden",
             Error::NotFound => "not_found",
             Error::BadRequest(_) => "bad_request",
-            Error::Invalid { code, .. } => code,
-            Error::Conflict { code, .. } => code,
+            Error::Refused { refusal, .. } => refusal.code(),
             Error::ProsodyRefused(_) => "prosody_refused",
             Error::Throttled { .. } => "throttled",
             Error::TooManyStreams(_) => "too_many_streams",
@@ -109,10 +109,17 @@ impl Error {
         }
     }
 
-    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
-        Error::Invalid {
-            code,
+    pub fn refused(refusal: Refusal, message: impl Into<String>) -> Self {
+        Error::Refused {
+            refusal,
             message: message.into(),
+        }
+    }
+
+    pub fn refusal(&self) -> Option<Refusal> {
+        match self {
+            Error::Refused { refusal, .. } => Some(*refusal),
+            _ => None,
         }
     }
 
@@ -132,10 +139,7 @@ impl From<roomkeeper_store::Error> for Error {
     fn from(err: roomkeeper_store::Error) -> Self {
         use roomkeeper_store::Error as S;
         match err {
-            S::Conflict(kind) => Error::Conflict {
-                code: kind.code(),
-                message: kind.to_string(),
-            },
+            S::Conflict(kind) => Error::refused(kind.refusal(), kind.to_string()),
             S::NotFound => Error::NotFound,
             unreachable if unreachable.is_unreachable() => Error::DatabaseUnreachable(format!(
                 "The database is not reachable right now ({unreachable}). Try again in a minute."
@@ -150,14 +154,8 @@ impl From<roomkeeper_jitsi::Error> for Error {
         use roomkeeper_jitsi::Error as J;
         let message = err.to_string();
         match err {
-            J::NoMeeting => Error::Conflict {
-                code: "no_meeting",
-                message,
-            },
-            J::ParticipantGone => Error::Conflict {
-                code: "participant_gone",
-                message,
-            },
+            J::NoMeeting => Error::refused(Refusal::NoMeeting, message),
+            J::ParticipantGone => Error::refused(Refusal::ParticipantGone, message),
             J::Refused(_) => Error::ProsodyRefused(message),
             J::Unreachable(_) | J::NotConnected(_) | J::NoShard => Error::Unavailable(message),
         }
@@ -169,7 +167,7 @@ impl From<roomkeeper_recordings::Error> for Error {
         use roomkeeper_recordings::Error as R;
         match err {
             R::Store(e) => e.into(),
-            R::NotReady(_) | R::Session(_) => Error::invalid("bad_session", err.to_string()),
+            R::NotReady(_) | R::Session(_) => Error::refused(Refusal::BadSession, err.to_string()),
             R::Storage(_) => Error::Unavailable(format!(
                 "Recordings cannot be stored or read right now ({err}). Try again later."
             )),
@@ -194,8 +192,7 @@ impl From<roomkeeper_usecases::Error> for Error {
         use roomkeeper_usecases::Error as U;
         match err {
             U::NotFound => Error::NotFound,
-            U::Invalid { code, message } => Error::Invalid { code, message },
-            U::Conflict { code, message } => Error::Conflict { code, message },
+            U::Refused { refusal, message } => Error::Refused { refusal, message },
             U::Store(e) => e.into(),
             U::Meeting(e) => e.into(),
             U::Auth(e) => e.into(),
@@ -214,7 +211,7 @@ impl From<roomkeeper_usecases::accounts::PasswordChangeError> for Error {
 
 impl From<roomkeeper_domain::ParseError> for Error {
     fn from(err: roomkeeper_domain::ParseError) -> Self {
-        Error::invalid("invalid_input", err.to_string())
+        Error::refused(Refusal::InvalidInput, err.to_string())
     }
 }
 

@@ -3,6 +3,7 @@
 //! cookie's random value (`usecases::sessions`), so they survive restarts and work across
 //! instances.
 
+use roomkeeper_domain::Refusal;
 use std::net::IpAddr;
 
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -94,8 +95,8 @@ pub async fn log_in(
                         // The directory confirmed the password, so saying why reveals
                         // nothing new.
                         Err(signin::SignInRefusal::NameTaken(_)) => {
-                            return Err(Error::invalid(
-                                "directory_not_linked",
+                            return Err(Error::refused(
+                                Refusal::DirectoryNotLinked,
                                 "An account with your username was made through another \
                                  sign-in. An administrator must link it to your directory \
                                  account before you can log in with it.",
@@ -136,8 +137,8 @@ pub async fn log_in(
         Some(user) if verified && state.local_login_admins_only && !user.is_admin => {
             // The password was right, so saying why reveals nothing new.
             tracing::info!(username = %user.username, "local login refused: admins only");
-            Err(Error::invalid(
-                "local_login_off",
+            Err(Error::refused(
+                Refusal::LocalLoginOff,
                 "Local passwords are turned off here: log in with your university account.",
             ))
         }

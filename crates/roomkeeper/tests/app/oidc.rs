@@ -447,7 +447,7 @@ async fn logins_through_providers_make_link_and_refresh_accounts() {
             .unwrap()
             .items
             .iter()
-            .any(|e| e.action == "sign_in_linked" && e.actor.as_deref() == Some("root"))
+            .any(|e| e.action.code() == "sign_in_linked" && e.actor.as_deref() == Some("root"))
     );
     // Resolved once: a second answer finds nothing.
     assert_eq!(

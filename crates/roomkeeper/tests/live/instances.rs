@@ -274,7 +274,7 @@ async fn two_instances_share_everything_and_survive_one_killed() {
     let deletions = history("logic")
         .await
         .iter()
-        .filter(|e| e.action == "recording_deleted")
+        .filter(|e| e.action.code() == "recording_deleted")
         .count();
     assert_eq!(deletions, 1);
 

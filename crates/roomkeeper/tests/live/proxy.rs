@@ -159,7 +159,7 @@ async fn behind_nginx_everything_works_and_nginx_sends_the_files() {
     let revocation = history
         .items
         .iter()
-        .find(|e| e.action == "revoke_moderator")
+        .find(|e| e.action.code() == "revoke_moderator")
         .unwrap();
     assert_eq!(revocation.address.as_deref(), Some("127.0.0.2"));
     drop(events);
@@ -280,7 +280,7 @@ async fn behind_nginx_everything_works_and_nginx_sends_the_files() {
     let use_of_link = history
         .items
         .iter()
-        .find(|e| e.action == "share_link_used")
+        .find(|e| e.action.code() == "share_link_used")
         .unwrap();
     assert_eq!(use_of_link.address.as_deref(), Some("127.0.0.2"));
 

@@ -1,6 +1,8 @@
 //! The room guard's settings, join codes and the meeting's moderators on Roomkeeper's
 //! word.
 
+use roomkeeper_domain::AuditAction;
+
 use super::{BEGIN_WRITE, SqlStore};
 
 #[async_trait::async_trait]
@@ -72,7 +74,7 @@ impl crate::GuardStore for SqlStore {
         Self::audit_in(
             &mut tx,
             audit,
-            "guard_changed",
+            AuditAction::GuardChanged,
             Some(&room.name),
             None,
             &detail,
@@ -152,7 +154,7 @@ impl crate::GuardStore for SqlStore {
         Self::audit_in(
             &mut tx,
             audit,
-            "join_as_moderator",
+            AuditAction::JoinAsModerator,
             Some(&room.name),
             Some(&username),
             &detail,
@@ -166,7 +168,7 @@ impl crate::GuardStore for SqlStore {
         &self,
         audit: &crate::Audit<'_>,
         room: &crate::Room,
-        action: &str,
+        action: AuditAction,
         detail: &str,
         participant: &str,
         trust: crate::ModeratorTrust<'_>,
@@ -346,7 +348,7 @@ impl crate::GuardStore for SqlStore {
         Self::audit_in(
             &mut tx,
             audit,
-            "in_use_alert",
+            AuditAction::InUseAlert,
             Some(&room.name),
             None,
             &detail,

@@ -1,5 +1,7 @@
 //! Recordings, their share links, retention and ingest problems.
 
+use roomkeeper_domain::AuditAction;
+
 use super::{BEGIN_WRITE, Db, SqlStore};
 
 impl SqlStore {
@@ -218,7 +220,7 @@ impl crate::RecordingStore for SqlStore {
         Self::audit_in(
             &mut tx,
             audit,
-            "recording_assigned",
+            AuditAction::RecordingAssigned,
             recording.room_name.as_deref(),
             None,
             &format!("recording {id}"),
@@ -255,7 +257,7 @@ impl crate::RecordingStore for SqlStore {
             Self::audit_in(
                 &mut tx,
                 audit,
-                "recording_deleted",
+                AuditAction::RecordingDeleted,
                 recording.room_name.as_deref(),
                 None,
                 &format!("recording {id} ({}): {why}", recording.source_file),
@@ -325,7 +327,7 @@ impl crate::RecordingStore for SqlStore {
         Self::audit_in(
             &mut tx,
             audit,
-            "retention_set",
+            AuditAction::RetentionSet,
             Some(&room_name),
             None,
             &detail,
@@ -406,7 +408,7 @@ impl crate::RecordingStore for SqlStore {
         Self::audit_in(
             &mut tx,
             audit,
-            "share_link_created",
+            AuditAction::ShareLinkCreated,
             recording.room_name.as_deref(),
             None,
             &format!(
@@ -475,7 +477,7 @@ impl crate::RecordingStore for SqlStore {
         Self::audit_in(
             &mut tx,
             audit,
-            "share_link_revoked",
+            AuditAction::ShareLinkRevoked,
             recording.as_ref().and_then(|r| r.room_name.as_deref()),
             None,
             &format!("recording {recording_id}, link {link_id}"),

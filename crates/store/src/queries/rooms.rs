@@ -2,13 +2,15 @@
 //! entry in the same transaction, so the log never misses a change that happened nor
 //! shows one that did not.
 
+use roomkeeper_domain::AuditAction;
+
 use super::{BEGIN_WRITE, Db, SqlStore};
 
 impl SqlStore {
     pub(super) async fn audit_in(
         tx: &mut sqlx::Transaction<'_, Db>,
         audit: &crate::Audit<'_>,
-        action: &str,
+        action: AuditAction,
         room_name: Option<&str>,
         subject: Option<&str>,
         detail: &str,
@@ -20,7 +22,7 @@ impl SqlStore {
         .bind(audit.now)
         .bind(audit.actor)
         .bind(audit.address)
-        .bind(action)
+        .bind(action.code())
         .bind(room_name)
         .bind(subject)
         .bind(detail)
@@ -248,7 +250,7 @@ impl crate::RoomStore for SqlStore {
         Self::audit_in(
             &mut tx,
             audit,
-            "request",
+            AuditAction::Request,
             Some(&new.room_name),
             None,
             &detail,
@@ -259,7 +261,7 @@ impl crate::RoomStore for SqlStore {
             Self::audit_in(
                 &mut tx,
                 audit,
-                "auto_approve",
+                AuditAction::AutoApprove,
                 Some(&new.room_name),
                 None,
                 &detail,
@@ -338,7 +340,7 @@ impl crate::RoomStore for SqlStore {
         Self::audit_in(
             &mut tx,
             audit,
-            "withdraw",
+            AuditAction::Withdraw,
             Some(&request.room_name),
             None,
             &detail,
@@ -395,9 +397,9 @@ impl crate::RoomStore for SqlStore {
         }
         let detail = serde_json::json!({ "request_id": id, "message": message }).to_string();
         let action = if room_id.is_some() {
-            "approve"
+            AuditAction::Approve
         } else {
-            "reject"
+            AuditAction::Reject
         };
         Self::audit_in(
             &mut tx,
@@ -426,7 +428,7 @@ impl crate::RoomStore for SqlStore {
             Self::audit_in(
                 &mut tx,
                 audit,
-                "pattern_add",
+                AuditAction::PatternAdd,
                 None,
                 Some(&request.requester),
                 &detail,
@@ -524,7 +526,7 @@ impl crate::RoomStore for SqlStore {
         Self::audit_in(
             &mut tx,
             audit,
-            "co_owners",
+            AuditAction::CoOwners,
             Some(&after.name),
             None,
             &detail,
@@ -563,7 +565,7 @@ impl crate::RoomStore for SqlStore {
         Self::audit_in(
             &mut tx,
             audit,
-            "transfer",
+            AuditAction::Transfer,
             Some(&before.name),
             Some(new_owner),
             &detail,
@@ -592,7 +594,7 @@ impl crate::RoomStore for SqlStore {
         Self::audit_in(
             &mut tx,
             audit,
-            "release",
+            AuditAction::Release,
             Some(&room.name),
             Some(&room.owner),
             &detail,
@@ -622,7 +624,15 @@ impl crate::RoomStore for SqlStore {
         .await
         .map_err(|e| crate::Error::conflict_with(e, crate::Conflict::PatternExists))?;
         let detail = serde_json::json!({ "pattern": pattern }).to_string();
-        Self::audit_in(&mut tx, audit, "pattern_add", None, Some(username), &detail).await?;
+        Self::audit_in(
+            &mut tx,
+            audit,
+            AuditAction::PatternAdd,
+            None,
+            Some(username),
+            &detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -648,7 +658,7 @@ impl crate::RoomStore for SqlStore {
         Self::audit_in(
             &mut tx,
             audit,
-            "pattern_remove",
+            AuditAction::PatternRemove,
             None,
             Some(username),
             &detail,
@@ -680,7 +690,7 @@ impl crate::RoomStore for SqlStore {
     async fn record_audit(
         &self,
         audit: &crate::Audit<'_>,
-        action: &str,
+        action: AuditAction,
         room_name: Option<&str>,
         subject: Option<&str>,
         detail: &str,

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use roomkeeper_domain::Refusal;
 use roomkeeper_domain::{GuardSettings, ModeratorGuard};
 use roomkeeper_usecases::guard::{self, NewJoinCode};
 use serde::Deserialize;
@@ -36,7 +37,7 @@ pub async fn set_guard(
     ApiJson(body): ApiJson<GuardBody>,
 ) -> Result<Json<GuardSettings>, ApiError> {
     let moderator_guard = ModeratorGuard::parse(&body.moderator_guard)
-        .map_err(|e| Error::invalid("invalid_guard", e.to_string()))?;
+        .map_err(|e| Error::refused(Refusal::InvalidGuard, e.to_string()))?;
     let settings = GuardSettings {
         password_guard: body.password_guard,
         moderator_guard,

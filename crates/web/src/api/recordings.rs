@@ -6,6 +6,7 @@ use axum::extract::{FromRequest, Multipart, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use roomkeeper_auth::hash_token;
+use roomkeeper_domain::Refusal;
 use roomkeeper_recordings::staging;
 use roomkeeper_store::IngestProblem;
 use serde::{Deserialize, Serialize};
@@ -204,7 +205,7 @@ pub async fn ingest(
     // Read only once the token is right: nobody else gets their upload parsed.
     let multipart = Multipart::from_request(request, &state)
         .await
-        .map_err(|e| Error::invalid("bad_upload", e.body_text()))?;
+        .map_err(|e| Error::refused(Refusal::BadUpload, e.body_text()))?;
     Ok(Json(ingest_upload(&state, multipart).await?))
 }
 
@@ -252,7 +253,7 @@ pub async fn report_spool(
 }
 
 async fn ingest_upload(state: &AppState, mut multipart: Multipart) -> Result<Ingested, Error> {
-    let bad = |message: String| Error::invalid("bad_upload", message);
+    let bad = |message: String| Error::refused(Refusal::BadUpload, message);
     let _writing = staging::writing(&state.recordings.config.dir).await?;
     let incoming = staging::incoming(&state.recordings.config.dir);
     let staging_failed = |e: std::io::Error| {

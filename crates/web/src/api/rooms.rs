@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use roomkeeper_domain::Refusal;
 use roomkeeper_store::{Page, Paged, RequestStatus};
 use roomkeeper_usecases::rooms::{self, PatternReport};
 use serde::{Deserialize, Serialize};
@@ -191,7 +192,9 @@ pub async fn decide_many(
         }
     };
     if body.ids.len() > 500 {
-        return Err(Error::invalid("too_many", "Decide at most 500 requests at once.").into());
+        return Err(
+            Error::refused(Refusal::TooMany, "Decide at most 500 requests at once.").into(),
+        );
     }
     let acting = admin.acting(address);
     let mut outcomes = Vec::new();

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use roomkeeper_domain::ParseError;
+use roomkeeper_domain::{Refusal, RefusalKind};
 use roomkeeper_store::{ApiToken, User};
 use serde::Deserialize;
 
@@ -198,8 +199,10 @@ async fn create_token(
             };
             profile_page(&state, lang, current.user, StatusCode::CREATED, flash).await
         }
-        Err(roomkeeper_usecases::Error::Invalid { code, .. }) => {
-            let error = if code == "invalid_token_expiry" {
+        Err(roomkeeper_usecases::Error::Refused { refusal, .. })
+            if refusal.kind() == RefusalKind::Invalid =>
+        {
+            let error = if refusal == Refusal::InvalidTokenExpiry {
                 t.with(
                     "profile-token-expiry-invalid",
                     [("days", state.sessions.token_max_days.to_string())],
@@ -247,7 +250,9 @@ async fn set_email(
 ) -> Result<Response, PageError> {
     match accounts::set_email(&state.usecases, &current.user, &form.email).await {
         Ok(()) => Ok(Redirect::to("/profile?notice=email-saved").into_response()),
-        Err(roomkeeper_usecases::Error::Invalid { .. }) => {
+        Err(roomkeeper_usecases::Error::Refused { refusal, .. })
+            if refusal.kind() == RefusalKind::Invalid =>
+        {
             let flash = Flash {
                 error: Some(crate::i18n::Tr::new(lang).t("profile-email-invalid")),
                 ..Flash::default()

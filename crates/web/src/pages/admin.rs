@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use roomkeeper_domain::{Refusal, RefusalKind};
 use roomkeeper_store::User;
 use serde::Deserialize;
 
@@ -142,8 +143,8 @@ async fn create_user(
                 },
             )
         }
-        Err(Error::Conflict {
-            code: "username_taken",
+        Err(Error::Refused {
+            refusal: Refusal::UsernameTaken,
             ..
         }) => (
             StatusCode::CONFLICT,
@@ -152,7 +153,7 @@ async fn create_user(
                 ..Flash::default()
             },
         ),
-        Err(Error::Invalid { .. }) => (
+        Err(Error::Refused { refusal, .. }) if refusal.kind() == RefusalKind::Invalid => (
             StatusCode::UNPROCESSABLE_ENTITY,
             Flash {
                 error: Some(t.t("username-invalid")),
@@ -178,8 +179,9 @@ async fn apply_change(
 ) -> Result<Response, PageError> {
     match result {
         Ok(()) => Ok(Redirect::to("/admin/users").into_response()),
-        Err(Error::Conflict {
-            code: "last_admin", ..
+        Err(Error::Refused {
+            refusal: Refusal::LastAdmin,
+            ..
         }) => {
             let flash = Flash {
                 error: Some(Tr::new(lang).t("admin-users-last-admin")),
@@ -259,10 +261,14 @@ async fn set_disabled(
     // Someone who owns rooms: ask what becomes of them (again, when the answer did not
     // name someone else to give them to).
     let problem = match &result {
-        Err(Error::Conflict {
-            code: "owns_rooms", ..
+        Err(Error::Refused {
+            refusal: Refusal::OwnsRooms,
+            ..
         }) => Some(None),
-        Err(Error::Invalid { .. }) if matches!(rooms, OwnedRooms::TransferTo(_)) => {
+        Err(Error::Refused { refusal, .. })
+            if refusal.kind() == RefusalKind::Invalid
+                && matches!(rooms, OwnedRooms::TransferTo(_)) =>
+        {
             Some(Some(Tr::new(lang).t("disable-transfer-needs-user")))
         }
         _ => None,
@@ -357,8 +363,8 @@ async fn resolve_sign_in(
             };
             return users_page(&state, lang, &admin.user, StatusCode::NOT_FOUND, flash).await;
         }
-        Err(roomkeeper_usecases::Error::Conflict {
-            code: "sign_in_changed",
+        Err(roomkeeper_usecases::Error::Refused {
+            refusal: Refusal::SignInChanged,
             ..
         }) => {
             let flash = Flash {

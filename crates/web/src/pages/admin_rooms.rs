@@ -7,6 +7,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use roomkeeper_domain::RefusalKind;
 use roomkeeper_store::{Page, Paged, RequestStatus};
 use roomkeeper_usecases::rooms::{self, PatternReport, QueueFacts};
 use serde::Deserialize;
@@ -214,7 +215,7 @@ async fn decide_one(
             let notice = if approve { "approved" } else { "rejected" };
             Ok(Redirect::to(&format!("/admin/requests?notice={notice}")).into_response())
         }
-        Err(error @ (Error::Invalid { .. } | Error::Conflict { .. })) => {
+        Err(error @ Error::Refused { .. }) => {
             let message = localized(&Tr::new(lang), &error);
             queue_page(
                 state,
@@ -299,7 +300,8 @@ async fn decide_many(
         .await
         .map_err(Error::from);
         match decided {
-            Ok(_) | Err(Error::Conflict { .. } | Error::NotFound) => {}
+            Ok(_) | Err(Error::NotFound) => {}
+            Err(Error::Refused { refusal, .. }) if refusal.kind() == RefusalKind::Conflict => {}
             Err(other) => return Err(other.into()),
         }
     }
@@ -390,7 +392,7 @@ async fn add_pattern(
         .map_err(Error::from)
     {
         Ok(_) => Ok(Redirect::to("/admin/patterns").into_response()),
-        Err(error @ (Error::Invalid { .. } | Error::Conflict { .. })) => {
+        Err(error @ Error::Refused { .. }) => {
             let message = localized(&Tr::new(lang), &error);
             patterns_page(&state, lang, &admin.user, error.status(), Some(message)).await
         }

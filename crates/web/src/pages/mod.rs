@@ -18,6 +18,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
+use roomkeeper_domain::Refusal;
 use roomkeeper_store::User;
 use serde::Deserialize;
 
@@ -289,8 +290,8 @@ async fn login(
                 return Ok((jar, Redirect::to(target)).into_response());
             }
             Err(Error::WrongCredentials) => (StatusCode::UNAUTHORIZED, t.t("login-failed")),
-            Err(Error::Invalid {
-                code: "directory_not_linked",
+            Err(Error::Refused {
+                refusal: Refusal::DirectoryNotLinked,
                 ..
             }) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -414,7 +415,7 @@ mod tests {
             at: 0,
             actor: None,
             address: None,
-            action: "guard_revoked_moderator".into(),
+            action: roomkeeper_domain::AuditAction::GuardRevokedModerator,
             room_name: Some("logic".into()),
             subject: None,
             detail: r#"{"participant":"e1e1e1e1","why":"password"}"#.into(),

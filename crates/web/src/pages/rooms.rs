@@ -6,6 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use roomkeeper_domain::{Refusal, RefusalKind};
 use roomkeeper_store::{Page, Paged, RoomRequest};
 use roomkeeper_usecases::{guard, meetings, recordings, rooms};
 use serde::Deserialize;
@@ -228,7 +229,7 @@ async fn request_room(
         }) => Ok(Redirect::to(&format!("/rooms/{room_id}?notice=approved")).into_response()),
         Ok(_) => Ok(Redirect::to("/requests?notice=submitted").into_response()),
         // The rule's own sentence says what to fix; the form keeps what was typed.
-        Err(error @ (Error::Invalid { .. } | Error::Conflict { .. })) => {
+        Err(error @ Error::Refused { .. }) => {
             let message = localized(&Tr::new(lang), &error);
             request_page(&state, lang, &current, form, Some(message)).await
         }
@@ -239,13 +240,16 @@ async fn request_room(
 /// A refusal in the visitor's language when we have the words, else the rule's sentence.
 pub fn localized(t: &Tr, error: &Error) -> String {
     let key = match error {
-        Error::Invalid { code, .. } | Error::Conflict { code, .. } => format!("error-{code}"),
+        Error::Refused { refusal, .. } => format!("error-{}", refusal.code()),
         _ => String::new(),
     };
     let detail = error.to_string();
     match t.get(&key) {
         // A generic sentence in the language, plus the precise reason.
-        Some(text) if matches!(error, Error::Invalid { .. }) && !detail.is_empty() => {
+        Some(text)
+            if error.refusal().map(Refusal::kind) == Some(RefusalKind::Invalid)
+                && !detail.is_empty() =>
+        {
             format!("{text} ({detail})")
         }
         Some(text) => text,
@@ -451,7 +455,7 @@ async fn after_change(
         Ok(notice) => {
             Ok(Redirect::to(&format!("/rooms/{}?notice={notice}", room.id)).into_response())
         }
-        Err(error @ (Error::Invalid { .. } | Error::Conflict { .. })) => {
+        Err(error @ Error::Refused { .. }) => {
             let message = localized(&Tr::new(lang), &error);
             room_page_with(
                 state,
@@ -592,12 +596,15 @@ async fn meeting_action(
         Ok(_) => Ok(
             Redirect::to(&format!("/rooms/{}?notice={notice}", access.resource.id)).into_response(),
         ),
-        Err(
-            error @ (Error::Conflict { .. }
-            | Error::ProsodyRefused(_)
-            | Error::Unavailable(_)
-            | Error::DatabaseUnreachable(_)),
-        ) => {
+        Err(error)
+            if error.refusal().map(Refusal::kind) == Some(RefusalKind::Conflict)
+                || matches!(
+                    error,
+                    Error::ProsodyRefused(_)
+                        | Error::Unavailable(_)
+                        | Error::DatabaseUnreachable(_)
+                ) =>
+        {
             let message = error.to_string();
             room_page_with(
                 &state,
@@ -627,14 +634,13 @@ async fn set_retention(
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<RetentionForm>,
 ) -> Result<Response, PageError> {
-    let days =
-        match form.days.trim() {
-            "" => None,
-            // The range is the use case's rule; here only "is it a number".
-            text => Some(text.parse::<i64>().map_err(|_| {
-                Error::invalid("bad_retention", "Keep recordings 1 to 36,500 days.")
-            })?),
-        };
+    let days = match form.days.trim() {
+        "" => None,
+        // The range is the use case's rule; here only "is it a number".
+        text => Some(text.parse::<i64>().map_err(|_| {
+            Error::refused(Refusal::BadRetention, "Keep recordings 1 to 36,500 days.")
+        })?),
+    };
     let acting = access.current.acting(address);
     recordings::set_retention(&state.usecases, &acting, &access.resource, days).await?;
     Ok(Redirect::to(&format!("/rooms/{}", access.resource.id)).into_response())
@@ -658,13 +664,13 @@ async fn set_guard(
     PageForm(form): PageForm<GuardForm>,
 ) -> Result<Response, PageError> {
     let moderator_guard = roomkeeper_domain::ModeratorGuard::parse(&form.moderator_guard)
-        .map_err(|e| Error::invalid("invalid_guard", e.to_string()))?;
+        .map_err(|e| Error::refused(Refusal::InvalidGuard, e.to_string()))?;
     let in_use_alert_minutes = match form.in_use_alert_minutes.trim() {
         "" => None,
         // The range is the domain's rule; here only "is it a number".
         text => Some(text.parse::<u32>().map_err(|_| {
-            Error::invalid(
-                "invalid_guard",
+            Error::refused(
+                Refusal::InvalidGuard,
                 roomkeeper_domain::GuardError::AlertMinutes.to_string(),
             )
         })?),

@@ -148,9 +148,13 @@ async fn ingest_recording_flow(backend: Backend) {
         .audit_log(Some("logic"), roomkeeper_store::Page::new(1, 50))
         .await
         .unwrap();
-    assert!(log.items.iter().any(|e| e.action == "recording_deleted"
-        && e.actor.as_deref() == Some("lecturer")
-        && e.detail.contains(&id)));
+    assert!(
+        log.items
+            .iter()
+            .any(|e| e.action.code() == "recording_deleted"
+                && e.actor.as_deref() == Some("lecturer")
+                && e.detail.contains(&id))
+    );
 }
 
 async fn same_session_twice_and_unassigned(backend: Backend) {

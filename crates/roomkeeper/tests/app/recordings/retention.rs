@@ -84,13 +84,17 @@ async fn retention_deletes_expired_recordings_once_a_day(backend: Backend) {
         .audit_log(Some("logic"), roomkeeper_store::Page::new(1, 50))
         .await
         .unwrap();
-    assert!(log.items.iter().any(|e| e.action == "recording_deleted"
-        && e.actor.is_none()
-        && e.detail.contains("retention: kept 1 days")));
     assert!(
         log.items
             .iter()
-            .any(|e| e.action == "retention_set" && e.actor.as_deref() == Some("root"))
+            .any(|e| e.action.code() == "recording_deleted"
+                && e.actor.is_none()
+                && e.detail.contains("retention: kept 1 days"))
+    );
+    assert!(
+        log.items
+            .iter()
+            .any(|e| e.action.code() == "retention_set" && e.actor.as_deref() == Some("root"))
     );
     // The next day, the default (90 days) still keeps physics'.
     app.clock().advance(86_400);
