@@ -7,6 +7,7 @@ pub mod clock;
 mod coded;
 pub mod guard;
 pub mod names;
+pub mod notice;
 pub mod pattern;
 pub mod recording;
 pub mod refusal;
@@ -17,6 +18,7 @@ pub use authz::{Action, Actor, Decision, RecordingFacts, RequestFacts, RoomFacts
 pub use clock::Clock;
 pub use guard::{GuardError, GuardSettings, JoinCode, ModeratorGuard};
 pub use names::{NewPassword, ParseError, Username};
+pub use notice::NoticeKind;
 pub use pattern::{Pattern, PatternError};
 pub use recording::{RecordingId, RecordingIdError};
 pub use refusal::{Refusal, RefusalKind};

@@ -321,8 +321,8 @@ pub struct Notice {
     pub id: i64,
     #[serde(skip)]
     pub username: String,
-    /// `approved`, `rejected`: what happened to a request.
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: roomkeeper_domain::NoticeKind,
     pub room_name: String,
     pub message: String,
     pub created_at: i64,

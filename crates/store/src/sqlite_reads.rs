@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use roomkeeper_domain::NoticeKind;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params_from_iter};
 
 use crate::models::RequestRow;
@@ -334,7 +335,16 @@ fn notices(db: &Connection, username: &str) -> rusqlite::Result<Vec<crate::Notic
         Ok(crate::Notice {
             id: row.get(0)?,
             username: row.get(1)?,
-            kind: row.get(2)?,
+            kind: {
+                let code: String = row.get(2)?;
+                NoticeKind::try_from(code).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        2,
+                        rusqlite::types::Type::Text,
+                        e.into(),
+                    )
+                })?
+            },
             room_name: row.get(3)?,
             message: row.get(4)?,
             created_at: row.get(5)?,

@@ -3,7 +3,7 @@
 // A failed step should stop the test right there, loudly.
 #![allow(clippy::unwrap_used)]
 
-use roomkeeper_domain::{GuardSettings, ModeratorGuard, Username};
+use roomkeeper_domain::{AuditAction, GuardSettings, ModeratorGuard, NoticeKind, Username};
 use roomkeeper_store::{
     Audit, Error, ModeratorTrust, NewEmail, NewRecording, NewRequest, NewUser, Page,
     RecordingState, RequestFilter, RequestStatus, RoomFilter, Store, Verdict,
@@ -396,7 +396,7 @@ async fn a_request_is_approved_into_a_room_once(backend: Backend) {
     assert!(matches!(late, Err(Error::Conflict(_))));
     let notices = store.notices_of("alice").await.unwrap();
     assert_eq!(
-        (notices[0].kind.as_str(), notices[0].message.as_str()),
+        (notices[0].kind.code(), notices[0].message.as_str()),
         ("approved", "welcome")
     );
     assert!(
@@ -625,7 +625,7 @@ async fn the_overview_pages_rooms_and_counts_only_when_the_page_is_full(backend:
     let ids: Vec<i64> = overview.latest_requests.iter().map(|r| r.id).collect();
     assert_eq!(ids, [decided.id, waiting.id]);
     assert_eq!(overview.notices, store.notices_of("alice").await.unwrap());
-    assert_eq!(overview.notices[0].kind, "rejected");
+    assert_eq!(overview.notices[0].kind.code(), "rejected");
 
     let alice = RoomFilter {
         visible_to: Some("alice".into()),
@@ -1186,8 +1186,8 @@ async fn the_rooms_people_hear_of_changes_made_by_others(backend: Backend) {
                 .await
                 .unwrap()
                 .into_iter()
-                .map(|n| n.kind)
-                .filter(|k| k != "approved")
+                .map(|n| n.kind.code())
+                .filter(|k| *k != "approved")
                 .collect::<Vec<_>>()
         }
     };
@@ -1209,7 +1209,7 @@ async fn the_rooms_people_hear_of_changes_made_by_others(backend: Backend) {
         .await
         .unwrap();
     let told = store.notices_of("alice").await.unwrap();
-    assert_eq!(told[0].kind, "room_transferred");
+    assert_eq!(told[0].kind.code(), "room_transferred");
     let change: serde_json::Value = serde_json::from_str(&told[0].message).unwrap();
     assert_eq!(
         (change["by"].as_str(), change["to"].as_str()),
@@ -1517,6 +1517,7 @@ async fn the_outbox_leases_retries_and_gives_up(backend: Backend) {
 
 both_backends!(
     the_guard_join_codes_and_meeting_moderators,
+    the_in_use_alert_tells_the_rooms_people_once,
     recordings_are_stored_shown_shared_and_deleted,
     the_outbox_leases_retries_and_gives_up,
     the_rooms_people_hear_of_changes_made_by_others,
@@ -1536,6 +1537,89 @@ both_backends!(
     login_attempts_are_counted_per_key_and_window,
     migrating_twice_changes_nothing,
 );
+
+async fn the_in_use_alert_tells_the_rooms_people_once(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    let pending = store
+        .create_request(&request("logic", "alice"), None, &audit("alice", 10), &[])
+        .await
+        .unwrap();
+    let room_id = store
+        .decide_request(
+            pending.id,
+            &Verdict::Approve { pattern: None },
+            None,
+            &audit("root", 11),
+            &[],
+        )
+        .await
+        .unwrap()
+        .room_id
+        .unwrap();
+    let room = store
+        .set_co_owners(room_id, &["carol".into()], &audit("alice", 12))
+        .await
+        .unwrap();
+    let guard = GuardSettings {
+        in_use_alert_minutes: Some(15),
+        ..GuardSettings::default()
+    };
+    store
+        .set_guard(&room, &guard, &audit("alice", 13))
+        .await
+        .unwrap();
+    let in_use = |who: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .notices_of(who)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|n| n.kind == NoticeKind::InUse)
+                .map(|n| n.message)
+                .collect::<Vec<_>>()
+        }
+    };
+
+    assert!(
+        store
+            .alert_in_use(&room, 15, &[], &audit_system(20))
+            .await
+            .unwrap()
+    );
+    assert_eq!(in_use("alice").await, ["15"]);
+    assert_eq!(in_use("carol").await, ["15"]);
+    assert!(
+        !store
+            .alert_in_use(&room, 15, &[], &audit_system(21))
+            .await
+            .unwrap(),
+        "once per meeting"
+    );
+    assert_eq!(in_use("alice").await.len(), 1);
+    let history = store
+        .audit_log(Some("logic"), Page::new(1, 50))
+        .await
+        .unwrap();
+    assert_eq!(
+        history
+            .items
+            .iter()
+            .filter(|e| e.action == AuditAction::InUseAlert)
+            .count(),
+        1
+    );
+
+    store.reset_in_use_alert(room_id).await.unwrap();
+    assert!(
+        store
+            .alert_in_use(&room, 15, &[], &audit_system(30))
+            .await
+            .unwrap()
+    );
+    assert_eq!(in_use("carol").await.len(), 2);
+}
 
 async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
     let (_db, store) = store(backend).await;

@@ -1,7 +1,7 @@
 //! The room guard's settings, join codes and the meeting's moderators on Roomkeeper's
 //! word.
 
-use roomkeeper_domain::AuditAction;
+use roomkeeper_domain::{AuditAction, NoticeKind};
 
 use super::{BEGIN_WRITE, SqlStore};
 
@@ -334,13 +334,15 @@ impl crate::GuardStore for SqlStore {
         }
         sqlx::query(
             "INSERT INTO notices (username, kind, room_name, message, created_at) \
-             SELECT owner, 'in_use', $1, $2, $3 FROM rooms WHERE id = $4 \
-             UNION SELECT username, 'in_use', $1, $2, $3 FROM room_co_owners WHERE room_id = $4",
+             SELECT owner, CAST($5 AS TEXT), $1, $2, $3 FROM rooms WHERE id = $4 \
+             UNION SELECT username, CAST($5 AS TEXT), $1, $2, $3 \
+             FROM room_co_owners WHERE room_id = $4",
         )
         .bind(&room.name)
         .bind(minutes.to_string())
         .bind(audit.now)
         .bind(room.id)
+        .bind(NoticeKind::InUse.code())
         .execute(&mut *tx)
         .await?;
         Self::queue_in(&mut tx, emails, audit.now).await?;

@@ -1,6 +1,6 @@
 //! Recordings, their share links, retention and ingest problems.
 
-use roomkeeper_domain::AuditAction;
+use roomkeeper_domain::{AuditAction, NoticeKind};
 
 use super::{BEGIN_WRITE, Db, SqlStore};
 
@@ -133,14 +133,15 @@ impl crate::RecordingStore for SqlStore {
             {
                 sqlx::query(
                     "INSERT INTO notices (username, kind, room_name, message, created_at) \
-                     SELECT owner, 'recording_ready', $1, $2, $3 FROM rooms WHERE id = $4 \
-                     UNION SELECT username, 'recording_ready', $1, $2, $3 \
+                     SELECT owner, CAST($5 AS TEXT), $1, $2, $3 FROM rooms WHERE id = $4 \
+                     UNION SELECT username, CAST($5 AS TEXT), $1, $2, $3 \
                      FROM room_co_owners WHERE room_id = $4",
                 )
                 .bind(room_name)
                 .bind(id)
                 .bind(now)
                 .bind(room_id)
+                .bind(NoticeKind::RecordingReady.code())
                 .execute(&mut *tx)
                 .await?;
                 Self::queue_in(&mut tx, emails, now).await?;
@@ -231,7 +232,7 @@ impl crate::RecordingStore for SqlStore {
         let room = Self::room_in(&mut tx, room_id)
             .await?
             .ok_or(crate::Error::NotFound)?;
-        Self::notify_people_in(&mut tx, &room, audit, "recording_assigned", None).await?;
+        Self::notify_people_in(&mut tx, &room, audit, NoticeKind::RecordingAssigned, None).await?;
         tx.commit().await?;
         Ok(recording)
     }

@@ -2,7 +2,7 @@
 //! entry in the same transaction, so the log never misses a change that happened nor
 //! shows one that did not.
 
-use roomkeeper_domain::AuditAction;
+use roomkeeper_domain::{AuditAction, NoticeKind};
 
 use super::{BEGIN_WRITE, Db, SqlStore};
 
@@ -37,7 +37,7 @@ impl SqlStore {
         tx: &mut sqlx::Transaction<'_, Db>,
         room: &crate::Room,
         audit: &crate::Audit<'_>,
-        kind: &str,
+        kind: NoticeKind,
         to: Option<&str>,
     ) -> crate::Result<()> {
         let message = serde_json::json!({ "by": audit.actor, "to": to }).to_string();
@@ -50,7 +50,7 @@ impl SqlStore {
                  VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(person)
-            .bind(kind)
+            .bind(kind.code())
             .bind(&room.name)
             .bind(&message)
             .bind(audit.now)
@@ -365,7 +365,7 @@ impl crate::RoomStore for SqlStore {
         if request.status != crate::RequestStatus::Pending {
             return Err(crate::Error::Conflict(crate::Conflict::AlreadyDecided));
         }
-        let (status, room_id) = match verdict {
+        let (status, notice, room_id) = match verdict {
             crate::Verdict::Approve { .. } => {
                 let room_id = Self::insert_room_in(
                     &mut tx,
@@ -375,16 +375,20 @@ impl crate::RoomStore for SqlStore {
                     audit.now,
                 )
                 .await?;
-                ("approved", Some(room_id))
+                (
+                    crate::RequestStatus::Approved,
+                    NoticeKind::Approved,
+                    Some(room_id),
+                )
             }
-            crate::Verdict::Reject => ("rejected", None),
+            crate::Verdict::Reject => (crate::RequestStatus::Rejected, NoticeKind::Rejected, None),
         };
         // Guarded by status, so two admins deciding at once cannot both win.
         let done = sqlx::query(
             "UPDATE room_requests SET status = $1, decided_by = $2, decision_message = $3, \
              decided_at = $4, room_id = $5 WHERE id = $6 AND status = 'pending'",
         )
-        .bind(status)
+        .bind(status.as_str())
         .bind(audit.actor)
         .bind(message)
         .bind(audit.now)
@@ -440,7 +444,7 @@ impl crate::RoomStore for SqlStore {
              VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&request.requester)
-        .bind(status)
+        .bind(notice.code())
         .bind(&request.room_name)
         .bind(message.unwrap_or_default())
         .bind(audit.now)
@@ -533,7 +537,8 @@ impl crate::RoomStore for SqlStore {
         )
         .await?;
         if before.co_owners != after.co_owners {
-            Self::notify_people_in(&mut tx, &before, audit, "co_owners_changed", None).await?;
+            Self::notify_people_in(&mut tx, &before, audit, NoticeKind::CoOwnersChanged, None)
+                .await?;
         }
         tx.commit().await?;
         Ok(after)
@@ -571,8 +576,14 @@ impl crate::RoomStore for SqlStore {
             &detail,
         )
         .await?;
-        Self::notify_people_in(&mut tx, &before, audit, "room_transferred", Some(new_owner))
-            .await?;
+        Self::notify_people_in(
+            &mut tx,
+            &before,
+            audit,
+            NoticeKind::RoomTransferred,
+            Some(new_owner),
+        )
+        .await?;
         let after = Self::room_in(&mut tx, room_id)
             .await?
             .ok_or(crate::Error::NotFound)?;
@@ -600,7 +611,7 @@ impl crate::RoomStore for SqlStore {
             &detail,
         )
         .await?;
-        Self::notify_people_in(&mut tx, &room, audit, "room_released", None).await?;
+        Self::notify_people_in(&mut tx, &room, audit, NoticeKind::RoomReleased, None).await?;
         tx.commit().await?;
         Ok(())
     }

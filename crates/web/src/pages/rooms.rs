@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use roomkeeper_domain::{Refusal, RefusalKind};
+use roomkeeper_domain::{NoticeKind, Refusal, RefusalKind};
 use roomkeeper_store::{Page, Paged, RoomRequest};
 use roomkeeper_usecases::{guard, meetings, recordings, rooms};
 use serde::Deserialize;
@@ -74,7 +74,7 @@ pub struct LiveLinkView {
 
 pub struct NoticeView {
     pub id: i64,
-    pub kind: String,
+    pub kind: NoticeKind,
     pub room_display: String,
     pub message: String,
     /// For changes made by someone else: who made it, and (a transfer) the new owner.

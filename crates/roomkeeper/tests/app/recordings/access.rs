@@ -314,7 +314,7 @@ async fn an_admin_does_not_watch_through_his_own_room(backend: Backend) {
         assert!(
             notices
                 .iter()
-                .any(|n| n.kind == "recording_assigned" && n.message.contains("root2")),
+                .any(|n| n.kind.code() == "recording_assigned" && n.message.contains("root2")),
             "{notices:?}"
         );
         assert_eq!(
@@ -346,7 +346,7 @@ async fn an_admin_does_not_watch_through_his_own_room(backend: Backend) {
         assert!(
             lecturer
                 .iter()
-                .any(|n| n.kind == "co_owners_changed" && n.message.contains("root")),
+                .any(|n| n.kind.code() == "co_owners_changed" && n.message.contains("root")),
             "{lecturer:?}"
         );
     }

@@ -124,7 +124,7 @@ async fn ingest_recording_flow(backend: Backend) {
         assert_eq!(
             notices
                 .iter()
-                .filter(|n| n.kind == "recording_ready")
+                .filter(|n| n.kind.code() == "recording_ready")
                 .count(),
             2,
             "{who}"

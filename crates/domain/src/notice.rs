@@ -1,0 +1,26 @@
+//! What a notice on someone's home page tells them. Stored by `code()`.
+
+crate::coded_enum! {
+    pub enum NoticeKind {
+        /// Their request was approved; the message is the administrator's, if any.
+        Approved = "approved",
+        Rejected = "rejected",
+        /// A recording of their room can be watched; the message is its id.
+        RecordingReady = "recording_ready",
+        /// Their room's meeting runs without its owners; the message is the minutes.
+        InUse = "in_use",
+        // Someone else changed a room of theirs; the message names who (and to whom).
+        CoOwnersChanged = "co_owners_changed",
+        RoomTransferred = "room_transferred",
+        RoomReleased = "room_released",
+        RecordingAssigned = "recording_assigned",
+    }
+}
+
+impl TryFrom<String> for NoticeKind {
+    type Error = String;
+
+    fn try_from(code: String) -> Result<Self, String> {
+        NoticeKind::parse(&code).ok_or_else(|| format!("unknown notice kind {code:?}"))
+    }
+}
