@@ -32,7 +32,7 @@ fn alert_rule_series() -> Vec<String> {
         .filter(|l| !l.trim_start().starts_with('#') && !l.contains("summary:"))
         .flat_map(|l| l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
         .filter(|w| {
-            ["recordings_", "jitsi_", "http_"]
+            ["recordings_", "jitsi_", "http_", "mail_"]
                 .iter()
                 .any(|p| w.starts_with(p))
         })

@@ -232,7 +232,6 @@ pub trait AccountStore: Send + Sync {
     async fn create_session(&self, token_hash: &str, user_id: i64, now: i64) -> Result<()>;
     async fn touch_session(&self, token_hash: &str, now: i64) -> Result<()>;
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
-    async fn delete_sessions_of(&self, user_id: i64) -> Result<()>;
     /// Removes sessions last seen before `idle_before` or created before `created_before`.
     async fn delete_expired_sessions(&self, idle_before: i64, created_before: i64) -> Result<u64>;
 
@@ -245,8 +244,6 @@ pub trait AccountStore: Send + Sync {
         now: i64,
         expires_at: Option<i64>,
     ) -> Result<ApiToken>;
-    /// Revokes every token of the user (an admin reset the password); returns how many.
-    async fn delete_tokens_of(&self, user_id: i64) -> Result<u64>;
     async fn tokens_of(&self, user_id: i64) -> Result<Vec<ApiToken>>;
     /// Returns whether a token of that user with that id existed.
     async fn delete_token(&self, user_id: i64, token_id: i64) -> Result<bool>;
@@ -344,12 +341,9 @@ pub trait RoomStore: Send + Sync {
         detail: &str,
     ) -> Result<()>;
 
-    /// Newest first; one room's history, or everything.
-    async fn audit_log(&self, room_name: Option<&str>, page: Page) -> Result<Paged<AuditEntry>> {
-        self.audit_log_since(room_name, None, page).await
-    }
-    /// [`RoomStore::audit_log`] from `since` on (a registration's start: the entries of
-    /// an earlier holder of the same name are not its owners' business).
+    /// Newest first; one room's history (from `since` on: a registration's start, since
+    /// the entries of an earlier holder of the same name are not its owners' business),
+    /// or everything.
     async fn audit_log_since(
         &self,
         room_name: Option<&str>,
@@ -364,7 +358,6 @@ pub trait RoomStore: Send + Sync {
 /// leased to one of them until `lease_until`.
 #[async_trait]
 pub trait MailStore: Send + Sync {
-    async fn queue_emails(&self, emails: &[NewEmail], now: i64) -> Result<()>;
     /// Leases up to `limit` messages that are due, counting an attempt for each.
     async fn claim_emails(
         &self,

@@ -192,7 +192,11 @@ async fn disabling_a_user_ends_all_their_sessions(backend: Backend) {
     assert!(store.session("a1").await.unwrap().is_none());
     assert!(store.session("a2").await.unwrap().is_none());
     assert!(store.session("b1").await.unwrap().is_some());
-    store.delete_sessions_of(bob.id).await.unwrap();
+    // A new password ends them too.
+    store
+        .set_password_hash(bob.id, "new-hash", false, false)
+        .await
+        .unwrap();
     assert!(store.session("b1").await.unwrap().is_none());
 }
 
@@ -244,7 +248,14 @@ async fn api_tokens_belong_to_their_user(backend: Backend) {
         .create_token(bob.id, "bob's", "h4", 70, None)
         .await
         .unwrap();
-    assert_eq!(store.delete_tokens_of(alice.id).await.unwrap(), 2);
+    // A new password that revokes them.
+    assert_eq!(
+        store
+            .set_password_hash(alice.id, "new-hash", false, true)
+            .await
+            .unwrap(),
+        2
+    );
     assert!(store.token("h4").await.unwrap().is_some());
     // Disabling revokes them too.
     store.set_disabled(bob.id, true).await.unwrap();
@@ -491,13 +502,16 @@ async fn auto_approval_rejection_and_withdrawal(backend: Backend) {
         "newest first"
     );
     let log = store
-        .audit_log(Some("physics"), Page::new(1, 50))
+        .audit_log_since(Some("physics"), None, Page::new(1, 50))
         .await
         .unwrap();
     let actions: Vec<_> = log.items.iter().map(|e| e.action.code()).collect();
     assert_eq!(actions, ["withdraw", "request", "reject", "request"]);
     assert_eq!(log.items[0].address.as_deref(), Some("192.0.2.1"));
-    let all = store.audit_log(None, Page::new(1, 50)).await.unwrap();
+    let all = store
+        .audit_log_since(None, None, Page::new(1, 50))
+        .await
+        .unwrap();
     assert!(all.items.iter().any(|e| e.action.code() == "auto_approve"));
 }
 
@@ -821,7 +835,7 @@ async fn rooms_are_listed_searched_and_changed_with_an_audit_trail(backend: Back
         .unwrap();
     assert!(store.room(logic.id).await.unwrap().is_none());
     let log = store
-        .audit_log(Some("logic"), Page::new(1, 50))
+        .audit_log_since(Some("logic"), None, Page::new(1, 50))
         .await
         .unwrap();
     let actions: Vec<_> = log.items.iter().map(|e| e.action.code()).collect();
@@ -872,7 +886,10 @@ async fn patterns_are_per_user_and_audited(backend: Backend) {
             .unwrap()
     );
     assert!(store.patterns_of("alice").await.unwrap().is_empty());
-    let log = store.audit_log(None, Page::new(1, 50)).await.unwrap();
+    let log = store
+        .audit_log_since(None, None, Page::new(1, 50))
+        .await
+        .unwrap();
     let actions: Vec<_> = log
         .items
         .iter()
@@ -914,7 +931,11 @@ async fn the_audit_log_is_append_only(backend: Backend) {
         assert!(message.contains("append-only"), "{message}");
     }
     assert_eq!(
-        store.audit_log(None, Page::new(1, 10)).await.unwrap().items[0]
+        store
+            .audit_log_since(None, None, Page::new(1, 10))
+            .await
+            .unwrap()
+            .items[0]
             .actor
             .as_deref(),
         Some("root")
@@ -1478,8 +1499,14 @@ async fn recordings_are_stored_shown_shared_and_deleted(backend: Backend) {
 /// given up when no retry is set.
 async fn the_outbox_leases_retries_and_gives_up(backend: Backend) {
     let (_db, store) = store(backend).await;
+    // Queued with the change they tell of.
     store
-        .queue_emails(&[email("a@example.org"), email("b@example.org")], 10)
+        .create_request(
+            &request("logic", "alice"),
+            None,
+            &audit("alice", 10),
+            &[email("a@example.org"), email("b@example.org")],
+        )
         .await
         .unwrap();
     let claimed = store.claim_emails(10, 70, 10).await.unwrap();
@@ -1599,7 +1626,7 @@ async fn the_in_use_alert_tells_the_rooms_people_once(backend: Backend) {
     );
     assert_eq!(in_use("alice").await.len(), 1);
     let history = store
-        .audit_log(Some("logic"), Page::new(1, 50))
+        .audit_log_since(Some("logic"), None, Page::new(1, 50))
         .await
         .unwrap();
     assert_eq!(
@@ -1665,7 +1692,7 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
         .unwrap();
     assert!(store.guarded_rooms().await.unwrap().is_empty());
     let history = store
-        .audit_log(Some("logic"), Page::new(1, 50))
+        .audit_log_since(Some("logic"), None, Page::new(1, 50))
         .await
         .unwrap();
     let changes: Vec<_> = history
@@ -1739,7 +1766,7 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
         ("1ec70e70", "ada@meet.test/1", "alice", true)
     );
     let used = store
-        .audit_log(Some("logic"), Page::new(1, 1))
+        .audit_log_since(Some("logic"), None, Page::new(1, 1))
         .await
         .unwrap();
     assert_eq!(
@@ -1845,7 +1872,7 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
         .await;
     assert!(refused.is_err());
     let history = store
-        .audit_log(Some("gone"), Page::new(1, 10))
+        .audit_log_since(Some("gone"), None, Page::new(1, 10))
         .await
         .unwrap();
     assert!(history.items.is_empty(), "{:?}", history.items);

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use roomkeeper_domain::{RoomName, Username};
-use roomkeeper_store::{NewEmail, NewRequest, RoomRequest, Store, User};
+use roomkeeper_store::{NewEmail, NewRequest, OutboxStatus, RoomRequest, Store, User};
 
 use crate::{Error, UseCases};
 
@@ -72,6 +72,12 @@ fn email(to: &User, letter: Letter) -> Option<NewEmail> {
 }
 
 /// To the room's owner and co-owners with an address: its meeting runs without them.
+/// How the outbox stands (for the operators' metrics): what waits, what failed, what
+/// was given up.
+pub async fn outbox_status(uc: &UseCases) -> Result<OutboxStatus, Error> {
+    Ok(uc.store.outbox_status().await?)
+}
+
 pub(crate) async fn in_use(
     uc: &UseCases,
     room: &roomkeeper_store::Room,

@@ -207,6 +207,11 @@ async fn prometheus(
         metrics::gauge!("recordings_ingest_problems").set(problems as f64);
         metrics::gauge!("recordings_spool_waiting").set(spooled as f64);
     }
+    if let Ok(outbox) = roomkeeper_usecases::mail::outbox_status(&state.usecases).await {
+        metrics::gauge!("mail_outbox_waiting").set(outbox.waiting as f64);
+        metrics::gauge!("mail_outbox_retrying").set(outbox.retrying as f64);
+        metrics::gauge!("mail_outbox_given_up").set(outbox.given_up as f64);
+    }
     // Where recordings are stored (local) or staged (S3 uploads).
     if let Some((free, size)) =
         roomkeeper_recordings::staging::disk_space(&state.recordings.config.dir)

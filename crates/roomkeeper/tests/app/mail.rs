@@ -133,6 +133,30 @@ async fn a_missing_mail_server_holds_up_nothing_and_mail_follows_later(backend: 
     };
     assert_eq!((status.waiting, status.given_up), (1, 0));
     assert!(status.last_error.is_some_and(|e| !e.is_empty()));
+    // The operators' monitoring sees it. (The gauges are the process's: another test's
+    // scrape may set its own numbers between ours being set and rendered, so read again.)
+    let series = [
+        "mail_outbox_waiting 1",
+        "mail_outbox_retrying 1",
+        "mail_outbox_given_up 0",
+    ];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let metrics = reqwest::get(app.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if series.iter().all(|s| metrics.contains(s)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{series:?} not all in:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // The server comes back; once the pause is over the message goes out.
     let smtp = SmtpSink::start_on(port).await.unwrap();
     app.clock().advance(roomkeeper_mail::retry_delay_s(1) + 1);

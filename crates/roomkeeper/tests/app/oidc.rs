@@ -442,7 +442,7 @@ async fn logins_through_providers_make_link_and_refresh_accounts() {
     );
     assert!(
         app.store()
-            .audit_log(None, roomkeeper_store::Page::new(1, 20))
+            .audit_log_since(None, None, roomkeeper_store::Page::new(1, 20))
             .await
             .unwrap()
             .items

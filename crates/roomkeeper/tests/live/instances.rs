@@ -265,7 +265,7 @@ async fn two_instances_share_everything_and_survive_one_killed() {
         let store = store.clone();
         async move {
             store
-                .audit_log(Some(room), roomkeeper_store::Page::new(1, 200))
+                .audit_log_since(Some(room), None, roomkeeper_store::Page::new(1, 200))
                 .await
                 .unwrap()
                 .items

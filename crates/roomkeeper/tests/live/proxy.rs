@@ -153,7 +153,7 @@ async fn behind_nginx_everything_works_and_nginx_sends_the_files() {
     );
     let history = app
         .store()
-        .audit_log(Some("logic"), roomkeeper_store::Page::new(1, 50))
+        .audit_log_since(Some("logic"), None, roomkeeper_store::Page::new(1, 50))
         .await
         .unwrap();
     let revocation = history
@@ -274,7 +274,7 @@ async fn behind_nginx_everything_works_and_nginx_sends_the_files() {
     assert!(shared.bytes().await.unwrap() == original);
     let history = app
         .store()
-        .audit_log(Some("logic"), roomkeeper_store::Page::new(1, 50))
+        .audit_log_since(Some("logic"), None, roomkeeper_store::Page::new(1, 50))
         .await
         .unwrap();
     let use_of_link = history

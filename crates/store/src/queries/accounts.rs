@@ -207,14 +207,6 @@ impl crate::AccountStore for SqlStore {
         Ok(())
     }
 
-    async fn delete_sessions_of(&self, user_id: i64) -> crate::Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     async fn delete_expired_sessions(
         &self,
         idle_before: i64,
@@ -259,14 +251,6 @@ impl crate::AccountStore for SqlStore {
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?)
-    }
-
-    async fn delete_tokens_of(&self, user_id: i64) -> crate::Result<u64> {
-        let done = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
     }
 
     async fn delete_token(&self, user_id: i64, token_id: i64) -> crate::Result<bool> {

@@ -1,16 +1,9 @@
 //! The outbox: emails wait here until the sender has handed them to the mail server.
 
-use super::{BEGIN_WRITE, SqlStore};
+use super::SqlStore;
 
 #[async_trait::async_trait]
 impl crate::MailStore for SqlStore {
-    async fn queue_emails(&self, emails: &[crate::NewEmail], now: i64) -> crate::Result<()> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        Self::queue_in(&mut tx, emails, now).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     async fn claim_emails(
         &self,
         now: i64,

@@ -145,7 +145,7 @@ async fn ingest_recording_flow(backend: Backend) {
     );
     let log = app
         .store()
-        .audit_log(Some("logic"), roomkeeper_store::Page::new(1, 50))
+        .audit_log_since(Some("logic"), None, roomkeeper_store::Page::new(1, 50))
         .await
         .unwrap();
     assert!(

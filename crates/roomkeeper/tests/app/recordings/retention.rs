@@ -81,7 +81,7 @@ async fn retention_deletes_expired_recordings_once_a_day(backend: Backend) {
     assert!(app.store().recording(&default.id).await.unwrap().is_some());
     let log = app
         .store()
-        .audit_log(Some("logic"), roomkeeper_store::Page::new(1, 50))
+        .audit_log_since(Some("logic"), None, roomkeeper_store::Page::new(1, 50))
         .await
         .unwrap();
     assert!(

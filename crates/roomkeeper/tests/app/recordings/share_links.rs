@@ -50,7 +50,7 @@ async fn share_links(backend: Backend) {
     assert_eq!(watched.headers()["content-type"], "video/mp4");
     let log = app
         .store()
-        .audit_log(Some("logic"), roomkeeper_store::Page::new(1, 50))
+        .audit_log_since(Some("logic"), None, roomkeeper_store::Page::new(1, 50))
         .await
         .unwrap();
     assert!(
