@@ -19,11 +19,11 @@ use roomkeeper_domain::{AuditAction, GuardSettings, Username};
 pub use error::Conflict;
 pub use error::{Error, Result};
 pub use models::{
-    ApiToken, Audit, AuditEntry, GuardClaim, IngestProblem, LoginAttempts, MeetingModerator,
-    ModeratorTrust, NewEmail, NewRecording, NewRequest, NewUser, Notice, OidcCollision, OidcLogin,
-    OutboxEmail, OutboxStatus, Overview, Page, Paged, Recording, RecordingState, RequestFilter,
-    RequestStatus, Room, RoomEntry, RoomFilter, RoomRequest, SessionRecord, ShareLink,
-    SpooledSession, User, UserPattern, Verdict,
+    ApiToken, Audit, AuditEntry, GuardClaim, HandOver, IngestProblem, LoginAttempts,
+    MeetingModerator, ModeratorTrust, NewEmail, NewRecording, NewRequest, NewUser, Notice,
+    OidcCollision, OidcLogin, OutboxEmail, OutboxStatus, Overview, Page, Paged, Recording,
+    RecordingState, RequestFilter, RequestStatus, Room, RoomEntry, RoomFilter, RoomRequest,
+    SessionRecord, ShareLink, SpooledSession, User, UserPattern, Verdict,
 };
 pub use postgres::PgStore;
 pub use sqlite::{SqliteStore, restore as restore_sqlite, sqlite_file};
@@ -137,16 +137,17 @@ pub trait SsoStore: Send + Sync {
     async fn note_oidc_collision(&self, collision: &OidcCollision) -> Result<()>;
     /// Refused logins waiting for an administrator, newest first.
     async fn oidc_collisions(&self) -> Result<Vec<OidcCollision>>;
-    /// Removes the waiting entry; with `link_to`, links the identity to that account in
-    /// the same transaction. `NotFound` when nothing waits for (issuer, subject) asking
-    /// for `username` (a later refused login may have changed what it asks for).
+    /// Removes the waiting entry; with `link_to`, links the identity to that account; and
+    /// writes the history entry (`sign_in_linked` or `sign_in_dismissed`), all in one
+    /// transaction. `NotFound` when nothing waits for (issuer, subject) asking for
+    /// `username` (a later refused login may have changed what it asks for).
     async fn resolve_oidc_collision(
         &self,
         issuer: &str,
         subject: &str,
         username: &str,
         link_to: Option<i64>,
-        now: i64,
+        audit: &Audit<'_>,
     ) -> Result<OidcCollision>;
     /// Renames the account and, in the same transaction, every place its username grants
     /// something (ownership, co-ownership, patterns, requests, notices). The audit log
@@ -220,9 +221,19 @@ pub trait AccountStore: Send + Sync {
         revoke_tokens: bool,
     ) -> Result<u64>;
     async fn set_admin(&self, user_id: i64, is_admin: bool) -> Result<()>;
-    /// Disabling also ends every session of the user, in the same transaction.
-    /// Disabling also ends the user's sessions and revokes their API tokens.
+    /// Disabling also ends the user's sessions and revokes their API tokens, in the same
+    /// transaction.
     async fn set_disabled(&self, user_id: i64, disabled: bool) -> Result<()>;
+    /// Disables the account as [`AccountStore::set_disabled`] does and, in the same
+    /// transaction, hands over the rooms it owns then, each with its history entry:
+    /// an interrupted disable leaves neither rooms moved nor an account still able to
+    /// log in. Answers the rooms as they were before.
+    async fn disable_user(
+        &self,
+        user_id: i64,
+        rooms: HandOver<'_>,
+        audit: &Audit<'_>,
+    ) -> Result<Vec<Room>>;
     async fn set_language(&self, user_id: i64, language: Option<&str>) -> Result<()>;
     async fn set_email(&self, user_id: i64, email: Option<&str>) -> Result<()>;
     /// Active administrators with an email address: who hears of new requests.
@@ -520,8 +531,10 @@ pub trait GuardStore: Send + Sync {
     ) -> Result<()>;
     async fn remove_meeting_moderator(&self, room_id: i64, participant: &str) -> Result<()>;
     async fn meeting_moderators(&self, room_id: i64) -> Result<Vec<MeetingModerator>>;
-    /// The meeting is over: participant ids are not reused across meetings.
-    async fn forget_meeting_moderators(&self, room_id: i64) -> Result<()>;
+    /// The meeting is over, in one transaction: the moderators on Roomkeeper's word are
+    /// forgotten (participant ids are not reused across meetings), its password was
+    /// nobody's, and the next meeting may be alerted about again.
+    async fn meeting_ended(&self, room_id: i64) -> Result<()>;
     /// Whether the password the room's meeting has now was set by an owner.
     async fn owner_password(&self, room_id: i64) -> Result<bool>;
     /// Records whether it was (a no-op for a room without a guard row: unguarded rooms

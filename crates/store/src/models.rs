@@ -685,3 +685,13 @@ mod tests {
         assert_eq!(Page::new(4, 20).total_from(0), None);
     }
 }
+
+/// What becomes of the rooms of an account being disabled
+/// ([`crate::AccountStore::disable_user`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandOver<'a> {
+    /// They stay its rooms (the caller made sure there are none).
+    Keep,
+    TransferTo(&'a str),
+    Release,
+}

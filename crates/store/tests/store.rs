@@ -5,7 +5,7 @@
 
 use roomkeeper_domain::{AuditAction, GuardSettings, ModeratorGuard, NoticeKind, Username};
 use roomkeeper_store::{
-    Audit, Error, ModeratorTrust, NewEmail, NewRecording, NewRequest, NewUser, Page,
+    Audit, Error, HandOver, ModeratorTrust, NewEmail, NewRecording, NewRequest, NewUser, Page,
     RecordingState, RequestFilter, RequestStatus, RoomFilter, Store, Verdict,
 };
 use roomkeeper_testkit::{Backend, TestDatabase, both_backends};
@@ -1031,12 +1031,24 @@ async fn single_sign_on_identities_renames_and_logins(backend: Backend) {
     // An answer about another account than the entry asks for now resolves nothing.
     assert!(matches!(
         store
-            .resolve_oidc_collision("https://idp", "2002", "carl", Some(ada.id), 13)
+            .resolve_oidc_collision(
+                "https://idp",
+                "2002",
+                "carl",
+                Some(ada.id),
+                &audit("root", 13)
+            )
             .await,
         Err(Error::NotFound)
     ));
     let linked = store
-        .resolve_oidc_collision("https://idp", "2002", "ada", Some(ada.id), 13)
+        .resolve_oidc_collision(
+            "https://idp",
+            "2002",
+            "ada",
+            Some(ada.id),
+            &audit("root", 13),
+        )
         .await
         .unwrap();
     assert_eq!(linked.attempts, 2);
@@ -1050,13 +1062,32 @@ async fn single_sign_on_identities_renames_and_logins(backend: Backend) {
         "an administrator may link a second identity"
     );
     store
-        .resolve_oidc_collision("https://idp", "3003", "ada", None, 13)
+        .resolve_oidc_collision("https://idp", "3003", "ada", None, &audit("root", 13))
         .await
         .unwrap();
     assert!(store.oidc_collisions().await.unwrap().is_empty());
+    // Each answer is in the history, written with it.
+    let answers: Vec<(String, Option<String>)> = store
+        .audit_log_since(None, None, Page::new(1, 50))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter(|e| {
+            e.action == AuditAction::SignInLinked || e.action == AuditAction::SignInDismissed
+        })
+        .map(|e| (e.action.code().to_owned(), e.subject.clone()))
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            ("sign_in_dismissed".to_owned(), Some("ada".to_owned())),
+            ("sign_in_linked".to_owned(), Some("ada".to_owned()))
+        ]
+    );
     assert!(matches!(
         store
-            .resolve_oidc_collision("https://idp", "3003", "ada", None, 14)
+            .resolve_oidc_collision("https://idp", "3003", "ada", None, &audit("root", 14))
             .await,
         Err(Error::NotFound)
     ));
@@ -1543,6 +1574,7 @@ async fn the_outbox_leases_retries_and_gives_up(backend: Backend) {
 }
 
 both_backends!(
+    disabling_hands_the_rooms_over_in_one_transaction,
     the_guard_join_codes_and_meeting_moderators,
     the_in_use_alert_tells_the_rooms_people_once,
     recordings_are_stored_shown_shared_and_deleted,
@@ -1564,6 +1596,108 @@ both_backends!(
     login_attempts_are_counted_per_key_and_window,
     migrating_twice_changes_nothing,
 );
+
+/// Run straight against the database, past the Store trait.
+async fn execute_raw(backend: Backend, url: &str, statements: &[&str]) {
+    match backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            for statement in statements {
+                sqlx::query(statement).execute(&pool).await.unwrap();
+            }
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            for statement in statements {
+                sqlx::query(statement).execute(&pool).await.unwrap();
+            }
+        }
+    }
+}
+
+async fn disabling_hands_the_rooms_over_in_one_transaction(backend: Backend) {
+    let (db, store) = store(backend).await;
+    let alice = store
+        .create_user(&new_user("alice", false), 1)
+        .await
+        .unwrap();
+    for (at, name) in [(10, "logic"), (20, "physics")] {
+        let pending = store
+            .create_request(&request(name, "alice"), None, &audit("alice", at), &[])
+            .await
+            .unwrap();
+        store
+            .decide_request(
+                pending.id,
+                &Verdict::Approve { pattern: None },
+                None,
+                &audit("root", at + 1),
+                &[],
+            )
+            .await
+            .unwrap();
+    }
+    store.create_session("a1", alice.id, 30).await.unwrap();
+    let owner_of = |name: &'static str| {
+        let store = store.clone();
+        async move { store.room_by_name(name).await.unwrap().map(|r| r.owner) }
+    };
+    let entries = |action: AuditAction| {
+        let store = store.clone();
+        async move {
+            store
+                .audit_log_since(None, None, Page::new(1, 50))
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .filter(|e| e.action == action)
+                .count()
+        }
+    };
+
+    // Disabling fails at its last step: nothing it did before stays.
+    let (refuse, allow) = match backend {
+        Backend::Sqlite => (
+            vec![
+                "CREATE TRIGGER no_disabling BEFORE UPDATE OF disabled ON users \
+                 BEGIN SELECT RAISE(ABORT, 'not today'); END",
+            ],
+            vec!["DROP TRIGGER no_disabling"],
+        ),
+        Backend::Postgres => (
+            vec![
+                "CREATE FUNCTION no_disabling() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'not today'; END $$",
+                "CREATE TRIGGER no_disabling BEFORE UPDATE OF disabled ON users \
+                 FOR EACH ROW EXECUTE FUNCTION no_disabling()",
+            ],
+            vec!["DROP TRIGGER no_disabling ON users"],
+        ),
+    };
+    execute_raw(backend, &db.url, &refuse).await;
+    let failed = store
+        .disable_user(alice.id, HandOver::Release, &audit("root", 40))
+        .await;
+    assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(owner_of("logic").await.as_deref(), Some("alice"));
+    assert_eq!(owner_of("physics").await.as_deref(), Some("alice"));
+    assert_eq!(entries(AuditAction::Release).await, 0);
+    assert!(store.session("a1").await.unwrap().is_some());
+
+    execute_raw(backend, &db.url, &allow).await;
+    let handed = store
+        .disable_user(alice.id, HandOver::TransferTo("bob"), &audit("root", 50))
+        .await
+        .unwrap();
+    let names: Vec<&str> = handed.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["logic", "physics"]);
+    assert_eq!(owner_of("logic").await.as_deref(), Some("bob"));
+    assert_eq!(owner_of("physics").await.as_deref(), Some("bob"));
+    assert_eq!(entries(AuditAction::Transfer).await, 2);
+    assert!(store.session("a1").await.unwrap().is_none());
+    assert!(store.user_by_id(alice.id).await.unwrap().unwrap().disabled);
+}
 
 async fn the_in_use_alert_tells_the_rooms_people_once(backend: Backend) {
     let (_db, store) = store(backend).await;
@@ -1876,7 +2010,7 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
         .await
         .unwrap();
     assert!(history.items.is_empty(), "{:?}", history.items);
-    store.forget_meeting_moderators(room_id).await.unwrap();
+    store.meeting_ended(room_id).await.unwrap();
     assert!(store.meeting_moderators(room_id).await.unwrap().is_empty());
 
     // Whose password the meeting has: stored per guarded room.
@@ -1889,6 +2023,12 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
     assert!(store.owner_password(room_id).await.unwrap());
     store.set_owner_password(room_id, false).await.unwrap();
     assert!(!store.owner_password(room_id).await.unwrap());
+    store.set_owner_password(room_id, true).await.unwrap();
+    store.meeting_ended(room_id).await.unwrap();
+    assert!(
+        !store.owner_password(room_id).await.unwrap(),
+        "gone with the meeting"
+    );
 
     // One instance acts for the room at a time; another takes over when its lease ends.
     use roomkeeper_store::GuardClaim::{HeldUntil, Renewed, Won};

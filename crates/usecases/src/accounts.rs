@@ -2,9 +2,9 @@
 //! (with what becomes of the person's rooms), email addresses and API tokens.
 
 use roomkeeper_auth::{PasswordHasher, SecretToken, SessionConfig, random_password};
-use roomkeeper_domain::{AuditAction, Refusal};
+use roomkeeper_domain::Refusal;
 use roomkeeper_domain::{NewPassword, Username};
-use roomkeeper_store::{ApiToken, NewUser, Room, User};
+use roomkeeper_store::{ApiToken, HandOver, NewUser, Room, User};
 
 use crate::{Acting, Error, Stamp, UseCases};
 
@@ -255,8 +255,8 @@ pub enum OwnedRooms<'a> {
     Release,
 }
 
-/// Disables an account (its sessions end and its API tokens go, in one transaction),
-/// after moving its rooms as asked. `acting: None` is the system (the command line, see
+/// Disables an account and moves its rooms as asked, in one transaction (its sessions
+/// end and its API tokens go). `acting: None` is the system (the command line, see
 /// [`set_admin`] for why the last-admin rule does not apply there); otherwise refused
 /// before anything moves when it is the last active admin.
 pub async fn disable(
@@ -270,49 +270,44 @@ pub async fn disable(
         None => user(uc, user_id).await?,
     };
     let owned = rooms_owned_by(uc, &user.username).await?;
-    if !owned.is_empty() {
-        let stamp = match acting {
-            Some(acting) => Stamp::new(uc, acting),
-            None => Stamp::system(uc),
-        };
-        match rooms {
-            OwnedRooms::Refuse => {
+    let parsed_to;
+    let hand_over = match rooms {
+        _ if owned.is_empty() => HandOver::Keep,
+        OwnedRooms::Refuse => {
+            return Err(Error::refused(
+                Refusal::OwnsRooms,
+                format!(
+                    "{} owns {} rooms ({}): transfer them to someone or release them first.",
+                    user.username,
+                    owned.len(),
+                    owned
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        OwnedRooms::TransferTo(to) => {
+            parsed_to = Username::parse(to)?;
+            if parsed_to.as_str() == user.username {
                 return Err(Error::refused(
-                    Refusal::OwnsRooms,
-                    format!(
-                        "{} owns {} rooms ({}): transfer them to someone or release them first.",
-                        user.username,
-                        owned.len(),
-                        owned
-                            .iter()
-                            .map(|r| r.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
+                    Refusal::TransferToSelf,
+                    "The rooms must go to someone else.",
                 ));
             }
-            OwnedRooms::TransferTo(to) => {
-                let to = Username::parse(to)?;
-                if to.as_str() == user.username {
-                    return Err(Error::refused(
-                        Refusal::TransferToSelf,
-                        "The rooms must go to someone else.",
-                    ));
-                }
-                for room in &owned {
-                    uc.store
-                        .transfer_room(room.id, to.as_str(), &stamp.audit())
-                        .await?;
-                }
-            }
-            OwnedRooms::Release => {
-                for room in &owned {
-                    uc.store.release_room(room.id, &stamp.audit()).await?;
-                }
-            }
+            HandOver::TransferTo(parsed_to.as_str())
         }
-    }
-    uc.store.set_disabled(user.id, true).await?;
+        OwnedRooms::Release => HandOver::Release,
+    };
+    let stamp = match acting {
+        Some(acting) => Stamp::new(uc, acting),
+        None => Stamp::system(uc),
+    };
+    let owned = uc
+        .store
+        .disable_user(user.id, hand_over, &stamp.audit())
+        .await?;
     tracing::info!(username = %user.username, rooms = owned.len(), "account disabled");
     Ok(())
 }
@@ -454,6 +449,7 @@ pub async fn resolve_sign_in(
         }
         SignInAnswer::Dismiss => None,
     };
+    let stamp = Stamp::new(uc, acting);
     let resolved = uc
         .store
         .resolve_oidc_collision(
@@ -461,28 +457,15 @@ pub async fn resolve_sign_in(
             &entry.subject,
             &entry.username,
             link_to.as_ref().map(|u| u.id),
-            uc.clock.now(),
+            &stamp.audit(),
         )
         .await?;
     let action = if link_to.is_some() {
-        AuditAction::SignInLinked
+        "linked"
     } else {
-        AuditAction::SignInDismissed
+        "dismissed"
     };
-    let stamp = Stamp::new(uc, acting);
-    uc.store
-        .record_audit(
-            &stamp.audit(),
-            action,
-            None,
-            Some(&resolved.username),
-            &format!(
-                "{} subject {} at {}",
-                resolved.provider, resolved.subject, resolved.issuer
-            ),
-        )
-        .await?;
-    tracing::info!(admin = %acting.user.username, username = %resolved.username, issuer = %resolved.issuer, subject = %resolved.subject, %action, "refused OpenID login resolved");
+    tracing::info!(admin = %acting.user.username, username = %resolved.username, issuer = %resolved.issuer, subject = %resolved.subject, action, "refused OpenID login resolved");
     Ok((resolved, link_to))
 }
 

@@ -569,9 +569,7 @@ async fn on_event(uc: &UseCases, event: RoomEvent) -> Result<Option<(Room, Check
             // Now an owner may be present: the moderator guard may have work.
         }
         RoomEvent::Destroyed { .. } => {
-            uc.store.forget_meeting_moderators(room.id).await?;
-            uc.store.set_owner_password(room.id, false).await?;
-            uc.store.reset_in_use_alert(room.id).await?;
+            uc.store.meeting_ended(room.id).await?;
             return Ok(None);
         }
         RoomEvent::Config {

@@ -134,19 +134,49 @@ impl crate::AccountStore for SqlStore {
             .await?;
         crate::sql::found(done.rows_affected())?;
         if disabled {
-            // Re-enabling later must not bring old credentials back.
-            for statement in [
-                "DELETE FROM sessions WHERE user_id = $1",
-                "DELETE FROM api_tokens WHERE user_id = $1",
-            ] {
-                sqlx::query(statement)
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            Self::end_credentials_in(&mut tx, user_id).await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn disable_user(
+        &self,
+        user_id: i64,
+        rooms: crate::HandOver<'_>,
+        audit: &crate::Audit<'_>,
+    ) -> crate::Result<Vec<crate::Room>> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let (username,): (String,) = sqlx::query_as("SELECT username FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(crate::Error::NotFound)?;
+        let owned: Vec<(i64,)> =
+            sqlx::query_as("SELECT id FROM rooms WHERE owner = $1 ORDER BY id")
+                .bind(&username)
+                .fetch_all(&mut *tx)
+                .await?;
+        let mut before = Vec::with_capacity(owned.len());
+        for (room_id,) in owned {
+            if let Some(room) = Self::room_in(&mut tx, room_id).await? {
+                before.push(room);
+            }
+            match rooms {
+                crate::HandOver::Keep => {}
+                crate::HandOver::TransferTo(to) => {
+                    Self::transfer_in(&mut tx, room_id, to, audit).await?;
+                }
+                crate::HandOver::Release => Self::release_in(&mut tx, room_id, audit).await?,
+            }
+        }
+        sqlx::query("UPDATE users SET disabled = TRUE WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        Self::end_credentials_in(&mut tx, user_id).await?;
+        tx.commit().await?;
+        Ok(before)
     }
 
     async fn set_email(&self, user_id: i64, email: Option<&str>) -> crate::Result<()> {
@@ -357,5 +387,25 @@ impl SqlStore {
             .fetch_one(executor)
             .await
             .map_err(|e| crate::Error::conflict_with(e, crate::Conflict::UsernameTaken))
+    }
+}
+
+impl SqlStore {
+    /// A disabled account's sessions end and its API tokens go: re-enabling it later
+    /// must not bring old credentials back.
+    async fn end_credentials_in(
+        tx: &mut sqlx::Transaction<'_, Db>,
+        user_id: i64,
+    ) -> crate::Result<()> {
+        for statement in [
+            "DELETE FROM sessions WHERE user_id = $1",
+            "DELETE FROM api_tokens WHERE user_id = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(user_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
     }
 }

@@ -233,11 +233,19 @@ impl crate::GuardStore for SqlStore {
         .await?)
     }
 
-    async fn forget_meeting_moderators(&self, room_id: i64) -> crate::Result<()> {
-        sqlx::query("DELETE FROM meeting_moderators WHERE room_id = $1")
-            .bind(room_id)
-            .execute(&self.pool)
-            .await?;
+    async fn meeting_ended(&self, room_id: i64) -> crate::Result<()> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        for statement in [
+            "DELETE FROM meeting_moderators WHERE room_id = $1",
+            "UPDATE room_guards SET owner_password = FALSE, in_use_alerted_at = NULL \
+             WHERE room_id = $1 AND (owner_password OR in_use_alerted_at IS NOT NULL)",
+        ] {
+            sqlx::query(statement)
+                .bind(room_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -31,6 +31,78 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Gives the room to `new_owner`, with its history entry and the notices.
+    pub(super) async fn transfer_in(
+        tx: &mut sqlx::Transaction<'_, Db>,
+        room_id: i64,
+        new_owner: &str,
+        audit: &crate::Audit<'_>,
+    ) -> crate::Result<crate::Room> {
+        let before = Self::room_in(tx, room_id)
+            .await?
+            .ok_or(crate::Error::NotFound)?;
+        sqlx::query("UPDATE rooms SET owner = $1, last_activity_at = $2 WHERE id = $3")
+            .bind(new_owner)
+            .bind(audit.now)
+            .bind(room_id)
+            .execute(&mut **tx)
+            .await?;
+        // The new owner is no longer also a co-owner.
+        sqlx::query("DELETE FROM room_co_owners WHERE room_id = $1 AND username = $2")
+            .bind(room_id)
+            .bind(new_owner)
+            .execute(&mut **tx)
+            .await?;
+        let detail = serde_json::json!({ "from": before.owner, "to": new_owner }).to_string();
+        Self::audit_in(
+            tx,
+            audit,
+            AuditAction::Transfer,
+            Some(&before.name),
+            Some(new_owner),
+            &detail,
+        )
+        .await?;
+        Self::notify_people_in(
+            tx,
+            &before,
+            audit,
+            NoticeKind::RoomTransferred,
+            Some(new_owner),
+        )
+        .await?;
+        Self::room_in(tx, room_id)
+            .await?
+            .ok_or(crate::Error::NotFound)
+    }
+
+    /// Gives the room up (its name is free again), with its history entry and notices.
+    pub(super) async fn release_in(
+        tx: &mut sqlx::Transaction<'_, Db>,
+        room_id: i64,
+        audit: &crate::Audit<'_>,
+    ) -> crate::Result<()> {
+        let room = Self::room_in(tx, room_id)
+            .await?
+            .ok_or(crate::Error::NotFound)?;
+        sqlx::query("DELETE FROM rooms WHERE id = $1")
+            .bind(room_id)
+            .execute(&mut **tx)
+            .await?;
+        let detail =
+            serde_json::json!({ "owner": room.owner, "co_owners": room.co_owners }).to_string();
+        Self::audit_in(
+            tx,
+            audit,
+            AuditAction::Release,
+            Some(&room.name),
+            Some(&room.owner),
+            &detail,
+        )
+        .await?;
+        Self::notify_people_in(tx, &room, audit, NoticeKind::RoomReleased, None).await
+    }
+
     /// Tells the room's people (owner and co-owners, `before` the change) that
     /// someone else changed it; the actor is not told of their own change.
     pub(super) async fn notify_people_in(
@@ -551,67 +623,14 @@ impl crate::RoomStore for SqlStore {
         audit: &crate::Audit<'_>,
     ) -> crate::Result<crate::Room> {
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let before = Self::room_in(&mut tx, room_id)
-            .await?
-            .ok_or(crate::Error::NotFound)?;
-        sqlx::query("UPDATE rooms SET owner = $1, last_activity_at = $2 WHERE id = $3")
-            .bind(new_owner)
-            .bind(audit.now)
-            .bind(room_id)
-            .execute(&mut *tx)
-            .await?;
-        // The new owner is no longer also a co-owner.
-        sqlx::query("DELETE FROM room_co_owners WHERE room_id = $1 AND username = $2")
-            .bind(room_id)
-            .bind(new_owner)
-            .execute(&mut *tx)
-            .await?;
-        let detail = serde_json::json!({ "from": before.owner, "to": new_owner }).to_string();
-        Self::audit_in(
-            &mut tx,
-            audit,
-            AuditAction::Transfer,
-            Some(&before.name),
-            Some(new_owner),
-            &detail,
-        )
-        .await?;
-        Self::notify_people_in(
-            &mut tx,
-            &before,
-            audit,
-            NoticeKind::RoomTransferred,
-            Some(new_owner),
-        )
-        .await?;
-        let after = Self::room_in(&mut tx, room_id)
-            .await?
-            .ok_or(crate::Error::NotFound)?;
+        let after = Self::transfer_in(&mut tx, room_id, new_owner, audit).await?;
         tx.commit().await?;
         Ok(after)
     }
 
     async fn release_room(&self, room_id: i64, audit: &crate::Audit<'_>) -> crate::Result<()> {
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let room = Self::room_in(&mut tx, room_id)
-            .await?
-            .ok_or(crate::Error::NotFound)?;
-        sqlx::query("DELETE FROM rooms WHERE id = $1")
-            .bind(room_id)
-            .execute(&mut *tx)
-            .await?;
-        let detail =
-            serde_json::json!({ "owner": room.owner, "co_owners": room.co_owners }).to_string();
-        Self::audit_in(
-            &mut tx,
-            audit,
-            AuditAction::Release,
-            Some(&room.name),
-            Some(&room.owner),
-            &detail,
-        )
-        .await?;
-        Self::notify_people_in(&mut tx, &room, audit, NoticeKind::RoomReleased, None).await?;
+        Self::release_in(&mut tx, room_id, audit).await?;
         tx.commit().await?;
         Ok(())
     }

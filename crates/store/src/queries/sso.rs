@@ -1,6 +1,8 @@
 //! Single sign-on: identities at OpenID providers, logins on their way through a
 //! provider, and renaming a person everywhere their username grants something.
 
+use roomkeeper_domain::AuditAction;
+
 use super::{BEGIN_WRITE, Db, SqlStore};
 
 impl SqlStore {
@@ -158,7 +160,7 @@ impl crate::SsoStore for SqlStore {
         subject: &str,
         username: &str,
         link_to: Option<i64>,
-        now: i64,
+        audit: &crate::Audit<'_>,
     ) -> crate::Result<crate::OidcCollision> {
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
         let taken: Option<crate::OidcCollision> = sqlx::query_as(
@@ -172,9 +174,18 @@ impl crate::SsoStore for SqlStore {
         .fetch_optional(&mut *tx)
         .await?;
         let taken = taken.ok_or(crate::Error::NotFound)?;
-        if let Some(user_id) = link_to {
-            Self::insert_identity_in(&mut tx, issuer, subject, user_id, now).await?;
-        }
+        let action = match link_to {
+            Some(user_id) => {
+                Self::insert_identity_in(&mut tx, issuer, subject, user_id, audit.now).await?;
+                AuditAction::SignInLinked
+            }
+            None => AuditAction::SignInDismissed,
+        };
+        let detail = format!(
+            "{} subject {} at {}",
+            taken.provider, taken.subject, taken.issuer
+        );
+        Self::audit_in(&mut tx, audit, action, None, Some(&taken.username), &detail).await?;
         tx.commit().await?;
         Ok(taken)
     }
