@@ -8,7 +8,7 @@ use roomkeeper_store::{
     Audit, Error, HandOver, ModeratorTrust, NewEmail, NewRecording, NewRequest, NewUser, Page,
     RecordingState, RequestFilter, RequestStatus, RoomFilter, Store, Verdict,
 };
-use roomkeeper_testkit::{Backend, TestDatabase, both_backends};
+use roomkeeper_testkit_db::{Backend, TestDatabase, both_backends};
 
 fn new_user(name: &str, is_admin: bool) -> NewUser {
     NewUser {

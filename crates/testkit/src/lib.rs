@@ -13,7 +13,6 @@ use roomkeeper::Config;
 use roomkeeper_auth::PasswordHasher;
 use roomkeeper_domain::{Clock, Username};
 use roomkeeper_store::{NewUser, Store, User};
-use sqlx::Connection;
 use tokio_util::sync::CancellationToken;
 
 pub use roomkeeper_web::AppState;
@@ -28,111 +27,44 @@ pub mod postgres;
 pub mod served;
 pub mod tls;
 
-/// The variable `scripts/test` sets to a PostgreSQL superuser URL.
-pub const POSTGRES_URL_VAR: &str = "TEST_POSTGRES_URL";
+pub use roomkeeper_testkit_db::{
+    Backend, POSTGRES_URL_VAR, REQUIRE_SERVERS_VAR, both_backends, running_as_root,
+    skip_without_postgres,
+};
 
-/// Set by `scripts/test` (and so in CI): a case that needs a server it did not get
-/// fails instead of being skipped.
-pub const REQUIRE_SERVERS_VAR: &str = "TEST_REQUIRE_SERVERS";
+/// A database nobody else uses ([`roomkeeper_testkit_db::TestDatabase`]), with the
+/// application's configuration for it.
+pub struct TestDatabase(roomkeeper_testkit_db::TestDatabase);
 
-/// Whether this PostgreSQL case is skipped: plain `cargo test` (no server started) runs
-/// the pure and SQLite cases and says, for each PostgreSQL one, that it was left out and
-/// why. Under `scripts/test` nothing is skipped.
-pub fn skip_without_postgres(case: &str) -> bool {
-    if std::env::var_os(POSTGRES_URL_VAR).is_some() {
-        return false;
+impl std::ops::Deref for TestDatabase {
+    type Target = roomkeeper_testkit_db::TestDatabase;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
-    assert!(
-        std::env::var_os(REQUIRE_SERVERS_VAR).is_none(),
-        "{case} needs PostgreSQL, and {POSTGRES_URL_VAR} is not set"
-    );
-    // Past the test harness's capture, so that plain `cargo test` shows it.
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "skipped {case}: it needs PostgreSQL (scripts/test starts one)"
-    );
-    true
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// Whether this process runs as root (its effective user id, from /proc): PostgreSQL
-/// must then run as another user, and a test may mount a filesystem.
-pub fn running_as_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().nth(1).map(|uid| uid == "0"))
-        })
-        .unwrap_or(false)
-}
-
-/// A database nobody else uses. Keeps its temporary directory alive (SQLite).
-pub struct TestDatabase {
-    pub url: String,
-    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestDatabase {
     pub async fn new(backend: Backend) -> anyhow::Result<Self> {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir()?;
-                let url = format!("sqlite://{}", dir.path().join("roomkeeper.db").display());
-                Ok(Self {
-                    url,
-                    _dir: Some(dir),
-                })
-            }
-            Backend::Postgres => {
-                let admin_url = std::env::var(POSTGRES_URL_VAR).with_context(|| {
-                    format!(
-                        "{POSTGRES_URL_VAR} is not set: PostgreSQL tests need the server that \
-                         scripts/test starts. Run the tests with scripts/test."
-                    )
-                })?;
-                let name = format!("rk_test_{}", random_suffix());
-                let mut admin = sqlx::PgConnection::connect(&admin_url)
-                    .await
-                    .with_context(|| format!("cannot reach PostgreSQL at {admin_url}"))?;
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut admin)
-                    .await?;
-                admin.close().await?;
-                let url = match admin_url.rsplit_once('/') {
-                    Some((base, _)) => format!("{base}/{name}"),
-                    None => anyhow::bail!("{POSTGRES_URL_VAR} must end in /DATABASE"),
-                };
-                Ok(Self { url, _dir: None })
-            }
-        }
+        Ok(Self(
+            roomkeeper_testkit_db::TestDatabase::new(backend).await?,
+        ))
     }
 
     pub fn config(&self) -> Config {
-        let mut config = Config::default();
-        config.database.url = self.url.clone();
-        config.database.max_connections = 5;
-        // Tests log in as admin through accounts they make; no bootstrap password needed,
-        // but a known one keeps the log quiet.
-        config.initial_admin_password = Some("initial admin password".into());
-        config
+        Config {
+            database: self.0.database_config(),
+            // Tests log in as admin through accounts they make; no bootstrap password
+            // needed, but a known one keeps the log quiet.
+            initial_admin_password: Some("initial admin password".into()),
+            ..Config::default()
+        }
     }
 
+    /// The store as the application opens it.
     pub async fn store(&self) -> anyhow::Result<Arc<dyn Store>> {
         roomkeeper::app::open_store(&self.config()).await
     }
-}
-
-fn random_suffix() -> String {
-    roomkeeper_auth::SecretToken::generate("").hash[..16].to_owned()
 }
 
 /// How long before the app's clock [`TestApp::registered_room`] registers a room.
@@ -412,30 +344,6 @@ pub async fn error_code(response: reqwest::Response, status: reqwest::StatusCode
         .as_str()
         .unwrap_or_default()
         .to_owned()
-}
-
-/// Writes one async test per backend: `both_backends!(name)` expects
-/// `async fn name(backend: Backend)` in scope and makes `name::sqlite` and `name::postgres`.
-#[macro_export]
-macro_rules! both_backends {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name($crate::Backend::Sqlite).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    if $crate::skip_without_postgres(concat!(module_path!(), "::postgres")) {
-                        return;
-                    }
-                    super::$name($crate::Backend::Postgres).await
-                }
-            }
-        )+
-    };
 }
 
 /// A real SMTP server (Python's aiosmtpd, installed by `scripts/test`) on a free
