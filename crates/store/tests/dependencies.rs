@@ -2,6 +2,9 @@
 //! dependencies and its tests' are the domain and `roomkeeper-testkit-db` only (which in
 //! turn knows only the store). A quick `cargo test -p roomkeeper-store` stays quick.
 
+// A failed step should stop the test right there, loudly.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 
 /// Every workspace crate's `roomkeeper*` dependencies (normal and dev), from
