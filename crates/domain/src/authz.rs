@@ -5,6 +5,8 @@
 //! API answers 404, as if they did not exist); things you can see but not change are
 //! [`Decision::Forbidden`] (403).
 
+use crate::Username;
+
 /// The person (or script) behind a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor<'a> {
@@ -15,14 +17,14 @@ pub enum Actor<'a> {
 /// Who owns a room, as far as permissions go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RoomFacts<'a> {
-    pub owner: &'a str,
-    pub co_owners: &'a [String],
+    pub owner: &'a Username,
+    pub co_owners: &'a [Username],
 }
 
 /// Who asked for a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestFacts<'a> {
-    pub requester: &'a str,
+    pub requester: &'a Username,
 }
 
 /// A recording as far as permissions go: the room it belongs to (none while unassigned)
@@ -200,6 +202,10 @@ mod tests {
         username: "co",
         is_admin: false,
     };
+    fn name(username: &str) -> Username {
+        Username::parse(username).unwrap()
+    }
+
     const ADMIN: Actor<'static> = Actor::User {
         username: "root",
         is_admin: true,
@@ -207,13 +213,13 @@ mod tests {
 
     #[test]
     fn every_role_against_every_action() {
-        let co_owners = ["co".to_owned()];
+        let (owner, co_owners) = (name("owner"), [name("co")]);
         let room = RoomFacts {
-            owner: "owner",
+            owner: &owner,
             co_owners: &co_owners,
         };
         // The requester of a request is the "owner" actor here.
-        let request = RequestFacts { requester: "owner" };
+        let request = RequestFacts { requester: &owner };
         let actions = [
             Action::ManageOwnAccount,
             Action::ManageUsers,
@@ -291,17 +297,18 @@ mod tests {
 
     #[test]
     fn an_admin_assigns_a_recording_to_a_room_of_his_own_only_where_admins_may_watch() {
+        let (owner, root) = (name("owner"), name("root"));
         let theirs = RoomFacts {
-            owner: "owner",
+            owner: &owner,
             co_owners: &[],
         };
-        let co = ["root".to_owned()];
+        let co = [root.clone()];
         let co_owned = RoomFacts {
-            owner: "owner",
+            owner: &owner,
             co_owners: &co,
         };
         let own = RoomFacts {
-            owner: "root",
+            owner: &root,
             co_owners: &[],
         };
         for (room, admins_may_watch, admin, owner) in [
@@ -324,8 +331,9 @@ mod tests {
 
     #[test]
     fn an_admin_who_owns_a_room_is_its_owner() {
+        let root = name("root");
         let room = RoomFacts {
-            owner: "root",
+            owner: &root,
             co_owners: &[],
         };
         assert_eq!(room_role("root", true, room), RoomRole::Owner);

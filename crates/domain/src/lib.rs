@@ -11,6 +11,7 @@ pub mod notice;
 pub mod pattern;
 pub mod recording;
 pub mod refusal;
+pub mod registration;
 pub mod room;
 
 pub use audit::{AuditAction, MeetingStep};
@@ -22,4 +23,5 @@ pub use notice::NoticeKind;
 pub use pattern::{Pattern, PatternError};
 pub use recording::{RecordingId, RecordingIdError};
 pub use refusal::{Refusal, RefusalKind};
+pub use registration::{RequestStatus, Room, RoomRequest};
 pub use room::{MeetingBase, RoomName, RoomNameError};

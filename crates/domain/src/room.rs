@@ -172,11 +172,14 @@ impl MeetingBase {
     }
 }
 
-/// A room as Jitsi addresses it: canonical (encoded, lower-case) name and tenant.
+/// A room as Jitsi addresses it: canonical (encoded, lower-case) name and tenant. Kept
+/// in its canonical form, `room` or `tenant/room`, which is how it is stored, compared
+/// and ordered (bytewise, as SQLite's BINARY collation).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RoomName {
-    tenant: Option<String>,
-    room: String,
+    canonical: String,
+    /// Where the tenant ends in `canonical`, when there is one.
+    tenant_end: Option<usize>,
 }
 
 impl RoomName {
@@ -263,8 +266,8 @@ impl RoomName {
             && is_plain(room)
             && tenant.is_none_or(is_tenant_label);
         plain.then(|| Self {
-            tenant: tenant.map(str::to_owned),
-            room: room.to_owned(),
+            canonical: canonical.to_owned(),
+            tenant_end: tenant.map(str::len),
         })
     }
 
@@ -300,24 +303,38 @@ impl RoomName {
                 Some(tenant)
             }
         };
-        Ok(Self { tenant, room })
+        Ok(match tenant {
+            Some(tenant) => Self {
+                canonical: format!("{tenant}/{room}"),
+                tenant_end: Some(tenant.len()),
+            },
+            None => Self {
+                canonical: room,
+                tenant_end: None,
+            },
+        })
     }
 
     pub fn tenant(&self) -> Option<&str> {
-        self.tenant.as_deref()
+        self.tenant_end.map(|end| &self.canonical[..end])
     }
 
     /// The MUC localpart (without tenant).
     pub fn room(&self) -> &str {
-        &self.room
+        match self.tenant_end {
+            Some(end) => &self.canonical[end + 1..],
+            None => &self.canonical,
+        }
     }
 
     /// `room` or `tenant/room`: how Roomkeeper stores and compares rooms.
     pub fn canonical(&self) -> String {
-        match &self.tenant {
-            Some(tenant) => format!("{tenant}/{}", self.room),
-            None => self.room.clone(),
-        }
+        self.canonical.clone()
+    }
+
+    /// [`RoomName::canonical`] without a copy.
+    pub fn as_str(&self) -> &str {
+        &self.canonical
     }
 
     /// For people: percent-escapes decoded (`müller`, `my room`). A name shown is one
@@ -325,11 +342,11 @@ impl RoomName {
     /// decoded form would not (an escaped `/`, `?`, `#` or `%`, a space at the edge, a
     /// control character), the stored form is shown.
     pub fn display(&self) -> String {
-        if !self.room.contains('%') {
+        if !self.room().contains('%') {
             return self.canonical();
         }
-        let room = decode_uri_component(&self.room).unwrap_or_else(|| self.room.clone());
-        let shown = match &self.tenant {
+        let room = decode_uri_component(self.room()).unwrap_or_else(|| self.room().to_owned());
+        let shown = match self.tenant() {
             Some(tenant) => format!("{tenant}/{room}"),
             None => room,
         };
@@ -348,7 +365,26 @@ impl RoomName {
 
 impl fmt::Display for RoomName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.canonical())
+        f.write_str(&self.canonical)
+    }
+}
+
+/// As stored and as the API names rooms: canonical.
+impl serde::Serialize for RoomName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.canonical)
+    }
+}
+
+impl PartialEq<str> for RoomName {
+    fn eq(&self, other: &str) -> bool {
+        self.canonical == other
+    }
+}
+
+impl PartialEq<&str> for RoomName {
+    fn eq(&self, other: &&str) -> bool {
+        *self == **other
     }
 }
 

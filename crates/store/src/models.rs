@@ -1,4 +1,5 @@
-use roomkeeper_domain::{RequestFacts, RoomFacts, Username};
+pub use roomkeeper_domain::{RequestStatus, Room, RoomRequest};
+use roomkeeper_domain::{RoomName, Username};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct User {
@@ -113,27 +114,6 @@ impl TokenWithUser {
     }
 }
 
-/// A registered room. `name` is canonical (`room` or `tenant/room`, see `RoomName`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Room {
-    pub id: i64,
-    pub name: String,
-    pub owner: String,
-    pub co_owners: Vec<String>,
-    pub created_at: i64,
-    pub last_activity_at: i64,
-}
-
-impl Room {
-    /// What `authz::decide` needs to know about the room: its people.
-    pub fn facts(&self) -> RoomFacts<'_> {
-        RoomFacts {
-            owner: &self.owner,
-            co_owners: &self.co_owners,
-        }
-    }
-}
-
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct RoomRow {
     pub id: i64,
@@ -144,72 +124,31 @@ pub(crate) struct RoomRow {
 }
 
 impl RoomRow {
-    pub(crate) fn with_co_owners(self, co_owners: Vec<String>) -> Room {
-        Room {
+    /// The room with its names parsed; a stored name that no longer parses is an error
+    /// ([`crate::Error::Stored`]), never a room shown under another name.
+    pub(crate) fn with_co_owners(self, co_owners: &[String]) -> crate::Result<Room> {
+        Ok(Room {
             id: self.id,
-            name: self.name,
-            owner: self.owner,
-            co_owners,
+            name: stored_room_name(&self.name)?,
+            owner: stored_username(&self.owner)?,
+            co_owners: stored_usernames(co_owners)?,
             created_at: self.created_at,
             last_activity_at: self.last_activity_at,
-        }
+        })
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RequestStatus {
-    Pending,
-    Approved,
-    Rejected,
-    Withdrawn,
+pub(crate) fn stored_room_name(canonical: &str) -> crate::Result<RoomName> {
+    RoomName::from_canonical(canonical)
+        .map_err(|e| crate::Error::Stored(format!("room name {canonical:?}: {e}")))
 }
 
-impl RequestStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestStatus::Pending => "pending",
-            RequestStatus::Approved => "approved",
-            RequestStatus::Rejected => "rejected",
-            RequestStatus::Withdrawn => "withdrawn",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "pending" => Some(RequestStatus::Pending),
-            "approved" => Some(RequestStatus::Approved),
-            "rejected" => Some(RequestStatus::Rejected),
-            "withdrawn" => Some(RequestStatus::Withdrawn),
-            _ => None,
-        }
-    }
+pub(crate) fn stored_username(name: &str) -> crate::Result<Username> {
+    Username::parse(name).map_err(|e| crate::Error::Stored(format!("username {name:?}: {e}")))
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct RoomRequest {
-    pub id: i64,
-    pub room_name: String,
-    pub requester: String,
-    pub reason: String,
-    pub co_owners: Vec<String>,
-    pub status: RequestStatus,
-    pub decided_by: Option<String>,
-    pub decision_message: Option<String>,
-    /// The pattern that approved it by itself, if one did.
-    pub auto_pattern: Option<String>,
-    pub created_at: i64,
-    pub decided_at: Option<i64>,
-    pub room_id: Option<i64>,
-}
-
-impl RoomRequest {
-    /// What `authz::decide` needs to know about the request: who asked.
-    pub fn facts(&self) -> RequestFacts<'_> {
-        RequestFacts {
-            requester: &self.requester,
-        }
-    }
+pub(crate) fn stored_usernames(names: &[String]) -> crate::Result<Vec<Username>> {
+    names.iter().map(|n| stored_username(n)).collect()
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -228,14 +167,16 @@ pub(crate) struct RequestRow {
     pub room_id: Option<i64>,
 }
 
-impl From<RequestRow> for RoomRequest {
-    fn from(row: RequestRow) -> Self {
-        RoomRequest {
+impl TryFrom<RequestRow> for RoomRequest {
+    type Error = crate::Error;
+
+    fn try_from(row: RequestRow) -> crate::Result<Self> {
+        Ok(RoomRequest {
             id: row.id,
-            room_name: row.room_name,
-            requester: row.requester,
+            room_name: stored_room_name(&row.room_name)?,
+            requester: stored_username(&row.requester)?,
             reason: row.reason,
-            co_owners: split_lines(&row.co_owners),
+            co_owners: stored_usernames(&split_lines(&row.co_owners))?,
             // The CHECK constraint allows only the four statuses.
             status: RequestStatus::parse(&row.status).unwrap_or(RequestStatus::Pending),
             decided_by: row.decided_by,
@@ -244,7 +185,7 @@ impl From<RequestRow> for RoomRequest {
             created_at: row.created_at,
             decided_at: row.decided_at,
             room_id: row.room_id,
-        }
+        })
     }
 }
 
@@ -467,6 +408,16 @@ impl<T> Paged<T> {
             page: self.page,
             per_page: self.per_page,
         }
+    }
+
+    /// [`Paged::map`] for a conversion that can fail: the first failure is the answer.
+    pub fn try_map<U, E>(self, f: impl FnMut(T) -> Result<U, E>) -> Result<Paged<U>, E> {
+        Ok(Paged {
+            items: self.items.into_iter().map(f).collect::<Result<_, E>>()?,
+            total: self.total,
+            page: self.page,
+            per_page: self.per_page,
+        })
     }
 
     pub fn pages(&self) -> u32 {

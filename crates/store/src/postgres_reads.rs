@@ -132,10 +132,10 @@ impl crate::RequestReads for PgStore {
         let rows = Self::room_rows(&mut conn, filter, page).await?;
         let ids: Vec<i64> = rows.items.iter().map(|r| r.id).collect();
         let mut co = Self::co_owners_in(&mut conn, &ids).await?;
-        Ok(rows.map(|row| {
+        rows.try_map(|row| {
             let co_owners = co.remove(&row.id).unwrap_or_default();
-            row.with_co_owners(co_owners)
-        }))
+            row.with_co_owners(&co_owners)
+        })
     }
 
     async fn list_requests(
@@ -176,7 +176,10 @@ impl crate::RequestReads for PgStore {
         };
         rows.truncate(page.size as usize);
         Ok(crate::Paged {
-            items: rows.into_iter().map(Into::into).collect(),
+            items: rows
+                .into_iter()
+                .map(crate::RoomRequest::try_from)
+                .collect::<crate::Result<_>>()?,
             total,
             page: page.number,
             per_page: page.size,
@@ -223,7 +226,10 @@ impl crate::RequestReads for PgStore {
         drop(conn);
         Ok(crate::Overview {
             rooms,
-            latest_requests: latest_requests.into_iter().map(Into::into).collect(),
+            latest_requests: latest_requests
+                .into_iter()
+                .map(crate::RoomRequest::try_from)
+                .collect::<crate::Result<_>>()?,
             notices: self.notices_of(username).await?,
         })
     }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use roomkeeper_domain::NoticeKind;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params_from_iter};
 
-use crate::models::RequestRow;
+use crate::models::{RequestRow, RoomRow};
 use crate::sql::{REQUEST_COLUMNS, ROOM_COLUMNS, USER_COLUMNS, like_fragment};
 use crate::{ApiToken, Paged, Result, Room, SessionRecord, SqliteStore, User};
 
@@ -223,29 +223,35 @@ fn rooms_page(
     );
     let mut statement = db.prepare_cached(&sql)?;
     let mut rows = statement.query(params_from_iter(&values))?;
-    let mut items: Vec<Room> = Vec::new();
+    let mut found: Vec<(RoomRow, Vec<String>)> = Vec::new();
     while let Some(row) = rows.next()? {
         let id: i64 = row.get(0)?;
         let co_owner: Option<String> = row.get(5)?;
-        match items.iter_mut().rev().find(|room| room.id == id) {
-            Some(room) => room.co_owners.extend(co_owner),
-            None => items.push(Room {
-                id,
-                name: row.get(1)?,
-                owner: row.get(2)?,
-                co_owners: co_owner.into_iter().collect(),
-                created_at: row.get(3)?,
-                last_activity_at: row.get(4)?,
-            }),
+        match found.iter_mut().rev().find(|(room, _)| room.id == id) {
+            Some((_, co_owners)) => co_owners.extend(co_owner),
+            None => found.push((
+                RoomRow {
+                    id,
+                    name: row.get(1)?,
+                    owner: row.get(2)?,
+                    created_at: row.get(3)?,
+                    last_activity_at: row.get(4)?,
+                },
+                co_owner.into_iter().collect(),
+            )),
         }
     }
     // Only the inner query orders: put back its order (names are unique) and each
     // room's co-owners in theirs. Rust's string order is SQLite's BINARY collation:
     // both compare bytes.
-    items.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-    for room in &mut items {
-        room.co_owners.sort_unstable();
-    }
+    found.sort_unstable_by(|a, b| a.0.name.cmp(&b.0.name));
+    let items = found
+        .into_iter()
+        .map(|(room, mut co_owners)| {
+            co_owners.sort_unstable();
+            room.with_co_owners(&co_owners).map_err(unparsable)
+        })
+        .collect::<rusqlite::Result<Vec<Room>>>()?;
     into_page(db, &count, &values, page, items)
 }
 
@@ -293,7 +299,7 @@ fn requests_query(filter: &crate::RequestFilter) -> (String, String, Vec<String>
 
 /// `REQUEST_COLUMNS` in their order.
 fn request_at(row: &Row<'_>) -> rusqlite::Result<crate::RoomRequest> {
-    Ok(RequestRow {
+    RequestRow {
         id: row.get(0)?,
         room_name: row.get(1)?,
         requester: row.get(2)?,
@@ -307,7 +313,14 @@ fn request_at(row: &Row<'_>) -> rusqlite::Result<crate::RoomRequest> {
         decided_at: row.get(10)?,
         room_id: row.get(11)?,
     }
-    .into())
+    .try_into()
+    .map_err(unparsable)
+}
+
+/// A stored value that does not parse ([`crate::Error::Stored`]), as the reads here
+/// answer errors.
+fn unparsable(error: crate::Error) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, error.into())
 }
 
 /// The newest `count` requests of `requester`, without counting the others.

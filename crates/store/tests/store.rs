@@ -625,7 +625,7 @@ async fn the_overview_pages_rooms_and_counts_only_when_the_page_is_full(backend:
         rooms
             .items
             .iter()
-            .map(|r| r.name.clone())
+            .map(|r| r.name.canonical())
             .collect::<Vec<_>>()
     };
     assert_eq!(overview.rooms.total, 8);
@@ -666,7 +666,7 @@ async fn the_overview_pages_rooms_and_counts_only_when_the_page_is_full(backend:
         let entries = store.overview("alice", page, 2).await.unwrap().rooms;
         assert_eq!(
             entries.map(|e| (e.id, e.name, e.owner)),
-            listed.map(|r| (r.id, r.name, r.owner))
+            listed.map(|r| (r.id, r.name.canonical(), r.owner.to_string()))
         );
     }
     let last = store.list_rooms(&alice, Page::new(3, 3)).await.unwrap();
@@ -1640,7 +1640,13 @@ async fn disabling_hands_the_rooms_over_in_one_transaction(backend: Backend) {
     store.create_session("a1", alice.id, 30).await.unwrap();
     let owner_of = |name: &'static str| {
         let store = store.clone();
-        async move { store.room_by_name(name).await.unwrap().map(|r| r.owner) }
+        async move {
+            store
+                .room_by_name(name)
+                .await
+                .unwrap()
+                .map(|r| r.owner.to_string())
+        }
     };
     let entries = |action: AuditAction| {
         let store = store.clone();
@@ -1988,7 +1994,7 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
     // recorded (a room that is gone) leaves no entry saying it happened.
     let gone = roomkeeper_store::Room {
         id: room.id + 1000,
-        name: "gone".into(),
+        name: roomkeeper_domain::RoomName::from_canonical("gone").unwrap(),
         ..room.clone()
     };
     let refused = store

@@ -20,7 +20,6 @@ use roomkeeper_domain::{GuardSettings, JoinCode, ModeratorGuard, RoomName};
 use roomkeeper_jitsi::{ChangedBy, Meeting, RoomEvent};
 use roomkeeper_store::{GuardClaim, MeetingModerator, Room};
 
-use crate::meetings::room_name;
 use crate::{Acting, Error, Stamp, UseCases};
 
 mod follow;
@@ -96,7 +95,7 @@ pub async fn create_join_code(
                 .into(),
         });
     }
-    let name = room_name(room)?;
+    let name = &room.name;
     let base = uc
         .meeting_bases
         .first()
@@ -157,16 +156,16 @@ pub async fn set_password(
             "A meeting password has 1 to 100 characters.",
         ));
     }
-    let name = room_name(room)?;
+    let name = &room.name;
     let stamp = Stamp::new(uc, acting);
     // Recorded first: the guard must not take it for a student's lock.
     uc.store.set_owner_password(room.id, true).await?;
-    let meeting = uc.meetings.set_password(&name, password).await?;
+    let meeting = uc.meetings.set_password(name, password).await?;
     uc.store
         .record_audit(
             &stamp.audit(),
             AuditAction::SetPassword,
-            Some(&room.name),
+            Some(room.name.as_str()),
             None,
             "{}",
         )
@@ -314,9 +313,9 @@ async fn check(
         GuardClaim::Won if setter == Setter::Unchanged => Setter::Unknown,
         GuardClaim::Won | GuardClaim::Renewed => setter,
     };
-    let name = room_name(room)?;
+    let name = &room.name;
     let claimed = started.elapsed();
-    let meeting = uc.meetings.meeting(&name).await?;
+    let meeting = uc.meetings.meeting(name).await?;
     metrics::counter!("guard_room_reads_total").increment(1);
     let read = started.elapsed();
     if !meeting.running || !meeting.password_protected {
@@ -336,7 +335,7 @@ async fn check(
     let trusted = uc.store.meeting_moderators(room.id).await?;
     let judged = started.elapsed();
     for step in moves(settings, &meeting, &trusted, &setter) {
-        perform(uc, room, &name, &meeting, step).await?;
+        perform(uc, room, name, &meeting, step).await?;
     }
     alert_if_unattended(uc, room, settings, &meeting, &trusted).await?;
     let done = started.elapsed();
@@ -481,7 +480,7 @@ async fn perform(
         .record_audit(
             &stamp.audit(),
             action,
-            Some(&room.name),
+            Some(room.name.as_str()),
             None,
             &detail.to_string(),
         )
@@ -503,8 +502,8 @@ async fn use_join_code(
     };
     // The code is for the connection that joined with it, and only while that very
     // occupant is in: not for whoever has the nick now.
-    let name = room_name(room)?;
-    let meeting = uc.meetings.meeting(&name).await?;
+    let name = &room.name;
+    let meeting = uc.meetings.meeting(name).await?;
     let is_in = meeting
         .participants
         .iter()
@@ -528,7 +527,7 @@ async fn use_join_code(
         tracing::info!(room = %room.name, participant, "a join code that gives nothing");
         return Ok(false);
     };
-    uc.meetings.set_moderator(&name, participant, true).await?;
+    uc.meetings.set_moderator(name, participant, true).await?;
     tracing::info!(room = %room.name, participant, %owner, "joined as moderator");
     Ok(true)
 }
@@ -587,7 +586,7 @@ async fn on_event(uc: &UseCases, event: RoomEvent) -> Result<Option<(Room, Check
                 // the occupant with it now is the one trusted.
                 let trusted = uc.store.meeting_moderators(room.id).await?;
                 if trusted.iter().any(|m| &m.participant == id) {
-                    let meeting = uc.meetings.meeting(&room_name(&room)?).await?;
+                    let meeting = uc.meetings.meeting(&room.name).await?;
                     if trusted_present(&meeting, &trusted, false).contains(id.as_str()) {
                         setter = Setter::Owner;
                     }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use roomkeeper_domain::{RoomName, Username};
+use roomkeeper_domain::RoomName;
 use roomkeeper_store::{NewEmail, NewRequest, OutboxStatus, RoomRequest, Store, User};
 
 use crate::{Error, UseCases};
@@ -88,17 +88,14 @@ pub(crate) async fn in_use(
     }
     let link = format!("{}/rooms/{}", uc.mail.base_url, room.id);
     let mut emails = Vec::new();
-    for username in std::iter::once(&room.owner).chain(&room.co_owners) {
-        let Ok(name) = Username::parse(username) else {
-            continue;
-        };
-        let Ok(Some(user)) = uc.store.user_by_name(&name).await else {
+    for name in std::iter::once(&room.owner).chain(&room.co_owners) {
+        let Ok(Some(user)) = uc.store.user_by_name(name).await else {
             continue;
         };
         let letter = uc
             .mail
             .letters
-            .room_in_use(&user, &display(&room.name), minutes, &link);
+            .room_in_use(&user, &room.name.display(), minutes, &link);
         emails.extend(email(&user, letter));
     }
     emails
@@ -144,15 +141,12 @@ pub(crate) async fn decision(
     if !mail.enabled {
         return Ok(Vec::new());
     }
-    let Ok(name) = Username::parse(&request.requester) else {
-        return Ok(Vec::new());
-    };
-    let Some(requester) = uc.store.user_by_name(&name).await? else {
+    let Some(requester) = uc.store.user_by_name(&request.requester).await? else {
         return Ok(Vec::new());
     };
     let letter = mail.letters.request_decided(
         &requester,
-        &display(&request.room_name),
+        &request.room_name.display(),
         approved,
         message.unwrap_or_default(),
         &format!("{}/", mail.base_url),
@@ -181,17 +175,14 @@ impl roomkeeper_recordings::ReadyMail for RecordingMail {
         };
         let link = format!("{}/recordings/{}", self.mail.base_url, recording.id);
         let mut emails = Vec::new();
-        for username in std::iter::once(&room.owner).chain(&room.co_owners) {
-            let Ok(name) = Username::parse(username) else {
-                continue;
-            };
-            let Ok(Some(user)) = self.store.user_by_name(&name).await else {
+        for name in std::iter::once(&room.owner).chain(&room.co_owners) {
+            let Ok(Some(user)) = self.store.user_by_name(name).await else {
                 continue;
             };
             let letter = self
                 .mail
                 .letters
-                .recording_ready(&user, &display(&room.name), &link);
+                .recording_ready(&user, &room.name.display(), &link);
             emails.extend(email(&user, letter));
         }
         emails

@@ -1,7 +1,7 @@
 //! Running meetings: what is going on in a room, and the owners' actions on it, each
 //! written into the room's history with who did it, from where and to whom.
 
-use roomkeeper_domain::{AuditAction, MeetingStep, RoomName};
+use roomkeeper_domain::{AuditAction, MeetingStep};
 use roomkeeper_jitsi::Meeting;
 use roomkeeper_store::{ModeratorTrust, Room};
 
@@ -21,21 +21,17 @@ pub enum MeetingAction<'a> {
     End,
 }
 
-pub fn room_name(room: &Room) -> Result<RoomName, Error> {
-    RoomName::from_canonical(&room.name).map_err(|e| Error::Internal(e.to_string()))
-}
-
 /// The meeting now: from the room's live state when someone follows it and Prosody
 /// pushes changes (no query, so people reloading pages cannot crowd out actions),
 /// otherwise asked of Prosody.
 pub async fn meeting(uc: &UseCases, room: &Room) -> Result<Meeting, Error> {
-    let name = room_name(room)?;
-    if let Some(meeting) = uc.watch.current(&name).await {
+    let name = &room.name;
+    if let Some(meeting) = uc.watch.current(name).await {
         metrics::counter!("jitsi_meeting_reads_total", "from" => "followed").increment(1);
         return Ok(meeting);
     }
     metrics::counter!("jitsi_meeting_reads_total", "from" => "prosody").increment(1);
-    Ok(uc.meetings.meeting(&name).await?)
+    Ok(uc.meetings.meeting(name).await?)
 }
 
 async fn record(
@@ -49,7 +45,7 @@ async fn record(
         .record_audit(
             &stamp.audit(),
             action,
-            Some(&room.name),
+            Some(room.name.as_str()),
             None,
             &detail(participant),
         )
@@ -94,7 +90,7 @@ async fn unless_failed<T>(
         .record_audit(
             &stamp.audit(),
             step.failed(),
-            Some(&room.name),
+            Some(room.name.as_str()),
             None,
             &detail.to_string(),
         )
@@ -154,12 +150,12 @@ pub async fn act(
     room: &Room,
     action: MeetingAction<'_>,
 ) -> Result<Option<Meeting>, Error> {
-    let name = room_name(room)?;
+    let name = &room.name;
     let stamp = Stamp::new(uc, acting);
     let meetings = &uc.meetings;
     let after = match action {
         MeetingAction::Grant(participant) => {
-            let answer = meetings.set_moderator(&name, participant, true).await;
+            let answer = meetings.set_moderator(name, participant, true).await;
             let meeting = unless_failed(
                 uc,
                 &stamp,
@@ -176,7 +172,7 @@ pub async fn act(
             participant,
             then_grant,
         } => {
-            let answer = meetings.set_moderator(&name, participant, false).await;
+            let answer = meetings.set_moderator(name, participant, false).await;
             let mut meeting = unless_failed(
                 uc,
                 &stamp,
@@ -198,7 +194,7 @@ pub async fn act(
                 )
                 .await?;
             if let Some(successor) = then_grant {
-                let answer = meetings.set_moderator(&name, successor, true).await;
+                let answer = meetings.set_moderator(name, successor, true).await;
                 meeting = unless_failed(
                     uc,
                     &stamp,
@@ -213,7 +209,7 @@ pub async fn act(
             Some(meeting)
         }
         MeetingAction::RemovePassword => {
-            let answer = meetings.remove_password(&name).await;
+            let answer = meetings.remove_password(name).await;
             let meeting =
                 unless_failed(uc, &stamp, room, MeetingStep::RemovePassword, None, answer).await?;
             record(uc, &stamp, room, AuditAction::RemovePassword, None).await?;
@@ -221,7 +217,7 @@ pub async fn act(
         }
         MeetingAction::Kick(participant) => {
             // Asked first: once removed, the person's name is gone from the meeting.
-            let answer = meetings.meeting(&name).await;
+            let answer = meetings.meeting(name).await;
             let before = unless_failed(
                 uc,
                 &stamp,
@@ -231,7 +227,7 @@ pub async fn act(
                 answer,
             )
             .await?;
-            let answer = meetings.kick(&name, participant).await;
+            let answer = meetings.kick(name, participant).await;
             let meeting = unless_failed(
                 uc,
                 &stamp,
@@ -247,7 +243,7 @@ pub async fn act(
         }
         MeetingAction::End => {
             let answer = meetings
-                .end_meeting(&name, "The meeting was ended by the room's owner.")
+                .end_meeting(name, "The meeting was ended by the room's owner.")
                 .await;
             unless_failed(uc, &stamp, room, MeetingStep::EndMeeting, None, answer).await?;
             record(uc, &stamp, room, AuditAction::EndMeeting, None).await?;

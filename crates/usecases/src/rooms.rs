@@ -232,7 +232,7 @@ pub async fn set_co_owners<S: AsRef<str>>(
     room: &Room,
     usernames: &[S],
 ) -> Result<Room, Error> {
-    let usernames = parse_usernames(usernames, &room.owner)?;
+    let usernames = parse_usernames(usernames, room.owner.as_str())?;
     let stamp = Stamp::new(uc, acting);
     Ok(uc
         .store
@@ -281,9 +281,7 @@ pub async fn list(
 pub async fn find(uc: &UseCases, viewer: &User, name: &str) -> Result<Option<Room>, Error> {
     let name = parse_room(uc, name)?;
     let room = uc.store.room_by_name(&name.canonical()).await?;
-    Ok(room.filter(|r| {
-        viewer.is_admin || r.owner == viewer.username || r.co_owners.contains(&viewer.username)
-    }))
+    Ok(room.filter(|r| viewer.is_admin || r.is_person(&viewer.username)))
 }
 
 pub async fn room(uc: &UseCases, id: i64) -> Result<Room, Error> {
@@ -333,7 +331,7 @@ pub async fn pattern_reports(uc: &UseCases, username: &str) -> Result<Vec<Patter
             .collect();
         let matching_requests = pending
             .iter()
-            .filter(|r| matches(&r.room_name))
+            .filter(|r| pattern.matches(&r.room_name))
             .map(|r| r.id)
             .collect();
         let overlaps_with = all
@@ -486,8 +484,11 @@ pub struct QueueFacts {
 }
 
 pub async fn queue_facts(uc: &UseCases, requests: &[RoomRequest]) -> Result<QueueFacts, Error> {
-    let owners: Vec<String> = requests.iter().map(|r| r.requester.clone()).collect();
-    let names: Vec<String> = requests.iter().map(|r| r.room_name.clone()).collect();
+    let owners: Vec<String> = requests
+        .iter()
+        .map(|r| r.requester.as_str().to_owned())
+        .collect();
+    let names: Vec<String> = requests.iter().map(|r| r.room_name.canonical()).collect();
     let mut rooms_by_owner: std::collections::HashMap<String, Vec<String>> = Default::default();
     let mut owner_by_room = std::collections::HashMap::new();
     for (owner, name) in uc.store.rooms_owned_or_named(&owners, &names).await? {

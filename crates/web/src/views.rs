@@ -1,7 +1,7 @@
 //! Rooms, requests, recordings and share links as pages and the API show them: stored
 //! names made readable and linked, times as RFC 3339.
 
-use roomkeeper_domain::RoomName;
+use roomkeeper_domain::{RoomName, Username};
 use roomkeeper_recordings::download_name;
 use roomkeeper_store::{Recording, RequestStatus, Room, RoomEntry, RoomRequest, ShareLink};
 use serde::Serialize;
@@ -13,12 +13,12 @@ use crate::AppState;
 pub struct RoomView {
     pub id: i64,
     /// Canonical: what Jitsi addresses (`m%c3%bcller`, `physik/logic`).
-    pub name: String,
+    pub name: RoomName,
     /// For people (`müller`, `physik/logic`).
     pub display_name: String,
     pub meeting_url: Option<String>,
-    pub owner: String,
-    pub co_owners: Vec<String>,
+    pub owner: Username,
+    pub co_owners: Vec<Username>,
     pub created_at: i64,
     pub last_activity_at: i64,
 }
@@ -27,12 +27,12 @@ pub struct RoomView {
 #[derive(Debug, Clone, Serialize)]
 pub struct RequestView {
     pub id: i64,
-    pub room: String,
+    pub room: RoomName,
     pub room_display: String,
     pub meeting_url: Option<String>,
-    pub requester: String,
+    pub requester: Username,
     pub reason: String,
-    pub co_owners: Vec<String>,
+    pub co_owners: Vec<Username>,
     pub status: RequestStatus,
     pub decided_by: Option<String>,
     pub decision_message: Option<String>,
@@ -42,17 +42,22 @@ pub struct RequestView {
     pub room_id: Option<i64>,
 }
 
-/// How a stored canonical name reads and links; names that no longer parse (they were
-/// valid when stored) are shown as they are.
-fn describe(state: &AppState, canonical: &str) -> (String, Option<String>) {
+/// How a room's name reads, and its meeting's link.
+fn describe(state: &AppState, name: &RoomName) -> (String, Option<String>) {
+    (
+        name.display(),
+        state
+            .meeting_bases
+            .first()
+            .map(|base| name.meeting_url(base)),
+    )
+}
+
+/// [`describe`] for a name as a list stored it; one that no longer parses (it was
+/// valid when stored) is shown as it is.
+fn describe_stored(state: &AppState, canonical: &str) -> (String, Option<String>) {
     match RoomName::from_canonical(canonical) {
-        Ok(name) => (
-            name.display(),
-            state
-                .meeting_bases
-                .first()
-                .map(|base| name.meeting_url(base)),
-        ),
+        Ok(name) => describe(state, &name),
         Err(_) => (canonical.to_owned(), None),
     }
 }
@@ -83,7 +88,7 @@ pub struct RoomLineView {
 
 impl RoomLineView {
     pub fn new(state: &AppState, room: RoomEntry) -> Self {
-        let (display_name, meeting_url) = describe(state, &room.name);
+        let (display_name, meeting_url) = describe_stored(state, &room.name);
         RoomLineView {
             id: room.id,
             display_name,

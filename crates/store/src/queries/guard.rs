@@ -75,7 +75,7 @@ impl crate::GuardStore for SqlStore {
             &mut tx,
             audit,
             AuditAction::GuardChanged,
-            Some(&room.name),
+            Some(room.name.as_str()),
             None,
             &detail,
         )
@@ -155,7 +155,7 @@ impl crate::GuardStore for SqlStore {
             &mut tx,
             audit,
             AuditAction::JoinAsModerator,
-            Some(&room.name),
+            Some(room.name.as_str()),
             Some(&username),
             &detail,
         )
@@ -206,7 +206,15 @@ impl crate::GuardStore for SqlStore {
             }
             crate::ModeratorTrust::Unchanged => {}
         }
-        Self::audit_in(&mut tx, audit, action, Some(&room.name), None, detail).await?;
+        Self::audit_in(
+            &mut tx,
+            audit,
+            action,
+            Some(room.name.as_str()),
+            None,
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -346,7 +354,7 @@ impl crate::GuardStore for SqlStore {
              UNION SELECT username, CAST($5 AS TEXT), $1, $2, $3 \
              FROM room_co_owners WHERE room_id = $4",
         )
-        .bind(&room.name)
+        .bind(room.name.as_str())
         .bind(minutes.to_string())
         .bind(audit.now)
         .bind(room.id)
@@ -359,7 +367,7 @@ impl crate::GuardStore for SqlStore {
             &mut tx,
             audit,
             AuditAction::InUseAlert,
-            Some(&room.name),
+            Some(room.name.as_str()),
             None,
             &detail,
         )

@@ -58,7 +58,7 @@ impl SqlStore {
             tx,
             audit,
             AuditAction::Transfer,
-            Some(&before.name),
+            Some(before.name.as_str()),
             Some(new_owner),
             &detail,
         )
@@ -95,8 +95,8 @@ impl SqlStore {
             tx,
             audit,
             AuditAction::Release,
-            Some(&room.name),
-            Some(&room.owner),
+            Some(room.name.as_str()),
+            Some(room.owner.as_str()),
             &detail,
         )
         .await?;
@@ -121,9 +121,9 @@ impl SqlStore {
                 "INSERT INTO notices (username, kind, room_name, message, created_at) \
                  VALUES ($1, $2, $3, $4, $5)",
             )
-            .bind(person)
+            .bind(person.as_str())
             .bind(kind.code())
-            .bind(&room.name)
+            .bind(room.name.as_str())
             .bind(&message)
             .bind(audit.now)
             .execute(&mut **tx)
@@ -192,7 +192,7 @@ impl SqlStore {
             Some(row) => {
                 let mut co = Self::co_owners_in(conn, &[row.id]).await?;
                 let co_owners = co.remove(&row.id).unwrap_or_default();
-                Ok(Some(row.with_co_owners(co_owners)))
+                row.with_co_owners(&co_owners).map(Some)
             }
         }
     }
@@ -209,7 +209,7 @@ impl SqlStore {
             .bind(id)
             .fetch_optional(&mut *conn)
             .await?;
-        Ok(row.map(Into::into))
+        row.map(crate::RoomRequest::try_from).transpose()
     }
 
     /// Inserts the room with its co-owners; a taken name is a conflict.
@@ -362,7 +362,7 @@ impl crate::RoomStore for SqlStore {
             .bind(room_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(Into::into))
+        row.map(crate::RoomRequest::try_from).transpose()
     }
 
     async fn pending_request_for(
@@ -377,7 +377,7 @@ impl crate::RoomStore for SqlStore {
             .bind(room_name)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(Into::into))
+        row.map(crate::RoomRequest::try_from).transpose()
     }
 
     async fn count_pending_requests(&self) -> crate::Result<i64> {
@@ -413,7 +413,7 @@ impl crate::RoomStore for SqlStore {
             &mut tx,
             audit,
             AuditAction::Withdraw,
-            Some(&request.room_name),
+            Some(request.room_name.as_str()),
             None,
             &detail,
         )
@@ -441,9 +441,13 @@ impl crate::RoomStore for SqlStore {
             crate::Verdict::Approve { .. } => {
                 let room_id = Self::insert_room_in(
                     &mut tx,
-                    &request.room_name,
-                    &request.requester,
-                    &request.co_owners,
+                    request.room_name.as_str(),
+                    request.requester.as_str(),
+                    &request
+                        .co_owners
+                        .iter()
+                        .map(|c| c.as_str().to_owned())
+                        .collect::<Vec<_>>(),
                     audit.now,
                 )
                 .await?;
@@ -481,8 +485,8 @@ impl crate::RoomStore for SqlStore {
             &mut tx,
             audit,
             action,
-            Some(&request.room_name),
-            Some(&request.requester),
+            Some(request.room_name.as_str()),
+            Some(request.requester.as_str()),
             &detail,
         )
         .await?;
@@ -494,7 +498,7 @@ impl crate::RoomStore for SqlStore {
                 "INSERT INTO patterns (username, pattern, created_by, created_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (username, pattern) DO NOTHING",
             )
-            .bind(&request.requester)
+            .bind(request.requester.as_str())
             .bind(pattern)
             .bind(audit.actor.unwrap_or_default())
             .bind(audit.now)
@@ -506,7 +510,7 @@ impl crate::RoomStore for SqlStore {
                 audit,
                 AuditAction::PatternAdd,
                 None,
-                Some(&request.requester),
+                Some(request.requester.as_str()),
                 &detail,
             )
             .await?;
@@ -515,9 +519,9 @@ impl crate::RoomStore for SqlStore {
             "INSERT INTO notices (username, kind, room_name, message, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(&request.requester)
+        .bind(request.requester.as_str())
         .bind(notice.code())
-        .bind(&request.room_name)
+        .bind(request.room_name.as_str())
         .bind(message.unwrap_or_default())
         .bind(audit.now)
         .execute(&mut *tx)
@@ -588,7 +592,7 @@ impl crate::RoomStore for SqlStore {
         let before = Self::room_in(&mut tx, room_id)
             .await?
             .ok_or(crate::Error::NotFound)?;
-        Self::replace_co_owners_in(&mut tx, room_id, &before.owner, usernames).await?;
+        Self::replace_co_owners_in(&mut tx, room_id, before.owner.as_str(), usernames).await?;
         sqlx::query("UPDATE rooms SET last_activity_at = $1 WHERE id = $2")
             .bind(audit.now)
             .bind(room_id)
@@ -603,7 +607,7 @@ impl crate::RoomStore for SqlStore {
             &mut tx,
             audit,
             AuditAction::CoOwners,
-            Some(&after.name),
+            Some(after.name.as_str()),
             None,
             &detail,
         )

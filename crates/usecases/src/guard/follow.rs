@@ -209,7 +209,7 @@ impl RoomWorkers {
         };
         for (room, settings) in guarded {
             if !settings.is_off() && which(&room, &settings) {
-                let key = room.name.clone();
+                let key = room.name.canonical();
                 self.send(&key, Work::Check(Box::new((room, settings))));
             }
         }
@@ -373,8 +373,8 @@ mod tests {
         Work::Check(Box::new((
             Room {
                 id: 1,
-                name: "logic".into(),
-                owner: "ada".into(),
+                name: roomkeeper_domain::RoomName::from_canonical("logic").unwrap(),
+                owner: roomkeeper_domain::Username::parse("ada").unwrap(),
                 co_owners: Vec::new(),
                 created_at: 0,
                 last_activity_at: 0,

@@ -156,9 +156,9 @@ pub async fn events(
     State(state): State<AppState>,
     access: Access<ControlMeeting>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let room = meetings::room_name(&access.resource)?;
+    let room = &access.resource.name;
     let slot = state.event_streams.open(access.current.user.id)?;
-    let feed = state.watch.follow(&room);
+    let feed = state.watch.follow(room);
     let receiver = feed.subscribe();
     let mut recheck = tokio::time::interval(RIGHTS_RECHECK);
     recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

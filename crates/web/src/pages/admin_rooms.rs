@@ -72,29 +72,26 @@ fn queue_item(
     const SHOWN_ROOMS: usize = 5;
     let their_rooms = context
         .rooms_by_owner
-        .get(&request.requester)
+        .get(request.requester.as_str())
         .map_or(&[][..], Vec::as_slice);
     let requester_patterns = context
         .patterns
         .iter()
-        .filter(|p| p.username == request.requester)
+        .filter(|p| request.requester == p.username)
         .map(|p| p.pattern.clone())
         .collect();
     let mut conflicts = Vec::new();
     if request.status == RequestStatus::Pending {
-        if let Some(owner) = context.owner_by_room.get(&request.room_name) {
+        if let Some(owner) = context.owner_by_room.get(request.room_name.as_str()) {
             conflicts.push(t.with("queue-conflict-registered", [("owner", owner.clone())]));
         }
-        let name = roomkeeper_domain::RoomName::from_canonical(&request.room_name).ok();
         for other in context
             .patterns
             .iter()
-            .filter(|p| p.username != request.requester)
+            .filter(|p| request.requester != p.username)
         {
             let matches = roomkeeper_domain::Pattern::parse(&other.pattern)
-                .ok()
-                .zip(name.as_ref())
-                .is_some_and(|(pattern, name)| pattern.matches(name));
+                .is_ok_and(|pattern| pattern.matches(&request.room_name));
             if matches {
                 conflicts.push(t.with(
                     "queue-conflict-pattern",
@@ -109,7 +106,12 @@ fn queue_item(
     QueueItem {
         suggested_pattern: format!(
             "{}-*",
-            request.requester.split('@').next().unwrap_or_default()
+            request
+                .requester
+                .as_str()
+                .split('@')
+                .next()
+                .unwrap_or_default()
         ),
         requester_rooms: their_rooms
             .iter()
@@ -124,7 +126,7 @@ fn queue_item(
         conflicts,
         waiting_recordings: context
             .waiting_recordings
-            .get(&request.room_name)
+            .get(request.room_name.as_str())
             .copied()
             .unwrap_or(0),
         request: RequestView::new(state, request),

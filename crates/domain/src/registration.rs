@@ -1,0 +1,88 @@
+//! A registered room and a request for one, with their names parsed: what the store
+//! reads is what the pages show, without parsing again on the way.
+
+use crate::authz::{RequestFacts, RoomFacts};
+use crate::{RoomName, Username};
+
+/// A registered room.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Room {
+    pub id: i64,
+    pub name: RoomName,
+    pub owner: Username,
+    pub co_owners: Vec<Username>,
+    pub created_at: i64,
+    pub last_activity_at: i64,
+}
+
+impl Room {
+    /// What `authz::decide` needs to know about the room: its people.
+    pub fn facts(&self) -> RoomFacts<'_> {
+        RoomFacts {
+            owner: &self.owner,
+            co_owners: &self.co_owners,
+        }
+    }
+
+    /// Whether `username` is its owner or one of its co-owners.
+    pub fn is_person(&self, username: &str) -> bool {
+        self.owner == username || self.co_owners.iter().any(|c| c == username)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Withdrawn,
+}
+
+impl RequestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestStatus::Pending => "pending",
+            RequestStatus::Approved => "approved",
+            RequestStatus::Rejected => "rejected",
+            RequestStatus::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pending" => Some(RequestStatus::Pending),
+            "approved" => Some(RequestStatus::Approved),
+            "rejected" => Some(RequestStatus::Rejected),
+            "withdrawn" => Some(RequestStatus::Withdrawn),
+            _ => None,
+        }
+    }
+}
+
+/// Someone's request for a room.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RoomRequest {
+    pub id: i64,
+    pub room_name: RoomName,
+    pub requester: Username,
+    pub reason: String,
+    pub co_owners: Vec<Username>,
+    pub status: RequestStatus,
+    pub decided_by: Option<String>,
+    pub decision_message: Option<String>,
+    /// The pattern that approved it by itself, if one did.
+    pub auto_pattern: Option<String>,
+    pub created_at: i64,
+    pub decided_at: Option<i64>,
+    pub room_id: Option<i64>,
+}
+
+impl RoomRequest {
+    /// What `authz::decide` needs to know about the request: who asked.
+    pub fn facts(&self) -> RequestFacts<'_> {
+        RequestFacts {
+            requester: &self.requester,
+        }
+    }
+}
