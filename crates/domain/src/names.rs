@@ -44,6 +44,13 @@ impl Username {
         Ok(Self(name))
     }
 
+    /// A name as the store holds it: [`Username::parse`], or, for a name an earlier
+    /// version accepted and this one refuses, the name as it is, so that what it owns
+    /// stays its own.
+    pub fn from_stored(name: &str) -> Self {
+        Self::parse(name).unwrap_or_else(|_| Self(name.to_owned()))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

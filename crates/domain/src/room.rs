@@ -253,6 +253,16 @@ impl RoomName {
         Self::plain(canonical).map_or_else(|| Self::parse(canonical, &[]), Ok)
     }
 
+    /// A name as the store holds it: [`RoomName::from_canonical`], or, for a name an
+    /// earlier version accepted and this one refuses (the rules only get stricter), the
+    /// name as it is. Its room stays listed and reachable under the name Jitsi knows.
+    pub fn from_stored(canonical: &str) -> Self {
+        Self::from_canonical(canonical).unwrap_or_else(|_| Self {
+            canonical: canonical.to_owned(),
+            tenant_end: canonical.find('/'),
+        })
+    }
+
     /// `room` or `tenant/room` made of bytes that every step of [`RoomName::parse`]
     /// leaves as they are, taken as it is. Every page shows many stored names and most
     /// are like this; the steps cost a tenth of a page. `None` for anything else.

@@ -5,10 +5,6 @@ pub enum Error {
     Conflict(Conflict),
     #[error("not found")]
     NotFound,
-    /// A stored value that does not parse as what it must be (a room name, a username):
-    /// written by hand, or by a version that allowed it.
-    #[error("a stored value does not parse: {0}")]
-    Stored(String),
     #[error("database configuration: {0}")]
     Config(String),
     #[error("database migration failed: {0}")]

@@ -124,31 +124,16 @@ pub(crate) struct RoomRow {
 }
 
 impl RoomRow {
-    /// The room with its names parsed; a stored name that no longer parses is an error
-    /// ([`crate::Error::Stored`]), never a room shown under another name.
-    pub(crate) fn with_co_owners(self, co_owners: &[String]) -> crate::Result<Room> {
-        Ok(Room {
+    pub(crate) fn with_co_owners(self, co_owners: &[String]) -> Room {
+        Room {
             id: self.id,
-            name: stored_room_name(&self.name)?,
-            owner: stored_username(&self.owner)?,
-            co_owners: stored_usernames(co_owners)?,
+            name: RoomName::from_stored(&self.name),
+            owner: Username::from_stored(&self.owner),
+            co_owners: co_owners.iter().map(|c| Username::from_stored(c)).collect(),
             created_at: self.created_at,
             last_activity_at: self.last_activity_at,
-        })
+        }
     }
-}
-
-pub(crate) fn stored_room_name(canonical: &str) -> crate::Result<RoomName> {
-    RoomName::from_canonical(canonical)
-        .map_err(|e| crate::Error::Stored(format!("room name {canonical:?}: {e}")))
-}
-
-pub(crate) fn stored_username(name: &str) -> crate::Result<Username> {
-    Username::parse(name).map_err(|e| crate::Error::Stored(format!("username {name:?}: {e}")))
-}
-
-pub(crate) fn stored_usernames(names: &[String]) -> crate::Result<Vec<Username>> {
-    names.iter().map(|n| stored_username(n)).collect()
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -167,16 +152,17 @@ pub(crate) struct RequestRow {
     pub room_id: Option<i64>,
 }
 
-impl TryFrom<RequestRow> for RoomRequest {
-    type Error = crate::Error;
-
-    fn try_from(row: RequestRow) -> crate::Result<Self> {
-        Ok(RoomRequest {
+impl From<RequestRow> for RoomRequest {
+    fn from(row: RequestRow) -> Self {
+        RoomRequest {
             id: row.id,
-            room_name: stored_room_name(&row.room_name)?,
-            requester: stored_username(&row.requester)?,
+            room_name: RoomName::from_stored(&row.room_name),
+            requester: Username::from_stored(&row.requester),
             reason: row.reason,
-            co_owners: stored_usernames(&split_lines(&row.co_owners))?,
+            co_owners: split_lines(&row.co_owners)
+                .iter()
+                .map(|c| Username::from_stored(c))
+                .collect(),
             // The CHECK constraint allows only the four statuses.
             status: RequestStatus::parse(&row.status).unwrap_or(RequestStatus::Pending),
             decided_by: row.decided_by,
@@ -185,7 +171,7 @@ impl TryFrom<RequestRow> for RoomRequest {
             created_at: row.created_at,
             decided_at: row.decided_at,
             room_id: row.room_id,
-        })
+        }
     }
 }
 
@@ -408,16 +394,6 @@ impl<T> Paged<T> {
             page: self.page,
             per_page: self.per_page,
         }
-    }
-
-    /// [`Paged::map`] for a conversion that can fail: the first failure is the answer.
-    pub fn try_map<U, E>(self, f: impl FnMut(T) -> Result<U, E>) -> Result<Paged<U>, E> {
-        Ok(Paged {
-            items: self.items.into_iter().map(f).collect::<Result<_, E>>()?,
-            total: self.total,
-            page: self.page,
-            per_page: self.per_page,
-        })
     }
 
     pub fn pages(&self) -> u32 {

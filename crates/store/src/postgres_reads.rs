@@ -132,10 +132,10 @@ impl crate::RequestReads for PgStore {
         let rows = Self::room_rows(&mut conn, filter, page).await?;
         let ids: Vec<i64> = rows.items.iter().map(|r| r.id).collect();
         let mut co = Self::co_owners_in(&mut conn, &ids).await?;
-        rows.try_map(|row| {
+        Ok(rows.map(|row| {
             let co_owners = co.remove(&row.id).unwrap_or_default();
             row.with_co_owners(&co_owners)
-        })
+        }))
     }
 
     async fn list_requests(
@@ -176,10 +176,7 @@ impl crate::RequestReads for PgStore {
         };
         rows.truncate(page.size as usize);
         Ok(crate::Paged {
-            items: rows
-                .into_iter()
-                .map(crate::RoomRequest::try_from)
-                .collect::<crate::Result<_>>()?,
+            items: rows.into_iter().map(Into::into).collect(),
             total,
             page: page.number,
             per_page: page.size,
@@ -226,10 +223,7 @@ impl crate::RequestReads for PgStore {
         drop(conn);
         Ok(crate::Overview {
             rooms,
-            latest_requests: latest_requests
-                .into_iter()
-                .map(crate::RoomRequest::try_from)
-                .collect::<crate::Result<_>>()?,
+            latest_requests: latest_requests.into_iter().map(Into::into).collect(),
             notices: self.notices_of(username).await?,
         })
     }

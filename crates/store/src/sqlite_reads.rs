@@ -245,13 +245,13 @@ fn rooms_page(
     // room's co-owners in theirs. Rust's string order is SQLite's BINARY collation:
     // both compare bytes.
     found.sort_unstable_by(|a, b| a.0.name.cmp(&b.0.name));
-    let items = found
+    let items: Vec<Room> = found
         .into_iter()
         .map(|(room, mut co_owners)| {
             co_owners.sort_unstable();
-            room.with_co_owners(&co_owners).map_err(unparsable)
+            room.with_co_owners(&co_owners)
         })
-        .collect::<rusqlite::Result<Vec<Room>>>()?;
+        .collect();
     into_page(db, &count, &values, page, items)
 }
 
@@ -299,7 +299,7 @@ fn requests_query(filter: &crate::RequestFilter) -> (String, String, Vec<String>
 
 /// `REQUEST_COLUMNS` in their order.
 fn request_at(row: &Row<'_>) -> rusqlite::Result<crate::RoomRequest> {
-    RequestRow {
+    Ok(RequestRow {
         id: row.get(0)?,
         room_name: row.get(1)?,
         requester: row.get(2)?,
@@ -313,14 +313,7 @@ fn request_at(row: &Row<'_>) -> rusqlite::Result<crate::RoomRequest> {
         decided_at: row.get(10)?,
         room_id: row.get(11)?,
     }
-    .try_into()
-    .map_err(unparsable)
-}
-
-/// A stored value that does not parse ([`crate::Error::Stored`]), as the reads here
-/// answer errors.
-fn unparsable(error: crate::Error) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, error.into())
+    .into())
 }
 
 /// The newest `count` requests of `requester`, without counting the others.

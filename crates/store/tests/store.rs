@@ -1574,6 +1574,7 @@ async fn the_outbox_leases_retries_and_gives_up(backend: Backend) {
 }
 
 both_backends!(
+    a_room_stored_under_a_name_todays_rules_refuse_stays_listed,
     disabling_hands_the_rooms_over_in_one_transaction,
     the_guard_join_codes_and_meeting_moderators,
     the_in_use_alert_tells_the_rooms_people_once,
@@ -1613,6 +1614,40 @@ async fn execute_raw(backend: Backend, url: &str, statements: &[&str]) {
             }
         }
     }
+}
+
+/// Names are parsed when read, and the rules only get stricter: a room an earlier
+/// version registered under a name this one refuses (here a `'`, which Jitsi's XMPP
+/// side cannot address and which is refused since) is still listed, found and owned.
+async fn a_room_stored_under_a_name_todays_rules_refuse_stays_listed(backend: Backend) {
+    let (db, store) = store(backend).await;
+    assert!(roomkeeper_domain::RoomName::from_canonical("o'brien").is_err());
+    execute_raw(
+        backend,
+        &db.url,
+        &[
+            "INSERT INTO rooms (name, owner, created_at, last_activity_at) \
+             VALUES ('o''brien', 'alice', 1, 1)",
+            "INSERT INTO room_co_owners (room_id, username) \
+             SELECT id, 'carol' FROM rooms WHERE name = 'o''brien'",
+        ],
+    )
+    .await;
+    let alices = RoomFilter {
+        visible_to: Some("alice".into()),
+        ..RoomFilter::default()
+    };
+    let listed = store.list_rooms(&alices, Page::new(1, 10)).await.unwrap();
+    assert_eq!(listed.items.len(), 1);
+    let room = &listed.items[0];
+    assert_eq!(
+        (room.name.as_str(), room.owner.as_str()),
+        ("o'brien", "alice")
+    );
+    assert_eq!(room.co_owners, ["carol"]);
+    let found = store.room_by_name("o'brien").await.unwrap().unwrap();
+    assert_eq!(&found, room);
+    assert_eq!(store.room(room.id).await.unwrap().as_ref(), Some(room));
 }
 
 async fn disabling_hands_the_rooms_over_in_one_transaction(backend: Backend) {

@@ -192,7 +192,7 @@ impl SqlStore {
             Some(row) => {
                 let mut co = Self::co_owners_in(conn, &[row.id]).await?;
                 let co_owners = co.remove(&row.id).unwrap_or_default();
-                row.with_co_owners(&co_owners).map(Some)
+                Ok(Some(row.with_co_owners(&co_owners)))
             }
         }
     }
@@ -209,7 +209,7 @@ impl SqlStore {
             .bind(id)
             .fetch_optional(&mut *conn)
             .await?;
-        row.map(crate::RoomRequest::try_from).transpose()
+        Ok(row.map(Into::into))
     }
 
     /// Inserts the room with its co-owners; a taken name is a conflict.
@@ -362,7 +362,7 @@ impl crate::RoomStore for SqlStore {
             .bind(room_id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(crate::RoomRequest::try_from).transpose()
+        Ok(row.map(Into::into))
     }
 
     async fn pending_request_for(
@@ -377,7 +377,7 @@ impl crate::RoomStore for SqlStore {
             .bind(room_name)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(crate::RoomRequest::try_from).transpose()
+        Ok(row.map(Into::into))
     }
 
     async fn count_pending_requests(&self) -> crate::Result<i64> {
