@@ -8,6 +8,7 @@ use anyhow::Context;
 use roomkeeper_auth::{PasswordHasher, random_password};
 use roomkeeper_domain::{Clock, Username};
 use roomkeeper_store::{NewUser, Store};
+use roomkeeper_usecases::UseCases;
 use roomkeeper_web::{AppState, WebConfig};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -47,22 +48,75 @@ pub async fn prepare(config: &Config, clock: Clock) -> anyhow::Result<AppState> 
     if let Err(error) = recordings.recover().await {
         tracing::warn!(%error, "cannot finish recordings a crash interrupted; retried later");
     }
-    Ok(AppState::new(
+    let meetings = Arc::new(roomkeeper_jitsi::Shards::new(shards));
+    let usecases = compose(
+        config,
         store,
         clock,
-        Arc::new(roomkeeper_jitsi::Shards::new(shards)),
+        meetings.clone(),
         recordings,
+        Composed {
+            instance: roomkeeper_usecases::UseCases::instance_id(&config.http.listen),
+            mail_enabled: config.email.enabled(),
+        },
+    );
+    Ok(AppState::new(
+        usecases,
+        meetings,
         WebConfig {
             http: config.http.clone(),
             sessions: config.sessions.clone(),
             login_throttle: config.login_throttle.clone(),
-            rooms: config.rooms.clone(),
-            mail_enabled: config.email.enabled(),
             ldap: config.ldap.clone(),
             oidc: config.oidc.clone(),
             login: config.login.clone(),
         },
     ))
+}
+
+/// How this process runs the use cases.
+pub struct Composed {
+    /// Its name among the instances sharing the database ([`UseCases::instance`]).
+    pub instance: Arc<str>,
+    /// Queue emails (an SMTP server is configured and this process runs the outbox).
+    pub mail_enabled: bool,
+}
+
+/// What Roomkeeper does, put together in this one place: the service and every command
+/// run the same use cases (the same rules, history entries and letters).
+pub fn compose(
+    config: &Config,
+    store: Arc<dyn Store>,
+    clock: Clock,
+    meetings: Arc<roomkeeper_jitsi::Shards>,
+    recordings: roomkeeper_recordings::Recordings,
+    how: Composed,
+) -> UseCases {
+    let mail = roomkeeper_usecases::mail::Mail {
+        enabled: how.mail_enabled,
+        wakeup: Arc::new(tokio::sync::Notify::new()),
+        base_url: config.http.base_url(),
+        letters: Arc::new(roomkeeper_web::TranslatedLetters),
+    };
+    let recordings = recordings.with_mail(Arc::new(roomkeeper_usecases::mail::RecordingMail {
+        store: store.clone(),
+        mail: mail.clone(),
+    }));
+    let watch = Arc::new(roomkeeper_jitsi::MeetingWatch::new(
+        meetings.clone(),
+        std::time::Duration::from_secs(1),
+    ));
+    UseCases {
+        store,
+        clock,
+        // Validated with the configuration: every entry parses by now.
+        meeting_bases: Arc::new(config.rooms.bases().unwrap_or_default()),
+        meetings,
+        watch,
+        mail,
+        recordings: Arc::new(recordings),
+        instance: how.instance,
+    }
 }
 
 /// The recordings service over the configured storage (local disk or S3).

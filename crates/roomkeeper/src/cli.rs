@@ -197,26 +197,18 @@ fn use_cases(
     store: Arc<dyn Store>,
     clock: Clock,
 ) -> anyhow::Result<roomkeeper_usecases::UseCases> {
-    let meetings = Arc::new(roomkeeper_jitsi::Shards::new(Vec::new()));
     let recordings = crate::app::open_recordings(config, store.clone(), clock.clone())?;
-    Ok(roomkeeper_usecases::UseCases {
-        meeting_bases: Arc::new(config.rooms.bases().unwrap_or_default()),
-        watch: Arc::new(roomkeeper_jitsi::MeetingWatch::new(
-            meetings.clone(),
-            std::time::Duration::from_secs(1),
-        )),
-        meetings,
-        mail: roomkeeper_usecases::mail::Mail {
-            enabled: false,
-            wakeup: Arc::default(),
-            base_url: config.http.base_url(),
-            letters: Arc::new(roomkeeper_web::TranslatedLetters),
-        },
-        recordings: Arc::new(recordings),
+    Ok(crate::app::compose(
+        config,
         store,
         clock,
-        instance: roomkeeper_usecases::UseCases::new_instance_id(),
-    })
+        Arc::new(roomkeeper_jitsi::Shards::new(Vec::new())),
+        recordings,
+        crate::app::Composed {
+            instance: roomkeeper_usecases::UseCases::new_instance_id(),
+            mail_enabled: false,
+        },
+    ))
 }
 
 async fn find(store: &dyn Store, username: &str) -> anyhow::Result<User> {

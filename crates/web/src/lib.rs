@@ -28,7 +28,6 @@ use std::sync::Arc;
 use axum::Router;
 use roomkeeper_auth::{LoginThrottle, SessionConfig, ThrottleConfig};
 use roomkeeper_domain::{Clock, MeetingBase};
-use roomkeeper_store::Store;
 
 pub use error::{ApiError, Error, PageError};
 pub use i18n::Lang;
@@ -140,9 +139,6 @@ pub struct WebConfig {
     pub http: HttpConfig,
     pub sessions: SessionConfig,
     pub login_throttle: ThrottleConfig,
-    pub rooms: RoomsConfig,
-    /// Queue emails (an SMTP server is configured and the outbox job runs).
-    pub mail_enabled: bool,
     /// Logins through a directory, when `[ldap]` is configured.
     pub ldap: roomkeeper_auth::LdapConfig,
     pub login: roomkeeper_auth::LoginConfig,
@@ -203,51 +199,16 @@ pub struct Shared {
 }
 
 impl AppState {
-    /// `config.rooms` must have been validated (`RoomsConfig::bases`); invalid entries
-    /// are skipped here.
+    /// The web front end over the use cases (`roomkeeper::app::compose`); `meetings` are
+    /// the same shards the use cases act on, asked here for their state (`/readyz`).
     pub fn new(
-        store: Arc<dyn Store>,
-        clock: Clock,
+        usecases: roomkeeper_usecases::UseCases,
         meetings: Arc<roomkeeper_jitsi::Shards>,
-        recordings: roomkeeper_recordings::Recordings,
         config: WebConfig,
     ) -> Self {
         // Install the metrics recorder before the first request is counted.
         metrics_handle();
-        let meeting_bases: Vec<MeetingBase> = config
-            .rooms
-            .meeting_urls
-            .iter()
-            .filter_map(|u| MeetingBase::parse(u).ok())
-            .collect();
-        let mail_wakeup = Arc::new(tokio::sync::Notify::new());
-        let mail = roomkeeper_usecases::mail::Mail {
-            enabled: config.mail_enabled,
-            wakeup: mail_wakeup.clone(),
-            base_url: config.http.base_url(),
-            letters: Arc::new(mail::Translated),
-        };
-        let recordings = Arc::new(recordings.with_mail(Arc::new(
-            roomkeeper_usecases::mail::RecordingMail {
-                store: store.clone(),
-                mail: mail.clone(),
-            },
-        )));
-        let meeting_bases: Arc<Vec<MeetingBase>> = Arc::new(meeting_bases);
-        let watch = Arc::new(roomkeeper_jitsi::MeetingWatch::new(
-            meetings.clone(),
-            std::time::Duration::from_secs(1),
-        ));
-        let usecases = roomkeeper_usecases::UseCases {
-            store: store.clone(),
-            clock: clock.clone(),
-            meeting_bases: meeting_bases.clone(),
-            meetings: meetings.clone(),
-            watch: watch.clone(),
-            mail,
-            recordings: recordings.clone(),
-            instance: roomkeeper_usecases::UseCases::instance_id(&config.http.listen),
-        };
+        let store = usecases.store.clone();
         let ldap_admin_group = config.ldap.admin_group_dn.is_some();
         let ldap = config
             .ldap
@@ -266,25 +227,25 @@ impl AppState {
             })
             .collect();
         Self(Arc::new(Shared {
-            usecases,
             ldap,
             ldap_admin_group,
             oidc: Arc::new(oidc),
             local_login_admins_only: config.login.local_login_admins_only,
-            recordings,
+            recordings: usecases.recordings.clone(),
             throttle: LoginThrottle::new(store, config.login_throttle),
             event_streams: streams::EventStreams::new(config.http.event_streams),
             operator_networks: Arc::new(config.http.operator_networks().unwrap_or_default()),
             trusted_proxies: Arc::new(config.http.trusted_proxies().unwrap_or_default()),
-            clock,
+            clock: usecases.clock.clone(),
             http: Arc::new(config.http),
             sessions: Arc::new(config.sessions),
-            meeting_bases,
-            mail_enabled: config.mail_enabled,
-            mail_wakeup,
-            watch,
+            meeting_bases: usecases.meeting_bases.clone(),
+            mail_enabled: usecases.mail.enabled,
+            mail_wakeup: usecases.mail.wakeup.clone(),
+            watch: usecases.watch.clone(),
             meetings,
             stopping: tokio_util::sync::CancellationToken::new(),
+            usecases,
         }))
     }
 }
