@@ -66,10 +66,7 @@ pub async fn prepare(config: &Config, clock: Clock) -> anyhow::Result<AppState> 
         WebConfig {
             http: config.http.clone(),
             sessions: config.sessions.clone(),
-            login_throttle: config.login_throttle.clone(),
-            ldap: config.ldap.clone(),
             oidc: config.oidc.clone(),
-            login: config.login.clone(),
         },
     ))
 }
@@ -106,6 +103,15 @@ pub fn compose(
         meetings.clone(),
         std::time::Duration::from_secs(1),
     ));
+    let login = roomkeeper_usecases::login::Login {
+        throttle: roomkeeper_auth::LoginThrottle::new(store.clone(), config.login_throttle.clone()),
+        ldap: config
+            .ldap
+            .enabled()
+            .then(|| Arc::new(roomkeeper_auth::Ldap::new(config.ldap.clone()))),
+        ldap_admin_group: config.ldap.admin_group_dn.is_some(),
+        local_login_admins_only: config.login.local_login_admins_only,
+    };
     UseCases {
         store,
         clock,
@@ -116,6 +122,7 @@ pub fn compose(
         mail,
         recordings: Arc::new(recordings),
         instance: how.instance,
+        login,
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod accounts;
 mod error;
 pub mod guard;
+pub mod login;
 pub mod mail;
 pub mod meetings;
 pub mod recordings;
@@ -40,6 +41,8 @@ pub struct UseCases {
     pub recordings: Arc<roomkeeper_recordings::Recordings>,
     /// This process, among several sharing the database (leases name their holder).
     pub instance: Arc<str>,
+    /// How people log in with a password.
+    pub login: login::Login,
 }
 
 impl UseCases {

@@ -26,7 +26,7 @@ pub use mail::Translated as TranslatedLetters;
 use std::sync::Arc;
 
 use axum::Router;
-use roomkeeper_auth::{LoginThrottle, SessionConfig, ThrottleConfig};
+use roomkeeper_auth::SessionConfig;
 use roomkeeper_domain::{Clock, MeetingBase};
 
 pub use error::{ApiError, Error, PageError};
@@ -138,10 +138,6 @@ impl RoomsConfig {
 pub struct WebConfig {
     pub http: HttpConfig,
     pub sessions: SessionConfig,
-    pub login_throttle: ThrottleConfig,
-    /// Logins through a directory, when `[ldap]` is configured.
-    pub ldap: roomkeeper_auth::LdapConfig,
-    pub login: roomkeeper_auth::LoginConfig,
     /// OpenID providers people can log in with (`[[oidc]]`), in button order.
     pub oidc: Vec<roomkeeper_auth::OidcProviderConfig>,
 }
@@ -167,7 +163,6 @@ pub struct Shared {
     pub clock: Clock,
     pub http: Arc<HttpConfig>,
     pub sessions: Arc<SessionConfig>,
-    pub throttle: LoginThrottle,
     /// Meeting servers whose rooms can be registered; the first makes the links.
     pub meeting_bases: Arc<Vec<MeetingBase>>,
     pub mail_enabled: bool,
@@ -177,12 +172,6 @@ pub struct Shared {
     pub meetings: Arc<roomkeeper_jitsi::Shards>,
     /// One live feed per followed room, shared by everyone following it.
     pub watch: Arc<roomkeeper_jitsi::MeetingWatch>,
-    /// The directory people log in with, if any.
-    pub ldap: Option<Arc<roomkeeper_auth::Ldap>>,
-    /// The directory decides who is administrator (`ldap.admin_group_dn` is set).
-    pub ldap_admin_group: bool,
-    /// Local passwords only for administrators (`login.local_login_admins_only`).
-    pub local_login_admins_only: bool,
     /// OpenID providers, in the order of their login buttons.
     pub oidc: Arc<Vec<Arc<roomkeeper_auth::OidcProvider>>>,
     /// Recordings: ingest, storage, retention.
@@ -208,12 +197,6 @@ impl AppState {
     ) -> Self {
         // Install the metrics recorder before the first request is counted.
         metrics_handle();
-        let store = usecases.store.clone();
-        let ldap_admin_group = config.ldap.admin_group_dn.is_some();
-        let ldap = config
-            .ldap
-            .enabled()
-            .then(|| Arc::new(roomkeeper_auth::Ldap::new(config.ldap.clone())));
         let base_url = config.http.base_url();
         let oidc = config
             .oidc
@@ -227,12 +210,8 @@ impl AppState {
             })
             .collect();
         Self(Arc::new(Shared {
-            ldap,
-            ldap_admin_group,
             oidc: Arc::new(oidc),
-            local_login_admins_only: config.login.local_login_admins_only,
             recordings: usecases.recordings.clone(),
-            throttle: LoginThrottle::new(store, config.login_throttle),
             event_streams: streams::EventStreams::new(config.http.event_streams),
             operator_networks: Arc::new(config.http.operator_networks().unwrap_or_default()),
             trusted_proxies: Arc::new(config.http.trusted_proxies().unwrap_or_default()),

@@ -177,7 +177,7 @@ async fn callback(
             return Ok(refusal(&state, t, jar, status, message));
         }
     };
-    let directory = state.ldap.as_deref();
+    let directory = state.usecases.login.ldap.as_deref();
     let user = match signin::oidc_account(&state.usecases, &provider, &identity, directory).await {
         Ok(user) => user,
         Err(SignInRefusal::Failed(error)) => return Err(Error::from(error).into()),
