@@ -23,11 +23,6 @@ impl Room {
             co_owners: &self.co_owners,
         }
     }
-
-    /// Whether `username` is its owner or one of its co-owners.
-    pub fn is_person(&self, username: &str) -> bool {
-        self.owner == username || self.co_owners.iter().any(|c| c == username)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

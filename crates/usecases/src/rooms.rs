@@ -2,7 +2,7 @@
 //! and what people see of rooms, requests and history.
 
 use roomkeeper_domain::Refusal;
-use roomkeeper_domain::{Pattern, RoomName, Username};
+use roomkeeper_domain::{Action, Actor, Decision, Pattern, RoomName, Username, decide};
 use roomkeeper_store::{
     AuditEntry, NewRequest, Notice, Overview, Page, Paged, RequestFilter, RequestStatus, Room,
     RoomFilter, RoomRequest, User, UserPattern, Verdict,
@@ -277,11 +277,33 @@ pub async fn list(
     Ok(uc.store.list_rooms(&filter, page).await?)
 }
 
+/// [`list`] of the rooms `viewer` may see: every room for whoever oversees them all,
+/// their own and co-owned ones for everyone else (`authz`).
+pub async fn list_for(
+    uc: &UseCases,
+    viewer: &User,
+    search: Option<&str>,
+    page: Page,
+) -> Result<Paged<Room>, Error> {
+    let visible_to = match decide(actor(viewer), Action::OverseeAllRooms) {
+        Decision::Allowed => None,
+        _ => Some(viewer.username.as_str()),
+    };
+    list(uc, visible_to, search, page).await
+}
+
+fn actor(user: &User) -> Actor<'_> {
+    Actor::User {
+        username: &user.username,
+        is_admin: user.is_admin,
+    }
+}
+
 /// The room with this name (any accepted spelling), if `viewer` may see it.
 pub async fn find(uc: &UseCases, viewer: &User, name: &str) -> Result<Option<Room>, Error> {
     let name = parse_room(uc, name)?;
     let room = uc.store.room_by_name(&name.canonical()).await?;
-    Ok(room.filter(|r| viewer.is_admin || r.is_person(&viewer.username)))
+    Ok(room.filter(|r| decide(actor(viewer), Action::ViewRoom(r.facts())) == Decision::Allowed))
 }
 
 pub async fn room(uc: &UseCases, id: i64) -> Result<Room, Error> {

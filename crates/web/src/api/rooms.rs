@@ -260,9 +260,8 @@ pub async fn list_rooms(
             per_page: 1,
         }));
     }
-    let visible_to = (!current.user.is_admin).then_some(current.user.username.as_str());
     let page = page(query.page, query.per_page);
-    let list = rooms::list(uc, visible_to, query.q.as_deref(), page).await?;
+    let list = rooms::list_for(uc, &current.user, query.q.as_deref(), page).await?;
     Ok(Json(list.map(|r| RoomView::new(&state, r))))
 }
 

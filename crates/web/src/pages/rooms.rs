@@ -377,7 +377,8 @@ async fn room_page_with(
     } else {
         None
     };
-    let retention = if current.user.is_admin {
+    // Offered exactly to whoever may set it (not to an administrator in his own room).
+    let retention = if crate::extract::may::<crate::extract::SetRetention>(state, current, &room) {
         Some(RetentionView {
             days: recordings::retention(uc, &room).await?,
             default_days: state.recordings.config.retention_days,

@@ -101,4 +101,49 @@ async fn retention_deletes_expired_recordings_once_a_day(backend: Backend) {
     assert_eq!(recordings.run_retention().await.unwrap(), Some(0));
 }
 
-both_backends!(retention_deletes_expired_recordings_once_a_day,);
+/// The room page offers the retention form exactly to whoever may set it: an
+/// administrator, but not in a room of his own (there he is its owner, and retention is
+/// not the owners' to choose), nor a plain owner.
+async fn the_retention_form_is_offered_to_whoever_may_set_it(backend: Backend) {
+    let app = app(backend, false).await;
+    let physics = app
+        .registered_room("physics", "lecturer", &[])
+        .await
+        .unwrap();
+    let roots = app
+        .registered_room("roots-room", "root", &[])
+        .await
+        .unwrap();
+    let root = app.client_as("root").await.unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let offered = |client: reqwest::Client, room: i64| {
+        let url = app.url(&format!("/rooms/{room}"));
+        async move {
+            let page = client.get(url).send().await.unwrap();
+            assert_eq!(page.status(), StatusCode::OK);
+            let form = format!("action=\"/rooms/{room}/retention\"");
+            page.text().await.unwrap().contains(&form)
+        }
+    };
+    assert!(
+        offered(root.clone(), physics).await,
+        "an admin, someone else's room"
+    );
+    assert!(!offered(lecturer.clone(), physics).await, "the owner");
+    assert!(
+        !offered(root.clone(), roots).await,
+        "an admin in his own room"
+    );
+    let own = root
+        .put(app.url(&format!("/api/v1/rooms/{roots}/retention")))
+        .json(&serde_json::json!({"days": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), StatusCode::FORBIDDEN, "as the form says");
+}
+
+both_backends!(
+    retention_deletes_expired_recordings_once_a_day,
+    the_retention_form_is_offered_to_whoever_may_set_it,
+);
