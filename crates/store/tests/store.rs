@@ -327,6 +327,33 @@ fn audit(actor: &str, now: i64) -> Audit<'_> {
     }
 }
 
+/// A room `owner` asked for at `asked` (with `request`'s co-owners) and root approved
+/// at `approved`: its id.
+async fn approved_room(
+    store: &dyn Store,
+    name: &str,
+    owner: &str,
+    asked: i64,
+    approved: i64,
+) -> i64 {
+    let pending = store
+        .create_request(&request(name, owner), None, &audit(owner, asked), &[])
+        .await
+        .unwrap();
+    store
+        .decide_request(
+            pending.id,
+            &Verdict::Approve { pattern: None },
+            None,
+            &audit("root", approved),
+            &[],
+        )
+        .await
+        .unwrap()
+        .room_id
+        .unwrap()
+}
+
 fn request(room: &str, requester: &str) -> NewRequest {
     NewRequest {
         room_name: room.into(),
@@ -1214,22 +1241,7 @@ async fn single_sign_on_identities_renames_and_logins(backend: Backend) {
 /// over or releases it; whoever made the change is not told of it.
 async fn the_rooms_people_hear_of_changes_made_by_others(backend: Backend) {
     let (_db, store) = store(backend).await;
-    let made = store
-        .create_request(&request("logic", "alice"), None, &audit("alice", 1), &[])
-        .await
-        .unwrap();
-    let room = store
-        .decide_request(
-            made.id,
-            &Verdict::Approve { pattern: None },
-            None,
-            &audit("root", 2),
-            &[],
-        )
-        .await
-        .unwrap()
-        .room_id
-        .unwrap();
+    let room = approved_room(&*store, "logic", "alice", 1, 2).await;
     let kinds = |who: &'static str| {
         let store = store.clone();
         async move {
@@ -1657,20 +1669,7 @@ async fn disabling_hands_the_rooms_over_in_one_transaction(backend: Backend) {
         .await
         .unwrap();
     for (at, name) in [(10, "logic"), (20, "physics")] {
-        let pending = store
-            .create_request(&request(name, "alice"), None, &audit("alice", at), &[])
-            .await
-            .unwrap();
-        store
-            .decide_request(
-                pending.id,
-                &Verdict::Approve { pattern: None },
-                None,
-                &audit("root", at + 1),
-                &[],
-            )
-            .await
-            .unwrap();
+        approved_room(&*store, name, "alice", at, at + 1).await;
     }
     store.create_session("a1", alice.id, 30).await.unwrap();
     let owner_of = |name: &'static str| {
@@ -1742,22 +1741,7 @@ async fn disabling_hands_the_rooms_over_in_one_transaction(backend: Backend) {
 
 async fn the_in_use_alert_tells_the_rooms_people_once(backend: Backend) {
     let (_db, store) = store(backend).await;
-    let pending = store
-        .create_request(&request("logic", "alice"), None, &audit("alice", 10), &[])
-        .await
-        .unwrap();
-    let room_id = store
-        .decide_request(
-            pending.id,
-            &Verdict::Approve { pattern: None },
-            None,
-            &audit("root", 11),
-            &[],
-        )
-        .await
-        .unwrap()
-        .room_id
-        .unwrap();
+    let room_id = approved_room(&*store, "logic", "alice", 10, 11).await;
     let room = store
         .set_co_owners(room_id, &["carol".into()], &audit("alice", 12))
         .await
@@ -1825,22 +1809,7 @@ async fn the_in_use_alert_tells_the_rooms_people_once(backend: Backend) {
 
 async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
     let (_db, store) = store(backend).await;
-    let pending = store
-        .create_request(&request("logic", "alice"), None, &audit("alice", 10), &[])
-        .await
-        .unwrap();
-    let room_id = store
-        .decide_request(
-            pending.id,
-            &Verdict::Approve { pattern: None },
-            None,
-            &audit("root", 11),
-            &[],
-        )
-        .await
-        .unwrap()
-        .room_id
-        .unwrap();
+    let room_id = approved_room(&*store, "logic", "alice", 10, 11).await;
     let room = store.room(room_id).await.unwrap().unwrap();
 
     // Unguarded until set; the change is audited.
