@@ -238,21 +238,24 @@ pub async fn serve(
         tokio::spawn(roomkeeper_mail::run_outbox(
             Arc::clone(&state.usecases.store),
             mailer,
-            state.clock.clone(),
-            Arc::clone(&state.mail_wakeup),
+            state.usecases.clock.clone(),
+            Arc::clone(&state.usecases.mail.wakeup),
             OUTBOX_POLL,
             jobs.clone(),
         ));
     }
     if let Some(dir) = &config.recordings.watch_dir {
         tokio::spawn(roomkeeper_recordings::watch::run(
-            (*state.recordings).clone(),
+            (*state.usecases.recordings).clone(),
             dir.clone(),
             Arc::clone(&state.usecases.instance),
             jobs.clone(),
         ));
     }
-    tokio::spawn(run_retention((*state.recordings).clone(), jobs.clone()));
+    tokio::spawn(run_retention(
+        (*state.usecases.recordings).clone(),
+        jobs.clone(),
+    ));
     let guard = (!state.meetings.is_empty()).then(|| {
         let stop = jobs.clone();
         tokio::spawn(roomkeeper_usecases::guard::run(

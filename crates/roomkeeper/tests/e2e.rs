@@ -149,6 +149,7 @@ async fn seed_story(version: ProsodyVersion) {
                 )
                 .unwrap();
                 app.state
+                    .usecases
                     .recordings
                     .ingest_dir(&session.dir, true)
                     .await
@@ -167,6 +168,7 @@ async fn seed_story(version: ProsodyVersion) {
                 .unwrap();
                 let stored = app
                     .state
+                    .usecases
                     .recordings
                     .ingest_dir(&session.dir, true)
                     .await

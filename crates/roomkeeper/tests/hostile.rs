@@ -397,6 +397,7 @@ async fn recording_served() -> (
     let content = std::fs::read(&session.videos[0]).unwrap();
     let stored = app
         .state
+        .usecases
         .recordings
         .ingest_dir(&session.dir, false)
         .await

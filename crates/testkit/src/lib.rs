@@ -179,7 +179,7 @@ impl TestApp {
     }
 
     pub fn clock(&self) -> &Clock {
-        &self.state.clock
+        &self.state.usecases.clock
     }
 
     /// A browser-like client: keeps cookies, does not follow redirects (tests look at them).

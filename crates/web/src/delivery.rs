@@ -28,8 +28,9 @@ pub async fn content(
     download: bool,
     request: Request,
 ) -> Result<Response, Error> {
-    let valid_for = Duration::from_secs(state.recordings.config.presigned_url_seconds);
+    let valid_for = Duration::from_secs(state.usecases.recordings.config.presigned_url_seconds);
     match state
+        .usecases
         .recordings
         .blobs
         .delivery(&recording.id, valid_for)
@@ -37,7 +38,7 @@ pub async fn content(
     {
         Delivery::Redirect(url) => Ok(Redirect::to(&url).into_response()),
         Delivery::File(path) => {
-            let location = &state.recordings.config.x_accel_redirect_location;
+            let location = &state.usecases.recordings.config.x_accel_redirect_location;
             if location.is_empty() {
                 serve_file(&path, recording, download, request).await
             } else {

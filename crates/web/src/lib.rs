@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use roomkeeper_auth::SessionConfig;
-use roomkeeper_domain::{Clock, MeetingBase};
+use roomkeeper_domain::MeetingBase;
 
 pub use error::{ApiError, Error, PageError};
 pub use i18n::Lang;
@@ -160,22 +160,12 @@ impl std::ops::Deref for AppState {
 pub struct Shared {
     /// What Roomkeeper does; handlers translate HTTP in and out of these.
     pub usecases: roomkeeper_usecases::UseCases,
-    pub clock: Clock,
     pub http: Arc<HttpConfig>,
     pub sessions: Arc<SessionConfig>,
-    /// Meeting servers whose rooms can be registered; the first makes the links.
-    pub meeting_bases: Arc<Vec<MeetingBase>>,
-    pub mail_enabled: bool,
-    /// Wakes this instance's outbox job when a request queued mail.
-    pub mail_wakeup: Arc<tokio::sync::Notify>,
     /// The Jitsi deployments whose meetings Roomkeeper controls.
     pub meetings: Arc<roomkeeper_jitsi::Shards>,
-    /// One live feed per followed room, shared by everyone following it.
-    pub watch: Arc<roomkeeper_jitsi::MeetingWatch>,
     /// OpenID providers, in the order of their login buttons.
     pub oidc: Arc<Vec<Arc<roomkeeper_auth::OidcProvider>>>,
-    /// Recordings: ingest, storage, retention.
-    pub recordings: Arc<roomkeeper_recordings::Recordings>,
     /// Cancelled when the service stops: endless responses (event streams) end then,
     /// or a graceful shutdown would wait for them forever.
     pub stopping: tokio_util::sync::CancellationToken,
@@ -211,17 +201,11 @@ impl AppState {
             .collect();
         Self(Arc::new(Shared {
             oidc: Arc::new(oidc),
-            recordings: usecases.recordings.clone(),
             event_streams: streams::EventStreams::new(config.http.event_streams),
             operator_networks: Arc::new(config.http.operator_networks().unwrap_or_default()),
             trusted_proxies: Arc::new(config.http.trusted_proxies().unwrap_or_default()),
-            clock: usecases.clock.clone(),
             http: Arc::new(config.http),
             sessions: Arc::new(config.sessions),
-            meeting_bases: usecases.meeting_bases.clone(),
-            mail_enabled: usecases.mail.enabled,
-            mail_wakeup: usecases.mail.wakeup.clone(),
-            watch: usecases.watch.clone(),
             meetings,
             stopping: tokio_util::sync::CancellationToken::new(),
             usecases,

@@ -198,8 +198,8 @@ async fn prometheus(
         }
         metrics::gauge!("jitsi_shard_online", "shard" => shard.name).set(flag(shard.online));
     }
-    metrics::gauge!("jitsi_rooms_followed").set(state.watch.followed() as f64);
-    metrics::counter!("jitsi_room_changes_total").absolute(state.watch.changes_received());
+    metrics::gauge!("jitsi_rooms_followed").set(state.usecases.watch.followed() as f64);
+    metrics::counter!("jitsi_room_changes_total").absolute(state.usecases.watch.changes_received());
     // Left out when the database does not answer: /readyz and its alert say that.
     if let Ok((problems, spooled)) =
         roomkeeper_usecases::recordings::ingest_problem_counts(&state.usecases).await
@@ -214,7 +214,7 @@ async fn prometheus(
     }
     // Where recordings are stored (local) or staged (S3 uploads).
     if let Some((free, size)) =
-        roomkeeper_recordings::staging::disk_space(&state.recordings.config.dir)
+        roomkeeper_recordings::staging::disk_space(&state.usecases.recordings.config.dir)
     {
         metrics::gauge!("recordings_disk_free_bytes").set(free as f64);
         metrics::gauge!("recordings_disk_size_bytes").set(size as f64);

@@ -47,6 +47,7 @@ fn describe(state: &AppState, name: &RoomName) -> (String, Option<String>) {
     (
         name.display(),
         state
+            .usecases
             .meeting_bases
             .first()
             .map(|base| name.meeting_url(base)),
@@ -150,7 +151,7 @@ pub fn rfc3339(unix: i64) -> String {
 }
 
 pub fn view(state: &AppState, recording: &Recording) -> RecordingView {
-    let deleted_unix = state.recordings.deleted_at(recording);
+    let deleted_unix = state.usecases.recordings.deleted_at(recording);
     RecordingView {
         id: recording.id.clone(),
         room: recording.room_name.as_deref().map(|name| {
@@ -186,7 +187,7 @@ pub fn link_view(state: &AppState, link: &ShareLink, url: Option<String>) -> Sha
         created_by: link.created_by.clone(),
         created_at: rfc3339(link.created_at),
         expires_at: rfc3339(link.expires_at),
-        active: link.revoked_at.is_none() && link.expires_at > state.clock.now(),
+        active: link.revoked_at.is_none() && link.expires_at > state.usecases.clock.now(),
         url,
     }
 }

@@ -162,6 +162,7 @@ async fn fixture(backend: Backend) -> Fixture {
         .unwrap();
         let stored = app
             .state
+            .usecases
             .recordings
             .ingest_dir(&session.dir, true)
             .await

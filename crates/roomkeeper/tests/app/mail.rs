@@ -160,7 +160,7 @@ async fn a_missing_mail_server_holds_up_nothing_and_mail_follows_later(backend: 
     // The server comes back; once the pause is over the message goes out.
     let smtp = SmtpSink::start_on(port).await.unwrap();
     app.clock().advance(roomkeeper_mail::retry_delay_s(1) + 1);
-    app.state.mail_wakeup.notify_one();
+    app.state.usecases.mail.wakeup.notify_one();
     let mail = smtp.wait_for(1).await.unwrap();
     assert!(mail[0].contains("Room request: logic by lecturer"));
     outbox_empties(&app).await;

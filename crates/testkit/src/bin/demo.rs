@@ -58,13 +58,13 @@ async fn main() -> anyhow::Result<()> {
                 is_admin: false,
                 must_change_password: false,
             },
-            state.clock.now(),
+            state.usecases.clock.now(),
         )
         .await?;
     let audit = Audit {
         actor: Some("admin"),
         address: None,
-        now: state.clock.now(),
+        now: state.usecases.clock.now(),
     };
     for room in ["logic", "seminar"] {
         let request = NewRequest {

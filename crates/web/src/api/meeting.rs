@@ -158,7 +158,7 @@ pub async fn events(
 ) -> Result<impl IntoResponse, ApiError> {
     let room = &access.resource.name;
     let slot = state.event_streams.open(access.current.user.id)?;
-    let feed = state.watch.follow(room);
+    let feed = state.usecases.watch.follow(room);
     let receiver = feed.subscribe();
     let mut recheck = tokio::time::interval(RIGHTS_RECHECK);
     recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

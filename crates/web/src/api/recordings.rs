@@ -220,6 +220,7 @@ impl axum::extract::FromRequestParts<AppState> for Jibri {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let expected = state
+            .usecases
             .recordings
             .config
             .ingest_token
@@ -254,8 +255,8 @@ pub async fn report_spool(
 
 async fn ingest_upload(state: &AppState, mut multipart: Multipart) -> Result<Ingested, Error> {
     let bad = |message: String| Error::refused(Refusal::BadUpload, message);
-    let _writing = staging::writing(&state.recordings.config.dir).await?;
-    let incoming = staging::incoming(&state.recordings.config.dir);
+    let _writing = staging::writing(&state.usecases.recordings.config.dir).await?;
+    let incoming = staging::incoming(&state.usecases.recordings.config.dir);
     let staging_failed = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::StorageFull {
             Error::StorageFull(format!(
@@ -341,7 +342,7 @@ async fn ingest_upload(state: &AppState, mut multipart: Multipart) -> Result<Ing
     )
     .await
     .map_err(staging_failed)?;
-    let stored = state.recordings.ingest_dir(&dir, true).await?;
+    let stored = state.usecases.recordings.ingest_dir(&dir, true).await?;
     Ok(Ingested {
         recordings: stored.into_iter().map(|r| r.id).collect(),
     })

@@ -36,7 +36,7 @@ async fn jitsi(
         &JitsiPage {
             page: Chrome::for_user(&state, lang, &admin.user, "/admin/jitsi").await?,
             shards: state.meetings.status(),
-            followed: state.watch.followed(),
+            followed: state.usecases.watch.followed(),
         },
     ))
 }

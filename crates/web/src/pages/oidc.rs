@@ -65,7 +65,7 @@ async fn start(
             return Ok(refusal(&state, t, jar, StatusCode::BAD_GATEWAY, message));
         }
     };
-    let now = state.clock.now();
+    let now = state.usecases.clock.now();
     roomkeeper_usecases::signin::remember_oidc_login(
         &state.usecases,
         &roomkeeper_store::OidcLogin {
@@ -128,7 +128,7 @@ async fn callback(
             None
         }
     };
-    let now = state.clock.now();
+    let now = state.usecases.clock.now();
     let Some(pending) =
         pending.filter(|p| p.provider == name && now - p.created_at <= LOGIN_WINDOW_S)
     else {

@@ -93,7 +93,7 @@ async fn show(
                 .map(|l| views::link_view(state, l, None))
                 .collect(),
             new_link,
-            max_days: state.recordings.config.share_link_max_days,
+            max_days: state.usecases.recordings.config.share_link_max_days,
             error,
         },
     ))
@@ -263,7 +263,7 @@ async fn admin_recordings(
             page: Chrome::for_user(&state, lang, &admin.user, "/admin/recordings").await?,
             recordings: list.iter().map(|r| views::view(&state, r)).collect(),
             problems,
-            admins_may_watch: state.recordings.config.admins_can_view_recordings,
+            admins_may_watch: state.usecases.recordings.config.admins_can_view_recordings,
         },
     ))
 }

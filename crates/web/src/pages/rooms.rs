@@ -182,6 +182,7 @@ async fn request_page(
         StatusCode::OK
     };
     let example_url = state
+        .usecases
         .meeting_bases
         .first()
         .map(|base| format!("{}/Logic", base.as_str()));
@@ -381,7 +382,7 @@ async fn room_page_with(
     let retention = if crate::extract::may::<crate::extract::SetRetention>(state, current, &room) {
         Some(RetentionView {
             days: recordings::retention(uc, &room).await?,
-            default_days: state.recordings.config.retention_days,
+            default_days: state.usecases.recordings.config.retention_days,
         })
     } else {
         None
@@ -395,7 +396,13 @@ async fn room_page_with(
     // "Join as moderator" redirects to the meeting server, which the page's policy must allow.
     let join_target = guard
         .is_some()
-        .then(|| state.meeting_bases.first().map(|base| base.origin()))
+        .then(|| {
+            state
+                .usecases
+                .meeting_bases
+                .first()
+                .map(|base| base.origin())
+        })
         .flatten();
     let mut response = render_with_status(
         status,

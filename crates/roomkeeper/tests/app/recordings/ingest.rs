@@ -263,6 +263,7 @@ async fn a_session_left_with_only_its_metadata_is_done(backend: Backend) {
     std::fs::write(session.dir.join("metadata.json"), metadata).unwrap();
     let again = app
         .state
+        .usecases
         .recordings
         .ingest_dir(&session.dir, true)
         .await
@@ -314,6 +315,7 @@ async fn bad_sessions_are_kept_and_shown(backend: Backend) {
     ] {
         let error = app
             .state
+            .usecases
             .recordings
             .ingest_dir(dir, true)
             .await
@@ -323,7 +325,11 @@ async fn bad_sessions_are_kept_and_shown(backend: Backend) {
     }
     assert!(broken.videos[0].exists());
     assert!(matches!(
-        app.state.recordings.ingest_dir(&running, true).await,
+        app.state
+            .usecases
+            .recordings
+            .ingest_dir(&running, true)
+            .await,
         Err(roomkeeper_recordings::Error::NotReady(_))
     ));
     let problems = app.store().ingest_problems().await.unwrap();
@@ -427,6 +433,7 @@ async fn interrupted_ingest_completes(backend: Backend) {
         download_name: "x.mp4",
     };
     app.state
+        .usecases
         .recordings
         .blobs
         .store_file(video, &row.id, true, &labels)
@@ -437,7 +444,7 @@ async fn interrupted_ingest_completes(backend: Backend) {
         lecturer.get(&content).send().await.unwrap().status(),
         StatusCode::NOT_FOUND
     );
-    app.state.recordings.recover().await.unwrap();
+    app.state.usecases.recordings.recover().await.unwrap();
     assert_eq!(
         lecturer.get(&content).send().await.unwrap().status(),
         StatusCode::OK

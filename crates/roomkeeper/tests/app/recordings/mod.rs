@@ -31,7 +31,12 @@ pub async fn app(backend: Backend, admins_may_watch: bool) -> TestApp {
 }
 
 pub async fn ingest(app: &TestApp, dir: &Path) -> Vec<roomkeeper_store::Recording> {
-    app.state.recordings.ingest_dir(dir, true).await.unwrap()
+    app.state
+        .usecases
+        .recordings
+        .ingest_dir(dir, true)
+        .await
+        .unwrap()
 }
 
 mod access;

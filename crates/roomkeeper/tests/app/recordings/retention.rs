@@ -65,7 +65,7 @@ async fn retention_deletes_expired_recordings_once_a_day(backend: Backend) {
     let now = app.clock().now();
     let due = (short.started_at + 86_400 + 60).max((now.div_euclid(86_400) + 1) * 86_400);
     app.clock().advance(due - now);
-    let recordings = &app.state.recordings;
+    let recordings = &app.state.usecases.recordings;
     assert_eq!(recordings.run_retention().await.unwrap(), Some(1));
     // Another instance asking the same day: not its turn.
     assert_eq!(recordings.run_retention().await.unwrap(), None);

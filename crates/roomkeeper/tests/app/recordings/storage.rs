@@ -92,7 +92,13 @@ async fn recordings_on_s3() {
 
     // Recovery reads the object back and checks it.
     assert_eq!(
-        app.state.recordings.blobs.checksum(&id).await.unwrap(),
+        app.state
+            .usecases
+            .recordings
+            .blobs
+            .checksum(&id)
+            .await
+            .unwrap(),
         Some((original.len() as u64, stored[0].sha256.clone()))
     );
     let deleted = lecturer
@@ -114,6 +120,7 @@ async fn recordings_on_s3() {
     let stored = ingest(&app, &big).await;
     let (size, sha256) = app
         .state
+        .usecases
         .recordings
         .blobs
         .checksum(&stored[0].id)
