@@ -81,11 +81,3 @@ impl MeetingStep {
         }
     }
 }
-
-impl TryFrom<String> for AuditAction {
-    type Error = String;
-
-    fn try_from(code: String) -> Result<Self, String> {
-        AuditAction::parse(&code).ok_or_else(|| format!("unknown audit action {code:?}"))
-    }
-}

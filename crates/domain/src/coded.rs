@@ -35,6 +35,17 @@ macro_rules! coded_enum {
             }
         }
 
+        /// As a stored code is read back (sqlx's `try_from = "String"`).
+        impl TryFrom<String> for $name {
+            type Error = String;
+
+            fn try_from(code: String) -> Result<Self, String> {
+                $name::parse(&code).ok_or_else(|| {
+                    format!("{code:?} is not a {}", stringify!($name))
+                })
+            }
+        }
+
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 serializer.serialize_str(self.code())
@@ -59,5 +70,7 @@ mod tests {
         }
         assert_eq!(Sample::TwoWords.to_string(), "two_words");
         assert_eq!(Sample::parse("three"), None);
+        assert_eq!(Sample::try_from("one".to_owned()), Ok(Sample::One));
+        assert!(Sample::try_from("three".to_owned()).is_err());
     }
 }

@@ -16,11 +16,3 @@ crate::coded_enum! {
         RecordingAssigned = "recording_assigned",
     }
 }
-
-impl TryFrom<String> for NoticeKind {
-    type Error = String;
-
-    fn try_from(code: String) -> Result<Self, String> {
-        NoticeKind::parse(&code).ok_or_else(|| format!("unknown notice kind {code:?}"))
-    }
-}
