@@ -13,6 +13,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use roomkeeper_domain::AuditAction;
 use roomkeeper_testkit::jitsi::{Focus, Participant, Prosody, ProsodyVersion, Setup};
 use roomkeeper_testkit::oidc::{self, OidcServer, e2e_dir};
 use roomkeeper_testkit::{Backend, TestApp, TestDatabase, jibri};
@@ -192,6 +193,10 @@ async fn seed_story(version: ProsodyVersion) {
                 evil.wait_until(|p| p.role() == "participant")
                     .await
                     .unwrap();
+                // "Before the lecturer looks": Prosody tells evilstudent and Roomkeeper on
+                // two connections, so evilstudent can see his rights gone a moment before
+                // the guard's last step is answered and written down.
+                guard_done(&app, "lecturer-seminar").await;
                 people.push(evil);
             }
             // The link from "Join as moderator", opened: the name carries the code.
@@ -218,4 +223,27 @@ async fn seed_story(version: ProsodyVersion) {
         .unwrap();
     assert!(status.success(), "the story failed: {status}");
     drop(people);
+}
+
+/// Waits until the room's history holds both steps the guard takes against a
+/// moderator who locked the room.
+async fn guard_done(app: &TestApp, room: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let history = app
+            .store()
+            .audit_log_since(Some(room), None, roomkeeper_store::Page::new(1, 50))
+            .await
+            .unwrap();
+        let done = |action: AuditAction| history.items.iter().any(|e| e.action == action);
+        if done(AuditAction::GuardRevokedModerator) && done(AuditAction::GuardRemovedPassword) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the guard did not finish in {room}: {:?}",
+            history.items.iter().map(|e| e.action).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
