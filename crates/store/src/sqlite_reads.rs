@@ -83,19 +83,21 @@ impl Readers {
     }
 }
 
-/// `USER_COLUMNS` in their order, from column `at` on.
-fn user_at(row: &Row<'_>, at: usize) -> rusqlite::Result<User> {
+/// Rows are read by column name, as sqlx's `FromRow` reads them for PostgreSQL: a column
+/// added to a statement cannot shift the others. (Joined tables' columns that share a
+/// name with `USER_COLUMNS`' are given other names in the statement.)
+fn user_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
-        id: row.get(at)?,
-        username: row.get(at + 1)?,
-        display_name: row.get(at + 2)?,
-        password_hash: row.get(at + 3)?,
-        is_admin: row.get(at + 4)?,
-        disabled: row.get(at + 5)?,
-        must_change_password: row.get(at + 6)?,
-        language: row.get(at + 7)?,
-        email: row.get(at + 8)?,
-        created_at: row.get(at + 9)?,
+        id: row.get("id")?,
+        username: row.get("username")?,
+        display_name: row.get("display_name")?,
+        password_hash: row.get("password_hash")?,
+        is_admin: row.get("is_admin")?,
+        disabled: row.get("disabled")?,
+        must_change_password: row.get("must_change_password")?,
+        language: row.get("language")?,
+        email: row.get("email")?,
+        created_at: row.get("created_at")?,
     })
 }
 
@@ -216,7 +218,7 @@ fn rooms_page(
     // with `ORDER BY` inside, which opens a temporary B-tree each time, most of the
     // list's time (docs/PERFORMANCE.md).
     let sql = format!(
-        "SELECT page.*, room_co_owners.username FROM ({select} LIMIT {} OFFSET {}) AS page \
+        "SELECT page.*, room_co_owners.username AS co_owner FROM ({select} LIMIT {} OFFSET {}) AS page \
          LEFT JOIN room_co_owners ON room_co_owners.room_id = page.id",
         page.limit_and_one(),
         page.offset()
@@ -225,17 +227,17 @@ fn rooms_page(
     let mut rows = statement.query(params_from_iter(&values))?;
     let mut found: Vec<(RoomRow, Vec<String>)> = Vec::new();
     while let Some(row) = rows.next()? {
-        let id: i64 = row.get(0)?;
-        let co_owner: Option<String> = row.get(5)?;
+        let id: i64 = row.get("id")?;
+        let co_owner: Option<String> = row.get("co_owner")?;
         match found.iter_mut().rev().find(|(room, _)| room.id == id) {
             Some((_, co_owners)) => co_owners.extend(co_owner),
             None => found.push((
                 RoomRow {
                     id,
-                    name: row.get(1)?,
-                    owner: row.get(2)?,
-                    created_at: row.get(3)?,
-                    last_activity_at: row.get(4)?,
+                    name: row.get("name")?,
+                    owner: row.get("owner")?,
+                    created_at: row.get("created_at")?,
+                    last_activity_at: row.get("last_activity_at")?,
                 },
                 co_owner.into_iter().collect(),
             )),
@@ -268,9 +270,9 @@ fn room_entries(
     let (count, select, values) = rooms_query(&mine, "id, name, owner");
     counted_page(db, &count, &select, &values, page, |row| {
         Ok(crate::RoomEntry {
-            id: row.get(0)?,
-            name: row.get(1)?,
-            owner: row.get(2)?,
+            id: row.get("id")?,
+            name: row.get("name")?,
+            owner: row.get("owner")?,
         })
     })
 }
@@ -297,21 +299,20 @@ fn requests_query(filter: &crate::RequestFilter) -> (String, String, Vec<String>
     (count, select, values)
 }
 
-/// `REQUEST_COLUMNS` in their order.
-fn request_at(row: &Row<'_>) -> rusqlite::Result<crate::RoomRequest> {
+fn request_row(row: &Row<'_>) -> rusqlite::Result<crate::RoomRequest> {
     Ok(RequestRow {
-        id: row.get(0)?,
-        room_name: row.get(1)?,
-        requester: row.get(2)?,
-        reason: row.get(3)?,
-        co_owners: row.get(4)?,
-        status: row.get(5)?,
-        decided_by: row.get(6)?,
-        decision_message: row.get(7)?,
-        auto_pattern: row.get(8)?,
-        created_at: row.get(9)?,
-        decided_at: row.get(10)?,
-        room_id: row.get(11)?,
+        id: row.get("id")?,
+        room_name: row.get("room_name")?,
+        requester: row.get("requester")?,
+        reason: row.get("reason")?,
+        co_owners: row.get("co_owners")?,
+        status: row.get("status")?,
+        decided_by: row.get("decided_by")?,
+        decision_message: row.get("decision_message")?,
+        auto_pattern: row.get("auto_pattern")?,
+        created_at: row.get("created_at")?,
+        decided_at: row.get("decided_at")?,
+        room_id: row.get("room_id")?,
     }
     .into())
 }
@@ -328,7 +329,7 @@ fn latest_requests(
         ..Default::default()
     });
     db.prepare_cached(&format!("{select} LIMIT {count}"))?
-        .query_map(params_from_iter(values), request_at)?
+        .query_map(params_from_iter(values), request_row)?
         .collect()
 }
 
@@ -339,21 +340,21 @@ fn notices(db: &Connection, username: &str) -> rusqlite::Result<Vec<crate::Notic
     )?
     .query_map([username], |row| {
         Ok(crate::Notice {
-            id: row.get(0)?,
-            username: row.get(1)?,
+            id: row.get("id")?,
+            username: row.get("username")?,
             kind: {
-                let code: String = row.get(2)?;
+                let code: String = row.get("kind")?;
                 NoticeKind::try_from(code).map_err(|e| {
                     rusqlite::Error::FromSqlConversionFailure(
-                        2,
+                        row.as_ref().column_index("kind").unwrap_or_default(),
                         rusqlite::types::Type::Text,
                         e.into(),
                     )
                 })?
             },
-            room_name: row.get(3)?,
-            message: row.get(4)?,
-            created_at: row.get(5)?,
+            room_name: row.get("room_name")?,
+            message: row.get("message")?,
+            created_at: row.get("created_at")?,
         })
     })?
     .collect()
@@ -364,15 +365,16 @@ impl crate::RequestReads for SqliteStore {
     async fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
         self.readers.read(|db| {
             db.prepare_cached(&format!(
-                "SELECT sessions.created_at, sessions.last_seen_at, {USER_COLUMNS} \
+                "SELECT sessions.created_at AS session_created_at, \
+                 sessions.last_seen_at AS session_last_seen_at, {USER_COLUMNS} \
                  FROM sessions JOIN users ON users.id = sessions.user_id \
                  WHERE sessions.token_hash = ?1"
             ))?
             .query_row([token_hash], |row| {
                 Ok(SessionRecord {
-                    session_created_at: row.get(0)?,
-                    session_last_seen_at: row.get(1)?,
-                    user: user_at(row, 2)?,
+                    session_created_at: row.get("session_created_at")?,
+                    session_last_seen_at: row.get("session_last_seen_at")?,
+                    user: user_row(row)?,
                 })
             })
             .optional()
@@ -382,20 +384,22 @@ impl crate::RequestReads for SqliteStore {
     async fn token(&self, token_hash: &str) -> Result<Option<(ApiToken, User)>> {
         self.readers.read(|db| {
             db.prepare_cached(&format!(
-                "SELECT api_tokens.id, api_tokens.name, api_tokens.created_at, \
-                 api_tokens.last_used_at, api_tokens.expires_at, {USER_COLUMNS} \
+                "SELECT api_tokens.id AS token_id, api_tokens.name AS token_name, \
+                 api_tokens.created_at AS token_created_at, \
+                 api_tokens.last_used_at AS token_last_used_at, \
+                 api_tokens.expires_at AS token_expires_at, {USER_COLUMNS} \
                  FROM api_tokens JOIN users ON users.id = api_tokens.user_id \
                  WHERE api_tokens.token_hash = ?1"
             ))?
             .query_row([token_hash], |row| {
-                let user = user_at(row, 5)?;
+                let user = user_row(row)?;
                 let token = ApiToken {
-                    id: row.get(0)?,
+                    id: row.get("token_id")?,
                     user_id: user.id,
-                    name: row.get(1)?,
-                    created_at: row.get(2)?,
-                    last_used_at: row.get(3)?,
-                    expires_at: row.get(4)?,
+                    name: row.get("token_name")?,
+                    created_at: row.get("token_created_at")?,
+                    last_used_at: row.get("token_last_used_at")?,
+                    expires_at: row.get("token_expires_at")?,
                 };
                 Ok((token, user))
             })
@@ -418,7 +422,7 @@ impl crate::RequestReads for SqliteStore {
     ) -> Result<Paged<crate::RoomRequest>> {
         let (count, select, values) = requests_query(filter);
         self.readers
-            .read(|db| counted_page(db, &count, &select, &values, page, request_at))
+            .read(|db| counted_page(db, &count, &select, &values, page, request_row))
     }
 
     async fn notices_of(&self, username: &str) -> Result<Vec<crate::Notice>> {

@@ -3,6 +3,7 @@
 
 use roomkeeper_domain::{AuditAction, NoticeKind};
 
+use super::leases::{Claimed, Leased};
 use super::{BEGIN_WRITE, SqlStore};
 
 #[async_trait::async_trait]
@@ -264,41 +265,18 @@ impl crate::GuardStore for SqlStore {
         now: i64,
         until: i64,
     ) -> crate::Result<crate::GuardClaim> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let before: Option<(String,)> =
-            sqlx::query_as("SELECT holder FROM guard_leases WHERE room_id = $1")
-                .bind(room_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        // One statement decides: PostgreSQL locks the row for the upsert and re-checks
-        // the condition, SQLite has one writer; either way one of two claimers wins.
-        let held: Option<(String,)> = sqlx::query_as(
-            "INSERT INTO guard_leases (room_id, holder, lease_until) VALUES ($1, $2, $3) \
-             ON CONFLICT (room_id) DO UPDATE SET holder = $2, lease_until = $3 \
-             WHERE guard_leases.holder = $2 OR guard_leases.lease_until <= $4 \
-             RETURNING holder",
+        Ok(
+            match self
+                .claim_lease(Leased::RoomGuard(room_id), holder, now, until)
+                .await?
+            {
+                Claimed::Granted { before } if before.as_deref() == Some(holder) => {
+                    crate::GuardClaim::Renewed
+                }
+                Claimed::Granted { .. } => crate::GuardClaim::Won,
+                Claimed::HeldUntil(until) => crate::GuardClaim::HeldUntil(until),
+            },
         )
-        .bind(room_id)
-        .bind(holder)
-        .bind(until)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let claim = if held.is_some() {
-            match before {
-                Some((previous,)) if previous == holder => crate::GuardClaim::Renewed,
-                _ => crate::GuardClaim::Won,
-            }
-        } else {
-            let (until,): (i64,) =
-                sqlx::query_as("SELECT lease_until FROM guard_leases WHERE room_id = $1")
-                    .bind(room_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            crate::GuardClaim::HeldUntil(until)
-        };
-        tx.commit().await?;
-        Ok(claim)
     }
 
     async fn release_guard_leases(&self, holder: &str) -> crate::Result<u64> {

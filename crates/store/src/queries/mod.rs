@@ -14,6 +14,7 @@ use super::{BACKEND, BEGIN_WRITE, Db, MIGRATOR, SqlStore};
 
 mod accounts;
 mod guard;
+mod leases;
 mod mail;
 mod recordings;
 mod rooms;

@@ -2,6 +2,7 @@
 
 use roomkeeper_domain::{AuditAction, NoticeKind};
 
+use super::leases::{Claimed, Leased};
 use super::{BEGIN_WRITE, Db, SqlStore};
 
 impl SqlStore {
@@ -364,22 +365,11 @@ impl crate::RecordingStore for SqlStore {
         now: i64,
         until: i64,
     ) -> crate::Result<bool> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        // One statement, as for the guard's leases: one of two claimers wins.
-        let held: Option<(String,)> = sqlx::query_as(
-            "INSERT INTO job_leases (job, holder, lease_until) VALUES ($1, $2, $3) \
-             ON CONFLICT (job) DO UPDATE SET holder = $2, lease_until = $3 \
-             WHERE job_leases.holder = $2 OR job_leases.lease_until <= $4 \
-             RETURNING holder",
-        )
-        .bind(job)
-        .bind(holder)
-        .bind(until)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(held.is_some())
+        Ok(matches!(
+            self.claim_lease(Leased::Job(job), holder, now, until)
+                .await?,
+            Claimed::Granted { .. }
+        ))
     }
 
     async fn create_share_link(
