@@ -81,3 +81,17 @@ impl MeetingStep {
         }
     }
 }
+
+/// One entry of the history.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    /// Who did it; `None` for Roomkeeper itself (the guard, a scheduled job).
+    pub actor: Option<crate::Username>,
+    pub address: Option<String>,
+    pub action: AuditAction,
+    pub room_name: Option<crate::RoomName>,
+    pub subject: Option<String>,
+    pub detail: String,
+}

@@ -1,6 +1,7 @@
 //! Pure rules of Roomkeeper. Nothing here does I/O or knows a framework, so every
 //! rule can be tested on its own and reused by pages, API and command line alike.
 
+pub mod account;
 pub mod audit;
 pub mod authz;
 pub mod clock;
@@ -14,14 +15,15 @@ pub mod refusal;
 pub mod registration;
 pub mod room;
 
-pub use audit::{AuditAction, MeetingStep};
+pub use account::{ApiToken, User};
+pub use audit::{AuditAction, AuditEntry, MeetingStep};
 pub use authz::{Action, Actor, Decision, RecordingFacts, RequestFacts, RoomFacts, decide};
 pub use clock::Clock;
 pub use guard::{GuardError, GuardSettings, JoinCode, ModeratorGuard};
 pub use names::{NewPassword, ParseError, Username};
-pub use notice::NoticeKind;
+pub use notice::{Notice, NoticeKind};
 pub use pattern::{Pattern, PatternError};
-pub use recording::{RecordingId, RecordingIdError};
+pub use recording::{Recording, RecordingId, RecordingIdError, RecordingState, ShareLink};
 pub use refusal::{Refusal, RefusalKind};
 pub use registration::{RequestStatus, Room, RoomRequest};
 pub use room::{MeetingBase, RoomName, RoomNameError};

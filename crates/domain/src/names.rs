@@ -68,6 +68,14 @@ impl PartialEq<String> for Username {
     }
 }
 
+/// Read as the text it is (never built from one: that is [`Username::parse`]).
+impl std::ops::Deref for Username {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl AsRef<str> for Username {
     fn as_ref(&self) -> &str {
         &self.0

@@ -16,3 +16,15 @@ crate::coded_enum! {
         RecordingAssigned = "recording_assigned",
     }
 }
+
+/// A notice on someone's home page until they dismiss it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Notice {
+    pub id: i64,
+    #[serde(skip)]
+    pub username: crate::Username,
+    pub kind: NoticeKind,
+    pub room_name: crate::RoomName,
+    pub message: String,
+    pub created_at: i64,
+}

@@ -57,3 +57,59 @@ mod tests {
         }
     }
 }
+
+/// Where a recording is in its life: only `Ready` ones are ever shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordingState {
+    /// Its row exists, its file may not be stored yet.
+    Storing,
+    Ready,
+    /// Being deleted: the row goes after the file.
+    Deleting,
+}
+
+impl RecordingState {
+    /// As the store keeps it (anything else is taken for `Storing`: never shown).
+    pub fn from_stored(text: &str) -> Self {
+        match text {
+            "ready" => Self::Ready,
+            "deleting" => Self::Deleting,
+            _ => Self::Storing,
+        }
+    }
+}
+
+/// One video file of one Jibri session.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Recording {
+    pub id: String,
+    pub session: String,
+    pub source_file: String,
+    pub room_id: Option<i64>,
+    /// The registered room it belongs to (`None` while unassigned).
+    pub room_name: Option<crate::RoomName>,
+    /// The room `metadata.json` named, canonical, when it could be read.
+    pub meeting_room: Option<crate::RoomName>,
+    pub meeting_url: String,
+    pub started_at: i64,
+    pub duration_ms: Option<i64>,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub participants: Vec<String>,
+    pub state: RecordingState,
+    pub created_at: i64,
+    /// The room's retention override, days.
+    pub retention_days: Option<i64>,
+}
+
+/// A link that lets anyone holding it watch one recording until it expires.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ShareLink {
+    pub id: i64,
+    pub recording_id: String,
+    pub created_by: crate::Username,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}

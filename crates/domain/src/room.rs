@@ -373,6 +373,14 @@ impl RoomName {
     }
 }
 
+/// Read as its canonical text (never built from one: that is [`RoomName::parse`]).
+impl std::ops::Deref for RoomName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
 impl fmt::Display for RoomName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.canonical)

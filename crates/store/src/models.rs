@@ -1,12 +1,20 @@
-pub use roomkeeper_domain::{RequestStatus, Room, RoomRequest};
+pub use roomkeeper_domain::{
+    ApiToken, AuditEntry, Notice, Recording, RecordingState, RequestStatus, Room, RoomRequest,
+    ShareLink, User,
+};
 use roomkeeper_domain::{RoomName, Username};
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
-pub struct User {
+/// Rows as the entities they are.
+pub(crate) fn converted<R, T: From<R>>(rows: Vec<R>) -> Vec<T> {
+    rows.into_iter().map(T::from).collect()
+}
+
+/// A `users` row (`USER_COLUMNS`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct UserRow {
     pub id: i64,
     pub username: String,
     pub display_name: Option<String>,
-    #[serde(skip)]
     pub password_hash: Option<String>,
     pub is_admin: bool,
     pub disabled: bool,
@@ -16,9 +24,20 @@ pub struct User {
     pub created_at: i64,
 }
 
-impl User {
-    pub fn display_name(&self) -> &str {
-        self.display_name.as_deref().unwrap_or(&self.username)
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        User {
+            id: row.id,
+            username: Username::from_stored(&row.username),
+            display_name: row.display_name,
+            password_hash: row.password_hash,
+            is_admin: row.is_admin,
+            disabled: row.disabled,
+            must_change_password: row.must_change_password,
+            language: row.language,
+            email: row.email,
+            created_at: row.created_at,
+        }
     }
 }
 
@@ -64,26 +83,52 @@ pub struct OidcCollision {
     pub attempts: i64,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct SessionRecord {
     pub session_created_at: i64,
     pub session_last_seen_at: i64,
-    #[sqlx(flatten)]
     pub user: User,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
-pub struct ApiToken {
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct SessionRow {
+    pub session_created_at: i64,
+    pub session_last_seen_at: i64,
+    #[sqlx(flatten)]
+    pub user: UserRow,
+}
+
+impl From<SessionRow> for SessionRecord {
+    fn from(row: SessionRow) -> Self {
+        SessionRecord {
+            session_created_at: row.session_created_at,
+            session_last_seen_at: row.session_last_seen_at,
+            user: row.user.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct ApiTokenRow {
     pub id: i64,
-    #[serde(skip)]
     pub user_id: i64,
     pub name: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
-    /// Unix seconds after which the token no longer works, as it was made (`None`:
-    /// no expiry of its own). The operator's limit may end it sooner:
-    /// `SessionConfig::token_ends_at`, which the use cases apply to what they answer.
     pub expires_at: Option<i64>,
+}
+
+impl From<ApiTokenRow> for ApiToken {
+    fn from(row: ApiTokenRow) -> Self {
+        ApiToken {
+            id: row.id,
+            user_id: row.user_id,
+            name: row.name,
+            created_at: row.created_at,
+            last_used_at: row.last_used_at,
+            expires_at: row.expires_at,
+        }
+    }
 }
 
 /// An API token row joined with its user, as one query returns it.
@@ -95,7 +140,7 @@ pub(crate) struct TokenWithUser {
     pub token_last_used_at: Option<i64>,
     pub token_expires_at: Option<i64>,
     #[sqlx(flatten)]
-    pub user: User,
+    pub user: UserRow,
 }
 
 impl TokenWithUser {
@@ -109,7 +154,7 @@ impl TokenWithUser {
                 last_used_at: self.token_last_used_at,
                 expires_at: self.token_expires_at,
             },
-            self.user,
+            self.user.into(),
         )
     }
 }
@@ -209,8 +254,8 @@ pub struct UserPattern {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
-pub struct AuditEntry {
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct AuditRow {
     pub id: i64,
     pub at: i64,
     pub actor: Option<String>,
@@ -220,6 +265,21 @@ pub struct AuditEntry {
     pub room_name: Option<String>,
     pub subject: Option<String>,
     pub detail: String,
+}
+
+impl From<AuditRow> for AuditEntry {
+    fn from(row: AuditRow) -> Self {
+        AuditEntry {
+            id: row.id,
+            at: row.at,
+            actor: row.actor.as_deref().map(Username::from_stored),
+            address: row.address,
+            action: row.action,
+            room_name: row.room_name.as_deref().map(RoomName::from_stored),
+            subject: row.subject,
+            detail: row.detail,
+        }
+    }
 }
 
 /// A room as a list of someone's rooms names it: no co-owners (and so not what an
@@ -243,16 +303,28 @@ pub struct Overview {
     pub notices: Vec<Notice>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
-pub struct Notice {
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct NoticeRow {
     pub id: i64,
-    #[serde(skip)]
     pub username: String,
     #[sqlx(try_from = "String")]
     pub kind: roomkeeper_domain::NoticeKind,
     pub room_name: String,
     pub message: String,
     pub created_at: i64,
+}
+
+impl From<NoticeRow> for Notice {
+    fn from(row: NoticeRow) -> Self {
+        Notice {
+            id: row.id,
+            username: Username::from_stored(&row.username),
+            kind: row.kind,
+            room_name: RoomName::from_stored(&row.room_name),
+            message: row.message,
+            created_at: row.created_at,
+        }
+    }
 }
 
 /// Someone who is moderator in a room's meeting on Roomkeeper's word.
@@ -454,50 +526,6 @@ pub struct OutboxStatus {
     pub last_error: Option<String>,
 }
 
-/// Where a recording is in its life: only `Ready` ones are ever shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RecordingState {
-    /// Its row exists, its file may not be stored yet.
-    Storing,
-    Ready,
-    /// Being deleted: the row goes after the file.
-    Deleting,
-}
-
-impl RecordingState {
-    pub(crate) fn parse(text: &str) -> Self {
-        match text {
-            "ready" => Self::Ready,
-            "deleting" => Self::Deleting,
-            _ => Self::Storing,
-        }
-    }
-}
-
-/// One video file of one Jibri session.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Recording {
-    pub id: String,
-    pub session: String,
-    pub source_file: String,
-    pub room_id: Option<i64>,
-    /// The registered room it belongs to (`None` while unassigned).
-    pub room_name: Option<String>,
-    /// The room `metadata.json` named, canonical, when it could be read.
-    pub meeting_room: Option<String>,
-    pub meeting_url: String,
-    pub started_at: i64,
-    pub duration_ms: Option<i64>,
-    pub size_bytes: i64,
-    pub sha256: String,
-    pub participants: Vec<String>,
-    pub state: RecordingState,
-    pub created_at: i64,
-    /// The room's retention override, days.
-    pub retention_days: Option<i64>,
-}
-
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct RecordingRow {
     pub id: String,
@@ -524,8 +552,8 @@ impl From<RecordingRow> for Recording {
             session: row.session,
             source_file: row.source_file,
             room_id: row.room_id,
-            room_name: row.room_name,
-            meeting_room: row.meeting_room,
+            room_name: row.room_name.as_deref().map(RoomName::from_stored),
+            meeting_room: row.meeting_room.as_deref().map(RoomName::from_stored),
             meeting_url: row.meeting_url,
             started_at: row.started_at,
             duration_ms: row.duration_ms,
@@ -537,7 +565,7 @@ impl From<RecordingRow> for Recording {
                 .filter(|l| !l.is_empty())
                 .map(str::to_owned)
                 .collect(),
-            state: RecordingState::parse(&row.state),
+            state: RecordingState::from_stored(&row.state),
             created_at: row.created_at,
             retention_days: row.retention_days,
         }
@@ -559,14 +587,27 @@ pub struct NewRecording {
     pub participants: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
-pub struct ShareLink {
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct ShareLinkRow {
     pub id: i64,
     pub recording_id: String,
     pub created_by: String,
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+}
+
+impl From<ShareLinkRow> for ShareLink {
+    fn from(row: ShareLinkRow) -> Self {
+        ShareLink {
+            id: row.id,
+            recording_id: row.recording_id,
+            created_by: Username::from_stored(&row.created_by),
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            revoked_at: row.revoked_at,
+        }
+    }
 }
 
 /// A Jibri session directory that could not be ingested.

@@ -97,10 +97,11 @@ impl crate::RequestReads for PgStore {
              WHERE sessions.token_hash = $1",
             crate::sql::USER_COLUMNS
         );
-        Ok(sqlx::query_as(&sql)
+        Ok(sqlx::query_as::<_, crate::models::SessionRow>(&sql)
             .bind(token_hash)
             .fetch_optional(&self.pool)
-            .await?)
+            .await?
+            .map(crate::SessionRecord::from))
     }
 
     async fn token(
@@ -184,13 +185,15 @@ impl crate::RequestReads for PgStore {
     }
 
     async fn notices_of(&self, username: &str) -> crate::Result<Vec<crate::Notice>> {
-        Ok(sqlx::query_as(
-            "SELECT id, username, kind, room_name, message, created_at FROM notices \
-             WHERE username = $1 AND read_at IS NULL ORDER BY id DESC",
-        )
-        .bind(username)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(crate::models::converted(
+            sqlx::query_as::<_, crate::models::NoticeRow>(
+                "SELECT id, username, kind, room_name, message, created_at FROM notices \
+                 WHERE username = $1 AND read_at IS NULL ORDER BY id DESC",
+            )
+            .bind(username)
+            .fetch_all(&self.pool)
+            .await?,
+        ))
     }
 
     async fn overview(

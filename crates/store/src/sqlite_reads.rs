@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use roomkeeper_domain::NoticeKind;
+use roomkeeper_domain::{NoticeKind, RoomName, Username};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params_from_iter};
 
 use crate::models::{RequestRow, RoomRow};
@@ -89,7 +89,7 @@ impl Readers {
 fn user_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         id: row.get("id")?,
-        username: row.get("username")?,
+        username: Username::from_stored(&row.get::<_, String>("username")?),
         display_name: row.get("display_name")?,
         password_hash: row.get("password_hash")?,
         is_admin: row.get("is_admin")?,
@@ -341,7 +341,7 @@ fn notices(db: &Connection, username: &str) -> rusqlite::Result<Vec<crate::Notic
     .query_map([username], |row| {
         Ok(crate::Notice {
             id: row.get("id")?,
-            username: row.get("username")?,
+            username: Username::from_stored(&row.get::<_, String>("username")?),
             kind: {
                 let code: String = row.get("kind")?;
                 NoticeKind::try_from(code).map_err(|e| {
@@ -352,7 +352,7 @@ fn notices(db: &Connection, username: &str) -> rusqlite::Result<Vec<crate::Notic
                     )
                 })?
             },
-            room_name: row.get("room_name")?,
+            room_name: RoomName::from_stored(&row.get::<_, String>("room_name")?),
             message: row.get("message")?,
             created_at: row.get("created_at")?,
         })

@@ -290,7 +290,7 @@ pub async fn disable(
         }
         OwnedRooms::TransferTo(to) => {
             parsed_to = Username::parse(to)?;
-            if parsed_to.as_str() == user.username {
+            if parsed_to == user.username {
                 return Err(Error::refused(
                     Refusal::TransferToSelf,
                     "The rooms must go to someone else.",

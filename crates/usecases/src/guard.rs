@@ -116,7 +116,7 @@ pub async fn create_join_code(
         .user
         .display_name
         .clone()
-        .unwrap_or_else(|| acting.user.username.clone());
+        .unwrap_or_else(|| acting.user.username.to_string());
     Ok(NewJoinCode {
         join_url: join_url(&name.meeting_url(base), &code.display_name(&person)),
         code: code.to_string(),

@@ -103,7 +103,7 @@ pub(crate) struct Stamp {
 impl Stamp {
     pub(crate) fn new(uc: &UseCases, acting: &Acting<'_>) -> Self {
         Self {
-            actor: acting.user.username.clone(),
+            actor: acting.user.username.to_string(),
             address: acting.address.map(|a| a.to_string()),
             now: uc.clock.now(),
         }

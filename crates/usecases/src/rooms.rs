@@ -93,7 +93,7 @@ pub async fn request(
         .find(|p| Pattern::parse(&p.pattern).is_ok_and(|pattern| pattern.matches(&name)));
     let new = NewRequest {
         room_name: canonical,
-        requester: requester.username.clone(),
+        requester: requester.username.to_string(),
         reason: reason.to_owned(),
         co_owners,
     };
@@ -187,7 +187,7 @@ pub async fn requests(
     let sees_all = viewer.is_admin;
     let filter = RequestFilter {
         status,
-        requester: (!sees_all).then(|| viewer.username.clone()),
+        requester: (!sees_all).then(|| viewer.username.to_string()),
         newest_first: !sees_all,
     };
     Ok(uc.store.list_requests(&filter, page).await?)
@@ -200,7 +200,7 @@ pub async fn own_requests(
     page: Page,
 ) -> Result<Paged<RoomRequest>, Error> {
     let filter = RequestFilter {
-        requester: Some(user.username.clone()),
+        requester: Some(user.username.to_string()),
         newest_first: true,
         ..Default::default()
     };
@@ -523,7 +523,7 @@ pub async fn queue_facts(uc: &UseCases, requests: &[RoomRequest]) -> Result<Queu
     let mut waiting_recordings = std::collections::HashMap::new();
     for recording in uc.store.unassigned_recordings().await? {
         if let Some(room) = recording.meeting_room {
-            *waiting_recordings.entry(room).or_default() += 1;
+            *waiting_recordings.entry(room.to_string()).or_default() += 1;
         }
     }
     Ok(QueueFacts {

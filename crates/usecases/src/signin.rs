@@ -61,7 +61,7 @@ pub async fn directory_account(
     }
     if !uc.store.is_directory_account(user.id).await? {
         tracing::warn!(username = %user.username, "a directory login for an account another sign-in made: refused until an administrator links it (roomkeeper user link-directory)");
-        return Err(SignInRefusal::NameTaken(user.username.clone()));
+        return Err(SignInRefusal::NameTaken(user.username.to_string()));
     }
     let admin = admin_group.then_some(identity.is_admin);
     refresh_account(uc, &user, identity.display_name.as_deref(), admin).await?;

@@ -172,7 +172,7 @@ pub fn view(state: &AppState, recording: &Recording) -> RecordingView {
 #[derive(Debug, Serialize)]
 pub struct ShareLinkView {
     pub id: i64,
-    pub created_by: String,
+    pub created_by: roomkeeper_domain::Username,
     pub created_at: String,
     pub expires_at: String,
     pub active: bool,

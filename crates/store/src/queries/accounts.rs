@@ -1,6 +1,8 @@
 //! Users, sessions, API tokens and sign-in throttling.
 
 use super::{BEGIN_WRITE, Db, SqlStore};
+use crate::models::{ApiTokenRow, UserRow, converted};
+use crate::{ApiToken, User};
 
 #[async_trait::async_trait]
 impl crate::AccountStore for SqlStore {
@@ -13,10 +15,11 @@ impl crate::AccountStore for SqlStore {
             "SELECT {} FROM users WHERE id = $1",
             crate::sql::USER_COLUMNS
         );
-        Ok(sqlx::query_as(&sql)
+        Ok(sqlx::query_as::<_, UserRow>(&sql)
             .bind(id)
             .fetch_optional(&self.pool)
-            .await?)
+            .await?
+            .map(User::from))
     }
 
     async fn user_by_name(
@@ -27,10 +30,11 @@ impl crate::AccountStore for SqlStore {
             "SELECT {} FROM users WHERE username = $1",
             crate::sql::USER_COLUMNS
         );
-        Ok(sqlx::query_as(&sql)
+        Ok(sqlx::query_as::<_, UserRow>(&sql)
             .bind(name.as_str())
             .fetch_optional(&self.pool)
-            .await?)
+            .await?
+            .map(User::from))
     }
 
     async fn list_users(&self) -> crate::Result<Vec<crate::User>> {
@@ -38,7 +42,11 @@ impl crate::AccountStore for SqlStore {
             "SELECT {} FROM users ORDER BY username",
             crate::sql::USER_COLUMNS
         );
-        Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
+        Ok(converted(
+            sqlx::query_as::<_, UserRow>(&sql)
+                .fetch_all(&self.pool)
+                .await?,
+        ))
     }
 
     async fn users_page(
@@ -61,12 +69,14 @@ impl crate::AccountStore for SqlStore {
             "SELECT {} FROM users{condition} ORDER BY username LIMIT $2 OFFSET $3",
             crate::sql::USER_COLUMNS
         );
-        let items = sqlx::query_as(&sql)
-            .bind(&pattern)
-            .bind(page.limit())
-            .bind(page.offset())
-            .fetch_all(&self.pool)
-            .await?;
+        let items = converted(
+            sqlx::query_as::<_, UserRow>(&sql)
+                .bind(&pattern)
+                .bind(page.limit())
+                .bind(page.offset())
+                .fetch_all(&self.pool)
+                .await?,
+        );
         Ok(crate::Paged {
             items,
             total,
@@ -194,7 +204,11 @@ impl crate::AccountStore for SqlStore {
              AND email IS NOT NULL AND email <> '' ORDER BY username",
             crate::sql::USER_COLUMNS
         );
-        Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
+        Ok(converted(
+            sqlx::query_as::<_, UserRow>(&sql)
+                .fetch_all(&self.pool)
+                .await?,
+        ))
     }
 
     async fn set_language(&self, user_id: i64, language: Option<&str>) -> crate::Result<()> {
@@ -258,7 +272,7 @@ impl crate::AccountStore for SqlStore {
         now: i64,
         expires_at: Option<i64>,
     ) -> crate::Result<crate::ApiToken> {
-        sqlx::query_as(
+        sqlx::query_as::<_, ApiTokenRow>(
             "INSERT INTO api_tokens (user_id, name, token_hash, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5) \
              RETURNING id, user_id, name, created_at, last_used_at, expires_at",
@@ -270,17 +284,20 @@ impl crate::AccountStore for SqlStore {
         .bind(expires_at)
         .fetch_one(&self.pool)
         .await
+        .map(ApiToken::from)
         .map_err(|e| crate::Error::conflict_with(e, crate::Conflict::SecretExists))
     }
 
     async fn tokens_of(&self, user_id: i64) -> crate::Result<Vec<crate::ApiToken>> {
-        Ok(sqlx::query_as(
-            "SELECT id, user_id, name, created_at, last_used_at, expires_at FROM api_tokens \
-             WHERE user_id = $1 ORDER BY created_at, id",
-        )
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(converted(
+            sqlx::query_as::<_, ApiTokenRow>(
+                "SELECT id, user_id, name, created_at, last_used_at, expires_at FROM api_tokens \
+                 WHERE user_id = $1 ORDER BY created_at, id",
+            )
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?,
+        ))
     }
 
     async fn delete_token(&self, user_id: i64, token_id: i64) -> crate::Result<bool> {
@@ -377,7 +394,7 @@ impl SqlStore {
              RETURNING {}",
             crate::sql::USER_COLUMNS
         );
-        sqlx::query_as(&sql)
+        sqlx::query_as::<_, UserRow>(&sql)
             .bind(new.username.as_str())
             .bind(new.display_name.as_deref())
             .bind(new.password_hash.as_deref())
@@ -386,6 +403,7 @@ impl SqlStore {
             .bind(now)
             .fetch_one(executor)
             .await
+            .map(User::from)
             .map_err(|e| crate::Error::conflict_with(e, crate::Conflict::UsernameTaken))
     }
 }

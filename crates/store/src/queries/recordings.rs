@@ -4,6 +4,7 @@ use roomkeeper_domain::{AuditAction, NoticeKind};
 
 use super::leases::{Claimed, Leased};
 use super::{BEGIN_WRITE, Db, SqlStore};
+use crate::models::{ShareLinkRow, converted};
 
 impl SqlStore {
     pub(super) async fn recording_in(
@@ -129,9 +130,13 @@ impl crate::RecordingStore for SqlStore {
             .ok_or(crate::Error::NotFound)?;
         let newly_ready = done.rows_affected() > 0;
         if newly_ready {
-            if let (Some(room_id), Some(room_name)) =
-                (recording.room_id, recording.room_name.as_deref())
-            {
+            if let (Some(room_id), Some(room_name)) = (
+                recording.room_id,
+                recording
+                    .room_name
+                    .as_ref()
+                    .map(roomkeeper_domain::RoomName::as_str),
+            ) {
                 sqlx::query(
                     "INSERT INTO notices (username, kind, room_name, message, created_at) \
                      SELECT owner, CAST($5 AS TEXT), $1, $2, $3 FROM rooms WHERE id = $4 \
@@ -223,7 +228,10 @@ impl crate::RecordingStore for SqlStore {
             &mut tx,
             audit,
             AuditAction::RecordingAssigned,
-            recording.room_name.as_deref(),
+            recording
+                .room_name
+                .as_ref()
+                .map(roomkeeper_domain::RoomName::as_str),
             None,
             &format!("recording {id}"),
         )
@@ -260,7 +268,10 @@ impl crate::RecordingStore for SqlStore {
                 &mut tx,
                 audit,
                 AuditAction::RecordingDeleted,
-                recording.room_name.as_deref(),
+                recording
+                    .room_name
+                    .as_ref()
+                    .map(roomkeeper_domain::RoomName::as_str),
                 None,
                 &format!("recording {id} ({}): {why}", recording.source_file),
             )
@@ -388,19 +399,23 @@ impl crate::RecordingStore for SqlStore {
              expires_at) VALUES ($1, $2, $3, $4, $5) RETURNING {}",
             crate::sql::SHARE_LINK_COLUMNS
         );
-        let link: crate::ShareLink = sqlx::query_as(&sql)
+        let link: crate::ShareLink = sqlx::query_as::<_, ShareLinkRow>(&sql)
             .bind(token_hash)
             .bind(recording_id)
             .bind(audit.actor.unwrap_or_default())
             .bind(audit.now)
             .bind(expires_at)
             .fetch_one(&mut *tx)
-            .await?;
+            .await?
+            .into();
         Self::audit_in(
             &mut tx,
             audit,
             AuditAction::ShareLinkCreated,
-            recording.room_name.as_deref(),
+            recording
+                .room_name
+                .as_ref()
+                .map(roomkeeper_domain::RoomName::as_str),
             None,
             &format!(
                 "recording {recording_id}, link {}, expires {expires_at}",
@@ -417,10 +432,12 @@ impl crate::RecordingStore for SqlStore {
             "SELECT {} FROM share_links WHERE recording_id = $1 ORDER BY id DESC",
             crate::sql::SHARE_LINK_COLUMNS
         );
-        Ok(sqlx::query_as(&sql)
-            .bind(recording_id)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(converted(
+            sqlx::query_as::<_, ShareLinkRow>(&sql)
+                .bind(recording_id)
+                .fetch_all(&self.pool)
+                .await?,
+        ))
     }
 
     async fn live_share_links_of_room(
@@ -438,11 +455,13 @@ impl crate::RecordingStore for SqlStore {
              ORDER BY l.id DESC",
             columns.join(", ")
         );
-        Ok(sqlx::query_as(&sql)
-            .bind(room_id)
-            .bind(now)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(converted(
+            sqlx::query_as::<_, ShareLinkRow>(&sql)
+                .bind(room_id)
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?,
+        ))
     }
 
     async fn revoke_share_link(
@@ -469,7 +488,11 @@ impl crate::RecordingStore for SqlStore {
             &mut tx,
             audit,
             AuditAction::ShareLinkRevoked,
-            recording.as_ref().and_then(|r| r.room_name.as_deref()),
+            recording.as_ref().and_then(|r| {
+                r.room_name
+                    .as_ref()
+                    .map(roomkeeper_domain::RoomName::as_str)
+            }),
             None,
             &format!("recording {recording_id}, link {link_id}"),
         )
@@ -483,10 +506,11 @@ impl crate::RecordingStore for SqlStore {
             "SELECT {} FROM share_links WHERE token_hash = $1",
             crate::sql::SHARE_LINK_COLUMNS
         );
-        Ok(sqlx::query_as(&sql)
+        Ok(sqlx::query_as::<_, ShareLinkRow>(&sql)
             .bind(token_hash)
             .fetch_optional(&self.pool)
-            .await?)
+            .await?
+            .map(crate::ShareLink::from))
     }
 
     async fn record_ingest_problem(

@@ -761,7 +761,12 @@ impl crate::RoomStore for SqlStore {
             .push(" ORDER BY id DESC LIMIT ")
             .push_bind(page.limit());
         select.push(" OFFSET ").push_bind(page.offset());
-        let items = select.build_query_as().fetch_all(&self.pool).await?;
+        let items = crate::models::converted(
+            select
+                .build_query_as::<crate::models::AuditRow>()
+                .fetch_all(&self.pool)
+                .await?,
+        );
         Ok(crate::Paged {
             items,
             total,

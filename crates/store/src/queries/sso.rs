@@ -79,11 +79,12 @@ impl crate::SsoStore for SqlStore {
              WHERE i.issuer = $1 AND i.subject = $2",
             crate::sql::USER_COLUMNS
         );
-        Ok(sqlx::query_as(&sql)
+        Ok(sqlx::query_as::<_, crate::models::UserRow>(&sql)
             .bind(issuer)
             .bind(subject)
             .fetch_optional(&self.pool)
-            .await?)
+            .await?
+            .map(crate::User::from))
     }
 
     async fn link_oidc(

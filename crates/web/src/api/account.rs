@@ -14,7 +14,7 @@ use axum::extract::State;
 
 #[derive(Serialize)]
 pub struct Me {
-    username: String,
+    username: roomkeeper_domain::Username,
     display_name: String,
     email: Option<String>,
     is_admin: bool,

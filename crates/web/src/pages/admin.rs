@@ -133,7 +133,10 @@ async fn create_user(
     {
         Ok((user, password)) => {
             tracing::info!(admin = %admin.user.username, username = %user.username, is_admin, "account created");
-            let notice = t.with("admin-users-created", &[("username", user.username)]);
+            let notice = t.with(
+                "admin-users-created",
+                &[("username", user.username.to_string())],
+            );
             (
                 StatusCode::CREATED,
                 Flash {
@@ -225,7 +228,7 @@ struct DisableForm {
 struct DisablePage {
     page: Chrome,
     user_id: i64,
-    username: String,
+    username: roomkeeper_domain::Username,
     rooms: Vec<crate::views::RoomView>,
     error: Option<String>,
 }
@@ -302,7 +305,10 @@ async fn reset_password(
 ) -> Result<Response, PageError> {
     let (user, password) = accounts::reset_password(&state.usecases, id).await?;
     tracing::info!(admin = %admin.user.username, username = %user.username, "one-time password issued");
-    let notice = Tr::new(lang).with("admin-users-reset-done", &[("username", user.username)]);
+    let notice = Tr::new(lang).with(
+        "admin-users-reset-done",
+        &[("username", user.username.to_string())],
+    );
     let flash = Flash {
         notice: Some(notice),
         secret: Some(password),
@@ -353,7 +359,10 @@ async fn resolve_sign_in(
     let notice = match resolved {
         Ok((resolved, Some(user))) => t.with(
             "admin-sign-ins-linked",
-            &[("username", user.username), ("provider", resolved.provider)],
+            &[
+                ("username", user.username.to_string()),
+                ("provider", resolved.provider),
+            ],
         ),
         Ok((_, None)) => t.t("admin-sign-ins-dismissed"),
         Err(roomkeeper_usecases::Error::NotFound) => {

@@ -416,7 +416,7 @@ mod tests {
             actor: None,
             address: None,
             action: roomkeeper_domain::AuditAction::GuardRevokedModerator,
-            room_name: Some("logic".into()),
+            room_name: Some(roomkeeper_domain::RoomName::from_canonical("logic").unwrap()),
             subject: None,
             detail: r#"{"participant":"e1e1e1e1","why":"password"}"#.into(),
         };

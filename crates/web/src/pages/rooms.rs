@@ -86,7 +86,7 @@ pub struct NoticeView {
 #[template(path = "home.html")]
 struct HomePage {
     page: Chrome,
-    username: String,
+    username: roomkeeper_domain::Username,
     notices: Vec<NoticeView>,
     rooms: Paged<RoomLineView>,
     pager: Pager,
@@ -120,8 +120,7 @@ async fn home(
                 by: field("by"),
                 to: field("to"),
                 kind: n.kind,
-                room_display: roomkeeper_domain::RoomName::from_canonical(&n.room_name)
-                    .map_or(n.room_name, |name| name.display()),
+                room_display: n.room_name.display(),
                 message: n.message,
             }
         })
