@@ -9,6 +9,7 @@ mod coded;
 pub mod guard;
 pub mod names;
 pub mod notice;
+pub mod paging;
 pub mod pattern;
 pub mod recording;
 pub mod refusal;
@@ -22,8 +23,11 @@ pub use clock::Clock;
 pub use guard::{GuardError, GuardSettings, JoinCode, ModeratorGuard};
 pub use names::{NewPassword, ParseError, Username};
 pub use notice::{Notice, NoticeKind};
+pub use paging::{Page, Paged};
 pub use pattern::{Pattern, PatternError};
-pub use recording::{Recording, RecordingId, RecordingIdError, RecordingState, ShareLink};
+pub use recording::{
+    IngestProblem, Recording, RecordingId, RecordingIdError, RecordingState, ShareLink,
+};
 pub use refusal::{Refusal, RefusalKind};
-pub use registration::{RequestStatus, Room, RoomRequest};
+pub use registration::{Overview, RequestStatus, Room, RoomEntry, RoomRequest};
 pub use room::{MeetingBase, RoomName, RoomNameError};

@@ -113,3 +113,16 @@ pub struct ShareLink {
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
 }
+
+/// A Jibri session directory that could not be ingested.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IngestProblem {
+    pub session: String,
+    pub location: String,
+    pub problem: String,
+    pub first_seen_at: i64,
+    pub last_seen_at: i64,
+    /// The Jibri machine whose spool holds the session, waiting to be delivered; `None`
+    /// for a session this service could not take in.
+    pub spooled_on: Option<String>,
+}

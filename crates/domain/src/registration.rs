@@ -81,3 +81,24 @@ impl RoomRequest {
         }
     }
 }
+
+/// A room as a list of someone's rooms names it: no co-owners (and so not what an
+/// authorisation decision needs; that takes a [`Room`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomEntry {
+    pub id: i64,
+    pub name: crate::RoomName,
+    pub owner: crate::Username,
+}
+
+/// What a user's home page shows, read at once: one page of their rooms (owned or
+/// co-owned), their latest requests and their unread notices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overview {
+    /// Without co-owners: the home page names each room's owner only, and looking up
+    /// co-owners was a fifth of the page's cost.
+    pub rooms: crate::Paged<RoomEntry>,
+    /// Newest first.
+    pub latest_requests: Vec<RoomRequest>,
+    pub notices: Vec<crate::Notice>,
+}

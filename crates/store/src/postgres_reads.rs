@@ -1,6 +1,8 @@
 //! [`RequestReads`](crate::RequestReads) on PostgreSQL: sqlx, like every other query.
 //! (SQLite answers them through rusqlite: `sqlite_reads.rs`.)
 
+use roomkeeper_domain::{RoomName, Username};
+
 use crate::PgStore;
 
 type Db = sqlx::Postgres;
@@ -220,8 +222,8 @@ impl crate::RequestReads for PgStore {
             .await?
             .map(|room| crate::RoomEntry {
                 id: room.id,
-                name: room.name,
-                owner: room.owner,
+                name: RoomName::from_stored(&room.name),
+                owner: Username::from_stored(&room.owner),
             });
         drop(conn);
         Ok(crate::Overview {

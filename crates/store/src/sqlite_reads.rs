@@ -271,8 +271,8 @@ fn room_entries(
     counted_page(db, &count, &select, &values, page, |row| {
         Ok(crate::RoomEntry {
             id: row.get("id")?,
-            name: row.get("name")?,
-            owner: row.get("owner")?,
+            name: RoomName::from_stored(&row.get::<_, String>("name")?),
+            owner: Username::from_stored(&row.get::<_, String>("owner")?),
         })
     })
 }

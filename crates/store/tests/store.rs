@@ -693,7 +693,7 @@ async fn the_overview_pages_rooms_and_counts_only_when_the_page_is_full(backend:
         let entries = store.overview("alice", page, 2).await.unwrap().rooms;
         assert_eq!(
             entries.map(|e| (e.id, e.name, e.owner)),
-            listed.map(|r| (r.id, r.name.canonical(), r.owner.to_string()))
+            listed.map(|r| (r.id, r.name, r.owner))
         );
     }
     let last = store.list_rooms(&alice, Page::new(3, 3)).await.unwrap();

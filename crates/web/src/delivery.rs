@@ -10,8 +10,8 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use http_body_util::BodyExt;
+use roomkeeper_domain::Recording;
 use roomkeeper_recordings::{Delivery, content_disposition, content_type, download_name};
-use roomkeeper_store::Recording;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use roomkeeper_auth::hash_token;
 use roomkeeper_domain::{Action, Actor, Decision, RecordingId, decide};
-use roomkeeper_store::{Recording, Room, RoomRequest, User};
+use roomkeeper_domain::{Recording, Room, RoomRequest, User};
 use roomkeeper_usecases::{recordings, rooms, sessions};
 
 use crate::{ApiError, AppState, Error, PageError, session::cookie_name};

@@ -1,7 +1,7 @@
 //! The words of the emails Roomkeeper writes, in each recipient's language (who is
 //! written to, and when, is decided in `roomkeeper_usecases::mail`).
 
-use roomkeeper_store::User;
+use roomkeeper_domain::User;
 use roomkeeper_usecases::mail::{Letter, Letters};
 
 use crate::i18n::{Lang, Tr};

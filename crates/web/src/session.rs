@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use axum_extra::extract::cookie::{Cookie, SameSite};
-use roomkeeper_store::User;
+use roomkeeper_domain::User;
 use roomkeeper_usecases::login::{self, LoginRefusal};
 use roomkeeper_usecases::sessions;
 

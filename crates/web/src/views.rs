@@ -1,9 +1,9 @@
 //! Rooms, requests, recordings and share links as pages and the API show them: stored
 //! names made readable and linked, times as RFC 3339.
 
+use roomkeeper_domain::{Recording, RequestStatus, Room, RoomEntry, RoomRequest, ShareLink};
 use roomkeeper_domain::{RoomName, Username};
 use roomkeeper_recordings::download_name;
-use roomkeeper_store::{Recording, RequestStatus, Room, RoomEntry, RoomRequest, ShareLink};
 use serde::Serialize;
 
 use crate::AppState;
@@ -84,7 +84,7 @@ pub struct RoomLineView {
     pub id: i64,
     pub display_name: String,
     pub meeting_url: Option<String>,
-    pub owner: String,
+    pub owner: Username,
 }
 
 impl RoomLineView {

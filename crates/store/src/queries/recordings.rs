@@ -544,12 +544,14 @@ impl crate::RecordingStore for SqlStore {
     }
 
     async fn ingest_problems(&self) -> crate::Result<Vec<crate::IngestProblem>> {
-        Ok(sqlx::query_as(
-            "SELECT session, location, problem, first_seen_at, last_seen_at, spooled_on \
-             FROM ingest_problems ORDER BY last_seen_at DESC",
-        )
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(converted(
+            sqlx::query_as::<_, crate::models::IngestProblemRow>(
+                "SELECT session, location, problem, first_seen_at, last_seen_at, spooled_on \
+                 FROM ingest_problems ORDER BY last_seen_at DESC",
+            )
+            .fetch_all(&self.pool)
+            .await?,
+        ))
     }
 
     async fn report_spool(

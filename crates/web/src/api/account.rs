@@ -2,7 +2,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum_extra::extract::CookieJar;
-use roomkeeper_store::{ApiToken, User};
+use roomkeeper_domain::{ApiToken, User};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiJson, ApiPath};

@@ -6,9 +6,9 @@ use axum::extract::{FromRequest, Multipart, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use roomkeeper_auth::hash_token;
+use roomkeeper_domain::IngestProblem;
 use roomkeeper_domain::Refusal;
 use roomkeeper_recordings::staging;
-use roomkeeper_store::IngestProblem;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 

@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use roomkeeper_domain::Refusal;
-use roomkeeper_store::{Page, Paged, RequestStatus};
+use roomkeeper_domain::{Page, Paged, RequestStatus};
 use roomkeeper_usecases::rooms::{self, PatternReport};
 use serde::{Deserialize, Serialize};
 
@@ -366,7 +366,7 @@ pub async fn audit_log(
     State(state): State<AppState>,
     current: CurrentUser,
     Query(query): Query<AuditQuery>,
-) -> Result<Json<Paged<roomkeeper_store::AuditEntry>>, ApiError> {
+) -> Result<Json<Paged<roomkeeper_domain::AuditEntry>>, ApiError> {
     let uc = &state.usecases;
     let room = match query.room_id {
         Some(id) => {
@@ -388,7 +388,7 @@ pub async fn audit_log(
 pub async fn list_notices(
     State(state): State<AppState>,
     current: CurrentUser,
-) -> Result<Json<Vec<roomkeeper_store::Notice>>, ApiError> {
+) -> Result<Json<Vec<roomkeeper_domain::Notice>>, ApiError> {
     Ok(Json(rooms::notices(&state.usecases, &current.user).await?))
 }
 

@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use roomkeeper_domain::ParseError;
+use roomkeeper_domain::{ApiToken, User};
 use roomkeeper_domain::{Refusal, RefusalKind};
-use roomkeeper_store::{ApiToken, User};
 use serde::Deserialize;
 
 use super::{Chrome, PageForm, PagePath, render_with_status};

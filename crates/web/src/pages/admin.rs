@@ -6,8 +6,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use roomkeeper_domain::User;
 use roomkeeper_domain::{Refusal, RefusalKind};
-use roomkeeper_store::User;
 use serde::Deserialize;
 
 use super::{Chrome, PageForm, PagePath, render_with_status};
@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
 struct UsersPage {
     page: Chrome,
     me_id: i64,
-    users: roomkeeper_store::Paged<User>,
+    users: roomkeeper_domain::Paged<User>,
     /// OpenID logins refused because their name is (or may be) someone else's.
     sign_ins: Vec<accounts::RefusedSignIn>,
     pager: super::Pager,
@@ -61,7 +61,7 @@ async fn users_page(
     flash: Flash,
 ) -> Result<Response, PageError> {
     let uc = &state.usecases;
-    let page = roomkeeper_store::Page::new(flash.page, USERS_PER_PAGE);
+    let page = roomkeeper_domain::Page::new(flash.page, USERS_PER_PAGE);
     let users = accounts::users_page(uc, flash.search.as_deref(), page).await?;
     let sign_ins = accounts::refused_sign_ins(uc).await?;
     let pager = super::Pager::new(

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use roomkeeper_domain::RefusalKind;
-use roomkeeper_store::{Page, Paged, RequestStatus};
+use roomkeeper_domain::{Page, Paged, RequestStatus};
 use roomkeeper_usecases::rooms::{self, PatternReport, QueueFacts};
 use serde::Deserialize;
 
@@ -66,7 +66,7 @@ struct QueuePage {
 fn queue_item(
     state: &AppState,
     t: &Tr,
-    request: roomkeeper_store::RoomRequest,
+    request: roomkeeper_domain::RoomRequest,
     context: &QueueFacts,
 ) -> QueueItem {
     const SHOWN_ROOMS: usize = 5;
@@ -136,7 +136,7 @@ fn queue_item(
 async fn queue_page(
     state: &AppState,
     lang: Lang,
-    admin: &roomkeeper_store::User,
+    admin: &roomkeeper_domain::User,
     query: &ListQuery,
     status_code: StatusCode,
     error: Option<String>,
@@ -352,7 +352,7 @@ struct PatternsPage {
 async fn patterns_page(
     state: &AppState,
     lang: Lang,
-    admin: &roomkeeper_store::User,
+    admin: &roomkeeper_domain::User,
     status: StatusCode,
     error: Option<String>,
 ) -> Result<Response, PageError> {

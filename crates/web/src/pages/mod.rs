@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use roomkeeper_domain::Refusal;
-use roomkeeper_store::User;
+use roomkeeper_domain::User;
 use serde::Deserialize;
 
 use crate::extract::{ClientAddr, MaybeUser};
@@ -93,7 +93,7 @@ pub struct Pager {
 }
 
 impl Pager {
-    pub fn new<T>(list: &roomkeeper_store::Paged<T>, path: &str, query: &[(&str, &str)]) -> Self {
+    pub fn new<T>(list: &roomkeeper_domain::Paged<T>, path: &str, query: &[(&str, &str)]) -> Self {
         let mut base = path.to_owned();
         let mut separator = '?';
         for (key, value) in query.iter().filter(|(_, v)| !v.is_empty()) {
@@ -360,12 +360,12 @@ async fn set_language(
 /// An audit entry as the history pages show it: its detail (JSON, for machines) turned
 /// into "label: value" pairs in the reader's language.
 pub struct HistoryEntry {
-    pub entry: roomkeeper_store::AuditEntry,
+    pub entry: roomkeeper_domain::AuditEntry,
     pub details: Vec<(String, String)>,
 }
 
 impl HistoryEntry {
-    pub fn new(t: &Tr, entry: roomkeeper_store::AuditEntry) -> Self {
+    pub fn new(t: &Tr, entry: roomkeeper_domain::AuditEntry) -> Self {
         let mut details = Vec::new();
         if let Ok(serde_json::Value::Object(fields)) =
             serde_json::from_str::<serde_json::Value>(&entry.detail)
@@ -398,8 +398,8 @@ impl HistoryEntry {
 
     pub fn page(
         t: &Tr,
-        list: roomkeeper_store::Paged<roomkeeper_store::AuditEntry>,
-    ) -> roomkeeper_store::Paged<Self> {
+        list: roomkeeper_domain::Paged<roomkeeper_domain::AuditEntry>,
+    ) -> roomkeeper_domain::Paged<Self> {
         list.map(|entry| Self::new(t, entry))
     }
 }
@@ -410,7 +410,7 @@ mod tests {
 
     #[test]
     fn history_details_show_our_own_words_in_the_readers_language() {
-        let entry = roomkeeper_store::AuditEntry {
+        let entry = roomkeeper_domain::AuditEntry {
             id: 1,
             at: 0,
             actor: None,

@@ -7,7 +7,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use roomkeeper_store::IngestProblem;
+use roomkeeper_domain::IngestProblem;
 use serde::Deserialize;
 
 use super::{Chrome, PageForm, render_with_status};

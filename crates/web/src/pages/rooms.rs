@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use roomkeeper_domain::{NoticeKind, Refusal, RefusalKind};
-use roomkeeper_store::{Page, Paged, RoomRequest};
+use roomkeeper_domain::{Page, Paged, RoomRequest};
 use roomkeeper_usecases::{guard, meetings, recordings, rooms};
 use serde::Deserialize;
 
@@ -332,7 +332,7 @@ async fn room_page_with(
     state: &AppState,
     lang: Lang,
     current: &CurrentUser,
-    room: roomkeeper_store::Room,
+    room: roomkeeper_domain::Room,
     history_page: u32,
     notice: Option<String>,
     error: Option<(StatusCode, String)>,
@@ -455,7 +455,7 @@ async fn after_change(
     state: &AppState,
     lang: Lang,
     current: &CurrentUser,
-    room: roomkeeper_store::Room,
+    room: roomkeeper_domain::Room,
     result: Result<&str, Error>,
 ) -> Result<Response, PageError> {
     match result {
