@@ -38,3 +38,15 @@ pub struct ApiToken {
     /// settings), which the use cases apply to what they answer.
     pub expires_at: Option<i64>,
 }
+
+/// A login on its way through an OpenID provider, kept until the browser comes back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcLogin {
+    /// Only a hash of `state` is stored, like session tokens.
+    pub state_hash: String,
+    pub provider: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    pub return_to: String,
+    pub created_at: i64,
+}

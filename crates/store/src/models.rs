@@ -1,6 +1,6 @@
 pub use roomkeeper_domain::{
-    ApiToken, AuditEntry, IngestProblem, Notice, Overview, Page, Paged, Recording, RecordingState,
-    RequestStatus, Room, RoomEntry, RoomRequest, ShareLink, User,
+    ApiToken, AuditEntry, IngestProblem, Notice, OidcLogin, Overview, Page, Paged, Recording,
+    RecordingState, RequestStatus, Room, RoomEntry, RoomRequest, ShareLink, User,
 };
 use roomkeeper_domain::{RoomName, Username};
 
@@ -71,18 +71,6 @@ pub struct NewUser {
     pub password_hash: Option<String>,
     pub is_admin: bool,
     pub must_change_password: bool,
-}
-
-/// A login on its way through an OpenID provider, kept until the browser comes back.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct OidcLogin {
-    /// Only a hash of `state` is stored, like session tokens.
-    pub state_hash: String,
-    pub provider: String,
-    pub nonce: String,
-    pub pkce_verifier: String,
-    pub return_to: String,
-    pub created_at: i64,
 }
 
 /// How many login attempts one key (`user:NAME`, `addr:IP`) saw in its current window.

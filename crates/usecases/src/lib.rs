@@ -22,7 +22,7 @@ use std::sync::Arc;
 use roomkeeper_domain::{Clock, MeetingBase};
 use roomkeeper_store::{Audit, Store, User};
 
-pub use error::Error;
+pub use error::{Error, Failure};
 pub use mail::Letters;
 
 /// Everything the use cases reach. Cheap to clone.

@@ -34,7 +34,8 @@ pub async fn content(
         .recordings
         .blobs
         .delivery(&recording.id, valid_for)
-        .await?
+        .await
+        .map_err(roomkeeper_usecases::Error::from)?
     {
         Delivery::Redirect(url) => Ok(Redirect::to(&url).into_response()),
         Delivery::File(path) => {

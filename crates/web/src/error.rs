@@ -135,70 +135,16 @@ impl Error {
     }
 }
 
-impl From<roomkeeper_store::Error> for Error {
-    fn from(err: roomkeeper_store::Error) -> Self {
-        use roomkeeper_store::Error as S;
-        match err {
-            S::Conflict(kind) => Error::refused(kind.refusal(), kind.to_string()),
-            S::NotFound => Error::NotFound,
-            unreachable if unreachable.is_unreachable() => Error::DatabaseUnreachable(format!(
-                "The database is not reachable right now ({unreachable}). Try again in a minute."
-            )),
-            other => Error::Internal(other.to_string()),
-        }
-    }
-}
-
-impl From<roomkeeper_jitsi::Error> for Error {
-    fn from(err: roomkeeper_jitsi::Error) -> Self {
-        use roomkeeper_jitsi::Error as J;
-        let message = err.to_string();
-        match err {
-            J::NoMeeting => Error::refused(Refusal::NoMeeting, message),
-            J::ParticipantGone => Error::refused(Refusal::ParticipantGone, message),
-            J::Refused(_) => Error::ProsodyRefused(message),
-            J::Unreachable(_) | J::NotConnected(_) | J::NoShard => Error::Unavailable(message),
-        }
-    }
-}
-
-impl From<roomkeeper_recordings::Error> for Error {
-    fn from(err: roomkeeper_recordings::Error) -> Self {
-        use roomkeeper_recordings::Error as R;
-        match err {
-            R::Store(e) => e.into(),
-            R::NotReady(_) | R::Session(_) => Error::refused(Refusal::BadSession, err.to_string()),
-            R::Storage(_) => Error::Unavailable(format!(
-                "Recordings cannot be stored or read right now ({err}). Try again later."
-            )),
-        }
-    }
-}
-
-impl From<roomkeeper_auth::Error> for Error {
-    fn from(err: roomkeeper_auth::Error) -> Self {
-        match err {
-            roomkeeper_auth::Error::Store(e) => e.into(),
-            roomkeeper_auth::Error::Busy => Error::Unavailable(
-                "Too many logins are being checked right now. Try again in a few seconds.".into(),
-            ),
-            other => Error::Internal(other.to_string()),
-        }
-    }
-}
-
 impl From<roomkeeper_usecases::Error> for Error {
     fn from(err: roomkeeper_usecases::Error) -> Self {
-        use roomkeeper_usecases::Error as U;
-        match err {
-            U::NotFound => Error::NotFound,
-            U::Refused { refusal, message } => Error::Refused { refusal, message },
-            U::Store(e) => e.into(),
-            U::Meeting(e) => e.into(),
-            U::Auth(e) => e.into(),
-            U::Recordings(e) => e.into(),
-            U::Parse(e) => e.into(),
-            U::Internal(cause) => Error::Internal(cause),
+        use roomkeeper_usecases::Failure as F;
+        match err.failure() {
+            F::NotFound => Error::NotFound,
+            F::Refused { refusal, message } => Error::Refused { refusal, message },
+            F::ProsodyRefused(message) => Error::ProsodyRefused(message),
+            F::Unavailable(message) => Error::Unavailable(message),
+            F::DatabaseUnreachable(message) => Error::DatabaseUnreachable(message),
+            F::Internal(cause) => Error::Internal(cause),
         }
     }
 }

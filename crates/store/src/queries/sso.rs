@@ -60,13 +60,25 @@ impl crate::SsoStore for SqlStore {
     async fn take_oidc_login(&self, state_hash: &str) -> crate::Result<Option<crate::OidcLogin>> {
         // One statement: two callbacks racing with the same state cannot both
         // get the row.
-        Ok(sqlx::query_as(
+        let taken: Option<(String, String, String, String, String, i64)> = sqlx::query_as(
             "DELETE FROM oidc_logins WHERE state_hash = $1 RETURNING state_hash, \
              provider, nonce, pkce_verifier, return_to, created_at",
         )
         .bind(state_hash)
         .fetch_optional(&self.pool)
-        .await?)
+        .await?;
+        Ok(taken.map(
+            |(state_hash, provider, nonce, pkce_verifier, return_to, created_at)| {
+                crate::OidcLogin {
+                    state_hash,
+                    provider,
+                    nonce,
+                    pkce_verifier,
+                    return_to,
+                    created_at,
+                }
+            },
+        ))
     }
 
     async fn user_by_oidc(

@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use roomkeeper_jitsi::Meeting;
+use roomkeeper_domain::Meeting;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiJson, ApiPath};

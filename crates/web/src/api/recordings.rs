@@ -17,6 +17,7 @@ use crate::extract::{
     Access, Admin, ClientAddr, HandleRecording, SeeRoom, SetRetention, WatchRecording,
     may_watch_recordings,
 };
+use roomkeeper_usecases::Error as UseCaseError;
 use roomkeeper_usecases::recordings;
 
 use crate::delivery;
@@ -255,7 +256,9 @@ pub async fn report_spool(
 
 async fn ingest_upload(state: &AppState, mut multipart: Multipart) -> Result<Ingested, Error> {
     let bad = |message: String| Error::refused(Refusal::BadUpload, message);
-    let _writing = staging::writing(&state.usecases.recordings.config.dir).await?;
+    let _writing = staging::writing(&state.usecases.recordings.config.dir)
+        .await
+        .map_err(UseCaseError::from)?;
     let incoming = staging::incoming(&state.usecases.recordings.config.dir);
     let staging_failed = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::StorageFull {
@@ -286,7 +289,8 @@ async fn ingest_upload(state: &AppState, mut multipart: Multipart) -> Result<Ing
         match field.name() {
             Some("session") => {
                 let name = field.text().await.map_err(|e| bad(e.to_string()))?;
-                roomkeeper_recordings::session::check_session_name(&name)?;
+                roomkeeper_recordings::session::check_session_name(&name)
+                    .map_err(UseCaseError::from)?;
                 session = Some(name);
             }
             Some("metadata") => {
@@ -304,7 +308,8 @@ async fn ingest_upload(state: &AppState, mut multipart: Multipart) -> Result<Ing
                     .file_name()
                     .ok_or_else(|| bad("a video part needs a file name".into()))?
                     .to_owned();
-                roomkeeper_recordings::session::check_file_name(&file_name)?;
+                roomkeeper_recordings::session::check_file_name(&file_name)
+                    .map_err(UseCaseError::from)?;
                 let dir = upload.path().join(session);
                 tokio::fs::create_dir_all(&dir)
                     .await
@@ -342,7 +347,12 @@ async fn ingest_upload(state: &AppState, mut multipart: Multipart) -> Result<Ing
     )
     .await
     .map_err(staging_failed)?;
-    let stored = state.usecases.recordings.ingest_dir(&dir, true).await?;
+    let stored = state
+        .usecases
+        .recordings
+        .ingest_dir(&dir, true)
+        .await
+        .map_err(UseCaseError::from)?;
     Ok(Ingested {
         recordings: stored.into_iter().map(|r| r.id).collect(),
     })

@@ -68,7 +68,7 @@ async fn start(
     let now = state.usecases.clock.now();
     roomkeeper_usecases::signin::remember_oidc_login(
         &state.usecases,
-        &roomkeeper_store::OidcLogin {
+        &roomkeeper_domain::OidcLogin {
             state_hash: hash_token(&login.state),
             provider: name,
             nonce: login.nonce,

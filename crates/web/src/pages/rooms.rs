@@ -305,7 +305,7 @@ struct RoomPage {
     can_manage: bool,
     /// For those who may control it, when Jitsi is configured: the meeting, or why
     /// it cannot be shown.
-    meeting: Option<Result<roomkeeper_jitsi::Meeting, String>>,
+    meeting: Option<Result<roomkeeper_domain::Meeting, String>>,
     moderators: usize,
     /// Changes are pushed by the companion module (otherwise polled, without names).
     live_pushed: bool,

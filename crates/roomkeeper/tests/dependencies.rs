@@ -1,6 +1,8 @@
-//! The store's tests build the store and nothing of the application above it: its own
-//! dependencies and its tests' are the domain and `roomkeeper-testkit-db` only (which in
-//! turn knows only the store). A quick `cargo test -p roomkeeper-store` stays quick.
+//! The layers, as Cargo sees them (`cargo metadata`):
+//! - the store's tests build the store and nothing of the application above it: its own
+//!   dependencies and its tests' are the domain and `roomkeeper-testkit-db` only (which in
+//!   turn knows only the store), so a quick `cargo test -p roomkeeper-store` stays quick;
+//! - the web front end knows the core (`usecases`) and the domain's types, never the store.
 
 // A failed step should stop the test right there, loudly.
 #![allow(clippy::unwrap_used)]
@@ -57,4 +59,22 @@ fn the_store_and_its_tests_stand_on_the_domain_alone() {
         ["roomkeeper-domain", "roomkeeper-testkit-db"]
     );
     assert_eq!(crates["roomkeeper-testkit-db"], ["roomkeeper-store"]);
+}
+
+#[test]
+fn the_web_front_end_calls_the_core_and_never_the_store() {
+    let crates = workspace_dependencies();
+    // Still called directly, to be moved behind the use cases (issue 29): `auth` (the
+    // OpenID Connect flow, hashing a presented token), `jitsi` (event streams' room
+    // feeds, the shards' status page) and `recordings` (a Jibri upload's staging, a
+    // recording's delivery). The list only shrinks: a crate added here fails the test.
+    let still_direct = [
+        "roomkeeper-auth",
+        "roomkeeper-jitsi",
+        "roomkeeper-recordings",
+    ];
+    let mut allowed = vec!["roomkeeper-domain", "roomkeeper-usecases"];
+    allowed.extend(still_direct);
+    allowed.sort_unstable();
+    assert_eq!(crates["roomkeeper-web"], allowed);
 }
