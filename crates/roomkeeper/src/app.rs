@@ -65,8 +65,6 @@ pub async fn prepare(config: &Config, clock: Clock) -> anyhow::Result<AppState> 
         meetings,
         WebConfig {
             http: config.http.clone(),
-            sessions: config.sessions.clone(),
-            oidc: config.oidc.clone(),
         },
     ))
 }
@@ -112,6 +110,17 @@ pub fn compose(
         ldap_admin_group: config.ldap.admin_group_dn.is_some(),
         local_login_admins_only: config.login.local_login_admins_only,
     };
+    let base_url = config.http.base_url();
+    let oidc = config
+        .oidc
+        .iter()
+        .filter_map(|provider| {
+            roomkeeper_auth::OidcProvider::new(provider.clone(), &base_url)
+                .map_err(|e| tracing::error!(provider = %provider.name, error = %e, "OpenID provider left out"))
+                .ok()
+                .map(Arc::new)
+        })
+        .collect();
     UseCases {
         store,
         clock,
@@ -123,6 +132,8 @@ pub fn compose(
         recordings: Arc::new(recordings),
         instance: how.instance,
         login,
+        sessions: config.sessions.clone(),
+        oidc: Arc::new(oidc),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Accounts: made by an admin, passwords changed and reset, admin rights, disabling
 //! (with what becomes of the person's rooms), email addresses and API tokens.
 
-use roomkeeper_auth::{PasswordHasher, SecretToken, SessionConfig, random_password};
+use roomkeeper_auth::{PasswordHasher, SecretToken, random_password};
 use roomkeeper_domain::Refusal;
 use roomkeeper_domain::{NewPassword, Username};
 use roomkeeper_store::{ApiToken, HandOver, NewUser, Room, User};
@@ -93,7 +93,6 @@ pub const TOKEN_NAME_MAX: usize = 100;
 /// (`sessions.token_max_days`); asking for longer is refused.
 pub async fn create_token(
     uc: &UseCases,
-    config: &SessionConfig,
     user: &User,
     name: &str,
     expires_in_days: Option<i64>,
@@ -105,7 +104,7 @@ pub async fn create_token(
             format!("Give the token a name of 1 to {TOKEN_NAME_MAX} characters."),
         ));
     }
-    let longest = i64::from(config.token_max_days);
+    let longest = i64::from(uc.sessions.token_max_days);
     if expires_in_days.is_some_and(|days| !(1..=longest).contains(&days)) {
         return Err(Error::refused(
             Refusal::InvalidTokenExpiry,
@@ -125,14 +124,13 @@ pub async fn create_token(
 
 /// The user's tokens, each with the moment it stops working (its own expiry or the
 /// operator's limit, whichever comes first).
-pub async fn tokens(
-    uc: &UseCases,
-    config: &SessionConfig,
-    user: &User,
-) -> Result<Vec<ApiToken>, Error> {
+pub async fn tokens(uc: &UseCases, user: &User) -> Result<Vec<ApiToken>, Error> {
     let mut tokens = uc.store.tokens_of(user.id).await?;
     for token in &mut tokens {
-        token.expires_at = Some(config.token_ends_at(token.created_at, token.expires_at));
+        token.expires_at = Some(
+            uc.sessions
+                .token_ends_at(token.created_at, token.expires_at),
+        );
     }
     Ok(tokens)
 }

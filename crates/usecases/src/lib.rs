@@ -11,6 +11,7 @@ pub mod guard;
 pub mod login;
 pub mod mail;
 pub mod meetings;
+pub mod oidc;
 pub mod recordings;
 pub mod rooms;
 pub mod sessions;
@@ -43,6 +44,10 @@ pub struct UseCases {
     pub instance: Arc<str>,
     /// How people log in with a password.
     pub login: login::Login,
+    /// How long sessions and API tokens last.
+    pub sessions: roomkeeper_auth::SessionConfig,
+    /// OpenID providers people can log in with, in the order of their buttons.
+    pub oidc: Arc<Vec<Arc<roomkeeper_auth::OidcProvider>>>,
 }
 
 impl UseCases {

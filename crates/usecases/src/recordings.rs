@@ -11,6 +11,27 @@ use roomkeeper_store::{
 
 use crate::{Acting, Error, Stamp, UseCases, rooms};
 
+/// Whether a Jibri machine's uploader presented the ingest token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestToken {
+    Accepted,
+    /// None is configured: uploads are off.
+    NotConfigured,
+    Wrong,
+}
+
+pub fn check_ingest_token(uc: &UseCases, given: &str) -> IngestToken {
+    let Some(expected) = uc.recordings.config.ingest_token.as_deref() else {
+        return IngestToken::NotConfigured;
+    };
+    // Compared as hashes: equal length, so the comparison time says nothing of the token.
+    if !given.is_empty() && hash_token(given) == hash_token(expected) {
+        IngestToken::Accepted
+    } else {
+        IngestToken::Wrong
+    }
+}
+
 pub async fn of_room(uc: &UseCases, room: &Room) -> Result<Vec<Recording>, Error> {
     Ok(uc.store.recordings_of_room(room.id).await?)
 }

@@ -2,7 +2,7 @@
 //! as its hash) and API tokens. The web layer reads the cookie or the header and asks
 //! here; it never sees the rows.
 
-use roomkeeper_auth::{SecretToken, SessionConfig, hash_token};
+use roomkeeper_auth::{SecretToken, hash_token};
 use roomkeeper_store::User;
 
 use crate::{Error, UseCases};
@@ -10,16 +10,17 @@ use crate::{Error, UseCases};
 /// The account an API token stands for, with the token's id, while the token is live (its
 /// own expiry and the operator's `token_max_days`) and the account enabled. `None` for any
 /// token that does not work.
-pub async fn token_holder(
-    uc: &UseCases,
-    config: &SessionConfig,
-    token: &str,
-) -> Result<Option<(i64, User)>, Error> {
+pub async fn token_holder(uc: &UseCases, token: &str) -> Result<Option<(i64, User)>, Error> {
     let now = uc.clock.now();
     let Some((api_token, user)) = uc.store.token(&hash_token(token)).await? else {
         return Ok(None);
     };
-    if user.disabled || config.token_ends_at(api_token.created_at, api_token.expires_at) <= now {
+    if user.disabled
+        || uc
+            .sessions
+            .token_ends_at(api_token.created_at, api_token.expires_at)
+            <= now
+    {
         return Ok(None);
     }
     // A write per request would make every script call a write; a minute is precise
@@ -30,22 +31,24 @@ pub async fn token_holder(
     Ok(Some((api_token.id, user)))
 }
 
+/// How a session is known to the store: the hash of its cookie's value (the value itself
+/// is never stored).
+pub fn key(cookie_value: &str) -> String {
+    hash_token(cookie_value)
+}
+
 /// The account a session stands for while it lasts (idle and absolute timeouts) and the
 /// account is enabled. A session found ended is deleted.
-pub async fn session_holder(
-    uc: &UseCases,
-    config: &SessionConfig,
-    token_hash: &str,
-) -> Result<Option<User>, Error> {
+pub async fn session_holder(uc: &UseCases, token_hash: &str) -> Result<Option<User>, Error> {
     let now = uc.clock.now();
     let Some(session) = uc.store.session(token_hash).await? else {
         return Ok(None);
     };
-    if !config.is_live(&session, now) || session.user.disabled {
+    if !uc.sessions.is_live(&session, now) || session.user.disabled {
         uc.store.delete_session(token_hash).await?;
         return Ok(None);
     }
-    if config.needs_touch(&session, now) {
+    if uc.sessions.needs_touch(&session, now) {
         uc.store.touch_session(token_hash, now).await?;
     }
     Ok(Some(session.user))
@@ -55,7 +58,6 @@ pub async fn session_holder(
 /// For something long-lived (an event stream) that asks again.
 pub async fn token_still_works(
     uc: &UseCases,
-    config: &SessionConfig,
     user_id: i64,
     token_id: i64,
 ) -> Result<Option<User>, Error> {
@@ -63,7 +65,7 @@ pub async fn token_still_works(
     let tokens = uc.store.tokens_of(user_id).await?;
     if !tokens
         .iter()
-        .any(|t| t.id == token_id && config.token_ends_at(t.created_at, t.expires_at) > now)
+        .any(|t| t.id == token_id && uc.sessions.token_ends_at(t.created_at, t.expires_at) > now)
     {
         return Ok(None);
     }
@@ -76,14 +78,13 @@ pub async fn token_still_works(
 /// every login gets a new id and nobody can plant one beforehand (session fixation).
 pub async fn start(
     uc: &UseCases,
-    config: &SessionConfig,
     user: &User,
     through: Option<(&str, &str)>,
 ) -> Result<String, Error> {
     let now = uc.clock.now();
     // Expired rows are useless; a login is a natural, infrequent moment to drop them.
     uc.store
-        .delete_expired_sessions(now - config.idle_s(), now - config.absolute_s())
+        .delete_expired_sessions(now - uc.sessions.idle_s(), now - uc.sessions.absolute_s())
         .await?;
     let token = SecretToken::generate("");
     uc.store.create_session(&token.hash, user.id, now).await?;

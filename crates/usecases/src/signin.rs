@@ -1,6 +1,5 @@
 //! Which account a person logs in to when a directory or an OpenID provider vouched for
-//! them, and the OpenID logins in flight. The login protocols themselves (the throttle,
-//! password checks, cookies) are the web's.
+//! them. The OpenID flow around it is `oidc.rs`, password logins `login.rs`.
 
 use roomkeeper_store::User;
 
@@ -259,23 +258,4 @@ async fn finish_oidc_account(
         store.set_email(user.id, identity.email.as_deref()).await?;
     }
     Ok(store.user_by_id(user.id).await?.ok_or(Error::NotFound)?)
-}
-
-/// An OpenID login that left for the provider, kept (by the hash of its state) until it
-/// comes back; logins older than `forget_before` are forgotten on the way.
-pub async fn remember_oidc_login(
-    uc: &UseCases,
-    login: &roomkeeper_store::OidcLogin,
-    forget_before: i64,
-) -> Result<(), Error> {
-    uc.store.create_oidc_login(login, forget_before).await?;
-    Ok(())
-}
-
-/// The login this state hash started, taken so that it can be used once.
-pub async fn take_oidc_login(
-    uc: &UseCases,
-    state_hash: &str,
-) -> Result<Option<roomkeeper_store::OidcLogin>, Error> {
-    Ok(uc.store.take_oidc_login(state_hash).await?)
 }

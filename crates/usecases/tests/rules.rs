@@ -91,6 +91,8 @@ impl Site {
                 ldap_admin_group: false,
                 local_login_admins_only: false,
             },
+            sessions: Default::default(),
+            oidc: Arc::default(),
         };
         Site {
             uc,

@@ -9,7 +9,6 @@ use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri, RawPathParams};
 use axum::http::{header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
-use roomkeeper_auth::hash_token;
 use roomkeeper_domain::{Action, Actor, Decision, RecordingId, decide};
 use roomkeeper_domain::{Recording, Room, RoomRequest, User};
 use roomkeeper_usecases::{recordings, rooms, sessions};
@@ -87,7 +86,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<CurrentU
     let uc = &state.usecases;
     if parts.headers.contains_key(header::AUTHORIZATION) {
         let token = bearer_token(&parts.headers).ok_or(Error::BadToken)?;
-        let (token_id, user) = sessions::token_holder(uc, &state.sessions, token)
+        let (token_id, user) = sessions::token_holder(uc, token)
             .await?
             .ok_or(Error::BadToken)?;
         return Ok(Some(CurrentUser {
@@ -99,8 +98,8 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<CurrentU
     let Some(cookie) = jar.get(cookie_name(&state.http)) else {
         return Ok(None);
     };
-    let token_hash = hash_token(cookie.value());
-    let user = sessions::session_holder(uc, &state.sessions, &token_hash).await?;
+    let token_hash = sessions::key(cookie.value());
+    let user = sessions::session_holder(uc, &token_hash).await?;
     Ok(user.map(|user| CurrentUser {
         user,
         credential: Credential::Session { token_hash },
@@ -293,13 +292,11 @@ pub async fn recheck_room<P: Permission<On = Room>>(
 ) -> Result<(), Error> {
     let uc = &state.usecases;
     let user = match &current.credential {
-        Credential::Session { token_hash } => {
-            sessions::session_holder(uc, &state.sessions, token_hash)
-                .await?
-                .ok_or(Error::NotLoggedIn)?
-        }
+        Credential::Session { token_hash } => sessions::session_holder(uc, token_hash)
+            .await?
+            .ok_or(Error::NotLoggedIn)?,
         Credential::ApiToken { token_id } => {
-            sessions::token_still_works(uc, &state.sessions, current.user.id, *token_id)
+            sessions::token_still_works(uc, current.user.id, *token_id)
                 .await?
                 .ok_or(Error::BadToken)?
         }

@@ -26,7 +26,6 @@ pub use mail::Translated as TranslatedLetters;
 use std::sync::Arc;
 
 use axum::Router;
-use roomkeeper_auth::SessionConfig;
 use roomkeeper_domain::MeetingBase;
 
 pub use error::{ApiError, Error, PageError};
@@ -137,9 +136,6 @@ impl RoomsConfig {
 #[derive(Debug, Clone, Default)]
 pub struct WebConfig {
     pub http: HttpConfig,
-    pub sessions: SessionConfig,
-    /// OpenID providers people can log in with (`[[oidc]]`), in button order.
-    pub oidc: Vec<roomkeeper_auth::OidcProviderConfig>,
 }
 
 /// Everything a handler may reach, shared by all requests. Cloned by every extractor
@@ -161,11 +157,8 @@ pub struct Shared {
     /// What Roomkeeper does; handlers translate HTTP in and out of these.
     pub usecases: roomkeeper_usecases::UseCases,
     pub http: Arc<HttpConfig>,
-    pub sessions: Arc<SessionConfig>,
     /// The Jitsi deployments whose meetings Roomkeeper controls.
     pub meetings: Arc<roomkeeper_jitsi::Shards>,
-    /// OpenID providers, in the order of their login buttons.
-    pub oidc: Arc<Vec<Arc<roomkeeper_auth::OidcProvider>>>,
     /// Cancelled when the service stops: endless responses (event streams) end then,
     /// or a graceful shutdown would wait for them forever.
     pub stopping: tokio_util::sync::CancellationToken,
@@ -187,35 +180,15 @@ impl AppState {
     ) -> Self {
         // Install the metrics recorder before the first request is counted.
         metrics_handle();
-        let base_url = config.http.base_url();
-        let oidc = config
-            .oidc
-            .into_iter()
-            .filter_map(|provider| {
-                let name = provider.name.clone();
-                roomkeeper_auth::OidcProvider::new(provider, &base_url)
-                    .map_err(|e| tracing::error!(provider = %name, error = %e, "OpenID provider left out"))
-                    .ok()
-                    .map(Arc::new)
-            })
-            .collect();
         Self(Arc::new(Shared {
-            oidc: Arc::new(oidc),
             event_streams: streams::EventStreams::new(config.http.event_streams),
             operator_networks: Arc::new(config.http.operator_networks().unwrap_or_default()),
             trusted_proxies: Arc::new(config.http.trusted_proxies().unwrap_or_default()),
             http: Arc::new(config.http),
-            sessions: Arc::new(config.sessions),
             meetings,
             stopping: tokio_util::sync::CancellationToken::new(),
             usecases,
         }))
-    }
-}
-
-impl AppState {
-    pub fn oidc_provider(&self, name: &str) -> Option<&Arc<roomkeeper_auth::OidcProvider>> {
-        self.oidc.iter().find(|p| p.name() == name)
     }
 }
 

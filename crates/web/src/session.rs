@@ -75,8 +75,12 @@ pub async fn start_session_through(
     user: &User,
     through: Option<(&str, &str)>,
 ) -> Result<Cookie<'static>, Error> {
-    let secret = sessions::start(&state.usecases, &state.sessions, user, through).await?;
-    Ok(session_cookie(state, secret, state.sessions.absolute_s()))
+    let secret = sessions::start(&state.usecases, user, through).await?;
+    Ok(session_cookie(
+        state,
+        secret,
+        state.usecases.sessions.absolute_s(),
+    ))
 }
 
 /// Ends the session the cookie names (if any). Returns the cookie that clears it, and
@@ -89,10 +93,10 @@ pub async fn log_out(
     let mut provider_logout = None;
     if let Some(value) = cookie_value {
         if let Some((name, id_token)) = sessions::end(&state.usecases, value).await? {
-            if let Some(provider) = state.oidc_provider(&name) {
-                let back = format!("{}/login", state.http.base_url());
-                provider_logout = provider.logout_url(&id_token, &back).await;
-            }
+            let back = format!("{}/login", state.http.base_url());
+            provider_logout =
+                roomkeeper_usecases::oidc::logout_url(&state.usecases, &name, &id_token, &back)
+                    .await;
         }
     }
     Ok((session_cookie(state, String::new(), 0), provider_logout))

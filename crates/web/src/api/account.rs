@@ -107,7 +107,7 @@ pub async fn list_tokens(
     current: CurrentUser,
 ) -> Result<Json<Vec<ApiToken>>, ApiError> {
     Ok(Json(
-        accounts::tokens(&state.usecases, &state.sessions, &current.user).await?,
+        accounts::tokens(&state.usecases, &current.user).await?,
     ))
 }
 
@@ -127,7 +127,6 @@ pub async fn create_token(
 ) -> Result<impl IntoResponse, ApiError> {
     let (token, secret) = accounts::create_token(
         &state.usecases,
-        &state.sessions,
         &current.user,
         &body.name,
         body.expires_in_days,

@@ -57,9 +57,9 @@ async fn profile_page(
     status: StatusCode,
     flash: Flash,
 ) -> Result<Response, PageError> {
-    let tokens = accounts::tokens(&state.usecases, &state.sessions, &user).await?;
+    let tokens = accounts::tokens(&state.usecases, &user).await?;
     let page = Chrome::for_user(state, lang, &user, "/profile").await?;
-    let longest = state.sessions.token_max_days;
+    let longest = state.usecases.sessions.token_max_days;
     let mut token_days: Vec<u32> = [30, 90, 365].into_iter().filter(|d| *d < longest).collect();
     token_days.push(longest);
     let token_default = if longest > 90 { 90 } else { longest };
@@ -183,14 +183,7 @@ async fn create_token(
                 .map_err(|_| Error::BadRequest(format!("{days:?} is not a number of days")))?,
         ),
     };
-    let made = accounts::create_token(
-        &state.usecases,
-        &state.sessions,
-        &current.user,
-        &form.name,
-        days,
-    )
-    .await;
+    let made = accounts::create_token(&state.usecases, &current.user, &form.name, days).await;
     match made {
         Ok((_, secret)) => {
             let flash = Flash {
@@ -205,7 +198,7 @@ async fn create_token(
             let error = if refusal == Refusal::InvalidTokenExpiry {
                 t.with(
                     "profile-token-expiry-invalid",
-                    [("days", state.sessions.token_max_days.to_string())],
+                    [("days", state.usecases.sessions.token_max_days.to_string())],
                 )
             } else {
                 t.t("profile-token-name-invalid")

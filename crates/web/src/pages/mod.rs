@@ -218,11 +218,7 @@ impl LoginPage {
             next,
             username,
             error,
-            providers: state
-                .oidc
-                .iter()
-                .map(|p| (p.name().to_owned(), p.label().to_owned()))
-                .collect(),
+            providers: roomkeeper_usecases::oidc::providers(&state.usecases),
         }
     }
 

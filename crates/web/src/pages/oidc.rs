@@ -1,7 +1,6 @@
 //! Logging in through an OpenID provider: the button sends the browser to the provider,
-//! the provider sends it back to the callback. The secrets in between (state, nonce,
-//! PKCE verifier) live in the database, keyed by the hash of `state` and taken once; the
-//! browser also carries `state` in a cookie, so a callback that a third party started
+//! the provider sends it back to the callback (`usecases::oidc` does the rest). The
+//! browser carries `state` in a cookie too, so a callback that a third party started
 //! (login CSRF) or replayed is refused.
 
 use axum::Router;
@@ -11,18 +10,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::Cookie;
-use roomkeeper_auth::{OidcError, hash_token};
 use serde::Deserialize;
 
 use super::{LoginPage, PagePath, lang_cookie, render_with_status, safe_local_path};
 use crate::i18n::{Lang, Tr};
-use roomkeeper_usecases::signin::{self, SignInRefusal};
+use roomkeeper_usecases::oidc::{self, OidcRefusal};
 
 use crate::session;
 use crate::{AppState, Error, PageError};
-
-/// How long a person may take at the provider's login page.
-const LOGIN_WINDOW_S: i64 = 600;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -54,33 +49,14 @@ async fn start(
     Query(query): Query<StartQuery>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
-    let provider = state.oidc_provider(&name).ok_or(Error::NotFound)?.clone();
     let next = safe_local_path(query.next.as_deref().unwrap_or("/")).to_owned();
-    let login = match provider.start().await {
-        Ok(login) => login,
-        Err(error) => {
-            tracing::error!(provider = %name, %error, "OpenID login cannot start");
-            let t = Tr::new(lang);
-            let message = t.with("oidc-unreachable", &[("provider", provider.label().into())]);
-            return Ok(refusal(&state, t, jar, StatusCode::BAD_GATEWAY, message));
+    match oidc::start(&state.usecases, &name, &next).await {
+        Ok(started) => {
+            let jar = jar.add(state_cookie(&state, started.state, oidc::LOGIN_WINDOW_S));
+            Ok((jar, Redirect::to(&started.url)).into_response())
         }
-    };
-    let now = state.usecases.clock.now();
-    roomkeeper_usecases::signin::remember_oidc_login(
-        &state.usecases,
-        &roomkeeper_domain::OidcLogin {
-            state_hash: hash_token(&login.state),
-            provider: name,
-            nonce: login.nonce,
-            pkce_verifier: login.pkce_verifier,
-            return_to: next,
-            created_at: now,
-        },
-        now - LOGIN_WINDOW_S,
-    )
-    .await?;
-    let jar = jar.add(state_cookie(&state, login.state, LOGIN_WINDOW_S));
-    Ok((jar, Redirect::to(&login.url)).into_response())
+        Err(refused) => Ok(refusal_page(&state, Tr::new(lang), jar, &name, refused)?),
+    }
 }
 
 #[derive(Deserialize)]
@@ -111,96 +87,67 @@ async fn callback(
     Query(query): Query<CallbackQuery>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
-    let provider = state.oidc_provider(&name).ok_or(Error::NotFound)?.clone();
-    let t = Tr::new(lang);
-    let label = || vec![("provider", provider.label().to_owned())];
-    let from_browser = jar
+    let kept = jar
         .get(state_cookie_name(&state))
         .map(|c| c.value().to_owned());
-    // The state must be this browser's and not yet used; only then is anything else in
-    // the answer (even an error from the provider) taken seriously.
-    let pending = match (&query.state, from_browser) {
-        (Some(sent), Some(kept)) if *sent == kept => {
-            roomkeeper_usecases::signin::take_oidc_login(&state.usecases, &hash_token(sent)).await?
-        }
-        (sent, kept) => {
-            tracing::warn!(provider = %name, state_sent = sent.is_some(), state_cookie = kept.is_some(), "OpenID callback with a state this browser did not start");
-            None
-        }
+    let callback = oidc::Callback {
+        code: query.code,
+        state: query.state,
+        error: query.error,
+        error_description: query.error_description,
     };
-    let now = state.usecases.clock.now();
-    let Some(pending) =
-        pending.filter(|p| p.provider == name && now - p.created_at <= LOGIN_WINDOW_S)
-    else {
-        tracing::warn!(provider = %name, "OpenID callback with an unknown, used or expired state");
-        let message = t.t("oidc-state-invalid");
-        return Ok(refusal(&state, t, jar, StatusCode::BAD_REQUEST, message));
+    let finished = match oidc::finish(&state.usecases, &name, callback, kept.as_deref()).await {
+        Ok(finished) => finished,
+        Err(refused) => return Ok(refusal_page(&state, Tr::new(lang), jar, &name, refused)?),
     };
-    if let Some(error) = &query.error {
-        let reason = query
-            .error_description
-            .clone()
-            .unwrap_or_else(|| error.clone());
-        tracing::info!(provider = %name, %error, %reason, "the provider ended the login");
-        let mut args = label();
-        args.push(("reason", reason));
-        let message = t.with("oidc-provider-refused", &args);
-        return Ok(refusal(&state, t, jar, StatusCode::FORBIDDEN, message));
-    }
-    let Some(code) = query.code else {
-        let message = t.t("oidc-state-invalid");
-        return Ok(refusal(&state, t, jar, StatusCode::BAD_REQUEST, message));
-    };
-    let identity = match provider
-        .finish(code, &pending.nonce, pending.pkce_verifier)
-        .await
-    {
-        Ok(identity) => identity,
-        Err(error) => {
-            let (status, key) = match &error {
-                OidcError::Unreachable(_) => (StatusCode::BAD_GATEWAY, "oidc-unreachable"),
-                OidcError::Refused(_) | OidcError::BadToken(_) => {
-                    (StatusCode::FORBIDDEN, "oidc-token-refused")
-                }
-                OidcError::MissingClaim(_) | OidcError::BadUsername { .. } => {
-                    (StatusCode::FORBIDDEN, "oidc-no-username")
-                }
-                OidcError::UnverifiedEmail => (StatusCode::FORBIDDEN, "oidc-email-unverified"),
-            };
-            match &error {
-                OidcError::BadToken(_) => {
-                    tracing::warn!(provider = %name, %error, "OpenID login refused")
-                }
-                _ => tracing::error!(provider = %name, %error, "OpenID login failed"),
-            }
-            let message = t.with(key, label());
-            return Ok(refusal(&state, t, jar, status, message));
-        }
-    };
-    let directory = state.usecases.login.ldap.as_deref();
-    let user = match signin::oidc_account(&state.usecases, &provider, &identity, directory).await {
-        Ok(user) => user,
-        Err(SignInRefusal::Failed(error)) => return Err(Error::from(error).into()),
-        Err(refusal_reason) => {
-            let message = match refusal_reason {
-                SignInRefusal::NameTaken(username) => {
-                    tracing::warn!(provider = %name, %username, issuer = %identity.issuer, subject = %identity.subject, "OpenID login refused: the username belongs to an account not linked to this identity, or to the directory; waiting for an administrator on /admin/users");
-                    t.with("oidc-name-taken", &[("username", username)])
-                }
-                _ => {
-                    tracing::info!(provider = %name, username = %identity.username, "OpenID login of a disabled account");
-                    t.t("oidc-disabled")
-                }
-            };
-            return Ok(refusal(&state, t, jar, StatusCode::FORBIDDEN, message));
-        }
-    };
+    let user = &finished.user;
     let cookie =
-        session::start_session_through(&state, &user, Some((&name, &identity.id_token))).await?;
-    tracing::info!(username = %user.username, provider = %name, "logged in through OpenID Connect");
+        session::start_session_through(&state, user, Some((&name, &finished.id_token))).await?;
     let mut jar = jar.add(cookie).add(state_cookie(&state, String::new(), 0));
     if let Some(saved) = user.language.as_deref().and_then(Lang::parse) {
         jar = jar.add(lang_cookie(saved));
     }
-    Ok((jar, Redirect::to(safe_local_path(&pending.return_to))).into_response())
+    Ok((jar, Redirect::to(safe_local_path(&finished.return_to))).into_response())
+}
+
+/// The login page again, saying why a login through provider `name` did not happen.
+fn refusal_page(
+    state: &AppState,
+    t: Tr,
+    jar: CookieJar,
+    name: &str,
+    refused: OidcRefusal,
+) -> Result<Response, Error> {
+    let label = || {
+        vec![(
+            "provider",
+            oidc::label(&state.usecases, name).unwrap_or_default(),
+        )]
+    };
+    let (status, message) = match refused {
+        OidcRefusal::UnknownProvider => return Err(Error::NotFound),
+        OidcRefusal::Failed(error) => return Err(error.into()),
+        OidcRefusal::StateInvalid => (StatusCode::BAD_REQUEST, t.t("oidc-state-invalid")),
+        OidcRefusal::ProviderRefused(reason) => {
+            let mut args = label();
+            args.push(("reason", reason));
+            (
+                StatusCode::FORBIDDEN,
+                t.with("oidc-provider-refused", &args),
+            )
+        }
+        OidcRefusal::Unreachable => (StatusCode::BAD_GATEWAY, t.with("oidc-unreachable", label())),
+        OidcRefusal::TokenRefused => (StatusCode::FORBIDDEN, t.with("oidc-token-refused", label())),
+        OidcRefusal::NoUsername => (StatusCode::FORBIDDEN, t.with("oidc-no-username", label())),
+        OidcRefusal::EmailUnverified => (
+            StatusCode::FORBIDDEN,
+            t.with("oidc-email-unverified", label()),
+        ),
+        OidcRefusal::NameTaken(username) => (
+            StatusCode::FORBIDDEN,
+            t.with("oidc-name-taken", &[("username", username)]),
+        ),
+        OidcRefusal::Disabled => (StatusCode::FORBIDDEN, t.t("oidc-disabled")),
+    };
+    Ok(refusal(state, t, jar, status, message))
 }
