@@ -46,7 +46,7 @@ async fn main() -> anyhow::Result<()> {
     let evil =
         Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "evilstudent", None).await?;
     evil.wait_until(Participant::is_moderator).await?;
-    let meetings = app.state.meetings.clone();
+    let meetings = app.state.usecases.shards.clone();
 
     let mut took = Vec::with_capacity(samples);
     for round in 0..samples {
@@ -78,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
     }
     println!(
         "lock to password removed (Prosody {}): {}",
-        app.state.meetings.status()[0]
+        app.state.usecases.shards.status()[0]
             .prosody_version
             .clone()
             .unwrap_or_default(),

@@ -229,7 +229,8 @@ async fn latency_and_freshness(options: &Options) -> anyhow::Result<()> {
             for i in 0..options.samples {
                 let started = Instant::now();
                 app.state
-                    .meetings
+                    .usecases
+                    .shards
                     .set_moderator(&logic, "b2b2b2b2", i % 2 == 0)
                     .await?;
                 control_times.push(started.elapsed());

@@ -53,7 +53,7 @@ pub async fn prepare(config: &Config, clock: Clock) -> anyhow::Result<AppState> 
         config,
         store,
         clock,
-        meetings.clone(),
+        meetings,
         recordings,
         Composed {
             instance: roomkeeper_usecases::UseCases::instance_id(&config.http.listen),
@@ -62,7 +62,6 @@ pub async fn prepare(config: &Config, clock: Clock) -> anyhow::Result<AppState> 
     );
     Ok(AppState::new(
         usecases,
-        meetings,
         WebConfig {
             http: config.http.clone(),
         },
@@ -126,6 +125,7 @@ pub fn compose(
         clock,
         // Validated with the configuration: every entry parses by now.
         meeting_bases: Arc::new(config.rooms.bases().unwrap_or_default()),
+        shards: meetings.clone(),
         meetings,
         watch,
         mail,
@@ -267,7 +267,7 @@ pub async fn serve(
         (*state.usecases.recordings).clone(),
         jobs.clone(),
     ));
-    let guard = (!state.meetings.is_empty()).then(|| {
+    let guard = roomkeeper_usecases::meetings::configured(&state.usecases).then(|| {
         let stop = jobs.clone();
         tokio::spawn(roomkeeper_usecases::guard::run(
             state.usecases.clone(),

@@ -64,11 +64,10 @@ fn the_store_and_its_tests_stand_on_the_domain_alone() {
 #[test]
 fn the_web_front_end_calls_the_core_and_never_the_store() {
     let crates = workspace_dependencies();
-    // Still called directly, to be moved behind the use cases (issue 29): `jitsi` (event
-    // streams' room feeds, the shards' status page) and `recordings` (a Jibri upload's
-    // staging, a recording's delivery). The list only shrinks: a crate added here fails
-    // the test.
-    let still_direct = ["roomkeeper-jitsi", "roomkeeper-recordings"];
+    // Still called directly, to be moved behind the use cases (issue 29): `recordings`
+    // (a Jibri upload's staging, a recording's delivery). The list only shrinks: a crate
+    // added here fails the test.
+    let still_direct = ["roomkeeper-recordings"];
     let mut allowed = vec!["roomkeeper-domain", "roomkeeper-usecases"];
     allowed.extend(still_direct);
     allowed.sort_unstable();

@@ -151,11 +151,15 @@ impl TestApp {
         config.jitsi.shards = vec![prosody.shard("main")];
         let app = Self::spawn_with(database, config, Default::default()).await?;
         anyhow::ensure!(
-            app.state.meetings.wait_ready(Duration::from_secs(10)).await,
+            app.state
+                .usecases
+                .shards
+                .wait_ready(Duration::from_secs(10))
+                .await,
             "Roomkeeper did not connect to Prosody: {}",
             prosody.log()
         );
-        let detected = app.state.meetings.status()[0].companion_module;
+        let detected = app.state.usecases.shards.status()[0].companion_module;
         anyhow::ensure!(
             detected == (prosody.companion == jitsi::Companion::Loaded),
             "companion module detected: {detected}, loaded: {:?}",

@@ -35,6 +35,8 @@ pub struct UseCases {
     pub meeting_bases: Arc<Vec<MeetingBase>>,
     /// The Jitsi deployments whose meetings Roomkeeper controls.
     pub meetings: Arc<dyn roomkeeper_jitsi::MeetingControl>,
+    /// The same deployments, for their connections' status.
+    pub shards: Arc<roomkeeper_jitsi::Shards>,
     /// One live feed per followed room, shared by everyone following it.
     pub watch: Arc<roomkeeper_jitsi::MeetingWatch>,
     pub mail: mail::Mail,

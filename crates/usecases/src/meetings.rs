@@ -7,6 +7,34 @@ use roomkeeper_store::{ModeratorTrust, Room};
 
 use crate::{Acting, Error, Stamp, UseCases};
 
+/// What front ends show of the meeting servers and of a followed room.
+pub use roomkeeper_jitsi::{ConnectProblem, RoomFeed, RoomOwnership, RoomState, ShardStatus};
+
+/// Whether any meeting server is configured (without one, nothing is controlled).
+pub fn configured(uc: &UseCases) -> bool {
+    !uc.shards.is_empty()
+}
+
+/// Each meeting server's connection, companion module and room ownership.
+pub fn shards(uc: &UseCases) -> Vec<ShardStatus> {
+    uc.shards.status()
+}
+
+/// Whether Prosody pushes changes (the companion module): pages then update at once.
+pub fn pushes_changes(uc: &UseCases) -> bool {
+    uc.meetings.pushes_events()
+}
+
+/// Follows `room` while the answer is held: its state, kept current, for every follower.
+pub fn follow(uc: &UseCases, room: &roomkeeper_domain::RoomName) -> std::sync::Arc<RoomFeed> {
+    uc.watch.follow(room)
+}
+
+/// How many rooms are followed now.
+pub fn followed(uc: &UseCases) -> usize {
+    uc.watch.followed()
+}
+
 #[derive(Debug, Clone, Copy)]
 pub enum MeetingAction<'a> {
     Grant(&'a str),

@@ -73,6 +73,7 @@ impl Site {
             clock,
             meeting_bases: Arc::new(bases),
             meetings: meetings.clone(),
+            shards: meetings.clone(),
             watch: Arc::new(roomkeeper_jitsi::MeetingWatch::new(
                 meetings,
                 std::time::Duration::from_secs(1),

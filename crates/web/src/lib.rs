@@ -157,8 +157,6 @@ pub struct Shared {
     /// What Roomkeeper does; handlers translate HTTP in and out of these.
     pub usecases: roomkeeper_usecases::UseCases,
     pub http: Arc<HttpConfig>,
-    /// The Jitsi deployments whose meetings Roomkeeper controls.
-    pub meetings: Arc<roomkeeper_jitsi::Shards>,
     /// Cancelled when the service stops: endless responses (event streams) end then,
     /// or a graceful shutdown would wait for them forever.
     pub stopping: tokio_util::sync::CancellationToken,
@@ -171,13 +169,8 @@ pub struct Shared {
 }
 
 impl AppState {
-    /// The web front end over the use cases (`roomkeeper::app::compose`); `meetings` are
-    /// the same shards the use cases act on, asked here for their state (`/readyz`).
-    pub fn new(
-        usecases: roomkeeper_usecases::UseCases,
-        meetings: Arc<roomkeeper_jitsi::Shards>,
-        config: WebConfig,
-    ) -> Self {
+    /// The web front end over the use cases (`roomkeeper::app::compose`).
+    pub fn new(usecases: roomkeeper_usecases::UseCases, config: WebConfig) -> Self {
         // Install the metrics recorder before the first request is counted.
         metrics_handle();
         Self(Arc::new(Shared {
@@ -185,7 +178,6 @@ impl AppState {
             operator_networks: Arc::new(config.http.operator_networks().unwrap_or_default()),
             trusted_proxies: Arc::new(config.http.trusted_proxies().unwrap_or_default()),
             http: Arc::new(config.http),
-            meetings,
             stopping: tokio_util::sync::CancellationToken::new(),
             usecases,
         }))

@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use roomkeeper_jitsi::RoomOwnership;
+use roomkeeper_usecases::meetings::{self, RoomOwnership};
 
 use crate::AppState;
 
@@ -150,7 +150,7 @@ async fn readyz(
     }
     // Jitsi's state is reported but does not decide readiness: pages, registration and
     // recordings work without it, and a Prosody outage should not take us out of rotation.
-    let shards = state.meetings.status();
+    let shards = meetings::shards(&state.usecases);
     let body = serde_json::json!({
         "ready": ok,
         "checks": {
@@ -178,7 +178,7 @@ async fn prometheus(
             .into_response();
     }
     // Read at scrape time, so the gauge is never older than the scrape.
-    for shard in state.meetings.status() {
+    for shard in meetings::shards(&state.usecases) {
         let flag = |on: bool| if on { 1.0 } else { 0.0 };
         metrics::gauge!("jitsi_shard_companion_module", "shard" => shard.name.clone())
             .set(flag(shard.companion_module));
@@ -198,7 +198,7 @@ async fn prometheus(
         }
         metrics::gauge!("jitsi_shard_online", "shard" => shard.name).set(flag(shard.online));
     }
-    metrics::gauge!("jitsi_rooms_followed").set(state.usecases.watch.followed() as f64);
+    metrics::gauge!("jitsi_rooms_followed").set(meetings::followed(&state.usecases) as f64);
     metrics::counter!("jitsi_room_changes_total").absolute(state.usecases.watch.changes_received());
     // Left out when the database does not answer: /readyz and its alert say that.
     if let Ok((problems, spooled)) =

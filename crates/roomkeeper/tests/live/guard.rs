@@ -25,7 +25,13 @@ async fn instance(prosody: &Prosody, database: Arc<TestDatabase>) -> TestApp {
     let app = TestApp::spawn_with(database, config, Default::default())
         .await
         .unwrap();
-    assert!(app.state.meetings.wait_ready(Duration::from_secs(10)).await);
+    assert!(
+        app.state
+            .usecases
+            .shards
+            .wait_ready(Duration::from_secs(10))
+            .await
+    );
     app
 }
 
@@ -560,7 +566,13 @@ async fn the_owners_hear_when_their_room_is_in_use_without_them() {
     let app = TestApp::spawn_with(database, config, Default::default())
         .await
         .unwrap();
-    assert!(app.state.meetings.wait_ready(Duration::from_secs(10)).await);
+    assert!(
+        app.state
+            .usecases
+            .shards
+            .wait_ready(Duration::from_secs(10))
+            .await
+    );
     let owner = app.passwordless_user("lecturer", false).await.unwrap();
     app.store()
         .set_email(owner.id, Some("lecturer@uni.test"))
@@ -670,7 +682,7 @@ async fn one_of_two_instances_guards_a_room_and_the_other_takes_over() {
     first.stop().await.unwrap();
     let name = roomkeeper_domain::RoomName::parse("logic", &[]).unwrap();
     roomkeeper_jitsi::MeetingControl::set_moderator(
-        &*second.state.meetings,
+        &*second.state.usecases.shards,
         &name,
         "e1e1e1e1",
         true,

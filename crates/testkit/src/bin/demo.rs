@@ -97,7 +97,8 @@ async fn main() -> anyhow::Result<()> {
     // opened right away would otherwise say Jitsi is unreachable.
     anyhow::ensure!(
         state
-            .meetings
+            .usecases
+            .shards
             .wait_ready(std::time::Duration::from_secs(20))
             .await,
         "Roomkeeper did not connect to the demo's Prosody: {}",

@@ -158,7 +158,7 @@ pub async fn events(
 ) -> Result<impl IntoResponse, ApiError> {
     let room = &access.resource.name;
     let slot = state.event_streams.open(access.current.user.id)?;
-    let feed = state.usecases.watch.follow(room);
+    let feed = meetings::follow(&state.usecases, room);
     let receiver = feed.subscribe();
     let mut recheck = tokio::time::interval(RIGHTS_RECHECK);
     recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -192,12 +192,12 @@ struct StreamReader {
     state: AppState,
     current: crate::extract::CurrentUser,
     room_id: i64,
-    receiver: tokio::sync::watch::Receiver<roomkeeper_jitsi::RoomState>,
+    receiver: tokio::sync::watch::Receiver<meetings::RoomState>,
     recheck: tokio::time::Interval,
     sent: bool,
     ended: bool,
     /// Keeps the room followed while the stream is open.
-    _feed: std::sync::Arc<roomkeeper_jitsi::RoomFeed>,
+    _feed: std::sync::Arc<meetings::RoomFeed>,
     _slot: crate::streams::StreamSlot,
 }
 

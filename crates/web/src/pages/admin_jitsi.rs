@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use roomkeeper_jitsi::{ConnectProblem, RoomOwnership, ShardStatus};
+use roomkeeper_usecases::meetings::{self, ConnectProblem, RoomOwnership, ShardStatus};
 
 use super::{Chrome, render_with_status};
 use crate::extract::Admin;
@@ -35,8 +35,8 @@ async fn jitsi(
         StatusCode::OK,
         &JitsiPage {
             page: Chrome::for_user(&state, lang, &admin.user, "/admin/jitsi").await?,
-            shards: state.meetings.status(),
-            followed: state.usecases.watch.followed(),
+            shards: meetings::shards(&state.usecases),
+            followed: meetings::followed(&state.usecases),
         },
     ))
 }

@@ -339,7 +339,7 @@ async fn room_page_with(
 ) -> Result<Response, PageError> {
     let can_manage = crate::extract::may::<ManageRoom>(state, current, &room);
     let can_control = crate::extract::may::<crate::extract::ControlMeeting>(state, current, &room);
-    let meeting = if can_control && !state.meetings.is_empty() {
+    let meeting = if can_control && roomkeeper_usecases::meetings::configured(&state.usecases) {
         Some(
             meetings::meeting(&state.usecases, &room)
                 .await
@@ -372,7 +372,7 @@ async fn room_page_with(
     } else {
         None
     };
-    let guard = if can_control && !state.meetings.is_empty() {
+    let guard = if can_control && roomkeeper_usecases::meetings::configured(&state.usecases) {
         Some(guard::settings(uc, &room).await?)
     } else {
         None
@@ -411,7 +411,7 @@ async fn room_page_with(
             can_manage,
             meeting,
             moderators,
-            live_pushed: roomkeeper_jitsi::MeetingControl::pushes_events(&*state.meetings),
+            live_pushed: roomkeeper_usecases::meetings::pushes_changes(&state.usecases),
             notice,
             error,
             history: super::HistoryEntry::page(&Tr::new(lang), history),
