@@ -2,7 +2,8 @@
 //! - the store's tests build the store and nothing of the application above it: its own
 //!   dependencies and its tests' are the domain and `roomkeeper-testkit-db` only (which in
 //!   turn knows only the store), so a quick `cargo test -p roomkeeper-store` stays quick;
-//! - the web front end knows the core (`usecases`) and the domain's types, never the store.
+//! - the web front end knows the core (`usecases`) and the domain's types, never a part the
+//!   core owns (the store, Jitsi, recordings, sign-in).
 
 // A failed step should stop the test right there, loudly.
 #![allow(clippy::unwrap_used)]
@@ -62,14 +63,10 @@ fn the_store_and_its_tests_stand_on_the_domain_alone() {
 }
 
 #[test]
-fn the_web_front_end_calls_the_core_and_never_the_store() {
+fn the_web_front_end_knows_only_the_core_and_the_domain() {
     let crates = workspace_dependencies();
-    // Still called directly, to be moved behind the use cases (issue 29): `recordings`
-    // (a Jibri upload's staging, a recording's delivery). The list only shrinks: a crate
-    // added here fails the test.
-    let still_direct = ["roomkeeper-recordings"];
-    let mut allowed = vec!["roomkeeper-domain", "roomkeeper-usecases"];
-    allowed.extend(still_direct);
-    allowed.sort_unstable();
-    assert_eq!(crates["roomkeeper-web"], allowed);
+    assert_eq!(
+        crates["roomkeeper-web"],
+        ["roomkeeper-domain", "roomkeeper-usecases"]
+    );
 }

@@ -21,6 +21,9 @@ pub enum Error {
     /// A value that does not parse (a username, a password).
     #[error(transparent)]
     Parse(#[from] roomkeeper_domain::ParseError),
+    /// Where recordings are kept has no space left.
+    #[error("{0}")]
+    StorageFull(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -59,6 +62,9 @@ pub enum Failure {
     Unavailable(String),
     /// The database does not answer: said apart, so people know it is not their Jitsi.
     DatabaseUnreachable(String),
+    /// Where recordings are kept has no space left: the sender keeps its files and tries
+    /// again later.
+    StorageFull(String),
     /// Kept to the log; people see a generic sentence.
     Internal(String),
 }
@@ -76,6 +82,7 @@ impl Error {
                 refusal: Refusal::InvalidInput,
                 message: e.to_string(),
             },
+            Error::StorageFull(message) => Failure::StorageFull(message),
             Error::Internal(cause) => Failure::Internal(cause),
         }
     }

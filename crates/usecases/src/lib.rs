@@ -16,6 +16,7 @@ pub mod recordings;
 pub mod rooms;
 pub mod sessions;
 pub mod signin;
+pub mod upload;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -11,6 +11,26 @@ use roomkeeper_store::{
 
 use crate::{Acting, Error, Stamp, UseCases, rooms};
 
+/// How a recording's file is named, typed and handed out, for those who serve it.
+pub use roomkeeper_recordings::{Delivery, content_disposition, content_type, download_name};
+
+/// Where the file of `recording` is: a local path to serve, or a presigned URL that
+/// expires after `recordings.presigned_url_seconds`. Whether the asker may have it was
+/// decided before.
+pub async fn delivery(uc: &UseCases, recording: &Recording) -> Result<Delivery, Error> {
+    let valid_for = std::time::Duration::from_secs(uc.recordings.config.presigned_url_seconds);
+    Ok(uc
+        .recordings
+        .blobs
+        .delivery(&recording.id, valid_for)
+        .await?)
+}
+
+/// Free and total bytes where recordings are stored (local) or staged (S3 uploads).
+pub fn disk_space(uc: &UseCases) -> Option<(u64, u64)> {
+    roomkeeper_recordings::staging::disk_space(&uc.recordings.config.dir)
+}
+
 /// Whether a Jibri machine's uploader presented the ingest token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IngestToken {

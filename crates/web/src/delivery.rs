@@ -3,7 +3,6 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -11,7 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use http_body_util::BodyExt;
 use roomkeeper_domain::Recording;
-use roomkeeper_recordings::{Delivery, content_disposition, content_type, download_name};
+use roomkeeper_usecases::recordings::{Delivery, content_disposition, content_type, download_name};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
@@ -28,15 +27,7 @@ pub async fn content(
     download: bool,
     request: Request,
 ) -> Result<Response, Error> {
-    let valid_for = Duration::from_secs(state.usecases.recordings.config.presigned_url_seconds);
-    match state
-        .usecases
-        .recordings
-        .blobs
-        .delivery(&recording.id, valid_for)
-        .await
-        .map_err(roomkeeper_usecases::Error::from)?
-    {
+    match roomkeeper_usecases::recordings::delivery(&state.usecases, recording).await? {
         Delivery::Redirect(url) => Ok(Redirect::to(&url).into_response()),
         Delivery::File(path) => {
             let location = &state.usecases.recordings.config.x_accel_redirect_location;

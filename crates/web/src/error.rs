@@ -144,6 +144,7 @@ impl From<roomkeeper_usecases::Error> for Error {
             F::ProsodyRefused(message) => Error::ProsodyRefused(message),
             F::Unavailable(message) => Error::Unavailable(message),
             F::DatabaseUnreachable(message) => Error::DatabaseUnreachable(message),
+            F::StorageFull(message) => Error::StorageFull(message),
             F::Internal(cause) => Error::Internal(cause),
         }
     }

@@ -213,9 +213,7 @@ async fn prometheus(
         metrics::gauge!("mail_outbox_given_up").set(outbox.given_up as f64);
     }
     // Where recordings are stored (local) or staged (S3 uploads).
-    if let Some((free, size)) =
-        roomkeeper_recordings::staging::disk_space(&state.usecases.recordings.config.dir)
-    {
+    if let Some((free, size)) = roomkeeper_usecases::recordings::disk_space(&state.usecases) {
         metrics::gauge!("recordings_disk_free_bytes").set(free as f64);
         metrics::gauge!("recordings_disk_size_bytes").set(size as f64);
     }

@@ -3,7 +3,7 @@
 
 use roomkeeper_domain::{Recording, RequestStatus, Room, RoomEntry, RoomRequest, ShareLink};
 use roomkeeper_domain::{RoomName, Username};
-use roomkeeper_recordings::download_name;
+use roomkeeper_usecases::recordings::download_name;
 use serde::Serialize;
 
 use crate::AppState;

@@ -7,17 +7,15 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use roomkeeper_domain::IngestProblem;
 use roomkeeper_domain::Refusal;
-use roomkeeper_recordings::staging;
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt;
 
 use super::{ApiJson, ApiPath};
 use crate::extract::{
     Access, Admin, ClientAddr, HandleRecording, SeeRoom, SetRetention, WatchRecording,
     may_watch_recordings,
 };
-use roomkeeper_usecases::Error as UseCaseError;
 use roomkeeper_usecases::recordings;
+use roomkeeper_usecases::upload::Upload;
 
 use crate::delivery;
 use crate::views::{self, RecordingView, ShareLinkView};
@@ -189,9 +187,6 @@ pub struct Ingested {
     recordings: Vec<String>,
 }
 
-/// Largest `metadata.json` accepted (Jibri's are a few KiB).
-const MAX_METADATA: usize = 1024 * 1024;
-
 /// The finalize script's upload (`deploy/jibri/finalize.sh`): multipart fields `session`
 /// (the directory's name), `metadata` (metadata.json) and one `video` per file. Video
 /// parts are streamed to a staging directory, never held in memory; the staged session
@@ -249,31 +244,7 @@ pub async fn report_spool(
 
 async fn ingest_upload(state: &AppState, mut multipart: Multipart) -> Result<Ingested, Error> {
     let bad = |message: String| Error::refused(Refusal::BadUpload, message);
-    let _writing = staging::writing(&state.usecases.recordings.config.dir)
-        .await
-        .map_err(UseCaseError::from)?;
-    let incoming = staging::incoming(&state.usecases.recordings.config.dir);
-    let staging_failed = |e: std::io::Error| {
-        if e.kind() == std::io::ErrorKind::StorageFull {
-            Error::StorageFull(format!(
-                "No space left to take in this recording ({e}); keep the files and try again later."
-            ))
-        } else {
-            Error::Internal(format!("staging: {e}"))
-        }
-    };
-    tokio::fs::create_dir_all(&incoming)
-        .await
-        .map_err(staging_failed)?;
-    // One directory per upload (two tries of one session never share files), removed
-    // when the request ends, however it ends; a killed process leaves it to start-up.
-    let upload = tempfile::Builder::new()
-        .prefix("upload-")
-        .tempdir_in(&incoming)
-        .map_err(staging_failed)?;
-    let mut session: Option<String> = None;
-    let mut metadata: Option<Vec<u8>> = None;
-    let mut videos = 0;
+    let mut upload = Upload::begin(&state.usecases).await?;
     while let Some(mut field) = multipart
         .next_field()
         .await
@@ -281,72 +252,28 @@ async fn ingest_upload(state: &AppState, mut multipart: Multipart) -> Result<Ing
     {
         match field.name() {
             Some("session") => {
-                let name = field.text().await.map_err(|e| bad(e.to_string()))?;
-                roomkeeper_recordings::session::check_session_name(&name)
-                    .map_err(UseCaseError::from)?;
-                session = Some(name);
+                upload.session(field.text().await.map_err(|e| bad(e.to_string()))?)?;
             }
             Some("metadata") => {
                 let bytes = field.bytes().await.map_err(|e| bad(e.to_string()))?;
-                if bytes.len() > MAX_METADATA {
-                    return Err(bad("metadata.json is larger than 1 MiB".into()));
-                }
-                metadata = Some(bytes.to_vec());
+                upload.metadata(bytes.to_vec())?;
             }
             Some("video") => {
-                let session = session
-                    .as_deref()
-                    .ok_or_else(|| bad("send the session field before the videos".into()))?;
-                let file_name = field
-                    .file_name()
-                    .ok_or_else(|| bad("a video part needs a file name".into()))?
-                    .to_owned();
-                roomkeeper_recordings::session::check_file_name(&file_name)
-                    .map_err(UseCaseError::from)?;
-                let dir = upload.path().join(session);
-                tokio::fs::create_dir_all(&dir)
-                    .await
-                    .map_err(|e| Error::Internal(format!("staging {}: {e}", dir.display())))?;
-                let staged = dir.join(format!("{file_name}.part"));
-                let mut file = tokio::fs::File::create(&staged)
-                    .await
-                    .map_err(|e| Error::Internal(format!("staging {}: {e}", staged.display())))?;
+                let file_name = field.file_name().map(str::to_owned);
+                let mut video = upload.video(file_name.as_deref()).await?;
                 while let Some(chunk) = field
                     .chunk()
                     .await
                     .map_err(|e| bad(format!("the upload broke off: {e}")))?
                 {
-                    file.write_all(&chunk).await.map_err(staging_failed)?;
+                    video.write(&chunk).await?;
                 }
-                file.flush().await.map_err(staging_failed)?;
-                tokio::fs::rename(&staged, dir.join(&file_name))
-                    .await
-                    .map_err(staging_failed)?;
-                videos += 1;
+                upload.video_done(video).await?;
             }
             _ => {}
         }
     }
-    let session = session.ok_or_else(|| bad("the session field is missing".into()))?;
-    let metadata = metadata.ok_or_else(|| bad("the metadata part is missing".into()))?;
-    if videos == 0 {
-        return Err(bad("no video part".into()));
-    }
-    let dir = upload.path().join(&session);
-    // Written last: a staged session counts only once its metadata is there.
-    tokio::fs::write(
-        dir.join(roomkeeper_recordings::session::METADATA),
-        &metadata,
-    )
-    .await
-    .map_err(staging_failed)?;
-    let stored = state
-        .usecases
-        .recordings
-        .ingest_dir(&dir, true)
-        .await
-        .map_err(UseCaseError::from)?;
     Ok(Ingested {
-        recordings: stored.into_iter().map(|r| r.id).collect(),
+        recordings: upload.finish(&state.usecases).await?,
     })
 }
