@@ -90,7 +90,6 @@ pub fn compose(
         enabled: how.mail_enabled,
         wakeup: Arc::new(tokio::sync::Notify::new()),
         base_url: config.http.base_url(),
-        letters: Arc::new(roomkeeper_web::TranslatedLetters),
     };
     let recordings = recordings.with_mail(Arc::new(roomkeeper_usecases::mail::RecordingMail {
         store: store.clone(),

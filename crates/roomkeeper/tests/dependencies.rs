@@ -2,8 +2,8 @@
 //! - the store's tests build the store and nothing of the application above it: its own
 //!   dependencies and its tests' are the domain and `roomkeeper-testkit-db` only (which in
 //!   turn knows only the store), so a quick `cargo test -p roomkeeper-store` stays quick;
-//! - the web front end knows the core (`usecases`) and the domain's types, never a part the
-//!   core owns (the store, Jitsi, recordings, sign-in).
+//! - the web front end knows the core (`usecases`), the domain's types and the texts, never
+//!   a part the core owns (the store, Jitsi, recordings, sign-in).
 
 // A failed step should stop the test right there, loudly.
 #![allow(clippy::unwrap_used)]
@@ -63,10 +63,15 @@ fn the_store_and_its_tests_stand_on_the_domain_alone() {
 }
 
 #[test]
-fn the_web_front_end_knows_only_the_core_and_the_domain() {
+fn the_web_front_end_knows_only_the_core_the_domain_and_the_texts() {
     let crates = workspace_dependencies();
+    // `texts`: the words pages show are the same the core's letters use.
     assert_eq!(
         crates["roomkeeper-web"],
-        ["roomkeeper-domain", "roomkeeper-usecases"]
+        [
+            "roomkeeper-domain",
+            "roomkeeper-texts",
+            "roomkeeper-usecases"
+        ]
     );
 }

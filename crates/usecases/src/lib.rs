@@ -25,7 +25,6 @@ use roomkeeper_domain::{Clock, MeetingBase};
 use roomkeeper_store::{Audit, Store, User};
 
 pub use error::{Error, Failure};
-pub use mail::Letters;
 
 /// Everything the use cases reach. Cheap to clone.
 #[derive(Clone)]

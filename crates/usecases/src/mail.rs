@@ -1,42 +1,15 @@
 //! Who is told what by email. The emails are queued with the change they report (in the
-//! same transaction); the words come from [`Letters`], which the web layer implements
-//! with its translations, in each recipient's language.
+//! same transaction); the words are `roomkeeper_texts::letters`', in each recipient's
+//! language, from the same texts as the pages.
 
 use std::sync::Arc;
 
 use roomkeeper_domain::RoomName;
 use roomkeeper_store::{NewEmail, NewRequest, OutboxStatus, RoomRequest, Store, User};
 
+use roomkeeper_texts::letters::{self, Letter};
+
 use crate::{Error, UseCases};
-
-/// One email's words.
-pub struct Letter {
-    pub subject: String,
-    pub body: String,
-}
-
-/// The words of each email Roomkeeper writes, for one recipient (in their language).
-pub trait Letters: Send + Sync {
-    fn request_filed(
-        &self,
-        to: &User,
-        room: &str,
-        requester: &str,
-        reason: &str,
-        link: &str,
-    ) -> Letter;
-    fn request_decided(
-        &self,
-        to: &User,
-        room: &str,
-        approved: bool,
-        message: &str,
-        link: &str,
-    ) -> Letter;
-    fn recording_ready(&self, to: &User, room: &str, link: &str) -> Letter;
-    /// The room's meeting has run `minutes` without its owners.
-    fn room_in_use(&self, to: &User, room: &str, minutes: u32, link: &str) -> Letter;
-}
 
 /// Whether and how email goes out.
 #[derive(Clone)]
@@ -47,7 +20,6 @@ pub struct Mail {
     pub wakeup: Arc<tokio::sync::Notify>,
     /// Where links in emails point (`http.public_url`).
     pub base_url: String,
-    pub letters: Arc<dyn Letters>,
 }
 
 impl Mail {
@@ -92,10 +64,7 @@ pub(crate) async fn in_use(
         let Ok(Some(user)) = uc.store.user_by_name(name).await else {
             continue;
         };
-        let letter = uc
-            .mail
-            .letters
-            .room_in_use(&user, &room.name.display(), minutes, &link);
+        let letter = letters::room_in_use(&user, &room.name.display(), minutes, &link);
         emails.extend(email(&user, letter));
     }
     emails
@@ -118,13 +87,8 @@ pub(crate) async fn new_request(
         .await?
         .iter()
         .filter_map(|admin| {
-            let letter = mail.letters.request_filed(
-                admin,
-                &room,
-                &request.requester,
-                &request.reason,
-                &link,
-            );
+            let letter =
+                letters::request_filed(admin, &room, &request.requester, &request.reason, &link);
             email(admin, letter)
         })
         .collect())
@@ -144,7 +108,7 @@ pub(crate) async fn decision(
     let Some(requester) = uc.store.user_by_name(&request.requester).await? else {
         return Ok(Vec::new());
     };
-    let letter = mail.letters.request_decided(
+    let letter = letters::request_decided(
         &requester,
         &request.room_name.display(),
         approved,
@@ -179,10 +143,7 @@ impl roomkeeper_recordings::ReadyMail for RecordingMail {
             let Ok(Some(user)) = self.store.user_by_name(name).await else {
                 continue;
             };
-            let letter = self
-                .mail
-                .letters
-                .recording_ready(&user, &room.name.display(), &link);
+            let letter = letters::recording_ready(&user, &room.name.display(), &link);
             emails.extend(email(&user, letter));
         }
         emails

@@ -11,34 +11,8 @@ use roomkeeper_domain::{AuditAction, Clock, Refusal, RequestStatus, User};
 use roomkeeper_store::Page;
 use roomkeeper_testkit_db::{Backend, TestDatabase, both_backends};
 use roomkeeper_usecases::accounts::{self, OwnedRooms};
-use roomkeeper_usecases::mail::{Letter, Letters, Mail};
+use roomkeeper_usecases::mail::Mail;
 use roomkeeper_usecases::{Acting, Error, UseCases, login, rooms};
-
-/// Email words without translations: these tests look at what is decided, not at how
-/// it is said.
-struct PlainLetters;
-
-impl Letters for PlainLetters {
-    fn request_filed(&self, _: &User, room: &str, by: &str, _: &str, link: &str) -> Letter {
-        plain(format!("{by} asks for {room}"), link)
-    }
-    fn request_decided(&self, _: &User, room: &str, yes: bool, _: &str, link: &str) -> Letter {
-        plain(format!("{room} approved: {yes}"), link)
-    }
-    fn recording_ready(&self, _: &User, room: &str, link: &str) -> Letter {
-        plain(format!("a recording of {room}"), link)
-    }
-    fn room_in_use(&self, _: &User, room: &str, minutes: u32, link: &str) -> Letter {
-        plain(format!("{room} in use for {minutes} minutes"), link)
-    }
-}
-
-fn plain(subject: String, link: &str) -> Letter {
-    Letter {
-        subject,
-        body: link.to_owned(),
-    }
-}
 
 /// The use cases over a fresh database, as `roomkeeper::app::compose` puts them together,
 /// for a site with no Jitsi shard configured and recordings on local disk.
@@ -82,7 +56,6 @@ impl Site {
                 enabled: false,
                 wakeup: Arc::new(tokio::sync::Notify::new()),
                 base_url: "https://rooms.example.org".into(),
-                letters: Arc::new(PlainLetters),
             },
             recordings: Arc::new(recordings),
             instance: UseCases::new_instance_id(),

@@ -1,92 +1,29 @@
-//! English and German. The language of a request is, in order: the `lang` cookie (set
-//! by the switch in the footer or the profile page, and at login from the saved
-//! preference), then the browser's `Accept-Language`, then English.
-
-use std::collections::HashMap;
+//! The language of a request is, in order: the `lang` cookie (set by the switch in the
+//! footer or the profile page, and at login from the saved preference), then the
+//! browser's `Accept-Language`, then English. The words themselves are
+//! `roomkeeper_texts`'.
 
 use axum::extract::{FromRequestParts, Request};
 use axum::http::{HeaderMap, header, request::Parts};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum_extra::extract::CookieJar;
-use fluent_templates::fluent_bundle::FluentValue;
-use fluent_templates::{Loader, static_loader};
-use unic_langid::{LanguageIdentifier, langid};
-
-static_loader! {
-    static LOCALES = {
-        locales: "./locales",
-        fallback_language: "en",
-        // Fluent wraps placeables in Unicode isolation marks by default; they end up
-        // as invisible characters in copied usernames and passwords.
-        customise: |bundle| bundle.set_use_isolating(false),
-    };
-}
+pub use roomkeeper_texts::{Lang, Tr};
 
 pub const LANG_COOKIE: &str = "lang";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Lang {
-    #[default]
-    En,
-    De,
-}
-
-impl Lang {
-    pub fn parse(tag: &str) -> Option<Lang> {
-        let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
-        match primary.as_str() {
-            "en" => Some(Lang::En),
-            "de" => Some(Lang::De),
-            _ => None,
-        }
-    }
-
-    pub fn tag(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::De => "de",
-        }
-    }
-
-    fn id(self) -> LanguageIdentifier {
-        match self {
-            Lang::En => langid!("en"),
-            Lang::De => langid!("de"),
-        }
-    }
-
-    /// The first language of `Accept-Language` (by q-value) that we speak.
-    fn from_accept_language(value: &str) -> Option<Lang> {
-        let mut offers: Vec<(f32, Lang)> = value
-            .split(',')
-            .filter_map(|part| {
-                let mut pieces = part.split(';');
-                let lang = Lang::parse(pieces.next()?)?;
-                let q = pieces
-                    .find_map(|p| p.trim().strip_prefix("q="))
-                    .and_then(|q| q.parse::<f32>().ok())
-                    .unwrap_or(1.0);
-                Some((q, lang))
-            })
-            .collect();
-        // Stable sort keeps the browser's order among equal weights.
-        offers.sort_by(|a, b| b.0.total_cmp(&a.0));
-        offers.first().map(|(_, lang)| *lang)
-    }
-
-    pub fn negotiate(headers: &HeaderMap) -> Lang {
-        let jar = CookieJar::from_headers(headers);
-        jar.get(LANG_COOKIE)
-            .and_then(|c| Lang::parse(c.value()))
-            .or_else(|| {
-                headers
-                    .get(header::ACCEPT_LANGUAGE)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(Lang::from_accept_language)
-            })
-            .unwrap_or_default()
-    }
+/// The language a request asks for.
+pub fn negotiate_headers(headers: &HeaderMap) -> Lang {
+    let jar = CookieJar::from_headers(headers);
+    jar.get(LANG_COOKIE)
+        .and_then(|c| Lang::parse(c.value()))
+        .or_else(|| {
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(Lang::from_accept_language)
+        })
+        .unwrap_or_default()
 }
 
 tokio::task_local! {
@@ -98,167 +35,47 @@ pub fn current() -> Lang {
     CURRENT.try_with(|lang| *lang).unwrap_or_default()
 }
 
-/// Decides the language once per request, for handlers (`Lang` extractor) and for
-/// error pages rendered far from any handler.
+/// Decides the language once per request, for handlers (the [`Language`] extractor) and
+/// for error pages rendered far from any handler.
 pub async fn negotiate(mut request: Request, next: Next) -> Response {
-    let lang = Lang::negotiate(request.headers());
+    let lang = negotiate_headers(request.headers());
     request.extensions_mut().insert(lang);
     CURRENT.scope(lang, next.run(request)).await
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Lang {
+/// The request's language, for handlers.
+#[derive(Debug, Clone, Copy)]
+pub struct Language(pub Lang);
+
+impl<S: Send + Sync> FromRequestParts<S> for Language {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<Lang>()
-            .copied()
-            .unwrap_or_else(|| Lang::negotiate(&parts.headers)))
-    }
-}
-
-/// Every text, resolved once per language (without arguments) and sorted by key. A page
-/// asks for dozens; through fluent each lookup negotiated the language, hashed the key
-/// in several maps and formatted the pattern again (about 5 % of the home page's time
-/// under load, docs/PERFORMANCE.md).
-type Texts = Vec<(String, String)>;
-static TEXTS: std::sync::OnceLock<(Texts, Texts)> = std::sync::OnceLock::new();
-
-fn texts() -> (Texts, Texts) {
-    // Both files' keys for both languages: a key missing in one falls back to English,
-    // as fluent's own lookup does.
-    let keys: std::collections::BTreeSet<&str> =
-        message_keys(include_str!("../locales/en/main.ftl"))
-            .chain(message_keys(include_str!("../locales/de/main.ftl")))
-            .collect();
-    let resolve = |lang: Lang| -> Texts {
-        keys.iter()
-            .filter_map(|key| {
-                LOCALES
-                    .try_lookup(&lang.id(), key)
-                    .map(|text| ((*key).to_owned(), text))
-            })
-            .collect()
-    };
-    (resolve(Lang::En), resolve(Lang::De))
-}
-
-/// The message keys of a `.ftl` file (`key = text` at the start of a line).
-fn message_keys(ftl: &str) -> impl Iterator<Item = &str> {
-    ftl.lines()
-        .filter(|l| l.starts_with(|c: char| c.is_ascii_lowercase()))
-        .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim()))
-}
-
-/// Translations for one language, handed to templates as `t`.
-#[derive(Debug, Clone, Copy)]
-pub struct Tr {
-    lang: Lang,
-}
-
-impl Tr {
-    pub fn new(lang: Lang) -> Self {
-        Self { lang }
-    }
-
-    pub fn lang_tag(&self) -> &'static str {
-        self.lang.tag()
-    }
-
-    /// The text for `key`; the key itself when missing, so a gap shows on the page
-    /// (and the parity test below catches it first).
-    pub fn t(&self, key: &str) -> String {
-        self.get(key).unwrap_or_else(|| key.to_owned())
-    }
-
-    pub fn get(&self, key: &str) -> Option<String> {
-        let texts = match self.lang {
-            Lang::En => &TEXTS.get_or_init(texts).0,
-            Lang::De => &TEXTS.get_or_init(texts).1,
-        };
-        texts
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
-            .ok()
-            .map(|at| texts[at].1.clone())
-    }
-
-    /// A text whose key is built from a fixed prefix and a value (`status-` + `pending`).
-    pub fn tp(&self, prefix: &str, suffix: &str) -> String {
-        self.t(&format!("{prefix}{suffix}"))
-    }
-
-    pub fn with(&self, key: &str, args: impl AsRef<[(&'static str, String)]>) -> String {
-        let args: HashMap<std::borrow::Cow<'static, str>, FluentValue<'_>> = args
-            .as_ref()
-            .iter()
-            .map(|(k, v)| ((*k).into(), FluentValue::from(v.clone())))
-            .collect();
-        LOCALES
-            .try_lookup_with_args(&self.lang.id(), key, &args)
-            .unwrap_or_else(|| key.to_owned())
-    }
-
-    /// A Unix timestamp as the time of day in UTC (`14:05 UTC`).
-    pub fn clock(&self, unix_s: impl std::borrow::Borrow<i64>) -> String {
-        let unix_s = *unix_s.borrow();
-        time::OffsetDateTime::from_unix_timestamp(unix_s)
-            .ok()
-            .and_then(|at| {
-                at.format(time::macros::format_description!("[hour]:[minute] UTC"))
-                    .ok()
-            })
-            .unwrap_or_else(|| unix_s.to_string())
-    }
-
-    /// A Unix timestamp as a date and time in UTC, in the language's usual order.
-    pub fn date(&self, unix_s: impl std::borrow::Borrow<i64>) -> String {
-        let unix_s = *unix_s.borrow();
-        let Ok(at) = time::OffsetDateTime::from_unix_timestamp(unix_s) else {
-            return unix_s.to_string();
-        };
-        let format = match self.lang {
-            Lang::En => {
-                time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC")
-            }
-            Lang::De => {
-                time::macros::format_description!("[day].[month].[year] [hour]:[minute] UTC")
-            }
-        };
-        at.format(format).unwrap_or_else(|_| unix_s.to_string())
+        Ok(Language(
+            parts
+                .extensions
+                .get::<Lang>()
+                .copied()
+                .unwrap_or_else(|| negotiate_headers(&parts.headers)),
+        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
-
-    fn keys(ftl: &str) -> BTreeSet<String> {
-        message_keys(ftl).map(str::to_owned).collect()
-    }
-
-    #[test]
-    fn english_and_german_have_the_same_texts() {
-        let en = keys(include_str!("../locales/en/main.ftl"));
-        let de = keys(include_str!("../locales/de/main.ftl"));
-        assert!(en.len() > 50, "parsed too few keys: {}", en.len());
-        let only_en: Vec<_> = en.difference(&de).collect();
-        let only_de: Vec<_> = de.difference(&en).collect();
-        assert!(
-            only_en.is_empty() && only_de.is_empty(),
-            "only in English: {only_en:?}; only in German: {only_de:?}"
-        );
-    }
 
     #[test]
     fn every_text_used_by_a_template_or_the_code_exists() {
-        let en = keys(include_str!("../locales/en/main.ftl"));
         // Every template and every source file, read at test time: a new file is covered
         // without anyone remembering to list it.
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut sources = Vec::new();
-        let mut dirs = vec![root.join("templates"), root.join("src")];
+        let mut dirs = vec![
+            root.join("templates"),
+            root.join("src"),
+            root.join("../texts/src"),
+        ];
         while let Some(dir) = dirs.pop() {
             for entry in std::fs::read_dir(&dir).expect("a source folder").flatten() {
                 let path = entry.path();
@@ -277,56 +94,24 @@ mod tests {
                 .chain(source.split(".with(\"").skip(1))
             {
                 let key = piece.split('"').next().unwrap_or_default();
-                assert!(en.contains(key), "text {key:?} is used but not translated");
+                assert!(
+                    roomkeeper_texts::has_text(key),
+                    "text {key:?} is used but not translated"
+                );
             }
-        }
-    }
-
-    /// Texts whose keys are built at run time (`tp`): every value must have one, in
-    /// every language.
-    #[test]
-    fn every_status_and_audit_action_has_a_text() {
-        let statuses = ["pending", "approved", "rejected", "withdrawn"];
-        let keys_needed: Vec<String> = statuses
-            .iter()
-            .map(|s| format!("status-{s}"))
-            .chain(
-                roomkeeper_domain::AuditAction::ALL
-                    .iter()
-                    .map(|a| format!("audit-{a}")),
-            )
-            .collect();
-        for (lang, texts) in [
-            ("en", keys(include_str!("../locales/en/main.ftl"))),
-            ("de", keys(include_str!("../locales/de/main.ftl"))),
-        ] {
-            let missing: Vec<&String> =
-                keys_needed.iter().filter(|k| !texts.contains(*k)).collect();
-            assert!(missing.is_empty(), "{lang} has no text for {missing:?}");
         }
     }
 
     #[test]
     fn language_comes_from_cookie_then_browser_then_english() {
         let mut headers = HeaderMap::new();
-        assert_eq!(Lang::negotiate(&headers), Lang::En);
+        assert_eq!(negotiate_headers(&headers), Lang::En);
         headers.insert(
             header::ACCEPT_LANGUAGE,
             "fr-FR, de-DE;q=0.8, en;q=0.5".parse().unwrap(),
         );
-        assert_eq!(Lang::negotiate(&headers), Lang::De);
+        assert_eq!(negotiate_headers(&headers), Lang::De);
         headers.insert(header::COOKIE, "lang=en".parse().unwrap());
-        assert_eq!(Lang::negotiate(&headers), Lang::En);
-    }
-
-    #[test]
-    fn german_texts_and_arguments_render() {
-        let t = Tr::new(Lang::De);
-        assert_eq!(t.t("login-submit"), "Anmelden");
-        assert_eq!(
-            t.with("login-throttled", &[("minutes", "15".into())]),
-            "Zu viele Fehlversuche. Bitte warten Sie 15 Minuten und versuchen Sie es dann erneut."
-        );
-        assert_eq!(t.date(0), "01.01.1970 00:00 UTC");
+        assert_eq!(negotiate_headers(&headers), Lang::En);
     }
 }

@@ -11,7 +11,6 @@ mod delivery;
 mod error;
 pub mod extract;
 mod i18n;
-mod mail;
 mod middleware;
 pub mod ops;
 mod pages;
@@ -21,8 +20,6 @@ mod views;
 
 /// The emails' words in each recipient's language, for use cases run outside a request
 /// (the command line).
-pub use mail::Translated as TranslatedLetters;
-
 use std::sync::Arc;
 
 use axum::Router;

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use super::{Chrome, PageForm, PagePath, render_with_status};
 use crate::extract::{AnyUser, CurrentUser};
 use crate::i18n::Lang;
+use crate::i18n::Language;
 use crate::{AppState, Error, PageError, session};
 use roomkeeper_usecases::accounts::{self, PasswordChangeError};
 
@@ -85,7 +86,7 @@ struct NoticeQuery {
 
 async fn profile(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     AnyUser(current): AnyUser,
     Query(query): Query<NoticeQuery>,
 ) -> Result<Response, PageError> {
@@ -115,7 +116,7 @@ struct PasswordForm {
 
 async fn change_password(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     AnyUser(current): AnyUser,
     jar: CookieJar,
     PageForm(form): PageForm<PasswordForm>,
@@ -171,7 +172,7 @@ struct TokenForm {
 
 async fn create_token(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     current: CurrentUser,
     PageForm(form): PageForm<TokenForm>,
 ) -> Result<Response, PageError> {
@@ -237,7 +238,7 @@ struct EmailForm {
 
 async fn set_email(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     current: CurrentUser,
     PageForm(form): PageForm<EmailForm>,
 ) -> Result<Response, PageError> {

@@ -14,6 +14,7 @@ use super::{Chrome, PageForm, PagePath, render_with_status};
 use roomkeeper_usecases::accounts::{self, OwnedRooms, SignInAnswer};
 
 use crate::extract::{Admin, ClientAddr};
+use crate::i18n::Language;
 use crate::i18n::{Lang, Tr};
 use crate::{AppState, Error, PageError};
 
@@ -93,7 +94,7 @@ struct UsersQuery {
 
 async fn users(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     Admin(admin): Admin,
     axum::extract::Query(query): axum::extract::Query<UsersQuery>,
 ) -> Result<Response, PageError> {
@@ -115,7 +116,7 @@ struct NewUserForm {
 
 async fn create_user(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     Admin(admin): Admin,
     PageForm(form): PageForm<NewUserForm>,
 ) -> Result<Response, PageError> {
@@ -198,7 +199,7 @@ async fn apply_change(
 
 async fn set_admin(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     Admin(admin): Admin,
     ClientAddr(address): ClientAddr,
     PagePath(id): PagePath<i64>,
@@ -237,7 +238,7 @@ struct DisablePage {
 /// manage them otherwise. The chosen transfer or release happens before the disabling.
 async fn set_disabled(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     Admin(admin): Admin,
     ClientAddr(address): ClientAddr,
     PagePath(id): PagePath<i64>,
@@ -299,7 +300,7 @@ async fn set_disabled(
 
 async fn reset_password(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     Admin(admin): Admin,
     PagePath(id): PagePath<i64>,
 ) -> Result<Response, PageError> {
@@ -331,7 +332,7 @@ struct SignInForm {
 /// account of its username (they checked it is the same person), or dismiss it.
 async fn resolve_sign_in(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     Admin(admin): Admin,
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<SignInForm>,

@@ -11,7 +11,7 @@ use roomkeeper_usecases::meetings::{self, ConnectProblem, RoomOwnership, ShardSt
 
 use super::{Chrome, render_with_status};
 use crate::extract::Admin;
-use crate::i18n::Lang;
+use crate::i18n::Language;
 use crate::{AppState, PageError};
 
 pub fn router() -> Router<AppState> {
@@ -28,7 +28,7 @@ struct JitsiPage {
 
 async fn jitsi(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     Admin(admin): Admin,
 ) -> Result<Response, PageError> {
     Ok(render_with_status(

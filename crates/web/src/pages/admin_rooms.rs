@@ -15,6 +15,7 @@ use serde::Deserialize;
 use super::rooms::{ListQuery, localized};
 use super::{Chrome, PageForm, PagePath, Pager, render_with_status};
 use crate::extract::{Admin, ClientAddr};
+use crate::i18n::Language;
 use crate::i18n::{Lang, Tr};
 use crate::views::{RequestView, RoomView};
 use crate::{AppState, Error, PageError};
@@ -176,7 +177,7 @@ async fn queue_page(
 
 async fn queue(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     Admin(admin): Admin,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
@@ -235,7 +236,7 @@ async fn decide_one(
 
 async fn approve(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     Admin(admin): Admin,
     ClientAddr(address): ClientAddr,
     PagePath(id): PagePath<i64>,
@@ -246,7 +247,7 @@ async fn approve(
 
 async fn reject(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     Admin(admin): Admin,
     ClientAddr(address): ClientAddr,
     PagePath(id): PagePath<i64>,
@@ -321,7 +322,7 @@ struct RoomsPage {
 
 async fn all_rooms(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     Admin(admin): Admin,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
@@ -369,7 +370,7 @@ async fn patterns_page(
 
 async fn patterns(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     Admin(admin): Admin,
 ) -> Result<Response, PageError> {
     patterns_page(&state, lang, &admin.user, StatusCode::OK, None).await
@@ -383,7 +384,7 @@ struct PatternForm {
 
 async fn add_pattern(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     Admin(admin): Admin,
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<PatternForm>,
@@ -429,7 +430,7 @@ struct AuditPage {
 
 async fn audit_log(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     Admin(admin): Admin,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {

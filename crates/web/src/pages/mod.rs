@@ -23,6 +23,7 @@ use roomkeeper_domain::User;
 use serde::Deserialize;
 
 use crate::extract::{ClientAddr, MaybeUser};
+use crate::i18n::Language;
 use crate::i18n::{LANG_COOKIE, Lang, Tr};
 use crate::{AppState, Error, PageError, session};
 
@@ -238,7 +239,7 @@ struct NextQuery {
 
 async fn login_form(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     MaybeUser(current): MaybeUser,
     Query(query): Query<NextQuery>,
 ) -> Response {
@@ -265,7 +266,7 @@ struct LoginForm {
 
 async fn login(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     ClientAddr(address): ClientAddr,
     jar: CookieJar,
     PageForm(form): PageForm<LoginForm>,

@@ -13,6 +13,7 @@ use axum_extra::extract::cookie::Cookie;
 use serde::Deserialize;
 
 use super::{LoginPage, PagePath, lang_cookie, render_with_status, safe_local_path};
+use crate::i18n::Language;
 use crate::i18n::{Lang, Tr};
 use roomkeeper_usecases::oidc::{self, OidcRefusal};
 
@@ -44,7 +45,7 @@ struct StartQuery {
 
 async fn start(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     PagePath(name): PagePath<String>,
     Query(query): Query<StartQuery>,
     jar: CookieJar,
@@ -82,7 +83,7 @@ fn refusal(
 
 async fn callback(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     PagePath(name): PagePath<String>,
     Query(query): Query<CallbackQuery>,
     jar: CookieJar,

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::{Chrome, PageForm, render_with_status};
 use crate::extract::{Access, Admin, ClientAddr, HandleRecording, WatchRecording};
 use crate::i18n::Lang;
+use crate::i18n::Language;
 use roomkeeper_usecases::recordings;
 
 use crate::delivery;
@@ -101,7 +102,7 @@ async fn show(
 
 async fn recording_page(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     access: Access<WatchRecording>,
 ) -> Result<Response, PageError> {
     show(&state, lang, &access, None, None).await
@@ -114,7 +115,7 @@ struct LinkForm {
 
 async fn create_link(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     access: Access<WatchRecording>,
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<LinkForm>,
@@ -253,7 +254,7 @@ struct AdminRecordingsPage {
 
 async fn admin_recordings(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     Admin(admin): Admin,
 ) -> Result<Response, PageError> {
     let (list, problems) = recordings::unassigned(&state.usecases).await?;

@@ -15,6 +15,7 @@ use super::{Chrome, PageForm, PagePath, Pager, render_with_status};
 use crate::extract::{
     Access, ClientAddr, CurrentUser, ManageRoom, MaybeUser, SeeRoom, WithdrawRequest,
 };
+use crate::i18n::Language;
 use crate::i18n::{Lang, Tr};
 use crate::views::{self, RequestView, RoomLineView, RoomView};
 use crate::{AppState, Error, PageError};
@@ -95,7 +96,7 @@ struct HomePage {
 
 async fn home(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     MaybeUser(current): MaybeUser,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
@@ -198,7 +199,7 @@ async fn request_page(
 
 async fn request_form(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     current: CurrentUser,
 ) -> Result<Response, PageError> {
     request_page(&state, lang, &current, RequestForm::default(), None).await
@@ -206,7 +207,7 @@ async fn request_form(
 
 async fn request_room(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     current: CurrentUser,
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<RequestForm>,
@@ -268,7 +269,7 @@ struct RequestsPage {
 
 async fn my_requests(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     current: CurrentUser,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
@@ -432,7 +433,7 @@ async fn room_page_with(
 
 async fn room_page(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     access: Access<SeeRoom>,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
@@ -487,7 +488,7 @@ struct CoOwnersForm {
 
 async fn set_co_owners(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     access: Access<ManageRoom>,
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<CoOwnersForm>,
@@ -512,7 +513,7 @@ struct TransferForm {
 
 async fn transfer(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     access: Access<ManageRoom>,
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<TransferForm>,
@@ -572,7 +573,7 @@ struct MeetingForm {
 /// (or the refusal in words).
 async fn meeting_action(
     State(state): State<AppState>,
-    lang: Lang,
+    Language(lang): Language,
     access: Access<crate::extract::ControlMeeting>,
     ClientAddr(address): ClientAddr,
     PageForm(form): PageForm<MeetingForm>,
