@@ -58,13 +58,7 @@ async fn seed_story(version: ProsodyVersion) {
     // recording belongs to the room registered when it started): on a whole minute, ten
     // minutes on, whatever the machine's speed.
     let start = (app.clock().now() / 60 + 10) * 60;
-    assert!(
-        app.state
-            .usecases
-            .shards
-            .wait_ready(Duration::from_secs(10))
-            .await
-    );
+    assert!(app.jitsi_ready().await);
     for (name, admin) in [("root", true), ("lecturer", false), ("assistant", false)] {
         app.user(name, PASSWORD, admin).await.unwrap();
     }

@@ -90,13 +90,7 @@ async fn a_module_of_another_release_is_named_on_the_admin_page_and_by_check_con
     .await
     .unwrap();
     let app = TestApp::spawn_against(&prosody).await.unwrap();
-    assert!(
-        app.state
-            .usecases
-            .shards
-            .wait_ready(Duration::from_secs(10))
-            .await
-    );
+    assert!(app.jitsi_ready().await);
     let page = admin_jitsi_page(&app).await;
     assert!(page.contains("Module of another version"), "{page}");
     let ready = json(app.client().get(app.url("/readyz"))).await;

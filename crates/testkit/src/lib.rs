@@ -145,17 +145,22 @@ impl TestApp {
     /// Stops serving (gracefully) and waits until the server has let go of everything.
     /// The app (SQLite) with `prosody` as its Jitsi shard, once connected and its
     /// companion module detected as the server was started with.
+    /// Waits (up to 10 s) until the app is connected to every Prosody it is configured with.
+    pub async fn jitsi_ready(&self) -> bool {
+        self.state
+            .usecases
+            .shards
+            .wait_ready(Duration::from_secs(10))
+            .await
+    }
+
     pub async fn spawn_against(prosody: &jitsi::Prosody) -> anyhow::Result<Self> {
         let database = Arc::new(TestDatabase::new(Backend::Sqlite).await?);
         let mut config = database.config();
         config.jitsi.shards = vec![prosody.shard("main")];
         let app = Self::spawn_with(database, config, Default::default()).await?;
         anyhow::ensure!(
-            app.state
-                .usecases
-                .shards
-                .wait_ready(Duration::from_secs(10))
-                .await,
+            app.jitsi_ready().await,
             "Roomkeeper did not connect to Prosody: {}",
             prosody.log()
         );

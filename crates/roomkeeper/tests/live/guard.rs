@@ -25,13 +25,7 @@ async fn instance(prosody: &Prosody, database: Arc<TestDatabase>) -> TestApp {
     let app = TestApp::spawn_with(database, config, Default::default())
         .await
         .unwrap();
-    assert!(
-        app.state
-            .usecases
-            .shards
-            .wait_ready(Duration::from_secs(10))
-            .await
-    );
+    assert!(app.jitsi_ready().await);
     app
 }
 
@@ -566,13 +560,7 @@ async fn the_owners_hear_when_their_room_is_in_use_without_them() {
     let app = TestApp::spawn_with(database, config, Default::default())
         .await
         .unwrap();
-    assert!(
-        app.state
-            .usecases
-            .shards
-            .wait_ready(Duration::from_secs(10))
-            .await
-    );
+    assert!(app.jitsi_ready().await);
     let owner = app.passwordless_user("lecturer", false).await.unwrap();
     app.store()
         .set_email(owner.id, Some("lecturer@uni.test"))

@@ -76,13 +76,7 @@ async fn behind_nginx_everything_works_and_nginx_sends_the_files() {
     let app = TestApp::spawn_on(listener, database, config, Default::default())
         .await
         .unwrap();
-    assert!(
-        app.state
-            .usecases
-            .shards
-            .wait_ready(Duration::from_secs(10))
-            .await
-    );
+    assert!(app.jitsi_ready().await);
     app.user("lecturer", PASSWORD, false).await.unwrap();
     let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
     let lecturer = browser(&ca, https_port);
