@@ -14,8 +14,7 @@ use serde::Deserialize;
 
 use super::{Chrome, PageForm, PagePath, render_with_status};
 use crate::extract::{AnyUser, CurrentUser};
-use crate::i18n::Lang;
-use crate::i18n::Language;
+use crate::i18n::{Lang, Language};
 use crate::{AppState, Error, PageError, session};
 use roomkeeper_usecases::accounts::{self, PasswordChangeError};
 

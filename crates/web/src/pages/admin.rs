@@ -14,8 +14,7 @@ use super::{Chrome, PageForm, PagePath, render_with_status};
 use roomkeeper_usecases::accounts::{self, OwnedRooms, SignInAnswer};
 
 use crate::extract::{Admin, ClientAddr};
-use crate::i18n::Language;
-use crate::i18n::{Lang, Tr};
+use crate::i18n::{Lang, Language, Tr};
 use crate::{AppState, Error, PageError};
 
 pub fn router() -> Router<AppState> {

@@ -15,8 +15,7 @@ use serde::Deserialize;
 use super::rooms::{ListQuery, localized};
 use super::{Chrome, PageForm, PagePath, Pager, render_with_status};
 use crate::extract::{Admin, ClientAddr};
-use crate::i18n::Language;
-use crate::i18n::{Lang, Tr};
+use crate::i18n::{Lang, Language, Tr};
 use crate::views::{RequestView, RoomView};
 use crate::{AppState, Error, PageError};
 

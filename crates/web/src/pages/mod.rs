@@ -23,8 +23,7 @@ use roomkeeper_domain::User;
 use serde::Deserialize;
 
 use crate::extract::{ClientAddr, MaybeUser};
-use crate::i18n::Language;
-use crate::i18n::{LANG_COOKIE, Lang, Tr};
+use crate::i18n::{LANG_COOKIE, Lang, Language, Tr};
 use crate::{AppState, Error, PageError, session};
 
 pub fn router() -> Router<AppState> {

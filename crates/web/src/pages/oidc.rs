@@ -13,8 +13,7 @@ use axum_extra::extract::cookie::Cookie;
 use serde::Deserialize;
 
 use super::{LoginPage, PagePath, lang_cookie, render_with_status, safe_local_path};
-use crate::i18n::Language;
-use crate::i18n::{Lang, Tr};
+use crate::i18n::{Lang, Language, Tr};
 use roomkeeper_usecases::oidc::{self, OidcRefusal};
 
 use crate::session;

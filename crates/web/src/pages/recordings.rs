@@ -12,8 +12,7 @@ use serde::Deserialize;
 
 use super::{Chrome, PageForm, render_with_status};
 use crate::extract::{Access, Admin, ClientAddr, HandleRecording, WatchRecording};
-use crate::i18n::Lang;
-use crate::i18n::Language;
+use crate::i18n::{Lang, Language};
 use roomkeeper_usecases::recordings;
 
 use crate::delivery;

@@ -15,8 +15,7 @@ use super::{Chrome, PageForm, PagePath, Pager, render_with_status};
 use crate::extract::{
     Access, ClientAddr, CurrentUser, ManageRoom, MaybeUser, SeeRoom, WithdrawRequest,
 };
-use crate::i18n::Language;
-use crate::i18n::{Lang, Tr};
+use crate::i18n::{Lang, Language, Tr};
 use crate::views::{self, RequestView, RoomLineView, RoomView};
 use crate::{AppState, Error, PageError};
 
