@@ -6,9 +6,11 @@ mod error;
 mod models;
 mod postgres;
 mod postgres_reads;
+mod queries;
 mod sql;
 mod sqlite;
 mod sqlite_reads;
+mod statement;
 pub mod transfer;
 
 use std::sync::Arc;

@@ -2,23 +2,24 @@ use std::time::Duration;
 
 use sqlx::postgres::PgPoolOptions;
 
+use crate::queries::SqlStore;
+use crate::statement::Driver;
 use crate::{Backend, Result};
 
-// The same SQL, compiled once for this driver (see queries/mod.rs).
-#[allow(clippy::duplicate_mod)]
-#[path = "queries/mod.rs"]
-mod queries;
-
-type Db = sqlx::Postgres;
-type SqlStore = PgStore;
-const BACKEND: Backend = Backend::Postgres;
-const BEGIN_WRITE: &str = "BEGIN";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// For several instances behind a load balancer: they share everything through it.
-pub struct PgStore {
-    pub(crate) pool: sqlx::PgPool,
+impl Driver for sqlx::Postgres {
+    const BACKEND: Backend = Backend::Postgres;
+    const BEGIN_WRITE: &'static str = "BEGIN";
+    fn migrator() -> &'static sqlx::migrate::Migrator {
+        &MIGRATOR
+    }
+    /// PostgreSQL's request reads use the pool.
+    type Readers = ();
 }
+
+/// For several instances behind a load balancer: they share everything through it.
+pub type PgStore = SqlStore<sqlx::Postgres>;
 
 impl PgStore {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
@@ -29,6 +30,6 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect(url)
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, readers: () })
     }
 }

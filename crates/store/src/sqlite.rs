@@ -3,27 +3,26 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use crate::queries::SqlStore;
+use crate::statement::Driver;
 use crate::{Backend, Error, Result};
 
-// The same SQL, compiled once for this driver (see queries/mod.rs).
-#[allow(clippy::duplicate_mod)]
-#[path = "queries/mod.rs"]
-mod queries;
-
-type Db = sqlx::Sqlite;
-type SqlStore = SqliteStore;
-const BACKEND: Backend = Backend::Sqlite;
-// Write transactions take the write lock at BEGIN: a deferred transaction that reads
-// first and writes later fails with SQLITE_BUSY when another writer got in between.
-const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// The embedded default: one file, no server.
-pub struct SqliteStore {
-    pub(crate) pool: sqlx::SqlitePool,
+impl Driver for sqlx::Sqlite {
+    const BACKEND: Backend = Backend::Sqlite;
+    // Write transactions take the write lock at BEGIN: a deferred transaction that reads
+    // first and writes later fails with SQLITE_BUSY when another writer got in between.
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    fn migrator() -> &'static sqlx::migrate::Migrator {
+        &MIGRATOR
+    }
     /// The reads of every request (`RequestReads`), on connections of their own.
-    pub(crate) readers: crate::sqlite_reads::Readers,
+    type Readers = crate::sqlite_reads::Readers;
 }
+
+/// The embedded default: one file, no server.
+pub type SqliteStore = SqlStore<sqlx::Sqlite>;
 
 impl SqliteStore {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {

@@ -25,7 +25,7 @@ use crate::{ApiToken, Paged, Result, Room, SessionRecord, SqliteStore, User};
 const KEEP_IDLE: usize = 8;
 
 /// Read-only connections to the database file, opened when first needed.
-pub(crate) struct Readers {
+pub struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
 }

@@ -1,11 +1,12 @@
 //! Users, sessions, API tokens and sign-in throttling.
 
-use super::{BEGIN_WRITE, Db, SqlStore};
+use super::SqlStore;
 use crate::models::{ApiTokenRow, UserRow, converted};
+use crate::statement::{Driver, Executor, query, query_as};
 use crate::{ApiToken, User};
 
 #[async_trait::async_trait]
-impl crate::AccountStore for SqlStore {
+impl<D: Driver> crate::AccountStore for SqlStore<D> {
     async fn create_user(&self, new: &crate::NewUser, now: i64) -> crate::Result<crate::User> {
         Self::insert_user(&self.pool, new, now).await
     }
@@ -15,7 +16,7 @@ impl crate::AccountStore for SqlStore {
             "SELECT {} FROM users WHERE id = $1",
             crate::sql::USER_COLUMNS
         );
-        Ok(sqlx::query_as::<_, UserRow>(&sql)
+        Ok(query_as::<UserRow>(&sql)
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -30,7 +31,7 @@ impl crate::AccountStore for SqlStore {
             "SELECT {} FROM users WHERE username = $1",
             crate::sql::USER_COLUMNS
         );
-        Ok(sqlx::query_as::<_, UserRow>(&sql)
+        Ok(query_as::<UserRow>(&sql)
             .bind(name.as_str())
             .fetch_optional(&self.pool)
             .await?
@@ -43,9 +44,7 @@ impl crate::AccountStore for SqlStore {
             crate::sql::USER_COLUMNS
         );
         Ok(converted(
-            sqlx::query_as::<_, UserRow>(&sql)
-                .fetch_all(&self.pool)
-                .await?,
+            query_as::<UserRow>(&sql).fetch_all(&self.pool).await?,
         ))
     }
 
@@ -61,7 +60,7 @@ impl crate::AccountStore for SqlStore {
             " WHERE $1 = $1"
         };
         let pattern = like.unwrap_or_default();
-        let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM users{condition}"))
+        let (total,): (i64,) = query_as(&format!("SELECT COUNT(*) FROM users{condition}"))
             .bind(&pattern)
             .fetch_one(&self.pool)
             .await?;
@@ -70,7 +69,7 @@ impl crate::AccountStore for SqlStore {
             crate::sql::USER_COLUMNS
         );
         let items = converted(
-            sqlx::query_as::<_, UserRow>(&sql)
+            query_as::<UserRow>(&sql)
                 .bind(&pattern)
                 .bind(page.limit())
                 .bind(page.offset())
@@ -87,7 +86,7 @@ impl crate::AccountStore for SqlStore {
 
     async fn count_active_admins(&self) -> crate::Result<i64> {
         let (count,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM users WHERE is_admin = TRUE AND disabled = FALSE")
+            query_as("SELECT COUNT(*) FROM users WHERE is_admin = TRUE AND disabled = FALSE")
                 .fetch_one(&self.pool)
                 .await?;
         Ok(count)
@@ -100,23 +99,22 @@ impl crate::AccountStore for SqlStore {
         must_change: bool,
         revoke_tokens: bool,
     ) -> crate::Result<u64> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let done = sqlx::query(
-            "UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3",
-        )
-        .bind(hash)
-        .bind(must_change)
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
+        let done =
+            query("UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3")
+                .bind(hash)
+                .bind(must_change)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
         crate::sql::found(done.rows_affected())?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        query("DELETE FROM sessions WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
         let mut revoked = 0;
         if revoke_tokens {
-            revoked = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")
+            revoked = query("DELETE FROM api_tokens WHERE user_id = $1")
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?
@@ -127,7 +125,7 @@ impl crate::AccountStore for SqlStore {
     }
 
     async fn set_admin(&self, user_id: i64, is_admin: bool) -> crate::Result<()> {
-        let done = sqlx::query("UPDATE users SET is_admin = $1 WHERE id = $2")
+        let done = query("UPDATE users SET is_admin = $1 WHERE id = $2")
             .bind(is_admin)
             .bind(user_id)
             .execute(&self.pool)
@@ -136,8 +134,8 @@ impl crate::AccountStore for SqlStore {
     }
 
     async fn set_disabled(&self, user_id: i64, disabled: bool) -> crate::Result<()> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let done = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
+        let done = query("UPDATE users SET disabled = $1 WHERE id = $2")
             .bind(disabled)
             .bind(user_id)
             .execute(&mut *tx)
@@ -156,17 +154,16 @@ impl crate::AccountStore for SqlStore {
         rooms: crate::HandOver<'_>,
         audit: &crate::Audit<'_>,
     ) -> crate::Result<Vec<crate::Room>> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let (username,): (String,) = sqlx::query_as("SELECT username FROM users WHERE id = $1")
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
+        let (username,): (String,) = query_as("SELECT username FROM users WHERE id = $1")
             .bind(user_id)
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(crate::Error::NotFound)?;
-        let owned: Vec<(i64,)> =
-            sqlx::query_as("SELECT id FROM rooms WHERE owner = $1 ORDER BY id")
-                .bind(&username)
-                .fetch_all(&mut *tx)
-                .await?;
+        let owned: Vec<(i64,)> = query_as("SELECT id FROM rooms WHERE owner = $1 ORDER BY id")
+            .bind(&username)
+            .fetch_all(&mut *tx)
+            .await?;
         let mut before = Vec::with_capacity(owned.len());
         for (room_id,) in owned {
             if let Some(room) = Self::room_in(&mut tx, room_id).await? {
@@ -180,7 +177,7 @@ impl crate::AccountStore for SqlStore {
                 crate::HandOver::Release => Self::release_in(&mut tx, room_id, audit).await?,
             }
         }
-        sqlx::query("UPDATE users SET disabled = TRUE WHERE id = $1")
+        query("UPDATE users SET disabled = TRUE WHERE id = $1")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
@@ -190,7 +187,7 @@ impl crate::AccountStore for SqlStore {
     }
 
     async fn set_email(&self, user_id: i64, email: Option<&str>) -> crate::Result<()> {
-        let done = sqlx::query("UPDATE users SET email = $1 WHERE id = $2")
+        let done = query("UPDATE users SET email = $1 WHERE id = $2")
             .bind(email)
             .bind(user_id)
             .execute(&self.pool)
@@ -205,14 +202,12 @@ impl crate::AccountStore for SqlStore {
             crate::sql::USER_COLUMNS
         );
         Ok(converted(
-            sqlx::query_as::<_, UserRow>(&sql)
-                .fetch_all(&self.pool)
-                .await?,
+            query_as::<UserRow>(&sql).fetch_all(&self.pool).await?,
         ))
     }
 
     async fn set_language(&self, user_id: i64, language: Option<&str>) -> crate::Result<()> {
-        let done = sqlx::query("UPDATE users SET language = $1 WHERE id = $2")
+        let done = query("UPDATE users SET language = $1 WHERE id = $2")
             .bind(language)
             .bind(user_id)
             .execute(&self.pool)
@@ -221,7 +216,7 @@ impl crate::AccountStore for SqlStore {
     }
 
     async fn create_session(&self, token_hash: &str, user_id: i64, now: i64) -> crate::Result<()> {
-        sqlx::query(
+        query(
             "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at) \
              VALUES ($1, $2, $3, $3)",
         )
@@ -235,7 +230,7 @@ impl crate::AccountStore for SqlStore {
     }
 
     async fn touch_session(&self, token_hash: &str, now: i64) -> crate::Result<()> {
-        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+        query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
             .bind(now)
             .bind(token_hash)
             .execute(&self.pool)
@@ -244,7 +239,7 @@ impl crate::AccountStore for SqlStore {
     }
 
     async fn delete_session(&self, token_hash: &str) -> crate::Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
             .execute(&self.pool)
             .await?;
@@ -256,7 +251,7 @@ impl crate::AccountStore for SqlStore {
         idle_before: i64,
         created_before: i64,
     ) -> crate::Result<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
+        let done = query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
             .bind(idle_before)
             .bind(created_before)
             .execute(&self.pool)
@@ -272,7 +267,7 @@ impl crate::AccountStore for SqlStore {
         now: i64,
         expires_at: Option<i64>,
     ) -> crate::Result<crate::ApiToken> {
-        sqlx::query_as::<_, ApiTokenRow>(
+        query_as::<ApiTokenRow>(
             "INSERT INTO api_tokens (user_id, name, token_hash, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5) \
              RETURNING id, user_id, name, created_at, last_used_at, expires_at",
@@ -290,7 +285,7 @@ impl crate::AccountStore for SqlStore {
 
     async fn tokens_of(&self, user_id: i64) -> crate::Result<Vec<crate::ApiToken>> {
         Ok(converted(
-            sqlx::query_as::<_, ApiTokenRow>(
+            query_as::<ApiTokenRow>(
                 "SELECT id, user_id, name, created_at, last_used_at, expires_at FROM api_tokens \
                  WHERE user_id = $1 ORDER BY created_at, id",
             )
@@ -301,7 +296,7 @@ impl crate::AccountStore for SqlStore {
     }
 
     async fn delete_token(&self, user_id: i64, token_id: i64) -> crate::Result<bool> {
-        let done = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2")
+        let done = query("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2")
             .bind(token_id)
             .bind(user_id)
             .execute(&self.pool)
@@ -310,7 +305,7 @@ impl crate::AccountStore for SqlStore {
     }
 
     async fn touch_token(&self, token_id: i64, now: i64) -> crate::Result<()> {
-        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+        query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
             .bind(now)
             .bind(token_id)
             .execute(&self.pool)
@@ -324,13 +319,13 @@ impl crate::AccountStore for SqlStore {
         window_s: i64,
         now: i64,
     ) -> crate::Result<Vec<crate::LoginAttempts>> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
         let mut counts = Vec::with_capacity(keys.len());
         for key in keys {
             // One statement per key: PostgreSQL locks the row for the upsert and
             // SQLite has one writer, so no two attempts read the same count.
             // (SET expressions all see the row as it was.)
-            let counted: crate::LoginAttempts = sqlx::query_as(
+            let counted: crate::LoginAttempts = query_as(
                 "INSERT INTO login_attempts (key, window_start, attempts) \
                  VALUES ($1, $2, 1) ON CONFLICT (key) DO UPDATE SET \
                  attempts = CASE WHEN login_attempts.window_start <= $3 THEN 1 \
@@ -351,7 +346,7 @@ impl crate::AccountStore for SqlStore {
     }
 
     async fn forgive_login_attempt(&self, key: &str) -> crate::Result<()> {
-        sqlx::query(
+        query(
             "UPDATE login_attempts SET attempts = attempts - 1 \
              WHERE key = $1 AND attempts > 0",
         )
@@ -362,7 +357,7 @@ impl crate::AccountStore for SqlStore {
     }
 
     async fn clear_login_attempts(&self, key: &str) -> crate::Result<()> {
-        sqlx::query("DELETE FROM login_attempts WHERE key = $1")
+        query("DELETE FROM login_attempts WHERE key = $1")
             .bind(key)
             .execute(&self.pool)
             .await?;
@@ -370,7 +365,7 @@ impl crate::AccountStore for SqlStore {
     }
 
     async fn prune_login_attempts(&self, before: i64) -> crate::Result<u64> {
-        let done = sqlx::query("DELETE FROM login_attempts WHERE window_start < $1")
+        let done = query("DELETE FROM login_attempts WHERE window_start < $1")
             .bind(before)
             .execute(&self.pool)
             .await?;
@@ -378,15 +373,15 @@ impl crate::AccountStore for SqlStore {
     }
 }
 
-impl SqlStore {
+impl<D: Driver> SqlStore<D> {
     /// A new account's row; Conflict when the name is taken.
-    pub(super) async fn insert_user<'e, E>(
+    pub(super) async fn insert_user<'c, E>(
         executor: E,
         new: &crate::NewUser,
         now: i64,
     ) -> crate::Result<crate::User>
     where
-        E: sqlx::Executor<'e, Database = Db>,
+        E: Executor<'c>,
     {
         let sql = format!(
             "INSERT INTO users (username, display_name, password_hash, is_admin, \
@@ -394,7 +389,7 @@ impl SqlStore {
              RETURNING {}",
             crate::sql::USER_COLUMNS
         );
-        sqlx::query_as::<_, UserRow>(&sql)
+        query_as::<UserRow>(&sql)
             .bind(new.username.as_str())
             .bind(new.display_name.as_deref())
             .bind(new.password_hash.as_deref())
@@ -408,21 +403,18 @@ impl SqlStore {
     }
 }
 
-impl SqlStore {
+impl<D: Driver> SqlStore<D> {
     /// A disabled account's sessions end and its API tokens go: re-enabling it later
     /// must not bring old credentials back.
     async fn end_credentials_in(
-        tx: &mut sqlx::Transaction<'_, Db>,
+        tx: &mut sqlx::Transaction<'_, D>,
         user_id: i64,
     ) -> crate::Result<()> {
         for statement in [
             "DELETE FROM sessions WHERE user_id = $1",
             "DELETE FROM api_tokens WHERE user_id = $1",
         ] {
-            sqlx::query(statement)
-                .bind(user_id)
-                .execute(&mut **tx)
-                .await?;
+            query(statement).bind(user_id).execute(&mut **tx).await?;
         }
         Ok(())
     }

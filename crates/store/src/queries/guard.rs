@@ -3,13 +3,14 @@
 
 use roomkeeper_domain::{AuditAction, NoticeKind};
 
+use super::SqlStore;
 use super::leases::{Claimed, Leased};
-use super::{BEGIN_WRITE, SqlStore};
+use crate::statement::{Driver, query, query_as};
 
 #[async_trait::async_trait]
-impl crate::GuardStore for SqlStore {
+impl<D: Driver> crate::GuardStore for SqlStore<D> {
     async fn guard(&self, room_id: i64) -> crate::Result<roomkeeper_domain::GuardSettings> {
-        let row: Option<crate::models::GuardRow> = sqlx::query_as(
+        let row: Option<crate::models::GuardRow> = query_as(
             "SELECT password_guard, moderator_guard, in_use_alert_minutes \
              FROM room_guards WHERE room_id = $1",
         )
@@ -22,7 +23,7 @@ impl crate::GuardStore for SqlStore {
     async fn guarded_rooms(
         &self,
     ) -> crate::Result<Vec<(crate::Room, roomkeeper_domain::GuardSettings)>> {
-        let rows: Vec<(i64, bool, String, Option<i64>)> = sqlx::query_as(
+        let rows: Vec<(i64, bool, String, Option<i64>)> = query_as(
             "SELECT room_id, password_guard, moderator_guard, in_use_alert_minutes \
              FROM room_guards WHERE password_guard OR moderator_guard <> 'off' \
              OR in_use_alert_minutes IS NOT NULL ORDER BY room_id",
@@ -51,8 +52,8 @@ impl crate::GuardStore for SqlStore {
         settings: &roomkeeper_domain::GuardSettings,
         audit: &crate::Audit<'_>,
     ) -> crate::Result<()> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        sqlx::query(
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
+        query(
             "INSERT INTO room_guards \
              (room_id, password_guard, moderator_guard, in_use_alert_minutes, updated_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (room_id) DO UPDATE SET \
@@ -93,12 +94,12 @@ impl crate::GuardStore for SqlStore {
         now: i64,
         expires_at: i64,
     ) -> crate::Result<()> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        sqlx::query("DELETE FROM join_codes WHERE expires_at < $1")
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
+        query("DELETE FROM join_codes WHERE expires_at < $1")
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
+        query(
             "INSERT INTO join_codes (code_hash, room_id, username, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5)",
         )
@@ -121,10 +122,10 @@ impl crate::GuardStore for SqlStore {
         occupant: &str,
         audit: &crate::Audit<'_>,
     ) -> crate::Result<Option<String>> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
         // The conditions and the update in one statement: of two uses at the same moment
         // (two instances told the same join), one finds it already used.
-        let owner: Option<(String,)> = sqlx::query_as(
+        let owner: Option<(String,)> = query_as(
             "UPDATE join_codes SET used_at = $1, participant = $2 \
              WHERE code_hash = $3 AND room_id = $4 AND used_at IS NULL AND expires_at > $1 \
              RETURNING username",
@@ -138,7 +139,7 @@ impl crate::GuardStore for SqlStore {
         let Some((username,)) = owner else {
             return Ok(None);
         };
-        sqlx::query(
+        query(
             "INSERT INTO meeting_moderators \
              (room_id, participant, occupant, username, joined_with_code, since) \
              VALUES ($1, $2, $3, $4, TRUE, $5) ON CONFLICT (room_id, participant) DO UPDATE SET \
@@ -174,13 +175,13 @@ impl crate::GuardStore for SqlStore {
         participant: &str,
         trust: crate::ModeratorTrust<'_>,
     ) -> crate::Result<()> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
         match trust {
             crate::ModeratorTrust::Trusted { occupant, username } => {
                 // An owner who joined with a code stays that owner when someone grants
                 // them again; someone else under the same nick (another connection)
                 // replaces the old entry.
-                sqlx::query(
+                query(
                     "INSERT INTO meeting_moderators \
                      (room_id, participant, occupant, username, joined_with_code, since) \
                      VALUES ($1, $2, $3, $4, FALSE, $5) ON CONFLICT (room_id, participant) \
@@ -197,13 +198,11 @@ impl crate::GuardStore for SqlStore {
                 .await?;
             }
             crate::ModeratorTrust::Forgotten => {
-                sqlx::query(
-                    "DELETE FROM meeting_moderators WHERE room_id = $1 AND participant = $2",
-                )
-                .bind(room.id)
-                .bind(participant)
-                .execute(&mut *tx)
-                .await?;
+                query("DELETE FROM meeting_moderators WHERE room_id = $1 AND participant = $2")
+                    .bind(room.id)
+                    .bind(participant)
+                    .execute(&mut *tx)
+                    .await?;
             }
             crate::ModeratorTrust::Unchanged => {}
         }
@@ -221,7 +220,7 @@ impl crate::GuardStore for SqlStore {
     }
 
     async fn remove_meeting_moderator(&self, room_id: i64, participant: &str) -> crate::Result<()> {
-        sqlx::query("DELETE FROM meeting_moderators WHERE room_id = $1 AND participant = $2")
+        query("DELETE FROM meeting_moderators WHERE room_id = $1 AND participant = $2")
             .bind(room_id)
             .bind(participant)
             .execute(&self.pool)
@@ -233,7 +232,7 @@ impl crate::GuardStore for SqlStore {
         &self,
         room_id: i64,
     ) -> crate::Result<Vec<crate::MeetingModerator>> {
-        Ok(sqlx::query_as(
+        Ok(query_as(
             "SELECT participant, occupant, username, joined_with_code, since FROM meeting_moderators \
              WHERE room_id = $1 ORDER BY since, participant",
         )
@@ -243,16 +242,13 @@ impl crate::GuardStore for SqlStore {
     }
 
     async fn meeting_ended(&self, room_id: i64) -> crate::Result<()> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
         for statement in [
             "DELETE FROM meeting_moderators WHERE room_id = $1",
             "UPDATE room_guards SET owner_password = FALSE, in_use_alerted_at = NULL \
              WHERE room_id = $1 AND (owner_password OR in_use_alerted_at IS NOT NULL)",
         ] {
-            sqlx::query(statement)
-                .bind(room_id)
-                .execute(&mut *tx)
-                .await?;
+            query(statement).bind(room_id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -280,7 +276,7 @@ impl crate::GuardStore for SqlStore {
     }
 
     async fn release_guard_leases(&self, holder: &str) -> crate::Result<u64> {
-        let released = sqlx::query("DELETE FROM guard_leases WHERE holder = $1")
+        let released = query("DELETE FROM guard_leases WHERE holder = $1")
             .bind(holder)
             .execute(&self.pool)
             .await?;
@@ -289,7 +285,7 @@ impl crate::GuardStore for SqlStore {
 
     async fn owner_password(&self, room_id: i64) -> crate::Result<bool> {
         let row: Option<(bool,)> =
-            sqlx::query_as("SELECT owner_password FROM room_guards WHERE room_id = $1")
+            query_as("SELECT owner_password FROM room_guards WHERE room_id = $1")
                 .bind(room_id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -297,7 +293,7 @@ impl crate::GuardStore for SqlStore {
     }
 
     async fn set_owner_password(&self, room_id: i64, owner: bool) -> crate::Result<()> {
-        sqlx::query(
+        query(
             "UPDATE room_guards SET owner_password = $1 WHERE room_id = $2 AND owner_password <> $1",
         )
         .bind(owner)
@@ -314,8 +310,8 @@ impl crate::GuardStore for SqlStore {
         emails: &[crate::NewEmail],
         audit: &crate::Audit<'_>,
     ) -> crate::Result<bool> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let marked = sqlx::query(
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
+        let marked = query(
             "UPDATE room_guards SET in_use_alerted_at = $1 \
              WHERE room_id = $2 AND in_use_alerted_at IS NULL",
         )
@@ -326,7 +322,7 @@ impl crate::GuardStore for SqlStore {
         if marked.rows_affected() == 0 {
             return Ok(false);
         }
-        sqlx::query(
+        query(
             "INSERT INTO notices (username, kind, room_name, message, created_at) \
              SELECT owner, CAST($5 AS TEXT), $1, $2, $3 FROM rooms WHERE id = $4 \
              UNION SELECT username, CAST($5 AS TEXT), $1, $2, $3 \
@@ -355,7 +351,7 @@ impl crate::GuardStore for SqlStore {
     }
 
     async fn reset_in_use_alert(&self, room_id: i64) -> crate::Result<()> {
-        sqlx::query(
+        query(
             "UPDATE room_guards SET in_use_alerted_at = NULL \
              WHERE room_id = $1 AND in_use_alerted_at IS NOT NULL",
         )

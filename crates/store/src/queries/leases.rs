@@ -2,7 +2,8 @@
 //! when the holder's lease has run out. Two tables (a room's lease goes with the room),
 //! one way to claim them.
 
-use super::{BEGIN_WRITE, SqlStore};
+use super::SqlStore;
+use crate::statement::{Driver, Value, query_as};
 
 /// What a lease is held on.
 #[derive(Clone, Copy)]
@@ -21,7 +22,7 @@ pub(super) enum Claimed {
     HeldUntil(i64),
 }
 
-impl Leased<'_> {
+impl<'a> Leased<'a> {
     /// The table and its key column (fixed names, never input).
     fn table(self) -> (&'static str, &'static str) {
         match self {
@@ -30,21 +31,15 @@ impl Leased<'_> {
         }
     }
 
-    fn bind<'q, O>(
-        self,
-        query: sqlx::query::QueryAs<'q, super::Db, O, <super::Db as sqlx::Database>::Arguments<'q>>,
-    ) -> sqlx::query::QueryAs<'q, super::Db, O, <super::Db as sqlx::Database>::Arguments<'q>>
-    where
-        Self: 'q,
-    {
+    fn key(self) -> Value<'a> {
         match self {
-            Self::RoomGuard(room_id) => query.bind(room_id),
-            Self::Job(job) => query.bind(job),
+            Self::RoomGuard(room_id) => room_id.into(),
+            Self::Job(job) => job.into(),
         }
     }
 }
 
-impl SqlStore {
+impl<D: Driver> SqlStore<D> {
     /// Gives `leased` to `holder` until `until` if nobody holds it, `holder` does, or
     /// the lease ended by `now`.
     pub(super) async fn claim_lease(
@@ -55,10 +50,10 @@ impl SqlStore {
         until: i64,
     ) -> crate::Result<Claimed> {
         let (table, key) = leased.table();
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
         let read_holder = format!("SELECT holder FROM {table} WHERE {key} = $1");
-        let before: Option<(String,)> = leased
-            .bind(sqlx::query_as(&read_holder))
+        let before: Option<(String,)> = query_as(&read_holder)
+            .bind(leased.key())
             .fetch_optional(&mut *tx)
             .await?;
         // One statement decides: PostgreSQL locks the row for the upsert and re-checks
@@ -69,8 +64,8 @@ impl SqlStore {
              WHERE {table}.holder = $2 OR {table}.lease_until <= $4 \
              RETURNING holder"
         );
-        let held: Option<(String,)> = leased
-            .bind(sqlx::query_as(&upsert))
+        let held: Option<(String,)> = query_as(&upsert)
+            .bind(leased.key())
             .bind(holder)
             .bind(until)
             .bind(now)
@@ -82,8 +77,8 @@ impl SqlStore {
             }
         } else {
             let read_end = format!("SELECT lease_until FROM {table} WHERE {key} = $1");
-            let (until,): (i64,) = leased
-                .bind(sqlx::query_as(&read_end))
+            let (until,): (i64,) = query_as(&read_end)
+                .bind(leased.key())
                 .fetch_one(&mut *tx)
                 .await?;
             Claimed::HeldUntil(until)

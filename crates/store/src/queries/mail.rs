@@ -1,9 +1,10 @@
 //! The outbox: emails wait here until the sender has handed them to the mail server.
 
 use super::SqlStore;
+use crate::statement::{Driver, query, query_as};
 
 #[async_trait::async_trait]
-impl crate::MailStore for SqlStore {
+impl<D: Driver> crate::MailStore for SqlStore<D> {
     async fn claim_emails(
         &self,
         now: i64,
@@ -12,7 +13,7 @@ impl crate::MailStore for SqlStore {
     ) -> crate::Result<Vec<crate::OutboxEmail>> {
         // The outer conditions repeat the inner ones: PostgreSQL re-checks them on
         // a row another instance claimed meanwhile, so only one of them gets it.
-        Ok(sqlx::query_as(
+        Ok(query_as(
             "UPDATE outbox SET locked_until = $2, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND failed = FALSE \
                           AND next_attempt_at <= $1 \
@@ -30,7 +31,7 @@ impl crate::MailStore for SqlStore {
     }
 
     async fn email_sent(&self, id: i64, now: i64) -> crate::Result<()> {
-        sqlx::query(
+        query(
             "UPDATE outbox SET sent_at = $1, locked_until = NULL, last_error = NULL WHERE id = $2",
         )
         .bind(now)
@@ -41,7 +42,7 @@ impl crate::MailStore for SqlStore {
     }
 
     async fn email_failed(&self, id: i64, error: &str, retry_at: Option<i64>) -> crate::Result<()> {
-        sqlx::query(
+        query(
             "UPDATE outbox SET last_error = $1, locked_until = NULL, \
              next_attempt_at = COALESCE($2, next_attempt_at), failed = $3 WHERE id = $4",
         )
@@ -55,7 +56,7 @@ impl crate::MailStore for SqlStore {
     }
 
     async fn outbox_status(&self) -> crate::Result<crate::OutboxStatus> {
-        let (waiting, retrying, given_up): (i64, i64, i64) = sqlx::query_as(
+        let (waiting, retrying, given_up): (i64, i64, i64) = query_as(
             "SELECT COALESCE(SUM(CASE WHEN failed = FALSE THEN 1 ELSE 0 END), 0), \
                     COALESCE(SUM(CASE WHEN failed = FALSE AND last_error IS NOT NULL THEN 1 ELSE 0 END), 0), \
                     COALESCE(SUM(CASE WHEN failed = TRUE THEN 1 ELSE 0 END), 0) \
@@ -63,7 +64,7 @@ impl crate::MailStore for SqlStore {
         )
         .fetch_one(&self.pool)
         .await?;
-        let last_error: Option<(Option<String>,)> = sqlx::query_as(
+        let last_error: Option<(Option<String>,)> = query_as(
             "SELECT last_error FROM outbox WHERE sent_at IS NULL AND last_error IS NOT NULL \
              ORDER BY id DESC LIMIT 1",
         )

@@ -2,13 +2,14 @@
 
 use roomkeeper_domain::{AuditAction, NoticeKind};
 
+use super::SqlStore;
 use super::leases::{Claimed, Leased};
-use super::{BEGIN_WRITE, Db, SqlStore};
 use crate::models::{ShareLinkRow, converted};
+use crate::statement::{Driver, query, query_as};
 
-impl SqlStore {
+impl<D: Driver> SqlStore<D> {
     pub(super) async fn recording_in(
-        conn: &mut <Db as sqlx::Database>::Connection,
+        conn: &mut D::Connection,
         id: &str,
     ) -> crate::Result<Option<crate::Recording>> {
         let sql = format!(
@@ -16,10 +17,8 @@ impl SqlStore {
             crate::sql::RECORDING_COLUMNS,
             crate::sql::RECORDING_FROM
         );
-        let row: Option<crate::models::RecordingRow> = sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let row: Option<crate::models::RecordingRow> =
+            query_as(&sql).bind(id).fetch_optional(&mut *conn).await?;
         Ok(row.map(Into::into))
     }
 
@@ -34,7 +33,7 @@ impl SqlStore {
             crate::sql::RECORDING_COLUMNS,
             crate::sql::RECORDING_FROM
         );
-        let mut query = sqlx::query_as::<_, crate::models::RecordingRow>(&sql);
+        let mut query = query_as::<crate::models::RecordingRow>(&sql);
         for value in binds {
             query = query.bind(*value);
         }
@@ -48,19 +47,19 @@ impl SqlStore {
 }
 
 #[async_trait::async_trait]
-impl crate::RecordingStore for SqlStore {
+impl<D: Driver> crate::RecordingStore for SqlStore<D> {
     async fn begin_recording(
         &self,
         new: &crate::NewRecording,
         now: i64,
     ) -> crate::Result<crate::Recording> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
         // The room as it was registered when the recording was made: an upload that
         // comes late (a retry, a re-ingest) after the name was released and registered
         // again belongs to nobody's room but an admin's decision, not to the new owner.
         let room_id: Option<(i64,)> = match &new.meeting_room {
             Some(name) => {
-                sqlx::query_as("SELECT id FROM rooms WHERE name = $1 AND created_at <= $2")
+                query_as("SELECT id FROM rooms WHERE name = $1 AND created_at <= $2")
                     .bind(name)
                     .bind(new.started_at)
                     .fetch_optional(&mut *tx)
@@ -72,7 +71,7 @@ impl crate::RecordingStore for SqlStore {
         let claimable = room_id.is_none() && new.meeting_room.is_some();
         // A second ingest of the same file finds the first one's row; while that
         // row is still 'storing', the file it describes may have changed.
-        sqlx::query(
+        query(
             "INSERT INTO recordings (id, session, source_file, room_id, meeting_room, \
              claimable, meeting_url, started_at, duration_ms, size_bytes, sha256, \
              participants, state, created_at) \
@@ -98,7 +97,7 @@ impl crate::RecordingStore for SqlStore {
         .execute(&mut *tx)
         .await?;
         let (id,): (String,) =
-            sqlx::query_as("SELECT id FROM recordings WHERE session = $1 AND source_file = $2")
+            query_as("SELECT id FROM recordings WHERE session = $1 AND source_file = $2")
                 .bind(&new.session)
                 .bind(&new.source_file)
                 .fetch_one(&mut *tx)
@@ -116,8 +115,8 @@ impl crate::RecordingStore for SqlStore {
         now: i64,
         emails: &[crate::NewEmail],
     ) -> crate::Result<(crate::Recording, bool)> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let done = sqlx::query(
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
+        let done = query(
             "UPDATE recordings SET state = 'ready', ready_at = $1 \
              WHERE id = $2 AND state = 'storing'",
         )
@@ -137,7 +136,7 @@ impl crate::RecordingStore for SqlStore {
                     .as_ref()
                     .map(roomkeeper_domain::RoomName::as_str),
             ) {
-                sqlx::query(
+                query(
                     "INSERT INTO notices (username, kind, room_name, message, created_at) \
                      SELECT owner, CAST($5 AS TEXT), $1, $2, $3 FROM rooms WHERE id = $4 \
                      UNION SELECT username, CAST($5 AS TEXT), $1, $2, $3 \
@@ -180,7 +179,7 @@ impl crate::RecordingStore for SqlStore {
             crate::sql::RECORDING_COLUMNS,
             crate::sql::RECORDING_FROM
         );
-        Ok(sqlx::query_as::<_, crate::models::RecordingRow>(&sql)
+        Ok(query_as::<crate::models::RecordingRow>(&sql)
             .bind(session)
             .fetch_all(&self.pool)
             .await?
@@ -209,8 +208,8 @@ impl crate::RecordingStore for SqlStore {
         room_id: i64,
         audit: &crate::Audit<'_>,
     ) -> crate::Result<crate::Recording> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let done = sqlx::query(
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
+        let done = query(
             "UPDATE recordings SET room_id = $1, claimable = FALSE \
              WHERE id = $2 AND state = 'ready'",
         )
@@ -252,13 +251,12 @@ impl crate::RecordingStore for SqlStore {
         audit: &crate::Audit<'_>,
         why: &str,
     ) -> crate::Result<Option<crate::Recording>> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let done = sqlx::query(
-            "UPDATE recordings SET state = 'deleting' WHERE id = $1 AND state = 'ready'",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
+        let done =
+            query("UPDATE recordings SET state = 'deleting' WHERE id = $1 AND state = 'ready'")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         if done.rows_affected() == 0 {
             return Ok(None);
         }
@@ -282,7 +280,7 @@ impl crate::RecordingStore for SqlStore {
     }
 
     async fn forget_recording(&self, id: &str) -> crate::Result<()> {
-        sqlx::query("DELETE FROM recordings WHERE id = $1")
+        query("DELETE FROM recordings WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -309,15 +307,15 @@ impl crate::RecordingStore for SqlStore {
         days: Option<i64>,
         audit: &crate::Audit<'_>,
     ) -> crate::Result<()> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let (room_name,): (String,) = sqlx::query_as("SELECT name FROM rooms WHERE id = $1")
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
+        let (room_name,): (String,) = query_as("SELECT name FROM rooms WHERE id = $1")
             .bind(room_id)
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(crate::Error::NotFound)?;
         match days {
             Some(days) => {
-                sqlx::query(
+                query(
                     "INSERT INTO recording_retention (room_id, days) VALUES ($1, $2) \
                      ON CONFLICT (room_id) DO UPDATE SET days = excluded.days",
                 )
@@ -327,7 +325,7 @@ impl crate::RecordingStore for SqlStore {
                 .await?;
             }
             None => {
-                sqlx::query("DELETE FROM recording_retention WHERE room_id = $1")
+                query("DELETE FROM recording_retention WHERE room_id = $1")
                     .bind(room_id)
                     .execute(&mut *tx)
                     .await?;
@@ -352,7 +350,7 @@ impl crate::RecordingStore for SqlStore {
 
     async fn retention_of(&self, room_id: i64) -> crate::Result<Option<i64>> {
         let days: Option<(i64,)> =
-            sqlx::query_as("SELECT days FROM recording_retention WHERE room_id = $1")
+            query_as("SELECT days FROM recording_retention WHERE room_id = $1")
                 .bind(room_id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -360,12 +358,11 @@ impl crate::RecordingStore for SqlStore {
     }
 
     async fn claim_daily_job(&self, job: &str, day: i64) -> crate::Result<bool> {
-        let done =
-            sqlx::query("UPDATE daily_jobs SET last_day = $1 WHERE job = $2 AND last_day < $1")
-                .bind(day)
-                .bind(job)
-                .execute(&self.pool)
-                .await?;
+        let done = query("UPDATE daily_jobs SET last_day = $1 WHERE job = $2 AND last_day < $1")
+            .bind(day)
+            .bind(job)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -390,7 +387,7 @@ impl crate::RecordingStore for SqlStore {
         expires_at: i64,
         audit: &crate::Audit<'_>,
     ) -> crate::Result<crate::ShareLink> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
         let recording = Self::recording_in(&mut tx, recording_id)
             .await?
             .ok_or(crate::Error::NotFound)?;
@@ -399,7 +396,7 @@ impl crate::RecordingStore for SqlStore {
              expires_at) VALUES ($1, $2, $3, $4, $5) RETURNING {}",
             crate::sql::SHARE_LINK_COLUMNS
         );
-        let link: crate::ShareLink = sqlx::query_as::<_, ShareLinkRow>(&sql)
+        let link: crate::ShareLink = query_as::<ShareLinkRow>(&sql)
             .bind(token_hash)
             .bind(recording_id)
             .bind(audit.actor.unwrap_or_default())
@@ -433,7 +430,7 @@ impl crate::RecordingStore for SqlStore {
             crate::sql::SHARE_LINK_COLUMNS
         );
         Ok(converted(
-            sqlx::query_as::<_, ShareLinkRow>(&sql)
+            query_as::<ShareLinkRow>(&sql)
                 .bind(recording_id)
                 .fetch_all(&self.pool)
                 .await?,
@@ -456,7 +453,7 @@ impl crate::RecordingStore for SqlStore {
             columns.join(", ")
         );
         Ok(converted(
-            sqlx::query_as::<_, ShareLinkRow>(&sql)
+            query_as::<ShareLinkRow>(&sql)
                 .bind(room_id)
                 .bind(now)
                 .fetch_all(&self.pool)
@@ -470,8 +467,8 @@ impl crate::RecordingStore for SqlStore {
         link_id: i64,
         audit: &crate::Audit<'_>,
     ) -> crate::Result<bool> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let done = sqlx::query(
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
+        let done = query(
             "UPDATE share_links SET revoked_at = $1 \
              WHERE id = $2 AND recording_id = $3 AND revoked_at IS NULL",
         )
@@ -506,7 +503,7 @@ impl crate::RecordingStore for SqlStore {
             "SELECT {} FROM share_links WHERE token_hash = $1",
             crate::sql::SHARE_LINK_COLUMNS
         );
-        Ok(sqlx::query_as::<_, ShareLinkRow>(&sql)
+        Ok(query_as::<ShareLinkRow>(&sql)
             .bind(token_hash)
             .fetch_optional(&self.pool)
             .await?
@@ -520,7 +517,7 @@ impl crate::RecordingStore for SqlStore {
         problem: &str,
         now: i64,
     ) -> crate::Result<()> {
-        sqlx::query(
+        query(
             "INSERT INTO ingest_problems (session, location, problem, first_seen_at, \
              last_seen_at) VALUES ($1, $2, $3, $4, $4) ON CONFLICT (session) DO UPDATE \
              SET location = excluded.location, problem = excluded.problem, \
@@ -536,7 +533,7 @@ impl crate::RecordingStore for SqlStore {
     }
 
     async fn clear_ingest_problem(&self, session: &str) -> crate::Result<()> {
-        sqlx::query("DELETE FROM ingest_problems WHERE session = $1")
+        query("DELETE FROM ingest_problems WHERE session = $1")
             .bind(session)
             .execute(&self.pool)
             .await?;
@@ -545,7 +542,7 @@ impl crate::RecordingStore for SqlStore {
 
     async fn ingest_problems(&self) -> crate::Result<Vec<crate::IngestProblem>> {
         Ok(converted(
-            sqlx::query_as::<_, crate::models::IngestProblemRow>(
+            query_as::<crate::models::IngestProblemRow>(
                 "SELECT session, location, problem, first_seen_at, last_seen_at, spooled_on \
                  FROM ingest_problems ORDER BY last_seen_at DESC",
             )
@@ -562,20 +559,20 @@ impl crate::RecordingStore for SqlStore {
     ) -> crate::Result<()> {
         let mut tx = self.pool.begin().await?;
         let earlier: Vec<(String,)> =
-            sqlx::query_as("SELECT session FROM ingest_problems WHERE spooled_on = $1")
+            query_as("SELECT session FROM ingest_problems WHERE spooled_on = $1")
                 .bind(host)
                 .fetch_all(&mut *tx)
                 .await?;
         for (session,) in earlier {
             if !waiting.iter().any(|w| w.session == session) {
-                sqlx::query("DELETE FROM ingest_problems WHERE session = $1")
+                query("DELETE FROM ingest_problems WHERE session = $1")
                     .bind(&session)
                     .execute(&mut *tx)
                     .await?;
             }
         }
         for spooled in waiting {
-            sqlx::query(
+            query(
                 "INSERT INTO ingest_problems (session, location, problem, first_seen_at, \
                  last_seen_at, spooled_on) VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (session) DO UPDATE SET location = excluded.location, \

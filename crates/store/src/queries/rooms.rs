@@ -4,18 +4,19 @@
 
 use roomkeeper_domain::{AuditAction, NoticeKind};
 
-use super::{BEGIN_WRITE, Db, SqlStore};
+use super::SqlStore;
+use crate::statement::{Builder, Driver, query, query_as};
 
-impl SqlStore {
+impl<D: Driver> SqlStore<D> {
     pub(super) async fn audit_in(
-        tx: &mut sqlx::Transaction<'_, Db>,
+        tx: &mut sqlx::Transaction<'_, D>,
         audit: &crate::Audit<'_>,
         action: AuditAction,
         room_name: Option<&str>,
         subject: Option<&str>,
         detail: &str,
     ) -> crate::Result<()> {
-        sqlx::query(
+        query(
             "INSERT INTO audit_log (at, actor, address, action, room_name, subject, detail) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -33,7 +34,7 @@ impl SqlStore {
 
     /// Gives the room to `new_owner`, with its history entry and the notices.
     pub(super) async fn transfer_in(
-        tx: &mut sqlx::Transaction<'_, Db>,
+        tx: &mut sqlx::Transaction<'_, D>,
         room_id: i64,
         new_owner: &str,
         audit: &crate::Audit<'_>,
@@ -41,14 +42,14 @@ impl SqlStore {
         let before = Self::room_in(tx, room_id)
             .await?
             .ok_or(crate::Error::NotFound)?;
-        sqlx::query("UPDATE rooms SET owner = $1, last_activity_at = $2 WHERE id = $3")
+        query("UPDATE rooms SET owner = $1, last_activity_at = $2 WHERE id = $3")
             .bind(new_owner)
             .bind(audit.now)
             .bind(room_id)
             .execute(&mut **tx)
             .await?;
         // The new owner is no longer also a co-owner.
-        sqlx::query("DELETE FROM room_co_owners WHERE room_id = $1 AND username = $2")
+        query("DELETE FROM room_co_owners WHERE room_id = $1 AND username = $2")
             .bind(room_id)
             .bind(new_owner)
             .execute(&mut **tx)
@@ -78,14 +79,14 @@ impl SqlStore {
 
     /// Gives the room up (its name is free again), with its history entry and notices.
     pub(super) async fn release_in(
-        tx: &mut sqlx::Transaction<'_, Db>,
+        tx: &mut sqlx::Transaction<'_, D>,
         room_id: i64,
         audit: &crate::Audit<'_>,
     ) -> crate::Result<()> {
         let room = Self::room_in(tx, room_id)
             .await?
             .ok_or(crate::Error::NotFound)?;
-        sqlx::query("DELETE FROM rooms WHERE id = $1")
+        query("DELETE FROM rooms WHERE id = $1")
             .bind(room_id)
             .execute(&mut **tx)
             .await?;
@@ -106,7 +107,7 @@ impl SqlStore {
     /// Tells the room's people (owner and co-owners, `before` the change) that
     /// someone else changed it; the actor is not told of their own change.
     pub(super) async fn notify_people_in(
-        tx: &mut sqlx::Transaction<'_, Db>,
+        tx: &mut sqlx::Transaction<'_, D>,
         room: &crate::Room,
         audit: &crate::Audit<'_>,
         kind: NoticeKind,
@@ -117,7 +118,7 @@ impl SqlStore {
             if Some(person.as_str()) == audit.actor {
                 continue;
             }
-            sqlx::query(
+            query(
                 "INSERT INTO notices (username, kind, room_name, message, created_at) \
                  VALUES ($1, $2, $3, $4, $5)",
             )
@@ -133,12 +134,12 @@ impl SqlStore {
     }
 
     pub(super) async fn queue_in(
-        tx: &mut sqlx::Transaction<'_, Db>,
+        tx: &mut sqlx::Transaction<'_, D>,
         emails: &[crate::NewEmail],
         now: i64,
     ) -> crate::Result<()> {
         for email in emails {
-            sqlx::query(
+            query(
                 "INSERT INTO outbox (recipient, subject, body, created_at, next_attempt_at) \
                  VALUES ($1, $2, $3, $4, $4)",
             )
@@ -153,22 +154,19 @@ impl SqlStore {
     }
 
     pub(crate) async fn co_owners_in(
-        conn: &mut <Db as sqlx::Database>::Connection,
+        conn: &mut D::Connection,
         room_ids: &[i64],
     ) -> crate::Result<std::collections::HashMap<i64, Vec<String>>> {
         let mut map: std::collections::HashMap<i64, Vec<String>> = Default::default();
         if room_ids.is_empty() {
             return Ok(map);
         }
-        let mut query = sqlx::QueryBuilder::<Db>::new(
-            "SELECT room_id, username FROM room_co_owners WHERE room_id IN (",
-        );
-        let mut ids = query.separated(", ");
-        for id in room_ids {
-            ids.push_bind(*id);
-        }
-        query.push(") ORDER BY username");
-        let rows: Vec<(i64, String)> = query.build_query_as().fetch_all(&mut *conn).await?;
+        let mut select =
+            Builder::new("SELECT room_id, username FROM room_co_owners WHERE room_id IN (");
+        select
+            .push_list(room_ids.iter().copied())
+            .push(") ORDER BY username");
+        let rows: Vec<(i64, String)> = select.build_query_as().fetch_all(&mut *conn).await?;
         for (room_id, username) in rows {
             map.entry(room_id).or_default().push(username);
         }
@@ -176,17 +174,15 @@ impl SqlStore {
     }
 
     pub(super) async fn room_in(
-        conn: &mut <Db as sqlx::Database>::Connection,
+        conn: &mut D::Connection,
         id: i64,
     ) -> crate::Result<Option<crate::Room>> {
         let sql = format!(
             "SELECT {} FROM rooms WHERE id = $1",
             crate::sql::ROOM_COLUMNS
         );
-        let row: Option<crate::models::RoomRow> = sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let row: Option<crate::models::RoomRow> =
+            query_as(&sql).bind(id).fetch_optional(&mut *conn).await?;
         match row {
             None => Ok(None),
             Some(row) => {
@@ -198,29 +194,27 @@ impl SqlStore {
     }
 
     pub(super) async fn request_in(
-        conn: &mut <Db as sqlx::Database>::Connection,
+        conn: &mut D::Connection,
         id: i64,
     ) -> crate::Result<Option<crate::RoomRequest>> {
         let sql = format!(
             "SELECT {} FROM room_requests WHERE id = $1",
             crate::sql::REQUEST_COLUMNS
         );
-        let row: Option<crate::models::RequestRow> = sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let row: Option<crate::models::RequestRow> =
+            query_as(&sql).bind(id).fetch_optional(&mut *conn).await?;
         Ok(row.map(Into::into))
     }
 
     /// Inserts the room with its co-owners; a taken name is a conflict.
     pub(super) async fn insert_room_in(
-        tx: &mut sqlx::Transaction<'_, Db>,
+        tx: &mut sqlx::Transaction<'_, D>,
         name: &str,
         owner: &str,
         co_owners: &[String],
         now: i64,
     ) -> crate::Result<i64> {
-        let (id,): (i64,) = sqlx::query_as(
+        let (id,): (i64,) = query_as(
             "INSERT INTO rooms (name, owner, created_at, last_activity_at) \
              VALUES ($1, $2, $3, $3) RETURNING id",
         )
@@ -238,19 +232,19 @@ impl SqlStore {
     }
 
     pub(super) async fn replace_co_owners_in(
-        tx: &mut sqlx::Transaction<'_, Db>,
+        tx: &mut sqlx::Transaction<'_, D>,
         room_id: i64,
         owner: &str,
         co_owners: &[String],
     ) -> crate::Result<()> {
-        sqlx::query("DELETE FROM room_co_owners WHERE room_id = $1")
+        query("DELETE FROM room_co_owners WHERE room_id = $1")
             .bind(room_id)
             .execute(&mut **tx)
             .await?;
         let mut seen = std::collections::BTreeSet::new();
         for username in co_owners.iter().filter(|u| u.as_str() != owner) {
             if seen.insert(username) {
-                sqlx::query("INSERT INTO room_co_owners (room_id, username) VALUES ($1, $2)")
+                query("INSERT INTO room_co_owners (room_id, username) VALUES ($1, $2)")
                     .bind(room_id)
                     .bind(username)
                     .execute(&mut **tx)
@@ -262,7 +256,7 @@ impl SqlStore {
 }
 
 #[async_trait::async_trait]
-impl crate::RoomStore for SqlStore {
+impl<D: Driver> crate::RoomStore for SqlStore<D> {
     async fn create_request(
         &self,
         new: &crate::NewRequest,
@@ -270,8 +264,8 @@ impl crate::RoomStore for SqlStore {
         audit: &crate::Audit<'_>,
         emails: &[crate::NewEmail],
     ) -> crate::Result<crate::RoomRequest> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let taken: Option<(i64,)> = sqlx::query_as("SELECT id FROM rooms WHERE name = $1")
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
+        let taken: Option<(i64,)> = query_as("SELECT id FROM rooms WHERE name = $1")
             .bind(&new.room_name)
             .fetch_optional(&mut *tx)
             .await?;
@@ -281,7 +275,7 @@ impl crate::RoomStore for SqlStore {
         // Filed as pending first, even when a pattern approves it a moment later:
         // the one-pending-request-per-room index then stops a pattern from taking a
         // room someone else is waiting for.
-        let (id,): (i64,) = sqlx::query_as(
+        let (id,): (i64,) = query_as(
             "INSERT INTO room_requests (room_name, requester, reason, co_owners, status, created_at) \
              VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING id",
         )
@@ -302,7 +296,7 @@ impl crate::RoomStore for SqlStore {
                 audit.now,
             )
             .await?;
-            sqlx::query(
+            query(
                 "UPDATE room_requests SET status = 'approved', auto_pattern = $1, decided_at = $2, \
                  room_id = $3 WHERE id = $4",
             )
@@ -358,7 +352,7 @@ impl crate::RoomStore for SqlStore {
             "SELECT {} FROM room_requests WHERE room_id = $1 ORDER BY id DESC LIMIT 1",
             crate::sql::REQUEST_COLUMNS
         );
-        let row: Option<crate::models::RequestRow> = sqlx::query_as(&sql)
+        let row: Option<crate::models::RequestRow> = query_as(&sql)
             .bind(room_id)
             .fetch_optional(&self.pool)
             .await?;
@@ -373,7 +367,7 @@ impl crate::RoomStore for SqlStore {
             "SELECT {} FROM room_requests WHERE room_name = $1 AND status = 'pending'",
             crate::sql::REQUEST_COLUMNS
         );
-        let row: Option<crate::models::RequestRow> = sqlx::query_as(&sql)
+        let row: Option<crate::models::RequestRow> = query_as(&sql)
             .bind(room_name)
             .fetch_optional(&self.pool)
             .await?;
@@ -382,7 +376,7 @@ impl crate::RoomStore for SqlStore {
 
     async fn count_pending_requests(&self) -> crate::Result<i64> {
         let (count,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM room_requests WHERE status = 'pending'")
+            query_as("SELECT COUNT(*) FROM room_requests WHERE status = 'pending'")
                 .fetch_one(&self.pool)
                 .await?;
         Ok(count)
@@ -393,8 +387,8 @@ impl crate::RoomStore for SqlStore {
         id: i64,
         audit: &crate::Audit<'_>,
     ) -> crate::Result<crate::RoomRequest> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let done = sqlx::query(
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
+        let done = query(
             "UPDATE room_requests SET status = 'withdrawn', decided_at = $1 \
              WHERE id = $2 AND status = 'pending'",
         )
@@ -430,7 +424,7 @@ impl crate::RoomStore for SqlStore {
         audit: &crate::Audit<'_>,
         emails: &[crate::NewEmail],
     ) -> crate::Result<crate::RoomRequest> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
         let request = Self::request_in(&mut tx, id)
             .await?
             .ok_or(crate::Error::NotFound)?;
@@ -460,7 +454,7 @@ impl crate::RoomStore for SqlStore {
             crate::Verdict::Reject => (crate::RequestStatus::Rejected, NoticeKind::Rejected, None),
         };
         // Guarded by status, so two admins deciding at once cannot both win.
-        let done = sqlx::query(
+        let done = query(
             "UPDATE room_requests SET status = $1, decided_by = $2, decision_message = $3, \
              decided_at = $4, room_id = $5 WHERE id = $6 AND status = 'pending'",
         )
@@ -494,7 +488,7 @@ impl crate::RoomStore for SqlStore {
             pattern: Some(pattern),
         } = verdict
         {
-            sqlx::query(
+            query(
                 "INSERT INTO patterns (username, pattern, created_by, created_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (username, pattern) DO NOTHING",
             )
@@ -515,7 +509,7 @@ impl crate::RoomStore for SqlStore {
             )
             .await?;
         }
-        sqlx::query(
+        query(
             "INSERT INTO notices (username, kind, room_name, message, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
         )
@@ -540,7 +534,7 @@ impl crate::RoomStore for SqlStore {
     }
 
     async fn room_by_name(&self, name: &str) -> crate::Result<Option<crate::Room>> {
-        let id: Option<(i64,)> = sqlx::query_as("SELECT id FROM rooms WHERE name = $1")
+        let id: Option<(i64,)> = query_as("SELECT id FROM rooms WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
@@ -551,11 +545,9 @@ impl crate::RoomStore for SqlStore {
     }
 
     async fn room_names(&self) -> crate::Result<Vec<(i64, String, String)>> {
-        Ok(
-            sqlx::query_as("SELECT id, name, owner FROM rooms ORDER BY name")
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        Ok(query_as("SELECT id, name, owner FROM rooms ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     async fn rooms_owned_or_named(
@@ -566,20 +558,18 @@ impl crate::RoomStore for SqlStore {
         if owners.is_empty() && names.is_empty() {
             return Ok(Vec::new());
         }
-        let mut query = sqlx::QueryBuilder::<Db>::new("SELECT owner, name FROM rooms WHERE 1 = 0");
+        let mut select = Builder::new("SELECT owner, name FROM rooms WHERE 1 = 0");
         for (column, values) in [("owner", owners), ("name", names)] {
             if values.is_empty() {
                 continue;
             }
-            query.push(format!(" OR {column} IN ("));
-            let mut list = query.separated(", ");
-            for value in values {
-                list.push_bind(value.clone());
-            }
-            query.push(")");
+            select
+                .push(format!(" OR {column} IN ("))
+                .push_list(values.iter().cloned())
+                .push(")");
         }
-        query.push(" ORDER BY name");
-        Ok(query.build_query_as().fetch_all(&self.pool).await?)
+        select.push(" ORDER BY name");
+        Ok(select.build_query_as().fetch_all(&self.pool).await?)
     }
 
     async fn set_co_owners(
@@ -588,12 +578,12 @@ impl crate::RoomStore for SqlStore {
         usernames: &[String],
         audit: &crate::Audit<'_>,
     ) -> crate::Result<crate::Room> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
         let before = Self::room_in(&mut tx, room_id)
             .await?
             .ok_or(crate::Error::NotFound)?;
         Self::replace_co_owners_in(&mut tx, room_id, before.owner.as_str(), usernames).await?;
-        sqlx::query("UPDATE rooms SET last_activity_at = $1 WHERE id = $2")
+        query("UPDATE rooms SET last_activity_at = $1 WHERE id = $2")
             .bind(audit.now)
             .bind(room_id)
             .execute(&mut *tx)
@@ -626,14 +616,14 @@ impl crate::RoomStore for SqlStore {
         new_owner: &str,
         audit: &crate::Audit<'_>,
     ) -> crate::Result<crate::Room> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
         let after = Self::transfer_in(&mut tx, room_id, new_owner, audit).await?;
         tx.commit().await?;
         Ok(after)
     }
 
     async fn release_room(&self, room_id: i64, audit: &crate::Audit<'_>) -> crate::Result<()> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
         Self::release_in(&mut tx, room_id, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -645,8 +635,8 @@ impl crate::RoomStore for SqlStore {
         pattern: &str,
         audit: &crate::Audit<'_>,
     ) -> crate::Result<crate::UserPattern> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let created: crate::UserPattern = sqlx::query_as(
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
+        let created: crate::UserPattern = query_as(
             "INSERT INTO patterns (username, pattern, created_by, created_at) \
              VALUES ($1, $2, $3, $4) RETURNING id, username, pattern, created_by, created_at",
         )
@@ -677,14 +667,13 @@ impl crate::RoomStore for SqlStore {
         id: i64,
         audit: &crate::Audit<'_>,
     ) -> crate::Result<bool> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let removed: Option<(String,)> = sqlx::query_as(
-            "DELETE FROM patterns WHERE id = $1 AND username = $2 RETURNING pattern",
-        )
-        .bind(id)
-        .bind(username)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
+        let removed: Option<(String,)> =
+            query_as("DELETE FROM patterns WHERE id = $1 AND username = $2 RETURNING pattern")
+                .bind(id)
+                .bind(username)
+                .fetch_optional(&mut *tx)
+                .await?;
         let Some((pattern,)) = removed else {
             return Ok(false);
         };
@@ -703,7 +692,7 @@ impl crate::RoomStore for SqlStore {
     }
 
     async fn patterns_of(&self, username: &str) -> crate::Result<Vec<crate::UserPattern>> {
-        Ok(sqlx::query_as(
+        Ok(query_as(
             "SELECT id, username, pattern, created_by, created_at FROM patterns \
              WHERE username = $1 ORDER BY pattern",
         )
@@ -713,7 +702,7 @@ impl crate::RoomStore for SqlStore {
     }
 
     async fn all_patterns(&self) -> crate::Result<Vec<crate::UserPattern>> {
-        Ok(sqlx::query_as(
+        Ok(query_as(
             "SELECT id, username, pattern, created_by, created_at FROM patterns \
              ORDER BY username, pattern",
         )
@@ -729,7 +718,7 @@ impl crate::RoomStore for SqlStore {
         subject: Option<&str>,
         detail: &str,
     ) -> crate::Result<()> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
         Self::audit_in(&mut tx, audit, action, room_name, subject, detail).await?;
         tx.commit().await?;
         Ok(())
@@ -741,7 +730,7 @@ impl crate::RoomStore for SqlStore {
         since: Option<i64>,
         page: crate::Page,
     ) -> crate::Result<crate::Paged<crate::AuditEntry>> {
-        let push_conditions = |query: &mut sqlx::QueryBuilder<'_, Db>| {
+        let push_conditions = |query: &mut Builder| {
             query.push(" WHERE TRUE");
             if let Some(room) = room_name {
                 query.push(" AND room_name = ").push_bind(room.to_owned());
@@ -750,10 +739,10 @@ impl crate::RoomStore for SqlStore {
                 query.push(" AND at >= ").push_bind(since);
             }
         };
-        let mut count = sqlx::QueryBuilder::<Db>::new("SELECT COUNT(*) FROM audit_log");
+        let mut count = Builder::new("SELECT COUNT(*) FROM audit_log");
         push_conditions(&mut count);
         let (total,): (i64,) = count.build_query_as().fetch_one(&self.pool).await?;
-        let mut select = sqlx::QueryBuilder::<Db>::new(
+        let mut select = Builder::new(
             "SELECT id, at, actor, address, action, room_name, subject, detail FROM audit_log",
         );
         push_conditions(&mut select);
@@ -776,7 +765,7 @@ impl crate::RoomStore for SqlStore {
     }
 
     async fn dismiss_notice(&self, username: &str, id: i64, now: i64) -> crate::Result<bool> {
-        let done = sqlx::query(
+        let done = query(
             "UPDATE notices SET read_at = $1 WHERE id = $2 AND username = $3 AND read_at IS NULL",
         )
         .bind(now)

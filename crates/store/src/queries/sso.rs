@@ -3,18 +3,19 @@
 
 use roomkeeper_domain::AuditAction;
 
-use super::{BEGIN_WRITE, Db, SqlStore};
+use super::SqlStore;
+use crate::statement::{Driver, query, query_as};
 
-impl SqlStore {
+impl<D: Driver> SqlStore<D> {
     /// Links (issuer, subject) to the account; a pair already linked is a conflict.
     pub(super) async fn insert_identity_in(
-        tx: &mut sqlx::Transaction<'_, Db>,
+        tx: &mut sqlx::Transaction<'_, D>,
         issuer: &str,
         subject: &str,
         user_id: i64,
         now: i64,
     ) -> crate::Result<()> {
-        sqlx::query(
+        query(
             "INSERT INTO oidc_identities (issuer, subject, user_id, created_at) \
              VALUES ($1, $2, $3, $4)",
         )
@@ -30,7 +31,7 @@ impl SqlStore {
 }
 
 #[async_trait::async_trait]
-impl crate::SsoStore for SqlStore {
+impl<D: Driver> crate::SsoStore for SqlStore<D> {
     async fn create_oidc_login(
         &self,
         login: &crate::OidcLogin,
@@ -38,11 +39,11 @@ impl crate::SsoStore for SqlStore {
     ) -> crate::Result<()> {
         // Logins nobody finished are useless; starting one is a natural moment
         // to drop them.
-        sqlx::query("DELETE FROM oidc_logins WHERE created_at < $1")
+        query("DELETE FROM oidc_logins WHERE created_at < $1")
             .bind(expired_before)
             .execute(&self.pool)
             .await?;
-        sqlx::query(
+        query(
             "INSERT INTO oidc_logins (state_hash, provider, nonce, pkce_verifier, \
              return_to, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -60,7 +61,7 @@ impl crate::SsoStore for SqlStore {
     async fn take_oidc_login(&self, state_hash: &str) -> crate::Result<Option<crate::OidcLogin>> {
         // One statement: two callbacks racing with the same state cannot both
         // get the row.
-        let taken: Option<(String, String, String, String, String, i64)> = sqlx::query_as(
+        let taken: Option<(String, String, String, String, String, i64)> = query_as(
             "DELETE FROM oidc_logins WHERE state_hash = $1 RETURNING state_hash, \
              provider, nonce, pkce_verifier, return_to, created_at",
         )
@@ -91,7 +92,7 @@ impl crate::SsoStore for SqlStore {
              WHERE i.issuer = $1 AND i.subject = $2",
             crate::sql::USER_COLUMNS
         );
-        Ok(sqlx::query_as::<_, crate::models::UserRow>(&sql)
+        Ok(query_as::<crate::models::UserRow>(&sql)
             .bind(issuer)
             .bind(subject)
             .fetch_optional(&self.pool)
@@ -106,7 +107,7 @@ impl crate::SsoStore for SqlStore {
         user_id: i64,
         now: i64,
     ) -> crate::Result<()> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
         Self::insert_identity_in(&mut tx, issuer, subject, user_id, now).await?;
         tx.commit().await?;
         Ok(())
@@ -119,16 +120,16 @@ impl crate::SsoStore for SqlStore {
         user_id: i64,
         now: i64,
     ) -> crate::Result<bool> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
         // Locks the account's row (PostgreSQL) or the database (SQLite's write
         // transaction): two subjects racing for one account cannot both pass.
-        let found = sqlx::query("UPDATE users SET id = id WHERE id = $1")
+        let found = query("UPDATE users SET id = id WHERE id = $1")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
         crate::sql::found(found.rows_affected())?;
         let linked: Option<(i64,)> =
-            sqlx::query_as("SELECT user_id FROM oidc_identities WHERE user_id = $1 LIMIT 1")
+            query_as("SELECT user_id FROM oidc_identities WHERE user_id = $1 LIMIT 1")
                 .bind(user_id)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -141,7 +142,7 @@ impl crate::SsoStore for SqlStore {
     }
 
     async fn note_oidc_collision(&self, collision: &crate::OidcCollision) -> crate::Result<()> {
-        sqlx::query(
+        query(
             "INSERT INTO oidc_collisions (issuer, subject, provider, username, \
              first_seen, last_seen, attempts) VALUES ($1, $2, $3, $4, $5, $5, 1) \
              ON CONFLICT (issuer, subject) DO UPDATE SET provider = $3, \
@@ -159,7 +160,7 @@ impl crate::SsoStore for SqlStore {
     }
 
     async fn oidc_collisions(&self) -> crate::Result<Vec<crate::OidcCollision>> {
-        Ok(sqlx::query_as(
+        Ok(query_as(
             "SELECT issuer, subject, provider, username, first_seen, last_seen, \
              attempts FROM oidc_collisions ORDER BY last_seen DESC, issuer, subject",
         )
@@ -175,8 +176,8 @@ impl crate::SsoStore for SqlStore {
         link_to: Option<i64>,
         audit: &crate::Audit<'_>,
     ) -> crate::Result<crate::OidcCollision> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let taken: Option<crate::OidcCollision> = sqlx::query_as(
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
+        let taken: Option<crate::OidcCollision> = query_as(
             "DELETE FROM oidc_collisions WHERE issuer = $1 AND subject = $2 AND username = $3 \
              RETURNING issuer, subject, provider, username, first_seen, last_seen, \
              attempts",
@@ -208,14 +209,14 @@ impl crate::SsoStore for SqlStore {
         user_id: i64,
         new: &roomkeeper_domain::Username,
     ) -> crate::Result<()> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let old: Option<(String,)> = sqlx::query_as("SELECT username FROM users WHERE id = $1")
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
+        let old: Option<(String,)> = query_as("SELECT username FROM users WHERE id = $1")
             .bind(user_id)
             .fetch_optional(&mut *tx)
             .await?;
         let (old,) = old.ok_or(crate::Error::NotFound)?;
         let new = new.as_str();
-        sqlx::query("UPDATE users SET username = $1 WHERE id = $2")
+        query("UPDATE users SET username = $1 WHERE id = $2")
             .bind(new)
             .bind(user_id)
             .execute(&mut *tx)
@@ -234,7 +235,7 @@ impl crate::SsoStore for SqlStore {
             "UPDATE room_requests SET requester = $2 WHERE requester = $1",
             "UPDATE notices SET username = $2 WHERE username = $1",
         ] {
-            sqlx::query(statement)
+            query(statement)
                 .bind(&old)
                 .bind(new)
                 .execute(&mut *tx)
@@ -245,7 +246,7 @@ impl crate::SsoStore for SqlStore {
     }
 
     async fn set_display_name(&self, user_id: i64, name: Option<&str>) -> crate::Result<()> {
-        let done = sqlx::query("UPDATE users SET display_name = $1 WHERE id = $2")
+        let done = query("UPDATE users SET display_name = $1 WHERE id = $2")
             .bind(name)
             .bind(user_id)
             .execute(&self.pool)
@@ -259,19 +260,18 @@ impl crate::SsoStore for SqlStore {
         provider: &str,
         id_token: &str,
     ) -> crate::Result<()> {
-        let done = sqlx::query(
-            "UPDATE sessions SET oidc_provider = $1, id_token = $2 WHERE token_hash = $3",
-        )
-        .bind(provider)
-        .bind(id_token)
-        .bind(token_hash)
-        .execute(&self.pool)
-        .await?;
+        let done =
+            query("UPDATE sessions SET oidc_provider = $1, id_token = $2 WHERE token_hash = $3")
+                .bind(provider)
+                .bind(id_token)
+                .bind(token_hash)
+                .execute(&self.pool)
+                .await?;
         crate::sql::found(done.rows_affected())
     }
 
     async fn session_provider(&self, token_hash: &str) -> crate::Result<Option<(String, String)>> {
-        Ok(sqlx::query_as(
+        Ok(query_as(
             "SELECT oidc_provider, id_token FROM sessions WHERE token_hash = $1 \
              AND oidc_provider IS NOT NULL AND id_token IS NOT NULL",
         )
@@ -285,9 +285,9 @@ impl crate::SsoStore for SqlStore {
         new: &crate::NewUser,
         now: i64,
     ) -> crate::Result<crate::User> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
         let user = Self::insert_user(&mut *tx, new, now).await?;
-        sqlx::query("INSERT INTO directory_accounts (user_id, linked_at) VALUES ($1, $2)")
+        query("INSERT INTO directory_accounts (user_id, linked_at) VALUES ($1, $2)")
             .bind(user.id)
             .bind(now)
             .execute(&mut *tx)
@@ -298,7 +298,7 @@ impl crate::SsoStore for SqlStore {
 
     async fn is_directory_account(&self, user_id: i64) -> crate::Result<bool> {
         let found: Option<(i64,)> =
-            sqlx::query_as("SELECT user_id FROM directory_accounts WHERE user_id = $1")
+            query_as("SELECT user_id FROM directory_accounts WHERE user_id = $1")
                 .bind(user_id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -306,7 +306,7 @@ impl crate::SsoStore for SqlStore {
     }
 
     async fn link_directory(&self, user_id: i64, now: i64) -> crate::Result<bool> {
-        let done = sqlx::query(
+        let done = query(
             "INSERT INTO directory_accounts (user_id, linked_at) VALUES ($1, $2) \
              ON CONFLICT (user_id) DO NOTHING",
         )

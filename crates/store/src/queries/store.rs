@@ -1,26 +1,30 @@
 //! What every store answers: which backend, its migrations, whether it is there.
 
-use super::{BACKEND, MIGRATOR, SqlStore};
+use super::SqlStore;
+use crate::statement::{Driver, query};
 
 #[async_trait::async_trait]
-impl crate::Store for SqlStore {
+impl<D: Driver> crate::Store for SqlStore<D>
+where
+    Self: crate::RequestReads,
+{
     fn backend(&self) -> crate::Backend {
-        BACKEND
+        D::BACKEND
     }
 
     async fn migrate(&self) -> crate::Result<()> {
-        MIGRATOR.run(&self.pool).await?;
+        D::migrator().run(&self.pool).await?;
         Ok(())
     }
 
     async fn ping(&self) -> crate::Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
     async fn back_up_to(&self, file: &std::path::Path) -> crate::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
-        if BACKEND != crate::Backend::Sqlite {
+        if D::BACKEND != crate::Backend::Sqlite {
             return Err(crate::Error::Config(
                 "a PostgreSQL database is backed up with pg_dump (docs/OPERATIONS.md)".into(),
             ));
@@ -43,7 +47,7 @@ impl crate::Store for SqlStore {
             .mode(0o600)
             .open(file)
             .map_err(|e| crate::Error::Config(format!("{}: {e}", file.display())))?;
-        if let Err(e) = sqlx::query("VACUUM INTO $1")
+        if let Err(e) = query("VACUUM INTO $1")
             .bind(target)
             .execute(&self.pool)
             .await
