@@ -63,6 +63,18 @@ impl MeetingControl for Replay {
     async fn end_meeting(&self, _: &RoomName, _: &str) -> Result<(), Error> {
         Err(Error::NoMeeting)
     }
+    async fn set_lobby(&self, _: &RoomName, _: bool) -> Result<Meeting, Error> {
+        Err(Error::NoMeeting)
+    }
+    async fn admit(&self, _: &RoomName, _: &str) -> Result<Meeting, Error> {
+        Err(Error::NoMeeting)
+    }
+    async fn deny(&self, _: &RoomName, _: &str) -> Result<Meeting, Error> {
+        Err(Error::NoMeeting)
+    }
+    async fn set_lobby_rooms(&self, _: &[RoomName]) -> Result<(), Error> {
+        Ok(())
+    }
     fn events(&self) -> broadcast::Receiver<RoomEvent> {
         self.events.subscribe()
     }
@@ -149,6 +161,8 @@ async fn main() -> anyhow::Result<()> {
                 password_protected: false,
                 members_only: false,
                 participants,
+                lobby: false,
+                knocking: Vec::new(),
             };
             (room_name(r), meeting)
         })

@@ -22,7 +22,7 @@ pub use audit::{AuditAction, AuditEntry, MeetingStep};
 pub use authz::{Action, Actor, Decision, RecordingFacts, RequestFacts, RoomFacts, decide};
 pub use clock::Clock;
 pub use guard::{GuardError, GuardSettings, JoinCode, ModeratorGuard};
-pub use meeting::{Meeting, Participant};
+pub use meeting::{Knocker, Meeting, Participant};
 pub use names::{NewPassword, ParseError, Username};
 pub use notice::{Notice, NoticeKind};
 pub use paging::{Page, Paged};

@@ -25,6 +25,23 @@ pub struct Participant {
     pub session: String,
 }
 
+/// Someone waiting in a meeting's lobby (jitsi-meet's "asking to join").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Knocker {
+    /// Their nick in the lobby room, which admit and deny name.
+    pub id: String,
+    /// As they typed it (Jitsi's lobby asks for one); not who they are.
+    pub display_name: Option<String>,
+    #[serde(serialize_with = "rfc3339", skip_serializing_if = "Option::is_none")]
+    pub knocking_since: Option<i64>,
+    /// Not shown to people.
+    #[serde(skip)]
+    pub jid: String,
+    /// Their connection (full real JID), as for a participant. Not shown to people.
+    #[serde(skip)]
+    pub session: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Meeting {
     /// Whether a meeting runs in the room now.
@@ -34,6 +51,10 @@ pub struct Meeting {
     pub members_only: bool,
     /// People only: Jicofo, Jibri and Roomkeeper itself are left out.
     pub participants: Vec<Participant>,
+    /// jitsi-meet's lobby is on: members only, with a lobby room where people knock.
+    pub lobby: bool,
+    /// Who knocks in the lobby, longest waiting first (with the companion module).
+    pub knocking: Vec<Knocker>,
 }
 
 impl Meeting {
@@ -43,6 +64,8 @@ impl Meeting {
             password_protected: false,
             members_only: false,
             participants: Vec::new(),
+            lobby: false,
+            knocking: Vec::new(),
         }
     }
 
@@ -50,6 +73,8 @@ impl Meeting {
     pub fn sort(&mut self) {
         self.participants
             .sort_by(|a, b| (a.joined_at, &a.id).cmp(&(b.joined_at, &b.id)));
+        self.knocking
+            .sort_by(|a, b| (a.knocking_since, &a.id).cmp(&(b.knocking_since, &b.id)));
     }
 }
 

@@ -5,7 +5,7 @@
 use tokio_xmpp::minidom::Element;
 
 use crate::stanzas::ROOMKEEPER;
-use crate::{Meeting, Participant, ShardConfig};
+use crate::{Knocker, Meeting, Participant, ShardConfig};
 
 /// Who changed a room's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +34,8 @@ pub enum RoomEvent {
         room: String,
         password_protected: bool,
         members_only: bool,
+        /// jitsi-meet's lobby is on.
+        lobby: bool,
         /// Who submitted the change (the room's creation has nobody).
         by: ChangedBy,
     },
@@ -45,6 +47,18 @@ pub enum RoomEvent {
         code: String,
         /// The connection that joined with it (empty from a module that does not say).
         session: String,
+        /// Sent from the room's lobby: `participant` is the knocker's lobby nick.
+        in_lobby: bool,
+    },
+    /// Someone knocks in the room's lobby (or their display name there changed).
+    Knock {
+        room: String,
+        knocker: Knocker,
+    },
+    /// A knocker left the lobby: admitted, denied, or gone.
+    KnockLeft {
+        room: String,
+        id: String,
     },
     Destroyed {
         room: String,
@@ -66,6 +80,8 @@ impl RoomEvent {
             | Self::Left { room, .. }
             | Self::Config { room, .. }
             | Self::JoinCode { room, .. }
+            | Self::Knock { room, .. }
+            | Self::KnockLeft { room, .. }
             | Self::Destroyed { room }
             | Self::Snapshot { room, .. } => Some(room),
             Self::Resync => None,
@@ -95,6 +111,20 @@ pub(crate) fn participant(element: &Element, config: &ShardConfig) -> Option<Par
     })
 }
 
+/// A `<knocker/>` element of the module (pushed as `knock`, or in a room's answer).
+pub(crate) fn knocker(element: &Element) -> Option<Knocker> {
+    Some(Knocker {
+        id: element.attr("nick")?.to_owned(),
+        display_name: element
+            .attr("name")
+            .filter(|n| !n.trim().is_empty())
+            .map(str::to_owned),
+        knocking_since: element.attr("since").and_then(|t| t.parse().ok()),
+        jid: element.attr("jid").unwrap_or_default().to_owned(),
+        session: element.attr("session").unwrap_or_default().to_owned(),
+    })
+}
+
 /// The module's `<room/>` (the answer to a room query or action) as a meeting.
 pub(crate) fn module_meeting(room: &Element, config: &ShardConfig) -> Meeting {
     let mut meeting = Meeting {
@@ -105,6 +135,12 @@ pub(crate) fn module_meeting(room: &Element, config: &ShardConfig) -> Meeting {
             .children()
             .filter(|c| c.is("occupant", ROOMKEEPER))
             .filter_map(|c| participant(c, config))
+            .collect(),
+        lobby: room.attr("lobby") == Some("1"),
+        knocking: room
+            .children()
+            .filter(|c| c.is("knocker", ROOMKEEPER))
+            .filter_map(knocker)
             .collect(),
     };
     meeting.sort();
@@ -130,6 +166,7 @@ pub fn parse(payload: &Element, config: &ShardConfig) -> Option<RoomEvent> {
         "config" => Some(RoomEvent::Config {
             password_protected: flag("password"),
             members_only: flag("members_only"),
+            lobby: flag("lobby"),
             by: match payload.attr("by") {
                 _ if flag("service") => ChangedBy::Service,
                 Some(nick) => ChangedBy::Participant(nick.to_owned()),
@@ -141,6 +178,15 @@ pub fn parse(payload: &Element, config: &ShardConfig) -> Option<RoomEvent> {
             participant: payload.attr("nick")?.to_owned(),
             code: payload.attr("value")?.to_owned(),
             session: payload.attr("session").unwrap_or_default().to_owned(),
+            in_lobby: flag("lobby"),
+            room,
+        }),
+        "knocker" => Some(RoomEvent::Knock {
+            knocker: knocker(payload)?,
+            room,
+        }),
+        "knock-left" => Some(RoomEvent::KnockLeft {
+            id: payload.attr("nick")?.to_owned(),
             room,
         }),
         "destroyed" => Some(RoomEvent::Destroyed { room }),
@@ -183,10 +229,27 @@ pub fn apply(meeting: &mut Meeting, event: &RoomEvent) -> bool {
         RoomEvent::Config {
             password_protected,
             members_only,
+            lobby,
             ..
         } => {
             meeting.password_protected = *password_protected;
             meeting.members_only = *members_only;
+            meeting.lobby = *lobby;
+            if !lobby {
+                meeting.knocking.clear();
+            }
+            true
+        }
+        RoomEvent::Knock { knocker, .. } => {
+            match meeting.knocking.iter_mut().find(|k| k.id == knocker.id) {
+                Some(known) => *known = knocker.clone(),
+                None => meeting.knocking.push(knocker.clone()),
+            }
+            meeting.sort();
+            true
+        }
+        RoomEvent::KnockLeft { id, .. } => {
+            meeting.knocking.retain(|k| &k.id != id);
             true
         }
     }

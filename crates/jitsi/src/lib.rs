@@ -21,7 +21,7 @@ pub use config::{JitsiConfig, ShardConfig, XmppSecurity};
 pub use events::{ChangedBy, RoomEvent, apply, parse as parse_event};
 pub use reach::ConnectProblem;
 /// The meeting as Roomkeeper shows it lives with the other types pages show.
-pub use roomkeeper_domain::{Meeting, Participant};
+pub use roomkeeper_domain::{Knocker, Meeting, Participant};
 pub use shards::{ShardStatus, Shards};
 pub use watch::{MeetingWatch, RoomFeed, RoomState};
 pub use xmpp::{XmppShard, refusal};
@@ -40,7 +40,7 @@ pub enum RoomOwnership {
 
 /// The companion module's revision this Roomkeeper was built with
 /// (`REVISION` in `prosody/mod_roomkeeper.lua`, the same source tree).
-pub const MODULE_REVISION: &str = "2";
+pub const MODULE_REVISION: &str = "3";
 
 /// What is wrong when the companion module Prosody runs is of another revision than
 /// this Roomkeeper's (`told`: what the module said; None from a module older than
@@ -90,6 +90,12 @@ pub enum Error {
     Unreachable(String),
     #[error("This room is not on any Jitsi server Roomkeeper is connected to.")]
     NoShard,
+    /// The lobby's actions go through the companion module only.
+    #[error(
+        "This needs Roomkeeper's Prosody module (roomkeeper-prosody) on the Jitsi server; \
+         docs/JITSI-SETUP.md says how to load it."
+    )]
+    NeedsModule,
     /// Prosody answers, but Roomkeeper cannot connect: its certificate is not trusted,
     /// or it refuses the login. The text says which and how to fix it.
     #[error("{0}")]
@@ -119,6 +125,15 @@ pub trait MeetingControl: Send + Sync {
     /// Without it "outcast, then none": the person leaves (status 301) and may rejoin.
     async fn kick(&self, room: &RoomName, participant: &str) -> Result<Meeting, Error>;
     async fn end_meeting(&self, room: &RoomName, reason: &str) -> Result<(), Error>;
+    /// Turns the room's lobby (jitsi-meet's) on or off; on, everyone inside stays.
+    async fn set_lobby(&self, room: &RoomName, on: bool) -> Result<Meeting, Error>;
+    /// Lets the knocker with this id in, as a moderator's "admit" in Jitsi does.
+    async fn admit(&self, room: &RoomName, knocker: &str) -> Result<Meeting, Error>;
+    /// Sends the knocker with this id away, as Jitsi's "reject" does.
+    async fn deny(&self, room: &RoomName, knocker: &str) -> Result<Meeting, Error>;
+    /// The rooms whose lobby is on from the moment they are created (the whole list,
+    /// replacing the last one).
+    async fn set_lobby_rooms(&self, rooms: &[RoomName]) -> Result<(), Error>;
     /// Changes as Prosody pushes them (companion module only; nothing comes without it).
     fn events(&self) -> tokio::sync::broadcast::Receiver<RoomEvent>;
     /// Whether every change arrives as an event, so rooms need not be polled.
@@ -145,6 +160,6 @@ mod tests {
         assert_eq!(module_mismatch(Some(MODULE_REVISION)), None);
         let older = module_mismatch(None).unwrap();
         assert!(older.contains("install roomkeeper-prosody"), "{older}");
-        assert!(module_mismatch(Some("3")).unwrap().contains("revision 3"));
+        assert!(module_mismatch(Some("4")).unwrap().contains("revision 4"));
     }
 }

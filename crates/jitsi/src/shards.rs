@@ -170,6 +170,33 @@ impl MeetingControl for Shards {
         self.shard_for(room).await?.end_meeting(room, reason).await
     }
 
+    async fn set_lobby(&self, room: &RoomName, on: bool) -> Result<Meeting, Error> {
+        self.shard_for(room).await?.set_lobby(room, on).await
+    }
+
+    async fn admit(&self, room: &RoomName, knocker: &str) -> Result<Meeting, Error> {
+        self.shard_for(room).await?.admit(room, knocker).await
+    }
+
+    async fn deny(&self, room: &RoomName, knocker: &str) -> Result<Meeting, Error> {
+        self.shard_for(room).await?.deny(room, knocker).await
+    }
+
+    /// To every shard: a room may be created on any of them. Each is told even when
+    /// another fails; the first failure is the answer.
+    async fn set_lobby_rooms(&self, rooms: &[RoomName]) -> Result<(), Error> {
+        if self.shards.is_empty() {
+            return Err(Error::NoShard);
+        }
+        let mut failed = None;
+        for shard in &self.shards {
+            if let Err(error) = shard.set_lobby_rooms(rooms).await {
+                failed.get_or_insert(error);
+            }
+        }
+        failed.map_or(Ok(()), Err)
+    }
+
     fn events(&self) -> broadcast::Receiver<RoomEvent> {
         self.events.subscribe()
     }

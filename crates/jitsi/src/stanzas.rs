@@ -77,6 +77,32 @@ pub fn module_kick(nick: &str) -> String {
     format!("<kick xmlns='{ROOMKEEPER}' nick='{}'/>", escape(nick))
 }
 
+/// Companion module: turn the room's lobby (jitsi-meet's) on or off.
+pub fn module_lobby(on: bool) -> String {
+    format!("<lobby xmlns='{ROOMKEEPER}' on='{}'/>", u8::from(on))
+}
+
+/// Companion module: let the knocker with this lobby nick in, as Jitsi's "admit".
+pub fn module_admit(nick: &str) -> String {
+    format!("<admit xmlns='{ROOMKEEPER}' nick='{}'/>", escape(nick))
+}
+
+/// Companion module: send the knocker with this lobby nick away, as Jitsi's "reject".
+pub fn module_deny(nick: &str) -> String {
+    format!("<deny xmlns='{ROOMKEEPER}' nick='{}'/>", escape(nick))
+}
+
+/// Companion module (to the MUC component): the rooms whose lobby is on from their
+/// creation, replacing the last list.
+pub fn module_lobbies(room_jids: &[String]) -> String {
+    let mut payload = format!("<lobbies xmlns='{ROOMKEEPER}'>");
+    for room in room_jids {
+        payload.push_str(&format!("<room jid='{}'/>", escape(room)));
+    }
+    payload.push_str("</lobbies>");
+    payload
+}
+
 /// Companion module: send this connection every change (to the MUC component itself).
 pub fn module_subscribe() -> String {
     format!("<subscribe xmlns='{ROOMKEEPER}'/>")

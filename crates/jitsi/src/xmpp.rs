@@ -336,6 +336,20 @@ impl XmppShard {
 
     /// A query or action through the companion module, answered with the room as it is
     /// afterwards; `None` when no module answers on that component.
+    /// A lobby action: the module only (plain MUC administration cannot reach the lobby
+    /// room); no room is "no meeting".
+    async fn lobby_call(&self, room: &RoomName, payload: &str) -> Result<Meeting, Error> {
+        if !self.has_companion() {
+            return Err(Error::NeedsModule);
+        }
+        let room_jid = self.config.room_jid(room);
+        match self.module_call(&room_jid, true, payload).await {
+            Ok(Some(meeting)) => Ok(meeting),
+            Ok(None) => Err(Error::NeedsModule),
+            Err(other) => Err(other),
+        }
+    }
+
     async fn module_call(
         &self,
         room_jid: &str,
@@ -400,6 +414,9 @@ impl XmppShard {
             password_protected: secret.is_some_and(|s| !s.is_empty()),
             members_only,
             participants,
+            // Plain MUC administration cannot see the lobby room's knockers.
+            lobby: false,
+            knocking: Vec::new(),
         };
         meeting.sort();
         Ok(meeting)
@@ -696,6 +713,39 @@ impl MeetingControl for XmppShard {
         let room_jid = self.config.room_jid(room);
         self.iq(&room_jid, true, &stanzas::destroy(reason)).await?;
         Ok(())
+    }
+
+    async fn set_lobby(&self, room: &RoomName, on: bool) -> Result<Meeting, Error> {
+        self.lobby_call(room, &stanzas::module_lobby(on)).await
+    }
+
+    async fn admit(&self, room: &RoomName, knocker: &str) -> Result<Meeting, Error> {
+        self.lobby_call(room, &stanzas::module_admit(knocker)).await
+    }
+
+    async fn deny(&self, room: &RoomName, knocker: &str) -> Result<Meeting, Error> {
+        self.lobby_call(room, &stanzas::module_deny(knocker)).await
+    }
+
+    async fn set_lobby_rooms(&self, rooms: &[RoomName]) -> Result<(), Error> {
+        if !self.has_companion() {
+            return Err(Error::NeedsModule);
+        }
+        let room_jids: Vec<String> = rooms.iter().map(|r| self.config.room_jid(r)).collect();
+        let payload = stanzas::module_lobbies(&room_jids);
+        match self
+            .link
+            .exchange(&self.config.muc_domain(), true, &payload)
+            .await?
+        {
+            Ok(_) => Ok(()),
+            Err(error) => Err(match error.defined_condition {
+                DefinedCondition::ServiceUnavailable | DefinedCondition::FeatureNotImplemented => {
+                    Error::NeedsModule
+                }
+                _ => refusal(&error),
+            }),
+        }
     }
 
     fn events(&self) -> broadcast::Receiver<RoomEvent> {

@@ -823,6 +823,7 @@ async fn join_code(version: ProsodyVersion) {
                 participant,
                 code,
                 session,
+                in_lobby: false,
             } = events.recv().await.unwrap()
             {
                 break (room, participant, code, session);

@@ -96,7 +96,16 @@ pub struct Setup {
     /// The companion module as another release of roomkeeper-prosody would be: its
     /// `REVISION` line set to this (a copy of the module is loaded).
     pub module_revision: Option<&'static str>,
+    /// jitsi-meet's lobby as its template sets it up: `muc_lobby_rooms` from
+    /// jitsi-meet's files ([`jitsi_meet_files`]; a test checks first that they are
+    /// there, to say so and skip) on the main host, its `lobby.DOMAIN`
+    /// component (with the companion module, when loaded), and the recorders' host
+    /// `recorder.DOMAIN` with the account `recorder` ([`RECORDER_PASSWORD`]).
+    pub jitsi_lobby: bool,
 }
+
+/// The password of `recorder@recorder.DOMAIN` (Jibri's account) with [`Setup::jitsi_lobby`].
+pub const RECORDER_PASSWORD: &str = "recorder-secret";
 
 impl Default for Setup {
     fn default() -> Self {
@@ -107,6 +116,7 @@ impl Default for Setup {
             admins_as_owners: true,
             module_serves_someone_else: false,
             module_revision: None,
+            jitsi_lobby: false,
         }
     }
 }
@@ -169,6 +179,7 @@ impl Prosody {
             admins_as_owners,
             module_serves_someone_else,
             module_revision,
+            jitsi_lobby,
         } = setup;
         let dir = tempfile::tempdir()?;
         let path = dir.path();
@@ -242,10 +253,58 @@ impl Prosody {
         } else {
             ""
         };
+        let jitsi_files = if jitsi_lobby {
+            Some(jitsi_meet_files("jitsi-meet's lobby").context("jitsi-meet's files are missing")?)
+        } else {
+            None
+        };
+        let recorder_host = format!("recorder.{DOMAIN}");
+        let recorder_tls = match (&jitsi_files, transport) {
+            (Some(_), Transport::JitsiMeet) => {
+                generate_certificate(version, &certs, &recorder_host)?;
+                ssl(&recorder_host)
+            }
+            _ => String::new(),
+        };
+        let (lobby_plugins, lobby_host, lobby_component) = match &jitsi_files {
+            Some(files) => (
+                format!(", \"{}/prosody-plugins\"", files.display()),
+                // The whitelist line is the template's, uncommented as the operator
+                // does (docs/JITSI-SETUP.md): Jibri passes the lobby.
+                format!(
+                    "    modules_enabled = {{ \"muc_lobby_rooms\" }}\n    \
+                     lobby_muc = \"lobby.{DOMAIN}\"\n    main_muc = \"conference.{DOMAIN}\"\n    \
+                     muc_lobby_whitelist = {{ \"recorder.{DOMAIN}\" }}"
+                ),
+                format!(
+                    r#"
+-- As jitsi-meet's template has them.
+Component "lobby.{DOMAIN}" "muc"
+    storage = "memory"
+    restrict_room_creation = true
+    muc_room_locking = false
+    muc_room_default_public_jids = true
+    admins = {{ "roomkeeper@auth.{DOMAIN}" }}
+{owners}
+{module}
+
+VirtualHost "recorder.{DOMAIN}"
+    authentication = "internal_hashed"
+{recorder_tls}
+"#,
+                    owners = if admins_as_owners {
+                        "    component_admins_as_room_owners = true"
+                    } else {
+                        ""
+                    }
+                ),
+            ),
+            None => (String::new(), String::new(), String::new()),
+        };
         let config = |port: u16| {
             format!(
                 r#"{loopback}
-plugin_paths = {{ "{plugins}" }}
+plugin_paths = {{ "{plugins}"{lobby_plugins} }}
 {encryption}
 modules_enabled = {{ {modules} }}
 log = {{ {{ levels = {{ min = "{log_level}" }}, to = "file", filename = "{dir}/prosody.log" }} }}
@@ -253,6 +312,7 @@ log = {{ {{ levels = {{ min = "{log_level}" }}, to = "file", filename = "{dir}/p
 VirtualHost "{DOMAIN}"
     authentication = "anonymous"
 {main_host}
+{lobby_host}
 
 VirtualHost "auth.{DOMAIN}"
     authentication = "internal_hashed"
@@ -276,6 +336,7 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
     storage = "memory"
     admins = {{ "focus@auth.{DOMAIN}", "roomkeeper@auth.{DOMAIN}" }}
 {owners}
+{lobby_component}
 "#,
                 loopback = loopback_server(path, port),
                 dir = path.display(),
@@ -285,11 +346,18 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
         let config_path = path.join("prosody.cfg.lua");
         let port = free_port()?;
         std::fs::write(&config_path, config(port))?;
-        for (user, password) in [("focus", FOCUS_PASSWORD), ("roomkeeper", SERVICE_PASSWORD)] {
+        let mut accounts = vec![
+            ("focus", format!("auth.{DOMAIN}"), FOCUS_PASSWORD),
+            ("roomkeeper", format!("auth.{DOMAIN}"), SERVICE_PASSWORD),
+        ];
+        if jitsi_lobby {
+            accounts.push(("recorder", format!("recorder.{DOMAIN}"), RECORDER_PASSWORD));
+        }
+        for (user, host, password) in accounts {
             let status = Command::new(version.program("prosodyctl"))
                 .arg("--config")
                 .arg(&config_path)
-                .args(["register", user, &format!("auth.{DOMAIN}"), password])
+                .args(["register", user, &host, password])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
@@ -424,8 +492,8 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
         Ok((connection, task))
     }
 
-    /// Logs in an account of the auth host (the focus, the service account): over
-    /// STARTTLS where the auth host requires it, as Jicofo connects.
+    /// Logs in an account of the auth host (the focus, the service account) or of the
+    /// recorders' host: over STARTTLS where the host requires it, as Jicofo connects.
     async fn auth_online(
         &self,
         jid: Jid,
@@ -433,7 +501,11 @@ Component "conference.{TENANT}.{DOMAIN}" "muc"
     ) -> anyhow::Result<(Connection, ConnectionTask, mpsc::UnboundedReceiver<Event>)> {
         let dns = DnsConfig::addr(&format!("127.0.0.1:{}", self.port));
         let trusted = match self.transport {
-            Transport::JitsiMeet => self.auth_certificate(),
+            Transport::JitsiMeet => self
+                .dir
+                .path()
+                .join("certs")
+                .join(format!("{}.crt", jid.domain())),
             Transport::InternalCa => self.ca_file(),
             Transport::Plain => return online(self.connector(), jid, password).await,
         };
@@ -947,6 +1019,213 @@ impl Focus {
     }
 }
 
+/// Where someone arriving at a meeting is, as their Jitsi client would show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Whereabouts {
+    /// Asked to join, no answer yet.
+    Arriving,
+    /// Refused by the meeting's lobby and waiting in it ("asking to join").
+    Knocking,
+    /// In the meeting, with this role.
+    Inside {
+        moderator: bool,
+    },
+    /// Sent away from the lobby (status 307 there).
+    Denied,
+    /// Refused for another reason (the condition), or out of the meeting again.
+    Refused(String),
+    Left,
+}
+
+/// Someone arriving as Jitsi's web client does at a meeting that may have a lobby
+/// (lib-jitsi-meet's `Lobby`): joins; refused with `registration-required` (jitsi-meet's
+/// lobby plugin), joins the lobby room on the same connection and waits there; an invite
+/// from the meeting, or the lobby's end with the meeting as the new venue, takes them in.
+pub struct Arrival {
+    pub nick: String,
+    /// The meeting's room JID.
+    pub room: String,
+    whereabouts: watch::Receiver<Whereabouts>,
+    _connection: ConnectionTask,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Arrival {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Arrival {
+    /// Connects anonymously and asks to join `room` (the focus creates it first, as
+    /// Jicofo does); answers at once, without waiting to be in.
+    pub async fn start(
+        prosody: &Prosody,
+        focus: &Focus,
+        room: &str,
+        nick: &str,
+        display_name: &str,
+    ) -> anyhow::Result<Self> {
+        focus.ensure_room(room).await?;
+        let main = room_jid(room);
+        let lobby = main.replacen("@conference.", "@lobby.", 1);
+        let jid: Jid = format!("guest@{DOMAIN}").parse()?;
+        let (sender, connection, mut receiver) = online(prosody.connector(), jid, "").await?;
+        let (whereabouts_tx, whereabouts) = watch::channel(Whereabouts::Arriving);
+        let join_main = occupant_presence(
+            &main,
+            nick,
+            display_name,
+            Some(&format!("<x xmlns='{MUC}'/>")),
+        )?;
+        let join_lobby = occupant_presence(
+            &lobby,
+            nick,
+            display_name,
+            Some(&format!("<x xmlns='{MUC}'/>")),
+        )?;
+        let (me_main, me_lobby) = (format!("{main}/{nick}"), format!("{lobby}/{nick}"));
+        let first = join_main.clone();
+        let task_sender = sender.clone();
+        let task = tokio::spawn(async move {
+            while let Some(event) = receiver.recv().await {
+                let next = match event {
+                    Event::Stanza(Stanza::Presence(presence)) => {
+                        let from = presence
+                            .from
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .unwrap_or_default();
+                        let codes: Vec<String> = presence
+                            .payloads
+                            .iter()
+                            .filter(|p| p.is("x", MUC_USER))
+                            .flat_map(|x| x.children())
+                            .filter(|c| c.name() == "status")
+                            .filter_map(|c| c.attr("code").map(str::to_owned))
+                            .collect();
+                        let destroyed_into_meeting = presence
+                            .payloads
+                            .iter()
+                            .filter(|p| p.is("x", MUC_USER))
+                            .flat_map(|x| x.children())
+                            .any(|c| {
+                                c.name() == "destroy"
+                                    && c.attr("jid").map(bare).as_deref() == Some(main.as_str())
+                            });
+                        if from == me_main {
+                            match presence.type_ {
+                                PresenceType::Error => {
+                                    let condition = presence
+                                        .payloads
+                                        .iter()
+                                        .find(|p| p.name() == "error")
+                                        .and_then(|e| e.children().next())
+                                        .map(|c| c.name().to_owned())
+                                        .unwrap_or_else(|| "error".into());
+                                    if condition == "registration-required" {
+                                        if task_sender
+                                            .send_stanza(join_lobby.clone().into())
+                                            .await
+                                            .is_err()
+                                        {
+                                            break;
+                                        }
+                                        None
+                                    } else {
+                                        Some(Whereabouts::Refused(condition))
+                                    }
+                                }
+                                PresenceType::Unavailable => Some(Whereabouts::Left),
+                                _ => muc_item(&presence)
+                                    .and_then(|i| i.attr("role"))
+                                    .map(|role| Whereabouts::Inside {
+                                        moderator: role == "moderator",
+                                    }),
+                            }
+                        } else if from == me_lobby {
+                            match presence.type_ {
+                                PresenceType::Unavailable if codes.iter().any(|c| c == "307") => {
+                                    Some(Whereabouts::Denied)
+                                }
+                                PresenceType::Unavailable if destroyed_into_meeting => {
+                                    if task_sender
+                                        .send_stanza(join_main.clone().into())
+                                        .await
+                                        .is_err()
+                                    {
+                                        break;
+                                    }
+                                    None
+                                }
+                                PresenceType::Unavailable | PresenceType::Error => None,
+                                _ => Some(Whereabouts::Knocking),
+                            }
+                        } else {
+                            None
+                        }
+                    }
+                    Event::Stanza(Stanza::Message(message)) => {
+                        let from_meeting = message.from.as_ref().map(|f| bare(&f.to_string()))
+                            == Some(main.clone());
+                        let invited = message
+                            .payloads
+                            .iter()
+                            .filter(|p| p.is("x", MUC_USER))
+                            .any(|x| x.children().any(|c| c.name() == "invite"));
+                        if from_meeting && invited {
+                            // As lib-jitsi-meet: leave the lobby room, join the meeting.
+                            let leave = Presence::new(PresenceType::Unavailable)
+                                .with_to(me_lobby.parse::<Jid>().expect("a room JID"));
+                            let _ = task_sender.send_stanza(leave.into()).await;
+                            if task_sender
+                                .send_stanza(join_main.clone().into())
+                                .await
+                                .is_err()
+                            {
+                                break;
+                            }
+                        }
+                        None
+                    }
+                    _ => None,
+                };
+                if let Some(next) = next {
+                    let _ = whereabouts_tx.send(next);
+                }
+            }
+        });
+        sender
+            .send_stanza(first.into())
+            .await
+            .map_err(anyhow::Error::msg)?;
+        Ok(Self {
+            nick: nick.into(),
+            room: room_jid(room),
+            whereabouts,
+            _connection: connection,
+            task,
+        })
+    }
+
+    pub fn whereabouts(&self) -> Whereabouts {
+        self.whereabouts.borrow().clone()
+    }
+
+    /// Waits (at most 10 s) until `condition` holds for where they are.
+    pub async fn wait_until(&self, condition: impl Fn(&Whereabouts) -> bool) -> anyhow::Result<()> {
+        let mut whereabouts = self.whereabouts.clone();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !condition(&whereabouts.borrow_and_update()) {
+            tokio::select! {
+                changed = whereabouts.changed() => changed?,
+                () = tokio::time::sleep_until(deadline) => bail!("{} waited 10 s in vain ({:?})", self.nick, self.whereabouts()),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Someone in a meeting, as lib-jitsi-meet behaves: anonymous account, 8-hex nick,
 /// display name in `<nick>`, locks and unlocks rooms like `lockRoom`.
 pub struct Participant {
@@ -1006,6 +1285,18 @@ impl Participant {
         .await
     }
 
+    /// Jibri joining to record: `recorder@recorder.DOMAIN` (with [`Setup::jitsi_lobby`]).
+    pub async fn join_as_recorder(
+        prosody: &Prosody,
+        focus: &Focus,
+        room: &str,
+        nick: &str,
+    ) -> anyhow::Result<Self> {
+        focus.ensure_room(room).await?;
+        let account = (format!("recorder@recorder.{DOMAIN}"), RECORDER_PASSWORD);
+        Self::enter_as(prosody, &room_jid(room), nick, "", None, Some(account)).await
+    }
+
     async fn enter(
         prosody: &Prosody,
         room: &str,
@@ -1013,11 +1304,24 @@ impl Participant {
         display_name: &str,
         password: Option<&str>,
     ) -> anyhow::Result<Self> {
+        Self::enter_as(prosody, room, nick, display_name, password, None).await
+    }
+
+    async fn enter_as(
+        prosody: &Prosody,
+        room: &str,
+        nick: &str,
+        display_name: &str,
+        password: Option<&str>,
+        account: Option<(String, &str)>,
+    ) -> anyhow::Result<Self> {
         // The host is anonymous-only, so SASL ANONYMOUS is chosen and Prosody hands out a
         // random JID, as for Jitsi's guests; the node only satisfies tokio-xmpp, which
         // wants one.
-        let jid: Jid = format!("guest@{DOMAIN}").parse()?;
-        let (sender, connection, mut receiver) = online(prosody.connector(), jid, "").await?;
+        let (sender, connection, mut receiver) = match account {
+            Some((jid, secret)) => prosody.auth_online(jid.parse()?, secret).await?,
+            None => online(prosody.connector(), format!("guest@{DOMAIN}").parse()?, "").await?,
+        };
         let (role_tx, role) = watch::channel(String::new());
         let (refused_tx, refused) = watch::channel(None);
         let (exit_tx, exit_codes) = watch::channel(Vec::new());

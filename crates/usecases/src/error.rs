@@ -116,7 +116,10 @@ fn meeting_failure(err: &roomkeeper_jitsi::Error) -> Failure {
             message,
         },
         J::Refused(_) => Failure::ProsodyRefused(message),
-        J::Unreachable(_) | J::NotConnected(_) | J::NoShard => Failure::Unavailable(message),
+        // An operator's setup, not the caller's doing: said as unavailable, in words.
+        J::Unreachable(_) | J::NotConnected(_) | J::NoShard | J::NeedsModule => {
+            Failure::Unavailable(message)
+        }
     }
 }
 

@@ -558,10 +558,12 @@ async fn on_event(uc: &UseCases, event: RoomEvent) -> Result<Option<(Room, Check
     };
     let mut setter = Setter::Unchanged;
     match &event {
+        // A code from the lobby names a lobby nick, not a participant: never granted here.
         RoomEvent::JoinCode {
             participant,
             code,
             session,
+            in_lobby: false,
             ..
         } => {
             use_join_code(uc, &room, participant, session, code).await?;
@@ -629,6 +631,8 @@ mod tests {
             password_protected: password,
             members_only: false,
             participants: people.iter().map(|(id, m)| person(id, *m)).collect(),
+            lobby: false,
+            knocking: Vec::new(),
         }
     }
 

@@ -365,6 +365,7 @@ mod tests {
             room: "logic".into(),
             password_protected: true,
             members_only: false,
+            lobby: false,
             by: ChangedBy::Participant(by.into()),
         })
     }
