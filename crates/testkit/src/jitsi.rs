@@ -744,6 +744,28 @@ fn muc_item(presence: &Presence) -> Option<&Element> {
         .and_then(|x| x.children().find(|c| c.name() == "item"))
 }
 
+/// The MUC status codes of a presence (110 self, 307 kicked, 301 banned, …).
+fn status_codes(presence: &Presence) -> Vec<String> {
+    presence
+        .payloads
+        .iter()
+        .filter(|p| p.is("x", MUC_USER))
+        .flat_map(|x| x.children())
+        .filter(|c| c.name() == "status")
+        .filter_map(|c| c.attr("code").map(str::to_owned))
+        .collect()
+}
+
+/// The defined condition of an error presence (`registration-required`, …).
+fn error_condition(presence: &Presence) -> String {
+    presence
+        .payloads
+        .iter()
+        .find(|p| p.name() == "error")
+        .and_then(|e| e.children().next())
+        .map_or_else(|| "error".into(), |c| c.name().to_owned())
+}
+
 fn bare(jid: &str) -> String {
     jid.split('/').next().unwrap_or(jid).to_owned()
 }
@@ -1096,14 +1118,7 @@ impl Arrival {
                             .as_ref()
                             .map(ToString::to_string)
                             .unwrap_or_default();
-                        let codes: Vec<String> = presence
-                            .payloads
-                            .iter()
-                            .filter(|p| p.is("x", MUC_USER))
-                            .flat_map(|x| x.children())
-                            .filter(|c| c.name() == "status")
-                            .filter_map(|c| c.attr("code").map(str::to_owned))
-                            .collect();
+                        let codes = status_codes(&presence);
                         let destroyed_into_meeting = presence
                             .payloads
                             .iter()
@@ -1116,13 +1131,7 @@ impl Arrival {
                         if from == me_main {
                             match presence.type_ {
                                 PresenceType::Error => {
-                                    let condition = presence
-                                        .payloads
-                                        .iter()
-                                        .find(|p| p.name() == "error")
-                                        .and_then(|e| e.children().next())
-                                        .map(|c| c.name().to_owned())
-                                        .unwrap_or_else(|| "error".into());
+                                    let condition = error_condition(&presence);
                                     if condition == "registration-required" {
                                         if task_sender
                                             .send_stanza(join_lobby.clone().into())
@@ -1338,23 +1347,9 @@ impl Participant {
                     continue;
                 }
                 if presence.type_ == PresenceType::Error {
-                    let condition = presence
-                        .payloads
-                        .iter()
-                        .find(|p| p.name() == "error")
-                        .and_then(|e| e.children().next())
-                        .map(|c| c.name().to_owned());
-                    let _ = refused_tx.send(Some(condition.unwrap_or_else(|| "error".into())));
+                    let _ = refused_tx.send(Some(error_condition(&presence)));
                 } else if presence.type_ == PresenceType::Unavailable {
-                    let codes = presence
-                        .payloads
-                        .iter()
-                        .filter(|p| p.is("x", MUC_USER))
-                        .flat_map(|x| x.children())
-                        .filter(|c| c.name() == "status")
-                        .filter_map(|c| c.attr("code").map(str::to_owned))
-                        .collect();
-                    let _ = exit_tx.send(codes);
+                    let _ = exit_tx.send(status_codes(&presence));
                     let _ = role_tx.send("none".into());
                 } else if let Some(role) = muc_item(&presence).and_then(|i| i.attr("role")) {
                     let _ = role_tx.send(role.to_owned());
