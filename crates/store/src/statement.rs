@@ -370,9 +370,12 @@ where
     sqlx::query_with(&sql, arguments).execute(&mut *conn).await
 }
 
-async fn fetch_all_on<DB, T>(
+/// Reads the rows of a statement on a connection of `DB`: all of them, or only the first
+/// (`fetch_optional`, which stops reading after it).
+async fn fetch_on<DB, T>(
     conn: &mut DB::Connection,
     statement: Statement<'_>,
+    first_only: bool,
 ) -> sqlx::Result<Vec<T>>
 where
     DB: sqlx::Database,
@@ -385,29 +388,16 @@ where
 {
     let Statement { sql, values } = statement;
     let arguments = arguments::<DB>(values)?;
-    sqlx::query_as_with::<DB, T, _>(&sql, arguments)
-        .fetch_all(&mut *conn)
-        .await
-}
-
-async fn fetch_optional_on<DB, T>(
-    conn: &mut DB::Connection,
-    statement: Statement<'_>,
-) -> sqlx::Result<Option<T>>
-where
-    DB: sqlx::Database,
-    T: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<Cow<'q, str>>: Encode<'q, DB> + Type<DB>,
-{
-    let Statement { sql, values } = statement;
-    let arguments = arguments::<DB>(values)?;
-    sqlx::query_as_with::<DB, T, _>(&sql, arguments)
-        .fetch_optional(&mut *conn)
-        .await
+    let query = sqlx::query_as_with::<DB, T, _>(&sql, arguments);
+    if first_only {
+        Ok(query
+            .fetch_optional(&mut *conn)
+            .await?
+            .into_iter()
+            .collect())
+    } else {
+        query.fetch_all(&mut *conn).await
+    }
 }
 
 impl RunStatement for sqlx::SqliteConnection {
@@ -421,13 +411,16 @@ impl RunStatement for sqlx::SqliteConnection {
         &'e mut self,
         statement: Statement<'e>,
     ) -> BoxFuture<'e, sqlx::Result<Vec<T>>> {
-        Box::pin(fetch_all_on::<sqlx::Sqlite, T>(self, statement))
+        Box::pin(fetch_on::<sqlx::Sqlite, T>(self, statement, false))
     }
     fn run_fetch_optional<'e, T: Decoded + 'e>(
         &'e mut self,
         statement: Statement<'e>,
     ) -> BoxFuture<'e, sqlx::Result<Option<T>>> {
-        Box::pin(fetch_optional_on::<sqlx::Sqlite, T>(self, statement))
+        Box::pin(async move {
+            let first = fetch_on::<sqlx::Sqlite, T>(self, statement, true).await?;
+            Ok(first.into_iter().next())
+        })
     }
 }
 
@@ -442,12 +435,15 @@ impl RunStatement for sqlx::PgConnection {
         &'e mut self,
         statement: Statement<'e>,
     ) -> BoxFuture<'e, sqlx::Result<Vec<T>>> {
-        Box::pin(fetch_all_on::<sqlx::Postgres, T>(self, statement))
+        Box::pin(fetch_on::<sqlx::Postgres, T>(self, statement, false))
     }
     fn run_fetch_optional<'e, T: Decoded + 'e>(
         &'e mut self,
         statement: Statement<'e>,
     ) -> BoxFuture<'e, sqlx::Result<Option<T>>> {
-        Box::pin(fetch_optional_on::<sqlx::Postgres, T>(self, statement))
+        Box::pin(async move {
+            let first = fetch_on::<sqlx::Postgres, T>(self, statement, true).await?;
+            Ok(first.into_iter().next())
+        })
     }
 }
