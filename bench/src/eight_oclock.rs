@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use roomkeeper_bench::{Killed, cpu_time_of, mib, summary, wait_listening};
-use roomkeeper_domain::{GuardSettings, ModeratorGuard, Username};
+use roomkeeper_domain::{GuardSettings, LobbyMode, ModeratorGuard, Username};
 use roomkeeper_jitsi::{ChangedBy, MeetingControl, RoomEvent, XmppShard};
 use roomkeeper_store::{Audit, NewRequest, NewUser};
 use roomkeeper_testkit::jitsi::{Focus, Participant, Prosody};
@@ -126,6 +126,7 @@ async fn main() -> anyhow::Result<()> {
         password_guard: true,
         moderator_guard: ModeratorGuard::Off,
         in_use_alert_minutes: None,
+        lobby: LobbyMode::Off,
     };
     let mut ids = Vec::with_capacity(guarded);
     for i in 0..guarded {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use roomkeeper_bench::summary;
-use roomkeeper_domain::{GuardSettings, ModeratorGuard, RoomName};
+use roomkeeper_domain::{GuardSettings, LobbyMode, ModeratorGuard, RoomName};
 use roomkeeper_jitsi::{ChangedBy, MeetingControl, RoomEvent};
 use roomkeeper_store::Audit;
 use roomkeeper_testkit::TestApp;
@@ -35,6 +35,7 @@ async fn main() -> anyhow::Result<()> {
         password_guard: true,
         moderator_guard: ModeratorGuard::Off,
         in_use_alert_minutes: None,
+        lobby: LobbyMode::Off,
     };
     let audit = Audit {
         actor: Some("lecturer"),

@@ -23,15 +23,23 @@ crate::coded_enum! {
         RemovePassword = "remove_password",
         Kick = "kick",
         EndMeeting = "end_meeting",
+        /// Someone knocking at the lobby let in, or sent away.
+        LobbyAdmit = "lobby_admit",
+        LobbyDeny = "lobby_deny",
         GrantModeratorFailed = "grant_moderator_failed",
         RevokeModeratorFailed = "revoke_moderator_failed",
         RemovePasswordFailed = "remove_password_failed",
         KickFailed = "kick_failed",
         EndMeetingFailed = "end_meeting_failed",
+        LobbyAdmitFailed = "lobby_admit_failed",
+        LobbyDenyFailed = "lobby_deny_failed",
         // The room guard.
         GuardChanged = "guard_changed",
         GuardRemovedPassword = "guard_removed_password",
         GuardRevokedModerator = "guard_revoked_moderator",
+        /// The lobby setting turned jitsi-meet's lobby on or off in a running meeting.
+        GuardLobbyOn = "guard_lobby_on",
+        GuardLobbyOff = "guard_lobby_off",
         JoinAsModerator = "join_as_moderator",
         /// An owner set the meeting's password through Roomkeeper.
         SetPassword = "set_password",
@@ -58,6 +66,8 @@ pub enum MeetingStep {
     RemovePassword,
     Kick,
     EndMeeting,
+    Admit,
+    Deny,
 }
 
 impl MeetingStep {
@@ -68,6 +78,8 @@ impl MeetingStep {
             MeetingStep::RemovePassword => AuditAction::RemovePassword,
             MeetingStep::Kick => AuditAction::Kick,
             MeetingStep::EndMeeting => AuditAction::EndMeeting,
+            MeetingStep::Admit => AuditAction::LobbyAdmit,
+            MeetingStep::Deny => AuditAction::LobbyDeny,
         }
     }
 
@@ -78,6 +90,8 @@ impl MeetingStep {
             MeetingStep::RemovePassword => AuditAction::RemovePasswordFailed,
             MeetingStep::Kick => AuditAction::KickFailed,
             MeetingStep::EndMeeting => AuditAction::EndMeetingFailed,
+            MeetingStep::Admit => AuditAction::LobbyAdmitFailed,
+            MeetingStep::Deny => AuditAction::LobbyDenyFailed,
         }
     }
 }

@@ -36,6 +36,40 @@ impl ModeratorGuard {
     }
 }
 
+/// jitsi-meet's lobby for a room's meetings ("asking to join").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LobbyMode {
+    /// Jitsi decides (its moderators may turn the lobby on), as without Roomkeeper.
+    #[default]
+    Off,
+    /// On from the moment the meeting's room is created, before anyone is inside:
+    /// nobody gets in before an owner, co-owner or admin admits them.
+    Always,
+    /// On from the room's creation until an owner or co-owner is in the meeting as
+    /// moderator (through Roomkeeper), then off.
+    UntilOwner,
+}
+
+impl LobbyMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Always => "always",
+            Self::UntilOwner => "until_owner",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, GuardError> {
+        match text {
+            "off" => Ok(Self::Off),
+            "always" => Ok(Self::Always),
+            "until_owner" => Ok(Self::UntilOwner),
+            _ => Err(GuardError::Lobby),
+        }
+    }
+}
+
 /// A room's guard. The default guards nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GuardSettings {
@@ -45,6 +79,9 @@ pub struct GuardSettings {
     pub moderator_guard: ModeratorGuard,
     /// Tell the owners when a meeting has run this many minutes without any of them.
     pub in_use_alert_minutes: Option<u32>,
+    /// Absent in a request: off (scripts written before the lobby keep working).
+    #[serde(default)]
+    pub lobby: LobbyMode,
 }
 
 impl GuardSettings {
@@ -63,7 +100,9 @@ impl GuardSettings {
 
     /// Does the guard act on the meeting at all (the alert only watches)?
     pub fn acts(&self) -> bool {
-        self.password_guard || self.moderator_guard != ModeratorGuard::Off
+        self.password_guard
+            || self.moderator_guard != ModeratorGuard::Off
+            || self.lobby != LobbyMode::Off
     }
 
     pub fn is_off(&self) -> bool {
@@ -75,6 +114,8 @@ impl GuardSettings {
 pub enum GuardError {
     #[error("moderator_guard is one of off, until_owner, strict")]
     ModeratorGuard,
+    #[error("lobby is one of off, always, until_owner")]
+    Lobby,
     #[error("in_use_alert_minutes is a number of minutes from 1 to 1440, or null for no alert")]
     AlertMinutes,
     #[error("a join code is 10 letters and digits")]

@@ -21,7 +21,7 @@ pub use account::{ApiToken, OidcLogin, User};
 pub use audit::{AuditAction, AuditEntry, MeetingStep};
 pub use authz::{Action, Actor, Decision, RecordingFacts, RequestFacts, RoomFacts, decide};
 pub use clock::Clock;
-pub use guard::{GuardError, GuardSettings, JoinCode, ModeratorGuard};
+pub use guard::{GuardError, GuardSettings, JoinCode, LobbyMode, ModeratorGuard};
 pub use meeting::{Knocker, Meeting, Participant};
 pub use names::{NewPassword, ParseError, Username};
 pub use notice::{Notice, NoticeKind};

@@ -72,6 +72,8 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 mod guard;
 #[path = "live/instances.rs"]
 mod instances;
+#[path = "live/lobby.rs"]
+mod lobby;
 #[path = "live/proxy.rs"]
 mod proxy;
 #[path = "live/tls.rs"]

@@ -507,6 +507,15 @@ pub trait GuardStore: Send + Sync {
         now: i64,
         expires_at: i64,
     ) -> Result<()>;
+    /// Whose the code is, if it would give something in the room now (unused, not
+    /// expired, made for this room), without using it: someone knocking at the lobby
+    /// with it is let in, and uses it once in the meeting.
+    async fn join_code_owner(
+        &self,
+        code_hash: &str,
+        room_id: i64,
+        now: i64,
+    ) -> Result<Option<String>>;
     /// Uses the code for `participant` in the room's meeting: once, before it expires,
     /// only in the room it was made for. In one transaction: marks it used, records the
     /// participant as that owner (`meeting_moderators`) and writes `join_as_moderator`.

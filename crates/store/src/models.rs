@@ -354,6 +354,7 @@ pub(crate) struct GuardRow {
     pub password_guard: bool,
     pub moderator_guard: String,
     pub in_use_alert_minutes: Option<i64>,
+    pub lobby: String,
 }
 
 impl GuardRow {
@@ -366,6 +367,8 @@ impl GuardRow {
             in_use_alert_minutes: self
                 .in_use_alert_minutes
                 .and_then(|m| u32::try_from(m).ok()),
+            // The table's CHECK allows only the known names.
+            lobby: roomkeeper_domain::LobbyMode::parse(&self.lobby).unwrap_or_default(),
         }
     }
 }

@@ -3,7 +3,9 @@
 // A failed step should stop the test right there, loudly.
 #![allow(clippy::unwrap_used)]
 
-use roomkeeper_domain::{AuditAction, GuardSettings, ModeratorGuard, NoticeKind, Username};
+use roomkeeper_domain::{
+    AuditAction, GuardSettings, LobbyMode, ModeratorGuard, NoticeKind, Username,
+};
 use roomkeeper_store::{
     Audit, Error, HandOver, ModeratorTrust, NewEmail, NewRecording, NewRequest, NewUser, Page,
     RecordingState, RequestFilter, RequestStatus, RoomFilter, Store, Verdict,
@@ -1822,6 +1824,7 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
         password_guard: true,
         moderator_guard: ModeratorGuard::Strict,
         in_use_alert_minutes: Some(15),
+        lobby: LobbyMode::Always,
     };
     store
         .set_guard(&room, &strict, &audit("alice", 12))
@@ -1847,6 +1850,23 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
         .collect();
     assert_eq!(changes.len(), 2);
     assert!(changes[1].contains("strict"), "{changes:?}");
+    assert!(changes[1].contains(r#""lobby":"always""#), "{changes:?}");
+
+    // The lobby alone guards a room: it is followed.
+    let lobby_only = GuardSettings {
+        lobby: LobbyMode::UntilOwner,
+        ..GuardSettings::default()
+    };
+    store
+        .set_guard(&room, &lobby_only, &audit("alice", 14))
+        .await
+        .unwrap();
+    assert_eq!(store.guard(room_id).await.unwrap(), lobby_only);
+    assert_eq!(store.guarded_rooms().await.unwrap()[0].1, lobby_only);
+    store
+        .set_guard(&room, &GuardSettings::default(), &audit("alice", 15))
+        .await
+        .unwrap();
 
     // A code works once, in its room, before it expires.
     store

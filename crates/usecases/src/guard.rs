@@ -16,7 +16,7 @@ use roomkeeper_domain::{AuditAction, Refusal};
 use std::collections::HashSet;
 
 use roomkeeper_auth::{hash_token, new_join_code};
-use roomkeeper_domain::{GuardSettings, JoinCode, ModeratorGuard, RoomName};
+use roomkeeper_domain::{GuardSettings, JoinCode, LobbyMode, ModeratorGuard, RoomName};
 use roomkeeper_jitsi::{ChangedBy, Meeting, RoomEvent};
 use roomkeeper_store::{GuardClaim, MeetingModerator, Room};
 
@@ -52,7 +52,11 @@ pub async fn set_settings(
         .checked()
         .map_err(|e| Error::refused(Refusal::InvalidGuard, e.to_string()))?;
     let stamp = Stamp::new(uc, acting);
+    let before = uc.store.guard(room.id).await?;
     uc.store.set_guard(room, &settings, &stamp.audit()).await?;
+    if before.lobby != settings.lobby {
+        tell_lobby_rooms(uc).await;
+    }
     if !settings.is_off() {
         // A meeting that is running now is not waiting for its next event.
         match check(uc, room, &settings, Setter::Unknown).await {
@@ -69,6 +73,32 @@ pub async fn set_settings(
         }
     }
     Ok(settings)
+}
+
+/// Tells Jitsi which rooms get their lobby the moment they are created (the companion
+/// module keeps the list in memory: sent again at every connect, and after a change).
+/// Read afresh from the store, so another instance's changes are in it too.
+pub async fn tell_lobby_rooms(uc: &UseCases) {
+    let rooms = match uc.store.guarded_rooms().await {
+        Ok(rooms) => rooms,
+        Err(error) => {
+            tracing::warn!(%error, "could not read the rooms with a lobby");
+            return;
+        }
+    };
+    let names: Vec<RoomName> = rooms
+        .into_iter()
+        .filter(|(_, settings)| settings.lobby != LobbyMode::Off)
+        .map(|(room, _)| room.name)
+        .collect();
+    match uc.meetings.set_lobby_rooms(&names).await {
+        Ok(()) => tracing::debug!(rooms = names.len(), "told Jitsi the rooms with a lobby"),
+        // Nothing to tell: a lobby needs the module, which the settings page says.
+        Err(roomkeeper_jitsi::Error::NeedsModule) if names.is_empty() => {}
+        Err(error) => {
+            tracing::warn!(%error, rooms = names.len(), "could not tell Jitsi the rooms with a lobby")
+        }
+    }
 }
 
 /// A join code for the acting owner, with the meeting link that carries it.
@@ -189,8 +219,17 @@ pub enum Setter {
 /// Something the guard does to a meeting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Move {
-    RemovePassword { set_by: Option<String> },
-    Revoke { participant: String, why: Why },
+    RemovePassword {
+        set_by: Option<String>,
+    },
+    Revoke {
+        participant: String,
+        why: Why,
+    },
+    /// Turn jitsi-meet's lobby on or off, as the room's lobby setting asks.
+    Lobby {
+        on: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,6 +316,19 @@ pub fn moves(
     if strict_now {
         for id in untrusted_moderators() {
             revoke(&mut moves, id, Why::NotAllowed);
+        }
+    }
+    // Off leaves the lobby to Jitsi's moderators. "Until an owner is in" is derived
+    // from who is in now: should the owner drop out, the lobby holds newcomers until
+    // they are back.
+    let lobby_wanted = match settings.lobby {
+        LobbyMode::Off => None,
+        LobbyMode::Always => Some(true),
+        LobbyMode::UntilOwner => Some(!owner_present),
+    };
+    if let Some(on) = lobby_wanted {
+        if meeting.lobby != on {
+            moves.push(Move::Lobby { on });
         }
     }
     moves
@@ -473,6 +525,15 @@ async fn perform(
             }
             (AuditAction::GuardRevokedModerator, detail)
         }
+        Move::Lobby { on } => {
+            uc.meetings.set_lobby(name, *on).await?;
+            let action = if *on {
+                AuditAction::GuardLobbyOn
+            } else {
+                AuditAction::GuardLobbyOff
+            };
+            (action, serde_json::json!({}))
+        }
     };
     tracing::info!(room = %room.name, ?step, "room guard");
     metrics::counter!("guard_actions_total", "action" => action.code()).increment(1);
@@ -532,6 +593,46 @@ async fn use_join_code(
     Ok(true)
 }
 
+/// Someone knocking at the lobby with a code: let in when the code would make them
+/// moderator (an owner's, unused, in time, for this room) and the knocker with that nick
+/// is the very connection that sent it. The code is used, and moderator granted, when
+/// they join the meeting (`use_join_code`).
+async fn admit_with_join_code(
+    uc: &UseCases,
+    room: &Room,
+    knocker: &str,
+    session: &str,
+    code: &str,
+) -> Result<bool, Error> {
+    let Ok(code) = JoinCode::parse(code) else {
+        return Ok(false);
+    };
+    let name = &room.name;
+    let meeting = uc.meetings.meeting(name).await?;
+    let is_knocking = meeting
+        .knocking
+        .iter()
+        .any(|k| k.id == knocker && !session.is_empty() && k.session == session);
+    if !is_knocking {
+        return Ok(false);
+    }
+    let now = uc.clock.now();
+    let Some(owner) = uc
+        .store
+        .join_code_owner(&hash_token(code.as_str()), room.id, now)
+        .await?
+    else {
+        tracing::info!(room = %room.name, knocker, "a join code at the lobby that gives nothing");
+        return Ok(false);
+    };
+    match uc.meetings.admit(name, knocker).await {
+        Ok(_) | Err(roomkeeper_jitsi::Error::ParticipantGone) => {}
+        Err(other) => return Err(other.into()),
+    }
+    tracing::info!(room = %room.name, knocker, %owner, "let in from the lobby with a join code");
+    Ok(true)
+}
+
 /// Without the companion module nothing is pushed: guarded rooms are read this often.
 pub const POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -558,7 +659,18 @@ async fn on_event(uc: &UseCases, event: RoomEvent) -> Result<Option<(Room, Check
     };
     let mut setter = Setter::Unchanged;
     match &event {
-        // A code from the lobby names a lobby nick, not a participant: never granted here.
+        // A code from the lobby names a lobby nick, not a participant: let in, never
+        // granted here.
+        RoomEvent::JoinCode {
+            participant,
+            code,
+            session,
+            in_lobby: true,
+            ..
+        } => {
+            admit_with_join_code(uc, &room, participant, session, code).await?;
+            return Ok(None);
+        }
         RoomEvent::JoinCode {
             participant,
             code,
@@ -658,6 +770,7 @@ mod tests {
             password_guard,
             moderator_guard,
             in_use_alert_minutes: None,
+            lobby: roomkeeper_domain::LobbyMode::Off,
         }
     }
 
@@ -713,6 +826,58 @@ mod tests {
             ..owner("lect")
         }];
         assert!(!owner_present(&unlocked, &old_row));
+    }
+
+    fn lobby(mode: LobbyMode) -> GuardSettings {
+        GuardSettings {
+            lobby: mode,
+            ..GuardSettings::default()
+        }
+    }
+
+    #[test]
+    fn the_lobby_setting_keeps_jitsis_lobby_as_it_asks() {
+        let open = meeting(false, &[("student", false)]);
+        let mut held = open.clone();
+        held.lobby = true;
+        // Always: on, whatever happens inside; and left on.
+        assert_eq!(
+            moves(&lobby(LobbyMode::Always), &open, &[], &Setter::Unchanged),
+            [Move::Lobby { on: true }]
+        );
+        assert!(moves(&lobby(LobbyMode::Always), &held, &[], &Setter::Unchanged).is_empty());
+        // Until an owner is in: on without one, off with the owner who came with a code,
+        // not with someone else under the owner's nick.
+        let until_owner = lobby(LobbyMode::UntilOwner);
+        assert_eq!(
+            moves(&until_owner, &open, &[], &Setter::Unchanged),
+            [Move::Lobby { on: true }]
+        );
+        let mut owner_in = meeting(false, &[("lect", true), ("student", false)]);
+        owner_in.lobby = true;
+        assert_eq!(
+            moves(
+                &until_owner,
+                &owner_in,
+                &[owner("lect")],
+                &Setter::Unchanged
+            ),
+            [Move::Lobby { on: false }]
+        );
+        let mut impostor = owner_in;
+        impostor.participants[0].session = "x7y8z9@meet.test/other-connection".into();
+        assert!(
+            moves(
+                &until_owner,
+                &impostor,
+                &[owner("lect")],
+                &Setter::Unchanged
+            )
+            .is_empty()
+        );
+        // Off: Jitsi's moderators decide.
+        assert!(moves(&lobby(LobbyMode::Off), &held, &[], &Setter::Unchanged).is_empty());
+        assert!(moves(&lobby(LobbyMode::Off), &open, &[], &Setter::Unchanged).is_empty());
     }
 
     #[test]

@@ -47,6 +47,12 @@ pub enum MeetingAction<'a> {
     RemovePassword,
     Kick(&'a str),
     End,
+    /// Let the knocker with this id in from the lobby.
+    Admit(&'a str),
+    /// Send the knocker with this id away from the lobby.
+    Deny(&'a str),
+    /// Let everyone knocking now in (the start of a lecture).
+    AdmitAll,
 }
 
 /// The meeting now: from the room's live state when someone follows it and Prosody
@@ -162,6 +168,32 @@ async fn granted(
     Ok(())
 }
 
+/// Admits or denies one knocker, with its history entry (the name as they typed it at
+/// the lobby, read before: once in or away they are gone from the lobby's list).
+async fn lobby_step(
+    uc: &UseCases,
+    stamp: &Stamp,
+    room: &Room,
+    step: MeetingStep,
+    knocker: &str,
+) -> Result<Meeting, Error> {
+    let name = &room.name;
+    let answer = uc.meetings.meeting(name).await;
+    let before = unless_failed(uc, stamp, room, step, Some(knocker), answer).await?;
+    let answer = match step {
+        MeetingStep::Deny => uc.meetings.deny(name, knocker).await,
+        _ => uc.meetings.admit(name, knocker).await,
+    };
+    let meeting = unless_failed(uc, stamp, room, step, Some(knocker), answer).await?;
+    let typed = before
+        .knocking
+        .iter()
+        .find(|k| k.id == knocker)
+        .and_then(|k| k.display_name.as_deref());
+    record(uc, stamp, room, step.done(), Some((knocker, typed))).await?;
+    Ok(meeting)
+}
+
 /// The display name of a participant, when Jitsi tells it (companion module).
 fn name_in<'m>(meeting: &'m Meeting, participant: &str) -> Option<&'m str> {
     meeting
@@ -267,6 +299,27 @@ pub async fn act(
             .await?;
             let who = Some((participant, name_in(&before, participant)));
             record(uc, &stamp, room, AuditAction::Kick, who).await?;
+            Some(meeting)
+        }
+        MeetingAction::Admit(knocker) => {
+            Some(lobby_step(uc, &stamp, room, MeetingStep::Admit, knocker).await?)
+        }
+        MeetingAction::Deny(knocker) => {
+            Some(lobby_step(uc, &stamp, room, MeetingStep::Deny, knocker).await?)
+        }
+        MeetingAction::AdmitAll => {
+            let answer = meetings.meeting(name).await;
+            let mut meeting =
+                unless_failed(uc, &stamp, room, MeetingStep::Admit, None, answer).await?;
+            let knocking: Vec<String> = meeting.knocking.iter().map(|k| k.id.clone()).collect();
+            for knocker in &knocking {
+                match lobby_step(uc, &stamp, room, MeetingStep::Admit, knocker).await {
+                    Ok(now) => meeting = now,
+                    // Gone meanwhile (left, or someone else let them in).
+                    Err(Error::Meeting(roomkeeper_jitsi::Error::ParticipantGone)) => {}
+                    Err(other) => return Err(other),
+                }
+            }
             Some(meeting)
         }
         MeetingAction::End => {

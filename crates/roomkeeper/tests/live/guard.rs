@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::ONE_AT_A_TIME;
 
 /// Roomkeeper against this Prosody, with the meeting server's address (join links need it).
-async fn app_against(prosody: &Prosody) -> TestApp {
+pub(super) async fn app_against(prosody: &Prosody) -> TestApp {
     let database = Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
     instance(prosody, database).await
 }
@@ -40,7 +40,7 @@ async fn history(app: &TestApp, client: &reqwest::Client, room: i64) -> Vec<Valu
 /// The room's history once `ready` holds for it (or after 10 s, for the assertions that
 /// follow to show what is there): the guard acts first and records after, so a
 /// participant can see its move before the history does.
-async fn history_when(
+pub(super) async fn history_when(
     app: &TestApp,
     client: &reqwest::Client,
     room: i64,
@@ -57,11 +57,11 @@ async fn history_when(
 }
 
 /// Whether the history has `count` or more entries for `action`.
-fn has(entries: &[Value], action: &str, count: usize) -> bool {
+pub(super) fn has(entries: &[Value], action: &str, count: usize) -> bool {
     entries.iter().filter(|e| e["action"] == action).count() >= count
 }
 
-fn actions(entries: &[Value]) -> Vec<String> {
+pub(super) fn actions(entries: &[Value]) -> Vec<String> {
     entries
         .iter()
         .map(|e| e["action"].as_str().unwrap().to_owned())
@@ -69,7 +69,7 @@ fn actions(entries: &[Value]) -> Vec<String> {
 }
 
 /// Sets the room's guard through the API, as `client`.
-async fn put_guard(app: &TestApp, client: &reqwest::Client, room: i64, guard: &Value) {
+pub(super) async fn put_guard(app: &TestApp, client: &reqwest::Client, room: i64, guard: &Value) {
     let saved = client
         .put(app.url(&format!("/api/v1/rooms/{room}/guard")))
         .json(guard)
@@ -94,7 +94,11 @@ async fn student_locks(prosody: &Prosody, focus: &Focus, room: &str) -> Particip
 }
 
 /// A join code from the API, and the display name its link carries (decoded).
-async fn join_code(app: &TestApp, client: &reqwest::Client, room: i64) -> (String, String) {
+pub(super) async fn join_code(
+    app: &TestApp,
+    client: &reqwest::Client,
+    room: i64,
+) -> (String, String) {
     let response = client
         .post(app.url(&format!("/api/v1/rooms/{room}/join-codes")))
         .send()
@@ -150,7 +154,7 @@ async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
     let off = json(lecturer.get(&guard_url)).await;
     assert_eq!(
         off,
-        json!({"password_guard": false, "moderator_guard": "off", "in_use_alert_minutes": null})
+        json!({"password_guard": false, "moderator_guard": "off", "in_use_alert_minutes": null, "lobby": "off"})
     );
     let hidden = stranger.get(&guard_url).send().await.unwrap();
     assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
@@ -206,7 +210,7 @@ async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
         .await
         .unwrap();
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
-    let on = json!({"password_guard": true, "moderator_guard": "until_owner", "in_use_alert_minutes": null});
+    let on = json!({"password_guard": true, "moderator_guard": "until_owner", "in_use_alert_minutes": null, "lobby": "off"});
     assert_eq!(json(lecturer.get(&guard_url)).await, on);
     let html = page(&lecturer).await;
     assert!(

@@ -11,7 +11,7 @@ use crate::statement::{Driver, query, query_as};
 impl<D: Driver> crate::GuardStore for SqlStore<D> {
     async fn guard(&self, room_id: i64) -> crate::Result<roomkeeper_domain::GuardSettings> {
         let row: Option<crate::models::GuardRow> = query_as(
-            "SELECT password_guard, moderator_guard, in_use_alert_minutes \
+            "SELECT password_guard, moderator_guard, in_use_alert_minutes, lobby \
              FROM room_guards WHERE room_id = $1",
         )
         .bind(room_id)
@@ -23,20 +23,21 @@ impl<D: Driver> crate::GuardStore for SqlStore<D> {
     async fn guarded_rooms(
         &self,
     ) -> crate::Result<Vec<(crate::Room, roomkeeper_domain::GuardSettings)>> {
-        let rows: Vec<(i64, bool, String, Option<i64>)> = query_as(
-            "SELECT room_id, password_guard, moderator_guard, in_use_alert_minutes \
+        let rows: Vec<(i64, bool, String, Option<i64>, String)> = query_as(
+            "SELECT room_id, password_guard, moderator_guard, in_use_alert_minutes, lobby \
              FROM room_guards WHERE password_guard OR moderator_guard <> 'off' \
-             OR in_use_alert_minutes IS NOT NULL ORDER BY room_id",
+             OR in_use_alert_minutes IS NOT NULL OR lobby <> 'off' ORDER BY room_id",
         )
         .fetch_all(&self.pool)
         .await?;
         let mut conn = self.pool.acquire().await?;
         let mut guarded = Vec::with_capacity(rows.len());
-        for (room_id, password_guard, moderator_guard, in_use_alert_minutes) in rows {
+        for (room_id, password_guard, moderator_guard, in_use_alert_minutes, lobby) in rows {
             let settings = crate::models::GuardRow {
                 password_guard,
                 moderator_guard,
                 in_use_alert_minutes,
+                lobby,
             }
             .settings();
             if let Some(room) = Self::room_in(&mut conn, room_id).await? {
@@ -55,15 +56,16 @@ impl<D: Driver> crate::GuardStore for SqlStore<D> {
         let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
         query(
             "INSERT INTO room_guards \
-             (room_id, password_guard, moderator_guard, in_use_alert_minutes, updated_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (room_id) DO UPDATE SET \
+             (room_id, password_guard, moderator_guard, in_use_alert_minutes, lobby, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (room_id) DO UPDATE SET \
              password_guard = $2, moderator_guard = $3, in_use_alert_minutes = $4, \
-             updated_at = $5",
+             lobby = $5, updated_at = $6",
         )
         .bind(room.id)
         .bind(settings.password_guard)
         .bind(settings.moderator_guard.as_str())
         .bind(settings.in_use_alert_minutes.map(i64::from))
+        .bind(settings.lobby.as_str())
         .bind(audit.now)
         .execute(&mut *tx)
         .await?;
@@ -71,6 +73,7 @@ impl<D: Driver> crate::GuardStore for SqlStore<D> {
             "password_guard": settings.password_guard,
             "moderator_guard": settings.moderator_guard.as_str(),
             "in_use_alert_minutes": settings.in_use_alert_minutes,
+            "lobby": settings.lobby.as_str(),
         })
         .to_string();
         Self::audit_in(
@@ -112,6 +115,24 @@ impl<D: Driver> crate::GuardStore for SqlStore<D> {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn join_code_owner(
+        &self,
+        code_hash: &str,
+        room_id: i64,
+        now: i64,
+    ) -> crate::Result<Option<String>> {
+        let owner: Option<(String,)> = query_as(
+            "SELECT username FROM join_codes \
+             WHERE code_hash = $1 AND room_id = $2 AND used_at IS NULL AND expires_at > $3",
+        )
+        .bind(code_hash)
+        .bind(room_id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(owner.map(|(username,)| username))
     }
 
     async fn use_join_code(

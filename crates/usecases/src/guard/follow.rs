@@ -39,6 +39,7 @@ pub async fn run(uc: UseCases, stop: impl std::future::Future<Output = ()>) {
     let mut rooms = RoomWorkers::new(uc.clone());
     tokio::pin!(stop);
     if uc.meetings.pushes_events() {
+        super::tell_lobby_rooms(&uc).await;
         rooms.check_guarded(|_, _| true).await;
     }
     loop {
@@ -68,7 +69,11 @@ pub async fn run(uc: UseCases, stop: impl std::future::Future<Output = ()>) {
             received = events.recv() => received,
         };
         match event {
-            Ok(RoomEvent::Resync) => rooms.check_guarded(|_, _| true).await,
+            Ok(RoomEvent::Resync) => {
+                // A reconnect: Prosody may have restarted and forgotten the lobby list.
+                super::tell_lobby_rooms(&uc).await;
+                rooms.check_guarded(|_, _| true).await;
+            }
             Ok(event) => rooms.take(event),
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(

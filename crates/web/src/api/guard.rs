@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use roomkeeper_domain::Refusal;
-use roomkeeper_domain::{GuardSettings, ModeratorGuard};
+use roomkeeper_domain::{GuardSettings, LobbyMode, ModeratorGuard};
 use roomkeeper_usecases::guard::{self, NewJoinCode};
 use serde::Deserialize;
 
@@ -21,13 +21,17 @@ pub async fn get_guard(
     ))
 }
 
-/// Every field is required, so a script cannot turn a guard off by leaving it out.
+/// Every field is required, so a script cannot turn a guard off by leaving it out; only
+/// `lobby`, newer than the scripts written against this API, may be left out, and then
+/// stays as it is.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GuardBody {
     password_guard: bool,
     moderator_guard: String,
     in_use_alert_minutes: Option<u32>,
+    #[serde(default)]
+    lobby: Option<String>,
 }
 
 pub async fn set_guard(
@@ -38,10 +42,20 @@ pub async fn set_guard(
 ) -> Result<Json<GuardSettings>, ApiError> {
     let moderator_guard = ModeratorGuard::parse(&body.moderator_guard)
         .map_err(|e| Error::refused(Refusal::InvalidGuard, e.to_string()))?;
+    let lobby = match body.lobby.as_deref() {
+        Some(text) => LobbyMode::parse(text)
+            .map_err(|e| Error::refused(Refusal::InvalidGuard, e.to_string()))?,
+        None => {
+            guard::settings(&state.usecases, &access.resource)
+                .await?
+                .lobby
+        }
+    };
     let settings = GuardSettings {
         password_guard: body.password_guard,
         moderator_guard,
         in_use_alert_minutes: body.in_use_alert_minutes,
+        lobby,
     };
     let acting = access.current.acting(address);
     Ok(Json(

@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use roomkeeper_domain::Meeting;
+use roomkeeper_domain::{Knocker, Meeting};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiJson, ApiPath};
@@ -127,6 +127,48 @@ pub async fn kick(
     ApiPath((_, participant)): ApiPath<(i64, String)>,
 ) -> Result<Json<MeetingView>, ApiError> {
     act(&state, &access, address, MeetingAction::Kick(&participant)).await
+}
+
+/// Who knocks at the lobby now.
+#[derive(Serialize)]
+pub struct LobbyView {
+    items: Vec<Knocker>,
+}
+
+pub async fn get_lobby(
+    State(state): State<AppState>,
+    access: Access<ControlMeeting>,
+) -> Result<Json<LobbyView>, ApiError> {
+    let meeting = meetings::meeting(&state.usecases, &access.resource).await?;
+    Ok(Json(LobbyView {
+        items: meeting.knocking,
+    }))
+}
+
+pub async fn admit(
+    State(state): State<AppState>,
+    access: Access<ControlMeeting>,
+    ClientAddr(address): ClientAddr,
+    ApiPath((_, knocker)): ApiPath<(i64, String)>,
+) -> Result<Json<MeetingView>, ApiError> {
+    act(&state, &access, address, MeetingAction::Admit(&knocker)).await
+}
+
+pub async fn deny(
+    State(state): State<AppState>,
+    access: Access<ControlMeeting>,
+    ClientAddr(address): ClientAddr,
+    ApiPath((_, knocker)): ApiPath<(i64, String)>,
+) -> Result<Json<MeetingView>, ApiError> {
+    act(&state, &access, address, MeetingAction::Deny(&knocker)).await
+}
+
+pub async fn admit_all(
+    State(state): State<AppState>,
+    access: Access<ControlMeeting>,
+    ClientAddr(address): ClientAddr,
+) -> Result<Json<MeetingView>, ApiError> {
+    act(&state, &access, address, MeetingAction::AdmitAll).await
 }
 
 pub async fn end_meeting(

@@ -113,6 +113,10 @@ pub fn router() -> ApiRoutes {
             meeting::revoke_moderator,
         )
         .post("/rooms/{id}/meeting/participants/{pid}/kick", meeting::kick)
+        .get("/rooms/{id}/meeting/lobby", meeting::get_lobby)
+        .post("/rooms/{id}/meeting/lobby/admit-all", meeting::admit_all)
+        .post("/rooms/{id}/meeting/lobby/{kid}/admit", meeting::admit)
+        .post("/rooms/{id}/meeting/lobby/{kid}/deny", meeting::deny)
         .get("/rooms/{id}/recordings", recordings::list_of_room)
         .put("/rooms/{id}/retention", recordings::set_retention)
         .add(

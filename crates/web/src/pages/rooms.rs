@@ -587,6 +587,9 @@ async fn meeting_action(
         },
         "remove_password" => Action::RemovePassword,
         "kick" => Action::Kick(participant),
+        "admit" => Action::Admit(participant),
+        "deny" => Action::Deny(participant),
+        "admit_all" => Action::AdmitAll,
         "end" if form.confirm.as_deref() == Some("yes") => Action::End,
         other => return Err(Error::BadRequest(format!("unknown meeting action {other:?}")).into()),
     };
@@ -662,6 +665,8 @@ struct GuardForm {
     /// Empty: no alert.
     #[serde(default)]
     in_use_alert_minutes: String,
+    /// Absent (a form from a page before the lobby): stays as it is.
+    lobby: Option<String>,
 }
 
 async fn set_guard(
@@ -682,10 +687,20 @@ async fn set_guard(
             )
         })?),
     };
+    let lobby = match form.lobby.as_deref() {
+        Some(text) => roomkeeper_domain::LobbyMode::parse(text)
+            .map_err(|e| Error::refused(Refusal::InvalidGuard, e.to_string()))?,
+        None => {
+            guard::settings(&state.usecases, &access.resource)
+                .await?
+                .lobby
+        }
+    };
     let settings = roomkeeper_domain::GuardSettings {
         password_guard: form.password_guard.is_some(),
         moderator_guard,
         in_use_alert_minutes,
+        lobby,
     };
     let acting = access.current.acting(address);
     guard::set_settings(&state.usecases, &acting, &access.resource, settings).await?;
