@@ -44,6 +44,8 @@ crate::coded_enum! {
         /// An owner set the meeting's password through Roomkeeper.
         SetPassword = "set_password",
         InUseAlert = "in_use_alert",
+        /// The owners were told someone knocks while none of them is in.
+        KnockAlert = "knock_alert",
         // Recordings.
         RecordingAssigned = "recording_assigned",
         RecordingDeleted = "recording_deleted",

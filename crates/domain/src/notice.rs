@@ -9,6 +9,9 @@ crate::coded_enum! {
         RecordingReady = "recording_ready",
         /// Their room's meeting runs without its owners; the message is the minutes.
         InUse = "in_use",
+        /// Someone knocks at their room's lobby and none of them is in; the message is
+        /// the name the first one typed.
+        Knocking = "knocking",
         // Someone else changed a room of theirs; the message names who (and to whom).
         CoOwnersChanged = "co_owners_changed",
         RoomTransferred = "room_transferred",

@@ -23,9 +23,9 @@ pub use error::{Error, Result};
 pub use models::{
     ApiToken, Audit, AuditEntry, GuardClaim, HandOver, IngestProblem, LoginAttempts,
     MeetingModerator, ModeratorTrust, NewEmail, NewRecording, NewRequest, NewUser, Notice,
-    OidcCollision, OidcLogin, OutboxEmail, OutboxStatus, Overview, Page, Paged, Recording,
-    RecordingState, RequestFilter, RequestStatus, Room, RoomEntry, RoomFilter, RoomRequest,
-    SessionRecord, ShareLink, SpooledSession, User, UserPattern, Verdict,
+    OidcCollision, OidcLogin, OutboxEmail, OutboxStatus, Overview, OwnerAlert, Page, Paged,
+    Recording, RecordingState, RequestFilter, RequestStatus, Room, RoomEntry, RoomFilter,
+    RoomRequest, SessionRecord, ShareLink, SpooledSession, User, UserPattern, Verdict,
 };
 pub use postgres::PgStore;
 pub use sqlite::{SqliteStore, restore as restore_sqlite, sqlite_file};
@@ -551,19 +551,18 @@ pub trait GuardStore: Send + Sync {
     /// Records whether it was (a no-op for a room without a guard row: unguarded rooms
     /// keep every password anyway).
     async fn set_owner_password(&self, room_id: i64, owner: bool) -> Result<()>;
-    /// The owners are told, once per meeting, that it has run without them: in one
-    /// transaction marks the room as told, leaves a notice (`in_use`, the minutes as
-    /// message) for the owner and co-owners, queues `emails` and writes `in_use_alert`.
-    /// `false`: they were told already.
-    async fn alert_in_use(
+    /// The owners are told `alert`, once per meeting: in one transaction marks the room
+    /// as told of it, leaves a notice for the owner and co-owners, queues `emails` and
+    /// writes its history entry. `false`: they were told already.
+    async fn alert_owners(
         &self,
         room: &Room,
-        minutes: u32,
+        alert: &OwnerAlert,
         emails: &[NewEmail],
         audit: &Audit<'_>,
     ) -> Result<bool>;
-    /// The meeting has ended: the next one may be reported again.
-    async fn reset_in_use_alert(&self, room_id: i64) -> Result<()>;
+    /// The meeting has ended: the next one may be reported again, of everything.
+    async fn reset_owner_alerts(&self, room_id: i64) -> Result<()>;
     /// Takes or renews the lease to act for the room's guard until `until`: granted when
     /// nobody holds it, `holder` holds it already, or the last lease ended by `now`.
     /// Of several instances asking at once, one gets it.

@@ -373,6 +373,46 @@ impl GuardRow {
     }
 }
 
+/// What the owners of a room are told once per meeting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnerAlert {
+    /// The meeting has run this many minutes without them.
+    InUse { minutes: u32 },
+    /// Someone knocks at the lobby (the name they typed) and none of them is in.
+    Knocking { name: String },
+}
+
+impl OwnerAlert {
+    /// The room_guards column that says they were told, in this meeting (a fixed
+    /// name, never input).
+    pub(crate) fn told_column(&self) -> &'static str {
+        match self {
+            Self::InUse { .. } => "in_use_alerted_at",
+            Self::Knocking { .. } => "knock_alerted_at",
+        }
+    }
+
+    pub(crate) fn notice(&self) -> (roomkeeper_domain::NoticeKind, String) {
+        match self {
+            Self::InUse { minutes } => (roomkeeper_domain::NoticeKind::InUse, minutes.to_string()),
+            Self::Knocking { name } => (roomkeeper_domain::NoticeKind::Knocking, name.clone()),
+        }
+    }
+
+    pub(crate) fn history(&self) -> (roomkeeper_domain::AuditAction, serde_json::Value) {
+        match self {
+            Self::InUse { minutes } => (
+                roomkeeper_domain::AuditAction::InUseAlert,
+                serde_json::json!({ "minutes": minutes }),
+            ),
+            Self::Knocking { name } => (
+                roomkeeper_domain::AuditAction::KnockAlert,
+                serde_json::json!({ "participant_name": name }),
+            ),
+        }
+    }
+}
+
 /// Who makes a change, from where, and when: written to the audit log in the same
 /// transaction as the change itself.
 #[derive(Debug, Clone, Copy)]

@@ -7,8 +7,8 @@ use roomkeeper_domain::{
     AuditAction, GuardSettings, LobbyMode, ModeratorGuard, NoticeKind, Username,
 };
 use roomkeeper_store::{
-    Audit, Error, HandOver, ModeratorTrust, NewEmail, NewRecording, NewRequest, NewUser, Page,
-    RecordingState, RequestFilter, RequestStatus, RoomFilter, Store, Verdict,
+    Audit, Error, HandOver, ModeratorTrust, NewEmail, NewRecording, NewRequest, NewUser,
+    OwnerAlert, Page, RecordingState, RequestFilter, RequestStatus, RoomFilter, Store, Verdict,
 };
 use roomkeeper_testkit_db::{Backend, TestDatabase, both_backends};
 
@@ -1772,7 +1772,12 @@ async fn the_in_use_alert_tells_the_rooms_people_once(backend: Backend) {
 
     assert!(
         store
-            .alert_in_use(&room, 15, &[], &audit_system(20))
+            .alert_owners(
+                &room,
+                &OwnerAlert::InUse { minutes: 15 },
+                &[],
+                &audit_system(20)
+            )
             .await
             .unwrap()
     );
@@ -1780,7 +1785,12 @@ async fn the_in_use_alert_tells_the_rooms_people_once(backend: Backend) {
     assert_eq!(in_use("carol").await, ["15"]);
     assert!(
         !store
-            .alert_in_use(&room, 15, &[], &audit_system(21))
+            .alert_owners(
+                &room,
+                &OwnerAlert::InUse { minutes: 15 },
+                &[],
+                &audit_system(21)
+            )
             .await
             .unwrap(),
         "once per meeting"
@@ -1799,14 +1809,51 @@ async fn the_in_use_alert_tells_the_rooms_people_once(backend: Backend) {
         1
     );
 
-    store.reset_in_use_alert(room_id).await.unwrap();
+    // Someone knocking is told once per meeting too, apart from the in-use alert.
+    let knocking = OwnerAlert::Knocking {
+        name: "evilstudent".into(),
+    };
     assert!(
         store
-            .alert_in_use(&room, 15, &[], &audit_system(30))
+            .alert_owners(&room, &knocking, &[], &audit_system(22))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .alert_owners(&room, &knocking, &[], &audit_system(23))
+            .await
+            .unwrap()
+    );
+    let knocks: Vec<_> = store
+        .notices_of("carol")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.kind == NoticeKind::Knocking)
+        .map(|n| n.message)
+        .collect();
+    assert_eq!(knocks, ["evilstudent"]);
+
+    store.reset_owner_alerts(room_id).await.unwrap();
+    assert!(
+        store
+            .alert_owners(
+                &room,
+                &OwnerAlert::InUse { minutes: 15 },
+                &[],
+                &audit_system(30)
+            )
             .await
             .unwrap()
     );
     assert_eq!(in_use("carol").await.len(), 2);
+    assert!(
+        store
+            .alert_owners(&room, &knocking, &[], &audit_system(31))
+            .await
+            .unwrap()
+    );
 }
 
 async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {

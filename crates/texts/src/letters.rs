@@ -74,6 +74,15 @@ pub fn room_in_use(to: &User, room: &str, minutes: u32, link: &str) -> Letter {
     letter(to, "mail-in-use-subject", "mail-in-use-body", &args)
 }
 
+pub fn someone_knocking(to: &User, room: &str, name: &str, link: &str) -> Letter {
+    let args = [
+        ("room", room.to_owned()),
+        ("name", name.to_owned()),
+        ("link", link.to_owned()),
+    ];
+    letter(to, "mail-knocking-subject", "mail-knocking-body", &args)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -375,8 +375,8 @@ async fn check(
         uc.store.set_owner_password(room.id, false).await?;
     }
     if !meeting.running {
-        if settings.in_use_alert_minutes.is_some() {
-            uc.store.reset_in_use_alert(room.id).await?;
+        if settings.in_use_alert_minutes.is_some() || settings.lobby != LobbyMode::Off {
+            uc.store.reset_owner_alerts(room.id).await?;
         }
         return Ok(Checked::Done);
     }
@@ -390,6 +390,7 @@ async fn check(
         perform(uc, room, name, &meeting, step).await?;
     }
     alert_if_unattended(uc, room, settings, &meeting, &trusted).await?;
+    alert_if_knocking_unattended(uc, room, &meeting, &trusted).await?;
     let done = started.elapsed();
     if done > SLOW_CHECK {
         tracing::warn!(
@@ -424,7 +425,7 @@ async fn alert_if_unattended(
         return Ok(());
     };
     if !meeting.running {
-        uc.store.reset_in_use_alert(room.id).await?;
+        uc.store.reset_owner_alerts(room.id).await?;
         return Ok(());
     }
     if owner_present(meeting, trusted) {
@@ -443,13 +444,44 @@ async fn alert_if_unattended(
     }
     let emails = crate::mail::in_use(uc, room, minutes).await;
     let stamp = Stamp::system(uc);
+    let alert = roomkeeper_store::OwnerAlert::InUse { minutes };
     if uc
         .store
-        .alert_in_use(room, minutes, &emails, &stamp.audit())
+        .alert_owners(room, &alert, &emails, &stamp.audit())
         .await?
     {
         uc.mail.queued(&emails);
         tracing::info!(room = %room.name, minutes, "the owners were told their room is in use without them");
+    }
+    Ok(())
+}
+
+/// Someone knocks at the lobby and no owner or co-owner is in the meeting: the owners
+/// are told, once per meeting (page, and email where they gave an address), so that a
+/// lecturer can let people in from his phone.
+async fn alert_if_knocking_unattended(
+    uc: &UseCases,
+    room: &Room,
+    meeting: &Meeting,
+    trusted: &[MeetingModerator],
+) -> Result<(), Error> {
+    let Some(first) = meeting.knocking.first() else {
+        return Ok(());
+    };
+    if !meeting.running || owner_present(meeting, trusted) {
+        return Ok(());
+    }
+    let name = first.display_name.clone().unwrap_or_default();
+    let emails = crate::mail::knocking(uc, room, &name).await;
+    let stamp = Stamp::system(uc);
+    let alert = roomkeeper_store::OwnerAlert::Knocking { name };
+    if uc
+        .store
+        .alert_owners(room, &alert, &emails, &stamp.audit())
+        .await?
+    {
+        uc.mail.queued(&emails);
+        tracing::info!(room = %room.name, "the owners were told someone knocks while none of them is in");
     }
     Ok(())
 }

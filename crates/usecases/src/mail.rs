@@ -70,6 +70,28 @@ pub(crate) async fn in_use(
     emails
 }
 
+/// To the room's owner and co-owners with an address: someone knocks at its lobby and
+/// none of them is in.
+pub(crate) async fn knocking(
+    uc: &UseCases,
+    room: &roomkeeper_store::Room,
+    name: &str,
+) -> Vec<NewEmail> {
+    if !uc.mail.enabled {
+        return Vec::new();
+    }
+    let link = format!("{}/rooms/{}", uc.mail.base_url, room.id);
+    let mut emails = Vec::new();
+    for owner in std::iter::once(&room.owner).chain(&room.co_owners) {
+        let Ok(Some(user)) = uc.store.user_by_name(owner).await else {
+            continue;
+        };
+        let letter = letters::someone_knocking(&user, &room.name.display(), name, &link);
+        emails.extend(email(&user, letter));
+    }
+    emails
+}
+
 /// To every administrator with an address: someone asks for a room.
 pub(crate) async fn new_request(
     uc: &UseCases,

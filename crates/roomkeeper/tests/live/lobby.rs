@@ -107,6 +107,35 @@ async fn seed_story_with_the_lobby(version: ProsodyVersion) {
     let meeting = json(lecturer.get(app.url(&format!("/api/v1/rooms/{room}/meeting")))).await;
     assert_eq!(meeting["lobby"], true);
     assert_eq!(meeting["participants"], json!([]));
+    // Nobody of the room is in: the lecturer is told, once, on his home page (and by
+    // email where he gave an address).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let notices = loop {
+        let notices = json(lecturer.get(app.url("/api/v1/notices"))).await;
+        let knocks: Vec<Value> = notices
+            .as_array()
+            .or(notices["items"].as_array())
+            .unwrap()
+            .iter()
+            .filter(|n| n["kind"] == "knocking")
+            .cloned()
+            .collect();
+        if !knocks.is_empty() || std::time::Instant::now() > deadline {
+            break knocks;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0]["message"], "evilstudent");
+    let home = lecturer
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("waiting in the lobby of"), "{home}");
     // Who knocks is the room's business only.
     let hidden = stranger
         .get(app.url(&format!("/api/v1/rooms/{room}/meeting/lobby")))
@@ -203,6 +232,16 @@ async fn seed_story_with_the_lobby(version: ProsodyVersion) {
     }
     let entries = history_when(&app, &lecturer, room, |e| has(e, "lobby_admit", 3)).await;
     assert!(has(&entries, "lobby_deny", 1), "{:?}", actions(&entries));
+    // Told once per meeting: the later knocks came while he was in anyway.
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e["action"] == "knock_alert")
+            .count(),
+        1,
+        "{:?}",
+        actions(&entries)
+    );
     assert!(
         has(&entries, "join_as_moderator", 1),
         "{:?}",

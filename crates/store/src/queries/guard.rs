@@ -1,7 +1,7 @@
 //! The room guard's settings, join codes and the meeting's moderators on Roomkeeper's
 //! word.
 
-use roomkeeper_domain::{AuditAction, NoticeKind};
+use roomkeeper_domain::AuditAction;
 
 use super::SqlStore;
 use super::leases::{Claimed, Leased};
@@ -324,25 +324,26 @@ impl<D: Driver> crate::GuardStore for SqlStore<D> {
         Ok(())
     }
 
-    async fn alert_in_use(
+    async fn alert_owners(
         &self,
         room: &crate::Room,
-        minutes: u32,
+        alert: &crate::OwnerAlert,
         emails: &[crate::NewEmail],
         audit: &crate::Audit<'_>,
     ) -> crate::Result<bool> {
         let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
-        let marked = query(
-            "UPDATE room_guards SET in_use_alerted_at = $1 \
-             WHERE room_id = $2 AND in_use_alerted_at IS NULL",
-        )
-        .bind(audit.now)
-        .bind(room.id)
-        .execute(&mut *tx)
-        .await?;
+        let column = alert.told_column();
+        let mark =
+            format!("UPDATE room_guards SET {column} = $1 WHERE room_id = $2 AND {column} IS NULL");
+        let marked = query(&mark)
+            .bind(audit.now)
+            .bind(room.id)
+            .execute(&mut *tx)
+            .await?;
         if marked.rows_affected() == 0 {
             return Ok(false);
         }
+        let (kind, message) = alert.notice();
         query(
             "INSERT INTO notices (username, kind, room_name, message, created_at) \
              SELECT owner, CAST($5 AS TEXT), $1, $2, $3 FROM rooms WHERE id = $4 \
@@ -350,31 +351,32 @@ impl<D: Driver> crate::GuardStore for SqlStore<D> {
              FROM room_co_owners WHERE room_id = $4",
         )
         .bind(room.name.as_str())
-        .bind(minutes.to_string())
+        .bind(message)
         .bind(audit.now)
         .bind(room.id)
-        .bind(NoticeKind::InUse.code())
+        .bind(kind.code())
         .execute(&mut *tx)
         .await?;
         Self::queue_in(&mut tx, emails, audit.now).await?;
-        let detail = serde_json::json!({ "minutes": minutes }).to_string();
+        let (action, detail) = alert.history();
         Self::audit_in(
             &mut tx,
             audit,
-            AuditAction::InUseAlert,
+            action,
             Some(room.name.as_str()),
             None,
-            &detail,
+            &detail.to_string(),
         )
         .await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    async fn reset_in_use_alert(&self, room_id: i64) -> crate::Result<()> {
+    async fn reset_owner_alerts(&self, room_id: i64) -> crate::Result<()> {
         query(
-            "UPDATE room_guards SET in_use_alerted_at = NULL \
-             WHERE room_id = $1 AND in_use_alerted_at IS NOT NULL",
+            "UPDATE room_guards SET in_use_alerted_at = NULL, knock_alerted_at = NULL \
+             WHERE room_id = $1 \
+             AND (in_use_alerted_at IS NOT NULL OR knock_alerted_at IS NOT NULL)",
         )
         .bind(room_id)
         .execute(&self.pool)
