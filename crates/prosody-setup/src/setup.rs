@@ -267,6 +267,20 @@ pub fn plan(
         }
     }
 
+    // Roomkeeper's lobby must never hold Jibri: jitsi-meet's own whitelist, which its
+    // template carries commented out, for the recorders' domain.
+    if site_config.has_section(&format!("lobby.{}", site.domain))
+        && site_config.has_section(&site.domain)
+    {
+        add(
+            &mut site_config,
+            &site.file,
+            Some(&site.domain),
+            "muc_lobby_whitelist",
+            &format!("recorder.{}", site.domain),
+        )?;
+    }
+
     // Prosody 13 (or one whose version cannot be told) needs this for the account to own
     // the rooms; global, at the top, where no section can swallow it.
     for (config, file, section) in [

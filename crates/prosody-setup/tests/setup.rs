@@ -109,6 +109,17 @@ async fn set_up_and_run_the_story(version: ProsodyVersion, edits: SiteEdits) {
         assert_eq!(count(component(&text, name), "\"roomkeeper\""), 1, "{name}");
     }
     assert_eq!(count(&text, "\"roomkeeper\""), 3, "{text}");
+    // Jibri passes the lobby: jitsi-meet's own whitelist, active once, on the main host
+    // (the template's commented-out line stays as it was).
+    let whitelist: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("muc_lobby_whitelist"))
+        .collect();
+    assert_eq!(
+        whitelist,
+        ["    muc_lobby_whitelist = { \"recorder.meet.test\" }"],
+        "{text}"
+    );
     // Prosody 13's line: global, once, whether the template had it or not (0.12 needs
     // none: it is added only where it was missing on 13).
     let owners_lines = count(&text, "component_admins_as_room_owners = true");
