@@ -321,10 +321,10 @@ await submit(lecturer, lecturer.locator('a', { hasText: 'lecturer-seminar' }).fi
 const seminarUrl = lecturer.url();
 await lecturer.locator('#guard').waitFor();
 await lecturer.locator('#guard input[name=password_guard]').check();
-await lecturer.locator('#guard input[value=until_owner]').check();
+await lecturer.locator('#guard input[name=moderator_guard][value=until_owner]').check();
 await submit(lecturer, lecturer.locator('#guard form[action$="/guard"] button[type=submit]'));
 await lecturer.locator('.notice.ok').waitFor();
-check((await lecturer.locator('#guard input[value=until_owner]').isChecked()), 'the guard setting was not kept');
+check((await lecturer.locator('#guard input[name=moderator_guard][value=until_owner]').isChecked()), 'the guard setting was not kept');
 await scan(lecturer, 'room-guard');
 await shot(lecturer, '13-room-guard-on');
 // evilstudent comes first and locks: the guard undoes it before the lecturer looks.
@@ -357,6 +357,29 @@ await stillSamePage(lecturer, 'the lecturer joining as moderator');
 check(!(await lecturer.locator('#meeting').innerText()).includes('RK-'), 'the page shows the code');
 await scan(lecturer, 'room-guard-moderator');
 await shot(lecturer, '15-joined-as-moderator');
+
+// --- The owner's lobby: nobody gets in before the lecturer lets them in, from his phone ---
+await lecturer.goto(seminarUrl);
+await lecturer.locator('#guard input[name=lobby][value=always]').check();
+await submit(lecturer, lecturer.locator('#guard form[action$="/guard"] button[type=submit]'));
+await lecturer.locator('.notice.ok').waitFor();
+check(await lecturer.locator('#guard input[name=lobby][value=always]').isChecked(), 'the lobby setting was not kept');
+// The guard turns jitsi-meet's lobby on in the running meeting; the page shows it live.
+await lecturer.locator('#lobby').waitFor();
+await need('latecomer-knocks');
+await lecturer.locator('#lobby').getByText('latecomer').waitFor();
+await scan(lecturer, 'room-lobby');
+await lecturer.setViewportSize({ width: 375, height: 740 });
+await lecturer.locator('#lobby').scrollIntoViewIfNeeded();
+await lecturer.screenshot({ path: `${shots}/readme/6-lobby-on-a-phone.png` });
+await shot(lecturer, '16-someone-waits-in-the-lobby');
+await submit(lecturer, lecturer.getByRole('button', { name: 'Let in: 1a7e1a7e' }));
+await need('latecomer-is-in');
+await lecturer.setViewportSize({ width: 1440, height: 900 });
+await row(lecturer, '1a7e1a7e').waitFor();
+await lecturer.locator('#history').getByText('Let in from the lobby').first().waitFor();
+check(await lecturer.locator('#lobby').getByText('latecomer').count() === 0, 'the latecomer is still listed as waiting');
+await shot(lecturer, '17-let-in-from-the-lobby');
 
 // --- Admin pages that need something to show ---
 // A recording of a room nobody registered waits for an admin.

@@ -153,6 +153,16 @@ async fn lobby_story(version: ProsodyVersion) {
         .wait_until(|w| matches!(w, Whereabouts::Inside { .. }))
         .await
         .unwrap();
+    // Pushed as any join is, so a followed meeting shows him too.
+    next_event(&mut events, |e| match e {
+        RoomEvent::Occupant { room, participant }
+            if room == "lecture" && participant.id == "e1e1e1e1" =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
     let meeting = shard.meeting(&lecture).await.unwrap();
     assert!(
         meeting.participants.iter().any(|p| p.id == "e1e1e1e1"),

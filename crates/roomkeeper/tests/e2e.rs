@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use roomkeeper_domain::AuditAction;
-use roomkeeper_testkit::jitsi::{Focus, Participant, Prosody, ProsodyVersion, Setup};
+use roomkeeper_testkit::jitsi::{
+    Arrival, Focus, Participant, Prosody, ProsodyVersion, Setup, Whereabouts,
+};
 use roomkeeper_testkit::oidc::{self, OidcServer, e2e_dir};
 use roomkeeper_testkit::{Backend, TestApp, TestDatabase, jibri};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -36,6 +38,7 @@ async fn the_seed_story_through_the_pages_in_chromium_on_prosody_13() {
 async fn seed_story(version: ProsodyVersion) {
     let prosody = Prosody::start_setup(Setup {
         version,
+        jitsi_lobby: true,
         ..Setup::default()
     })
     .await
@@ -89,6 +92,7 @@ async fn seed_story(version: ProsodyVersion) {
     let mut lines = BufReader::new(story.stdout.take().unwrap()).lines();
 
     let mut people: Vec<Participant> = Vec::new();
+    let mut arrivals: Vec<Arrival> = Vec::new();
     let mut evil_index = None;
     while let Some(line) = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
         .await
@@ -212,6 +216,29 @@ async fn seed_story(version: ProsodyVersion) {
                     .unwrap();
                 people.push(lecturer);
             }
+            // The seminar's lobby is on: someone new waits there until the lecturer lets
+            // them in from his room page.
+            "latecomer-knocks" => {
+                let late = Arrival::start(
+                    &prosody,
+                    &focus,
+                    "lecturer-seminar",
+                    "1a7e1a7e",
+                    "latecomer",
+                )
+                .await
+                .unwrap();
+                late.wait_until(|w| *w == Whereabouts::Knocking)
+                    .await
+                    .unwrap();
+                arrivals.push(late);
+            }
+            "latecomer-is-in" => {
+                let late = arrivals.last().unwrap();
+                late.wait_until(|w| matches!(w, Whereabouts::Inside { .. }))
+                    .await
+                    .unwrap();
+            }
             other => panic!("the story asked for an unknown event {other:?}"),
         }
         answers.write_all(b"ok\n").await.unwrap();
@@ -223,6 +250,7 @@ async fn seed_story(version: ProsodyVersion) {
         .unwrap();
     assert!(status.success(), "the story failed: {status}");
     drop(people);
+    drop(arrivals);
 }
 
 /// Waits until the room's history holds both steps the guard takes against a

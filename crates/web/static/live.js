@@ -34,8 +34,10 @@
   if (meeting && window.EventSource) {
     var shown = null;
     var source = new EventSource(meeting.getAttribute('data-events'));
+    // The first state is fetched too: the meeting may have changed between the page
+    // being rendered and the stream being opened (someone let in a moment ago), and
+    // the stream then starts with the new state. Unchanged sections are not touched.
     var onState = function (event) {
-      if (shown === null) { shown = event.data; return; }
       if (event.data !== shown) { shown = event.data; refresh(); }
     };
     source.addEventListener('meeting', onState);

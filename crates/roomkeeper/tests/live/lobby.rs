@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use roomkeeper_testkit::jitsi::{
     Arrival, Focus, Prosody, ProsodyVersion, Setup, Whereabouts, jitsi_meet_files,
 };
-use roomkeeper_testkit::{TestApp, json};
+use roomkeeper_testkit::{MeetingEvents, TestApp, json};
 use serde_json::{Value, json};
 
 use super::ONE_AT_A_TIME;
@@ -93,6 +93,16 @@ async fn seed_story_with_the_lobby(version: ProsodyVersion) {
     put_guard(&app, &lecturer, room, &lobby_guard("always")).await;
     let saved = json(lecturer.get(app.url(&format!("/api/v1/rooms/{room}/guard")))).await;
     assert_eq!(saved["lobby"], "always");
+
+    // The lecturer's room page is open (it follows the meeting): what the API answers
+    // below comes from the followed meeting, as the page's does.
+    let follow = lecturer
+        .get(app.url(&format!("/api/v1/rooms/{room}/events")))
+        .send()
+        .await
+        .unwrap();
+    let mut followed = MeetingEvents::new(follow);
+    followed.next().await.unwrap();
 
     // Step: evilstudent arrives first. The room is created with the lobby on: he waits,
     // never inside, never moderator, so there is nothing he could lock.
@@ -181,6 +191,29 @@ async fn seed_story_with_the_lobby(version: ProsodyVersion) {
     evil.wait_until(|w| *w == Whereabouts::Inside { moderator: false })
         .await
         .unwrap();
+    // Roomkeeper's view follows: he is a participant now, no longer waiting.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let meeting = loop {
+        let meeting = json(lecturer.get(app.url(&format!("/api/v1/rooms/{room}/meeting")))).await;
+        let inside = meeting["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "e1e1e1e1");
+        if inside || std::time::Instant::now() > deadline {
+            break meeting;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(
+        meeting["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "e1e1e1e1"),
+        "{meeting}"
+    );
+    assert_eq!(meeting["knocking"], json!([]), "{meeting}");
     let entries = history_when(&app, &lecturer, room, |e| has(e, "lobby_admit", 1)).await;
     let admit = entries
         .iter()
@@ -247,6 +280,7 @@ async fn seed_story_with_the_lobby(version: ProsodyVersion) {
         "{:?}",
         actions(&entries)
     );
+    drop(followed);
     drop(focus);
 }
 
