@@ -558,6 +558,11 @@ async fn perform(
             (AuditAction::GuardRevokedModerator, detail)
         }
         Move::Lobby { on } => {
+            // Without the companion module Roomkeeper cannot reach the lobby (the page
+            // says the module is missing); asking anyway would fail at every poll.
+            if !uc.meetings.pushes_events() {
+                return Ok(());
+            }
             uc.meetings.set_lobby(name, *on).await?;
             let action = if *on {
                 AuditAction::GuardLobbyOn
