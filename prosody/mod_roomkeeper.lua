@@ -304,6 +304,17 @@ module:hook("iq-set/bare/" .. NS .. ":kick", room_handler(function(room, query)
 	return room:set_role(true, occupant.nick, "none", "Removed by the room's owner");
 end));
 
+-- What jitsi-meet's lobby plugin tells its own host when a moderator's client turns the
+-- lobby on or off (newer jitsi-meet versions keep the state in room metadata from it);
+-- its backend events do not, so it is told here, on every host that runs the plugin.
+local function tell_lobby_hosts(room, event_name)
+	for _, host in pairs(prosody.hosts) do
+		if host.modules and host.modules.muc_lobby_rooms and host.events then
+			host.events.fire_event(event_name, { room = room });
+		end
+	end
+end
+
 -- Turns the lobby on or off the way jitsi-meet's backend does (its plugin's global
 -- events): on makes everyone inside a member first, so nobody inside is thrown out.
 local function set_lobby(room, on)
@@ -313,12 +324,14 @@ local function set_lobby(room, on)
 		if not lobby_of(room) then
 			return nil, "cancel", "not-allowed", "jitsi-meet's lobby (muc_lobby_rooms, lobby_muc, main_muc) is not set up on this server";
 		end
+		tell_lobby_hosts(room, "jitsi-lobby-enabled");
 	else
 		if not room._data.lobbyroom and not room:get_members_only() then return true; end
 		-- The plugin's event destroys the lobby room (its knockers are told) and tells the
 		-- clients to read the configuration again; members-only is ours to end.
 		room:set_members_only(false);
 		prosody.events.fire_event("destroy-lobby-room", { room = room; newjid = room.jid });
+		tell_lobby_hosts(room, "jitsi-lobby-disabled");
 	end
 	push(config_element(room, nil));
 	return true;
