@@ -338,3 +338,60 @@ async fn until_an_owner_is_in_the_lobby_holds_and_then_opens() {
         .unwrap();
     drop(focus);
 }
+
+/// The lecturer is not in the meeting and lets people in from his phone. Jicofo makes the
+/// first one inside moderator; with the strict moderator guard beside the lobby, that
+/// student does not stay moderator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_lets_people_in_without_joining_and_the_guard_keeps_them_plain() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let Some((prosody, focus, app)) = lobby_site(ProsodyVersion::V13).await else {
+        return;
+    };
+    app.passwordless_user("lecturer", false).await.unwrap();
+    let room = app.registered_room("exam", "lecturer", &[]).await.unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    put_guard(
+        &app,
+        &lecturer,
+        room,
+        &json!({"password_guard": true, "moderator_guard": "strict", "in_use_alert_minutes": null, "lobby": "always"}),
+    )
+    .await;
+
+    let student = Arrival::start(&prosody, &focus, "exam", "5a5a5a5a", "student")
+        .await
+        .unwrap();
+    student
+        .wait_until(|w| *w == Whereabouts::Knocking)
+        .await
+        .unwrap();
+    knocking_when(&app, &lecturer, room, |k| !k.is_empty()).await;
+    let admitted = lecturer
+        .post(app.url(&format!("/rooms/{room}/meeting")))
+        .form(&[("action", "admit"), ("participant", "5a5a5a5a")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admitted.status(), StatusCode::SEE_OTHER);
+    student
+        .wait_until(|w| matches!(w, Whereabouts::Inside { .. }))
+        .await
+        .unwrap();
+    // Jicofo made him moderator, first inside; the guard takes it back.
+    let entries = history_when(&app, &lecturer, room, |e| {
+        has(e, "lobby_admit", 1) && has(e, "guard_revoked_moderator", 1)
+    })
+    .await;
+    assert!(has(&entries, "lobby_admit", 1), "{:?}", actions(&entries));
+    assert!(
+        has(&entries, "guard_revoked_moderator", 1),
+        "{:?}",
+        actions(&entries)
+    );
+    student
+        .wait_until(|w| *w == Whereabouts::Inside { moderator: false })
+        .await
+        .unwrap();
+    drop(focus);
+}
