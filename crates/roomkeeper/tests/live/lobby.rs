@@ -2,12 +2,12 @@
 //! jitsi-meet's own lobby plugin and the companion module (on the conference and the
 //! lobby component), with the simulated Jicofo.
 
+use std::sync::Arc;
+
 use reqwest::StatusCode;
 use roomkeeper_testkit::jitsi::{
     Arrival, Focus, Prosody, ProsodyVersion, Setup, Whereabouts, jitsi_meet_files,
 };
-use std::sync::Arc;
-
 use roomkeeper_testkit::{Backend, MeetingEvents, SmtpSink, TestApp, TestDatabase, json};
 use serde_json::{Value, json};
 
