@@ -17,6 +17,29 @@ pub(super) async fn app_against(prosody: &Prosody) -> TestApp {
     instance(prosody, database).await
 }
 
+/// Roomkeeper against this Prosody, sending email to `smtp`, with the account `lecturer`
+/// at lecturer@uni.test.
+pub(super) async fn app_with_email(
+    prosody: &Prosody,
+    smtp: &roomkeeper_testkit::SmtpSink,
+) -> TestApp {
+    let database = Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
+    let mut config = database.config();
+    config.jitsi.shards = vec![prosody.shard("main")];
+    config.rooms.meeting_urls = vec!["https://meet.test".into()];
+    config.email = smtp.config();
+    let app = TestApp::spawn_with(database, config, Default::default())
+        .await
+        .unwrap();
+    assert!(app.jitsi_ready().await);
+    let owner = app.passwordless_user("lecturer", false).await.unwrap();
+    app.store()
+        .set_email(owner.id, Some("lecturer@uni.test"))
+        .await
+        .unwrap();
+    app
+}
+
 /// One instance on `database` (several may share it), with its own clock.
 async fn instance(prosody: &Prosody, database: Arc<TestDatabase>) -> TestApp {
     let mut config = database.config();
@@ -556,20 +579,7 @@ async fn the_owners_hear_when_their_room_is_in_use_without_them() {
     let prosody = Prosody::start().await.unwrap();
     let focus = Focus::start(&prosody).await.unwrap();
     let smtp = roomkeeper_testkit::SmtpSink::start().await.unwrap();
-    let database = Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
-    let mut config = database.config();
-    config.jitsi.shards = vec![prosody.shard("main")];
-    config.rooms.meeting_urls = vec!["https://meet.test".into()];
-    config.email = smtp.config();
-    let app = TestApp::spawn_with(database, config, Default::default())
-        .await
-        .unwrap();
-    assert!(app.jitsi_ready().await);
-    let owner = app.passwordless_user("lecturer", false).await.unwrap();
-    app.store()
-        .set_email(owner.id, Some("lecturer@uni.test"))
-        .await
-        .unwrap();
+    let app = app_with_email(&prosody, &smtp).await;
     let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
     let lecturer = app.client_as("lecturer").await.unwrap();
     let saved = lecturer

@@ -2,17 +2,15 @@
 //! jitsi-meet's own lobby plugin and the companion module (on the conference and the
 //! lobby component), with the simulated Jicofo.
 
-use std::sync::Arc;
-
 use reqwest::StatusCode;
 use roomkeeper_testkit::jitsi::{
     Arrival, Focus, Prosody, ProsodyVersion, Setup, Whereabouts, jitsi_meet_files,
 };
-use roomkeeper_testkit::{Backend, MeetingEvents, SmtpSink, TestApp, TestDatabase, json};
+use roomkeeper_testkit::{MeetingEvents, SmtpSink, TestApp, json};
 use serde_json::{Value, json};
 
 use super::ONE_AT_A_TIME;
-use super::guard::{actions, app_against, has, history_when, join_code, put_guard};
+use super::guard::{actions, app_against, app_with_email, has, history_when, join_code, put_guard};
 
 async fn lobby_site(version: ProsodyVersion) -> Option<(Prosody, Focus, TestApp)> {
     jitsi_meet_files("the owner's lobby")?;
@@ -359,20 +357,7 @@ async fn the_owner_lets_people_in_without_joining_and_the_guard_keeps_them_plain
     .unwrap();
     let focus = Focus::start(&prosody).await.unwrap();
     let smtp = SmtpSink::start().await.unwrap();
-    let database = Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
-    let mut config = database.config();
-    config.jitsi.shards = vec![prosody.shard("main")];
-    config.rooms.meeting_urls = vec!["https://meet.test".into()];
-    config.email = smtp.config();
-    let app = TestApp::spawn_with(database, config, Default::default())
-        .await
-        .unwrap();
-    assert!(app.jitsi_ready().await);
-    let owner = app.passwordless_user("lecturer", false).await.unwrap();
-    app.store()
-        .set_email(owner.id, Some("lecturer@uni.test"))
-        .await
-        .unwrap();
+    let app = app_with_email(&prosody, &smtp).await;
     let room = app.registered_room("exam", "lecturer", &[]).await.unwrap();
     let lecturer = app.client_as("lecturer").await.unwrap();
     put_guard(
