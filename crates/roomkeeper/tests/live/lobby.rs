@@ -286,8 +286,17 @@ async fn seed_story_with_the_lobby(version: ProsodyVersion) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn until_an_owner_is_in_the_lobby_holds_and_then_opens() {
+    lobby_until_owner(ProsodyVersion::Debian012).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn until_an_owner_is_in_the_lobby_holds_and_then_opens_on_prosody_13() {
+    lobby_until_owner(ProsodyVersion::V13).await;
+}
+
+async fn lobby_until_owner(version: ProsodyVersion) {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let Some((prosody, focus, app)) = lobby_site(ProsodyVersion::Debian012).await else {
+    let Some((prosody, focus, app)) = lobby_site(version).await else {
         return;
     };
     app.passwordless_user("lecturer", false).await.unwrap();
