@@ -174,15 +174,21 @@ async fn lobby_step(
     uc: &UseCases,
     stamp: &Stamp,
     room: &Room,
-    step: MeetingStep,
     knocker: &str,
+    admit: bool,
 ) -> Result<Meeting, Error> {
     let name = &room.name;
+    let step = if admit {
+        MeetingStep::Admit
+    } else {
+        MeetingStep::Deny
+    };
     let answer = uc.meetings.meeting(name).await;
     let before = unless_failed(uc, stamp, room, step, Some(knocker), answer).await?;
-    let answer = match step {
-        MeetingStep::Deny => uc.meetings.deny(name, knocker).await,
-        _ => uc.meetings.admit(name, knocker).await,
+    let answer = if admit {
+        uc.meetings.admit(name, knocker).await
+    } else {
+        uc.meetings.deny(name, knocker).await
     };
     let meeting = unless_failed(uc, stamp, room, step, Some(knocker), answer).await?;
     let typed = before
@@ -301,19 +307,15 @@ pub async fn act(
             record(uc, &stamp, room, AuditAction::Kick, who).await?;
             Some(meeting)
         }
-        MeetingAction::Admit(knocker) => {
-            Some(lobby_step(uc, &stamp, room, MeetingStep::Admit, knocker).await?)
-        }
-        MeetingAction::Deny(knocker) => {
-            Some(lobby_step(uc, &stamp, room, MeetingStep::Deny, knocker).await?)
-        }
+        MeetingAction::Admit(knocker) => Some(lobby_step(uc, &stamp, room, knocker, true).await?),
+        MeetingAction::Deny(knocker) => Some(lobby_step(uc, &stamp, room, knocker, false).await?),
         MeetingAction::AdmitAll => {
             let answer = meetings.meeting(name).await;
             let mut meeting =
                 unless_failed(uc, &stamp, room, MeetingStep::Admit, None, answer).await?;
             let knocking: Vec<String> = meeting.knocking.iter().map(|k| k.id.clone()).collect();
             for knocker in &knocking {
-                match lobby_step(uc, &stamp, room, MeetingStep::Admit, knocker).await {
+                match lobby_step(uc, &stamp, room, knocker, true).await {
                     Ok(now) => meeting = now,
                     // Gone meanwhile (left, or someone else let them in).
                     Err(Error::Meeting(roomkeeper_jitsi::Error::ParticipantGone)) => {}
