@@ -42,22 +42,30 @@ async fn knocking(app: &TestApp, client: &reqwest::Client, room: i64) -> Vec<(St
         .collect()
 }
 
-/// The API's list once `ready` holds for it (Roomkeeper hears knocks as Prosody pushes
-/// them), or after 10 s for the assertion that follows to show what is there.
+/// What `read` answers once `ready` holds for it (Roomkeeper hears of changes as Prosody
+/// pushes them), or after 10 s, for the assertion that follows to show what is there.
+async fn polled<T, F: std::future::Future<Output = T>>(
+    read: impl Fn() -> F,
+    ready: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = read().await;
+        if ready(&now) || std::time::Instant::now() > deadline {
+            return now;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The API's list of knockers once `ready` holds for it.
 async fn knocking_when(
     app: &TestApp,
     client: &reqwest::Client,
     room: i64,
     ready: impl Fn(&[(String, String)]) -> bool,
 ) -> Vec<(String, String)> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let now = knocking(app, client, room).await;
-        if ready(&now) || std::time::Instant::now() > deadline {
-            return now;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    polled(|| knocking(app, client, room), |now| ready(now)).await
 }
 
 fn lobby_guard(mode: &str) -> Value {
@@ -119,22 +127,21 @@ async fn seed_story_with_the_lobby(version: ProsodyVersion) {
     assert_eq!(meeting["participants"], json!([]));
     // Nobody of the room is in: the lecturer is told, once, on his home page (and by
     // email where he gave an address).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let notices = loop {
-        let notices = json(lecturer.get(app.url("/api/v1/notices"))).await;
-        let knocks: Vec<Value> = notices
-            .as_array()
-            .or(notices["items"].as_array())
-            .unwrap()
-            .iter()
-            .filter(|n| n["kind"] == "knocking")
-            .cloned()
-            .collect();
-        if !knocks.is_empty() || std::time::Instant::now() > deadline {
-            break knocks;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    let notices = polled(
+        || async {
+            let notices = json(lecturer.get(app.url("/api/v1/notices"))).await;
+            notices
+                .as_array()
+                .or(notices["items"].as_array())
+                .unwrap()
+                .iter()
+                .filter(|n| n["kind"] == "knocking")
+                .cloned()
+                .collect::<Vec<Value>>()
+        },
+        |knocks| !knocks.is_empty(),
+    )
+    .await;
     assert_eq!(notices.len(), 1, "{notices:?}");
     assert_eq!(notices[0]["message"], "evilstudent");
     let home = lecturer
@@ -192,27 +199,19 @@ async fn seed_story_with_the_lobby(version: ProsodyVersion) {
         .await
         .unwrap();
     // Roomkeeper's view follows: he is a participant now, no longer waiting.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let meeting = loop {
-        let meeting = json(lecturer.get(app.url(&format!("/api/v1/rooms/{room}/meeting")))).await;
-        let inside = meeting["participants"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p["id"] == "e1e1e1e1");
-        if inside || std::time::Instant::now() > deadline {
-            break meeting;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
-    assert!(
+    let is_inside = |meeting: &Value| {
         meeting["participants"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|p| p["id"] == "e1e1e1e1"),
-        "{meeting}"
-    );
+            .any(|p| p["id"] == "e1e1e1e1")
+    };
+    let meeting = polled(
+        || json(lecturer.get(app.url(&format!("/api/v1/rooms/{room}/meeting")))),
+        is_inside,
+    )
+    .await;
+    assert!(is_inside(&meeting), "{meeting}");
     assert_eq!(meeting["knocking"], json!([]), "{meeting}");
     let entries = history_when(&app, &lecturer, room, |e| has(e, "lobby_admit", 1)).await;
     let admit = entries
