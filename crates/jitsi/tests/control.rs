@@ -10,6 +10,7 @@ use roomkeeper_jitsi::{
     ChangedBy, ConnectProblem, Error, MeetingControl, MeetingWatch, RoomEvent, RoomOwnership,
     XmppSecurity, XmppShard,
 };
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::jitsi::{
     Companion, Focus, Participant, Prosody, ProsodyVersion, SERVICE_PASSWORD, Setup,
 };
@@ -59,6 +60,7 @@ async fn the_lecturer_takes_back_a_room_a_student_locked_on_prosody_13_without_t
 }
 
 async fn seed_story(version: ProsodyVersion, companion: Companion) {
+    let mut steps = Steps::new();
     let _turn = ONE_AT_A_TIME.lock().await;
     let prosody = Prosody::start_setup(Setup {
         version,
@@ -93,7 +95,8 @@ async fn seed_story(version: ProsodyVersion, companion: Companion) {
         "nobody there yet"
     );
 
-    // evilstudent comes first: the focus makes him moderator, and he locks the room.
+    steps.begin("evilstudent comes first");
+    // The focus makes him moderator, and he locks the room.
     let evil = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "evilstudent", None)
         .await
         .unwrap();
@@ -149,7 +152,8 @@ async fn seed_story(version: ProsodyVersion, companion: Companion) {
         Companion::Absent => assert_eq!(evil_seen.display_name, None, "Prosody tells no names"),
     }
 
-    // Revoke, remove the password: the room is open again and he cannot lock it again.
+    steps.begin("Revoke, remove the password");
+    // The room is open again and he cannot lock it again.
     let meeting = shard
         .set_moderator(&logic, "e1e1e1e1", false)
         .await
@@ -184,7 +188,7 @@ async fn seed_story(version: ProsodyVersion, companion: Companion) {
         "Prosody refuses a lock from a non-owner"
     );
 
-    // Kick and end.
+    steps.begin("Kick and end");
     assert!(matches!(
         shard.set_moderator(&logic, "00000000", true).await,
         Err(Error::ParticipantGone)
@@ -208,7 +212,7 @@ async fn seed_story(version: ProsodyVersion, companion: Companion) {
         .unwrap();
     assert!(!shard.meeting(&logic).await.unwrap().running);
 
-    // Prosody gone: actions fail at once, within the 2 s promise.
+    steps.begin("Prosody gone: actions fail at once, within the 2 s promise");
     drop((third, lecturer, focus));
     drop(prosody);
     let started = Instant::now();
@@ -790,6 +794,7 @@ async fn a_join_code_reaches_the_service_and_nobody_else() {
 }
 
 async fn join_code(version: ProsodyVersion) {
+    let mut steps = Steps::new();
     let _turn = ONE_AT_A_TIME.lock().await;
     let prosody = Prosody::start_setup(Setup {
         version,
@@ -860,7 +865,7 @@ async fn join_code(version: ProsodyVersion) {
     assert!(session.contains("@meet.test/"), "{session}");
     assert_eq!(named.map(|p| p.session.as_str()), Some(session.as_str()));
 
-    // Who changed the configuration: an occupant, then Roomkeeper's account.
+    steps.begin("Who changed the configuration: an occupant, then Roomkeeper's account");
     observer
         .wait_until(Participant::is_moderator)
         .await
@@ -890,8 +895,8 @@ async fn join_code(version: ProsodyVersion) {
         ]
     );
 
-    // The client keeps the code in its name, so every presence update carries it: told
-    // once. A client making up codes is told about three in all, no more.
+    steps.begin("The client keeps the code in its name, so every presence update carries it");
+    // Told once. A client making up codes is told about three in all, no more.
     lecturer.rename("Prof. Ada (RK-K7Q2M9XD)").await.unwrap();
     for i in 0..10 {
         lecturer

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use roomkeeper_domain::RoomName;
 use roomkeeper_jitsi::{Error, MeetingControl, RoomEvent, XmppShard};
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::jitsi::{
     Arrival, Focus, Participant, Prosody, ProsodyVersion, SERVICE_PASSWORD, Setup, Whereabouts,
     jitsi_meet_files,
@@ -45,6 +46,7 @@ async fn a_lobby_room_holds_everyone_from_its_creation_on_prosody_13() {
 }
 
 async fn lobby_story(version: ProsodyVersion) {
+    let mut steps = Steps::new();
     let Some(_) = jitsi_meet_files("the owner's lobby") else {
         return;
     };
@@ -69,8 +71,9 @@ async fn lobby_story(version: ProsodyVersion) {
         .unwrap();
     let mut events = shard.events();
 
-    // Step: the student arrives first. The focus creates the room and the lobby is
-    // already on, so he is asked to wait: never inside, never moderator.
+    steps.begin("The student arrives first");
+    // The focus creates the room and the lobby is already on, so he is asked to wait: never
+    // inside, never moderator.
     let student = Arrival::start(&prosody, &focus, "lecture", "e1e1e1e1", "Evil Student")
         .await
         .unwrap();
@@ -91,14 +94,16 @@ async fn lobby_story(version: ProsodyVersion) {
     assert_eq!(knocking, ["e1e1e1e1"]);
     assert!(meeting.knocking[0].knocking_since.is_some());
 
-    // Step: Jibri is never held: the recorder joins straight in.
+    steps.begin("Jibri is never held: the recorder joins straight in");
     let recorder = Participant::join_as_recorder(&prosody, &focus, "lecture", "jibri001")
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", prosody.log()));
     assert_ne!(recorder.role(), "");
 
-    // Step: a join code from someone knocking reaches the service alone, marked as
-    // from the lobby; the others knocking and watching see the name without it.
+    steps.begin(
+        "A join code from someone knocking reaches the service alone, marked as from the lobby",
+    );
+    // The others knocking and watching see the name without it.
     let owner = Arrival::start(
         &prosody,
         &focus,
@@ -132,7 +137,7 @@ async fn lobby_story(version: ProsodyVersion) {
         .unwrap();
     assert_eq!(prof.display_name.as_deref(), Some("Prof"));
 
-    // Step: deny sends a knocker away with Jitsi's "denied".
+    steps.begin("Deny sends a knocker away with Jitsi's \"denied\"");
     let meeting = shard.deny(&lecture, "c4c4c4c4").await.unwrap();
     assert!(
         meeting.knocking.iter().all(|k| k.id != "c4c4c4c4"),
@@ -147,7 +152,7 @@ async fn lobby_story(version: ProsodyVersion) {
         Err(Error::ParticipantGone)
     ));
 
-    // Step: admit lets the student in, as a moderator's "admit" does.
+    steps.begin("Admit lets the student in, as a moderator's \"admit\" does");
     shard.admit(&lecture, "e1e1e1e1").await.unwrap();
     student
         .wait_until(|w| matches!(w, Whereabouts::Inside { .. }))
@@ -170,7 +175,8 @@ async fn lobby_story(version: ProsodyVersion) {
     );
     assert!(meeting.knocking.is_empty(), "{meeting:?}");
 
-    // Step: the lobby off: the next one walks straight in, and whoever is inside stays.
+    steps.begin("The lobby turned off");
+    // The next one walks straight in, and whoever is inside stays.
     let meeting = shard.set_lobby(&lecture, false).await.unwrap();
     assert!(!meeting.lobby && !meeting.members_only, "{meeting:?}");
     let late = Arrival::start(&prosody, &focus, "lecture", "f3f3f3f3", "Late")
@@ -183,7 +189,7 @@ async fn lobby_story(version: ProsodyVersion) {
     assert!(meeting.lobby, "{meeting:?}");
     assert_eq!(meeting.participants.len(), 2, "{meeting:?}");
 
-    // Step: a room the service did not name has no lobby.
+    steps.begin("A room the service did not name has no lobby");
     let open = Arrival::start(&prosody, &focus, "open", "a5a5a5a5", "Anyone")
         .await
         .unwrap();

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use roomkeeper_domain::RoomName;
 use roomkeeper_jitsi::{MeetingControl, RoomOwnership, XmppShard};
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::jitsi::{
     Focus, JitsiMeetSite, Participant, ProsodyVersion, SiteEdits, SitePaths, jitsi_meet_files,
 };
@@ -59,6 +60,7 @@ fn component<'a>(text: &'a str, name: &str) -> &'a str {
 }
 
 async fn set_up_and_run_the_story(version: ProsodyVersion, edits: SiteEdits) {
+    let mut steps = Steps::new();
     let Some(files) = jitsi_meet_files("roomkeeper-prosody-setup on jitsi-meet's template") else {
         return;
     };
@@ -70,7 +72,7 @@ async fn set_up_and_run_the_story(version: ProsodyVersion, edits: SiteEdits) {
     let main_original = read(&paths.prosody_config);
     let account = "roomkeeper@auth.meet.test";
 
-    // --dry-run: the change as a diff, nothing touched.
+    steps.begin("--dry-run: the change as a diff, nothing touched");
     let (output, said) = setup(&paths, &["--dry-run"]);
     assert!(output.status.success(), "{said}");
     assert!(
@@ -162,7 +164,9 @@ async fn set_up_and_run_the_story(version: ProsodyVersion, edits: SiteEdits) {
     assert!(said.contains(&format!("{account} is registered")), "{said}");
     assert_eq!(read(&paths.site_config), after_first);
 
-    // Roomkeeper with nothing but the address, the auth certificate and the password file.
+    steps.begin(
+        "Roomkeeper with nothing but the address, the auth certificate and the password file",
+    );
     let mut config = prosody.shard("main");
     config.password = None;
     let password = std::fs::read_to_string(&password_file)
@@ -183,8 +187,9 @@ async fn set_up_and_run_the_story(version: ProsodyVersion, edits: SiteEdits) {
     );
     assert_eq!(shard.room_ownership(), RoomOwnership::Owner);
 
-    // The seed story: a student comes first, gets moderator and locks the room; the
-    // lecturer takes it back from outside.
+    steps.begin("The seed story");
+    // A student comes first, gets moderator and locks the room; the lecturer takes it back from
+    // outside.
     let focus = Focus::start(&prosody).await.unwrap();
     let logic = RoomName::parse("logic", &[]).unwrap();
     let evil = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "evilstudent", None)
@@ -225,8 +230,8 @@ async fn set_up_and_run_the_story(version: ProsodyVersion, edits: SiteEdits) {
         "refused by Prosody"
     );
 
-    // With jitsi-meet's lobby on, the owner's client knocks with "Name (RK-CODE)" at the
-    // lobby room: the moderators there (whoever they are) see the name, never the code.
+    steps.begin("With jitsi-meet's lobby on, the owner's client knocks with \"Name (RK-CODE)\" at the lobby room");
+    // The moderators there (whoever they are) see the name, never the code.
     lecturer.enable_lobby().await.unwrap().unwrap();
     lecturer.watch_lobby().await.unwrap();
     let knocking = Participant::knock(&prosody, "logic", "b2b2b2b2", "Prof. Ada (RK-K7Q2M9XD)")
@@ -255,7 +260,8 @@ async fn set_up_and_run_the_story(version: ProsodyVersion, edits: SiteEdits) {
     let mut prosody = prosody;
     prosody.stop();
 
-    // Removal takes out exactly what it added; purge also the account's secrets.
+    steps.begin("Removal takes out exactly what it added");
+    // Purge also the account's secrets.
     let (output, said) = setup(&paths, &["--remove"]);
     assert!(output.status.success(), "{said}");
     assert_eq!(read(&paths.site_config), original);

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use roomkeeper_domain::AuditAction;
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::jitsi::{
     Arrival, Focus, Participant, Prosody, ProsodyVersion, Setup, Whereabouts,
 };
@@ -94,6 +95,8 @@ async fn seed_story(version: ProsodyVersion) {
     let mut people: Vec<Participant> = Vec::new();
     let mut arrivals: Vec<Arrival> = Vec::new();
     let mut evil_index = None;
+    // The story's acts are in story.mjs; each step here is what an act asked of Jitsi.
+    let mut steps = Steps::new();
     while let Some(line) = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
         .await
         .expect("the story stalled for two minutes")
@@ -103,6 +106,7 @@ async fn seed_story(version: ProsodyVersion) {
         let Some(event) = line.strip_prefix("need ") else {
             continue;
         };
+        steps.begin(format!("the story's browser needs {event}"));
         match event {
             // evilstudent is first in `logic`: the focus makes him moderator; he locks it.
             "evilstudent-locks" => {

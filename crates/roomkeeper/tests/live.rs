@@ -10,6 +10,7 @@
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::jitsi::{Companion, Focus, Participant, Prosody, ProsodyVersion, Setup};
 use roomkeeper_testkit::{MeetingEvents, TestApp};
 use serde_json::Value;
@@ -109,6 +110,7 @@ async fn a_module_of_another_release_is_named_on_the_admin_page_and_by_check_con
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
+    let mut steps = Steps::new();
     let _turn = ONE_AT_A_TIME.lock().await;
     let prosody = Prosody::start().await.unwrap();
     let focus = Focus::start(&prosody).await.unwrap();
@@ -265,7 +267,7 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
         "Prosody refuses him now"
     );
 
-    // The co-owner has the same rights: the student is removed.
+    steps.begin("The co-owner has the same rights: the student is removed");
     let kicked = json(assistant.post(url("/meeting/participants/e1e1e1e1/kick"))).await;
     assert!(
         !kicked["participants"]
@@ -330,7 +332,7 @@ async fn the_lecturer_takes_back_a_locked_room_through_the_api() {
         "no_meeting"
     );
 
-    // Prosody away: a clear 503 within 2 s.
+    steps.begin("Prosody away: a clear 503 within 2 s");
     drop((me, _third, evil, focus));
     drop(prosody);
     let started = Instant::now();

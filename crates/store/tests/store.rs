@@ -10,6 +10,7 @@ use roomkeeper_store::{
     Audit, Error, HandOver, ModeratorTrust, NewEmail, NewRecording, NewRequest, NewUser,
     OwnerAlert, Page, RecordingState, RequestFilter, RequestStatus, RoomFilter, Store, Verdict,
 };
+use roomkeeper_testkit_db::Steps;
 use roomkeeper_testkit_db::{Backend, TestDatabase, both_backends};
 
 fn new_user(name: &str, is_admin: bool) -> NewUser {
@@ -595,7 +596,9 @@ async fn the_queue_is_paginated_oldest_first(backend: Backend) {
 /// The home page's read, and the lists' totals: taken from a page with room to spare,
 /// counted when the page is full or past the end.
 async fn the_overview_pages_rooms_and_counts_only_when_the_page_is_full(backend: Backend) {
+    let mut steps = Steps::new();
     let (_db, store) = store(backend).await;
+    steps.begin("Seven rooms of alice's and one she co-owns, a request waiting and one decided");
     for i in 0..7 {
         store
             .create_request(
@@ -649,6 +652,7 @@ async fn the_overview_pages_rooms_and_counts_only_when_the_page_is_full(backend:
         .await
         .unwrap();
 
+    steps.begin("The overview's first page, her latest requests and her notices");
     let overview = store.overview("alice", Page::new(1, 3), 2).await.unwrap();
     let names = |rooms: &roomkeeper_store::Paged<roomkeeper_store::Room>| {
         rooms
@@ -670,6 +674,7 @@ async fn the_overview_pages_rooms_and_counts_only_when_the_page_is_full(backend:
     assert_eq!(overview.notices, store.notices_of("alice").await.unwrap());
     assert_eq!(overview.notices[0].kind.code(), "rejected");
 
+    steps.begin("The rooms' pages count only when the page is full");
     let alice = RoomFilter {
         visible_to: Some("alice".into()),
         ..Default::default()
@@ -701,7 +706,8 @@ async fn the_overview_pages_rooms_and_counts_only_when_the_page_is_full(backend:
     let last = store.list_rooms(&alice, Page::new(3, 3)).await.unwrap();
     assert_eq!(names(&last), ["alice-6", "bobs-room"]);
     assert_eq!(last.items[1].co_owners, ["alice", "zed"]);
-    // Naming the owner among the co-owners changes nothing: the store drops her.
+    steps.begin("Naming the owner among the co-owners changes nothing");
+    // The store drops her.
     let own = overview.rooms.items[0].id;
     store
         .set_co_owners(own, &["alice".into(), "carol".into()], &audit("alice", 50))
@@ -712,7 +718,7 @@ async fn the_overview_pages_rooms_and_counts_only_when_the_page_is_full(backend:
     let twice = store.list_rooms(&alice, Page::new(1, 3)).await.unwrap();
     assert_eq!((twice.total, names(&twice)[1].as_str()), (8, "alice-1"));
     assert_eq!(twice.items[0].co_owners, ["carol"]);
-    // A room without co-owners is listed too.
+    steps.begin("A room without co-owners is listed too");
     store
         .set_co_owners(own, &[], &audit("alice", 51))
         .await
@@ -724,7 +730,7 @@ async fn the_overview_pages_rooms_and_counts_only_when_the_page_is_full(backend:
     );
     assert!(alone.items[0].co_owners.is_empty());
     assert_eq!(alone.items[1].co_owners, ["carol", "dave"]);
-    // A search narrows someone's own and co-owned rooms alike.
+    steps.begin("A search narrows someone's own and co-owned rooms alike");
     let searching = RoomFilter {
         visible_to: Some("alice".into()),
         search_name: Some("o".into()),
@@ -735,11 +741,11 @@ async fn the_overview_pages_rooms_and_counts_only_when_the_page_is_full(backend:
         (found.total, names(&found)),
         (1, vec!["bobs-room".to_owned()])
     );
-    // Someone with nothing yet.
+    steps.begin("Someone with nothing yet");
     let nobody = store.overview("nobody", Page::new(1, 20), 5).await.unwrap();
     assert_eq!((nobody.rooms.total, nobody.rooms.items.len()), (0, 0));
     assert!(nobody.latest_requests.is_empty() && nobody.notices.is_empty());
-    // The requests' list follows the same rule.
+    steps.begin("The requests' list follows the same rule");
     let mine = RequestFilter {
         requester: Some("alice".into()),
         newest_first: true,
@@ -759,7 +765,9 @@ async fn the_overview_pages_rooms_and_counts_only_when_the_page_is_full(backend:
 }
 
 async fn rooms_are_listed_searched_and_changed_with_an_audit_trail(backend: Backend) {
+    let mut steps = Steps::new();
     let (_db, store) = store(backend).await;
+    steps.begin("Three rooms, listed by who may see them and paged");
     for (room, owner) in [
         ("logic", "alice"),
         ("m%c3%bcller_seminar", "bob"),
@@ -800,7 +808,7 @@ async fn rooms_are_listed_searched_and_changed_with_an_audit_trail(backend: Back
     let second = store.list_rooms(&carol, Page::new(2, 1)).await.unwrap();
     assert_eq!((second.total, second.items.len()), (3, 1));
     assert_eq!(second.items[0].co_owners, ["carol", "dave"]);
-    // `_` and `%` in a search are literal characters.
+    steps.begin("`_` and `%` in a search are literal characters");
     let search = RoomFilter {
         search_name: Some("r_s".into()),
         ..Default::default()
@@ -825,6 +833,7 @@ async fn rooms_are_listed_searched_and_changed_with_an_audit_trail(backend: Back
             .total,
         1
     );
+    steps.begin("Listed by owner");
     let by_owner = RoomFilter {
         search_name: Some("zzz".into()),
         search_owner: Some("bo".into()),
@@ -839,6 +848,7 @@ async fn rooms_are_listed_searched_and_changed_with_an_audit_trail(backend: Back
         2
     );
 
+    steps.begin("Co-owners changed, the room transferred and released, each in the history");
     let logic = store.room_by_name("logic").await.unwrap().unwrap();
     let changed = store
         .set_co_owners(
@@ -974,7 +984,9 @@ async fn the_audit_log_is_append_only(backend: Backend) {
 /// The pair (issuer, subject) finds the account; a rename carries everything the old
 /// name was granted; a login's secrets can be taken once.
 async fn single_sign_on_identities_renames_and_logins(backend: Backend) {
+    let mut steps = Steps::new();
     let (_db, store) = store(backend).await;
+    steps.begin("An identity is linked to one account");
     let ada = store.create_user(&new_user("ada", false), 1).await.unwrap();
     store.create_user(&new_user("bob", false), 1).await.unwrap();
     store
@@ -987,7 +999,7 @@ async fn single_sign_on_identities_renames_and_logins(backend: Backend) {
     ));
     let found = store.user_by_oidc("https://idp", "1001").await.unwrap();
     assert_eq!(found.map(|u| u.id), Some(ada.id));
-    // A login links itself only to an account no identity is linked to yet.
+    steps.begin("A login links itself only to an account no identity is linked to yet");
     let carl = store
         .create_user(&new_user("carl", false), 1)
         .await
@@ -1011,7 +1023,7 @@ async fn single_sign_on_identities_renames_and_logins(backend: Backend) {
             .await
             .unwrap()
     );
-    // The directory enters the accounts it made, and those an administrator linked.
+    steps.begin("The directory enters the accounts it made, and those an administrator linked");
     let dora = store
         .create_directory_user(&new_user("dora", false), 3)
         .await
@@ -1027,7 +1039,7 @@ async fn single_sign_on_identities_renames_and_logins(backend: Backend) {
     assert!(store.link_directory(carl.id, 4).await.unwrap());
     assert!(!store.link_directory(carl.id, 5).await.unwrap(), "once");
     assert!(store.is_directory_account(carl.id).await.unwrap());
-    // Refused logins wait for an administrator, counted per (issuer, subject).
+    steps.begin("Refused logins wait for an administrator, counted per (issuer, subject)");
     let collision = |subject: &str, at: i64| roomkeeper_store::OidcCollision {
         issuer: "https://idp".into(),
         subject: subject.into(),
@@ -1057,7 +1069,7 @@ async fn single_sign_on_identities_renames_and_logins(backend: Backend) {
             .collect::<Vec<_>>(),
         [("2002", 10, 12, 2), ("3003", 11, 11, 1)]
     );
-    // An answer about another account than the entry asks for now resolves nothing.
+    steps.begin("An answer about another account than the entry asks for now resolves nothing");
     assert!(matches!(
         store
             .resolve_oidc_collision(
@@ -1095,7 +1107,7 @@ async fn single_sign_on_identities_renames_and_logins(backend: Backend) {
         .await
         .unwrap();
     assert!(store.oidc_collisions().await.unwrap().is_empty());
-    // Each answer is in the history, written with it.
+    steps.begin("Each answer is in the history, written with it");
     let answers: Vec<(String, Option<String>)> = store
         .audit_log_since(None, None, Page::new(1, 50))
         .await
@@ -1128,6 +1140,7 @@ async fn single_sign_on_identities_renames_and_logins(backend: Backend) {
             .is_none()
     );
 
+    steps.begin("A rename carries the account's rooms, co-ownerships and patterns");
     // ada owns logic and co-owns bob's seminar, where "ada.l" is already listed too.
     let mine = store
         .create_request(&request("logic", "ada"), None, &audit("ada", 3), &[])
@@ -1194,6 +1207,7 @@ async fn single_sign_on_identities_renames_and_logins(backend: Backend) {
     let renamed = store.user_by_id(ada.id).await.unwrap().unwrap();
     assert_eq!(renamed.display_name.as_deref(), Some("Ada L."));
 
+    steps.begin("A login started is taken once, and old ones are dropped");
     let login = roomkeeper_store::OidcLogin {
         state_hash: "h1".into(),
         provider: "uni".into(),
@@ -1223,6 +1237,7 @@ async fn single_sign_on_identities_renames_and_logins(backend: Backend) {
         "used once"
     );
 
+    steps.begin("A session remembers the provider it came through");
     store.create_session("s1", ada.id, 10).await.unwrap();
     assert!(store.session_provider("s1").await.unwrap().is_none());
     store
@@ -1322,6 +1337,7 @@ fn email(to: &str) -> NewEmail {
 /// session file, shown once ready (the owner's notice and email once), assigned, shared
 /// through links that expire and can be revoked, kept per the room's retention, deleted.
 async fn recordings_are_stored_shown_shared_and_deleted(backend: Backend) {
+    let mut steps = Steps::new();
     let (_db, store) = store(backend).await;
     let system = Audit {
         actor: None,
@@ -1377,7 +1393,7 @@ async fn recordings_are_stored_shown_shared_and_deleted(backend: Backend) {
     assert!(store.unfinished_recordings().await.unwrap().is_empty());
     assert_eq!(store.recordings_of_room(room).await.unwrap()[0].id, "r1");
 
-    // A room nobody registered: unassigned until an admin gives it to one.
+    steps.begin("A room nobody registered: unassigned until an admin gives it to one");
     store
         .begin_recording(&recording("r2", "physics", started + 10), started + 80)
         .await
@@ -1399,7 +1415,7 @@ async fn recordings_are_stored_shown_shared_and_deleted(backend: Backend) {
         .collect();
     assert_eq!(listed, ["r2", "r1"], "newest first");
 
-    // Share links: live until they expire or are revoked.
+    steps.begin("Share links: live until they expire or are revoked");
     let lecturer = Audit {
         actor: Some("lecturer"),
         address: None,
@@ -1451,7 +1467,7 @@ async fn recordings_are_stored_shown_shared_and_deleted(backend: Backend) {
             .unwrap()
     );
 
-    // Retention: the room's days, or the default.
+    steps.begin("Retention: the room's days, or the default");
     assert_eq!(store.retention_of(room).await.unwrap(), None);
     let old = |now| store.expired_recordings(now, 90, 10);
     assert!(old(started + 31 * day).await.unwrap().is_empty());
@@ -1502,7 +1518,7 @@ async fn recordings_are_stored_shown_shared_and_deleted(backend: Backend) {
     let won = futures::future::join_all(racing).await;
     assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
 
-    // Deleting: hidden at once, the row goes after the file.
+    steps.begin("Deleting: hidden at once, the row goes after the file");
     let deleting = store
         .start_deleting_recording("r1", &system, "by hand")
         .await
@@ -1521,7 +1537,7 @@ async fn recordings_are_stored_shown_shared_and_deleted(backend: Backend) {
     store.forget_recording("r1").await.unwrap();
     assert!(store.recording("r1").await.unwrap().is_none());
 
-    // Sessions that could not be read, remembered until they are.
+    steps.begin("Sessions that could not be read, remembered until they are");
     store
         .record_ingest_problem("s9", "/jibri/s9", "no metadata.json", 5)
         .await
@@ -1742,7 +1758,9 @@ async fn disabling_hands_the_rooms_over_in_one_transaction(backend: Backend) {
 }
 
 async fn the_in_use_alert_tells_the_rooms_people_once(backend: Backend) {
+    let mut steps = Steps::new();
     let (_db, store) = store(backend).await;
+    steps.begin("A guarded room with an owner and a co-owner");
     let room_id = approved_room(&*store, "logic", "alice", 10, 11).await;
     let room = store
         .set_co_owners(room_id, &["carol".into()], &audit("alice", 12))
@@ -1770,6 +1788,7 @@ async fn the_in_use_alert_tells_the_rooms_people_once(backend: Backend) {
         }
     };
 
+    steps.begin("The in-use alert reaches the room's people once per meeting, with its history");
     assert!(
         store
             .alert_owners(
@@ -1809,7 +1828,7 @@ async fn the_in_use_alert_tells_the_rooms_people_once(backend: Backend) {
         1
     );
 
-    // Someone knocking is told once per meeting too, apart from the in-use alert.
+    steps.begin("Someone knocking is told once per meeting too, apart from the in-use alert");
     let knocking = OwnerAlert::Knocking {
         name: "evilstudent".into(),
     };
@@ -1835,6 +1854,7 @@ async fn the_in_use_alert_tells_the_rooms_people_once(backend: Backend) {
         .collect();
     assert_eq!(knocks, ["evilstudent"]);
 
+    steps.begin("A new meeting alerts again");
     store.reset_owner_alerts(room_id).await.unwrap();
     assert!(
         store
@@ -1857,11 +1877,12 @@ async fn the_in_use_alert_tells_the_rooms_people_once(backend: Backend) {
 }
 
 async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
+    let mut steps = Steps::new();
     let (_db, store) = store(backend).await;
     let room_id = approved_room(&*store, "logic", "alice", 10, 11).await;
     let room = store.room(room_id).await.unwrap().unwrap();
 
-    // Unguarded until set; the change is audited.
+    steps.begin("Unguarded until set; the change is audited");
     assert_eq!(
         store.guard(room_id).await.unwrap(),
         GuardSettings::default()
@@ -1899,7 +1920,7 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
     assert!(changes[1].contains("strict"), "{changes:?}");
     assert!(changes[1].contains(r#""lobby":"always""#), "{changes:?}");
 
-    // The lobby alone guards a room: it is followed.
+    steps.begin("The lobby alone guards a room: it is followed");
     let lobby_only = GuardSettings {
         lobby: LobbyMode::UntilOwner,
         ..GuardSettings::default()
@@ -1915,7 +1936,7 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
         .await
         .unwrap();
 
-    // A code works once, in its room, before it expires.
+    steps.begin("A code works once, in its room, before it expires");
     store
         .create_join_code("hash-a", room_id, "alice", 100, 1000)
         .await
@@ -1988,7 +2009,8 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
         ("join_as_moderator", Some("alice"))
     );
 
-    // Someone alice makes moderator; granting her own participant again changes nothing.
+    steps.begin("Someone alice makes moderator");
+    // Granting her own participant again changes nothing.
     store
         .record_moderator_change(
             &audit("alice", 310),
@@ -2090,7 +2112,7 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
     store.meeting_ended(room_id).await.unwrap();
     assert!(store.meeting_moderators(room_id).await.unwrap().is_empty());
 
-    // Whose password the meeting has: stored per guarded room.
+    steps.begin("Whose password the meeting has: stored per guarded room");
     store
         .set_guard(&room, &strict, &audit("alice", 450))
         .await
@@ -2107,7 +2129,8 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
         "gone with the meeting"
     );
 
-    // One instance acts for the room at a time; another takes over when its lease ends.
+    steps.begin("One instance acts for the room at a time");
+    // Another takes over when its lease ends.
     use roomkeeper_store::GuardClaim::{HeldUntil, Renewed, Won};
     assert_eq!(
         store.claim_guard(room_id, "a", 500, 530).await.unwrap(),
@@ -2155,7 +2178,7 @@ async fn the_guard_join_codes_and_meeting_moderators(backend: Backend) {
     assert_eq!(won.iter().filter(|w| w.granted()).count(), 1, "{won:?}");
     assert!(won.contains(&Won), "{won:?}");
 
-    // Releasing the room takes its guard and codes with it.
+    steps.begin("Releasing the room takes its guard and codes with it");
     store
         .set_guard(&room, &strict, &audit("alice", 400))
         .await

@@ -4,6 +4,10 @@
 //! PostgreSQL tests need a running server: `scripts/test` starts one and exports
 //! `TEST_POSTGRES_URL` (a superuser URL); each test then gets a database of its own.
 
+mod steps;
+
+pub use steps::Steps;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 

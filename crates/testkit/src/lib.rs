@@ -28,7 +28,7 @@ pub mod served;
 pub mod tls;
 
 pub use roomkeeper_testkit_db::{
-    Backend, POSTGRES_URL_VAR, REQUIRE_SERVERS_VAR, both_backends, running_as_root,
+    Backend, POSTGRES_URL_VAR, REQUIRE_SERVERS_VAR, Steps, both_backends, running_as_root,
     skip_without_postgres,
 };
 

@@ -1,14 +1,17 @@
 use reqwest::StatusCode;
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::{Backend, TestApp, both_backends};
 use serde_json::{Value, json};
 
 use crate::{PASSWORD, error_code, me};
 
 async fn tokens_are_shown_once_stored_hashed_and_revocable(backend: Backend) {
+    let mut steps = Steps::new();
     let app = TestApp::spawn(backend).await.unwrap();
     let alice = app.user("alice", PASSWORD, false).await.unwrap();
     let browser = app.client();
     app.log_in(&browser, "alice", PASSWORD).await.unwrap();
+    steps.begin("A token made in the browser is shown once");
     let created = browser
         .post(app.url("/api/v1/tokens"))
         .json(&json!({"name": "course portal"}))
@@ -19,7 +22,7 @@ async fn tokens_are_shown_once_stored_hashed_and_revocable(backend: Backend) {
     let created: Value = created.json().await.unwrap();
     let secret = created["token"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("rk_"));
-    // Stored as a hash: the secret itself finds nothing in the database.
+    steps.begin("Stored as a hash: the secret itself finds nothing in the database");
     assert!(app.store().token(&secret).await.unwrap().is_none());
     let listed: Value = browser
         .get(app.url("/api/v1/tokens"))
@@ -36,6 +39,7 @@ async fn tokens_are_shown_once_stored_hashed_and_revocable(backend: Backend) {
         "the secret is never listed again"
     );
 
+    steps.begin("A script uses it");
     let script = reqwest::Client::new();
     let with_token = || {
         script
@@ -45,7 +49,8 @@ async fn tokens_are_shown_once_stored_hashed_and_revocable(backend: Backend) {
     };
     let body: Value = with_token().await.unwrap().json().await.unwrap();
     assert_eq!(body["username"], "alice");
-    // A token is no cookie: it is not refused as cross-site, it needs no Origin.
+    steps.begin("A token is no cookie");
+    // It is not refused as cross-site, it needs no Origin.
     let made_by_script = script
         .post(app.url("/api/v1/tokens"))
         .bearer_auth(&secret)
@@ -56,6 +61,7 @@ async fn tokens_are_shown_once_stored_hashed_and_revocable(backend: Backend) {
         .unwrap();
     assert_eq!(made_by_script.status(), StatusCode::CREATED);
 
+    steps.begin("Only its owner revokes it");
     let id = created["id"].as_i64().unwrap();
     let bob = app.user("bob", PASSWORD, false).await.unwrap();
     let bob_client = app.client();
@@ -86,7 +92,8 @@ async fn tokens_are_shown_once_stored_hashed_and_revocable(backend: Backend) {
         1,
         "only the second is left"
     );
-    // A token may expire: its expiry is shown when it is made, and after it, it fails.
+    steps.begin("A token may expire");
+    // Its expiry is shown when it is made, and after it, it fails.
     let expiring: Value = browser
         .post(app.url("/api/v1/tokens"))
         .json(&json!({"name": "for a day", "expires_in_days": 1}))
@@ -127,7 +134,7 @@ async fn tokens_are_shown_once_stored_hashed_and_revocable(backend: Backend) {
         .send()
         .await
         .unwrap();
-    // A disabled user's tokens stop working too.
+    steps.begin("A disabled user's tokens stop working too");
     let second = app.store().tokens_of(alice.id).await.unwrap();
     assert_eq!(second[0].name, "second");
     app.store().set_disabled(alice.id, true).await.unwrap();
@@ -290,6 +297,7 @@ async fn openapi_describes_every_route() {
 /// token from before the cap (stored with no expiry) stops at it. A password change ends
 /// the account's sessions and, when asked, its tokens.
 async fn tokens_end_at_the_operators_limit_and_with_the_password_when_asked(backend: Backend) {
+    let mut steps = Steps::new();
     let database = std::sync::Arc::new(
         roomkeeper_testkit::TestDatabase::new(backend)
             .await
@@ -303,6 +311,7 @@ async fn tokens_end_at_the_operators_limit_and_with_the_password_when_asked(back
     let alice = app.user("alice", PASSWORD, false).await.unwrap();
     let browser = app.client();
     app.log_in(&browser, "alice", PASSWORD).await.unwrap();
+    steps.begin("A new token ends at the operator's limit");
     let make = |body: Value| browser.post(app.url("/api/v1/tokens")).json(&body).send();
     let made: Value = make(json!({"name": "no expiry asked"}))
         .await
@@ -322,7 +331,7 @@ async fn tokens_end_at_the_operators_limit_and_with_the_password_when_asked(back
         error_code(too_long, StatusCode::UNPROCESSABLE_ENTITY).await,
         "invalid_token_expiry"
     );
-    // A token made before the operator's limit, with no expiry of its own.
+    steps.begin("A token made before the operator's limit, with no expiry of its own");
     let now = app.clock().now();
     let old = roomkeeper_auth::SecretToken::generate("rk_");
     app.store()
@@ -361,7 +370,7 @@ async fn tokens_end_at_the_operators_limit_and_with_the_password_when_asked(back
         "invalid_token"
     );
 
-    // A password change: the tokens stay unless the person asks.
+    steps.begin("A password change: the tokens stay unless the person asks");
     let secret = made["token"].as_str().unwrap().to_owned();
     let change = |new: &str, revoke: Option<bool>| {
         let current = if new == "a second long password" {

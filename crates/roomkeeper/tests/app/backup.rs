@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use reqwest::StatusCode;
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::{Backend, TestApp};
 use serde_json::json;
 
@@ -55,12 +56,13 @@ fn database_file(app: &TestApp) -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_under_load_holds_every_acknowledged_change_and_restores() {
+    let mut steps = Steps::new();
     let app = Arc::new(TestApp::spawn(Backend::Sqlite).await.unwrap());
     app.passwordless_user("lecturer", false).await.unwrap();
     let lecturer = app.client_as("lecturer").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
 
-    // Requests go in all the time; each one answered 201 is acknowledged.
+    steps.begin("Requests go in all the time; each one answered 201 is acknowledged");
     let acknowledged = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let load = {
@@ -112,7 +114,7 @@ async fn a_backup_taken_under_load_holds_every_acknowledged_change_and_restores(
     stop.store(true, Ordering::Relaxed);
     load.await.unwrap();
 
-    // At rest, a backup is the database, table for table.
+    steps.begin("At rest, a backup is the database, table for table");
     let last = dir.path().join("last.db");
     roomkeeper::cli::run_backup(&app.config, &last)
         .await
@@ -133,7 +135,7 @@ async fn a_backup_taken_under_load_holds_every_acknowledged_change_and_restores(
         "a backup never overwrites a file"
     );
 
-    // Restored into an empty place: the same, table for table, and it serves.
+    steps.begin("Restored into an empty place: the same, table for table, and it serves");
     let mut elsewhere = app.config.clone();
     let restored = dir.path().join("restored.db");
     elsewhere.database.url = format!("sqlite://{}", restored.display());
@@ -143,8 +145,9 @@ async fn a_backup_taken_under_load_holds_every_acknowledged_change_and_restores(
     assert_eq!(tables(&restored).await, live);
     assert_eq!(std::fs::metadata(&restored).unwrap().mode() & 0o777, 0o600);
 
-    // Restored over a database of the service's (here: nobody's) by root, as operators
-    // do: the service's it stays, with its mode, and no file of it is root's.
+    steps.begin("Restored by root over the service's database");
+    // As operators do (here the service is nobody): the service's it stays, with its mode,
+    // and no file of it is root's.
     if rustix::process::geteuid().is_root() {
         let service = 65534;
         std::os::unix::fs::chown(&restored, Some(service), Some(service)).unwrap();
@@ -168,7 +171,7 @@ async fn a_backup_taken_under_load_holds_every_acknowledged_change_and_restores(
         println!("not root: the restore by root over the service's database is not tried");
     }
 
-    // A damaged file or someone else's database changes nothing.
+    steps.begin("A damaged file or someone else's database changes nothing");
     let before = tables(&restored).await;
     let garbage = dir.path().join("garbage.db");
     std::fs::write(&garbage, b"this is not a database").unwrap();

@@ -1,5 +1,6 @@
 //! The binary itself, as an operator runs it.
 
+use roomkeeper_testkit::Steps;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -185,13 +186,16 @@ fn a_storage_directory_the_service_cannot_write_stops_the_start_with_the_cure() 
 
 #[test]
 fn user_commands_manage_local_accounts() {
+    let mut steps = Steps::new();
     let dir = tempfile::tempdir().unwrap();
     let db = ["--database-url", "sqlite://accounts.db"];
     let run = |args: &[&str]| roomkeeper(&dir, &[&db[..], args].concat());
+    steps.begin("user add prints a one-time password");
     let output = run(&["user", "add", "Erika", "--admin"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output).contains("one-time password"));
 
+    steps.begin("user add reads a password from stdin");
     let mut child = Command::new(BIN)
         .current_dir(dir.path())
         .args([&db[..], &["user", "add", "max", "--password-stdin"]].concat())
@@ -207,8 +211,9 @@ fn user_commands_manage_local_accounts() {
         .unwrap();
     assert!(child.wait().unwrap().success());
 
+    steps.begin("user disable");
     assert!(run(&["user", "disable", "max"]).status.success());
-    // Someone who owns a room is not disabled without a decision about the room.
+    steps.begin("Someone who owns a room is not disabled without a decision about the room");
     let owned = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let config = roomkeeper::Config {
             database: roomkeeper_store::DatabaseConfig {
@@ -246,6 +251,7 @@ fn user_commands_manage_local_accounts() {
     let moved = run(&["user", "disable", "erika", "--transfer-rooms-to", "max"]);
     assert!(moved.status.success(), "{}", stderr(&moved));
     assert!(stdout(&moved).contains("room logic now belongs to max"));
+    steps.begin("user admin and user list");
     assert!(run(&["user", "admin", "max", "on"]).status.success());
     let list = stdout(&run(&["user", "list"]));
     let erika = list
@@ -262,6 +268,7 @@ fn user_commands_manage_local_accounts() {
         .expect("max listed");
     assert!(max.contains("yes") && max.contains("disabled"), "{max}");
 
+    steps.begin("Refusals: a name taken, an unknown account");
     let output = run(&["user", "add", "erika"]);
     assert!(!output.status.success());
     assert!(
@@ -275,7 +282,7 @@ fn user_commands_manage_local_accounts() {
         "{}",
         stderr(&output)
     );
-    // An account with a local password never logs in through the directory.
+    steps.begin("An account with a local password never logs in through the directory");
     let output = run(&["user", "link-directory", "max"]);
     assert!(!output.status.success());
     assert!(
@@ -283,6 +290,7 @@ fn user_commands_manage_local_accounts() {
         "{}",
         stderr(&output)
     );
+    steps.begin("migrate runs again without harm");
     assert!(run(&["migrate"]).status.success());
 }
 
@@ -290,6 +298,7 @@ fn user_commands_manage_local_accounts() {
 /// password in the log (JSON lines here), and a clean exit on SIGTERM.
 #[test]
 fn serve_starts_on_the_embedded_default_and_stops_on_sigterm() {
+    let mut steps = Steps::new();
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -297,6 +306,7 @@ fn serve_starts_on_the_embedded_default_and_stops_on_sigterm() {
         .unwrap()
         .port();
     let listen = format!("127.0.0.1:{port}");
+    steps.begin("serve with no configuration at all");
     let mut child = Command::new(BIN)
         .current_dir(dir.path())
         .args(["serve", "--listen", &listen, "--log-format", "json"])
@@ -304,6 +314,7 @@ fn serve_starts_on_the_embedded_default_and_stops_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    steps.begin("It starts, and prints the first administrator's password");
     // The log is on stderr (stdout is for commands' output).
     let (lines_tx, lines) = std::sync::mpsc::channel();
     let out = child.stderr.take().unwrap();
@@ -331,8 +342,9 @@ fn serve_starts_on_the_embedded_default_and_stops_on_sigterm() {
     }
     assert!(dir.path().join("data/roomkeeper.db").exists());
     let password = password.unwrap();
-    // Secrets in addresses: a share link's token and an OpenID callback's code and state.
-    // Whoever reads the request log must not find them there.
+    steps.begin("The printed password logs in; addresses carrying secrets are asked for");
+    // A share link's token and an OpenID callback's code and state. Whoever reads the request
+    // log must not find them there.
     const SECRETS: [&str; 3] = [
         "rks_SHARESECRETshouldnotbelogged",
         "CODESECRETshouldnotbelogged",
@@ -372,6 +384,7 @@ fn serve_starts_on_the_embedded_default_and_stops_on_sigterm() {
         reqwest::StatusCode::OK,
         "the printed password logs in"
     );
+    steps.begin("SIGTERM stops it");
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -381,6 +394,7 @@ fn serve_starts_on_the_embedded_default_and_stops_on_sigterm() {
         child.wait().unwrap().success(),
         "a clean exit after SIGTERM"
     );
+    steps.begin("The log has none of the secrets");
     let log: Vec<String> = lines.try_iter().collect();
     assert!(
         log.iter().any(|l| l.contains("/shared/[redacted]")),

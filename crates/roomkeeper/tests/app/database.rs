@@ -1,6 +1,7 @@
 //! PostgreSQL over TLS with the university's own CA, as OPERATIONS.md sets it up
 //! (`sslmode=verify-full&sslrootcert=FILE` in `database.url`).
 
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::postgres::PostgresServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,6 +89,7 @@ where
 /// rows get new ids, and a second run into the now used database changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_installation_moves_from_sqlite_to_postgres_with_nothing_lost() {
+    let mut steps = Steps::new();
     if roomkeeper_testkit::skip_without_postgres("moves_from_sqlite_to_postgres") {
         return;
     }
@@ -120,7 +122,7 @@ async fn an_installation_moves_from_sqlite_to_postgres_with_nothing_lost() {
         String::from_utf8_lossy(&moved.stderr)
     );
 
-    // Table by table, the same rows.
+    steps.begin("Table by table, the same rows");
     let target = sqlx::PgPool::connect(&postgres.url).await.unwrap();
     let source = sqlx::SqlitePool::connect(&sqlite_url).await.unwrap();
     let tables: Vec<(String,)> = sqlx::query_as(
@@ -175,7 +177,7 @@ async fn an_installation_moves_from_sqlite_to_postgres_with_nothing_lost() {
     }
     assert!(with_rows >= 8, "the fixture fills most tables: {with_rows}");
 
-    // New rows get ids after the copied ones.
+    steps.begin("New rows get ids after the copied ones");
     let added = roomkeeper(&postgres.url, &["user", "add", "newcomer"]);
     assert!(
         added.status.success(),
@@ -188,7 +190,7 @@ async fn an_installation_moves_from_sqlite_to_postgres_with_nothing_lost() {
         .unwrap();
     assert!(id > max_user_id, "{id} <= {max_user_id}");
 
-    // Into a used database: refused, nothing changed.
+    steps.begin("Into a used database: refused, nothing changed");
     let users = || async {
         let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
             .fetch_one(&target)

@@ -3,6 +3,7 @@
 //! mapping, renames, two providers, logout at the provider, and every refusal.
 
 use reqwest::{Client, StatusCode, Url};
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::oidc::{OidcServer, PASSWORD_SUFFIX};
 use roomkeeper_testkit::{Backend, TestApp, TestDatabase, json};
 
@@ -233,6 +234,7 @@ async fn a_guest_name_waits_for_an_admin_when_the_directory_cannot_be_asked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logins_through_providers_make_link_and_refresh_accounts() {
+    let mut steps = Steps::new();
     let (app, uni, guests) = app_with_providers().await;
     // Named as co-owner before ever logging in, in another spelling.
     app.registered_room("logic", "zed", &["ada"]).await.unwrap();
@@ -252,7 +254,8 @@ async fn logins_through_providers_make_link_and_refresh_accounts() {
     assert!(page.contains("Log in with University account"));
     assert!(page.contains("Log in with Guest accounts"));
 
-    // First login: the account is made from the claims, and comes back to `next`.
+    steps.begin("First login");
+    // The account is made from the claims, and comes back to `next`.
     let ada = app.client();
     let back = through_provider(&app, &ada, "/login/oidc/uni?next=/rooms", "ada").await;
     assert!(back.asked_for_password);
@@ -275,7 +278,7 @@ async fn logins_through_providers_make_link_and_refresh_accounts() {
     let rooms = json(ada.get(app.url("/api/v1/rooms"))).await;
     assert_eq!(rooms["items"][0]["name"], "logic", "{rooms}");
 
-    // The admin group claim makes administrators, decided again at each login.
+    steps.begin("The admin group claim makes administrators, decided again at each login");
     let bob = app.client();
     assert_eq!(
         sso_log_in(&app, &bob, "uni", "bob").await.status(),
@@ -287,8 +290,8 @@ async fn logins_through_providers_make_link_and_refresh_accounts() {
     sso_log_in(&app, &bob, "uni", "bob").await;
     assert_eq!(me(&app, &bob).await["is_admin"], false);
 
-    // A new username at the provider renames the account and what it was granted; the
-    // provider's session is still open, so no password is asked.
+    steps.begin("A new username at the provider renames the account and what it was granted");
+    // The provider's session is still open, so no password is asked.
     uni.set_claim("u-1001", "preferred_username", " Ada.Lovelace ")
         .await
         .unwrap();
@@ -317,8 +320,8 @@ async fn logins_through_providers_make_link_and_refresh_accounts() {
         serde_json::json!(["ada.lovelace"])
     );
 
-    // A second subject at the same provider calling itself ada is not ada: refused, kept
-    // for an administrator, and ada's account is untouched.
+    steps.begin("A second subject at the same provider calling itself ada is not ada");
+    // Refused, kept for an administrator, and ada's account is untouched.
     uni.set_claim("u-1003", "preferred_username", "ada.lovelace")
         .await
         .unwrap();
@@ -339,8 +342,10 @@ async fn logins_through_providers_make_link_and_refresh_accounts() {
         .await
         .unwrap();
 
-    // The second provider (marked authoritative for usernames) still cannot link bob's
-    // account: it is linked to bob at uni already. An admin sees the refused login...
+    steps.begin(
+        "The second provider (marked authoritative for usernames) still cannot link bob's account",
+    );
+    // It is linked to bob at uni already. An admin sees the refused login...
     let bob_guest = app.client();
     let answer = sso_log_in(&app, &bob_guest, "guests", "bob").await;
     assert_eq!(answer.status(), StatusCode::FORBIDDEN);
@@ -455,7 +460,7 @@ async fn logins_through_providers_make_link_and_refresh_accounts() {
         StatusCode::NOT_FOUND
     );
 
-    // A local account with a password is not taken over by a provider's username.
+    steps.begin("A local account with a password is not taken over by a provider's username");
     let carol = app.client();
     let answer = sso_log_in(&app, &carol, "uni", "carol").await;
     assert_eq!(answer.status(), StatusCode::FORBIDDEN);
@@ -480,7 +485,8 @@ async fn logins_through_providers_make_link_and_refresh_accounts() {
         .unwrap();
     assert!(linked.password_hash.is_some(), "the local account it was");
 
-    // Logging out ends the provider's session too: the next login asks for the password.
+    steps.begin("Logging out ends the provider's session too");
+    // The next login asks for the password.
     let answer = ada
         .post(app.url("/logout"))
         .header("origin", app.url(""))
@@ -582,11 +588,12 @@ fn with_query(url: &str, key: &str, value: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_replayed_and_forged_logins_are_refused() {
+    let mut steps = Steps::new();
     let (app, uni, _guests) = app_with_providers().await;
     let browser = app.client();
     let stale = "already used, took longer than 10 minutes";
 
-    // A state this browser did not start, then the same callback replayed.
+    steps.begin("A state this browser did not start, then the same callback replayed");
     let back = through_provider(&app, &browser, "/login/oidc/uni", "ada").await;
     refused(
         &app,
@@ -621,7 +628,8 @@ async fn broken_replayed_and_forged_logins_are_refused() {
         .unwrap();
     refused(&app, &replayer, &back.url, StatusCode::BAD_REQUEST, stale).await;
 
-    // Another browser holding someone's callback (login CSRF): no state cookie, refused.
+    steps.begin("Another browser holding someone's callback (login CSRF)");
+    // No state cookie, refused.
     let back = through_provider(&app, &app.client(), "/login/oidc/uni", "ada").await;
     refused(
         &app,
@@ -632,7 +640,7 @@ async fn broken_replayed_and_forged_logins_are_refused() {
     )
     .await;
 
-    // The provider says no (the person cancelled): its words are shown.
+    steps.begin("The provider says no (the person cancelled): its words are shown");
     let browser = app.client();
     let back = through_provider(&app, &browser, "/login/oidc/uni", "ada").await;
     let cancelled = with_query(
@@ -649,7 +657,7 @@ async fn broken_replayed_and_forged_logins_are_refused() {
     )
     .await;
 
-    // ID tokens a broken or hostile provider would send.
+    steps.begin("ID tokens a broken or hostile provider would send");
     for mode in [
         "expired",
         "wrong-audience",
@@ -679,7 +687,7 @@ async fn broken_replayed_and_forged_logins_are_refused() {
     );
     assert_eq!(me(&app, &browser).await["username"], "ada");
 
-    // An unknown provider name, and a provider that cannot be reached.
+    steps.begin("An unknown provider name, and a provider that cannot be reached");
     assert_eq!(
         app.client()
             .get(app.url("/login/oidc/nope"))

@@ -1,4 +1,5 @@
 use reqwest::StatusCode;
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::{Backend, TestApp, both_backends};
 
 use crate::PASSWORD;
@@ -175,12 +176,14 @@ async fn the_language_switch_is_remembered_for_the_account(backend: Backend) {
 }
 
 async fn the_profile_page_changes_the_password_and_manages_tokens(backend: Backend) {
+    let mut steps = Steps::new();
     let app = TestApp::spawn(backend).await.unwrap();
     let alice = app.user("alice", PASSWORD, false).await.unwrap();
     let (browser, other_device) = (app.client(), app.client());
     app.log_in(&browser, "alice", PASSWORD).await.unwrap();
     app.log_in(&other_device, "alice", PASSWORD).await.unwrap();
 
+    steps.begin("A token made on the profile page is shown once, and revoked there");
     let created = browser
         .post(app.url("/profile/tokens"))
         .form(&[("name", "backup script")])
@@ -210,6 +213,7 @@ async fn the_profile_page_changes_the_password_and_manages_tokens(backend: Backe
         .unwrap();
     assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
     assert!(app.store().tokens_of(alice.id).await.unwrap().is_empty());
+    steps.begin("A revocation of nothing, or of someone else's token, is refused");
     let not_an_id = browser
         .post(app.url("/profile/tokens/abc/revoke"))
         .send()
@@ -230,6 +234,7 @@ async fn the_profile_page_changes_the_password_and_manages_tokens(backend: Backe
         .unwrap();
     assert_eq!(not_yours.status(), StatusCode::NOT_FOUND);
 
+    steps.begin("The new password must be typed twice the same");
     let mismatch = [
         ("current", PASSWORD),
         ("new", "a new long password"),
@@ -243,6 +248,7 @@ async fn the_profile_page_changes_the_password_and_manages_tokens(backend: Backe
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(response.text().await.unwrap().contains("are not the same"));
+    steps.begin("A password change keeps this session and ends the others");
     let good = [
         ("current", PASSWORD),
         ("new", "a new long password"),

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use reqwest::StatusCode;
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::{Backend, TestApp, TestDatabase, both_backends};
 use serde_json::{Value, json};
 
@@ -30,10 +31,12 @@ async fn post_json(client: &reqwest::Client, url: String, body: Value) -> reqwes
 /// The seed's story: ask with a reason, an admin approves and whitelists a pattern, the
 /// next matching request approves itself.
 async fn request_approve_with_pattern_then_auto_approval(backend: Backend) {
+    let mut steps = Steps::new();
     let app = app_with_meeting_server(backend).await;
     let lecturer = person(&app, "lecturer", false).await;
     let admin = person(&app, "root", true).await;
 
+    steps.begin("The lecturer asks for a room by its meeting link, with a reason and co-owners");
     let form = [
         ("room", "https://meet.example.org/Logic?lang=de"),
         ("reason", "Lecture Logic I, Prof. Lecturer"),
@@ -61,6 +64,7 @@ async fn request_approve_with_pattern_then_auto_approval(backend: Backend) {
             && mine.contains("has been sent")
     );
 
+    steps.begin("An admin sees the request in the queue and approves it with a pattern");
     let queue = admin
         .get(app.url("/admin/requests"))
         .send()
@@ -99,7 +103,7 @@ async fn request_approve_with_pattern_then_auto_approval(backend: Backend) {
         "/admin/requests?notice=approved"
     );
 
-    // The lecturer sees the decision on the start page, and the room.
+    steps.begin("The lecturer sees the decision on the start page, and the room");
     let home = lecturer
         .get(app.url("/"))
         .send()
@@ -114,7 +118,7 @@ async fn request_approve_with_pattern_then_auto_approval(backend: Backend) {
             && home.contains("https://meet.example.org/logic"),
         "{home}"
     );
-    // The next room matching the pattern is approved at once, through the API.
+    steps.begin("The next room matching the pattern is approved at once, through the API");
     let auto = post_json(
         &lecturer,
         app.url("/api/v1/room-requests"),
@@ -146,7 +150,8 @@ async fn request_approve_with_pattern_then_auto_approval(backend: Backend) {
         .map(|r| r["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["lecturer-seminar", "logic"]);
-    // A pattern never grants what is not free: a room someone else holds stays theirs.
+    steps.begin("A pattern never grants what is not free");
+    // A room someone else holds stays theirs.
     let student = person(&app, "student", false).await;
     post_json(
         &student,
@@ -168,7 +173,7 @@ async fn request_approve_with_pattern_then_auto_approval(backend: Backend) {
         body["error"]["message"],
         "This room is already registered, or someone has already asked for it."
     );
-    // The whole story is in the room's history, with the address it came from.
+    steps.begin("The whole story is in the room's history, with the address it came from");
     let history: Value = lecturer
         .get(app.url(&format!(
             "/api/v1/audit?room_id={}",
@@ -347,9 +352,11 @@ async fn a_registered_or_pending_room_is_already_registered_for_others(backend: 
 }
 
 async fn co_owners_share_the_room_and_lose_it_at_once(backend: Backend) {
+    let mut steps = Steps::new();
     let app = app_with_meeting_server(backend).await;
     let owner = person(&app, "owner", false).await;
     let admin = person(&app, "root", true).await;
+    steps.begin("An approved room");
     let id = post_json(
         &owner,
         app.url("/api/v1/room-requests"),
@@ -373,7 +380,8 @@ async fn co_owners_share_the_room_and_lose_it_at_once(backend: Backend) {
         .as_i64()
         .unwrap();
     let room_url = app.url(&format!("/api/v1/rooms/{room}"));
-    // Someone Roomkeeper has never seen can be named; it works from their first login.
+    steps.begin("Someone Roomkeeper has never seen can be named");
+    // It works from their first login.
     let set = owner
         .put(app.url(&format!("/api/v1/rooms/{room}/co-owners")))
         .json(&json!({"usernames": ["Newcomer", " tutor "]}))
@@ -416,7 +424,8 @@ async fn co_owners_share_the_room_and_lose_it_at_once(backend: Backend) {
         error_code(refused, StatusCode::FORBIDDEN).await,
         "forbidden"
     );
-    // Removed: the very next request is refused, and the room is "not found" for them.
+    steps.begin("Removed, the co-owner loses the room at once");
+    // The very next request is refused, and the room is "not found" for them.
     let page_form = owner
         .post(app.url(&format!("/rooms/{room}/co-owners")))
         .form(&[("usernames", "tutor")])
@@ -435,7 +444,7 @@ async fn co_owners_share_the_room_and_lose_it_at_once(backend: Backend) {
         .await,
         "not_found"
     );
-    // Transfer through the page; then the old owner is a stranger.
+    steps.begin("Transfer through the page; then the old owner is a stranger");
     let moved = owner
         .post(app.url(&format!("/rooms/{room}/transfer")))
         .form(&[("username", "Tutor")])
@@ -459,7 +468,7 @@ async fn co_owners_share_the_room_and_lose_it_at_once(backend: Backend) {
         (room_now["owner"].as_str(), room_now["co_owners"].clone()),
         (Some("tutor"), json!([]))
     );
-    // Release needs the tick; then the room is gone, its history is not.
+    steps.begin("Release needs the tick; then the room is gone, its history is not");
     let tutor = app.session_cookie("tutor").await;
     assert!(tutor.is_err(), "tutor has never logged in; still the owner");
     let unticked = admin
@@ -589,9 +598,11 @@ async fn a_new_registration_starts_a_new_history(backend: Backend) {
 }
 
 async fn admins_decide_many_at_once_and_page_through_everything(backend: Backend) {
+    let mut steps = Steps::new();
     let app = app_with_meeting_server(backend).await;
     let lecturer = person(&app, "lecturer", false).await;
     let admin = person(&app, "root", true).await;
+    steps.begin("Twenty-five requests, paged in the admin's queue");
     let mut ids = Vec::new();
     for i in 0..25 {
         let made = post_json(
@@ -625,7 +636,7 @@ async fn admins_decide_many_at_once_and_page_through_everything(backend: Backend
         .await
         .unwrap();
     assert!(second.contains("course-24"));
-    // Ten through the page's bulk form, the rest through the API.
+    steps.begin("Ten through the page's bulk form, the rest through the API");
     let mut form: Vec<(&str, String)> =
         ids[..10].iter().map(|id| ("ids", id.to_string())).collect();
     form.push(("decision", "approve".into()));
@@ -652,6 +663,7 @@ async fn admins_decide_many_at_once_and_page_through_everything(backend: Backend
         outcomes[0]["error"]["code"], "already_decided",
         "already approved above"
     );
+    steps.begin("The rooms are paged, searched and found by name");
     let rooms: Value = admin
         .get(app.url("/api/v1/rooms?per_page=4&page=3"))
         .send()
@@ -694,6 +706,7 @@ async fn admins_decide_many_at_once_and_page_through_everything(backend: Backend
         .await
         .unwrap();
     assert!(page.contains("Rooms found: 10") && page.contains("course-09"));
+    steps.begin("The lecturer sees every decision with its message");
     let lecturer_sees: Value = lecturer
         .get(app.url("/api/v1/room-requests?status=rejected"))
         .send()

@@ -8,6 +8,7 @@
 //!     FAULT_CYCLES=200 cargo test -p roomkeeper --test faults kill_9 -- --nocapture
 //! `FAULT_SEED=N` repeats a run's kill moments (each run prints its seed).
 
+use roomkeeper_testkit::Steps;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -403,6 +404,7 @@ async fn everything_told_is_true(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_random_moments_loses_nothing_told() {
+    let mut steps = Steps::new();
     let cycles = from_env("FAULT_CYCLES").unwrap_or(20) as usize;
     let seed = from_env("FAULT_SEED").unwrap_or_else(|| {
         std::time::SystemTime::now()
@@ -414,6 +416,7 @@ async fn kill_9_at_random_moments_loses_nothing_told() {
     println!("kill -9 test: {cycles} cycles, FAULT_SEED={seed}");
     let mut moments = Moments(seed);
 
+    steps.begin("An installation with requests, recordings from Jibri and share links coming in");
     let installation = Arc::new(Installation::new(""));
     installation.user("lecturer", false);
     installation.user("root", true);
@@ -450,6 +453,7 @@ async fn kill_9_at_random_moments_loses_nothing_told() {
     let store = roomkeeper::app::open_store(&config).await.unwrap();
     let told: Shared = Arc::default();
     let mut checked = BTreeSet::new();
+    steps.begin("Kill -9 at random moments, and check after each restart");
     for cycle in 0..cycles {
         let mut work = JoinSet::new();
         work.spawn(requesting(
@@ -513,6 +517,7 @@ async fn kill_9_at_random_moments_loses_nothing_told() {
             told_now.links.len()
         );
     }
+    steps.begin("Work was answered between the kills");
     let told = told.lock().unwrap();
     // Not a test that cannot fail by doing nothing: work was answered between kills.
     assert!(

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::postgres::PostgresServer;
 use serde_json::{Value, json};
 
@@ -17,9 +18,11 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(8);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_seconds_without_the_database_lose_nothing() {
+    let mut steps = Steps::new();
     if roomkeeper_testkit::skip_without_postgres("thirty_seconds_without_the_database") {
         return;
     }
+    steps.begin("A service on PostgreSQL, with a lecturer and his room");
     let mut postgres = PostgresServer::start().await.unwrap();
     let installation = Installation::on(Some(&postgres.url()), "");
     installation.user("lecturer", false);
@@ -38,6 +41,7 @@ async fn thirty_seconds_without_the_database_lose_nothing() {
             .json(&json!({"room": room, "reason": "outage test"}))
             .send()
     };
+    steps.begin("Five requests, acknowledged");
     let mut told = Vec::new();
     for i in 0..5 {
         let made = request(format!("before-{i}")).await.unwrap();
@@ -45,6 +49,7 @@ async fn thirty_seconds_without_the_database_lose_nothing() {
         told.push(made.json::<Value>().await.unwrap()["id"].as_i64().unwrap());
     }
 
+    steps.begin("Thirty seconds without the database: refusals, never a hang");
     postgres.stop().unwrap();
     let stopped = Instant::now();
     let mut asked = 0;
@@ -92,6 +97,7 @@ async fn thirty_seconds_without_the_database_lose_nothing() {
         asked += 1;
     }
 
+    steps.begin("The database is back: the service recovers by itself");
     postgres.start_again().unwrap();
     let started = Instant::now();
     loop {
@@ -111,7 +117,7 @@ async fn thirty_seconds_without_the_database_lose_nothing() {
         );
     }
     let recovered = started.elapsed();
-    // Everything answered before is there; nothing refused was written.
+    steps.begin("Everything answered before is there; nothing refused was written");
     for id in &told {
         let request: Value = roomkeeper_testkit::json(
             client

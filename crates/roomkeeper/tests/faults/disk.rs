@@ -4,6 +4,7 @@
 //! tmpfs of its own (mounting needs root, as CI runs; elsewhere the test says so and
 //! stops).
 
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::jibri;
 use serde_json::Value;
 
@@ -63,6 +64,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_fails_the_ingest_cleanly_and_the_next_try_succeeds() {
+    let mut steps = Steps::new();
     const DISK: u64 = 32 << 20;
     let installation = Installation::new("");
     let recordings = installation.recordings();
@@ -88,7 +90,7 @@ async fn a_full_disk_fails_the_ingest_cleanly_and_the_next_try_succeeds() {
     jibri::write_metadata(&session, &format!("{MEET}/lecture")).unwrap();
     let jibri_files = files_in(&session);
 
-    // Leave less room than the video needs.
+    steps.begin("Leave less room than the video needs");
     let filler = recordings.join("filler");
     let free = free_bytes(&recordings);
     std::fs::write(
@@ -98,7 +100,7 @@ async fn a_full_disk_fails_the_ingest_cleanly_and_the_next_try_succeeds() {
     .unwrap();
     let before = files_in(&recordings);
 
-    // The command line (Jibri's finalize script on the same machine).
+    steps.begin("The command line (Jibri's finalize script on the same machine)");
     let failed = Command::new(binary())
         .arg("--config")
         .arg(installation.dir().join("cli.toml"))
@@ -150,7 +152,7 @@ async fn a_full_disk_fails_the_ingest_cleanly_and_the_next_try_succeeds() {
     };
     assert_eq!(listed(&served).await, 0, "nothing shown");
 
-    // Space again: the next try (the script's retry) takes it in.
+    steps.begin("Space again: the next try (the script's retry) takes it in");
     std::fs::remove_file(&filler).unwrap();
     let done = installation.cli(&["ingest", &session.display().to_string()], "");
     let id = String::from_utf8(done.stdout).unwrap();

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::jitsi::{Focus, Participant, Prosody};
 use serde_json::{Value, json};
 
@@ -13,6 +14,7 @@ const GONE: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_minute_without_prosody_answers_503_and_comes_back_by_itself() {
+    let mut steps = Steps::new();
     let mut prosody = Prosody::start().await.unwrap();
     let focus = Focus::start(&prosody).await.unwrap();
     let installation = Installation::new(&prosody.shard_toml("main"));
@@ -54,8 +56,8 @@ async fn a_minute_without_prosody_answers_503_and_comes_back_by_itself() {
     let meeting: Value = meeting_read().await.json().await.unwrap();
     assert_eq!(meeting["participants"].as_array().unwrap().len(), 1);
 
-    // Jicofo and the student go with Prosody (a Jicofo left reconnecting would fight the
-    // new one for its resource).
+    steps.begin("Jicofo and the student go with Prosody");
+    // A Jicofo left reconnecting would fight the new one for its resource.
     drop(student);
     drop(focus);
     prosody.stop();
@@ -127,8 +129,9 @@ async fn a_minute_without_prosody_answers_503_and_comes_back_by_itself() {
         rounds += 1;
     }
 
-    // The guard does not read every guarded room every 2 s while Prosody is away (each
-    // read would only fail, and say so in the log): the reconnect reads them all.
+    steps.begin("The guard waits for the reconnect instead of failing every 2 s");
+    // It does not read every guarded room every 2 s while Prosody is away (each read would
+    // only fail, and say so in the log): the reconnect reads them all.
     let log = served.log_text();
     assert!(
         !log.contains("the guard could not check the meeting"),

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use roomkeeper_testkit::MeetingEvents;
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::jitsi::Prosody;
 use serde_json::Value;
 
@@ -18,6 +19,7 @@ const GRACE: u64 = 3;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_what_is_in_flight_and_a_cut_download_resumes() {
+    let mut steps = Steps::new();
     let prosody = Prosody::start().await.unwrap();
     let installation = Installation::new(&format!(
         "{}[http]\nshutdown_grace_seconds = {GRACE}\n",
@@ -30,7 +32,7 @@ async fn sigterm_finishes_what_is_in_flight_and_a_cut_download_resumes() {
     let root = api_token(&served, "root").await;
     let room = registered_room(&served, &lecturer, &root, "lecture").await;
 
-    // A recording of the room, taken in by the command line.
+    steps.begin("A recording of the room, taken in by the command line");
     let jibri = installation.dir().join("jibri");
     let now = roomkeeper_domain::Clock::default().now();
     let session = jibri.join("session");
@@ -66,8 +68,8 @@ async fn sigterm_finishes_what_is_in_flight_and_a_cut_download_resumes() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    // In flight when the signal comes:
-    // a live view,
+    steps.begin("In flight when the signal comes");
+    // A live view,
     let client = reqwest::Client::new();
     let mut events = MeetingEvents::new(
         client
@@ -201,7 +203,7 @@ async fn sigterm_finishes_what_is_in_flight_and_a_cut_download_resumes() {
     assert!(received.len() < whole.len(), "the download was cut");
     assert!(served.log_text().contains("shutdown grace"));
 
-    // After the restart the download resumes where it was cut.
+    steps.begin("After the restart the download resumes where it was cut");
     let served = installation.serve("sigterm").await;
     let rest = client
         .get(served.url(&format!("/api/v1/recordings/{recording}/content")))

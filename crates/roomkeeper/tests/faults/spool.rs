@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::jibri::{self, Finalize};
 use serde_json::Value;
 
@@ -38,6 +39,7 @@ async fn metric(served: &Served, name: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jibri_never_waits_and_nothing_is_lost_while_roomkeeper_is_down() {
+    let mut steps = Steps::new();
     let installation = Installation::new("");
     installation.user("lecturer", false);
     installation.user("root", true);
@@ -73,7 +75,7 @@ async fn jibri_never_waits_and_nothing_is_lost_while_roomkeeper_is_down() {
     };
     let mut waits = Vec::new();
 
-    // Roomkeeper up: Jibri's call returns at once, the upload follows.
+    steps.begin("Roomkeeper up: Jibri's call returns at once, the upload follows");
     let before = record("before", 0);
     let (output, waited) = finalize.finalize(&before.dir).unwrap();
     assert!(output.status.success(), "{output:?}");
@@ -81,7 +83,7 @@ async fn jibri_never_waits_and_nothing_is_lost_while_roomkeeper_is_down() {
     finalize.delivered(Duration::from_secs(60)).await.unwrap();
     assert_eq!(recordings(&served).await.as_array().unwrap().len(), 1);
 
-    // Roomkeeper down: Jibri's call returns just as fast; the uploader retries.
+    steps.begin("Roomkeeper down: Jibri's call returns just as fast; the uploader retries");
     served.terminate().unwrap();
     assert!(
         served
@@ -111,7 +113,7 @@ async fn jibri_never_waits_and_nothing_is_lost_while_roomkeeper_is_down() {
         "Jibri's files stay"
     );
 
-    // Roomkeeper is back; the timer's uploader delivers what waited, once.
+    steps.begin("Roomkeeper is back; the timer's uploader delivers what waited, once");
     served.start_again().await.unwrap();
     let drained = finalize.drain(Duration::from_secs(60)).unwrap();
     assert!(drained.status.success(), "{drained:?}\n{}", finalize.log());
@@ -120,8 +122,9 @@ async fn jibri_never_waits_and_nothing_is_lost_while_roomkeeper_is_down() {
     let listed = recordings(&served).await;
     assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
 
-    // A session Roomkeeper refuses (its metadata.json is broken) waits in the spool, and
-    // administrators see it where it waits, until it is delivered.
+    steps.begin("A session Roomkeeper refuses waits in the spool, shown to administrators");
+    // Its metadata.json is broken. Administrators see it where it waits, until it is
+    // delivered.
     let broken = record("broken", 20);
     std::fs::write(broken.dir.join("metadata.json"), "{ not json").unwrap();
     let (output, waited) = finalize.finalize(&broken.dir).unwrap();

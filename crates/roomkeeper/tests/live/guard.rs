@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::jitsi::{Focus, Participant, Prosody};
 use roomkeeper_testkit::{Backend, TestApp, TestDatabase, error_code, json};
 use serde_json::{Value, json};
@@ -157,6 +158,7 @@ fn percent_decode(text: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
+    let mut steps = Steps::new();
     let _turn = ONE_AT_A_TIME.lock().await;
     let prosody = Prosody::start().await.unwrap();
     let focus = Focus::start(&prosody).await.unwrap();
@@ -173,7 +175,8 @@ async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
     let stranger = app.client_as("stranger").await.unwrap();
     let guard_url = app.url(&format!("/api/v1/rooms/{room}/guard"));
 
-    // Owners and co-owners see and change the guard; strangers do not learn it exists.
+    steps.begin("Owners and co-owners see and change the guard");
+    // Strangers do not learn it exists.
     let off = json(lecturer.get(&guard_url)).await;
     assert_eq!(
         off,
@@ -202,7 +205,7 @@ async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
         "invalid_guard"
     );
 
-    // The room page: the guard in plain words, saved through its form.
+    steps.begin("The room page: the guard in plain words, saved through its form");
     let page = |client: &reqwest::Client| {
         let request = client.get(app.url(&format!("/rooms/{room}")));
         async move { request.send().await.unwrap().text().await.unwrap() }
@@ -253,8 +256,9 @@ async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
         "{location}"
     );
 
-    // evilstudent arrives first: Jicofo makes him moderator, and he locks the room. The
-    // guard removes the lock and takes his rights, before the lecturer looks.
+    steps.begin("evilstudent arrives first");
+    // Jicofo makes him moderator, and he locks the room. The guard removes the lock and takes
+    // his rights, before the lecturer looks.
     let evil = Participant::join(&prosody, &focus, "logic", "e1e1e1e1", "evilstudent", None)
         .await
         .unwrap();
@@ -293,8 +297,8 @@ async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
     // Generous for a busy machine; `bench/` measures the real figure.
     assert!(took < Duration::from_secs(5), "{took:?}");
 
-    // The lecturer opens the link with his code: moderator at once, recorded as him; the
-    // others never see the code.
+    steps.begin("The lecturer opens the link with his code");
+    // Moderator at once, recorded as him; the others never see the code.
     let (code, name) = join_code(&app, &lecturer, room).await;
     let joined = Instant::now();
     let me = Participant::join(&prosody, &focus, "logic", "1ec70e70", &name, None)
@@ -312,8 +316,9 @@ async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
         .unwrap();
     assert_eq!(used["subject"], "lecturer");
 
-    // A used code, and an expired one, give nothing. The co-owner's own code, used after
-    // both, shows that the guard has dealt with them (it takes events in order).
+    steps.begin("A used code, and an expired one, give nothing");
+    // The co-owner's own code, used after both, shows that the guard has dealt with them (it
+    // takes events in order).
     let again = Participant::join(&prosody, &focus, "logic", "b0b0b0b0", &name, None)
         .await
         .unwrap();
@@ -336,7 +341,7 @@ async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
         .collect::<Vec<_>>();
     assert_eq!(joins, ["assistant", "lecturer"]);
 
-    // An owner's own password is kept.
+    steps.begin("An owner's own password is kept");
     let set = lecturer
         .post(app.url(&format!("/api/v1/rooms/{room}/meeting/password")))
         .json(&json!({"password": "lecture"}))
@@ -353,8 +358,9 @@ async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
         .unwrap();
     assert_eq!(removed.status(), StatusCode::OK);
 
-    // Strict: Jicofo's next pick, when evilstudent leaves with no owner left in the room,
-    // is reverted once, and Jicofo does not try again.
+    steps.begin("Strict: Jicofo's next pick is reverted once");
+    // Jicofo's next pick, when evilstudent leaves with no owner left in the room, is reverted
+    // once, and Jicofo does not try again.
     let strict =
         json!({"password_guard": true, "moderator_guard": "strict", "in_use_alert_minutes": null});
     put_guard(&app, &lecturer, room, &strict).await;
@@ -396,8 +402,9 @@ async fn a_guarded_room_keeps_the_student_out_and_lets_the_lecturer_in() {
     .count();
     assert_eq!(reverted, 1);
 
-    // A lobby (members-only room) keeps working under the guard: the lecturer, back with
-    // a new code, turns it on and stays moderator; the guard leaves the setting alone.
+    steps.begin("A lobby (members-only room) keeps working under the guard");
+    // The lecturer, back with a new code, turns it on and stays moderator; the guard leaves the
+    // setting alone.
     let (_, name) = join_code(&app, &lecturer, room).await;
     let back = Participant::join(&prosody, &focus, "logic", "1ec70e71", &name, None)
         .await

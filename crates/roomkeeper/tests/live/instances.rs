@@ -11,6 +11,7 @@ use reqwest::StatusCode;
 use roomkeeper_auth::PasswordHasher;
 use roomkeeper_domain::Username;
 use roomkeeper_store::{Audit, NewRequest, NewUser, Store};
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::jitsi::{Focus, Participant, Prosody};
 use roomkeeper_testkit::served::Served;
 use roomkeeper_testkit::{Backend, MeetingEvents, SmtpSink, TestDatabase, jibri, json};
@@ -156,6 +157,7 @@ fn session_with_video(jibri_dir: &Path, name: &str, room: &str, started_at: i64)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_everything_and_survive_one_killed() {
+    let mut steps = Steps::new();
     if roomkeeper_testkit::skip_without_postgres("two_instances_share_everything") {
         return;
     }
@@ -182,8 +184,9 @@ async fn two_instances_share_everything_and_survive_one_killed() {
     let logic = room(&*store, "logic").await;
     let algebra = room(&*store, "algebra").await;
 
-    // Retention: a recording already three days old in a room that keeps one day.
-    // Taken in by the CLI before the instances start; both start their daily pass.
+    steps.begin("Retention: a recording older than its room keeps");
+    // A recording already three days old in a room that keeps one day. Taken in by the CLI
+    // before the instances start; both start their daily pass.
     store
         .set_retention(
             logic,
@@ -255,7 +258,7 @@ async fn two_instances_share_everything_and_survive_one_killed() {
     );
     tokio::join!(a.wait_for_shards(), b.wait_for_shards());
 
-    // Retention ran once between them: one deletion, audited once.
+    steps.begin("Retention ran once between them: one deletion, audited once");
     let deadline = Instant::now() + Duration::from_secs(20);
     while !store.recordings_of_room(logic).await.unwrap().is_empty() {
         assert!(Instant::now() < deadline, "retention did not run");
@@ -278,7 +281,7 @@ async fn two_instances_share_everything_and_survive_one_killed() {
         .count();
     assert_eq!(deletions, 1);
 
-    // A login on A works on B.
+    steps.begin("A login on A works on B");
     let (through_a, cookie) = log_in(&a, "lecturer").await;
     let me = json(
         reqwest::Client::new()
@@ -289,8 +292,8 @@ async fn two_instances_share_everything_and_survive_one_killed() {
     assert_eq!(me["username"], "lecturer");
     let (through_b, _) = log_in(&b, "lecturer").await;
 
-    // Meetings on either shard, seen from either instance; an action through A reaches
-    // an event stream open on B within a second.
+    steps.begin("Meetings on either shard, seen from either instance");
+    // An action through A reaches an event stream open on B within a second.
     let evil = Participant::join(
         &south,
         &south_focus,
@@ -337,7 +340,7 @@ async fn two_instances_share_everything_and_survive_one_killed() {
     );
     drop(events);
 
-    // A recording sent to A is listed and played through B (a redirect to S3).
+    steps.begin("A recording sent to A is listed and played through B (a redirect to S3)");
     let jibri_dir = tempfile::tempdir().unwrap();
     let sent = session_with_video(
         jibri_dir.path(),
@@ -385,7 +388,7 @@ async fn two_instances_share_everything_and_survive_one_killed() {
     assert_eq!(played.status(), StatusCode::OK);
     assert!(played.bytes().await.unwrap() == bytes);
 
-    // Room requests through both: each admin email goes out once.
+    steps.begin("Room requests through both: each admin email goes out once");
     for i in 0..6 {
         let (instance, client) = if i % 2 == 0 {
             (&a, &through_a)
@@ -401,8 +404,9 @@ async fn two_instances_share_everything_and_survive_one_killed() {
         assert_eq!(made.status(), StatusCode::CREATED);
     }
 
-    // The directory watcher runs on one instance: a session Jibri leaves in the shared
-    // directory is taken in once, with no failed second attempt.
+    steps.begin("The directory watcher runs on one instance");
+    // A session Jibri leaves in the shared directory is taken in once, with no failed second
+    // attempt.
     let watched_session =
         session_with_video(&watched, "watched", "algebra", jibri::an_hour_before(now()));
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -441,10 +445,11 @@ async fn two_instances_share_everything_and_survive_one_killed() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    // Every email once, both instances running: the administrator hears of each request
-    // once, whichever instance took it and whichever sent the mail; the owner of each
-    // recording once. (After A is killed below, what A had claimed and not sent goes out
-    // from B when its lease ends, two minutes later: not waited for here.)
+    steps.begin("Every email once, both instances running");
+    // The administrator hears of each request once, whichever instance took it and whichever
+    // sent the mail; the owner of each recording once. (After A is killed below, what A had
+    // claimed and not sent goes out from B when its lease ends, two minutes later: not waited
+    // for here.)
     let room_request = |m: &String| m.contains("Subject: Room request:");
     let recording_ready = |m: &String| m.contains("Subject: A recording of");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -486,8 +491,8 @@ async fn two_instances_share_everything_and_survive_one_killed() {
     letters.dedup();
     assert_eq!(sent, letters.len(), "a letter went out twice");
 
-    // kill -9 of A while requests keep arriving through it: B goes on serving, with
-    // every request A acknowledged.
+    steps.begin("kill -9 of A while requests keep arriving through it");
+    // B goes on serving, with every request A acknowledged.
     let acknowledged = Arc::new(std::sync::Mutex::new(Vec::new()));
     let flood = {
         let (url, client) = (a.url("/api/v1/room-requests"), through_a.clone());

@@ -3,6 +3,7 @@
 //! lobby component), with the simulated Jicofo.
 
 use reqwest::StatusCode;
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::jitsi::{
     Arrival, Focus, Prosody, ProsodyVersion, Setup, Whereabouts, jitsi_meet_files,
 };
@@ -83,6 +84,7 @@ async fn a_lobby_room_lets_in_only_whom_its_owner_admits_on_prosody_13() {
 }
 
 async fn seed_story_with_the_lobby(version: ProsodyVersion) {
+    let mut steps = Steps::new();
     let _turn = ONE_AT_A_TIME.lock().await;
     let Some((prosody, focus, app)) = lobby_site(version).await else {
         return;
@@ -97,7 +99,7 @@ async fn seed_story_with_the_lobby(version: ProsodyVersion) {
     let lecturer = app.client_as("lecturer").await.unwrap();
     let stranger = app.client_as("stranger").await.unwrap();
 
-    // Step: the lecturer sets the lobby to "always", before any meeting.
+    steps.begin("The lecturer sets the lobby to \"always\", before any meeting");
     put_guard(&app, &lecturer, room, &lobby_guard("always")).await;
     let saved = json(lecturer.get(app.url(&format!("/api/v1/rooms/{room}/guard")))).await;
     assert_eq!(saved["lobby"], "always");
@@ -112,8 +114,9 @@ async fn seed_story_with_the_lobby(version: ProsodyVersion) {
     let mut followed = MeetingEvents::new(follow);
     followed.next().await.unwrap();
 
-    // Step: evilstudent arrives first. The room is created with the lobby on: he waits,
-    // never inside, never moderator, so there is nothing he could lock.
+    steps.begin("evilstudent arrives first");
+    // The room is created with the lobby on: he waits, never inside, never moderator, so there
+    // is nothing he could lock.
     let evil = Arrival::start(&prosody, &focus, "lecture", "e1e1e1e1", "evilstudent")
         .await
         .unwrap();
@@ -161,8 +164,8 @@ async fn seed_story_with_the_lobby(version: ProsodyVersion) {
         .unwrap();
     assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
 
-    // Step: the lecturer's "Join as moderator" goes through the lobby by itself: in, and
-    // moderator, with the code seen by nobody.
+    steps.begin("The lecturer's \"Join as moderator\" goes through the lobby by itself");
+    // In, and moderator, with the code seen by nobody.
     let (code, name) = join_code(&app, &lecturer, room).await;
     let me = Arrival::start(&prosody, &focus, "lecture", "1ec70e70", &name)
         .await
@@ -174,7 +177,7 @@ async fn seed_story_with_the_lobby(version: ProsodyVersion) {
     assert_eq!(listed, [("e1e1e1e1".into(), "evilstudent".into())]);
     assert!(listed.iter().all(|(_, n)| !n.contains(&code)));
 
-    // Step: his room page, on his phone, shows evilstudent waiting, and lets him in.
+    steps.begin("His room page, on his phone, shows evilstudent waiting, and lets him in");
     let page = lecturer
         .get(app.url(&format!("/rooms/{room}")))
         .send()
@@ -224,7 +227,7 @@ async fn seed_story_with_the_lobby(version: ProsodyVersion) {
         "{admit}"
     );
 
-    // Step: someone sent away sees Jitsi's "denied"; a stranger cannot do it.
+    steps.begin("Someone sent away sees Jitsi's \"denied\"; a stranger cannot do it");
     let late = Arrival::start(&prosody, &focus, "lecture", "d2d2d2d2", "latecomer")
         .await
         .unwrap();
@@ -241,7 +244,7 @@ async fn seed_story_with_the_lobby(version: ProsodyVersion) {
         .await
         .unwrap();
 
-    // Step: the start of the lecture: everyone knocking, in at once.
+    steps.begin("The start of the lecture: everyone knocking, in at once");
     let first = Arrival::start(&prosody, &focus, "lecture", "a1a1a1a1", "Anna")
         .await
         .unwrap();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::jitsi::{Focus, Participant, Prosody};
 use roomkeeper_testkit::nginx::{self, HOST, Nginx, SiteFor};
 use roomkeeper_testkit::{Backend, MeetingEvents, TestApp, TestDatabase, jibri, json};
@@ -38,6 +39,7 @@ fn browser(ca: &std::path::Path, https_port: u16) -> reqwest::Client {
 /// Roomkeeper allowed them (`X-Accel-Redirect`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_nginx_everything_works_and_nginx_sends_the_files() {
+    let mut steps = Steps::new();
     let _turn = ONE_AT_A_TIME.lock().await;
     let prosody = Prosody::start().await.unwrap();
     let focus = Focus::start(&prosody).await.unwrap();
@@ -82,7 +84,7 @@ async fn behind_nginx_everything_works_and_nginx_sends_the_files() {
     let lecturer = browser(&ca, https_port);
     let url = |path: &str| format!("{base}{path}");
 
-    // Plain http is sent to https.
+    steps.begin("Plain http is sent to https");
     let plain = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -95,7 +97,7 @@ async fn behind_nginx_everything_works_and_nginx_sends_the_files() {
     assert_eq!(plain.status(), StatusCode::MOVED_PERMANENTLY);
     assert_eq!(plain.headers()["location"], "https://localhost/rooms");
 
-    // Login; the cookie is the secure one, because public_url is https.
+    steps.begin("Login; the cookie is the secure one, because public_url is https");
     let login = lecturer
         .post(url("/api/v1/session"))
         .header("origin", &base)
@@ -114,7 +116,7 @@ async fn behind_nginx_everything_works_and_nginx_sends_the_files() {
         "lecturer"
     );
 
-    // A live view open through nginx sees an action through nginx at once.
+    steps.begin("A live view open through nginx sees an action through nginx at once");
     let stream = lecturer
         .get(url(&format!("/api/v1/rooms/{room}/events")))
         .send()
@@ -164,8 +166,8 @@ async fn behind_nginx_everything_works_and_nginx_sends_the_files() {
     assert_eq!(revocation.address.as_deref(), Some("127.0.0.2"));
     drop(events);
 
-    // Jibri's finalize script uploads over HTTPS through nginx: more than nginx's
-    // default 1 MiB body limit.
+    steps.begin("Jibri's finalize script uploads over HTTPS through nginx");
+    // More than nginx's default 1 MiB body limit.
     let jibri_dir = tempfile::tempdir().unwrap();
     let session = jibri::record(
         jibri_dir.path(),
@@ -194,7 +196,7 @@ async fn behind_nginx_everything_works_and_nginx_sends_the_files() {
     let id = listed[0]["id"].as_str().unwrap().to_owned();
     assert_eq!(listed[0]["size_bytes"], original.len(), "{listed}");
 
-    // Downloads: Roomkeeper checks, nginx sends, with Range.
+    steps.begin("Downloads: Roomkeeper checks, nginx sends, with Range");
     let content = url(&format!("/api/v1/recordings/{id}/content"));
     let whole = lecturer.get(&content).send().await.unwrap();
     assert_eq!(whole.status(), StatusCode::OK);
@@ -257,7 +259,7 @@ async fn behind_nginx_everything_works_and_nginx_sends_the_files() {
     let refused = anonymous.get(&content).send().await.unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 
-    // A share link: its use is audited by Roomkeeper, the file sent by nginx.
+    steps.begin("A share link: its use is audited by Roomkeeper, the file sent by nginx");
     let link = json(
         lecturer
             .post(url(&format!("/api/v1/recordings/{id}/links")))
@@ -284,8 +286,9 @@ async fn behind_nginx_everything_works_and_nginx_sends_the_files() {
         .unwrap();
     assert_eq!(use_of_link.address.as_deref(), Some("127.0.0.2"));
 
-    // Large bodies are for Jibri's uploads only: 20 MiB to the login form is refused by
-    // nginx before it reaches Roomkeeper (or nginx's disk).
+    steps.begin("Large bodies are for Jibri's uploads only");
+    // 20 MiB to the login form is refused by nginx before it reaches Roomkeeper (or nginx's
+    // disk).
     let large = anonymous
         .post(url("/login"))
         .header("origin", &base)
@@ -309,7 +312,7 @@ async fn behind_nginx_everything_works_and_nginx_sends_the_files() {
         .await
         .unwrap();
 
-    // The access log has the requests and none of the secrets.
+    steps.begin("The access log has the requests and none of the secrets");
     let token = link["url"].as_str().unwrap().rsplit('/').next().unwrap();
     let log = std::fs::read_to_string(&access_log).unwrap();
     for (request, status) in [

@@ -7,6 +7,7 @@
 use std::process::{Command, Output};
 
 use super::*;
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::jitsi::SERVICE_PASSWORD;
 
 /// `roomkeeper check-config` as an operator runs it, on a configuration with `prosody`
@@ -50,6 +51,7 @@ fn check_config(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jitsi_meets_own_certificate_is_trusted_as_jitsi_meet_trusts_it_and_refused_otherwise() {
+    let mut steps = Steps::new();
     let _turn = ONE_AT_A_TIME.lock().await;
     let prosody = Prosody::start_setup(Setup {
         version: ProsodyVersion::V13,
@@ -66,8 +68,9 @@ async fn jitsi_meets_own_certificate_is_trusted_as_jitsi_meet_trusts_it_and_refu
         )
     };
 
-    // The jitsi-meet way: the certificate in the system's store (what
-    // update-ca-certificates puts into /etc/ssl/certs/ca-certificates.crt), no ca_file.
+    steps.begin("The jitsi-meet way");
+    // The certificate in the system's store (what update-ca-certificates puts into
+    // /etc/ssl/certs/ca-certificates.crt), no ca_file.
     let bundle = dir.path().join("ca-certificates.crt");
     std::fs::copy(prosody.auth_certificate(), &bundle).unwrap();
     let output = check_config(dir.path(), &prosody, None, SERVICE_PASSWORD, Some(&bundle));
@@ -83,7 +86,7 @@ async fn jitsi_meets_own_certificate_is_trusted_as_jitsi_meet_trusts_it_and_refu
         text(&output)
     );
 
-    // ca_file naming the certificate, as the docs say.
+    steps.begin("ca_file naming the certificate, as the docs say");
     let output = check_config(
         dir.path(),
         &prosody,
@@ -93,7 +96,8 @@ async fn jitsi_meets_own_certificate_is_trusted_as_jitsi_meet_trusts_it_and_refu
     );
     assert!(output.status.success(), "{}", text(&output));
 
-    // Nothing trusts it: not "down", a failure that names the certificate and the fix.
+    steps.begin("Nothing trusts it");
+    // Not "down", a failure that names the certificate and the fix.
     let empty_store = dir.path().join("empty.crt");
     let other = Prosody::start().await.unwrap();
     std::fs::copy(other.auth_certificate(), &empty_store).unwrap();
@@ -115,7 +119,7 @@ async fn jitsi_meets_own_certificate_is_trusted_as_jitsi_meet_trusts_it_and_refu
     );
     assert!(!said.contains("not reachable"), "{said}");
 
-    // A wrong password is a refused login, not an unreachable server.
+    steps.begin("A wrong password is a refused login, not an unreachable server");
     let output = check_config(
         dir.path(),
         &prosody,
@@ -130,7 +134,7 @@ async fn jitsi_meets_own_certificate_is_trusted_as_jitsi_meet_trusts_it_and_refu
         "{said}"
     );
 
-    // The running service says the same in the API's 503 and on /admin/jitsi.
+    steps.begin("The running service says the same in the API's 503 and on /admin/jitsi");
     let database = std::sync::Arc::new(
         roomkeeper_testkit::TestDatabase::new(roomkeeper_testkit::Backend::Sqlite)
             .await

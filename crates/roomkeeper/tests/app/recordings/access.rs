@@ -2,6 +2,7 @@
 //! that show them.
 
 use reqwest::StatusCode;
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::jibri;
 use roomkeeper_testkit::{Backend, both_backends};
 
@@ -10,7 +11,11 @@ use super::{MEET, app, ingest};
 /// Every recording endpoint against every role. Nobody but owner and co-owner (and
 /// admins where allowed) learns that the recording exists.
 async fn who_gets_recordings(backend: Backend) {
+    let mut steps = Steps::new();
     for admins_may_watch in [false, true] {
+        steps.begin(format!(
+            "A recording of logic, admins_may_watch = {admins_may_watch}"
+        ));
         let app = app(backend, admins_may_watch).await;
         let start = jibri::an_hour_before(app.clock().now());
         let jibri_dir = tempfile::tempdir().unwrap();
@@ -27,6 +32,7 @@ async fn who_gets_recordings(backend: Backend) {
         let id = recording.id.clone();
         let room_id = recording.room_id.unwrap();
         let admin = if admins_may_watch { 200 } else { 404 };
+        steps.begin("Every endpoint against every role");
         // (method, path, anonymous, stranger, owner, co-owner, admin)
         let cases: Vec<(&str, String, [u16; 5])> = vec![
             (
@@ -82,7 +88,7 @@ async fn who_gets_recordings(backend: Backend) {
                 );
             }
         }
-        // Changing things: the stranger cannot delete or share; the file stays.
+        steps.begin("Changing things: the stranger cannot delete or share; the file stays");
         let student = &clients[1];
         let delete = student
             .delete(app.url(&format!("/api/v1/recordings/{id}")))
@@ -97,7 +103,7 @@ async fn who_gets_recordings(backend: Backend) {
             .await
             .unwrap();
         assert_eq!(share.status(), StatusCode::NOT_FOUND);
-        // Guessed, malformed and path-like ids: the same 404, never a file.
+        steps.begin("Guessed, malformed and path-like ids: the same 404, never a file");
         for bad in [
             "00000000000000000000000000000000".to_owned(),
             "..%2F..%2Fetc%2Fpasswd".to_owned(),
@@ -120,6 +126,7 @@ async fn who_gets_recordings(backend: Backend) {
 /// player and share link, retention form, deletion, and the admin's unassigned list.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recording_pages() {
+    let mut steps = Steps::new();
     let app = app(Backend::Sqlite, false).await;
     let start = jibri::an_hour_before(app.clock().now());
     let jibri_dir = tempfile::tempdir().unwrap();
@@ -153,6 +160,7 @@ async fn recording_pages() {
         async move { request.send().await.unwrap().text().await.unwrap() }
     };
 
+    steps.begin("The lecturer hears of the recording and sees it on his room page");
     let home = page(&lecturer, "/", "en").await;
     assert!(home.contains("A new recording of logic is ready"), "{home}");
     assert!(home.contains(&format!("href=\"/recordings/{id}\"")));
@@ -169,11 +177,12 @@ async fn recording_pages() {
     );
     let german = page(&lecturer, &format!("/rooms/{room}"), "de").await;
     assert!(german.contains("Aufzeichnungen") && german.contains("Herunterladen"));
-    // Admins (not allowed to watch here) see the room and its retention, not the list.
+    steps.begin("Admins (not allowed to watch here) see the room and its retention, not the list");
     let admin_view = page(&root, &format!("/rooms/{room}"), "en").await;
     assert!(!admin_view.contains(&format!("/recordings/{id}")));
     assert!(admin_view.contains("Keeping recordings"));
 
+    steps.begin("The player, and a share link made from the page");
     let player = page(&lecturer, &format!("/recordings/{id}"), "en").await;
     assert!(player.contains(&format!(
         "<video controls preload=\"metadata\" src=\"/api/v1/recordings/{id}/content\""
@@ -207,6 +216,7 @@ async fn recording_pages() {
             .contains("between one minute and 30 days")
     );
 
+    steps.begin("Only an admin changes how long the room keeps recordings");
     let retention = root
         .post(app.url(&format!("/rooms/{room}/retention")))
         .form(&[("days", "5")])
@@ -224,6 +234,7 @@ async fn recording_pages() {
     assert_eq!(not_admin.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.store().retention_of(room).await.unwrap(), Some(5));
 
+    steps.begin("An admin gives the unassigned recording to the room");
     let unassigned_page = page(&root, "/admin/recordings", "en").await;
     assert!(
         unassigned_page.contains(&format!("{MEET}/nobody")),
@@ -238,6 +249,7 @@ async fn recording_pages() {
     assert_eq!(assigned.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.store().recordings_of_room(room).await.unwrap().len(), 2);
 
+    steps.begin("Deleting asks for confirmation");
     let unconfirmed = lecturer
         .post(app.url(&format!("/recordings/{id}/delete")))
         .form(&[("confirm", "")])

@@ -3,12 +3,14 @@
 
 use reqwest::StatusCode;
 use roomkeeper_store::{NewRecording, Store};
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::jibri;
 use roomkeeper_testkit::{Backend, TestApp, TestDatabase, both_backends, json};
 
 use super::{MEET, app, ingest};
 
 async fn ingest_recording_flow(backend: Backend) {
+    let mut steps = Steps::new();
     let app = app(backend, false).await;
     let start = jibri::an_hour_before(app.clock().now());
     let jibri_dir = tempfile::tempdir().unwrap();
@@ -54,7 +56,7 @@ async fn ingest_recording_flow(backend: Backend) {
     let id = first["id"].as_str().unwrap().to_owned();
     let content = app.url(&format!("/api/v1/recordings/{id}/content"));
 
-    // The whole file, byte for byte.
+    steps.begin("The whole file, byte for byte");
     let whole = lecturer.get(&content).send().await.unwrap();
     assert_eq!(whole.status(), StatusCode::OK);
     assert_eq!(whole.headers()["content-type"], "video/mp4");
@@ -118,7 +120,7 @@ async fn ingest_recording_flow(backend: Backend) {
         "{disposition}"
     );
 
-    // Owner and co-owner were told.
+    steps.begin("Owner and co-owner were told");
     for who in ["lecturer", "colleague"] {
         let notices = app.store().notices_of(who).await.unwrap();
         assert_eq!(
@@ -132,7 +134,7 @@ async fn ingest_recording_flow(backend: Backend) {
     }
     assert!(app.store().notices_of("student").await.unwrap().is_empty());
 
-    // Deleting is audited, and the file is gone for everyone.
+    steps.begin("Deleting is audited, and the file is gone for everyone");
     let deleted = lecturer
         .delete(app.url(&format!("/api/v1/recordings/{id}")))
         .send()
@@ -455,6 +457,8 @@ async fn interrupted_ingest_completes(backend: Backend) {
 /// Jibri's file stays, and running it again completes the same recording.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_killed_midway_then_completed() {
+    let mut steps = Steps::new();
+    steps.begin("A registered room and a 256 MiB recording");
     let s3 = jibri::S3Server::start().await.unwrap();
     let database = std::sync::Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
     let store = database.store().await.unwrap();
@@ -514,6 +518,7 @@ async fn ingest_killed_midway_then_completed() {
         command
     };
 
+    steps.begin("The command is killed once the recording's row is written");
     let mut child = ingest().spawn().unwrap();
     // Its row is written once the file is hashed, before the upload: kill it then.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -546,6 +551,7 @@ async fn ingest_killed_midway_then_completed() {
         "Jibri's files stay"
     );
 
+    steps.begin("Run again, it completes the same recording");
     let done = ingest().output().unwrap();
     assert!(
         done.status.success(),
@@ -626,6 +632,7 @@ async fn watched_directory_and_rescans() {
 /// uploader delivers; a session finalized twice (a retry) gives its recordings once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finalize_script_uploads_over_http() {
+    let mut steps = Steps::new();
     let database = std::sync::Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
     let secrets = tempfile::tempdir().unwrap();
     let token_file = secrets.path().join("ingest-token");
@@ -640,6 +647,7 @@ async fn finalize_script_uploads_over_http() {
     app.passwordless_user("lecturer", false).await.unwrap();
     let room_id = app.registered_room("logic", "lecturer", &[]).await.unwrap();
     let jibri_dir = tempfile::tempdir().unwrap();
+    steps.begin("Jibri's finalize script, with curl watched for its arguments");
     // curl as the script runs it, but first writing down its arguments, which anyone on
     // the machine can read (ps): the token must not be among them.
     let spy = tempfile::tempdir().unwrap();
@@ -687,7 +695,7 @@ async fn finalize_script_uploads_over_http() {
     for video in &session.videos {
         std::fs::copy(video, kept.path().join(video.file_name().unwrap())).unwrap();
     }
-    // A wrong token: refused, before the body is read.
+    steps.begin("A wrong token: refused, before the body is read");
     let refused = reqwest::Client::new()
         .post(app.url("/api/v1/recordings/ingest"))
         .bearer_auth("x".repeat(40))
@@ -696,6 +704,7 @@ async fn finalize_script_uploads_over_http() {
         .await
         .unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    steps.begin("The script uploads; the token never appears among curl's arguments");
     let (done, _) = finalize.finalize(&session.dir).unwrap();
     assert!(
         done.status.success(),
@@ -716,6 +725,7 @@ async fn finalize_script_uploads_over_http() {
         !arguments.contains("an-ingest-token"),
         "the token is in curl's arguments: {arguments}"
     );
+    steps.begin("The lecturer sees both videos");
     let lecturer = app.client_as("lecturer").await.unwrap();
     let list = |lecturer: reqwest::Client| {
         let url = app.url(&format!("/api/v1/rooms/{room_id}/recordings"));
@@ -725,7 +735,7 @@ async fn finalize_script_uploads_over_http() {
         }
     };
     assert_eq!(list(lecturer.clone()).await, 2);
-    // Jibri ran the script again for the same session: nothing twice.
+    steps.begin("Jibri ran the script again for the same session: nothing twice");
     std::fs::create_dir(&session.dir).unwrap();
     for video in &session.videos {
         std::fs::copy(kept.path().join(video.file_name().unwrap()), video).unwrap();

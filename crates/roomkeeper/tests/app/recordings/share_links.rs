@@ -2,12 +2,14 @@
 //! right.
 
 use reqwest::StatusCode;
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::jibri;
 use roomkeeper_testkit::{Backend, both_backends, json};
 
 use super::{MEET, app, ingest};
 
 async fn share_links(backend: Backend) {
+    let mut steps = Steps::new();
     let app = app(backend, false).await;
     let start = jibri::an_hour_before(app.clock().now());
     let jibri_dir = tempfile::tempdir().unwrap();
@@ -21,6 +23,7 @@ async fn share_links(backend: Backend) {
     )
     .unwrap();
     let id = ingest(&app, &session.dir).await.remove(0).id;
+    steps.begin("A co-owner makes a link, no longer than allowed");
     let colleague = app.client_as("colleague").await.unwrap();
     let links = app.url(&format!("/api/v1/recordings/{id}/links"));
     let too_long = colleague
@@ -43,6 +46,7 @@ async fn share_links(backend: Backend) {
         .split_once("/shared/")
         .unwrap()
         .1;
+    steps.begin("Anyone with the link watches, and the use is audited");
     let url = app.url(&format!("/shared/{secret}"));
     let anonymous = app.client();
     let watched = anonymous.get(&url).send().await.unwrap();
@@ -61,7 +65,7 @@ async fn share_links(backend: Backend) {
     assert!(log.items.iter().any(
         |e| e.action.code() == "share_link_created" && e.actor.as_deref() == Some("colleague")
     ));
-    // A wrong secret, then the revoked link: 404.
+    steps.begin("A wrong secret, then the revoked link: 404");
     let wrong = format!("{}x", url);
     assert_eq!(
         anonymous.get(&wrong).send().await.unwrap().status(),
@@ -78,8 +82,9 @@ async fn share_links(backend: Backend) {
         StatusCode::NOT_FOUND
     );
 
-    // A link is its maker's right lent out: when the colleague stops being a co-owner,
-    // the links they made stop working; given the right back, they work again.
+    steps.begin("A link is its maker's right lent out");
+    // When the colleague stops being a co-owner, the links they made stop working; given
+    // the right back, they work again.
     let made = json(
         colleague
             .post(&links)
@@ -127,7 +132,7 @@ async fn share_links(backend: Backend) {
         anonymous.get(&url).send().await.unwrap().status(),
         StatusCode::OK
     );
-    // Nor when the maker's account is disabled.
+    steps.begin("Nor do they work when the maker's account is disabled");
     let maker = app
         .store()
         .user_by_name(&roomkeeper_domain::Username::parse("colleague").unwrap())
@@ -139,8 +144,7 @@ async fn share_links(backend: Backend) {
         anonymous.get(&url).send().await.unwrap().status(),
         StatusCode::NOT_FOUND
     );
-    // The owner sees every link of the room that still counts, with its maker, and
-    // takes it back from the room page.
+    steps.begin("The owner sees every link that counts, and takes it back from the room page");
     let page = lecturer
         .get(app.url(&format!("/rooms/{room}")))
         .send()

@@ -1,6 +1,7 @@
 //! Recordings kept in an S3-compatible store (s3s-fs) instead of on local disk.
 
 use reqwest::StatusCode;
+use roomkeeper_testkit::Steps;
 use roomkeeper_testkit::jibri;
 use roomkeeper_testkit::{Backend, TestApp, TestDatabase};
 
@@ -11,6 +12,7 @@ use super::{MEET, ingest};
 /// to a presigned URL; deletion removes the object.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recordings_on_s3() {
+    let mut steps = Steps::new();
     let s3 = jibri::S3Server::start().await.unwrap();
     let database = std::sync::Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
     let mut config = database.config();
@@ -90,7 +92,7 @@ async fn recordings_on_s3() {
             .is_success()
     );
 
-    // Recovery reads the object back and checks it.
+    steps.begin("Recovery reads the object back and checks it");
     assert_eq!(
         app.state
             .usecases
@@ -109,7 +111,7 @@ async fn recordings_on_s3() {
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     assert!(s3.objects().is_empty(), "the object is deleted");
 
-    // Larger than one 16 MiB part: a real multipart upload of three parts.
+    steps.begin("Larger than one 16 MiB part: a real multipart upload of three parts");
     let big = jibri_dir.path().join("big");
     std::fs::create_dir(&big).unwrap();
     let bytes: Vec<u8> = (0..40u64 << 20)
