@@ -140,9 +140,11 @@ server.on('request', async (req, res) => {
     }
     const rename = url.pathname.match(/^\/test\/accounts\/([^/]+)$/);
     if (req.method === 'POST' && rename && accounts[rename[1]]) {
-      // "true"/"false" become booleans, as providers send email_verified.
+      // "true"/"false" become booleans, as providers send email_verified; a JSON list
+      // ("[...]") a list, as providers send groups.
       for (const [claim, value] of (await readForm(req)).entries()) {
-        accounts[rename[1]].claims[claim] = value === 'true' ? true : value === 'false' ? false : value;
+        accounts[rename[1]].claims[claim] = value === 'true' ? true : value === 'false' ? false
+          : value.startsWith('[') ? JSON.parse(value) : value;
       }
       res.writeHead(204).end();
       return;

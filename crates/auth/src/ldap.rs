@@ -44,6 +44,46 @@ pub struct LdapConfig {
     /// A group (`groupOfNames`, `member` attribute) whose members are administrators.
     pub admin_group_dn: Option<String>,
     pub timeout_seconds: u64,
+    /// Where the directory's groups are: groups named as co-owners are looked up here
+    /// by short name, and someone signing in is looked for in the groups under it
+    /// (nested groups too). Without it, groups are followed only by the regular refresh.
+    pub group_search_base: Option<String>,
+    /// How the directory records who is in a group.
+    pub group_membership: GroupMembership,
+    /// The attribute a group's short name is (`cn`): "logic-teachers" finds
+    /// `cn=logic-teachers,{group_search_base}`.
+    pub group_name_attribute: String,
+    /// How often the members of every group named as a co-owner are read again.
+    pub group_refresh_minutes: u64,
+}
+
+/// Where a directory keeps group membership.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum GroupMembership {
+    /// The group lists its members' DNs in `member` (`groupOfNames`: OpenLDAP, Active
+    /// Directory).
+    #[default]
+    #[serde(rename = "member")]
+    Member,
+    /// The group lists them in `uniqueMember` (`groupOfUniqueNames`).
+    #[serde(rename = "uniqueMember")]
+    UniqueMember,
+    /// Each member lists its groups in `memberOf` (Active Directory; OpenLDAP with the
+    /// memberof overlay). Groups inside groups are followed through the groups' own
+    /// `memberOf`.
+    #[serde(rename = "memberOf")]
+    MemberOf,
+}
+
+impl GroupMembership {
+    /// The attribute on a group that lists its members (`None`: members list groups).
+    pub fn group_attribute(self) -> Option<&'static str> {
+        match self {
+            Self::Member => Some("member"),
+            Self::UniqueMember => Some("uniqueMember"),
+            Self::MemberOf => None,
+        }
+    }
 }
 
 impl Default for LdapConfig {
@@ -63,6 +103,10 @@ impl Default for LdapConfig {
             email_attribute: "mail".into(),
             admin_group_dn: None,
             timeout_seconds: 5,
+            group_search_base: None,
+            group_membership: GroupMembership::Member,
+            group_name_attribute: "cn".into(),
+            group_refresh_minutes: 15,
         }
     }
 }
@@ -114,6 +158,9 @@ impl LdapConfig {
             _ if self.timeout_seconds == 0 => {
                 Err(("ldap.timeout_seconds", "must be at least 1".into()))
             }
+            _ if self.group_refresh_minutes == 0 => {
+                Err(("ldap.group_refresh_minutes", "must be at least 1".into()))
+            }
             _ => Ok(()),
         }
     }
@@ -139,6 +186,9 @@ pub struct Identity {
     pub display_name: Option<String>,
     pub email: Option<String>,
     pub is_admin: bool,
+    /// The groups under `group_search_base` they are in, nested ones too, as their DNs
+    /// (empty without `group_search_base`).
+    pub groups: Vec<String>,
 }
 
 /// Why a directory login failed. Each is logged differently; the person is told the same
@@ -158,7 +208,7 @@ pub enum LdapError {
 }
 
 pub struct Ldap {
-    config: LdapConfig,
+    pub(crate) config: LdapConfig,
     /// With `ca_file`: the system's roots plus that CA. Otherwise ldap3's own (system roots).
     tls: Option<std::sync::Arc<roomkeeper_tls::ClientConfig>>,
 }
@@ -174,6 +224,16 @@ impl Ldap {
                 .map(std::sync::Arc::new)
         });
         Self { config, tls }
+    }
+
+    /// Whether a sign-in reads which groups the person is in (`group_search_base`).
+    pub fn follows_groups_at_sign_in(&self) -> bool {
+        self.config.group_search_base.is_some()
+    }
+
+    /// How often the groups rooms name are read again.
+    pub fn group_refresh(&self) -> Duration {
+        Duration::from_secs(self.config.group_refresh_minutes.saturating_mul(60))
     }
 
     pub async fn authenticate(
@@ -193,7 +253,7 @@ impl Ldap {
     }
 
     /// A connection to the directory (TLS as configured).
-    async fn connect(&self) -> Result<ldap3::Ldap, LdapError> {
+    pub(crate) async fn connect(&self) -> Result<ldap3::Ldap, LdapError> {
         let config = &self.config;
         let mut settings = LdapConnSettings::new()
             .set_conn_timeout(Duration::from_secs(config.timeout_seconds))
@@ -327,6 +387,7 @@ impl Ldap {
         let username = first(&config.username_attribute)
             .and_then(|name| Username::parse(&name).ok())
             .unwrap_or_else(|| username.clone());
+        let groups = self.groups_of(&mut ldap, &user_dn).await?;
         let is_admin = match &config.admin_group_dn {
             Some(group) => {
                 let filter = format!("(member={})", ldap_escape(user_dn.as_str()));
@@ -335,7 +396,12 @@ impl Ldap {
                     .await
                     .and_then(ldap3::SearchResult::success)
                     .map_err(refused)?;
+                // Directly in it, or (with group_search_base) through a group in it.
+                let admin = roomkeeper_domain::GroupName::directory(group);
                 !members.is_empty()
+                    || groups
+                        .iter()
+                        .any(|g| roomkeeper_domain::GroupName::directory(g) == admin)
             }
             None => false,
         };
@@ -345,6 +411,7 @@ impl Ldap {
             display_name: first(&config.display_name_attribute),
             email: first(&config.email_attribute),
             is_admin,
+            groups,
         })
     }
 }

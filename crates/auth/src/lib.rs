@@ -2,13 +2,15 @@
 //! looked up, and the rules for sessions expiring and logins being throttled.
 
 pub mod ldap;
+mod ldap_groups;
 pub mod oidc;
 mod password;
 mod session;
 mod throttle;
 mod token;
 
-pub use ldap::{Identity, Ldap, LdapConfig, LdapError, LoginConfig};
+pub use ldap::{GroupMembership, Identity, Ldap, LdapConfig, LdapError, LoginConfig};
+pub use ldap_groups::DirectoryMember;
 pub use oidc::{LoginStart, OidcError, OidcIdentity, OidcProvider, OidcProviderConfig};
 pub use password::{PasswordHasher, hash_password, verify_password};
 pub use session::{SessionConfig, TOKEN_MAX_DAYS_LIMIT};

@@ -51,6 +51,9 @@ pub struct OidcProviderConfig {
     /// is, or contains, `admin_value`, decided again at each login.
     pub admin_claim: Option<String>,
     pub admin_value: Option<String>,
+    /// The claim listing the groups someone is in (a list of strings, or one string):
+    /// rooms name them as co-owners as `{name}:{group}`. Read at each login.
+    pub groups_claim: String,
     /// Whether this provider's usernames are the same people as the accounts already
     /// here (made locally, by LDAP or by another provider): only then is a first login
     /// linked to an existing, not yet linked account of that name. Default false: an
@@ -73,6 +76,7 @@ impl Default for OidcProviderConfig {
             email_claim: "email".into(),
             admin_claim: None,
             admin_value: None,
+            groups_claim: "groups".into(),
             authoritative_usernames: false,
         }
     }
@@ -203,6 +207,8 @@ pub struct OidcIdentity {
     pub email: Option<String>,
     /// `None` when this provider does not decide who is administrator.
     pub is_admin: Option<bool>,
+    /// What the groups claim lists (nothing when the provider sent none).
+    pub groups: Vec<String>,
     /// Kept with the session for RP-initiated logout (`id_token_hint`).
     pub id_token: String,
 }
@@ -359,6 +365,7 @@ impl OidcProvider {
             Some(self.config.display_name_claim.as_str()),
             Some(self.config.email_claim.as_str()),
             self.config.admin_claim.as_deref(),
+            Some(self.config.groups_claim.as_str()),
         ]
         .into_iter()
         .flatten()
@@ -444,6 +451,23 @@ impl OidcProvider {
             }),
             _ => None,
         };
+        // At most this many: a provider that lists hundreds of groups per person (some
+        // university IdPs do) does not make every login hundreds of writes.
+        const MAX_GROUPS: usize = 200;
+        let groups = match claims.get(&self.config.groups_claim) {
+            Some(serde_json::Value::Array(values)) => values
+                .iter()
+                .filter_map(|v| v.as_str())
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .take(MAX_GROUPS)
+                .map(str::to_owned)
+                .collect(),
+            Some(serde_json::Value::String(one)) if !one.trim().is_empty() => {
+                vec![one.trim().to_owned()]
+            }
+            _ => Vec::new(),
+        };
         Ok(OidcIdentity {
             issuer: text("iss").unwrap_or_default(),
             subject: text("sub").unwrap_or_default(),
@@ -451,6 +475,7 @@ impl OidcProvider {
             display_name: text(&self.config.display_name_claim),
             email: text(&self.config.email_claim),
             is_admin,
+            groups,
             id_token,
         })
     }

@@ -13,6 +13,8 @@ crate::coded_enum! {
         PatternAdd = "pattern_add",
         PatternRemove = "pattern_remove",
         CoOwners = "co_owners",
+        /// The groups whose members co-own the room changed.
+        CoOwnerGroups = "co_owner_groups",
         Transfer = "transfer",
         Release = "release",
         // An owner's action in the running meeting, and the same when Jitsi refused it

@@ -5,7 +5,7 @@
 //! API answers 404, as if they did not exist); things you can see but not change are
 //! [`Decision::Forbidden`] (403).
 
-use crate::Username;
+use crate::{CoOwnerGroup, Username};
 
 /// The person (or script) behind a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +19,8 @@ pub enum Actor<'a> {
 pub struct RoomFacts<'a> {
     pub owner: &'a Username,
     pub co_owners: &'a [Username],
+    /// Their members are co-owners, with exactly a co-owner's rights.
+    pub co_owner_groups: &'a [CoOwnerGroup],
 }
 
 /// Who asked for a room.
@@ -101,7 +103,9 @@ pub enum RoomRole {
 pub fn room_role(username: &str, is_admin: bool, room: RoomFacts<'_>) -> RoomRole {
     if room.owner == username {
         RoomRole::Owner
-    } else if room.co_owners.iter().any(|c| c == username) {
+    } else if room.co_owners.iter().any(|c| c == username)
+        || room.co_owner_groups.iter().any(|g| g.has(username))
+    {
         RoomRole::CoOwner
     } else if is_admin {
         RoomRole::Admin
@@ -202,6 +206,11 @@ mod tests {
         username: "co",
         is_admin: false,
     };
+    /// In the room's co-owning group, not named one by one.
+    const GROUP_MEMBER: Actor<'static> = Actor::User {
+        username: "member",
+        is_admin: false,
+    };
     fn name(username: &str) -> Username {
         Username::parse(username).unwrap()
     }
@@ -211,12 +220,24 @@ mod tests {
         is_admin: true,
     };
 
+    fn course_group() -> CoOwnerGroup {
+        CoOwnerGroup {
+            name: crate::GroupName::parse("uni:logic-teachers").unwrap(),
+            members: vec![crate::GroupMember {
+                username: name("member"),
+                display_name: None,
+            }],
+        }
+    }
+
     #[test]
     fn every_role_against_every_action() {
         let (owner, co_owners) = (name("owner"), [name("co")]);
+        let groups = [course_group()];
         let room = RoomFacts {
             owner: &owner,
             co_owners: &co_owners,
+            co_owner_groups: &groups,
         };
         // The requester of a request is the "owner" actor here.
         let request = RequestFacts { requester: &owner };
@@ -264,30 +285,38 @@ mod tests {
         ];
         // One row per action, one column per actor: anonymous, user, owner, co-owner, admin.
         let expected = [
-            [NeedsLogin, Allowed, Allowed, Allowed, Allowed],
-            [NeedsLogin, Forbidden, Forbidden, Forbidden, Allowed],
-            [NeedsLogin, Allowed, Allowed, Allowed, Allowed],
-            [NeedsLogin, Hidden, Allowed, Hidden, Allowed],
-            [NeedsLogin, Hidden, Allowed, Hidden, Forbidden],
-            [NeedsLogin, Forbidden, Forbidden, Forbidden, Allowed],
-            [NeedsLogin, Forbidden, Forbidden, Forbidden, Allowed],
-            [NeedsLogin, Forbidden, Forbidden, Forbidden, Allowed],
-            [NeedsLogin, Hidden, Allowed, Allowed, Allowed],
-            [NeedsLogin, Hidden, Allowed, Allowed, Allowed],
-            [NeedsLogin, Hidden, Allowed, Forbidden, Allowed],
-            [NeedsLogin, Hidden, Forbidden, Forbidden, Allowed],
+            [NeedsLogin, Allowed, Allowed, Allowed, Allowed, Allowed],
+            [
+                NeedsLogin, Forbidden, Forbidden, Forbidden, Forbidden, Allowed,
+            ],
+            [NeedsLogin, Allowed, Allowed, Allowed, Allowed, Allowed],
+            [NeedsLogin, Hidden, Allowed, Hidden, Hidden, Allowed],
+            [NeedsLogin, Hidden, Allowed, Hidden, Hidden, Forbidden],
+            [
+                NeedsLogin, Forbidden, Forbidden, Forbidden, Forbidden, Allowed,
+            ],
+            [
+                NeedsLogin, Forbidden, Forbidden, Forbidden, Forbidden, Allowed,
+            ],
+            [
+                NeedsLogin, Forbidden, Forbidden, Forbidden, Forbidden, Allowed,
+            ],
+            [NeedsLogin, Hidden, Allowed, Allowed, Allowed, Allowed],
+            [NeedsLogin, Hidden, Allowed, Allowed, Allowed, Allowed],
+            [NeedsLogin, Hidden, Allowed, Forbidden, Forbidden, Allowed],
+            [NeedsLogin, Hidden, Forbidden, Forbidden, Forbidden, Allowed],
             // Recordings: watching, in a room, admins not allowed / allowed to watch.
-            [NeedsLogin, Hidden, Allowed, Allowed, Hidden],
-            [NeedsLogin, Hidden, Allowed, Allowed, Allowed],
+            [NeedsLogin, Hidden, Allowed, Allowed, Allowed, Hidden],
+            [NeedsLogin, Hidden, Allowed, Allowed, Allowed, Allowed],
             // Unassigned: nobody owns it yet.
-            [NeedsLogin, Hidden, Hidden, Hidden, Hidden],
-            [NeedsLogin, Hidden, Hidden, Hidden, Allowed],
+            [NeedsLogin, Hidden, Hidden, Hidden, Hidden, Hidden],
+            [NeedsLogin, Hidden, Hidden, Hidden, Hidden, Allowed],
             // Handling (details, delete).
-            [NeedsLogin, Hidden, Allowed, Allowed, Hidden],
-            [NeedsLogin, Hidden, Allowed, Allowed, Allowed],
-            [NeedsLogin, Hidden, Hidden, Hidden, Allowed],
+            [NeedsLogin, Hidden, Allowed, Allowed, Allowed, Hidden],
+            [NeedsLogin, Hidden, Allowed, Allowed, Allowed, Allowed],
+            [NeedsLogin, Hidden, Hidden, Hidden, Hidden, Allowed],
         ];
-        let actors = [ANONYMOUS, USER, OWNER, CO_OWNER, ADMIN];
+        let actors = [ANONYMOUS, USER, OWNER, CO_OWNER, GROUP_MEMBER, ADMIN];
         for (action, row) in actions.iter().zip(expected) {
             for (actor, want) in actors.iter().zip(row) {
                 assert_eq!(decide(*actor, *action), want, "{actor:?} {action:?}");
@@ -301,15 +330,18 @@ mod tests {
         let theirs = RoomFacts {
             owner: &owner,
             co_owners: &[],
+            co_owner_groups: &[],
         };
         let co = [root.clone()];
         let co_owned = RoomFacts {
             owner: &owner,
             co_owners: &co,
+            co_owner_groups: &[],
         };
         let own = RoomFacts {
             owner: &root,
             co_owners: &[],
+            co_owner_groups: &[],
         };
         for (room, admins_may_watch, admin, owner) in [
             (theirs, false, Allowed, Hidden),
@@ -335,6 +367,7 @@ mod tests {
         let room = RoomFacts {
             owner: &root,
             co_owners: &[],
+            co_owner_groups: &[],
         };
         assert_eq!(room_role("root", true, room), RoomRole::Owner);
         assert_eq!(room_role("root", false, room), RoomRole::Owner);

@@ -28,6 +28,10 @@ crate::coded_enum! {
         InvalidTokenExpiry = "invalid_token_expiry",
         InvalidEmail = "invalid_email",
         InvalidGuard = "invalid_guard",
+        /// A co-owning group that is no group name, or of no provider or directory here.
+        InvalidGroup = "invalid_group",
+        /// The directory has no group of that name.
+        UnknownGroup = "unknown_group",
         /// A value that does not parse, where no more precise rule applies.
         InvalidInput = "invalid_input",
         /// A disabled account's rooms were to go to that same account.
@@ -80,9 +84,11 @@ impl Refusal {
         match self {
             InvalidRoom | InvalidUsername | InvalidPattern | InvalidMessage | InvalidReason
             | InvalidPassword | WrongPassword | InvalidTokenName | InvalidTokenExpiry
-            | InvalidEmail | InvalidGuard | InvalidInput | TransferToSelf | UnknownRoom
-            | BadRetention | BadLifetime | BadSpoolReport | BadUpload | BadSession | TooMany
-            | LocalLoginOff | DirectoryNotLinked => RefusalKind::Invalid,
+            | InvalidEmail | InvalidGuard | InvalidGroup | UnknownGroup | InvalidInput
+            | TransferToSelf | UnknownRoom | BadRetention | BadLifetime | BadSpoolReport
+            | BadUpload | BadSession | TooMany | LocalLoginOff | DirectoryNotLinked => {
+                RefusalKind::Invalid
+            }
             AlreadyRequested
             | AlreadyAssigned
             | OwnRoom

@@ -2,7 +2,7 @@
 //! reads is what the pages show, without parsing again on the way.
 
 use crate::authz::{RequestFacts, RoomFacts};
-use crate::{RoomName, Username};
+use crate::{CoOwnerGroup, RoomName, Username};
 
 /// A registered room.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -11,6 +11,8 @@ pub struct Room {
     pub name: RoomName,
     pub owner: Username,
     pub co_owners: Vec<Username>,
+    /// Groups whose members are co-owners too, with the members known.
+    pub co_owner_groups: Vec<CoOwnerGroup>,
     pub created_at: i64,
     pub last_activity_at: i64,
 }
@@ -21,7 +23,25 @@ impl Room {
         RoomFacts {
             owner: &self.owner,
             co_owners: &self.co_owners,
+            co_owner_groups: &self.co_owner_groups,
         }
+    }
+
+    /// Everyone with a right in the room, once each: the owner, the co-owners named one
+    /// by one, and the members of its groups. Who is told of what happens in it.
+    pub fn people(&self) -> Vec<&Username> {
+        let mut people = vec![&self.owner];
+        let named = self.co_owners.iter();
+        let members = self
+            .co_owner_groups
+            .iter()
+            .flat_map(|g| g.members.iter().map(|m| &m.username));
+        for person in named.chain(members) {
+            if !people.contains(&person) {
+                people.push(person);
+            }
+        }
+        people
     }
 }
 

@@ -266,6 +266,11 @@ pub async fn serve(
         (*state.usecases.recordings).clone(),
         jobs.clone(),
     ));
+    let stop = jobs.clone();
+    tokio::spawn(roomkeeper_usecases::groups::run(
+        state.usecases.clone(),
+        async move { stop.cancelled().await },
+    ));
     let guard = roomkeeper_usecases::meetings::configured(&state.usecases).then(|| {
         let stop = jobs.clone();
         tokio::spawn(roomkeeper_usecases::guard::run(

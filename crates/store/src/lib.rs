@@ -16,7 +16,7 @@ pub mod transfer;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use roomkeeper_domain::{AuditAction, GuardSettings, Username};
+use roomkeeper_domain::{AuditAction, GroupMember, GroupName, GuardSettings, Username};
 
 pub use error::Conflict;
 pub use error::{Error, Result};
@@ -96,6 +96,7 @@ pub trait Store:
     + SsoStore
     + RoomStore
     + GuardStore
+    + GroupStore
     + MailStore
     + RecordingStore
     + RequestReads
@@ -112,6 +113,40 @@ pub trait Store:
     /// runs (SQLite's `VACUUM INTO`: one read transaction, so every acknowledged change
     /// up to that moment and nothing half-done). PostgreSQL is backed up with `pg_dump`.
     async fn back_up_to(&self, file: &std::path::Path) -> Result<()>;
+}
+
+/// Whose group says what, for the groups that co-own rooms (course rooms): what the
+/// directory or a provider said last about who is in them.
+#[async_trait]
+pub trait GroupStore: Send + Sync {
+    /// The directory groups some room names, for the directory's regular refresh.
+    async fn named_directory_groups(&self) -> Result<Vec<GroupName>>;
+    /// Everything the directory says is in `group` now (its whole answer): whoever is no
+    /// longer in it loses what the group gave at once.
+    async fn replace_group_members(
+        &self,
+        group: &GroupName,
+        members: &[GroupMember],
+        now: i64,
+    ) -> Result<()>;
+    /// What a sign-in said about the groups of `member` among those `asked` covers:
+    /// they are in exactly `member_of` of them.
+    async fn set_memberships(
+        &self,
+        member: &GroupMember,
+        asked: MembershipsAsked<'_>,
+        member_of: &[GroupName],
+        now: i64,
+    ) -> Result<()>;
+}
+
+/// Which groups a sign-in's answer covers.
+#[derive(Debug, Clone, Copy)]
+pub enum MembershipsAsked<'a> {
+    /// Every group of this provider: its groups claim lists them all.
+    Provider(&'a str),
+    /// These groups (the directory groups rooms name, asked about at a sign-in).
+    Groups(&'a [GroupName]),
 }
 
 /// Single sign-on: who a provider's (issuer, subject) is here, logins on their way through
@@ -323,10 +358,14 @@ pub trait RoomStore: Send + Sync {
         owners: &[String],
         names: &[String],
     ) -> Result<Vec<(String, String)>>;
+    /// Replaces the co-owners named one by one, and with `groups` the co-owning groups
+    /// too (`None` keeps them), in one transaction with a history entry for each list
+    /// that changed (`co_owners`, `co_owner_groups`).
     async fn set_co_owners(
         &self,
         room_id: i64,
         usernames: &[String],
+        groups: Option<&[GroupName]>,
         audit: &Audit<'_>,
     ) -> Result<Room>;
     async fn transfer_room(&self, room_id: i64, new_owner: &str, audit: &Audit<'_>)
@@ -441,7 +480,8 @@ pub trait RecordingStore: Send + Sync {
     -> Result<()>;
     /// A room's retention override in days, if any.
     async fn retention_of(&self, room_id: i64) -> Result<Option<i64>>;
-    /// True for exactly one caller per `job` and `day`, however many instances ask.
+    /// True for exactly one caller per `job` and `day`, however many instances ask. A
+    /// "day" is any numbered period (the directory's group refresh numbers its own).
     async fn claim_daily_job(&self, job: &str, day: i64) -> Result<bool>;
     /// Takes or renews `job`'s lease for `holder` until `until`: true when `holder` has
     /// it now (it held it, or the other holder's lease ran out by `now`).

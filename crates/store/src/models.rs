@@ -180,12 +180,17 @@ pub(crate) struct RoomRow {
 }
 
 impl RoomRow {
-    pub(crate) fn with_co_owners(self, co_owners: &[String]) -> Room {
+    pub(crate) fn with_co_owners(
+        self,
+        co_owners: &[String],
+        co_owner_groups: Vec<roomkeeper_domain::CoOwnerGroup>,
+    ) -> Room {
         Room {
             id: self.id,
             name: RoomName::from_stored(&self.name),
             owner: Username::from_stored(&self.owner),
             co_owners: co_owners.iter().map(|c| Username::from_stored(c)).collect(),
+            co_owner_groups,
             created_at: self.created_at,
             last_activity_at: self.last_activity_at,
         }

@@ -26,6 +26,11 @@ impl PgStore {
                     .push(" AND id IN (SELECT id FROM rooms WHERE owner = ")
                     .push_bind(me.clone());
                 query.push(" UNION SELECT room_id FROM room_co_owners WHERE username = ");
+                query.push_bind(me.clone());
+                query.push(
+                    " UNION SELECT g.room_id FROM room_co_owner_groups g \
+                     JOIN group_members m ON m.group_name = g.group_name WHERE m.username = ",
+                );
                 query.push_bind(me.clone()).push(")");
             }
             let name_like = filter.search_name.as_deref().map(crate::sql::like_fragment);
@@ -133,12 +138,13 @@ impl crate::RequestReads for PgStore {
     ) -> crate::Result<crate::Paged<crate::Room>> {
         let mut conn = self.pool.acquire().await?;
         let rows = Self::room_rows(&mut conn, filter, page).await?;
-        let ids: Vec<i64> = rows.items.iter().map(|r| r.id).collect();
-        let mut co = Self::co_owners_in(&mut conn, &ids).await?;
-        Ok(rows.map(|row| {
-            let co_owners = co.remove(&row.id).unwrap_or_default();
-            row.with_co_owners(&co_owners)
-        }))
+        let items = Self::rooms_with_people(&mut conn, rows.items).await?;
+        Ok(crate::Paged {
+            items,
+            total: rows.total,
+            page: rows.page,
+            per_page: rows.per_page,
+        })
     }
 
     async fn list_requests(

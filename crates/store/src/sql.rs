@@ -9,6 +9,27 @@ pub(crate) const ROOM_COLUMNS: &str = "id, name, owner, created_at, last_activit
 pub(crate) const REQUEST_COLUMNS: &str = "id, room_name, requester, reason, co_owners, status, \
     decided_by, decision_message, auto_pattern, created_at, decided_at, room_id";
 
+/// The usernames of everyone with a right in the room whose id is the placeholder
+/// `room` (`$4`, say): its owner, its co-owners, and the members of its co-owning groups
+/// as last refreshed. Who is told of what happens in the room.
+pub(crate) fn room_people(room: &str) -> String {
+    format!(
+        "SELECT owner AS username FROM rooms WHERE id = {room} \
+         UNION SELECT username FROM room_co_owners WHERE room_id = {room} \
+         UNION SELECT m.username FROM room_co_owner_groups g \
+         JOIN group_members m ON m.group_name = g.group_name WHERE g.room_id = {room}"
+    )
+}
+
+/// The ids of the rooms `who` (a placeholder) co-owns, by name or through a group.
+pub(crate) fn co_owned_rooms(who: &str) -> String {
+    format!(
+        "SELECT room_id FROM room_co_owners WHERE username = {who} \
+         UNION SELECT g.room_id FROM room_co_owner_groups g \
+         JOIN group_members m ON m.group_name = g.group_name WHERE m.username = {who}"
+    )
+}
+
 /// `%` and `_` in a search term are literal, not wildcards.
 pub(crate) fn like_fragment(term: &str) -> String {
     let mut escaped = String::from("%");

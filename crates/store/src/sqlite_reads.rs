@@ -179,16 +179,17 @@ fn rooms_query(filter: &crate::RoomFilter, columns: &str) -> (String, String, Ve
         // `id IN (owned UNION co-owned) ORDER BY name`, which sorted every time and cost
         // twice as much. `owner <> ?`: a room is listed once even if its owner were
         // among its co-owners (the store does not let that happen; the list need not
-        // rely on it).
+        // rely on it). Co-owned by name or through a group: a room is listed once even
+        // when both, or through two groups.
         Some(me) => {
             let owned = format!("FROM rooms WHERE owner = ?{search}");
             let co_owned = format!(
-                "FROM room_co_owners JOIN rooms ON rooms.id = room_co_owners.room_id \
-                 WHERE room_co_owners.username = ? AND rooms.owner <> ?{search}"
+                "FROM rooms WHERE rooms.owner <> ? AND rooms.id IN ({}){search}",
+                crate::sql::co_owned_rooms("?")
             );
             let mut values = vec![me.clone()];
             values.extend(search_values.iter().cloned());
-            values.extend([me.clone(), me.clone()]);
+            values.extend([me.clone(), me.clone(), me.clone()]);
             values.extend(search_values);
             (
                 format!("SELECT (SELECT COUNT(*) {owned}) + (SELECT COUNT(*) {co_owned})"),
@@ -247,14 +248,58 @@ fn rooms_page(
     // room's co-owners in theirs. Rust's string order is SQLite's BINARY collation:
     // both compare bytes.
     found.sort_unstable_by(|a, b| a.0.name.cmp(&b.0.name));
+    let ids: Vec<i64> = found.iter().map(|(room, _)| room.id).collect();
+    let mut groups = co_owner_groups(db, &ids)?;
     let items: Vec<Room> = found
         .into_iter()
         .map(|(room, mut co_owners)| {
             co_owners.sort_unstable();
-            room.with_co_owners(&co_owners)
+            let groups = groups.remove(&room.id).unwrap_or_default();
+            room.with_co_owners(&co_owners, groups)
         })
         .collect();
     into_page(db, &count, &values, page, items)
+}
+
+/// The co-owning groups of each of the rooms, with their members, in name order (the
+/// same as the sqlx side's `co_owner_groups_in`). Most rooms have none: one indexed
+/// look-up for the page.
+fn co_owner_groups(
+    db: &Connection,
+    room_ids: &[i64],
+) -> rusqlite::Result<std::collections::HashMap<i64, Vec<roomkeeper_domain::CoOwnerGroup>>> {
+    use roomkeeper_domain::{CoOwnerGroup, GroupMember, GroupName};
+    let mut map: std::collections::HashMap<i64, Vec<CoOwnerGroup>> = Default::default();
+    if room_ids.is_empty() {
+        return Ok(map);
+    }
+    let marks = vec!["?"; room_ids.len()].join(", ");
+    let sql = format!(
+        "SELECT g.room_id, g.group_name, m.username, m.display_name \
+         FROM room_co_owner_groups g LEFT JOIN group_members m ON m.group_name = g.group_name \
+         WHERE g.room_id IN ({marks}) ORDER BY g.room_id, g.group_name, m.username"
+    );
+    let mut statement = db.prepare_cached(&sql)?;
+    let mut rows = statement.query(params_from_iter(room_ids))?;
+    while let Some(row) = rows.next()? {
+        let room_id: i64 = row.get("room_id")?;
+        let name = GroupName::from_stored(&row.get::<_, String>("group_name")?);
+        let username: Option<String> = row.get("username")?;
+        let groups = map.entry(room_id).or_default();
+        if groups.last().is_none_or(|g| g.name != name) {
+            groups.push(CoOwnerGroup {
+                name,
+                members: Vec::new(),
+            });
+        }
+        if let (Some(group), Some(username)) = (groups.last_mut(), username) {
+            group.members.push(GroupMember {
+                username: Username::from_stored(&username),
+                display_name: row.get("display_name")?,
+            });
+        }
+    }
+    Ok(map)
 }
 
 /// A page of the rooms `username` owns or co-owns, without their co-owners.

@@ -1,7 +1,9 @@
 //! A real directory for login tests: Debian's `slapd` (installed by `scripts/test`) on a
 //! free loopback port, with a small tree under `dc=example,dc=org`:
 //! `uid=ada` (Ada Lovelace), `uid=bob` (member of `cn=roomkeeper-admins,ou=groups`),
-//! `uid=Carol` (upper case in the directory), and the service account `cn=reader`.
+//! `uid=Carol` (upper case in the directory), `uid=dan` (who never logs in), and the
+//! service account `cn=reader`. Course groups: `cn=logic-teachers` has ada and the group
+//! `cn=logic-tutors` (nested), which has Carol and dan.
 //! Stopped (by its process id) when dropped.
 
 use std::process::{Child, Command, Stdio};
@@ -13,6 +15,11 @@ pub const BASE: &str = "dc=example,dc=org";
 pub const PEOPLE: &str = "ou=people,dc=example,dc=org";
 pub const ADMINS: &str = "cn=roomkeeper-admins,ou=groups,dc=example,dc=org";
 pub const READER: &str = "cn=reader,dc=example,dc=org";
+pub const GROUPS: &str = "ou=groups,dc=example,dc=org";
+pub const LOGIC_TEACHERS: &str = "cn=logic-teachers,ou=groups,dc=example,dc=org";
+pub const LOGIC_TUTORS: &str = "cn=logic-tutors,ou=groups,dc=example,dc=org";
+const ADMIN: &str = "cn=admin,dc=example,dc=org";
+const ADMIN_PASSWORD: &str = "admin password";
 pub const READER_PASSWORD: &str = "reader password";
 /// Every person's password is their uid followed by this.
 pub const PASSWORD_SUFFIX: &str = " secret password";
@@ -49,7 +56,7 @@ impl Slapd {
              olcDatabase: {{0}}config\n\n\
              dn: olcDatabase={{1}}mdb,cn=config\nobjectClass: olcDatabaseConfig\n\
              objectClass: olcMdbConfig\nolcDatabase: {{1}}mdb\nolcSuffix: {BASE}\n\
-             olcRootDN: cn=admin,{BASE}\nolcRootPW: admin password\nolcDbDirectory: {dir}/data\n\
+             olcRootDN: {ADMIN}\nolcRootPW: {ADMIN_PASSWORD}\nolcDbDirectory: {dir}/data\n\
              olcAccess: {{0}}to attrs=userPassword by self read by anonymous auth by * none\n\
              olcAccess: {{1}}to * by users read by * none\n",
             dir = path.display()
@@ -60,12 +67,17 @@ impl Slapd {
              dn: ou=groups,{BASE}\nobjectClass: organizationalUnit\nou: groups\n\n\
              dn: {READER}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\n\
              cn: reader\nuserPassword: {READER_PASSWORD}\n\n\
-             dn: {ADMINS}\nobjectClass: groupOfNames\ncn: roomkeeper-admins\nmember: uid=bob,{PEOPLE}\n\n"
+             dn: {ADMINS}\nobjectClass: groupOfNames\ncn: roomkeeper-admins\nmember: uid=bob,{PEOPLE}\n\n\
+             dn: {LOGIC_TUTORS}\nobjectClass: groupOfNames\ncn: logic-tutors\n\
+             member: uid=Carol,{PEOPLE}\nmember: uid=dan,{PEOPLE}\n\n\
+             dn: {LOGIC_TEACHERS}\nobjectClass: groupOfNames\ncn: logic-teachers\n\
+             member: uid=ada,{PEOPLE}\nmember: {LOGIC_TUTORS}\n\n"
         );
         for (uid, name) in [
             ("ada", "Ada Lovelace"),
             ("bob", "Bob Admin"),
             ("Carol", "Carol Case"),
+            ("dan", "Dan Never"),
         ] {
             data.push_str(&format!(
                 "dn: uid={uid},{PEOPLE}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {name}\n\
@@ -216,6 +228,38 @@ impl Slapd {
             admin_group_dn: Some(ADMINS.into()),
             ..Default::default()
         }
+    }
+}
+
+impl Slapd {
+    /// [`Slapd::search_config`] with course groups: found under `ou=groups`, and
+    /// looked for at each sign-in.
+    pub fn group_config(&self) -> roomkeeper_auth::LdapConfig {
+        roomkeeper_auth::LdapConfig {
+            group_search_base: Some(GROUPS.into()),
+            ..self.search_config()
+        }
+    }
+
+    /// Adds `member` (a DN) to `group` in the directory, as its administrator would.
+    pub async fn add_member(&self, group: &str, member: &str) -> anyhow::Result<()> {
+        self.change_member(group, ldap3::Mod::Add("member", [member].into()))
+            .await
+    }
+
+    /// Takes `member` out of `group`.
+    pub async fn remove_member(&self, group: &str, member: &str) -> anyhow::Result<()> {
+        self.change_member(group, ldap3::Mod::Delete("member", [member].into()))
+            .await
+    }
+
+    async fn change_member(&self, group: &str, change: ldap3::Mod<&str>) -> anyhow::Result<()> {
+        let (connection, mut ldap) = ldap3::LdapConnAsync::new(&self.url()).await?;
+        ldap3::drive!(connection);
+        ldap.simple_bind(ADMIN, ADMIN_PASSWORD).await?.success()?;
+        ldap.modify(group, vec![change]).await?.success()?;
+        ldap.unbind().await?;
+        Ok(())
     }
 }
 

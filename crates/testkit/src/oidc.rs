@@ -128,7 +128,8 @@ impl OidcServer {
         self.test_hook("/test/id-token", &[("mode", mode)]).await
     }
 
-    /// Changes a claim of the account with `subject` at the provider (a rename, say).
+    /// Changes a claim of the account with `subject` at the provider (a rename, say); a
+    /// value `[...]` is a JSON list (groups).
     pub async fn set_claim(&self, subject: &str, claim: &str, value: &str) -> anyhow::Result<()> {
         self.test_hook(&format!("/test/accounts/{subject}"), &[(claim, value)])
             .await

@@ -21,6 +21,9 @@ pub enum Error {
     /// A value that does not parse (a username, a password).
     #[error(transparent)]
     Parse(#[from] roomkeeper_domain::ParseError),
+    /// The directory (LDAP) could not be asked.
+    #[error("The directory cannot be reached just now: {0}")]
+    DirectoryUnavailable(String),
     /// Where recordings are kept has no space left.
     #[error("{0}")]
     StorageFull(String),
@@ -83,6 +86,9 @@ impl Error {
                 message: e.to_string(),
             },
             Error::StorageFull(message) => Failure::StorageFull(message),
+            Error::DirectoryUnavailable(cause) => Failure::Unavailable(format!(
+                "The directory cannot be reached just now; nothing was changed. ({cause})"
+            )),
             Error::Internal(cause) => Failure::Internal(cause),
         }
     }

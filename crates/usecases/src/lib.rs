@@ -7,6 +7,7 @@
 
 pub mod accounts;
 mod error;
+pub mod groups;
 pub mod guard;
 pub mod login;
 pub mod mail;

@@ -174,6 +174,9 @@ pub async fn finish(
             return Err(OidcRefusal::Disabled);
         }
     };
+    crate::groups::provider_sign_in(uc, &user, name, &identity.groups)
+        .await
+        .map_err(OidcRefusal::Failed)?;
     tracing::info!(username = %user.username, provider = %name, "logged in through OpenID Connect");
     Ok(Finished {
         user,

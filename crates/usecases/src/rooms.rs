@@ -226,18 +226,45 @@ pub async fn pending_count(uc: &UseCases) -> Result<i64, Error> {
     Ok(uc.store.count_pending_requests().await?)
 }
 
+/// Names the co-owners, and with `groups` the co-owning groups (`None` keeps them).
+/// Groups are checked with their source first (see [`crate::groups::parse_groups`]);
+/// a directory group newly named is read at once, so its members have the room now.
 pub async fn set_co_owners<S: AsRef<str>>(
     uc: &UseCases,
     acting: &Acting<'_>,
     room: &Room,
     usernames: &[S],
+    groups: Option<&[S]>,
 ) -> Result<Room, Error> {
     let usernames = parse_usernames(usernames, room.owner.as_str())?;
+    let groups = match groups {
+        Some(groups) => Some(crate::groups::parse_groups(uc, groups).await?),
+        None => None,
+    };
     let stamp = Stamp::new(uc, acting);
-    Ok(uc
+    let changed = uc
         .store
-        .set_co_owners(room.id, &usernames, &stamp.audit())
-        .await?)
+        .set_co_owners(room.id, &usernames, groups.as_deref(), &stamp.audit())
+        .await?;
+    let new_groups = changed.co_owner_groups.iter().filter(|g| {
+        !room
+            .co_owner_groups
+            .iter()
+            .any(|before| before.name == g.name)
+    });
+    let mut refreshed = false;
+    for group in new_groups {
+        if group.name.is_directory() {
+            if let Err(error) = crate::groups::refresh_directory_group(uc, &group.name).await {
+                tracing::warn!(group = %group.name, %error, "a group just named could not be read; the regular refresh reads it");
+            }
+            refreshed = true;
+        }
+    }
+    if refreshed {
+        return Ok(uc.store.room(room.id).await?.unwrap_or(changed));
+    }
+    Ok(changed)
 }
 
 pub async fn transfer(

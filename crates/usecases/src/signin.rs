@@ -64,6 +64,7 @@ pub async fn directory_account(
     }
     let admin = admin_group.then_some(identity.is_admin);
     refresh_account(uc, &user, identity.display_name.as_deref(), admin).await?;
+    crate::groups::directory_sign_in(uc, &user, &identity.groups).await?;
     uc.store
         .user_by_id(user.id)
         .await?

@@ -1,7 +1,10 @@
 //! Rooms, requests, recordings and share links as pages and the API show them: stored
 //! names made readable and linked, times as RFC 3339.
 
-use roomkeeper_domain::{Recording, RequestStatus, Room, RoomEntry, RoomRequest, ShareLink};
+use roomkeeper_domain::{
+    CoOwnerGroup, GroupMember, GroupName, Recording, RequestStatus, Room, RoomEntry, RoomRequest,
+    ShareLink,
+};
 use roomkeeper_domain::{RoomName, Username};
 use roomkeeper_usecases::recordings::download_name;
 use serde::Serialize;
@@ -19,8 +22,38 @@ pub struct RoomView {
     pub meeting_url: Option<String>,
     pub owner: Username,
     pub co_owners: Vec<Username>,
+    /// Groups whose members co-own the room.
+    pub co_owner_groups: Vec<GroupView>,
     pub created_at: i64,
     pub last_activity_at: i64,
+}
+
+/// A co-owning group as pages and API show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupView {
+    /// The DN, or `PROVIDER:GROUP`: what `PUT …/co-owners` takes back.
+    pub name: GroupName,
+    /// `directory` or `provider`.
+    pub source: &'static str,
+    /// How many members are known: the directory's whole list; a provider's members
+    /// only once they signed in.
+    pub size: usize,
+    pub members: Vec<GroupMember>,
+}
+
+impl GroupView {
+    fn new(group: CoOwnerGroup) -> Self {
+        GroupView {
+            source: if group.name.is_directory() {
+                "directory"
+            } else {
+                "provider"
+            },
+            size: group.members.len(),
+            name: group.name,
+            members: group.members,
+        }
+    }
 }
 
 /// A request as pages and API show it.
@@ -73,6 +106,11 @@ impl RoomView {
             meeting_url,
             owner: room.owner,
             co_owners: room.co_owners,
+            co_owner_groups: room
+                .co_owner_groups
+                .into_iter()
+                .map(GroupView::new)
+                .collect(),
             created_at: room.created_at,
             last_activity_at: room.last_activity_at,
         }

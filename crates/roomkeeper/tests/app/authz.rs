@@ -1,6 +1,7 @@
 //! Every API endpoint, asked by every kind of person: anonymous, a plain user, the
-//! requester of a pending request, the owner of a room, its co-owner, a co-owner who was
-//! removed, another user with rooms and requests of their own, and an admin. Any answer
+//! requester of a pending request, the owner of a room, its co-owner, a member of a group
+//! that co-owns it (exactly a co-owner's rights), a co-owner who was removed, another
+//! user with rooms and requests of their own, and an admin. Any answer
 //! but the expected one fails, and so does a route that has no row here.
 
 use std::collections::BTreeMap;
@@ -17,18 +18,20 @@ enum Role {
     Requester,
     Owner,
     CoOwner,
+    GroupMember,
     RemovedCoOwner,
     Other,
     Admin,
 }
 
 use Role::*;
-const ROLES: [Role; 8] = [
+const ROLES: [Role; 9] = [
     Anonymous,
     Plain,
     Requester,
     Owner,
     CoOwner,
+    GroupMember,
     RemovedCoOwner,
     Other,
     Admin,
@@ -42,6 +45,7 @@ impl Role {
             Requester => Some("requester"),
             Owner => Some("owner"),
             CoOwner => Some("co"),
+            GroupMember => Some("member"),
             RemovedCoOwner => Some("removed"),
             Other => Some("other"),
             Admin => Some("root"),
@@ -106,8 +110,27 @@ async fn fixture(backend: Backend) -> Fixture {
         .await
         .unwrap();
     let room = logic.room_id.unwrap();
+    // The room's course group, and "member" in it as its provider said at her sign-in.
+    let course = roomkeeper_domain::GroupName::parse("uni:logic-course").unwrap();
     store
-        .set_co_owners(room, &["co".into()], &audit("owner"))
+        .set_co_owners(
+            room,
+            &["co".into()],
+            Some(std::slice::from_ref(&course)),
+            &audit("owner"),
+        )
+        .await
+        .unwrap();
+    store
+        .set_memberships(
+            &roomkeeper_domain::GroupMember {
+                username: roomkeeper_domain::Username::parse("member").unwrap(),
+                display_name: None,
+            },
+            roomkeeper_store::MembershipsAsked::Provider("uni"),
+            std::slice::from_ref(&course),
+            1,
+        )
         .await
         .unwrap();
     let pending = store
@@ -239,7 +262,7 @@ fn logged_in(ok: u16) -> impl Fn(Role) -> u16 {
 fn meeting_control(role: Role) -> u16 {
     match role {
         Anonymous => 401,
-        Owner | CoOwner | Admin => 503,
+        Owner | CoOwner | GroupMember | Admin => 503,
         _ => 404,
     }
 }
@@ -249,7 +272,7 @@ fn meeting_control(role: Role) -> u16 {
 fn recording_watchers(ok: u16) -> impl Fn(Role) -> u16 {
     move |role| match role {
         Anonymous => 401,
-        Owner | CoOwner => ok,
+        Owner | CoOwner | GroupMember => ok,
         _ => 404,
     }
 }
@@ -369,7 +392,7 @@ fn cases() -> Vec<Case> {
         case(M::GET, "/rooms", "/rooms", None, |r| logged_in(200)(r)),
         case(M::GET, "/rooms/{id}", "/rooms/{room}", None, |r| match r {
             Anonymous => 401,
-            Owner | CoOwner | Admin => 200,
+            Owner | CoOwner | GroupMember | Admin => 200,
             _ => 404,
         }),
         destructive(case(
@@ -380,7 +403,7 @@ fn cases() -> Vec<Case> {
             |r| match r {
                 Anonymous => 401,
                 Owner | Admin => 204,
-                CoOwner => 403,
+                CoOwner | GroupMember => 403,
                 _ => 404,
             },
         )),
@@ -392,7 +415,7 @@ fn cases() -> Vec<Case> {
             |r| match r {
                 Anonymous => 401,
                 Owner | Admin => 200,
-                CoOwner => 403,
+                CoOwner | GroupMember => 403,
                 _ => 404,
             },
         ),
@@ -404,7 +427,7 @@ fn cases() -> Vec<Case> {
             |r| match r {
                 Anonymous => 401,
                 Owner | Admin => 200,
-                CoOwner => 403,
+                CoOwner | GroupMember => 403,
                 _ => 404,
             },
         ),
@@ -571,7 +594,7 @@ fn cases() -> Vec<Case> {
             None,
             |r| match r {
                 Anonymous => 401,
-                Owner | CoOwner | Admin => 200,
+                Owner | CoOwner | GroupMember | Admin => 200,
                 _ => 404,
             },
         ),
@@ -595,7 +618,7 @@ fn cases() -> Vec<Case> {
             |r| match r {
                 Anonymous => 401,
                 Admin => 204,
-                Owner | CoOwner => 403,
+                Owner | CoOwner | GroupMember => 403,
                 _ => 404,
             },
         ),

@@ -9,6 +9,7 @@ mod api;
 mod authz;
 mod backup;
 mod cli;
+mod course_rooms;
 mod database;
 mod ldap;
 mod login;

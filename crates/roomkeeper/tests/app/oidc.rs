@@ -102,7 +102,7 @@ async fn through_provider(app: &TestApp, browser: &Client, start: &str, login: &
 }
 
 /// A whole login; returns Roomkeeper's answer to the callback.
-async fn sso_log_in(
+pub(crate) async fn sso_log_in(
     app: &TestApp,
     browser: &Client,
     provider: &str,

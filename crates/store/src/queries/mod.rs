@@ -10,6 +10,7 @@
 use crate::statement::Driver;
 
 mod accounts;
+mod groups;
 mod guard;
 mod leases;
 mod mail;

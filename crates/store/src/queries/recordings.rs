@@ -136,12 +136,11 @@ impl<D: Driver> crate::RecordingStore for SqlStore<D> {
                     .as_ref()
                     .map(roomkeeper_domain::RoomName::as_str),
             ) {
-                query(
+                let people = crate::sql::room_people("$4");
+                query(&format!(
                     "INSERT INTO notices (username, kind, room_name, message, created_at) \
-                     SELECT owner, CAST($5 AS TEXT), $1, $2, $3 FROM rooms WHERE id = $4 \
-                     UNION SELECT username, CAST($5 AS TEXT), $1, $2, $3 \
-                     FROM room_co_owners WHERE room_id = $4",
-                )
+                     SELECT username, CAST($5 AS TEXT), $1, $2, $3 FROM ({people}) AS people"
+                ))
                 .bind(room_name)
                 .bind(id)
                 .bind(now)

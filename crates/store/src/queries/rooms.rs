@@ -104,7 +104,7 @@ impl<D: Driver> SqlStore<D> {
         Self::notify_people_in(tx, &room, audit, NoticeKind::RoomReleased, None).await
     }
 
-    /// Tells the room's people (owner and co-owners, `before` the change) that
+    /// Tells the room's people (owner, co-owners and group members, `before` the change) that
     /// someone else changed it; the actor is not told of their own change.
     pub(super) async fn notify_people_in(
         tx: &mut sqlx::Transaction<'_, D>,
@@ -114,7 +114,7 @@ impl<D: Driver> SqlStore<D> {
         to: Option<&str>,
     ) -> crate::Result<()> {
         let message = serde_json::json!({ "by": audit.actor, "to": to }).to_string();
-        for person in std::iter::once(&room.owner).chain(&room.co_owners) {
+        for person in room.people() {
             if Some(person.as_str()) == audit.actor {
                 continue;
             }
@@ -173,6 +173,64 @@ impl<D: Driver> SqlStore<D> {
         Ok(map)
     }
 
+    /// The co-owning groups of each room, with their members as last refreshed, in
+    /// name order.
+    pub(crate) async fn co_owner_groups_in(
+        conn: &mut D::Connection,
+        room_ids: &[i64],
+    ) -> crate::Result<std::collections::HashMap<i64, Vec<roomkeeper_domain::CoOwnerGroup>>> {
+        use roomkeeper_domain::{CoOwnerGroup, GroupMember, GroupName, Username};
+        let mut map: std::collections::HashMap<i64, Vec<CoOwnerGroup>> = Default::default();
+        if room_ids.is_empty() {
+            return Ok(map);
+        }
+        let mut select = Builder::new(
+            "SELECT g.room_id, g.group_name, m.username, m.display_name \
+             FROM room_co_owner_groups g LEFT JOIN group_members m ON m.group_name = g.group_name \
+             WHERE g.room_id IN (",
+        );
+        select
+            .push_list(room_ids.iter().copied())
+            .push(") ORDER BY g.room_id, g.group_name, m.username");
+        let rows: Vec<(i64, String, Option<String>, Option<String>)> =
+            select.build_query_as().fetch_all(&mut *conn).await?;
+        for (room_id, group, username, display_name) in rows {
+            let groups = map.entry(room_id).or_default();
+            let name = GroupName::from_stored(&group);
+            if groups.last().is_none_or(|g| g.name != name) {
+                groups.push(CoOwnerGroup {
+                    name,
+                    members: Vec::new(),
+                });
+            }
+            if let (Some(group), Some(username)) = (groups.last_mut(), username) {
+                group.members.push(GroupMember {
+                    username: Username::from_stored(&username),
+                    display_name,
+                });
+            }
+        }
+        Ok(map)
+    }
+
+    /// The rooms of `rows` with their co-owners and co-owning groups.
+    pub(crate) async fn rooms_with_people(
+        conn: &mut D::Connection,
+        rows: Vec<crate::models::RoomRow>,
+    ) -> crate::Result<Vec<crate::Room>> {
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut co = Self::co_owners_in(conn, &ids).await?;
+        let mut groups = Self::co_owner_groups_in(conn, &ids).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let co_owners = co.remove(&row.id).unwrap_or_default();
+                let groups = groups.remove(&row.id).unwrap_or_default();
+                row.with_co_owners(&co_owners, groups)
+            })
+            .collect())
+    }
+
     pub(super) async fn room_in(
         conn: &mut D::Connection,
         id: i64,
@@ -185,11 +243,7 @@ impl<D: Driver> SqlStore<D> {
             query_as(&sql).bind(id).fetch_optional(&mut *conn).await?;
         match row {
             None => Ok(None),
-            Some(row) => {
-                let mut co = Self::co_owners_in(conn, &[row.id]).await?;
-                let co_owners = co.remove(&row.id).unwrap_or_default();
-                Ok(Some(row.with_co_owners(&co_owners)))
-            }
+            Some(row) => Ok(Self::rooms_with_people(conn, vec![row]).await?.pop()),
         }
     }
 
@@ -576,6 +630,7 @@ impl<D: Driver> crate::RoomStore for SqlStore<D> {
         &self,
         room_id: i64,
         usernames: &[String],
+        groups: Option<&[roomkeeper_domain::GroupName]>,
         audit: &crate::Audit<'_>,
     ) -> crate::Result<crate::Room> {
         let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
@@ -583,6 +638,23 @@ impl<D: Driver> crate::RoomStore for SqlStore<D> {
             .await?
             .ok_or(crate::Error::NotFound)?;
         Self::replace_co_owners_in(&mut tx, room_id, before.owner.as_str(), usernames).await?;
+        if let Some(groups) = groups {
+            query("DELETE FROM room_co_owner_groups WHERE room_id = $1")
+                .bind(room_id)
+                .execute(&mut *tx)
+                .await?;
+            let unique: std::collections::BTreeSet<String> = groups
+                .iter()
+                .map(roomkeeper_domain::GroupName::as_stored)
+                .collect();
+            for group in unique {
+                query("INSERT INTO room_co_owner_groups (room_id, group_name) VALUES ($1, $2)")
+                    .bind(room_id)
+                    .bind(group)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         query("UPDATE rooms SET last_activity_at = $1 WHERE id = $2")
             .bind(audit.now)
             .bind(room_id)
@@ -602,7 +674,30 @@ impl<D: Driver> crate::RoomStore for SqlStore<D> {
             &detail,
         )
         .await?;
-        if before.co_owners != after.co_owners {
+        let group_names = |room: &crate::Room| -> Vec<String> {
+            room.co_owner_groups
+                .iter()
+                .map(|g| g.name.as_stored())
+                .collect()
+        };
+        let groups_changed = group_names(&before) != group_names(&after);
+        if groups_changed {
+            let detail = serde_json::json!({
+                "before": group_names(&before),
+                "after": group_names(&after),
+            })
+            .to_string();
+            Self::audit_in(
+                &mut tx,
+                audit,
+                AuditAction::CoOwnerGroups,
+                Some(after.name.as_str()),
+                None,
+                &detail,
+            )
+            .await?;
+        }
+        if before.co_owners != after.co_owners || groups_changed {
             Self::notify_people_in(&mut tx, &before, audit, NoticeKind::CoOwnersChanged, None)
                 .await?;
         }

@@ -229,7 +229,10 @@ impl<D: Driver> crate::SsoStore for SqlStore<D> {
              (SELECT room_id FROM room_co_owners WHERE username = $2)",
             "DELETE FROM patterns WHERE username = $1 AND pattern IN \
              (SELECT pattern FROM patterns WHERE username = $2)",
+            "DELETE FROM group_members WHERE username = $1 AND group_name IN \
+             (SELECT group_name FROM group_members WHERE username = $2)",
             "UPDATE room_co_owners SET username = $2 WHERE username = $1",
+            "UPDATE group_members SET username = $2 WHERE username = $1",
             "UPDATE patterns SET username = $2 WHERE username = $1",
             "UPDATE rooms SET owner = $2 WHERE owner = $1",
             "UPDATE room_requests SET requester = $2 WHERE requester = $1",

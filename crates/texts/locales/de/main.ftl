@@ -149,6 +149,11 @@ room-created = Registriert
 room-co-owners-edit = Mitverwaltende
 room-co-owners-explain = Mitverwaltende haben in diesem Raum dieselben Rechte wie der Eigentümer: Sie können die Kontrolle über eine laufende Sitzung übernehmen und die Aufzeichnungen ansehen. Nur der Eigentümer und die Administration ändern diese Liste. Wer entfernt wird, verliert den Zugriff mit dem nächsten Klick.
 room-co-owners-save = Mitverwaltende speichern
+room-groups = Mitverwaltende Gruppen
+room-group-size = Mitglieder: { $count }
+room-group-empty = Laut Verzeichnis ist niemand in dieser Gruppe.
+room-group-empty-provider = Aus dieser Gruppe hat sich noch niemand angemeldet: Mitglieder werden bei ihrer ersten Anmeldung bekannt.
+room-groups-help = Eine Gruppe pro Zeile. Alle Mitglieder einer Gruppe haben dieselben Rechte wie Mitverwaltende, solange das Verzeichnis oder der Anmeldedienst sie führt. Verzeichnisgruppen mit Kurznamen (logic-teachers) oder DN (cn=logic-teachers,ou=groups,dc=example,dc=org), Anmeldegruppen als ANBIETER:GRUPPE (uni:logic-2026). Leeren Sie das Feld, um alle Gruppen zu entfernen.
 room-transfer = Raum jemand anderem geben
 room-transfer-to = Neuer Eigentümer (Benutzername)
 room-transfer-help = Der neue Eigentümer bekommt alle Rechte; Sie verlieren Ihre, außer er trägt Sie als Mitverwaltende ein.
@@ -168,6 +173,7 @@ audit-reject = Abgelehnt
 audit-pattern_add = Muster hinzugefügt
 audit-pattern_remove = Muster entfernt
 audit-co_owners = Mitverwaltende geändert
+audit-co_owner_groups = Mitverwaltende Gruppen geändert
 audit-transfer = Übertragen
 audit-release = Freigegeben
 
@@ -247,6 +253,8 @@ error-invalid_username = Ein Benutzername ist ungültig.
 error-invalid_pattern = Das Muster ist ungültig.
 error-invalid_message = Die Nachricht ist zu lang.
 error-room_taken = Dieser Raum ist bereits registriert.
+error-invalid_group = Das ist hier keine Gruppe: Verzeichnisgruppen mit ihrem DN oder Kurznamen, Anmeldegruppen als ANBIETER:GRUPPE angeben.
+error-unknown_group = Das Verzeichnis kennt diese Gruppe nicht.
 error-already_decided = Dieser Antrag wurde bereits entschieden oder zurückgezogen.
 
 mail-new-request-subject = Raumantrag: { $room } von { $requester }

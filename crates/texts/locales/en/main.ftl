@@ -149,6 +149,11 @@ room-created = Registered
 room-co-owners-edit = Co-owners
 room-co-owners-explain = Co-owners have the same rights in this room as the owner: they can take control of a running meeting and watch the recordings. Only the owner and administrators change this list. A removed co-owner loses access with their next click.
 room-co-owners-save = Save co-owners
+room-groups = Co-owning groups
+room-group-size = members: { $count }
+room-group-empty = Nobody is in this group, as far as the directory says.
+room-group-empty-provider = Nobody from this group has logged in yet: members are known from their first login.
+room-groups-help = One group per line. Everyone in a group has the same rights as a co-owner, for as long as the directory or the sign-in service lists them. A directory group by its short name (logic-teachers) or its DN (cn=logic-teachers,ou=groups,dc=example,dc=org); a sign-in group as PROVIDER:GROUP (uni:logic-2026). Empty the box to remove every group.
 room-transfer = Give the room to someone else
 room-transfer-to = New owner (username)
 room-transfer-help = The new owner gets every right; you lose yours unless they add you as co-owner.
@@ -168,6 +173,7 @@ audit-reject = Rejected
 audit-pattern_add = Pattern added
 audit-pattern_remove = Pattern removed
 audit-co_owners = Co-owners changed
+audit-co_owner_groups = Co-owning groups changed
 audit-transfer = Transferred
 audit-release = Released
 
@@ -247,6 +253,8 @@ error-invalid_username = A username is not valid.
 error-invalid_pattern = The pattern is not valid.
 error-invalid_message = The message is too long.
 error-room_taken = This room is already registered.
+error-invalid_group = This is not a group here: give a directory group by its DN or its short name, or a sign-in group as PROVIDER:GROUP.
+error-unknown_group = The directory has no such group.
 error-already_decided = This request has already been decided or withdrawn.
 
 mail-new-request-subject = Room request: { $room } by { $requester }

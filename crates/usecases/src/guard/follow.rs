@@ -382,6 +382,7 @@ mod tests {
                 name: roomkeeper_domain::RoomName::from_canonical("logic").unwrap(),
                 owner: roomkeeper_domain::Username::parse("ada").unwrap(),
                 co_owners: Vec::new(),
+                co_owner_groups: Vec::new(),
                 created_at: 0,
                 last_activity_at: 0,
             },

@@ -273,6 +273,8 @@ pub async fn get_room(State(state): State<AppState>, access: Access<SeeRoom>) ->
 #[serde(deny_unknown_fields)]
 pub struct CoOwnersBody {
     usernames: Vec<String>,
+    /// Left out: the room's groups stay as they are.
+    groups: Option<Vec<String>>,
 }
 
 pub async fn set_co_owners(
@@ -282,8 +284,14 @@ pub async fn set_co_owners(
     ApiJson(body): ApiJson<CoOwnersBody>,
 ) -> Result<Json<RoomView>, ApiError> {
     let acting = access.current.acting(address);
-    let room =
-        rooms::set_co_owners(&state.usecases, &acting, &access.resource, &body.usernames).await?;
+    let room = rooms::set_co_owners(
+        &state.usecases,
+        &acting,
+        &access.resource,
+        &body.usernames,
+        body.groups.as_deref(),
+    )
+    .await?;
     Ok(Json(RoomView::new(&state, room)))
 }
 

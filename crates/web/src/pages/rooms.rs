@@ -303,6 +303,8 @@ struct RoomPage {
     page: Chrome,
     room: RoomView,
     can_manage: bool,
+    /// Groups can be named: there is a directory or a sign-in provider.
+    groups_possible: bool,
     /// For those who may control it, when Jitsi is configured: the meeting, or why
     /// it cannot be shown.
     meeting: Option<Result<roomkeeper_domain::Meeting, String>>,
@@ -409,6 +411,7 @@ async fn room_page_with(
             page: Chrome::for_user(state, lang, &current.user, &path).await?,
             room: RoomView::new(state, room),
             can_manage,
+            groups_possible: roomkeeper_usecases::groups::possible(&state.usecases),
             meeting,
             moderators,
             live_pushed: roomkeeper_usecases::meetings::pushes_changes(&state.usecases),
@@ -483,6 +486,8 @@ async fn after_change(
 struct CoOwnersForm {
     #[serde(default)]
     usernames: String,
+    /// One group per line; a form without the field keeps the room's groups.
+    groups: Option<String>,
 }
 
 async fn set_co_owners(
@@ -493,11 +498,13 @@ async fn set_co_owners(
     PageForm(form): PageForm<CoOwnersForm>,
 ) -> Result<Response, PageError> {
     let acting = access.current.acting(address);
+    let groups = form.groups.map(|groups| [groups]);
     let result = rooms::set_co_owners(
         &state.usecases,
         &acting,
         &access.resource,
         &[form.usernames],
+        groups.as_ref().map(|g| &g[..]),
     )
     .await
     .map(|_| "co-owners")

@@ -13,6 +13,8 @@ use roomkeeper_store::{
 use roomkeeper_testkit_db::Steps;
 use roomkeeper_testkit_db::{Backend, TestDatabase, both_backends};
 
+mod groups;
+
 fn new_user(name: &str, is_admin: bool) -> NewUser {
     NewUser {
         username: Username::parse(name).unwrap(),
@@ -710,7 +712,12 @@ async fn the_overview_pages_rooms_and_counts_only_when_the_page_is_full(backend:
     // The store drops her.
     let own = overview.rooms.items[0].id;
     store
-        .set_co_owners(own, &["alice".into(), "carol".into()], &audit("alice", 50))
+        .set_co_owners(
+            own,
+            &["alice".into(), "carol".into()],
+            None,
+            &audit("alice", 50),
+        )
         .await
         .unwrap();
     let again = store.list_rooms(&alice, Page::new(1, 20)).await.unwrap();
@@ -720,7 +727,7 @@ async fn the_overview_pages_rooms_and_counts_only_when_the_page_is_full(backend:
     assert_eq!(twice.items[0].co_owners, ["carol"]);
     steps.begin("A room without co-owners is listed too");
     store
-        .set_co_owners(own, &[], &audit("alice", 51))
+        .set_co_owners(own, &[], None, &audit("alice", 51))
         .await
         .unwrap();
     let alone = store.list_rooms(&alice, Page::new(1, 2)).await.unwrap();
@@ -854,6 +861,7 @@ async fn rooms_are_listed_searched_and_changed_with_an_audit_trail(backend: Back
         .set_co_owners(
             logic.id,
             &["erin".into(), "alice".into(), "erin".into()],
+            None,
             &audit("alice", 5),
         )
         .await
@@ -1172,6 +1180,7 @@ async fn single_sign_on_identities_renames_and_logins(backend: Backend) {
         .set_co_owners(
             seminar_id,
             &["ada".into(), "ada.l".into()],
+            None,
             &audit("bob", 7),
         )
         .await
@@ -1274,7 +1283,7 @@ async fn the_rooms_people_hear_of_changes_made_by_others(backend: Backend) {
     };
     // alice (the owner) changes her own co-owners: carol and dave hear of it, she does not.
     store
-        .set_co_owners(room, &["carol".into()], &audit("alice", 3))
+        .set_co_owners(room, &["carol".into()], None, &audit("alice", 3))
         .await
         .unwrap();
     assert!(kinds("alice").await.is_empty());
@@ -1763,7 +1772,7 @@ async fn the_in_use_alert_tells_the_rooms_people_once(backend: Backend) {
     steps.begin("A guarded room with an owner and a co-owner");
     let room_id = approved_room(&*store, "logic", "alice", 10, 11).await;
     let room = store
-        .set_co_owners(room_id, &["carol".into()], &audit("alice", 12))
+        .set_co_owners(room_id, &["carol".into()], None, &audit("alice", 12))
         .await
         .unwrap();
     let guard = GuardSettings {

@@ -1,0 +1,329 @@
+//! Course rooms: a room's co-owners named as a directory group (Debian's slapd, nested
+//! groups) or a sign-in provider's group (a real OpenID provider), and the directory or
+//! the provider alone deciding who is in them, while sessions and live views are open.
+
+use reqwest::StatusCode;
+use roomkeeper_testkit::ldap::{LOGIC_TEACHERS, LOGIC_TUTORS, PASSWORD_SUFFIX, PEOPLE, Slapd};
+use roomkeeper_testkit::oidc::OidcServer;
+use roomkeeper_testkit::{
+    Backend, MeetingEvents, Steps, TestApp, TestDatabase, both_backends, error_code, json,
+};
+use serde_json::{Value, json};
+
+async fn app_with(backend: Backend, configure: impl FnOnce(&mut roomkeeper::Config)) -> TestApp {
+    let database = std::sync::Arc::new(TestDatabase::new(backend).await.unwrap());
+    let mut config = database.config();
+    configure(&mut config);
+    TestApp::spawn_with(database, config, Default::default())
+        .await
+        .unwrap()
+}
+
+fn put_co_owners(
+    client: &reqwest::Client,
+    app: &TestApp,
+    room: i64,
+    body: &Value,
+) -> reqwest::RequestBuilder {
+    client
+        .put(app.url(&format!("/api/v1/rooms/{room}/co-owners")))
+        .json(body)
+}
+
+async fn status_of(client: &reqwest::Client, app: &TestApp, path: &str) -> StatusCode {
+    client.get(app.url(path)).send().await.unwrap().status()
+}
+
+fn members(group: &Value) -> Vec<String> {
+    group["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["username"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A lecturer names the course's teachers' group once. Everyone the directory lists in
+/// it, through the tutors' group inside it too, co-owns the room, including dan, who has
+/// never signed in; who leaves the group at the directory loses the room at the next
+/// refresh, their open live view too, and who is added has it from their next sign-in.
+async fn a_directory_group_co_owns_a_course_room(backend: Backend) {
+    let mut steps = Steps::new();
+    let slapd = Slapd::start().await.unwrap();
+    let app = app_with(backend, |c| {
+        c.ldap = slapd.group_config();
+        // The frozen directory below is given up on after this (times the refresh's six).
+        c.ldap.timeout_seconds = 2;
+    })
+    .await;
+    app.passwordless_user("lecturer", false).await.unwrap();
+    let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
+
+    steps.begin("Bad group names are refused and change nothing");
+    for (typed, code) in [
+        ("no-such-group", "unknown_group"),
+        (
+            "cn=physics-teachers,ou=groups,dc=example,dc=org",
+            "unknown_group",
+        ),
+        ("elsewhere:staff", "invalid_group"),
+        ("cn=", "invalid_group"),
+    ] {
+        let refused = put_co_owners(
+            &lecturer,
+            &app,
+            room,
+            &json!({"usernames": [], "groups": [typed]}),
+        )
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(
+            error_code(refused, StatusCode::UNPROCESSABLE_ENTITY).await,
+            code,
+            "{typed}"
+        );
+    }
+    let unchanged = json(lecturer.get(app.url(&format!("/api/v1/rooms/{room}")))).await;
+    assert_eq!(unchanged["co_owner_groups"], json!([]));
+
+    steps.begin("The lecturer names the group by its short name; the directory fills it");
+    let named = put_co_owners(
+        &lecturer,
+        &app,
+        room,
+        &json!({"usernames": [], "groups": ["logic-teachers"]}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(named.status(), StatusCode::OK);
+    let named: Value = named.json().await.unwrap();
+    let group = &named["co_owner_groups"][0];
+    assert_eq!(group["name"], LOGIC_TEACHERS);
+    assert_eq!(group["source"], "directory");
+    assert_eq!(group["size"], 3, "{group}");
+    assert_eq!(
+        members(group),
+        ["ada", "carol", "dan"],
+        "nested tutors included"
+    );
+    let history = json(lecturer.get(app.url(&format!("/api/v1/audit?room_id={room}")))).await;
+    assert!(
+        history["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "co_owner_groups"),
+        "{history}"
+    );
+
+    steps.begin("Members sign in with the directory and have the room");
+    let carol = app.client();
+    app.log_in(&carol, "carol", &format!("Carol{PASSWORD_SUFFIX}"))
+        .await
+        .unwrap();
+    let listed = json(carol.get(app.url("/api/v1/rooms"))).await;
+    assert_eq!(listed["total"], 1, "{listed}");
+    assert_eq!(
+        status_of(&carol, &app, &format!("/api/v1/rooms/{room}/meeting")).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "allowed: the meeting's answer is that no Jitsi is configured here"
+    );
+    // Managing the room stays the owner's, as for any co-owner.
+    let not_theirs = put_co_owners(&carol, &app, room, &json!({"usernames": ["carol"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_theirs.status(), StatusCode::FORBIDDEN);
+    let mut carols_view = MeetingEvents::new(
+        carol
+            .get(app.url(&format!("/api/v1/rooms/{room}/events")))
+            .send()
+            .await
+            .unwrap(),
+    );
+
+    steps.begin("dan never signed in: listed, and told of changes to the room");
+    let page = lecturer
+        .get(app.url(&format!("/rooms/{room}")))
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Co-owning groups") && page.contains("members: 3"),
+        "{page}"
+    );
+    assert!(page.contains("dan (Dan Never)"), "{page}");
+    let dans = app.store().notices_of("dan").await.unwrap();
+    assert!(dans.is_empty(), "not told of his group's naming: {dans:?}");
+    put_co_owners(&lecturer, &app, room, &json!({"usernames": ["assistant"]}))
+        .send()
+        .await
+        .unwrap();
+    let dans = app.store().notices_of("dan").await.unwrap();
+    assert_eq!(dans.len(), 1, "{dans:?}");
+
+    steps.begin("Carol leaves the tutors at the directory: the refresh takes the room away");
+    slapd
+        .remove_member(LOGIC_TUTORS, &format!("uid=Carol,{PEOPLE}"))
+        .await
+        .unwrap();
+    let read = roomkeeper_usecases::groups::refresh_directory_groups(&app.state.usecases)
+        .await
+        .unwrap();
+    assert_eq!(read, 1);
+    assert_eq!(
+        status_of(&carol, &app, &format!("/api/v1/rooms/{room}")).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(carols_view.ended().await.unwrap(), "not_found");
+    assert_eq!(json(carol.get(app.url("/api/v1/rooms"))).await["total"], 0);
+
+    steps.begin("Added back, she has the room from her next sign-in, before any refresh");
+    slapd
+        .add_member(LOGIC_TEACHERS, &format!("uid=Carol,{PEOPLE}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        status_of(&carol, &app, &format!("/api/v1/rooms/{room}")).await,
+        StatusCode::NOT_FOUND,
+        "not before she signs in or the refresh runs"
+    );
+    let again = app.client();
+    app.log_in(&again, "carol", &format!("Carol{PASSWORD_SUFFIX}"))
+        .await
+        .unwrap();
+    for client in [&again, &carol] {
+        assert_eq!(
+            status_of(client, &app, &format!("/api/v1/rooms/{room}")).await,
+            StatusCode::OK,
+            "her rights are hers, in every session"
+        );
+    }
+
+    // (Not a question of the database: asked once, on SQLite.)
+    if backend == Backend::Sqlite {
+        steps.begin("A directory that cannot be asked changes nothing");
+        directory_outage_changes_nothing(&app, &slapd, &carol, room).await;
+    }
+
+    steps.begin("Removing the group removes its members' rights, and is in the history");
+    let cleared = put_co_owners(
+        &lecturer,
+        &app,
+        room,
+        &json!({"usernames": [], "groups": []}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(cleared.status(), StatusCode::OK);
+    assert_eq!(
+        status_of(&carol, &app, &format!("/api/v1/rooms/{room}")).await,
+        StatusCode::NOT_FOUND
+    );
+    let history = json(lecturer.get(app.url(&format!("/api/v1/audit?room_id={room}")))).await;
+    let group_changes = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "co_owner_groups")
+        .count();
+    assert_eq!(group_changes, 2, "{history}");
+}
+
+both_backends!(a_directory_group_co_owns_a_course_room);
+
+/// A frozen directory (SIGSTOP): the refresh gives up after its timeout, reads nothing,
+/// and the members keep what the group gave them.
+async fn directory_outage_changes_nothing(
+    app: &TestApp,
+    slapd: &Slapd,
+    member: &reqwest::Client,
+    room: i64,
+) {
+    slapd.pause().unwrap();
+    let tried = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        roomkeeper_usecases::groups::refresh_directory_groups(&app.state.usecases),
+    )
+    .await
+    .expect("the refresh gives up by itself")
+    .unwrap();
+    assert_eq!(tried, 0);
+    slapd.resume().unwrap();
+    assert_eq!(
+        status_of(member, app, &format!("/api/v1/rooms/{room}")).await,
+        StatusCode::OK
+    );
+}
+
+/// A provider's group (`uni:staff`): its members are known from their sign-in, and each
+/// sign-in says again which of the provider's groups they are in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_group_co_owns_a_room_as_its_claim_says() {
+    let mut steps = Steps::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let provider = OidcServer::start(&base, "uni").await.unwrap();
+    let database = std::sync::Arc::new(TestDatabase::new(Backend::Sqlite).await.unwrap());
+    let mut config = database.config();
+    config.http.public_url = Some(base);
+    config.oidc = vec![provider.config("uni", "University account")];
+    let app = TestApp::spawn_on(listener, database, config, Default::default())
+        .await
+        .unwrap();
+    app.passwordless_user("lecturer", false).await.unwrap();
+    let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
+
+    steps.begin("The lecturer names the provider's staff group: nobody known yet");
+    let named: Value = put_co_owners(
+        &lecturer,
+        &app,
+        room,
+        &json!({"usernames": [], "groups": ["uni:staff"]}),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(named["co_owner_groups"][0]["name"], "uni:staff");
+    assert_eq!(named["co_owner_groups"][0]["source"], "provider");
+    assert_eq!(named["co_owner_groups"][0]["size"], 0);
+
+    steps.begin("Ada signs in through the provider, in staff: she has the room");
+    let ada = app.client();
+    let back = crate::oidc::sso_log_in(&app, &ada, "uni", "ada").await;
+    assert!(back.status().is_redirection(), "{}", back.status());
+    assert_eq!(
+        status_of(&ada, &app, &format!("/api/v1/rooms/{room}")).await,
+        StatusCode::OK
+    );
+    let known = json(lecturer.get(app.url(&format!("/api/v1/rooms/{room}")))).await;
+    assert_eq!(members(&known["co_owner_groups"][0]), ["ada"]);
+
+    steps.begin("The provider takes her out of staff: her next sign-in ends the right");
+    provider
+        .set_claim("u-1001", "groups", r#"["alumni"]"#)
+        .await
+        .unwrap();
+    let later = app.client();
+    let back = crate::oidc::sso_log_in(&app, &later, "uni", "ada").await;
+    assert!(back.status().is_redirection(), "{}", back.status());
+    for client in [&later, &ada] {
+        assert_eq!(
+            status_of(client, &app, &format!("/api/v1/rooms/{room}")).await,
+            StatusCode::NOT_FOUND,
+            "every session of hers"
+        );
+    }
+}
