@@ -21,7 +21,7 @@ use roomkeeper_domain::{AuditAction, GroupMember, GroupName, GuardSettings, User
 pub use error::Conflict;
 pub use error::{Error, Result};
 pub use models::{
-    ApiToken, Audit, AuditEntry, GuardClaim, HandOver, IngestProblem, LoginAttempts,
+    ApiToken, Audit, AuditEntry, GroupPattern, GuardClaim, HandOver, IngestProblem, LoginAttempts,
     MeetingModerator, ModeratorTrust, NewEmail, NewRecording, NewRequest, NewUser, Notice,
     OidcCollision, OidcLogin, OutboxEmail, OutboxStatus, Overview, OwnerAlert, Page, Paged,
     Recording, RecordingState, RequestFilter, RequestStatus, Room, RoomEntry, RoomFilter,
@@ -119,7 +119,8 @@ pub trait Store:
 /// directory or a provider said last about who is in them.
 #[async_trait]
 pub trait GroupStore: Send + Sync {
-    /// The directory groups some room names, for the directory's regular refresh.
+    /// The directory groups some room names or a pattern is given to, for the
+    /// directory's regular refresh and the sign-in's question.
     async fn named_directory_groups(&self) -> Result<Vec<GroupName>>;
     /// Everything the directory says is in `group` now (its whole answer): whoever is no
     /// longer in it loses what the group gave at once.
@@ -129,6 +130,18 @@ pub trait GroupStore: Send + Sync {
         members: &[GroupMember],
         now: i64,
     ) -> Result<()>;
+    /// Gives `group` a pattern (`PatternExists` if it has it), with its history entry.
+    async fn add_group_pattern(
+        &self,
+        group: &GroupName,
+        pattern: &str,
+        audit: &Audit<'_>,
+    ) -> Result<GroupPattern>;
+    /// Returns whether there was such a pattern.
+    async fn delete_group_pattern(&self, id: i64, audit: &Audit<'_>) -> Result<bool>;
+    async fn group_patterns(&self) -> Result<Vec<GroupPattern>>;
+    /// The patterns of the groups `username` is in, as last known.
+    async fn group_patterns_of(&self, username: &str) -> Result<Vec<GroupPattern>>;
     /// What a sign-in said about the groups of `member` among those `asked` covers:
     /// they are in exactly `member_of` of them.
     async fn set_memberships(

@@ -270,6 +270,18 @@ pub struct UserPattern {
     pub created_at: i64,
 }
 
+/// A pattern given to a group: its members' requests for matching rooms approve
+/// themselves.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct GroupPattern {
+    pub id: i64,
+    /// As `roomkeeper_domain::GroupName` writes it.
+    pub group_name: String,
+    pub pattern: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct AuditRow {
     pub id: i64,

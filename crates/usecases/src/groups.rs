@@ -6,6 +6,8 @@
 use roomkeeper_domain::{GroupMember, GroupName, Refusal, Username};
 use roomkeeper_store::{MembershipsAsked, User};
 
+pub use roomkeeper_store::GroupPattern;
+
 use crate::{Error, UseCases};
 
 /// Whether groups can be named here: there is a directory or a sign-in provider.
@@ -74,6 +76,45 @@ async fn group(uc: &UseCases, typed: &str) -> Result<GroupName, Error> {
             format!("The directory has no group {typed:?}."),
         )),
     }
+}
+
+/// Gives a group a pattern: its members' requests for matching rooms approve themselves
+/// ("everyone in the lecturers' group may register `course-*`"). The group is checked
+/// with its source, and a directory group is read at once.
+pub async fn add_group_pattern(
+    uc: &UseCases,
+    acting: &crate::Acting<'_>,
+    group: &str,
+    pattern: &str,
+) -> Result<roomkeeper_store::GroupPattern, Error> {
+    let group = crate::groups::group(uc, group.trim()).await?;
+    let pattern = crate::rooms::parse_pattern(pattern)?;
+    let stamp = crate::Stamp::new(uc, acting);
+    let added = uc
+        .store
+        .add_group_pattern(&group, pattern.as_str(), &stamp.audit())
+        .await?;
+    if let Err(error) = refresh_directory_group(uc, &group).await {
+        tracing::warn!(%group, %error, "a group just given a pattern could not be read; the regular refresh reads it");
+    }
+    Ok(added)
+}
+
+pub async fn delete_group_pattern(
+    uc: &UseCases,
+    acting: &crate::Acting<'_>,
+    id: i64,
+) -> Result<(), Error> {
+    let stamp = crate::Stamp::new(uc, acting);
+    if uc.store.delete_group_pattern(id, &stamp.audit()).await? {
+        Ok(())
+    } else {
+        Err(Error::NotFound)
+    }
+}
+
+pub async fn group_patterns(uc: &UseCases) -> Result<Vec<roomkeeper_store::GroupPattern>, Error> {
+    Ok(uc.store.group_patterns().await?)
 }
 
 /// Reads who is in each directory group rooms name and keeps it: whoever left a group

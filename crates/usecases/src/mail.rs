@@ -60,7 +60,7 @@ pub(crate) async fn in_use(
     }
     let link = format!("{}/rooms/{}", uc.mail.base_url, room.id);
     let mut emails = Vec::new();
-    for name in std::iter::once(&room.owner).chain(&room.co_owners) {
+    for name in room.people() {
         let Ok(Some(user)) = uc.store.user_by_name(name).await else {
             continue;
         };
@@ -82,7 +82,7 @@ pub(crate) async fn knocking(
     }
     let link = format!("{}/rooms/{}", uc.mail.base_url, room.id);
     let mut emails = Vec::new();
-    for owner in std::iter::once(&room.owner).chain(&room.co_owners) {
+    for owner in room.people() {
         let Ok(Some(user)) = uc.store.user_by_name(owner).await else {
             continue;
         };
@@ -161,7 +161,7 @@ impl roomkeeper_recordings::ReadyMail for RecordingMail {
         };
         let link = format!("{}/recordings/{}", self.mail.base_url, recording.id);
         let mut emails = Vec::new();
-        for name in std::iter::once(&room.owner).chain(&room.co_owners) {
+        for name in room.people() {
             let Ok(Some(user)) = self.store.user_by_name(name).await else {
                 continue;
             };

@@ -87,10 +87,15 @@ pub async fn request(
             ));
         }
     }
-    let patterns = uc.store.patterns_of(&requester.username).await?;
-    let auto = patterns
+    // The requester's own patterns, then those of the groups they are in.
+    let own = uc.store.patterns_of(&requester.username).await?;
+    let of_groups = uc.store.group_patterns_of(&requester.username).await?;
+    let matches = |pattern: &str| Pattern::parse(pattern).is_ok_and(|p| p.matches(&name));
+    let auto = own
         .iter()
-        .find(|p| Pattern::parse(&p.pattern).is_ok_and(|pattern| pattern.matches(&name)));
+        .map(|p| p.pattern.as_str())
+        .chain(of_groups.iter().map(|p| p.pattern.as_str()))
+        .find(|pattern| matches(pattern));
     let new = NewRequest {
         room_name: canonical,
         requester: requester.username.to_string(),
@@ -105,12 +110,7 @@ pub async fn request(
     let stamp = Stamp::new(uc, acting);
     let request = uc
         .store
-        .create_request(
-            &new,
-            auto.map(|p| p.pattern.as_str()),
-            &stamp.audit(),
-            &emails,
-        )
+        .create_request(&new, auto, &stamp.audit(), &emails)
         .await?;
     uc.mail.queued(&emails);
     tracing::info!(

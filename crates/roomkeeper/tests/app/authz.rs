@@ -154,6 +154,10 @@ async fn fixture(backend: Backend) -> Fixture {
         .add_pattern("requester", "req-*", &audit("root"))
         .await
         .unwrap();
+    let group_pattern = store
+        .add_group_pattern(&course, "course-*", &audit("root"))
+        .await
+        .unwrap();
     let notice = store.notices_of("owner").await.unwrap()[0].id;
     let owner = store
         .user_by_name(&roomkeeper_domain::Username::parse("owner").unwrap())
@@ -205,6 +209,7 @@ async fn fixture(backend: Backend) -> Fixture {
         ("room", room.to_string()),
         ("request", pending.id.to_string()),
         ("pattern", pattern.id.to_string()),
+        ("group_pattern", group_pattern.id.to_string()),
         ("notice", notice.to_string()),
         ("token", token.id.to_string()),
         ("recording", recording_ids[0].clone()),
@@ -580,6 +585,41 @@ fn cases() -> Vec<Case> {
             M::DELETE,
             "/users/{username}/patterns/{id}",
             "/users/requester/patterns/{pattern}",
+            None,
+            |r| match r {
+                Anonymous => 401,
+                Admin => 204,
+                _ => 403,
+            },
+        )),
+        case(
+            M::GET,
+            "/group-patterns",
+            "/group-patterns",
+            None,
+            |r| match r {
+                Anonymous => 401,
+                Admin => 200,
+                _ => 403,
+            },
+        ),
+        case(
+            M::POST,
+            "/group-patterns",
+            "/group-patterns",
+            Some(json!({"group": "uni:logic-course", "pattern": "g-{role}-*"})),
+            // No provider "uni" is configured here: the admin passes, and the group is
+            // refused (course_rooms.rs gives one for real).
+            |r| match r {
+                Anonymous => 401,
+                Admin => 422,
+                _ => 403,
+            },
+        ),
+        destructive(case(
+            M::DELETE,
+            "/group-patterns/{id}",
+            "/group-patterns/{group_pattern}",
             None,
             |r| match r {
                 Anonymous => 401,

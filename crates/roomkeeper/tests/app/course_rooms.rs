@@ -137,6 +137,65 @@ async fn a_directory_group_co_owns_a_course_room(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(not_theirs.status(), StatusCode::FORBIDDEN);
+
+    steps.begin("An admin gives the teachers a pattern: a member's request approves itself");
+    app.passwordless_user("root", true).await.unwrap();
+    let root = app.client_as("root").await.unwrap();
+    let given = root
+        .post(app.url("/api/v1/group-patterns"))
+        .json(&json!({"group": "logic-teachers", "pattern": "course-*"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(given.status(), StatusCode::CREATED);
+    let given: Value = given.json().await.unwrap();
+    assert_eq!(given["group_name"], LOGIC_TEACHERS);
+    let ask = |client: &reqwest::Client, room: &str| {
+        client
+            .post(app.url("/api/v1/room-requests"))
+            .json(&json!({"room": room, "reason": "teaching logic"}))
+            .send()
+    };
+    let carols: Value = ask(&carol, "course-logic")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(carols["status"], "approved", "{carols}");
+    let lecturers: Value = ask(&lecturer, "course-physics")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        lecturers["status"], "pending",
+        "not in the group: {lecturers}"
+    );
+    let refused = root
+        .post(app.url("/api/v1/group-patterns"))
+        .json(&json!({"group": "no-such-group", "pattern": "x-*"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(refused, StatusCode::UNPROCESSABLE_ENTITY).await,
+        "unknown_group"
+    );
+    let patterns = root
+        .get(app.url("/admin/patterns"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        patterns.contains("Patterns for groups") && patterns.contains(LOGIC_TEACHERS),
+        "{patterns}"
+    );
+
     let mut carols_view = MeetingEvents::new(
         carol
             .get(app.url(&format!("/api/v1/rooms/{room}/events")))
@@ -183,7 +242,12 @@ async fn a_directory_group_co_owns_a_course_room(backend: Backend) {
         StatusCode::NOT_FOUND
     );
     assert_eq!(carols_view.ended().await.unwrap(), "not_found");
-    assert_eq!(json(carol.get(app.url("/api/v1/rooms"))).await["total"], 0);
+    let left = json(carol.get(app.url("/api/v1/rooms"))).await;
+    assert_eq!(
+        left["total"], 1,
+        "only the room she registered herself: {left}"
+    );
+    assert_eq!(left["items"][0]["name"], "course-logic");
 
     steps.begin("Added back, she has the room from her next sign-in, before any refresh");
     slapd
@@ -213,17 +277,17 @@ async fn a_directory_group_co_owns_a_course_room(backend: Backend) {
         directory_outage_changes_nothing(&app, &slapd, &carol, room).await;
     }
 
-    steps.begin("Removing the group removes its members' rights, and is in the history");
-    let cleared = put_co_owners(
-        &lecturer,
-        &app,
-        room,
-        &json!({"usernames": [], "groups": []}),
-    )
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(cleared.status(), StatusCode::OK);
+    steps.begin("Emptied on the room page, the groups go, and their members' rights");
+    let cleared = lecturer
+        .post(app.url(&format!("/rooms/{room}/co-owners")))
+        .form(&[("usernames", ""), ("groups", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        cleared.headers()["location"],
+        format!("/rooms/{room}?notice=co-owners")
+    );
     assert_eq!(
         status_of(&carol, &app, &format!("/api/v1/rooms/{room}")).await,
         StatusCode::NOT_FOUND

@@ -23,3 +23,14 @@ CREATE INDEX group_members_username ON group_members(username);
 -- The directory's regular refresh of those groups: one instance per period (its number
 -- counts periods of ldap.group_refresh_minutes).
 INSERT INTO daily_jobs (job, last_day) VALUES ('directory_groups', 0);
+
+-- Patterns given to a group: its members' requests for matching rooms approve
+-- themselves, as a person's own patterns do.
+CREATE TABLE group_patterns (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    group_name TEXT    NOT NULL,
+    pattern    TEXT    NOT NULL,
+    created_by TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (group_name, pattern)
+);

@@ -218,6 +218,9 @@ patterns-list = Vergebene Muster
 patterns-matches = Passt auf { $rooms } registrierte Räume und { $requests } wartende Anträge
 patterns-overlap = Überschneidet sich mit { $pattern } von { $user }
 patterns-remove = Entfernen
+patterns-groups = Muster für Gruppen
+patterns-groups-help = Alle Mitglieder der Gruppe dürfen Räume, deren Name zum Muster passt, ohne Freigabe registrieren („alle in lecturers dürfen course-* registrieren“). Verzeichnisgruppen mit Kurznamen oder DN, Anmeldegruppen als ANBIETER:GRUPPE.
+patterns-group = Gruppe
 
 history-title = Verlauf
 history-help = Jede Änderung an Räumen, Anträgen und Mustern: wer, wann, von wo. Hier kann nichts geändert oder gelöscht werden.

@@ -218,6 +218,9 @@ patterns-list = Patterns in use
 patterns-matches = Matches { $rooms } registered rooms and { $requests } waiting requests
 patterns-overlap = Overlaps with { $pattern } of { $user }
 patterns-remove = Remove
+patterns-groups = Patterns for groups
+patterns-groups-help = Everyone in the group may register rooms matching the pattern without waiting for approval ("everyone in lecturers may register course-*"). A directory group by its short name or DN, a sign-in group as PROVIDER:GROUP.
+patterns-group = Group
 
 history-title = History
 history-help = Every change to rooms, requests and patterns: who, when, from where. Nothing here can be edited or deleted.

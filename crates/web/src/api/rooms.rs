@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use roomkeeper_domain::Refusal;
 use roomkeeper_domain::{Page, Paged, RequestStatus};
+use roomkeeper_usecases::groups;
 use roomkeeper_usecases::rooms::{self, PatternReport};
 use serde::{Deserialize, Serialize};
 
@@ -406,5 +407,42 @@ pub async fn dismiss_notice(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     rooms::dismiss_notice(&state.usecases, &current.user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list_group_patterns(
+    State(state): State<AppState>,
+    Admin(_admin): Admin,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(groups::group_patterns(&state.usecases).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupPatternBody {
+    group: String,
+    pattern: String,
+}
+
+pub async fn add_group_pattern(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ClientAddr(address): ClientAddr,
+    ApiJson(body): ApiJson<GroupPatternBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let acting = admin.acting(address);
+    let created =
+        groups::add_group_pattern(&state.usecases, &acting, &body.group, &body.pattern).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+pub async fn delete_group_pattern(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ClientAddr(address): ClientAddr,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    let acting = admin.acting(address);
+    groups::delete_group_pattern(&state.usecases, &acting, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use roomkeeper_domain::RefusalKind;
 use roomkeeper_domain::{Page, Paged, RequestStatus};
+use roomkeeper_usecases::groups;
 use roomkeeper_usecases::rooms::{self, PatternReport, QueueFacts};
 use serde::Deserialize;
 
@@ -28,6 +29,11 @@ pub fn router() -> Router<AppState> {
         .route("/admin/rooms", get(all_rooms))
         .route("/admin/patterns", get(patterns).post(add_pattern))
         .route("/admin/patterns/{id}/delete", post(delete_pattern))
+        .route("/admin/group-patterns", post(add_group_pattern))
+        .route(
+            "/admin/group-patterns/{id}/delete",
+            post(delete_group_pattern),
+        )
         .route("/admin/audit", get(audit_log))
 }
 
@@ -346,6 +352,9 @@ async fn all_rooms(
 struct PatternsPage {
     page: Chrome,
     reports: Vec<PatternReport>,
+    /// Groups can be given patterns: there is a directory or a sign-in provider.
+    groups_possible: bool,
+    group_patterns: Vec<roomkeeper_usecases::groups::GroupPattern>,
     error: Option<String>,
 }
 
@@ -362,6 +371,8 @@ async fn patterns_page(
         &PatternsPage {
             page: Chrome::for_user(state, lang, admin, "/admin/patterns").await?,
             reports,
+            groups_possible: groups::possible(&state.usecases),
+            group_patterns: groups::group_patterns(&state.usecases).await?,
             error,
         },
     ))
@@ -444,4 +455,42 @@ async fn audit_log(
             pager,
         },
     ))
+}
+
+#[derive(Deserialize)]
+struct GroupPatternForm {
+    group: String,
+    pattern: String,
+}
+
+async fn add_group_pattern(
+    State(state): State<AppState>,
+    Language(lang): Language,
+    Admin(admin): Admin,
+    ClientAddr(address): ClientAddr,
+    PageForm(form): PageForm<GroupPatternForm>,
+) -> Result<Response, PageError> {
+    let acting = admin.acting(address);
+    match groups::add_group_pattern(&state.usecases, &acting, &form.group, &form.pattern)
+        .await
+        .map_err(Error::from)
+    {
+        Ok(_) => Ok(Redirect::to("/admin/patterns").into_response()),
+        Err(error @ Error::Refused { .. }) => {
+            let message = localized(&Tr::new(lang), &error);
+            patterns_page(&state, lang, &admin.user, error.status(), Some(message)).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn delete_group_pattern(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ClientAddr(address): ClientAddr,
+    PagePath(id): PagePath<i64>,
+) -> Result<Response, PageError> {
+    let acting = admin.acting(address);
+    groups::delete_group_pattern(&state.usecases, &acting, id).await?;
+    Ok(Redirect::to("/admin/patterns").into_response())
 }
