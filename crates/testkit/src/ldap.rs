@@ -34,6 +34,41 @@ pub struct Slapd {
 
 impl Slapd {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(false).await
+    }
+
+    /// With OpenLDAP's `memberof` overlay, as directories that record membership on the
+    /// members (`memberOf`) are set up; every group's members have it (groups inside
+    /// groups too).
+    pub async fn start_with_member_of() -> anyhow::Result<Self> {
+        let slapd = Self::start_with(true).await?;
+        // slapadd bypasses overlays: writing each group's members again has the overlay
+        // record them.
+        let (connection, mut ldap) = ldap3::LdapConnAsync::new(&slapd.url()).await?;
+        ldap3::drive!(connection);
+        ldap.simple_bind(ADMIN, ADMIN_PASSWORD).await?.success()?;
+        for group in [ADMINS, LOGIC_TUTORS, LOGIC_TEACHERS] {
+            let (entries, _) = ldap
+                .search(group, ldap3::Scope::Base, "(objectClass=*)", vec!["member"])
+                .await?
+                .success()?;
+            let entry = ldap3::SearchEntry::construct(
+                entries.into_iter().next().context("the group is there")?,
+            );
+            let members: std::collections::HashSet<&str> = entry
+                .attrs
+                .get("member")
+                .map(|m| m.iter().map(String::as_str).collect())
+                .unwrap_or_default();
+            ldap.modify(group, vec![ldap3::Mod::Replace("member", members)])
+                .await?
+                .success()?;
+        }
+        ldap.unbind().await?;
+        Ok(slapd)
+    }
+
+    async fn start_with(member_of: bool) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let path = dir.path();
         std::fs::create_dir_all(path.join("config"))?;
@@ -45,7 +80,7 @@ impl Slapd {
              olcTLSCACertificateFile: {dir}/ca.crt\nolcTLSCertificateFile: {dir}/localhost.crt\n\
              olcTLSCertificateKeyFile: {dir}/localhost.key\n\n\
              dn: cn=module{{0}},cn=config\nobjectClass: olcModuleList\ncn: module{{0}}\n\
-             olcModulePath: /usr/lib/ldap\nolcModuleLoad: back_mdb\n\n\
+             olcModulePath: /usr/lib/ldap\nolcModuleLoad: back_mdb\n{member_of_module}\n\
              dn: cn=schema,cn=config\nobjectClass: olcSchemaConfig\ncn: schema\n\n\
              include: file:///etc/ldap/schema/core.ldif\n\n\
              include: file:///etc/ldap/schema/cosine.ldif\n\n\
@@ -58,8 +93,21 @@ impl Slapd {
              objectClass: olcMdbConfig\nolcDatabase: {{1}}mdb\nolcSuffix: {BASE}\n\
              olcRootDN: {ADMIN}\nolcRootPW: {ADMIN_PASSWORD}\nolcDbDirectory: {dir}/data\n\
              olcAccess: {{0}}to attrs=userPassword by self read by anonymous auth by * none\n\
-             olcAccess: {{1}}to * by users read by * none\n",
-            dir = path.display()
+             olcAccess: {{1}}to * by users read by * none\n{member_of_overlay}",
+            dir = path.display(),
+            member_of_module = if member_of {
+                "olcModuleLoad: memberof\n"
+            } else {
+                ""
+            },
+            member_of_overlay = if member_of {
+                "\ndn: olcOverlay={0}memberof,olcDatabase={1}mdb,cn=config\n\
+                 objectClass: olcOverlayConfig\nobjectClass: olcMemberOf\n\
+                 olcOverlay: {0}memberof\nolcMemberOfGroupOC: groupOfNames\n\
+                 olcMemberOfMemberAD: member\nolcMemberOfMemberOfAD: memberOf\n"
+            } else {
+                ""
+            },
         );
         let mut data = format!(
             "dn: {BASE}\nobjectClass: dcObject\nobjectClass: organization\no: Example\ndc: example\n\n\
@@ -251,6 +299,25 @@ impl Slapd {
     pub async fn remove_member(&self, group: &str, member: &str) -> anyhow::Result<()> {
         self.change_member(group, ldap3::Mod::Delete("member", [member].into()))
             .await
+    }
+
+    /// The values of `attribute` (operational ones too) of the entry `dn`, read as the
+    /// directory's administrator.
+    pub async fn values(&self, dn: &str, attribute: &str) -> anyhow::Result<Vec<String>> {
+        let (connection, mut ldap) = ldap3::LdapConnAsync::new(&self.url()).await?;
+        ldap3::drive!(connection);
+        ldap.simple_bind(ADMIN, ADMIN_PASSWORD).await?.success()?;
+        let (entries, _) = ldap
+            .search(dn, ldap3::Scope::Base, "(objectClass=*)", vec![attribute])
+            .await?
+            .success()?;
+        ldap.unbind().await?;
+        Ok(entries
+            .into_iter()
+            .next()
+            .map(ldap3::SearchEntry::construct)
+            .and_then(|mut e| e.attrs.remove(attribute))
+            .unwrap_or_default())
     }
 
     async fn change_member(&self, group: &str, change: ldap3::Mod<&str>) -> anyhow::Result<()> {

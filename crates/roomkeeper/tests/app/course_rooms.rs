@@ -391,3 +391,76 @@ async fn a_sign_in_group_co_owns_a_room_as_its_claim_says() {
         );
     }
 }
+
+/// A directory that records membership on the members (`memberOf`: Active Directory,
+/// OpenLDAP's memberof overlay): a group's members are found by their `memberOf`, those of
+/// groups inside it through the groups' own, and a sign-in reads the person's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_of_directory_is_read_through_member_of() {
+    let mut steps = Steps::new();
+    let slapd = Slapd::start_with_member_of().await.unwrap();
+    let app = app_with(Backend::Sqlite, |c| {
+        c.ldap = slapd.group_config();
+        c.ldap.group_membership = roomkeeper_auth::GroupMembership::MemberOf;
+    })
+    .await;
+    app.passwordless_user("lecturer", false).await.unwrap();
+    let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
+
+    steps.begin("The teachers' group is read through memberOf, nested tutors included");
+    let named: Value = put_co_owners(
+        &lecturer,
+        &app,
+        room,
+        &json!({"usernames": [], "groups": [LOGIC_TEACHERS]}),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        members(&named["co_owner_groups"][0]),
+        ["ada", "carol", "dan"],
+        "{named}"
+    );
+
+    steps.begin("A sign-in reads the person's memberOf: moved at the directory, moved here");
+    slapd
+        .add_member(
+            roomkeeper_testkit::ldap::ADMINS,
+            &format!("uid=dan,{PEOPLE}"),
+        )
+        .await
+        .unwrap();
+    slapd
+        .remove_member(LOGIC_TUTORS, &format!("uid=dan,{PEOPLE}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        slapd
+            .values(&format!("uid=dan,{PEOPLE}"), "memberOf")
+            .await
+            .unwrap(),
+        [roomkeeper_testkit::ldap::ADMINS],
+        "the overlay keeps memberOf"
+    );
+    let dan = app.client();
+    app.log_in(&dan, "dan", &format!("dan{PASSWORD_SUFFIX}"))
+        .await
+        .unwrap();
+    // (As an administrator he still sees the room: its members are the question.)
+    let room_now = json(lecturer.get(app.url(&format!("/api/v1/rooms/{room}")))).await;
+    assert_eq!(
+        members(&room_now["co_owner_groups"][0]),
+        ["ada", "carol"],
+        "no longer a tutor, as his sign-in said"
+    );
+    assert_eq!(
+        json(dan.get(app.url("/api/v1/me"))).await["is_admin"],
+        true,
+        "the admin group, read the same way"
+    );
+}
