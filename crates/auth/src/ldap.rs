@@ -55,6 +55,9 @@ pub struct LdapConfig {
     pub group_name_attribute: String,
     /// How often the members of every group named as a co-owner are read again.
     pub group_refresh_minutes: u64,
+    /// The most members a group co-owning a room may have: its members are read every
+    /// few minutes, and all students co-owning a lecture would be a mistake.
+    pub group_max_members: usize,
 }
 
 /// Where a directory keeps group membership.
@@ -107,6 +110,7 @@ impl Default for LdapConfig {
             group_membership: GroupMembership::Member,
             group_name_attribute: "cn".into(),
             group_refresh_minutes: 15,
+            group_max_members: 2000,
         }
     }
 }
@@ -205,6 +209,9 @@ pub enum LdapError {
     NoSuchPerson,
     #[error("the directory refused: {0}")]
     Refused(String),
+    /// A group with more members than a group co-owning a room may have.
+    #[error("the group has more than {0} members")]
+    GroupTooLarge(usize),
 }
 
 pub struct Ldap {

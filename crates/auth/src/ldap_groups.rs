@@ -17,6 +17,9 @@ const MAX_DEPTH: usize = 10;
 const MAX_GROUPS: usize = 500;
 /// Object classes that make an entry a group (and not a person) in a member list.
 const GROUP_CLASSES: [&str; 4] = ["groupofnames", "groupofuniquenames", "group", "posixgroup"];
+/// Only entries of these classes are groups when a group is named.
+const IS_GROUP: &str = "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)\
+    (objectClass=group)(objectClass=posixGroup))";
 
 /// Someone the directory lists in a group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,14 +96,14 @@ impl Ldap {
             async {
                 let mut ldap = self.service_connection().await?;
                 let found = if name.contains('=') {
-                    self.entries(&mut ldap, name, Scope::Base, "(objectClass=*)", vec!["1.1"])
+                    self.entries(&mut ldap, name, Scope::Base, IS_GROUP, vec!["1.1"])
                         .await?
                 } else {
                     let Some(base) = self.config.group_search_base.as_deref() else {
                         return Ok(None);
                     };
                     let filter = format!(
-                        "({}={})",
+                        "(&({}={}){IS_GROUP})",
                         self.config.group_name_attribute,
                         ldap_escape(name)
                     );
@@ -119,7 +122,8 @@ impl Ldap {
     }
 
     /// Everyone in the group, through the groups inside it too, read as the service
-    /// account. `None`: the directory has no such group.
+    /// account. `None`: the directory has no such group. More than
+    /// `group_max_members`: `GroupTooLarge`.
     pub async fn group_members(
         &self,
         group_dn: &str,
@@ -163,6 +167,9 @@ impl Ldap {
                         members.entry(member.username.clone()).or_insert(member);
                     }
                 }
+                if members.len() > self.config.group_max_members {
+                    return Err(LdapError::GroupTooLarge(self.config.group_max_members));
+                }
                 for dn in groups {
                     if seen.len() < MAX_GROUPS && seen.insert(dn.to_lowercase()) {
                         next.push(dn);
@@ -193,6 +200,10 @@ impl Ldap {
             .first()
             .map(|e| values(e, attribute).to_vec())
             .unwrap_or_default();
+        // Not read one by one when there are more than a group may have anyway.
+        if listed.len() > self.config.group_max_members {
+            return Err(LdapError::GroupTooLarge(self.config.group_max_members));
+        }
         let (mut people, mut groups) = (Vec::new(), Vec::new());
         for dn in listed {
             let attributes = vec![

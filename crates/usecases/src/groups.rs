@@ -90,13 +90,13 @@ pub async fn add_group_pattern(
     let group = crate::groups::group(uc, group.trim()).await?;
     let pattern = crate::rooms::parse_pattern(pattern)?;
     let stamp = crate::Stamp::new(uc, acting);
+    let known = uc.store.named_directory_groups().await?;
+    let read = read_new_groups(uc, std::slice::from_ref(&group), &known).await?;
     let added = uc
         .store
         .add_group_pattern(&group, pattern.as_str(), &stamp.audit())
         .await?;
-    if let Err(error) = refresh_directory_group(uc, &group).await {
-        tracing::warn!(%group, %error, "a group just given a pattern could not be read; the regular refresh reads it");
-    }
+    keep_members(uc, &read).await?;
     Ok(added)
 }
 
@@ -139,24 +139,57 @@ pub async fn refresh_directory_groups(uc: &UseCases) -> Result<usize, Error> {
     Ok(read)
 }
 
-/// Reads one directory group's members now (a group just named as co-owner).
-pub async fn refresh_directory_group(uc: &UseCases, group: &GroupName) -> Result<(), Error> {
-    match &uc.login.ldap {
-        Some(ldap) if group.is_directory() => refresh_one(uc, ldap, group).await,
-        _ => Ok(()),
+/// The members of directory groups about to be named (those of `groups` that are not
+/// in `known`), read before anything is written: a group too large is refused, and a
+/// directory that cannot be asked changes nothing. Keep them with
+/// [`keep_members`] once the change is written.
+pub(crate) async fn read_new_groups(
+    uc: &UseCases,
+    groups: &[GroupName],
+    known: &[GroupName],
+) -> Result<Vec<(GroupName, Vec<GroupMember>)>, Error> {
+    let Some(ldap) = &uc.login.ldap else {
+        return Ok(Vec::new());
+    };
+    let mut read = Vec::new();
+    for group in groups
+        .iter()
+        .filter(|g| g.is_directory() && !known.contains(g))
+    {
+        read.push((group.clone(), members_of(ldap, group).await?));
     }
+    Ok(read)
 }
 
-async fn refresh_one(
+pub(crate) async fn keep_members(
     uc: &UseCases,
+    read: &[(GroupName, Vec<GroupMember>)],
+) -> Result<(), Error> {
+    for (group, members) in read {
+        uc.store
+            .replace_group_members(group, members, uc.clock.now())
+            .await?;
+    }
+    Ok(())
+}
+
+async fn members_of(
     ldap: &roomkeeper_auth::Ldap,
     group: &GroupName,
-) -> Result<(), Error> {
+) -> Result<Vec<GroupMember>, Error> {
     let members = ldap
         .group_members(&group.to_string())
         .await
-        .map_err(|e| Error::DirectoryUnavailable(e.to_string()))?;
-    let members: Vec<GroupMember> = match members {
+        .map_err(|e| match e {
+            roomkeeper_auth::LdapError::GroupTooLarge(limit) => Error::refused(
+                Refusal::InvalidGroup,
+                format!(
+                    "{group} has more than {limit} members: name the smaller groups in it instead."
+                ),
+            ),
+            other => Error::DirectoryUnavailable(other.to_string()),
+        })?;
+    Ok(match members {
         Some(members) => members
             .into_iter()
             .map(|m| GroupMember {
@@ -168,7 +201,15 @@ async fn refresh_one(
             tracing::warn!(group = %group, "a group named as co-owner is not in the directory (any more): nobody is in it");
             Vec::new()
         }
-    };
+    })
+}
+
+async fn refresh_one(
+    uc: &UseCases,
+    ldap: &roomkeeper_auth::Ldap,
+    group: &GroupName,
+) -> Result<(), Error> {
+    let members = members_of(ldap, group).await?;
     uc.store
         .replace_group_members(group, &members, uc.clock.now())
         .await?;

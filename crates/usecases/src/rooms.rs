@@ -228,7 +228,8 @@ pub async fn pending_count(uc: &UseCases) -> Result<i64, Error> {
 
 /// Names the co-owners, and with `groups` the co-owning groups (`None` keeps them).
 /// Groups are checked with their source first (see [`crate::groups::parse_groups`]);
-/// a directory group newly named is read at once, so its members have the room now.
+/// a directory group newly named is read before anything is written (too large: refused),
+/// and its members have the room at once.
 pub async fn set_co_owners<S: AsRef<str>>(
     uc: &UseCases,
     acting: &Acting<'_>,
@@ -241,30 +242,25 @@ pub async fn set_co_owners<S: AsRef<str>>(
         Some(groups) => Some(crate::groups::parse_groups(uc, groups).await?),
         None => None,
     };
+    let known: Vec<_> = room
+        .co_owner_groups
+        .iter()
+        .map(|g| g.name.clone())
+        .collect();
+    let read = match &groups {
+        Some(groups) => crate::groups::read_new_groups(uc, groups, &known).await?,
+        None => Vec::new(),
+    };
     let stamp = Stamp::new(uc, acting);
     let changed = uc
         .store
         .set_co_owners(room.id, &usernames, groups.as_deref(), &stamp.audit())
         .await?;
-    let new_groups = changed.co_owner_groups.iter().filter(|g| {
-        !room
-            .co_owner_groups
-            .iter()
-            .any(|before| before.name == g.name)
-    });
-    let mut refreshed = false;
-    for group in new_groups {
-        if group.name.is_directory() {
-            if let Err(error) = crate::groups::refresh_directory_group(uc, &group.name).await {
-                tracing::warn!(group = %group.name, %error, "a group just named could not be read; the regular refresh reads it");
-            }
-            refreshed = true;
-        }
+    if read.is_empty() {
+        return Ok(changed);
     }
-    if refreshed {
-        return Ok(uc.store.room(room.id).await?.unwrap_or(changed));
-    }
-    Ok(changed)
+    crate::groups::keep_members(uc, &read).await?;
+    Ok(uc.store.room(room.id).await?.unwrap_or(changed))
 }
 
 pub async fn transfer(

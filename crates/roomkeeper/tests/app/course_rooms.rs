@@ -88,6 +88,47 @@ async fn a_directory_group_co_owns_a_course_room(backend: Backend) {
     let unchanged = json(lecturer.get(app.url(&format!("/api/v1/rooms/{room}")))).await;
     assert_eq!(unchanged["co_owner_groups"], json!([]));
 
+    steps.begin("A group larger than the operator allows is refused");
+    let mut smaller = slapd.group_config();
+    smaller.group_max_members = 2;
+    let limited_app = app_with(Backend::Sqlite, |c| c.ldap = smaller).await;
+    limited_app
+        .passwordless_user("lecturer", false)
+        .await
+        .unwrap();
+    let limited_room = limited_app
+        .registered_room("logic", "lecturer", &[])
+        .await
+        .unwrap();
+    let too_large = put_co_owners(
+        &limited_app.client_as("lecturer").await.unwrap(),
+        &limited_app,
+        limited_room,
+        &json!({"usernames": [], "groups": ["logic-teachers"]}),
+    )
+    .send()
+    .await
+    .unwrap();
+    let body: Value = too_large.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_group", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than 2 members"),
+        "{body}"
+    );
+    assert!(
+        limited_app
+            .store()
+            .room(limited_room)
+            .await
+            .unwrap()
+            .unwrap()
+            .co_owner_groups
+            .is_empty()
+    );
+
     steps.begin("The lecturer names the group by its short name; the directory fills it");
     let named = put_co_owners(
         &lecturer,
