@@ -54,6 +54,7 @@ async fn a_directory_group_co_owns_a_course_room(backend: Backend) {
         c.ldap = slapd.group_config();
         // The frozen directory below is given up on after this (times the refresh's six).
         c.ldap.timeout_seconds = 2;
+        c.rooms.meeting_urls = vec![crate::recordings::MEET.into()];
     })
     .await;
     app.passwordless_user("lecturer", false).await.unwrap();
@@ -237,6 +238,50 @@ async fn a_directory_group_co_owns_a_course_room(backend: Backend) {
         "{patterns}"
     );
 
+    // A recording of the course, and a share link Carol makes for it.
+    let jibri_dir = tempfile::tempdir().unwrap();
+    let session = roomkeeper_testkit::jibri::record(
+        jibri_dir.path(),
+        "lecture-1",
+        "logic",
+        &format!("{}/logic", crate::recordings::MEET),
+        roomkeeper_testkit::jibri::an_hour_before(app.clock().now()),
+        &[1],
+    )
+    .unwrap();
+    let recording = crate::recordings::ingest(&app, &session.dir)
+        .await
+        .remove(0)
+        .id;
+    assert_eq!(
+        status_of(
+            &carol,
+            &app,
+            &format!("/api/v1/recordings/{recording}/content")
+        )
+        .await,
+        StatusCode::OK,
+        "a member watches the room's recordings"
+    );
+    let link = json(
+        carol
+            .post(app.url(&format!("/api/v1/recordings/{recording}/links")))
+            .json(&json!({"expires_in_s": 3600})),
+    )
+    .await;
+    let shared = app.url(&format!(
+        "/shared/{}",
+        link["url"]
+            .as_str()
+            .unwrap()
+            .split_once("/shared/")
+            .unwrap()
+            .1
+    ));
+    assert_eq!(
+        status_of(&app.client(), &app, &shared[app.base_url.len()..]).await,
+        StatusCode::OK
+    );
     let mut carols_view = MeetingEvents::new(
         carol
             .get(app.url(&format!("/api/v1/rooms/{room}/events")))
@@ -260,14 +305,21 @@ async fn a_directory_group_co_owns_a_course_room(backend: Backend) {
         "{page}"
     );
     assert!(page.contains("dan (Dan Never)"), "{page}");
-    let dans = app.store().notices_of("dan").await.unwrap();
-    assert!(dans.is_empty(), "not told of his group's naming: {dans:?}");
+    let kinds = |notices: Vec<roomkeeper_domain::Notice>| -> Vec<&'static str> {
+        notices.iter().map(|n| n.kind.code()).collect()
+    };
+    // Told of the recording like every co-owner; not of his own group's naming.
+    assert_eq!(
+        kinds(app.store().notices_of("dan").await.unwrap()),
+        ["recording_ready"]
+    );
     put_co_owners(&lecturer, &app, room, &json!({"usernames": ["assistant"]}))
         .send()
         .await
         .unwrap();
-    let dans = app.store().notices_of("dan").await.unwrap();
-    assert_eq!(dans.len(), 1, "{dans:?}");
+    let dans = kinds(app.store().notices_of("dan").await.unwrap());
+    assert_eq!(dans.len(), 2, "{dans:?}");
+    assert!(dans.contains(&"co_owners_changed"), "{dans:?}");
 
     steps.begin("Carol leaves the tutors at the directory: the refresh takes the room away");
     slapd
@@ -283,6 +335,11 @@ async fn a_directory_group_co_owns_a_course_room(backend: Backend) {
         StatusCode::NOT_FOUND
     );
     assert_eq!(carols_view.ended().await.unwrap(), "not_found");
+    assert_eq!(
+        status_of(&app.client(), &app, &shared[app.base_url.len()..]).await,
+        StatusCode::NOT_FOUND,
+        "her share link was her right lent out"
+    );
     let left = json(carol.get(app.url("/api/v1/rooms"))).await;
     assert_eq!(
         left["total"], 1,
