@@ -394,8 +394,17 @@ impl Ldap {
         let username = first(&config.username_attribute)
             .and_then(|name| Username::parse(&name).ok())
             .unwrap_or_else(|| username.clone());
-        let groups = self.groups_of(&mut ldap, &user_dn).await?;
-        let is_admin = match &config.admin_group_dn {
+        // Which groups they are in is read as the service account where there is one:
+        // a directory that does not let people read its groups would otherwise answer
+        // "none", and the sign-in would take away what the refresh gave.
+        if let Some(dn) = &config.service_bind_dn {
+            let service_password = config.service_password.as_deref().unwrap_or_default();
+            ldap.simple_bind(dn, service_password)
+                .await
+                .and_then(ldap3::LdapResult::success)
+                .map_err(|e| LdapError::Refused(format!("service account bind: {e}")))?;
+        }
+        let directly_admin = match &config.admin_group_dn {
             Some(group) => {
                 let filter = format!("(member={})", ldap_escape(user_dn.as_str()));
                 let (members, _) = ldap
@@ -403,15 +412,22 @@ impl Ldap {
                     .await
                     .and_then(ldap3::SearchResult::success)
                     .map_err(refused)?;
-                // Directly in it, or (with group_search_base) through a group in it.
-                let admin = roomkeeper_domain::GroupName::directory(group);
                 !members.is_empty()
-                    || groups
-                        .iter()
-                        .any(|g| roomkeeper_domain::GroupName::directory(g) == admin)
             }
             None => false,
         };
+        let groups = self.groups_of(&mut ldap, &user_dn).await?;
+        // In the admin group directly, or (with group_search_base) through a group in it.
+        let admin = config
+            .admin_group_dn
+            .as_deref()
+            .and_then(roomkeeper_domain::GroupName::directory);
+        let is_admin = directly_admin
+            || admin.is_some_and(|admin| {
+                groups
+                    .iter()
+                    .any(|g| roomkeeper_domain::GroupName::directory(g).as_ref() == Some(&admin))
+            });
         let _ = ldap.unbind().await;
         Ok(Identity {
             username,

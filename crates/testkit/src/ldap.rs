@@ -3,7 +3,9 @@
 //! `uid=ada` (Ada Lovelace), `uid=bob` (member of `cn=roomkeeper-admins,ou=groups`),
 //! `uid=Carol` (upper case in the directory), `uid=dan` (who never logs in), and the
 //! service account `cn=reader`. Course groups: `cn=logic-teachers` has ada and the group
-//! `cn=logic-tutors` (nested), which has Carol and dan.
+//! `cn=logic-tutors` (nested), which has Carol and dan. As at many universities, only
+//! the service account reads the groups (people read the admin group, for the binding
+//! without a service account, and the people).
 //! Stopped (by its process id) when dropped.
 
 use std::process::{Child, Command, Stdio};
@@ -93,7 +95,9 @@ impl Slapd {
              objectClass: olcMdbConfig\nolcDatabase: {{1}}mdb\nolcSuffix: {BASE}\n\
              olcRootDN: {ADMIN}\nolcRootPW: {ADMIN_PASSWORD}\nolcDbDirectory: {dir}/data\n\
              olcAccess: {{0}}to attrs=userPassword by self read by anonymous auth by * none\n\
-             olcAccess: {{1}}to * by users read by * none\n{member_of_overlay}",
+             olcAccess: {{1}}to dn.base=\"{ADMINS}\" by users read by * none\n\
+             olcAccess: {{2}}to dn.subtree=\"{GROUPS}\" by dn.exact=\"{READER}\" read by * none\n\
+             olcAccess: {{3}}to * by users read by * none\n{member_of_overlay}",
             dir = path.display(),
             member_of_module = if member_of {
                 "olcModuleLoad: memberof\n"
