@@ -20,6 +20,8 @@ pub const READER: &str = "cn=reader,dc=example,dc=org";
 pub const GROUPS: &str = "ou=groups,dc=example,dc=org";
 pub const LOGIC_TEACHERS: &str = "cn=logic-teachers,ou=groups,dc=example,dc=org";
 pub const LOGIC_TUTORS: &str = "cn=logic-tutors,ou=groups,dc=example,dc=org";
+/// A `groupOfUniqueNames` (members in `uniqueMember`): ada.
+pub const LOGIC_EXAMINERS: &str = "cn=logic-examiners,ou=groups,dc=example,dc=org";
 const ADMIN: &str = "cn=admin,dc=example,dc=org";
 const ADMIN_PASSWORD: &str = "admin password";
 pub const READER_PASSWORD: &str = "reader password";
@@ -123,7 +125,9 @@ impl Slapd {
              dn: {LOGIC_TUTORS}\nobjectClass: groupOfNames\ncn: logic-tutors\n\
              member: uid=Carol,{PEOPLE}\nmember: uid=dan,{PEOPLE}\n\n\
              dn: {LOGIC_TEACHERS}\nobjectClass: groupOfNames\ncn: logic-teachers\n\
-             member: uid=ada,{PEOPLE}\nmember: {LOGIC_TUTORS}\n\n"
+             member: uid=ada,{PEOPLE}\nmember: {LOGIC_TUTORS}\n\n\
+             dn: {LOGIC_EXAMINERS}\nobjectClass: groupOfUniqueNames\ncn: logic-examiners\n\
+             uniqueMember: uid=ada,{PEOPLE}\n\n"
         );
         for (uid, name) in [
             ("ada", "Ada Lovelace"),

@@ -562,3 +562,44 @@ async fn a_member_of_directory_is_read_through_member_of() {
         "the admin group, read the same way"
     );
 }
+
+/// `groupOfUniqueNames` directories list members in `uniqueMember`: read there, when
+/// the group is named and at sign-in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unique_member_directory_is_read_through_unique_member() {
+    let slapd = Slapd::start().await.unwrap();
+    let app = app_with(Backend::Sqlite, |c| {
+        c.ldap = slapd.group_config();
+        c.ldap.group_membership = roomkeeper_auth::GroupMembership::UniqueMember;
+    })
+    .await;
+    app.passwordless_user("lecturer", false).await.unwrap();
+    let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
+    let lecturer = app.client_as("lecturer").await.unwrap();
+    let named: Value = put_co_owners(
+        &lecturer,
+        &app,
+        room,
+        &json!({"usernames": [], "groups": ["logic-examiners"]}),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        named["co_owner_groups"][0]["name"],
+        roomkeeper_testkit::ldap::LOGIC_EXAMINERS
+    );
+    assert_eq!(members(&named["co_owner_groups"][0]), ["ada"], "{named}");
+    let ada = app.client();
+    app.log_in(&ada, "ada", &format!("ada{PASSWORD_SUFFIX}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        status_of(&ada, &app, &format!("/api/v1/rooms/{room}")).await,
+        StatusCode::OK,
+        "her sign-in keeps her in"
+    );
+}
