@@ -31,7 +31,7 @@ pub async fn parse_groups<S: AsRef<str>>(
             .map(str::trim)
             .filter(|p| !p.is_empty())
         {
-            let group = group(uc, piece).await?;
+            let group = checked_group(uc, piece).await?;
             if !groups.contains(&group) {
                 groups.push(group);
             }
@@ -40,22 +40,21 @@ pub async fn parse_groups<S: AsRef<str>>(
     Ok(groups)
 }
 
-async fn group(uc: &UseCases, typed: &str) -> Result<GroupName, Error> {
+async fn checked_group(uc: &UseCases, typed: &str) -> Result<GroupName, Error> {
     let invalid = |message: String| Error::refused(Refusal::InvalidGroup, message);
     let short_name = !typed.contains('=') && !typed.contains(':');
-    let parsed = if short_name {
-        None
-    } else {
-        Some(GroupName::parse(typed).map_err(|e| invalid(e.to_string()))?)
-    };
-    if let Some(GroupName::Provider { provider, .. }) = &parsed {
-        if !uc.oidc.iter().any(|p| p.name() == provider) {
-            return Err(invalid(format!(
-                "{typed:?}: there is no sign-in provider named {provider:?} here."
-            )));
+    if !short_name {
+        let parsed = GroupName::parse(typed).map_err(|e| invalid(e.to_string()))?;
+        if let GroupName::Provider { provider, .. } = &parsed {
+            if !uc.oidc.iter().any(|p| p.name() == provider) {
+                return Err(invalid(format!(
+                    "{typed:?}: there is no sign-in provider named {provider:?} here."
+                )));
+            }
+            return Ok(parsed);
         }
-        return parsed.ok_or_else(|| Error::Internal("parsed above".into()));
     }
+    // A directory group, by its DN or its short name: the directory says which.
     let Some(ldap) = &uc.login.ldap else {
         return Err(invalid(if short_name {
             format!(
@@ -87,7 +86,7 @@ pub async fn add_group_pattern(
     group: &str,
     pattern: &str,
 ) -> Result<roomkeeper_store::GroupPattern, Error> {
-    let group = crate::groups::group(uc, group.trim()).await?;
+    let group = checked_group(uc, group.trim()).await?;
     let pattern = crate::rooms::parse_pattern(pattern)?;
     let stamp = crate::Stamp::new(uc, acting);
     let known = uc.store.named_directory_groups().await?;
