@@ -262,7 +262,7 @@ fn rooms_page(
 }
 
 /// The co-owning groups of each of the rooms, with their members, in name order (the
-/// same as the sqlx side's `co_owner_groups_in`). Most rooms have none: one indexed
+/// same as the sqlx side's `rooms_with_people`). Most rooms have none: one indexed
 /// look-up for the page.
 fn co_owner_groups(
     db: &Connection,

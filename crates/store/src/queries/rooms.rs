@@ -153,80 +153,63 @@ impl<D: Driver> SqlStore<D> {
         Ok(())
     }
 
-    pub(crate) async fn co_owners_in(
+    /// The rooms of `rows` with their co-owners and their co-owning groups (with the
+    /// members as last refreshed), all in name order. One round trip for a page of
+    /// rooms: the co-owners' rows and the groups' rows come from one `UNION ALL`.
+    pub(crate) async fn rooms_with_people(
         conn: &mut D::Connection,
-        room_ids: &[i64],
-    ) -> crate::Result<std::collections::HashMap<i64, Vec<String>>> {
-        let mut map: std::collections::HashMap<i64, Vec<String>> = Default::default();
-        if room_ids.is_empty() {
-            return Ok(map);
-        }
-        let mut select =
-            Builder::new("SELECT room_id, username FROM room_co_owners WHERE room_id IN (");
-        select
-            .push_list(room_ids.iter().copied())
-            .push(") ORDER BY username");
-        let rows: Vec<(i64, String)> = select.build_query_as().fetch_all(&mut *conn).await?;
-        for (room_id, username) in rows {
-            map.entry(room_id).or_default().push(username);
-        }
-        Ok(map)
-    }
-
-    /// The co-owning groups of each room, with their members as last refreshed, in
-    /// name order.
-    pub(crate) async fn co_owner_groups_in(
-        conn: &mut D::Connection,
-        room_ids: &[i64],
-    ) -> crate::Result<std::collections::HashMap<i64, Vec<roomkeeper_domain::CoOwnerGroup>>> {
+        rows: Vec<crate::models::RoomRow>,
+    ) -> crate::Result<Vec<crate::Room>> {
         use roomkeeper_domain::{CoOwnerGroup, GroupMember, GroupName, Username};
-        let mut map: std::collections::HashMap<i64, Vec<CoOwnerGroup>> = Default::default();
-        if room_ids.is_empty() {
-            return Ok(map);
+        use std::collections::HashMap;
+        if rows.is_empty() {
+            return Ok(Vec::new());
         }
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        // kind 'c': a co-owner named one by one (name); 'g': a group (name) and one of
+        // its members (member, display_name; none for a group nobody is known in).
         let mut select = Builder::new(
-            "SELECT g.room_id, g.group_name, m.username, m.display_name \
+            "SELECT room_id, 'c' AS kind, username AS name, CAST(NULL AS TEXT) AS member, \
+             CAST(NULL AS TEXT) AS display_name FROM room_co_owners WHERE room_id IN (",
+        );
+        select.push_list(ids.iter().copied()).push(
+            ") UNION ALL SELECT g.room_id, 'g', g.group_name, m.username, m.display_name \
              FROM room_co_owner_groups g LEFT JOIN group_members m ON m.group_name = g.group_name \
              WHERE g.room_id IN (",
         );
         select
-            .push_list(room_ids.iter().copied())
-            .push(") ORDER BY g.room_id, g.group_name, m.username");
-        let rows: Vec<(i64, String, Option<String>, Option<String>)> =
+            .push_list(ids.iter().copied())
+            .push(") ORDER BY 1, 2, 3, 4");
+        let found: Vec<(i64, String, String, Option<String>, Option<String>)> =
             select.build_query_as().fetch_all(&mut *conn).await?;
-        for (room_id, group, username, display_name) in rows {
-            let groups = map.entry(room_id).or_default();
-            let name = GroupName::from_stored(&group);
+        let mut co_owners: HashMap<i64, Vec<String>> = HashMap::new();
+        let mut groups: HashMap<i64, Vec<CoOwnerGroup>> = HashMap::new();
+        for (room_id, kind, name, member, display_name) in found {
+            if kind == "c" {
+                co_owners.entry(room_id).or_default().push(name);
+                continue;
+            }
+            let groups = groups.entry(room_id).or_default();
+            let name = GroupName::from_stored(&name);
             if groups.last().is_none_or(|g| g.name != name) {
                 groups.push(CoOwnerGroup {
                     name,
                     members: Vec::new(),
                 });
             }
-            if let (Some(group), Some(username)) = (groups.last_mut(), username) {
+            if let (Some(group), Some(username)) = (groups.last_mut(), member) {
                 group.members.push(GroupMember {
                     username: Username::from_stored(&username),
                     display_name,
                 });
             }
         }
-        Ok(map)
-    }
-
-    /// The rooms of `rows` with their co-owners and co-owning groups.
-    pub(crate) async fn rooms_with_people(
-        conn: &mut D::Connection,
-        rows: Vec<crate::models::RoomRow>,
-    ) -> crate::Result<Vec<crate::Room>> {
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let mut co = Self::co_owners_in(conn, &ids).await?;
-        let mut groups = Self::co_owner_groups_in(conn, &ids).await?;
         Ok(rows
             .into_iter()
             .map(|row| {
-                let co_owners = co.remove(&row.id).unwrap_or_default();
+                let named = co_owners.remove(&row.id).unwrap_or_default();
                 let groups = groups.remove(&row.id).unwrap_or_default();
-                row.with_co_owners(&co_owners, groups)
+                row.with_co_owners(&named, groups)
             })
             .collect())
     }
