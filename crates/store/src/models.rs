@@ -270,6 +270,18 @@ pub struct UserPattern {
     pub created_at: i64,
 }
 
+/// One row of a page of rooms' people (`rooms_with_people`): a co-owner named one by
+/// one (`kind` "c", `name`), or a co-owning group (`kind` "g", `name`) with one of its
+/// members (none for a group nobody is known in).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct PersonRow {
+    pub room_id: i64,
+    pub kind: String,
+    pub name: String,
+    pub member: Option<String>,
+    pub display_name: Option<String>,
+}
+
 /// A pattern given to a group: its members' requests for matching rooms approve
 /// themselves.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]

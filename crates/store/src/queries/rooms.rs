@@ -180,11 +180,18 @@ impl<D: Driver> SqlStore<D> {
         select
             .push_list(ids.iter().copied())
             .push(") ORDER BY 1, 2, 3, 4");
-        let found: Vec<(i64, String, String, Option<String>, Option<String>)> =
+        let found: Vec<crate::models::PersonRow> =
             select.build_query_as().fetch_all(&mut *conn).await?;
         let mut co_owners: HashMap<i64, Vec<String>> = HashMap::new();
         let mut groups: HashMap<i64, Vec<CoOwnerGroup>> = HashMap::new();
-        for (room_id, kind, name, member, display_name) in found {
+        for crate::models::PersonRow {
+            room_id,
+            kind,
+            name,
+            member,
+            display_name,
+        } in found
+        {
             if kind == "c" {
                 co_owners.entry(room_id).or_default().push(name);
                 continue;
