@@ -34,6 +34,34 @@ async fn status_of(client: &reqwest::Client, app: &TestApp, path: &str) -> Statu
     client.get(app.url(path)).send().await.unwrap().status()
 }
 
+/// The lecturer and his registered room `logic`: its id and his client.
+async fn lecturers_room(app: &TestApp) -> (i64, reqwest::Client) {
+    app.passwordless_user("lecturer", false).await.unwrap();
+    let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
+    (room, app.client_as("lecturer").await.unwrap())
+}
+
+/// The lecturer names `groups` as the room's co-owners (nobody by name): the room's
+/// answer.
+async fn name_groups(
+    lecturer: &reqwest::Client,
+    app: &TestApp,
+    room: i64,
+    groups: &[&str],
+) -> Value {
+    let named = put_co_owners(
+        lecturer,
+        app,
+        room,
+        &json!({"usernames": [], "groups": groups}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(named.status(), StatusCode::OK);
+    named.json().await.unwrap()
+}
+
 fn members(group: &Value) -> Vec<String> {
     group["members"]
         .as_array()
@@ -57,9 +85,7 @@ async fn a_directory_group_co_owns_a_course_room(backend: Backend) {
         c.rooms.meeting_urls = vec![crate::recordings::MEET.into()];
     })
     .await;
-    app.passwordless_user("lecturer", false).await.unwrap();
-    let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
-    let lecturer = app.client_as("lecturer").await.unwrap();
+    let (room, lecturer) = lecturers_room(&app).await;
 
     steps.begin("Bad group names are refused and change nothing");
     for (typed, code) in [
@@ -441,23 +467,10 @@ async fn a_sign_in_group_co_owns_a_room_as_its_claim_says() {
     let app = TestApp::spawn_on(listener, database, config, Default::default())
         .await
         .unwrap();
-    app.passwordless_user("lecturer", false).await.unwrap();
-    let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
-    let lecturer = app.client_as("lecturer").await.unwrap();
+    let (room, lecturer) = lecturers_room(&app).await;
 
     steps.begin("The lecturer names the provider's staff group: nobody known yet");
-    let named: Value = put_co_owners(
-        &lecturer,
-        &app,
-        room,
-        &json!({"usernames": [], "groups": ["uni:staff"]}),
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let named = name_groups(&lecturer, &app, room, &["uni:staff"]).await;
     assert_eq!(named["co_owner_groups"][0]["name"], "uni:staff");
     assert_eq!(named["co_owner_groups"][0]["source"], "provider");
     assert_eq!(named["co_owner_groups"][0]["size"], 0);
@@ -502,23 +515,10 @@ async fn a_member_of_directory_is_read_through_member_of() {
         c.ldap.group_membership = roomkeeper_auth::GroupMembership::MemberOf;
     })
     .await;
-    app.passwordless_user("lecturer", false).await.unwrap();
-    let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
-    let lecturer = app.client_as("lecturer").await.unwrap();
+    let (room, lecturer) = lecturers_room(&app).await;
 
     steps.begin("The teachers' group is read through memberOf, nested tutors included");
-    let named: Value = put_co_owners(
-        &lecturer,
-        &app,
-        room,
-        &json!({"usernames": [], "groups": [LOGIC_TEACHERS]}),
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let named = name_groups(&lecturer, &app, room, &[LOGIC_TEACHERS]).await;
     assert_eq!(
         members(&named["co_owner_groups"][0]),
         ["ada", "carol", "dan"],
@@ -573,21 +573,8 @@ async fn a_unique_member_directory_is_read_through_unique_member() {
         c.ldap.group_membership = roomkeeper_auth::GroupMembership::UniqueMember;
     })
     .await;
-    app.passwordless_user("lecturer", false).await.unwrap();
-    let room = app.registered_room("logic", "lecturer", &[]).await.unwrap();
-    let lecturer = app.client_as("lecturer").await.unwrap();
-    let named: Value = put_co_owners(
-        &lecturer,
-        &app,
-        room,
-        &json!({"usernames": [], "groups": ["logic-examiners"]}),
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let (room, lecturer) = lecturers_room(&app).await;
+    let named = name_groups(&lecturer, &app, room, &["logic-examiners"]).await;
     assert_eq!(
         named["co_owner_groups"][0]["name"],
         roomkeeper_testkit::ldap::LOGIC_EXAMINERS

@@ -400,14 +400,24 @@ async fn add_pattern(
     PageForm(form): PageForm<PatternForm>,
 ) -> Result<Response, PageError> {
     let acting = admin.acting(address);
-    match rooms::add_pattern(&state.usecases, &acting, &form.username, &form.pattern)
+    let added = rooms::add_pattern(&state.usecases, &acting, &form.username, &form.pattern)
         .await
-        .map_err(Error::from)
-    {
-        Ok(_) => Ok(Redirect::to("/admin/patterns").into_response()),
+        .map(drop);
+    after_pattern_added(&state, lang, &admin, added).await
+}
+
+/// Back to the patterns page; a refusal is shown on it, with the form to try again.
+async fn after_pattern_added(
+    state: &AppState,
+    lang: Lang,
+    admin: &crate::extract::CurrentUser,
+    added: Result<(), roomkeeper_usecases::Error>,
+) -> Result<Response, PageError> {
+    match added.map_err(Error::from) {
+        Ok(()) => Ok(Redirect::to("/admin/patterns").into_response()),
         Err(error @ Error::Refused { .. }) => {
             let message = localized(&Tr::new(lang), &error);
-            patterns_page(&state, lang, &admin.user, error.status(), Some(message)).await
+            patterns_page(state, lang, &admin.user, error.status(), Some(message)).await
         }
         Err(other) => Err(other.into()),
     }
@@ -471,17 +481,10 @@ async fn add_group_pattern(
     PageForm(form): PageForm<GroupPatternForm>,
 ) -> Result<Response, PageError> {
     let acting = admin.acting(address);
-    match groups::add_group_pattern(&state.usecases, &acting, &form.group, &form.pattern)
+    let added = groups::add_group_pattern(&state.usecases, &acting, &form.group, &form.pattern)
         .await
-        .map_err(Error::from)
-    {
-        Ok(_) => Ok(Redirect::to("/admin/patterns").into_response()),
-        Err(error @ Error::Refused { .. }) => {
-            let message = localized(&Tr::new(lang), &error);
-            patterns_page(&state, lang, &admin.user, error.status(), Some(message)).await
-        }
-        Err(other) => Err(other.into()),
-    }
+        .map(drop);
+    after_pattern_added(&state, lang, &admin, added).await
 }
 
 async fn delete_group_pattern(
