@@ -401,6 +401,32 @@ async fn a_directory_group_co_owns_a_course_room(backend: Backend) {
         directory_outage_changes_nothing(&app, &slapd, &carol, room).await;
     }
 
+    steps.begin("A group inside the admin group makes administrators; a loop is read once");
+    slapd
+        .add_member(roomkeeper_testkit::ldap::ADMINS, LOGIC_TUTORS)
+        .await
+        .unwrap();
+    // tutors in teachers in tutors: the directory now has a loop.
+    slapd
+        .add_member(LOGIC_TUTORS, LOGIC_TEACHERS)
+        .await
+        .unwrap();
+    let dan = app.client();
+    app.log_in(&dan, "dan", &format!("dan{PASSWORD_SUFFIX}"))
+        .await
+        .unwrap();
+    assert_eq!(json(dan.get(app.url("/api/v1/me"))).await["is_admin"], true);
+    let read = roomkeeper_usecases::groups::refresh_directory_groups(&app.state.usecases)
+        .await
+        .unwrap();
+    assert_eq!(read, 1);
+    let looped = json(lecturer.get(app.url(&format!("/api/v1/rooms/{room}")))).await;
+    assert_eq!(
+        members(&looped["co_owner_groups"][0]),
+        ["ada", "carol", "dan"],
+        "each once, the loop followed until it closes"
+    );
+
     steps.begin("Emptied on the room page, the groups go, and their members' rights");
     let cleared = lecturer
         .post(app.url(&format!("/rooms/{room}/co-owners")))
