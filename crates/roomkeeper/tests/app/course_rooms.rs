@@ -34,6 +34,17 @@ async fn status_of(client: &reqwest::Client, app: &TestApp, path: &str) -> Statu
     client.get(app.url(path)).send().await.unwrap().status()
 }
 
+/// How many `co_owner_groups` entries the room's history has.
+async fn group_changes(client: &reqwest::Client, app: &TestApp, room: i64) -> usize {
+    let history = json(client.get(app.url(&format!("/api/v1/audit?room_id={room}")))).await;
+    history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "co_owner_groups")
+        .count()
+}
+
 /// The lecturer and his registered room `logic`: its id and his client.
 async fn lecturers_room(app: &TestApp) -> (i64, reqwest::Client) {
     app.passwordless_user("lecturer", false).await.unwrap();
@@ -119,16 +130,9 @@ async fn a_directory_group_co_owns_a_course_room(backend: Backend) {
     let mut smaller = slapd.group_config();
     smaller.group_max_members = 2;
     let limited_app = app_with(Backend::Sqlite, |c| c.ldap = smaller).await;
-    limited_app
-        .passwordless_user("lecturer", false)
-        .await
-        .unwrap();
-    let limited_room = limited_app
-        .registered_room("logic", "lecturer", &[])
-        .await
-        .unwrap();
+    let (limited_room, limited_lecturer) = lecturers_room(&limited_app).await;
     let too_large = put_co_owners(
-        &limited_app.client_as("lecturer").await.unwrap(),
+        &limited_lecturer,
         &limited_app,
         limited_room,
         &json!({"usernames": [], "groups": ["logic-teachers"]}),
@@ -157,17 +161,7 @@ async fn a_directory_group_co_owns_a_course_room(backend: Backend) {
     );
 
     steps.begin("The lecturer names the group by its short name; the directory fills it");
-    let named = put_co_owners(
-        &lecturer,
-        &app,
-        room,
-        &json!({"usernames": [], "groups": ["logic-teachers"]}),
-    )
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(named.status(), StatusCode::OK);
-    let named: Value = named.json().await.unwrap();
+    let named = name_groups(&lecturer, &app, room, &["logic-teachers"]).await;
     let group = &named["co_owner_groups"][0];
     assert_eq!(group["name"], LOGIC_TEACHERS);
     assert_eq!(group["source"], "directory");
@@ -177,15 +171,7 @@ async fn a_directory_group_co_owns_a_course_room(backend: Backend) {
         ["ada", "carol", "dan"],
         "nested tutors included"
     );
-    let history = json(lecturer.get(app.url(&format!("/api/v1/audit?room_id={room}")))).await;
-    assert!(
-        history["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["action"] == "co_owner_groups"),
-        "{history}"
-    );
+    assert_eq!(group_changes(&lecturer, &app, room).await, 1);
 
     steps.begin("Members sign in with the directory and have the room");
     let carol = app.client();
@@ -442,14 +428,7 @@ async fn a_directory_group_co_owns_a_course_room(backend: Backend) {
         status_of(&carol, &app, &format!("/api/v1/rooms/{room}")).await,
         StatusCode::NOT_FOUND
     );
-    let history = json(lecturer.get(app.url(&format!("/api/v1/audit?room_id={room}")))).await;
-    let group_changes = history["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["action"] == "co_owner_groups")
-        .count();
-    assert_eq!(group_changes, 2, "{history}");
+    assert_eq!(group_changes(&lecturer, &app, room).await, 2);
 }
 
 both_backends!(a_directory_group_co_owns_a_course_room);
